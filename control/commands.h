@@ -1,0 +1,42 @@
+// The CLI commands of the running daemon: thin adapters over the App, the event loop and the
+// metrics exporter. Declared as data in commands.cc, one line each (grammar, help, handler).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "control/cli/cli.h"
+#include "control/event_loop.h"
+#include "control/metrics.h"
+#include "dataplane/app.h"
+
+namespace braid::control {
+
+struct CommandContext {
+    dataplane::App& app;
+    EventLoop& loop;
+    metrics::Exporter* exporter = nullptr;       // null when metrics are disabled
+    const cli::SocketServer* cli_server = nullptr;
+    uint64_t started_ms = 0;
+
+    // `show lcores` shows busy % over the last sampling window (sample_lcores(), every second).
+    struct LcoreSample {
+        uint64_t busy = 0;
+        uint64_t idle = 0;
+        double busy_pct_window = 0;
+    };
+    std::vector<LcoreSample> lcore_samples;
+    // Mirrors of the CLI server's counters for the exporter thread.
+    std::atomic<uint64_t> cli_requests{0};
+    std::atomic<uint64_t> cli_errors{0};
+    // Once a second on the control core: lcore busy window, control statistics.
+    void sample_lcores();
+};
+
+void register_commands(cli::Registry& registry, CommandContext& ctx);
+
+// Collectors for /metrics reading the dataplane (per-worker counters summed when read).
+void add_dataplane_collectors(metrics::Exporter& exporter, CommandContext& ctx);
+
+}  // namespace braid::control

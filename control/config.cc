@@ -1,0 +1,1196 @@
+// braid configuration: strict YAML -> Config, and Config -> YAML (docs/CONFIG.md).
+//
+// The parser walks the yaml-cpp node tree by hand instead of using Node::as<T>(): as<T>() accepts
+// "yes"/"on" for booleans, hex and octal for integers and quoted numbers, and it throws. Here
+// every scalar is checked against one written rule, and every problem becomes an Error that
+// names the dotted key path and the 1-based line. All errors are collected; parse() never throws.
+//
+// Scalar rules (documented in docs/CONFIG.md):
+//   integer  plain (unquoted) decimal digits, no sign, no leading zeros, no 0x/0o, no fraction
+//   boolean  plain `true` or `false`, lower case only
+//   string   any scalar, plain or quoted; a null (`key:` or `~`) is not a string
+//   null     on an optional field (mac, ipv4, ...) means "not set"; on a section means "defaults"
+#include "control/config.h"
+
+#include <arpa/inet.h>
+
+#include <yaml-cpp/yaml.h>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <initializer_list>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace braid::config {
+
+namespace {
+
+// Ranges that the header leaves open; chosen here and documented in docs/CONFIG.md.
+constexpr uint64_t max_lcore = 1023;          // EAL's RTE_MAX_LCORE is checked at start-up
+constexpr uint64_t max_memory_mb = 1u << 20;  // 1 TiB
+
+constexpr std::string_view tag_plain = "?";   // untagged plain scalar
+constexpr std::string_view tag_quoted = "!";  // untagged quoted scalar
+constexpr std::string_view tag_str = "tag:yaml.org,2002:str";
+constexpr std::string_view tag_int = "tag:yaml.org,2002:int";
+constexpr std::string_view tag_bool = "tag:yaml.org,2002:bool";
+
+constexpr std::array<std::string_view, 8> log_levels = {
+    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+};
+
+std::string join_path(const std::string& parent, std::string_view key) {
+    if (parent.empty()) {
+        return std::string(key);
+    }
+    return parent + "." + std::string(key);
+}
+
+std::string index_path(const std::string& parent, size_t index) {
+    return parent + "[" + std::to_string(index) + "]";
+}
+
+int line_of(const YAML::Node& node) {
+    const YAML::Mark mark = node.Mark();
+    return mark.is_null() || mark.line < 0 ? 0 : mark.line + 1;
+}
+
+std::string_view type_name(const YAML::Node& node) {
+    switch (node.Type()) {
+        case YAML::NodeType::Null:
+            return "null";
+        case YAML::NodeType::Scalar:
+            return node.Tag() == tag_quoted ? "a quoted string" : "a scalar";
+        case YAML::NodeType::Sequence:
+            return "a sequence";
+        case YAML::NodeType::Map:
+            return "a map";
+        case YAML::NodeType::Undefined:
+            break;
+    }
+    return "nothing";
+}
+
+// --- Address and identifier syntax (pure functions, no YAML) ---------------------------------
+
+bool all_of(std::string_view s, bool (*pred)(char)) {
+    return std::all_of(s.begin(), s.end(), pred);
+}
+
+bool is_hex(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+
+unsigned hex_value(char c) {
+    if (c >= '0' && c <= '9') {
+        return static_cast<unsigned>(c - '0');
+    }
+    if (c >= 'a' && c <= 'f') {
+        return static_cast<unsigned>(c - 'a' + 10);
+    }
+    return static_cast<unsigned>(c - 'A' + 10);
+}
+
+// Decimal digits, no sign, no leading zeros. nullopt on anything else or on overflow.
+std::optional<uint64_t> parse_decimal(std::string_view s) {
+    if (s.empty() || s.size() > 19 || !all_of(s, is_digit) || (s.size() > 1 && s[0] == '0')) {
+        return std::nullopt;
+    }
+    uint64_t value = 0;
+    for (char c : s) {
+        value = value * 10 + static_cast<uint64_t>(c - '0');
+    }
+    return value;
+}
+
+std::optional<uint32_t> parse_ipv4(const std::string& s) {
+    in_addr addr{};
+    if (inet_pton(AF_INET, s.c_str(), &addr) != 1) {
+        return std::nullopt;
+    }
+    return ntohl(addr.s_addr);
+}
+
+std::optional<std::array<uint8_t, 16>> parse_ipv6(const std::string& s) {
+    std::array<uint8_t, 16> out{};
+    if (inet_pton(AF_INET6, s.c_str(), out.data()) != 1) {
+        return std::nullopt;
+    }
+    return out;
+}
+
+// "addr/len" with 1 <= len <= max_len. Returns the error text, or empty on success.
+std::string split_prefix(const std::string& s, unsigned max_len, std::string& addr, uint8_t& len) {
+    const size_t slash = s.find('/');
+    if (slash == std::string::npos) {
+        return "missing prefix length (write it as address/length)";
+    }
+    addr = s.substr(0, slash);
+    const auto n = parse_decimal(std::string_view(s).substr(slash + 1));
+    if (!n || *n < 1 || *n > max_len) {
+        return "prefix length must be 1.." + std::to_string(max_len);
+    }
+    len = static_cast<uint8_t>(*n);
+    return {};
+}
+
+std::string format_ipv4(uint32_t addr_host) {
+    in_addr addr{};
+    addr.s_addr = htonl(addr_host);
+    char buf[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &addr, buf, sizeof(buf));
+    return buf;
+}
+
+std::string format_ipv6(const std::array<uint8_t, 16>& addr) {
+    char buf[INET6_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET6, addr.data(), buf, sizeof(buf));
+    return buf;
+}
+
+std::string format_mac(const std::array<uint8_t, 6>& mac) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    for (size_t i = 0; i < mac.size(); ++i) {
+        if (i != 0) {
+            out += ':';
+        }
+        out += digits[mac[i] >> 4];
+        out += digits[mac[i] & 0xf];
+    }
+    return out;
+}
+
+// "aa:bb:cc:dd:ee:ff", either case. Returns the error text, or empty on success.
+std::string parse_mac(std::string_view s, std::array<uint8_t, 6>& mac) {
+    if (s.size() != 17) {
+        return "not a MAC address (expected aa:bb:cc:dd:ee:ff)";
+    }
+    for (size_t i = 0; i < 6; ++i) {
+        const char hi = s[i * 3];
+        const char lo = s[i * 3 + 1];
+        if (!is_hex(hi) || !is_hex(lo) || (i < 5 && s[i * 3 + 2] != ':')) {
+            return "not a MAC address (expected aa:bb:cc:dd:ee:ff)";
+        }
+        mac[i] = static_cast<uint8_t>(hex_value(hi) << 4 | hex_value(lo));
+    }
+    if ((mac[0] & 0x01) != 0) {
+        return "a multicast MAC cannot be a port address";
+    }
+    if (std::all_of(mac.begin(), mac.end(), [](uint8_t b) { return b == 0; })) {
+        return "the all-zero MAC cannot be a port address";
+    }
+    return {};
+}
+
+// "DDDD:BB:DD.F" or "BB:DD.F" (hex domain, bus and device; device <= 0x1f, function 0..7).
+bool is_pci_address(std::string_view s) {
+    if (s.size() == 12) {
+        if (s[4] != ':' || !all_of(s.substr(0, 4), is_hex)) {
+            return false;
+        }
+        s.remove_prefix(5);
+    }
+    if (s.size() != 7 || s[2] != ':' || s[5] != '.') {
+        return false;
+    }
+    if (!all_of(s.substr(0, 2), is_hex) || !all_of(s.substr(3, 2), is_hex)) {
+        return false;
+    }
+    const unsigned device = hex_value(s[3]) << 4 | hex_value(s[4]);
+    return device <= 0x1f && s[6] >= '0' && s[6] <= '7';
+}
+
+bool is_port_name(std::string_view s) {
+    return !s.empty() && s.size() <= 31 && all_of(s, [](char c) {
+        return (c >= 'a' && c <= 'z') || is_digit(c) || c == '_' || c == '-';
+    });
+}
+
+bool is_file_prefix(std::string_view s) {
+    return !s.empty() && s.size() <= 64 && all_of(s, [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_' ||
+               c == '-' || c == '.';
+    });
+}
+
+// A DNS name (RFC 1123 letters, digits, hyphens, dots) or an IP literal.
+bool is_node_id(const std::string& s) {
+    if (parse_ipv4(s) || parse_ipv6(s)) {
+        return true;
+    }
+    return !s.empty() && s.size() <= 253 && s.front() != '.' && s.front() != '-' &&
+           all_of(s, [](char c) {
+               return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '-' ||
+                      c == '.';
+           });
+}
+
+bool has_space(std::string_view s) {
+    return std::any_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t'; });
+}
+
+// --- The reader: typed accessors that record errors ------------------------------------------
+
+class Reader {
+public:
+    using Handler = std::function<void(const YAML::Node& value, const std::string& path)>;
+
+    struct Field {
+        std::string_view name;
+        Handler handle;
+    };
+
+    explicit Reader(std::vector<Error>& errors) : errors_(errors) {}
+
+    void error(const std::string& path, int line, std::string message) {
+        errors_.push_back(Error{path, line, std::move(message)});
+    }
+
+    void error(const std::string& path, const YAML::Node& node, std::string message) {
+        error(path, line_of(node), std::move(message));
+    }
+
+    // Walk a map: reject non-maps, duplicate keys and unknown keys; dispatch the rest. A null
+    // node is an empty map (a section written as `pfcp:` keeps its defaults). Returns the keys
+    // seen, so callers can check required ones.
+    std::set<std::string> map(const YAML::Node& node, const std::string& path,
+                              std::initializer_list<Field> fields) {
+        std::set<std::string> seen;
+        if (node.IsNull()) {
+            return seen;
+        }
+        if (!node.IsMap()) {
+            error(path, node, "expected a map, got " + std::string(type_name(node)));
+            return seen;
+        }
+        for (auto it = node.begin(); it != node.end(); ++it) {
+            const YAML::Node& key = it->first;
+            if (!key.IsScalar()) {
+                error(path, key, "map keys must be scalars, got " + std::string(type_name(key)));
+                continue;
+            }
+            const std::string name = key.Scalar();
+            const std::string key_path = join_path(path, name);
+            const auto field = std::find_if(fields.begin(), fields.end(),
+                                            [&](const Field& f) { return f.name == name; });
+            if (field == fields.end()) {
+                std::string expected;
+                for (const Field& f : fields) {
+                    expected += (expected.empty() ? "" : ", ") + std::string(f.name);
+                }
+                error(key_path, key,
+                      "unknown key '" + name + "' (expected one of: " + expected + ")");
+                continue;
+            }
+            if (!seen.insert(name).second) {
+                error(key_path, key, "duplicate key '" + name + "'");
+                continue;
+            }
+            // A null value has the mark of whatever follows it; the key's line is the useful one.
+            key_lines_[key_path] = line_of(key);
+            field->handle(it->second, key_path);
+        }
+        return seen;
+    }
+
+    // Sequence: calls `each(element, path[i])`. A null is an empty sequence.
+    void sequence(const YAML::Node& node, const std::string& path,
+                  const std::function<void(const YAML::Node&, const std::string&)>& each) {
+        if (node.IsNull()) {
+            return;
+        }
+        if (!node.IsSequence()) {
+            error(path, line(node, path),
+                  "expected a sequence, got " + std::string(type_name(node)));
+            return;
+        }
+        for (size_t i = 0; i < node.size(); ++i) {
+            const std::string element_path = index_path(path, i);
+            key_lines_[element_path] = line_of(node[i]);
+            each(node[i], element_path);
+        }
+    }
+
+    // The scalar text of a string-typed value; nullopt (and an error) otherwise.
+    std::optional<std::string> scalar(const YAML::Node& node, const std::string& path,
+                                      std::string_view what) {
+        if (!node.IsScalar()) {
+            error(path, line(node, path),
+                  "expected " + std::string(what) + ", got " + std::string(type_name(node)));
+            return std::nullopt;
+        }
+        const std::string& tag = node.Tag();
+        if (tag != tag_plain && tag != tag_quoted && tag != tag_str) {
+            error(path, line(node, path),
+                  "unexpected tag '" + tag + "' (expected " + std::string(what) + ")");
+            return std::nullopt;
+        }
+        return node.Scalar();
+    }
+
+    void string(const YAML::Node& node, const std::string& path, std::string& out) {
+        if (auto s = scalar(node, path, "a string")) {
+            out = std::move(*s);
+        }
+    }
+
+    // Stores the value and returns true when it is a valid integer in [min, max].
+    template <typename T>
+    bool uint(const YAML::Node& node, const std::string& path, T& out, uint64_t min, uint64_t max) {
+        if (!node.IsScalar()) {
+            error(path, line(node, path),
+                  "expected an integer, got " + std::string(type_name(node)));
+            return false;
+        }
+        const std::string& text = node.Scalar();
+        if (node.Tag() != tag_plain && node.Tag() != tag_int) {
+            error(path, line(node, path),
+                  "expected an integer, got " + std::string(type_name(node)) + " '" + text + "'");
+            return false;
+        }
+        const auto value = parse_decimal(text);
+        if (!value) {
+            std::string why = "expected a decimal integer, got '" + text + "'";
+            if (!text.empty() && text[0] == '-') {
+                why = "expected a non-negative integer, got '" + text + "'";
+            } else if (text.find_first_of(".eE") != std::string::npos &&
+                       text.find_first_of("0123456789") != std::string::npos &&
+                       text.rfind("0x", 0) != 0) {
+                why = "expected an integer, got '" + text + "' (no fractions or exponents)";
+            } else if (text.rfind("0x", 0) == 0 || text.rfind("0o", 0) == 0) {
+                why = "expected a decimal integer, got '" + text + "' (hex/octal not accepted)";
+            } else if (!text.empty() && all_of(text, is_digit)) {
+                why = text.size() > 1 && text[0] == '0'
+                          ? "leading zeros are not allowed: '" + text + "'"
+                          : "'" + text + "' is out of range (" + std::to_string(min) + ".." +
+                                std::to_string(max) + ")";
+            }
+            error(path, line(node, path), why);
+            return false;
+        }
+        if (*value < min || *value > max) {
+            error(path, line(node, path),
+                  std::to_string(*value) + " is out of range (" + std::to_string(min) + ".." +
+                      std::to_string(max) + ")");
+            return false;
+        }
+        out = static_cast<T>(*value);
+        return true;
+    }
+
+    void boolean(const YAML::Node& node, const std::string& path, bool& out) {
+        const bool plain = node.IsScalar() && (node.Tag() == tag_plain || node.Tag() == tag_bool);
+        if (plain && node.Scalar() == "true") {
+            out = true;
+        } else if (plain && node.Scalar() == "false") {
+            out = false;
+        } else {
+            const std::string got = node.IsScalar()
+                                        ? std::string(type_name(node)) + " '" + node.Scalar() + "'"
+                                        : std::string(type_name(node));
+            error(path, line(node, path), "expected true or false, got " + got);
+        }
+    }
+
+    // The line to report for a value: a null value reports its key's line.
+    int line(const YAML::Node& node, const std::string& path) const {
+        if (node.IsNull()) {
+            const auto it = key_lines_.find(path);
+            if (it != key_lines_.end()) {
+                return it->second;
+            }
+        }
+        return line_of(node);
+    }
+
+    int key_line(const std::string& path) const {
+        const auto it = key_lines_.find(path);
+        return it == key_lines_.end() ? 0 : it->second;
+    }
+
+private:
+    std::vector<Error>& errors_;
+    std::map<std::string, int> key_lines_;
+};
+
+// --- Sections ---------------------------------------------------------------------------------
+
+void read_power_of_two(Reader& r, const YAML::Node& node, const std::string& path, uint16_t& out) {
+    uint16_t value = 0;
+    if (!r.uint(node, path, value, 64, 16384)) {
+        return;
+    }
+    if ((value & (value - 1)) != 0) {
+        r.error(path, r.line(node, path),
+                std::to_string(value) + " is not a power of two (64..16384)");
+        return;
+    }
+    out = value;
+}
+
+// Returns false when the port's role is unknown (missing or invalid).
+bool read_port(Reader& r, const YAML::Node& node, const std::string& path, Port& port) {
+    bool role_ok = false;
+    auto optional_null = [](const YAML::Node& n) { return n.IsNull(); };
+    const auto seen = r.map(
+        node, path,
+        {
+            {"name",
+             [&](const YAML::Node& v, const std::string& p) {
+                 if (auto s = r.scalar(v, p, "a string")) {
+                     if (!is_port_name(*s)) {
+                         r.error(p, r.line(v, p),
+                                 "port name '" + *s + "' must match [a-z0-9_-]{1,31}");
+                     } else {
+                         port.name = *s;
+                     }
+                 }
+             }},
+            {"role",
+             [&](const YAML::Node& v, const std::string& p) {
+                 if (auto s = r.scalar(v, p, "a port role")) {
+                     if (*s == "n3" || *s == "n6") {
+                         port.role = *s == "n3" ? PortRole::n3 : PortRole::n6;
+                         role_ok = true;
+                     } else {
+                         r.error(p, r.line(v, p),
+                                 "unknown port role '" + *s + "' (expected n3 or n6)");
+                     }
+                 }
+             }},
+            {"pci",
+             [&](const YAML::Node& v, const std::string& p) {
+                 if (auto s = r.scalar(v, p, "a PCI address")) {
+                     if (!is_pci_address(*s)) {
+                         r.error(p, r.line(v, p),
+                                 "not a PCI address: '" + *s +
+                                     "' (expected DDDD:BB:DD.F or BB:DD.F, hex)");
+                     } else {
+                         port.pci = *s;
+                     }
+                 }
+             }},
+            {"vdev",
+             [&](const YAML::Node& v, const std::string& p) {
+                 if (auto s = r.scalar(v, p, "a vdev string")) {
+                     if (s->empty() || s->front() == ',' || has_space(*s)) {
+                         r.error(p, r.line(v, p),
+                                 "not a vdev string: '" + *s +
+                                     "' (expected driver[,key=value...], no spaces)");
+                     } else {
+                         port.vdev = *s;
+                     }
+                 }
+             }},
+            {"mac",
+             [&](const YAML::Node& v, const std::string& p) {
+                 if (optional_null(v)) {
+                     return;
+                 }
+                 if (auto s = r.scalar(v, p, "a MAC address")) {
+                     std::array<uint8_t, 6> mac{};
+                     const std::string why = parse_mac(*s, mac);
+                     if (!why.empty()) {
+                         r.error(p, r.line(v, p), why + ": '" + *s + "'");
+                     } else {
+                         port.mac = mac;
+                     }
+                 }
+             }},
+            {"ipv4",
+             [&](const YAML::Node& v, const std::string& p) {
+                 if (optional_null(v)) {
+                     return;
+                 }
+                 if (auto s = r.scalar(v, p, "an IPv4 prefix")) {
+                     std::string addr;
+                     uint8_t len = 0;
+                     std::string why = split_prefix(*s, 32, addr, len);
+                     const auto a = why.empty() ? parse_ipv4(addr) : std::nullopt;
+                     if (why.empty() && !a) {
+                         why = "'" + addr + "' is not an IPv4 address";
+                     }
+                     if (!why.empty()) {
+                         r.error(p, r.line(v, p), "not an IPv4 prefix: '" + *s + "': " + why);
+                     } else {
+                         port.ipv4 = Ipv4Prefix{*a, len};
+                     }
+                 }
+             }},
+            {"ipv6",
+             [&](const YAML::Node& v, const std::string& p) {
+                 if (optional_null(v)) {
+                     return;
+                 }
+                 if (auto s = r.scalar(v, p, "an IPv6 prefix")) {
+                     std::string addr;
+                     uint8_t len = 0;
+                     std::string why = split_prefix(*s, 128, addr, len);
+                     const auto a = why.empty() ? parse_ipv6(addr) : std::nullopt;
+                     if (why.empty() && !a) {
+                         why = "'" + addr + "' is not an IPv6 address";
+                     }
+                     if (!why.empty()) {
+                         r.error(p, r.line(v, p), "not an IPv6 prefix: '" + *s + "': " + why);
+                     } else {
+                         port.ipv6 = Ipv6Prefix{*a, len};
+                     }
+                 }
+             }},
+            {"gateway_ipv4",
+             [&](const YAML::Node& v, const std::string& p) {
+                 if (optional_null(v)) {
+                     return;
+                 }
+                 if (auto s = r.scalar(v, p, "an IPv4 address")) {
+                     if (auto a = parse_ipv4(*s)) {
+                         port.gateway_ipv4 = *a;
+                     } else {
+                         r.error(p, r.line(v, p), "not an IPv4 address: '" + *s + "'");
+                     }
+                 }
+             }},
+            {"gateway_ipv6",
+             [&](const YAML::Node& v, const std::string& p) {
+                 if (optional_null(v)) {
+                     return;
+                 }
+                 if (auto s = r.scalar(v, p, "an IPv6 address")) {
+                     if (auto a = parse_ipv6(*s)) {
+                         port.gateway_ipv6 = *a;
+                     } else {
+                         r.error(p, r.line(v, p), "not an IPv6 address: '" + *s + "'");
+                     }
+                 }
+             }},
+            {"rx_queues", [&](const YAML::Node& v,
+                              const std::string& p) { r.uint(v, p, port.rx_queues, 1, 64); }},
+            {"tx_queues", [&](const YAML::Node& v,
+                              const std::string& p) { r.uint(v, p, port.tx_queues, 1, 64); }},
+            {"rx_descriptors",
+             [&](const YAML::Node& v, const std::string& p) {
+                 read_power_of_two(r, v, p, port.rx_descriptors);
+             }},
+            {"tx_descriptors",
+             [&](const YAML::Node& v, const std::string& p) {
+                 read_power_of_two(r, v, p, port.tx_descriptors);
+             }},
+            {"mtu",
+             [&](const YAML::Node& v, const std::string& p) { r.uint(v, p, port.mtu, 576, 9600); }},
+            {"promiscuous",
+             [&](const YAML::Node& v, const std::string& p) { r.boolean(v, p, port.promiscuous); }},
+        });
+    if (!node.IsMap()) {
+        return false;  // already reported
+    }
+    const int line = line_of(node);
+    if (!seen.count("name")) {
+        r.error(join_path(path, "name"), line, "missing required key 'name'");
+    }
+    if (!seen.count("role")) {
+        r.error(join_path(path, "role"), line, "missing required key 'role' (n3 or n6)");
+    }
+    const bool has_pci = seen.count("pci") != 0;
+    const bool has_vdev = seen.count("vdev") != 0;
+    if (has_pci && has_vdev) {
+        r.error(path, line, "exactly one of 'pci' and 'vdev' must be set, not both");
+    } else if (!has_pci && !has_vdev) {
+        r.error(path, line, "exactly one of 'pci' and 'vdev' must be set");
+    }
+    return role_ok;
+}
+
+// Returns true when every port has a known role (so the n3/n6 presence check is meaningful).
+bool read_ports(Reader& r, const YAML::Node& node, const std::string& path,
+                std::vector<Port>& ports) {
+    if (node.IsNull() || (node.IsSequence() && node.size() == 0)) {
+        r.error(path, r.line(node, path), "at least one port is required");
+        return false;
+    }
+    bool roles_ok = node.IsSequence();
+    r.sequence(node, path, [&](const YAML::Node& element, const std::string& p) {
+        Port port;  // pushed even when invalid, so that ports[i] is the i-th element
+        if (element.IsNull()) {
+            r.error(p, line_of(element), "expected a map, got null");
+            roles_ok = false;
+        } else {
+            roles_ok = read_port(r, element, p, port) && roles_ok;
+        }
+        ports.push_back(std::move(port));
+    });
+    // Uniqueness across ports; values that failed to parse are empty and skipped.
+    const auto device = [](const std::string& vdev) { return vdev.substr(0, vdev.find(',')); };
+    for (size_t i = 0; i < ports.size(); ++i) {
+        const std::string p = index_path(path, i);
+        for (size_t j = 0; j < i; ++j) {
+            const std::string also = " (also " + index_path(path, j) + ")";
+            if (!ports[i].name.empty() && ports[i].name == ports[j].name) {
+                const std::string key = join_path(p, "name");
+                r.error(key, r.key_line(key), "duplicate port name '" + ports[i].name + "'" + also);
+            }
+            if (!ports[i].pci.empty() && ports[i].pci == ports[j].pci) {
+                const std::string key = join_path(p, "pci");
+                r.error(key, r.key_line(key),
+                        "duplicate PCI address '" + ports[i].pci + "'" + also);
+            }
+            if (!ports[i].vdev.empty() && !ports[j].vdev.empty() &&
+                device(ports[i].vdev) == device(ports[j].vdev)) {
+                const std::string key = join_path(p, "vdev");
+                r.error(key, r.key_line(key),
+                        "duplicate vdev device '" + device(ports[i].vdev) + "'" + also);
+            }
+        }
+    }
+    return roles_ok;
+}
+
+void read_endpoint(Reader& r, const YAML::Node& node, const std::string& path, Endpoint& ep) {
+    r.map(node, path,
+          {
+              {"address",
+               [&](const YAML::Node& v, const std::string& p) {
+                   if (auto s = r.scalar(v, p, "an IP address")) {
+                       if (!parse_ipv4(*s) && !parse_ipv6(*s)) {
+                           r.error(p, r.line(v, p), "not an IPv4 or IPv6 address: '" + *s + "'");
+                       } else {
+                           ep.address = *s;
+                       }
+                   }
+               }},
+              {"port",
+               [&](const YAML::Node& v, const std::string& p) { r.uint(v, p, ep.port, 1, 65535); }},
+          });
+}
+
+void read_config(Reader& r, const YAML::Node& root, Config& c) {
+    bool have_ports = false;
+    bool roles_ok = false;
+    int root_line = line_of(root);
+    if (root_line == 0) {
+        root_line = 1;
+    }
+    r.map(
+        root, "",
+        {
+            {"eal",
+             [&](const YAML::Node& node, const std::string& path) {
+                 r.map(
+                     node, path,
+                     {
+                         {"main_lcore",
+                          [&](const YAML::Node& v, const std::string& p) {
+                              r.uint(v, p, c.eal.main_lcore, 0, max_lcore);
+                          }},
+                         {"file_prefix",
+                          [&](const YAML::Node& v, const std::string& p) {
+                              if (auto s = r.scalar(v, p, "a string")) {
+                                  if (!is_file_prefix(*s)) {
+                                      r.error(p, r.line(v, p),
+                                              "file prefix '" + *s +
+                                                  "' must match [A-Za-z0-9_.-]{1,64}");
+                                  } else {
+                                      c.eal.file_prefix = *s;
+                                  }
+                              }
+                          }},
+                         {"no_huge", [&](const YAML::Node& v,
+                                         const std::string& p) { r.boolean(v, p, c.eal.no_huge); }},
+                         {"memory_mb",
+                          [&](const YAML::Node& v, const std::string& p) {
+                              r.uint(v, p, c.eal.memory_mb, 0, max_memory_mb);
+                          }},
+                         {"no_pci", [&](const YAML::Node& v,
+                                        const std::string& p) { r.boolean(v, p, c.eal.no_pci); }},
+                         {"extra_args",
+                          [&](const YAML::Node& v, const std::string& p) {
+                              c.eal.extra_args.clear();
+                              r.sequence(v, p, [&](const YAML::Node& e, const std::string& ep) {
+                                  if (auto s = r.scalar(e, ep, "a string")) {
+                                      c.eal.extra_args.push_back(*s);
+                                  }
+                              });
+                          }},
+                     });
+             }},
+            {"ports",
+             [&](const YAML::Node& node, const std::string& path) {
+                 have_ports = true;
+                 roles_ok = read_ports(r, node, path, c.ports);
+             }},
+            {"mempool",
+             [&](const YAML::Node& node, const std::string& path) {
+                 r.map(node, path,
+                       {
+                           {"mbufs_per_port",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.uint(v, p, c.mempool.mbufs_per_port, 1023, 4194303);
+                            }},
+                           {"cache_size",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.uint(v, p, c.mempool.cache_size, 0, 512);
+                            }},
+                           {"data_room",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.uint(v, p, c.mempool.data_room, 1024, 16384);
+                            }},
+                       });
+             }},
+            {"workers",
+             [&](const YAML::Node& node, const std::string& path) {
+                 r.map(node, path,
+                       {
+                           {"lcores",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                c.workers.lcores.clear();
+                                if (v.IsNull() || (v.IsSequence() && v.size() == 0)) {
+                                    r.error(p, r.line(v, p),
+                                            "at least one worker lcore is required");
+                                    return;
+                                }
+                                std::set<unsigned> seen;
+                                r.sequence(v, p, [&](const YAML::Node& e, const std::string& ep) {
+                                    unsigned lcore = 0;
+                                    if (!r.uint(e, ep, lcore, 0, max_lcore)) {
+                                        return;
+                                    }
+                                    if (!seen.insert(lcore).second) {
+                                        r.error(ep, line_of(e),
+                                                "duplicate worker lcore " + std::to_string(lcore));
+                                        return;
+                                    }
+                                    c.workers.lcores.push_back(lcore);
+                                });
+                            }},
+                           {"burst_size",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.uint(v, p, c.workers.burst_size, 1, 256);
+                            }},
+                           {"tx_drain_us",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.uint(v, p, c.workers.tx_drain_us, 1, 100000);
+                            }},
+                       });
+             }},
+            {"pfcp",
+             [&](const YAML::Node& node, const std::string& path) {
+                 r.map(node, path,
+                       {
+                           {"enabled",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.boolean(v, p, c.pfcp.enabled);
+                            }},
+                           {"listen",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                read_endpoint(r, v, p, c.pfcp.listen);
+                            }},
+                           {"node_id",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                if (v.IsNull()) {
+                                    return;
+                                }
+                                if (auto s = r.scalar(v, p, "a string")) {
+                                    if (!is_node_id(*s)) {
+                                        r.error(p, r.line(v, p),
+                                                "node_id '" + *s +
+                                                    "' is neither an IP address nor a DNS name");
+                                    } else {
+                                        c.pfcp.node_id = *s;
+                                    }
+                                }
+                            }},
+                       });
+             }},
+            {"metrics",
+             [&](const YAML::Node& node, const std::string& path) {
+                 r.map(node, path,
+                       {
+                           {"enabled",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.boolean(v, p, c.metrics.enabled);
+                            }},
+                           {"listen",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                read_endpoint(r, v, p, c.metrics.listen);
+                            }},
+                       });
+             }},
+            {"cli",
+             [&](const YAML::Node& node, const std::string& path) {
+                 r.map(node, path,
+                       {
+                           {"socket_path",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.string(v, p, c.cli.socket_path);
+                            }},
+                       });
+             }},
+            {"neighbors",
+             [&](const YAML::Node& node, const std::string& path) {
+                 r.map(node, path,
+                       {
+                           {"max_entries",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.uint(v, p, c.neighbors.max_entries, 16, 1048576);
+                            }},
+                           {"reachable_s",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.uint(v, p, c.neighbors.reachable_s, 1, 86400);
+                            }},
+                           {"retry_ms",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.uint(v, p, c.neighbors.retry_ms, 10, 60000);
+                            }},
+                           {"max_retries",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.uint(v, p, c.neighbors.max_retries, 0, 100);
+                            }},
+                       });
+             }},
+            {"log",
+             [&](const YAML::Node& node, const std::string& path) {
+                 r.map(node, path,
+                       {
+                           {"level",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                if (auto s = r.scalar(v, p, "a log level")) {
+                                    if (std::find(log_levels.begin(), log_levels.end(), *s) ==
+                                        log_levels.end()) {
+                                        std::string names;
+                                        for (std::string_view l : log_levels) {
+                                            names += (names.empty() ? "" : ", ") + std::string(l);
+                                        }
+                                        r.error(p, r.line(v, p),
+                                                "unknown log level '" + *s +
+                                                    "' (expected one of: " + names + ")");
+                                    } else {
+                                        c.log.level = *s;
+                                    }
+                                }
+                            }},
+                       });
+             }},
+        });
+
+    // Rules that span fields.
+    if (!have_ports && (root.IsMap() || root.IsNull())) {
+        r.error("ports", root.IsNull() ? 0 : root_line, "missing required key 'ports'");
+    }
+    if (roles_ok) {
+        const auto has_role = [&](PortRole role) {
+            return std::any_of(c.ports.begin(), c.ports.end(),
+                               [&](const Port& p) { return p.role == role; });
+        };
+        for (PortRole role : {PortRole::n3, PortRole::n6}) {
+            if (!has_role(role)) {
+                r.error("ports", r.key_line("ports"),
+                        "no port with role " + std::string(to_string(role)) +
+                            " (braid needs at least one n3 and one n6 port)");
+            }
+        }
+    }
+    for (size_t i = 0; i < c.workers.lcores.size(); ++i) {
+        if (c.workers.lcores[i] == c.eal.main_lcore) {
+            const std::string path = index_path("workers.lcores", i);
+            r.error(path, r.key_line(path),
+                    "worker lcore " + std::to_string(c.workers.lcores[i]) +
+                        " is eal.main_lcore; the main lcore runs the control plane");
+        }
+    }
+    if (c.eal.no_huge && c.eal.memory_mb == 0) {
+        const int line =
+            r.key_line("eal.memory_mb") ? r.key_line("eal.memory_mb") : r.key_line("eal.no_huge");
+        r.error("eal.memory_mb", line, "must be > 0 when eal.no_huge is true");
+    }
+}
+
+// --- Rendering ----------------------------------------------------------------------------------
+
+void emit_string(YAML::Emitter& out, std::string_view key, const std::string& value) {
+    // Always double-quoted: a string such as "true", "123" or "~" stays a string on re-parse.
+    out << YAML::Key << std::string(key) << YAML::Value << YAML::DoubleQuoted << value;
+}
+
+void emit_uint(YAML::Emitter& out, std::string_view key, uint64_t value) {
+    out << YAML::Key << std::string(key) << YAML::Value << value;
+}
+
+void emit_bool(YAML::Emitter& out, std::string_view key, bool value) {
+    out << YAML::Key << std::string(key) << YAML::Value << YAML::TrueFalseBool << YAML::LowerCase
+        << value;
+}
+
+void emit_endpoint(YAML::Emitter& out, std::string_view key, const Endpoint& ep) {
+    out << YAML::Key << std::string(key) << YAML::Value << YAML::BeginMap;
+    emit_string(out, "address", ep.address);
+    emit_uint(out, "port", ep.port);
+    out << YAML::EndMap;
+}
+
+}  // namespace
+
+std::string_view to_string(PortRole role) {
+    switch (role) {
+        case PortRole::n3:
+            return "n3";
+        case PortRole::n6:
+            return "n6";
+    }
+    return "unknown";
+}
+
+const Port* Config::port_by_name(std::string_view name) const {
+    for (const Port& port : ports) {
+        if (port.name == name) {
+            return &port;
+        }
+    }
+    return nullptr;
+}
+
+std::string Error::to_string() const {
+    std::string out = "config: ";
+    if (!key.empty()) {
+        out += key;
+        out += line > 0 ? " (line " + std::to_string(line) + "): " : ": ";
+    } else if (line > 0) {
+        out += "line " + std::to_string(line) + ": ";
+    }
+    out += message;
+    return out;
+}
+
+ParseResult parse(std::string_view yaml_text, std::string_view source_name) {
+    ParseResult result;
+    const std::string source(source_name);
+    const auto fail = [&](int line, std::string message) {
+        result.errors.push_back(Error{"", line, std::move(message)});
+    };
+    try {
+        const std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml_text));
+        const YAML::Node root = docs.empty() ? YAML::Node() : docs[0];
+        if (docs.size() > 1) {
+            fail(line_of(docs[1]), "expected one YAML document in " + source + ", found " +
+                                       std::to_string(docs.size()));
+        } else if (!root.IsNull() && !root.IsMap()) {
+            fail(line_of(root), "the top level of " + source + " must be a map, got " +
+                                    std::string(type_name(root)));
+        } else {
+            Config config;
+            Reader reader(result.errors);
+            read_config(reader, root, config);
+            if (result.errors.empty()) {
+                result.config = std::move(config);
+            }
+        }
+    } catch (const YAML::ParserException& e) {
+        fail(e.mark.is_null() ? 0 : e.mark.line + 1,
+             "YAML syntax error in " + source + ": " + e.msg);
+    } catch (const YAML::Exception& e) {
+        fail(e.mark.is_null() ? 0 : e.mark.line + 1, "YAML error in " + source + ": " + e.msg);
+    } catch (const std::exception& e) {
+        fail(0, "cannot parse " + source + ": " + e.what());
+    } catch (...) {
+        fail(0, "cannot parse " + source + ": unknown exception");
+    }
+    if (!result.errors.empty()) {
+        result.config.reset();
+    }
+    return result;
+}
+
+ParseResult parse_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        const int err = errno;
+        ParseResult result;
+        result.errors.push_back(
+            Error{"", 0, "cannot open '" + path + "': " + std::strerror(err ? err : ENOENT)});
+        return result;
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) {
+        ParseResult result;
+        result.errors.push_back(Error{"", 0, "cannot read '" + path + "'"});
+        return result;
+    }
+    return parse(text.str(), path);
+}
+
+std::string_view default_yaml() {
+    static constexpr std::string_view text =
+        R"yaml(# braid default configuration: virtual devices only, no hugepages, no PCI.
+# Runs on any Linux host with CAP_NET_ADMIN (net_tap creates the braid-n3 and
+# braid-n6 kernel interfaces). Every key is documented in docs/CONFIG.md.
+
+eal:
+  main_lcore: 0          # control plane (PFCP, CLI, metrics) runs here
+  file_prefix: braid     # --file-prefix: keeps hugepage/runtime files apart
+  no_huge: true          # --no-huge: anonymous memory, no hugepage setup needed
+  memory_mb: 512         # -m: required with no_huge
+  no_pci: true           # --no-pci: do not probe PCI devices
+  extra_args: []         # passed to rte_eal_init verbatim
+
+ports:
+  - name: n3             # access side: GTP-U from the gNB
+    role: n3
+    vdev: "net_tap0,iface=braid-n3"
+    ipv4: 198.18.0.1/24
+    ipv6: 2001:db8:3::1/64
+    gateway_ipv4: 198.18.0.254
+  - name: n6             # core side: the data network
+    role: n6
+    vdev: "net_tap1,iface=braid-n6"
+    ipv4: 198.19.0.1/24
+    ipv6: 2001:db8:6::1/64
+    gateway_ipv4: 198.19.0.254
+
+mempool:
+  mbufs_per_port: 8191   # 2^n - 1 is the most memory-efficient size
+  cache_size: 256
+  data_room: 2176
+
+workers:
+  lcores: [1]            # one worker per lcore; must not include eal.main_lcore
+  burst_size: 32
+  tx_drain_us: 100
+
+pfcp:
+  enabled: true
+  listen:
+    address: 127.0.0.1
+    port: 8805
+  # node_id: upf.example.org   # default: the listen address
+
+metrics:
+  enabled: true          # Prometheus text format at http://address:port/metrics
+  listen:
+    address: 127.0.0.1
+    port: 9464
+
+cli:
+  socket_path: /run/braid/cli.sock   # "" disables the CLI socket
+
+neighbors:
+  max_entries: 1024
+  reachable_s: 300
+  retry_ms: 1000
+  max_retries: 3
+
+log:
+  level: info            # emerg alert crit err warning notice info debug
+)yaml";
+    return text;
+}
+
+std::string render(const Config& c) {
+    YAML::Emitter out;
+    out << YAML::BeginMap;
+
+    out << YAML::Key << "eal" << YAML::Value << YAML::BeginMap;
+    emit_uint(out, "main_lcore", c.eal.main_lcore);
+    emit_string(out, "file_prefix", c.eal.file_prefix);
+    emit_bool(out, "no_huge", c.eal.no_huge);
+    emit_uint(out, "memory_mb", c.eal.memory_mb);
+    emit_bool(out, "no_pci", c.eal.no_pci);
+    out << YAML::Key << "extra_args" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (const std::string& arg : c.eal.extra_args) {
+        out << YAML::DoubleQuoted << arg;
+    }
+    out << YAML::EndSeq << YAML::EndMap;
+
+    out << YAML::Key << "ports" << YAML::Value << YAML::BeginSeq;
+    for (const Port& p : c.ports) {
+        out << YAML::BeginMap;
+        emit_string(out, "name", p.name);
+        emit_string(out, "role", std::string(to_string(p.role)));
+        if (!p.pci.empty()) {
+            emit_string(out, "pci", p.pci);
+        }
+        if (!p.vdev.empty()) {
+            emit_string(out, "vdev", p.vdev);
+        }
+        if (p.mac) {
+            emit_string(out, "mac", format_mac(*p.mac));
+        }
+        if (p.ipv4) {
+            emit_string(out, "ipv4",
+                        format_ipv4(p.ipv4->addr_host) + "/" + std::to_string(p.ipv4->len));
+        }
+        if (p.ipv6) {
+            emit_string(out, "ipv6", format_ipv6(p.ipv6->addr) + "/" + std::to_string(p.ipv6->len));
+        }
+        if (p.gateway_ipv4) {
+            emit_string(out, "gateway_ipv4", format_ipv4(*p.gateway_ipv4));
+        }
+        if (p.gateway_ipv6) {
+            emit_string(out, "gateway_ipv6", format_ipv6(*p.gateway_ipv6));
+        }
+        emit_uint(out, "rx_queues", p.rx_queues);
+        emit_uint(out, "tx_queues", p.tx_queues);
+        emit_uint(out, "rx_descriptors", p.rx_descriptors);
+        emit_uint(out, "tx_descriptors", p.tx_descriptors);
+        emit_uint(out, "mtu", p.mtu);
+        emit_bool(out, "promiscuous", p.promiscuous);
+        out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+
+    out << YAML::Key << "mempool" << YAML::Value << YAML::BeginMap;
+    emit_uint(out, "mbufs_per_port", c.mempool.mbufs_per_port);
+    emit_uint(out, "cache_size", c.mempool.cache_size);
+    emit_uint(out, "data_room", c.mempool.data_room);
+    out << YAML::EndMap;
+
+    out << YAML::Key << "workers" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "lcores" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (unsigned lcore : c.workers.lcores) {
+        out << lcore;
+    }
+    out << YAML::EndSeq;
+    emit_uint(out, "burst_size", c.workers.burst_size);
+    emit_uint(out, "tx_drain_us", c.workers.tx_drain_us);
+    out << YAML::EndMap;
+
+    out << YAML::Key << "pfcp" << YAML::Value << YAML::BeginMap;
+    emit_bool(out, "enabled", c.pfcp.enabled);
+    emit_endpoint(out, "listen", c.pfcp.listen);
+    if (c.pfcp.node_id) {
+        emit_string(out, "node_id", *c.pfcp.node_id);
+    }
+    out << YAML::EndMap;
+
+    out << YAML::Key << "metrics" << YAML::Value << YAML::BeginMap;
+    emit_bool(out, "enabled", c.metrics.enabled);
+    emit_endpoint(out, "listen", c.metrics.listen);
+    out << YAML::EndMap;
+
+    out << YAML::Key << "cli" << YAML::Value << YAML::BeginMap;
+    emit_string(out, "socket_path", c.cli.socket_path);
+    out << YAML::EndMap;
+
+    out << YAML::Key << "neighbors" << YAML::Value << YAML::BeginMap;
+    emit_uint(out, "max_entries", c.neighbors.max_entries);
+    emit_uint(out, "reachable_s", c.neighbors.reachable_s);
+    emit_uint(out, "retry_ms", c.neighbors.retry_ms);
+    emit_uint(out, "max_retries", c.neighbors.max_retries);
+    out << YAML::EndMap;
+
+    out << YAML::Key << "log" << YAML::Value << YAML::BeginMap;
+    emit_string(out, "level", c.log.level);
+    out << YAML::EndMap;
+
+    out << YAML::EndMap;
+    return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace braid::config

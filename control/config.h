@@ -1,0 +1,165 @@
+// braid configuration: the typed model of the one YAML file (docs/CONFIG.md).
+//
+// Parsing is strict: unknown keys, wrong types, bad addresses and out-of-range numbers are
+// errors that name the key path and the line. The parser never throws to its caller.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace braid::config {
+
+enum class PortRole : uint8_t { n3, n6 };
+
+std::string_view to_string(PortRole role);
+
+struct Ipv4Prefix {
+    uint32_t addr_host = 0;  // host byte order
+    uint8_t len = 0;
+
+    bool operator==(const Ipv4Prefix&) const = default;
+};
+
+struct Ipv6Prefix {
+    std::array<uint8_t, 16> addr{};  // network byte order
+    uint8_t len = 0;
+
+    bool operator==(const Ipv6Prefix&) const = default;
+};
+
+struct Port {
+    std::string name;  // unique, [a-z0-9_-]{1,31}
+    PortRole role = PortRole::n3;
+    std::string pci;   // "0000:3b:02.0" (SR-IOV VF or PF); exclusive with vdev
+    std::string vdev;  // "net_af_packet0,iface=veth0" etc.; exclusive with pci
+    std::optional<std::array<uint8_t, 6>> mac;  // override the port MAC
+    std::optional<Ipv4Prefix> ipv4;             // braid's own address on this port, with prefix
+    std::optional<Ipv6Prefix> ipv6;
+    std::optional<uint32_t> gateway_ipv4;  // next hop for off-link destinations (host order)
+    std::optional<std::array<uint8_t, 16>> gateway_ipv6;
+    uint16_t rx_queues = 1;          // 1..64
+    uint16_t tx_queues = 1;          // 1..64 (>= number of workers is enforced by dataplane)
+    uint16_t rx_descriptors = 1024;  // 64..16384, power of two
+    uint16_t tx_descriptors = 1024;  // 64..16384, power of two
+    uint16_t mtu = 1500;             // 576..9600
+    bool promiscuous = false;
+
+    bool operator==(const Port&) const = default;
+};
+
+struct Mempool {
+    uint32_t mbufs_per_port = 8191;  // 1023..4194303
+    uint16_t cache_size = 256;       // 0..512
+    uint16_t data_room = 2176;       // 1024..16384 (RTE_MBUF_DEFAULT_BUF_SIZE)
+
+    bool operator==(const Mempool&) const = default;
+};
+
+struct Workers {
+    std::vector<unsigned> lcores{1};  // worker lcore ids, unique, non-empty, none = main lcore
+    uint16_t burst_size = 32;         // 1..256
+    uint32_t tx_drain_us = 100;       // 1..100000: flush partially filled TX buffers
+
+    bool operator==(const Workers&) const = default;
+};
+
+struct Eal {
+    unsigned main_lcore = 0;
+    std::string file_prefix = "braid";    // --file-prefix
+    bool no_huge = false;                 // --no-huge (tests, laptops)
+    uint32_t memory_mb = 0;               // -m (0: EAL default; required > 0 with no_huge)
+    bool no_pci = false;                  // --no-pci (forced when no port has a pci address)
+    std::vector<std::string> extra_args;  // passed to rte_eal_init verbatim
+
+    bool operator==(const Eal&) const = default;
+};
+
+struct Endpoint {
+    std::string address;  // IPv4 or IPv6 literal
+    uint16_t port = 0;
+
+    bool operator==(const Endpoint&) const = default;
+};
+
+struct Pfcp {
+    bool enabled = true;
+    Endpoint listen{"127.0.0.1", 8805};
+    std::optional<std::string> node_id;  // FQDN or IP; default: listen address
+
+    bool operator==(const Pfcp&) const = default;
+};
+
+struct Metrics {
+    bool enabled = true;
+    Endpoint listen{"127.0.0.1", 9464};
+
+    bool operator==(const Metrics&) const = default;
+};
+
+struct Cli {
+    std::string socket_path = "/run/braid/cli.sock";  // empty: no socket
+
+    bool operator==(const Cli&) const = default;
+};
+
+struct Neighbors {
+    uint32_t max_entries = 1024;  // 16..1048576
+    uint32_t reachable_s = 300;   // entry lifetime before refresh
+    uint32_t retry_ms = 1000;     // ARP request retry interval while incomplete
+    uint32_t max_retries = 3;     // then the entry becomes FAILED
+
+    bool operator==(const Neighbors&) const = default;
+};
+
+struct Log {
+    std::string level = "info";  // emerg alert crit err warning notice info debug
+
+    bool operator==(const Log&) const = default;
+};
+
+struct Config {
+    Eal eal;
+    std::vector<Port> ports;  // at least one n3 and one n6 port
+    Mempool mempool;
+    Workers workers;
+    Pfcp pfcp;
+    Metrics metrics;
+    Cli cli;
+    Neighbors neighbors;
+    Log log;
+
+    const Port* port_by_name(std::string_view name) const;
+
+    bool operator==(const Config&) const = default;
+};
+
+struct Error {
+    std::string key;  // dotted path, e.g. "ports[1].ipv4"
+    int line = 0;     // 1-based; 0 when unknown
+    std::string message;
+    std::string to_string() const;  // "config: ports[1].ipv4 (line 12): not an IPv4 prefix: ..."
+};
+
+struct ParseResult {
+    std::optional<Config> config;
+    std::vector<Error> errors;  // all errors found (not just the first)
+    bool ok() const { return config.has_value() && errors.empty(); }
+};
+
+// Parse YAML text. `source_name` is used in messages only.
+ParseResult parse(std::string_view yaml_text, std::string_view source_name = "<config>");
+ParseResult parse_file(const std::string& path);
+
+// The embedded default: virtual devices only (two net_tap vdevs, never PCI), --no-huge, so
+// that `braid` starts anywhere. Returned as YAML text, which is also what
+// `braid --print-default-config` prints.
+std::string_view default_yaml();
+
+// Render a Config back to YAML (for `show config`); parse(render(c)) == c.
+std::string render(const Config& config);
+
+}  // namespace braid::config

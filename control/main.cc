@@ -1,0 +1,221 @@
+// braid: the DPDK 5G UPF daemon. main() is wiring only: config → EAL → dataplane → control loop.
+//
+//   braid [--config FILE] [-i] [--print-default-config] [--check-config] [-- EAL options...]
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_lcore.h>
+
+#include <chrono>
+#include <cinttypes>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "control/cli/cli.h"
+#include "control/commands.h"
+#include "control/config.h"
+#include "control/event_loop.h"
+#include "control/log.h"
+#include "control/metrics.h"
+#include "dataplane/app.h"
+#include "dataplane/eal.h"
+
+namespace {
+
+constexpr int exit_ok = 0;
+constexpr int exit_failure = 1;
+constexpr int exit_usage = 2;  // bad command line or configuration
+
+braid::control::EventLoop* signal_loop = nullptr;
+
+extern "C" void on_signal(int) {
+    if (signal_loop != nullptr) {
+        signal_loop->stop();  // async-signal-safe: an atomic store and a write(2)
+    }
+}
+
+void usage(FILE* f) {
+    std::fprintf(f,
+                 "usage: braid [--config FILE.yaml] [-i] [-- EAL options]\n"
+                 "       braid --print-default-config | --check-config [--config FILE] | "
+                 "--version\n\n"
+                 "  -c, --config FILE         configuration (default: the embedded default on\n"
+                 "                            virtual devices; see docs/CONFIG.md)\n"
+                 "  -i, --interactive         testpmd-style prompt on this terminal\n"
+                 "      --print-default-config print the embedded default configuration\n"
+                 "      --check-config        validate the configuration and exit\n"
+                 "  -v, --version             print the version\n"
+                 "  -h, --help                this text\n"
+                 "Options after `--` are passed to DPDK's EAL after those derived from the config.\n");
+}
+
+struct Options {
+    std::optional<std::string> config_path;
+    bool interactive = false;
+    bool print_default = false;
+    bool check_only = false;
+    std::vector<std::string> eal_extra;
+};
+
+// Returns an exit code to leave with, or -1 to continue.
+int parse_options(int argc, char** argv, Options& o) {
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--") {
+            o.eal_extra.assign(argv + i + 1, argv + argc);
+            break;
+        }
+        if (a == "-c" || a == "--config") {
+            if (i + 1 >= argc) {
+                std::fprintf(stderr, "braid: %s needs a file name\n", a.c_str());
+                return exit_usage;
+            }
+            o.config_path = argv[++i];
+        } else if (a.rfind("--config=", 0) == 0) {
+            o.config_path = a.substr(9);
+        } else if (a == "-i" || a == "--interactive") {
+            o.interactive = true;
+        } else if (a == "--print-default-config") {
+            o.print_default = true;
+        } else if (a == "--check-config") {
+            o.check_only = true;
+        } else if (a == "-v" || a == "--version") {
+            std::printf("braid %s (git %s)\n", BRAID_VERSION, BRAID_GIT_REV);
+            return exit_ok;
+        } else if (a == "-h" || a == "--help") {
+            usage(stdout);
+            return exit_ok;
+        } else {
+            std::fprintf(stderr, "braid: unknown option '%s'\n", a.c_str());
+            usage(stderr);
+            return exit_usage;
+        }
+    }
+    return -1;
+}
+
+uint64_t steady_ms() {
+    using namespace std::chrono;
+    return static_cast<uint64_t>(
+        duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace braid;
+    Options opt;
+    if (int rc = parse_options(argc, argv, opt); rc >= 0) {
+        return rc;
+    }
+    if (opt.print_default) {
+        std::fwrite(config::default_yaml().data(), 1, config::default_yaml().size(), stdout);
+        return exit_ok;
+    }
+    config::ParseResult parsed = opt.config_path ? config::parse_file(*opt.config_path)
+                                                 : config::parse(config::default_yaml(), "<default>");
+    if (!parsed.ok()) {
+        for (const auto& e : parsed.errors) {
+            std::fprintf(stderr, "braid: %s\n", e.to_string().c_str());
+        }
+        return exit_usage;
+    }
+    const config::Config& cfg = *parsed.config;
+    if (opt.check_only) {
+        std::printf("configuration OK\n");
+        return exit_ok;
+    }
+
+    log::init();
+    std::string err;
+    uint32_t level = RTE_LOG_INFO;
+    log::parse_level(cfg.log.level, &level);
+    rte_log_set_global_level(level);
+    if (!dataplane::eal_init(dataplane::eal_args(cfg, argv[0], opt.eal_extra), &err)) {
+        std::fprintf(stderr, "braid: %s\n", err.c_str());
+        return exit_failure;
+    }
+
+    int rc = exit_ok;
+    {
+        dataplane::App app;
+        control::EventLoop loop;
+        cli::Registry registry;
+        cli::SocketServer cli_server;
+        cli::Interactive interactive;
+        std::unique_ptr<metrics::Exporter> exporter;
+        control::CommandContext ctx{app, loop};
+        ctx.started_ms = steady_ms();
+
+        if (!app.setup(cfg, &err)) {
+            std::fprintf(stderr, "braid: %s\n", err.c_str());
+            app.shutdown();
+            dataplane::eal_cleanup();
+            return exit_failure;
+        }
+        control::register_commands(registry, ctx);
+        if (!cfg.cli.socket_path.empty()) {
+            if (!cli_server.open(cfg.cli.socket_path, &err)) {
+                std::fprintf(stderr, "braid: cli.socket_path: %s\n", err.c_str());
+                rc = exit_failure;
+            } else {
+                cli_server.attach(loop, registry);
+                ctx.cli_server = &cli_server;
+            }
+        }
+        if (rc == exit_ok && cfg.metrics.enabled) {
+            exporter = metrics::Exporter::start(cfg.metrics.listen.address, cfg.metrics.listen.port,
+                                                &err);
+            if (exporter == nullptr) {
+                std::fprintf(stderr, "braid: %s\n", err.c_str());
+                rc = exit_failure;
+            } else {
+                ctx.exporter = exporter.get();
+                control::add_dataplane_collectors(*exporter, ctx);
+            }
+        }
+        if (rc == exit_ok && !app.launch(&err)) {
+            std::fprintf(stderr, "braid: %s\n", err.c_str());
+            rc = exit_failure;
+        }
+        if (rc == exit_ok) {
+            signal_loop = &loop;
+            std::signal(SIGINT, on_signal);
+            std::signal(SIGTERM, on_signal);
+            std::signal(SIGPIPE, SIG_IGN);
+            loop.add_periodic(10, [&app] { app.control_tick(steady_ms()); });
+            loop.add_periodic(1000, [&ctx] { ctx.sample_lcores(); });
+            if (opt.interactive && interactive.start(registry)) {
+                loop.add_fd(interactive.fd(), [&](uint32_t) {
+                    if (!interactive.on_readable()) {
+                        loop.remove_fd(interactive.fd());
+                        loop.stop();
+                    }
+                });
+            }
+            BRAID_LOG(control, NOTICE, "braid %s running: %zu ports, %zu workers, cli %s, metrics %s",
+                      BRAID_VERSION, app.ports().size(), app.workers().size(),
+                      cfg.cli.socket_path.c_str(),
+                      exporter ? (cfg.metrics.listen.address + ":" + std::to_string(exporter->port())).c_str()
+                               : "off");
+            loop.run();
+            BRAID_LOG(control, NOTICE, "stopping");
+        }
+        interactive.stop();
+        signal_loop = nullptr;
+        exporter.reset();  // no scrape may read the dataplane past this point
+        cli_server.close();
+        uint64_t leaked = app.shutdown();
+        if (leaked != 0) {
+            BRAID_LOG(control, ERR, "%" PRIu64 " mbufs leaked at shutdown", leaked);
+            rc = rc == exit_ok ? exit_failure : rc;
+        } else {
+            BRAID_LOG(control, NOTICE, "stopped cleanly: ports closed, all mbufs returned");
+        }
+    }
+    dataplane::eal_cleanup();
+    return rc;
+}

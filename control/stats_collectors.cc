@@ -1,0 +1,125 @@
+// /metrics for the dataplane. Runs on the exporter's thread at scrape time: it only reads
+// (per-worker single-writer counters, ethdev statistics, atomics the control core publishes).
+#include <rte_ethdev.h>
+
+#include <string>
+
+#include "control/commands.h"
+#include "pipelines/graph.h"
+
+namespace braid::control {
+
+namespace {
+
+using metrics::Family;
+using metrics::Sample;
+using metrics::Type;
+
+Family family(std::string name, std::string help, Type type) {
+    return Family{std::move(name), std::move(help), type, {}};
+}
+
+void port_families(const dataplane::App& app, std::vector<Family>& out) {
+    auto rx_p = family("braid_port_rx_packets_total", "Packets received, per port and queue", Type::counter);
+    auto tx_p = family("braid_port_tx_packets_total", "Packets sent, per port and queue", Type::counter);
+    auto rx_b = family("braid_port_rx_bytes_total", "Bytes received, per port and queue", Type::counter);
+    auto tx_b = family("braid_port_tx_bytes_total", "Bytes sent, per port and queue", Type::counter);
+    auto rx_e = family("braid_port_rx_errors_total", "Erroneous received packets", Type::counter);
+    auto tx_e = family("braid_port_tx_errors_total", "Failed transmissions", Type::counter);
+    auto miss = family("braid_port_rx_missed_total", "Packets dropped by the device: RX queue full", Type::counter);
+    auto nomb = family("braid_port_rx_nombuf_total", "RX mbuf allocation failures", Type::counter);
+    auto link = family("braid_port_link_up", "1 when the link is up", Type::gauge);
+    for (const auto& p : app.ports()) {
+        rte_eth_stats s{};
+        if (rte_eth_stats_get(p.port_id, &s) != 0) {
+            continue;
+        }
+        for (unsigned q = 0; q < p.rx_queues && q < RTE_ETHDEV_QUEUE_STAT_CNTRS; ++q) {
+            std::vector<std::pair<std::string, std::string>> l{{"port", p.name}, {"queue", std::to_string(q)}};
+            rx_p.samples.push_back({l, double(s.q_ipackets[q])});
+            rx_b.samples.push_back({l, double(s.q_ibytes[q])});
+        }
+        for (unsigned q = 0; q < p.tx_queues && q < RTE_ETHDEV_QUEUE_STAT_CNTRS; ++q) {
+            std::vector<std::pair<std::string, std::string>> l{{"port", p.name}, {"queue", std::to_string(q)}};
+            tx_p.samples.push_back({l, double(s.q_opackets[q])});
+            tx_b.samples.push_back({l, double(s.q_obytes[q])});
+        }
+        std::vector<std::pair<std::string, std::string>> l{{"port", p.name}};
+        rx_e.samples.push_back({l, double(s.ierrors)});
+        tx_e.samples.push_back({l, double(s.oerrors)});
+        miss.samples.push_back({l, double(s.imissed)});
+        nomb.samples.push_back({l, double(s.rx_nombuf)});
+        rte_eth_link lk{};
+        rte_eth_link_get_nowait(p.port_id, &lk);
+        link.samples.push_back({l, lk.link_status ? 1.0 : 0.0});
+    }
+    for (auto* f : {&rx_p, &tx_p, &rx_b, &tx_b, &rx_e, &tx_e, &miss, &nomb, &link}) {
+        out.push_back(std::move(*f));
+    }
+}
+
+void worker_families(const dataplane::App& app, std::vector<Family>& out) {
+    auto busy = family("braid_worker_busy_cycles_total", "TSC cycles of loops that received packets", Type::counter);
+    auto idle = family("braid_worker_idle_cycles_total", "TSC cycles of loops that received nothing", Type::counter);
+    auto loops = family("braid_worker_loops_total", "Poll loop iterations", Type::counter);
+    auto rx = family("braid_worker_rx_packets_total", "Packets the worker received", Type::counter);
+    auto tx = family("braid_worker_tx_packets_total", "Packets the worker handed to TX queues", Type::counter);
+    auto w2m = family("braid_worker_events_lost_total", "Worker-to-control events lost: ring full", Type::counter);
+    auto calls = family("braid_graph_node_calls_total", "Graph node invocations", Type::counter);
+    auto objs = family("braid_graph_node_objects_total", "Packets processed by a graph node", Type::counter);
+    auto cyc = family("braid_graph_node_cycles_total", "TSC cycles spent in a graph node", Type::counter);
+    for (const auto* wc : app.workers()) {
+        std::vector<std::pair<std::string, std::string>> l{{"worker", std::to_string(wc->index)}};
+        const auto& c = wc->counters;
+        busy.samples.push_back({l, double(c.busy_cycles.get())});
+        idle.samples.push_back({l, double(c.idle_cycles.get())});
+        loops.samples.push_back({l, double(c.loops.get())});
+        rx.samples.push_back({l, double(c.rx_packets.get())});
+        tx.samples.push_back({l, double(c.tx_packets.get())});
+        w2m.samples.push_back({l, double(c.w2m_full.get())});
+        for (const auto& s : pipelines::node_stats(*wc)) {
+            std::vector<std::pair<std::string, std::string>> nl{{"node", s.name}, {"worker", std::to_string(wc->index)}};
+            calls.samples.push_back({nl, double(s.calls)});
+            objs.samples.push_back({nl, double(s.objs)});
+            cyc.samples.push_back({nl, double(s.cycles)});
+        }
+    }
+    for (auto* f : {&busy, &idle, &loops, &rx, &tx, &w2m, &calls, &objs, &cyc}) {
+        out.push_back(std::move(*f));
+    }
+    auto drops = family("braid_drop_packets_total", "Packets dropped, by reason", Type::counter);
+    for (size_t r = 0; r < pipelines::drop_reason_count; ++r) {
+        drops.samples.push_back({{{"reason", std::string(pipelines::drop_reason_table[r].name)}},
+                                 double(app.drops(static_cast<pipelines::DropReason>(r)))});
+    }
+    out.push_back(std::move(drops));
+}
+
+}  // namespace
+
+void add_dataplane_collectors(metrics::Exporter& exporter, CommandContext& ctx) {
+    dataplane::App& app = ctx.app;
+    exporter.add_collector("ports", [&app](std::vector<Family>& out) { port_families(app, out); });
+    exporter.add_collector("workers", [&app](std::vector<Family>& out) { worker_families(app, out); });
+    exporter.add_collector("control", [&app, &ctx](std::vector<Family>& out) {
+        const auto& cs = app.control_stats();
+        auto f = family("braid_neighbor_entries", "Neighbor table entries, by state", Type::gauge);
+        for (size_t s = 0; s < cs.neighbors_by_state.size(); ++s) {
+            f.samples.push_back({{{"state", std::string(dataplane::to_string(static_cast<dataplane::NeighborState>(s)))}},
+                                 double(cs.neighbors_by_state[s].load(std::memory_order_relaxed))});
+        }
+        out.push_back(std::move(f));
+        out.push_back({"braid_neighbor_requests_sent_total", "ARP requests sent by the control core", Type::counter,
+                       {{{}, double(cs.arp_requests_sent.load(std::memory_order_relaxed))}}});
+        out.push_back({"braid_control_tx_failures_total", "Control packets that could not be sent", Type::counter,
+                       {{{}, double(cs.control_tx_failures.load(std::memory_order_relaxed))}}});
+        if (ctx.cli_server != nullptr) {
+            out.push_back({"braid_cli_requests_total", "CLI command lines executed over the socket", Type::counter,
+                           {{{}, double(ctx.cli_requests.load(std::memory_order_relaxed))}}});
+            out.push_back({"braid_cli_errors_total", "CLI lines rejected over the socket", Type::counter,
+                           {{{}, double(ctx.cli_errors.load(std::memory_order_relaxed))}}});
+        }
+    });
+}
+
+}  // namespace braid::control

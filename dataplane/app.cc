@@ -1,0 +1,390 @@
+#include "dataplane/app.h"
+
+#include <arpa/inet.h>
+#include <rte_arp.h>
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_graph.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include <cstring>
+
+#include "control/log.h"
+#include "dataplane/mbuf_meta.h"
+#include "dataplane/port.h"
+#include "pipelines/graph.h"
+
+namespace braid::dataplane {
+
+App* current_app = nullptr;
+
+namespace {
+
+constexpr unsigned w2m_ring_size = 4096;
+constexpr unsigned m2w_ring_size = 1024;
+
+std::string errno_text() { return rte_strerror(rte_errno); }
+
+}  // namespace
+
+App::~App() { shutdown(); }
+
+const PortRuntime* App::port_by_id(uint16_t port_id) const {
+    for (const auto& p : ports_) {
+        if (p.port_id == port_id) {
+            return &p;
+        }
+    }
+    return nullptr;
+}
+
+bool App::setup(const config::Config& cfg, std::string* err) {
+    cfg_ = cfg;
+    tsc_hz_ = rte_get_tsc_hz();
+    current_app = this;
+    if (cfg.ports.size() > max_ports) {
+        *err = "too many ports: at most " + std::to_string(max_ports);
+        return false;
+    }
+    if (cfg.workers.lcores.size() > max_workers) {
+        *err = "too many workers: at most " + std::to_string(max_workers);
+        return false;
+    }
+    for (unsigned l : cfg.workers.lcores) {
+        if (!rte_lcore_is_enabled(l) || l == rte_get_main_lcore()) {
+            *err = "workers.lcores: lcore " + std::to_string(l) +
+                   " is not an enabled worker lcore of this EAL instance";
+            return false;
+        }
+    }
+    NeighborTable::Limits limits;
+    limits.max_entries = cfg.neighbors.max_entries;
+    limits.reachable_ms = uint64_t{cfg.neighbors.reachable_s} * 1000;
+    limits.retry_ms = cfg.neighbors.retry_ms;
+    limits.max_retries = cfg.neighbors.max_retries;
+    neighbors_ = std::make_unique<NeighborTable>(limits);
+
+    // RCU: one reader thread id per worker.
+    size_t rcu_size = rte_rcu_qsbr_get_memsize(static_cast<uint32_t>(cfg.workers.lcores.size()));
+    rcu_ = static_cast<rte_rcu_qsbr*>(rte_zmalloc("braid_rcu", rcu_size, RTE_CACHE_LINE_SIZE));
+    if (rcu_ == nullptr ||
+        rte_rcu_qsbr_init(rcu_, static_cast<uint32_t>(cfg.workers.lcores.size())) != 0) {
+        *err = "cannot allocate the RCU state: " + errno_text();
+        return false;
+    }
+
+    for (uint16_t i = 0; i < cfg.ports.size(); ++i) {
+        if (!setup_port(cfg.ports[i], i, err)) {
+            return false;
+        }
+    }
+    if (!setup_workers(err)) {
+        return false;
+    }
+    for (auto& p : ports_) {
+        if (int rc = rte_eth_dev_start(p.port_id); rc != 0) {
+            *err = "port " + p.name + ": cannot start: " + rte_strerror(-rc);
+            return false;
+        }
+        read_rss_info(p);
+    }
+    ports_started_ = true;
+    publish_neighbors();
+    return true;
+}
+
+bool App::setup_port(const config::Port& pc, uint16_t index, std::string* err) {
+    PortRuntime p;
+    p.name = pc.name;
+    p.role = pc.role;
+    p.index = index;
+    p.device = pc.pci.empty() ? pc.vdev : pc.pci;
+    p.mtu = pc.mtu;
+    if (pc.ipv4) {
+        p.has_ipv4 = true;
+        p.ipv4 = pc.ipv4->addr_host;
+        p.ipv4_len = pc.ipv4->len;
+    }
+    if (pc.ipv6) {
+        p.has_ipv6 = true;
+        p.ipv6 = pc.ipv6->addr;
+        p.ipv6_len = pc.ipv6->len;
+    }
+    if (pc.gateway_ipv4) {
+        p.has_gateway_ipv4 = true;
+        p.gateway_ipv4 = *pc.gateway_ipv4;
+    }
+    p.rx_queues = pc.rx_queues;
+    p.tx_queues = static_cast<uint16_t>(cfg_.workers.lcores.size());
+    if (!configure_port(pc, cfg_, p, err)) {
+        return false;
+    }
+    ports_.push_back(std::move(p));
+    return true;
+}
+
+bool App::setup_workers(std::string* err) {
+    const unsigned n = static_cast<unsigned>(cfg_.workers.lcores.size());
+    for (unsigned w = 0; w < n; ++w) {
+        void* mem = rte_zmalloc_socket("braid_worker", sizeof(WorkerContext), cache_line,
+                                       static_cast<int>(rte_lcore_to_socket_id(cfg_.workers.lcores[w])));
+        if (mem == nullptr) {
+            *err = "cannot allocate a worker context";
+            return false;
+        }
+        auto* wc = new (mem) WorkerContext();
+        workers_.push_back(wc);
+        wc->lcore_id = cfg_.workers.lcores[w];
+        wc->index = w;
+        wc->txq = static_cast<uint16_t>(w);
+        wc->burst = cfg_.workers.burst_size;
+        wc->drain_tsc = (tsc_hz_ + 999'999) / 1'000'000 * cfg_.workers.tx_drain_us;
+        std::snprintf(wc->graph_name, sizeof(wc->graph_name), "worker%u", w);
+
+        std::string rname = "w2m_" + std::to_string(w);
+        wc->w2m = rte_ring_create_elem(rname.c_str(), sizeof(W2MEvent), w2m_ring_size,
+                                       SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+        rname = "m2w_" + std::to_string(w);
+        wc->m2w_pkts = rte_ring_create(rname.c_str(), m2w_ring_size, SOCKET_ID_ANY,
+                                       RING_F_SP_ENQ | RING_F_SC_DEQ);
+        if (wc->w2m == nullptr || wc->m2w_pkts == nullptr) {
+            *err = "cannot create the worker rings: " + errno_text();
+            return false;
+        }
+        for (const auto& p : ports_) {
+            auto* buf = static_cast<rte_eth_dev_tx_buffer*>(rte_zmalloc_socket(
+                "braid_txbuf", RTE_ETH_TX_BUFFER_SIZE(wc->burst), 0,
+                static_cast<int>(rte_eth_dev_socket_id(p.port_id))));
+            if (buf == nullptr || rte_eth_tx_buffer_init(buf, wc->burst) != 0) {
+                *err = "cannot allocate TX buffers";
+                return false;
+            }
+            // Packets the TX queue would not take after the PMD's own retries: counted, freed.
+            rte_eth_tx_buffer_set_err_callback(
+                buf, rte_eth_tx_buffer_count_callback,
+                &wc->counters.drops[static_cast<size_t>(pipelines::DropReason::tx_queue_full)]);
+            wc->tx_buffers[p.index] = buf;
+        }
+    }
+    // RX queues: every (port, queue) pair goes to one worker, round robin.
+    unsigned next = 0;
+    for (const auto& p : ports_) {
+        for (uint16_t q = 0; q < p.rx_queues; ++q) {
+            WorkerContext* wc = workers_[next++ % n];
+            auto role = static_cast<size_t>(p.role);
+            if (wc->n_rx[role] >= max_rx_per_worker) {
+                *err = "too many RX queues for one worker";
+                return false;
+            }
+            wc->rx[role][wc->n_rx[role]++] = RxQueueRef{p.port_id, q, p.index};
+        }
+    }
+    for (auto* wc : workers_) {
+        if (!pipelines::create_worker_graph(*wc, err)) {
+            return false;
+        }
+        if (rte_rcu_qsbr_thread_register(rcu_, wc->index) != 0) {
+            *err = "cannot register worker with RCU";
+            return false;
+        }
+    }
+    return true;
+}
+
+bool App::launch(std::string* err) {
+    for (auto* wc : workers_) {
+        // Online before launch so that a grace period started now already waits for it.
+        rte_rcu_qsbr_thread_online(rcu_, wc->index);
+        if (int rc = rte_eal_remote_launch(&App::worker_main, wc, wc->lcore_id); rc != 0) {
+            *err = "cannot launch worker on lcore " + std::to_string(wc->lcore_id) + ": " +
+                   rte_strerror(-rc);
+            quit_.store(true, std::memory_order_release);
+            rte_eal_mp_wait_lcore();
+            return false;
+        }
+    }
+    launched_ = true;
+    return true;
+}
+
+uint64_t App::shutdown() {
+    if (current_app != this) {
+        return 0;
+    }
+    quit_.store(true, std::memory_order_release);
+    if (launched_) {
+        rte_eal_mp_wait_lcore();
+        launched_ = false;
+    }
+    for (auto* wc : workers_) {
+        // Control packets that never made it out, and the unsent TX buffers.
+        rte_mbuf* m = nullptr;
+        while (wc->m2w_pkts != nullptr && rte_ring_dequeue(wc->m2w_pkts, reinterpret_cast<void**>(&m)) == 0) {
+            rte_pktmbuf_free(m);
+        }
+        for (const auto& p : ports_) {
+            if (wc->tx_buffers[p.index] != nullptr) {
+                rte_eth_tx_buffer_flush(p.port_id, wc->txq, wc->tx_buffers[p.index]);
+            }
+        }
+    }
+    for (auto* wc : workers_) {
+        pipelines::destroy_worker_graph(*wc);
+    }
+    for (auto& p : ports_) {
+        if (ports_started_) {
+            rte_eth_dev_stop(p.port_id);
+        }
+        rte_eth_dev_close(p.port_id);
+    }
+    ports_started_ = false;
+    uint64_t leaked = 0;
+    for (auto& p : ports_) {
+        if (p.pool != nullptr) {
+            unsigned in_use = rte_mempool_in_use_count(p.pool);
+            if (in_use != 0) {
+                BRAID_LOG(dataplane, WARNING, "port %s: %u mbufs not returned to the pool",
+                          p.name.c_str(), in_use);
+            }
+            leaked += in_use;
+            rte_mempool_free(p.pool);
+            p.pool = nullptr;
+        }
+    }
+    for (auto* wc : workers_) {
+        for (auto* b : wc->tx_buffers) {
+            rte_free(b);
+        }
+        rte_ring_free(wc->w2m);
+        rte_ring_free(wc->m2w_pkts);
+        wc->~WorkerContext();
+        rte_free(wc);
+    }
+    workers_.clear();
+    ports_.clear();
+    reclaim(true);
+    delete neighbor_snapshot_.exchange(nullptr);
+    rte_free(rcu_);
+    rcu_ = nullptr;
+    current_app = nullptr;
+    return leaked;
+}
+
+uint64_t App::drops(pipelines::DropReason r) const {
+    uint64_t sum = 0;
+    for (const auto* wc : workers_) {
+        sum += wc->counters.drops[static_cast<size_t>(r)].get();
+    }
+    return sum;
+}
+
+void App::control_tick(uint64_t now_ms) {
+    // Worker → main events.
+    W2MEvent ev[64];
+    for (auto* wc : workers_) {
+        unsigned n;
+        while ((n = rte_ring_sc_dequeue_burst_elem(wc->w2m, ev, sizeof(W2MEvent), 64, nullptr)) > 0) {
+            for (unsigned i = 0; i < n; ++i) {
+                if (ev[i].type == W2MEvent::Type::arp_seen) {
+                    MacAddr mac;
+                    std::memcpy(mac.data(), ev[i].mac, 6);
+                    neighbors_->learn(ev[i].port_index, ev[i].ipv4, mac, ev[i].addressed_to_us != 0,
+                                      now_ms);
+                }
+            }
+        }
+    }
+    // Next hops we must know.
+    for (const auto& p : ports_) {
+        if (p.has_gateway_ipv4) {
+            if (auto req = neighbors_->want(p.index, p.gateway_ipv4, now_ms, true)) {
+                send_arp_request(req->port_index, req->target_ipv4);
+            }
+        }
+    }
+    for (const auto& req : neighbors_->tick(now_ms)) {
+        send_arp_request(req.port_index, req.target_ipv4);
+    }
+    if (neighbors_->take_dirty()) {
+        publish_neighbors();
+    }
+    reclaim(false);
+}
+
+void App::publish_control_stats() {
+    std::array<uint64_t, 4> by_state{};
+    for (const auto& n : neighbors_->entries()) {
+        ++by_state[static_cast<size_t>(n.state)];
+    }
+    for (size_t s = 0; s < by_state.size(); ++s) {
+        control_stats_.neighbors_by_state[s].store(by_state[s], std::memory_order_relaxed);
+    }
+    control_stats_.arp_requests_sent.store(control_tx_packets_, std::memory_order_relaxed);
+    control_stats_.control_tx_failures.store(control_tx_failures_, std::memory_order_relaxed);
+}
+
+void App::publish_neighbors() {
+    const NeighborSnapshot* fresh = neighbors_->snapshot().release();
+    // Release: workers that load the pointer with acquire see a fully built snapshot.
+    const NeighborSnapshot* old = neighbor_snapshot_.exchange(fresh, std::memory_order_acq_rel);
+    if (old != nullptr) {
+        retired_.push_back({old, rte_rcu_qsbr_start(rcu_)});
+    }
+}
+
+void App::reclaim(bool wait) {
+    for (auto it = retired_.begin(); it != retired_.end();) {
+        if (rcu_ == nullptr || rte_rcu_qsbr_check(rcu_, it->token, wait) == 1 || !launched_) {
+            delete it->snap;
+            it = retired_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+bool App::send_arp_request(uint16_t port_index, uint32_t target_ipv4) {
+    const PortRuntime& p = ports_.at(port_index);
+    rte_mbuf* m = p.has_ipv4 ? rte_pktmbuf_alloc(p.pool) : nullptr;
+    if (m == nullptr) {
+        ++control_tx_failures_;
+        return false;
+    }
+    constexpr uint16_t len = sizeof(rte_ether_hdr) + sizeof(rte_arp_hdr);
+    auto* eth = reinterpret_cast<rte_ether_hdr*>(rte_pktmbuf_append(m, len));
+    if (eth == nullptr) {
+        rte_pktmbuf_free(m);
+        ++control_tx_failures_;
+        return false;
+    }
+    std::memset(eth->dst_addr.addr_bytes, 0xff, RTE_ETHER_ADDR_LEN);
+    rte_ether_addr_copy(&p.mac, &eth->src_addr);
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
+    auto* arp = reinterpret_cast<rte_arp_hdr*>(eth + 1);
+    arp->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
+    arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    arp->arp_hlen = RTE_ETHER_ADDR_LEN;
+    arp->arp_plen = 4;
+    arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REQUEST);
+    rte_ether_addr_copy(&p.mac, &arp->arp_data.arp_sha);
+    arp->arp_data.arp_sip = rte_cpu_to_be_32(p.ipv4);
+    std::memset(arp->arp_data.arp_tha.addr_bytes, 0, RTE_ETHER_ADDR_LEN);
+    arp->arp_data.arp_tip = rte_cpu_to_be_32(target_ipv4);
+    meta(m).port_index = port_index;
+    if (workers_.empty() || rte_ring_sp_enqueue(workers_[0]->m2w_pkts, m) != 0) {
+        rte_pktmbuf_free(m);
+        ++control_tx_failures_;
+        return false;
+    }
+    ++control_tx_packets_;
+    return true;
+}
+
+}  // namespace braid::dataplane

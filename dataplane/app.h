@@ -1,0 +1,199 @@
+// The running dataplane: ports, workers and the tables they share. Built by App::start() on the
+// main lcore from a validated Config; read-only for workers once they run (DESIGN.md §2, §4).
+#pragma once
+
+#include <rte_ether.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "control/config.h"
+#include "dataplane/counter.h"
+#include "dataplane/neighbor.h"
+#include "pipelines/drop_reasons.h"
+
+struct rte_mempool;
+struct rte_graph;
+struct rte_ring;
+struct rte_rcu_qsbr;
+struct rte_eth_dev_tx_buffer;
+
+namespace braid::dataplane {
+
+inline constexpr unsigned max_ports = 8;
+inline constexpr unsigned max_workers = 32;
+inline constexpr unsigned max_rx_per_worker = 16;
+inline constexpr size_t cache_line = 64;  // hardware_destructive_interference_size on x86-64
+
+struct RssInfo {
+    bool device_rss = false;           // the device hashes in hardware with this key and RETA
+    uint64_t rss_hf = 0;               // hash functions enabled
+    std::vector<uint8_t> key;          // Toeplitz key (40 or 52 bytes)
+    std::vector<uint16_t> reta;        // RETA: hash & (size-1) → queue
+};
+
+// One configured port, immutable after start.
+struct PortRuntime {
+    std::string name;
+    config::PortRole role = config::PortRole::n3;
+    uint16_t port_id = 0;       // DPDK ethdev id
+    uint16_t index = 0;         // braid's index (App::ports)
+    std::string device;         // vdev string or PCI address
+    std::string driver;
+    rte_ether_addr mac{};
+    rte_mempool* pool = nullptr;
+    uint16_t rx_queues = 1;
+    uint16_t tx_queues = 1;     // one per worker; the control core sends through worker 0
+    uint16_t mtu = 1500;
+    bool has_ipv4 = false;
+    uint32_t ipv4 = 0;          // host order
+    uint8_t ipv4_len = 0;
+    bool has_ipv6 = false;
+    std::array<uint8_t, 16> ipv6{};
+    uint8_t ipv6_len = 0;
+    std::array<uint8_t, 16> ipv6_link_local{};  // fe80::/64 with the EUI-64 of `mac`
+    bool has_gateway_ipv4 = false;
+    uint32_t gateway_ipv4 = 0;  // host order
+    RssInfo rss;
+};
+
+struct RxQueueRef {
+    uint16_t port_id;
+    uint16_t queue;
+    uint16_t port_index;
+};
+
+// Counters a worker writes and everybody else reads (see counter.h for the contract).
+struct WorkerCounters {
+    Counter loops;
+    Counter busy_cycles;
+    Counter idle_cycles;
+    Counter rx_packets;
+    Counter tx_packets;
+    Counter w2m_full;  // events lost because the W2M ring was full
+    std::array<Counter, pipelines::drop_reason_count> drops;
+};
+
+// Worker → main (control core) events, through one SPSC ring per worker.
+struct W2MEvent {
+    enum class Type : uint16_t { arp_seen };
+    Type type;
+    uint16_t port_index;
+    uint32_t ipv4;  // host order
+    uint8_t mac[6];
+    uint8_t addressed_to_us;
+    uint8_t pad;
+};
+static_assert(sizeof(W2MEvent) == 16);
+
+struct alignas(cache_line) WorkerContext {
+    // --- read-only once the worker runs --------------------------------------------------
+    unsigned lcore_id = 0;
+    unsigned index = 0;
+    uint16_t txq = 0;  // this worker's TX queue on every port
+    uint16_t burst = 32;
+    rte_graph* graph = nullptr;
+    rte_ring* w2m = nullptr;  // SP (this worker) / SC (control core)
+    uint64_t drain_tsc = 0;   // TX drain period in TSC cycles
+    rte_ring* m2w_pkts = nullptr;  // SP (control core) / SC (this worker): packets to send
+    std::array<std::array<RxQueueRef, max_rx_per_worker>, 2> rx{};  // by config::PortRole
+    std::array<uint16_t, 2> n_rx{};
+    std::array<rte_eth_dev_tx_buffer*, max_ports> tx_buffers{};
+    char graph_name[32] = {};
+
+    // --- read-write, this worker only ----------------------------------------------------
+    alignas(cache_line) uint64_t last_drain_tsc = 0;
+    uint32_t rx_this_loop = 0;
+    WorkerCounters counters;
+};
+
+// What the control core publishes for the exporter thread (relaxed atomics: statistics only).
+struct ControlStats {
+    std::array<std::atomic<uint64_t>, 4> neighbors_by_state{};  // by NeighborState
+    std::atomic<uint64_t> arp_requests_sent{0};
+    std::atomic<uint64_t> control_tx_failures{0};
+};
+
+class App {
+public:
+    App() = default;
+    ~App();
+    App(const App&) = delete;
+    App& operator=(const App&) = delete;
+
+    // Ports, mempools, queues, graphs; does not launch workers. EAL must be initialised.
+    bool setup(const config::Config& cfg, std::string* err);
+    // Launch the worker loops on their lcores.
+    bool launch(std::string* err);
+    // Ask workers to stop, wait for them, stop and close the ports, free what setup made.
+    // Returns the number of mbufs that were not returned to the pools (0 when all is well).
+    uint64_t shutdown();
+
+    // Control core housekeeping: drain W2M rings, run the neighbor table, publish snapshots,
+    // reclaim old ones after an RCU grace period. Call every few milliseconds.
+    void control_tick(uint64_t now_ms);
+    // Refresh control_stats() for the exporter thread (once a second is plenty).
+    void publish_control_stats();
+
+    const config::Config& config() const { return cfg_; }
+    const std::vector<PortRuntime>& ports() const { return ports_; }
+    const PortRuntime* port_by_id(uint16_t port_id) const;
+    const std::vector<WorkerContext*>& workers() const { return workers_; }
+    std::vector<WorkerContext*>& workers() { return workers_; }
+    NeighborTable& neighbors() { return *neighbors_; }
+    const NeighborSnapshot* neighbor_snapshot() const {
+        return neighbor_snapshot_.load(std::memory_order_acquire);
+    }
+    bool running() const { return !quit_.load(std::memory_order_acquire); }
+    rte_rcu_qsbr* rcu() const { return rcu_; }
+    uint64_t tsc_hz() const { return tsc_hz_; }
+
+    // Sum of a drop reason over all workers.
+    uint64_t drops(pipelines::DropReason r) const;
+
+    // Send an ARP request from the control core's TX queue. Returns false if the packet could
+    // not be built or sent (counted in control_tx_failures()).
+    bool send_arp_request(uint16_t port_index, uint32_t target_ipv4);
+    uint64_t control_tx_failures() const { return control_tx_failures_; }
+    uint64_t control_tx_packets() const { return control_tx_packets_; }
+    const ControlStats& control_stats() const { return control_stats_; }
+
+    // Worker-side entry point (worker.cc).
+    static int worker_main(void* arg);
+
+    std::atomic<bool> quit_{false};
+
+private:
+    bool setup_port(const config::Port& pc, uint16_t index, std::string* err);
+    bool setup_workers(std::string* err);
+    void publish_neighbors();
+    void reclaim(bool wait);
+
+    config::Config cfg_;
+    std::vector<PortRuntime> ports_;
+    std::vector<WorkerContext*> workers_;
+    std::unique_ptr<NeighborTable> neighbors_;
+    std::atomic<const NeighborSnapshot*> neighbor_snapshot_{nullptr};
+    struct Retired {
+        const NeighborSnapshot* snap;
+        uint64_t token;
+    };
+    std::vector<Retired> retired_;
+    rte_rcu_qsbr* rcu_ = nullptr;
+    uint64_t tsc_hz_ = 0;
+    ControlStats control_stats_;
+    uint64_t control_tx_failures_ = 0;
+    uint64_t control_tx_packets_ = 0;
+    bool launched_ = false;
+    bool ports_started_ = false;
+};
+
+// The one App of this process; nodes use it in their init callbacks to find their worker.
+extern App* current_app;
+
+}  // namespace braid::dataplane

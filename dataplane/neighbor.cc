@@ -1,0 +1,200 @@
+#include "dataplane/neighbor.h"
+
+#include <bit>
+
+namespace braid::dataplane {
+
+std::string_view to_string(NeighborState s) {
+    switch (s) {
+        case NeighborState::incomplete:
+            return "incomplete";
+        case NeighborState::reachable:
+            return "reachable";
+        case NeighborState::stale:
+            return "stale";
+        case NeighborState::failed:
+            return "failed";
+    }
+    return "?";
+}
+
+namespace {
+
+size_t slot_hash(uint16_t port_index, uint32_t ipv4) {
+    uint64_t k = (uint64_t{port_index} << 32) | ipv4;
+    k *= 0x9E3779B97F4A7C15ull;  // Fibonacci hashing: spreads consecutive addresses
+    return static_cast<size_t>(k >> 20);
+}
+
+bool usable(NeighborState s) { return s == NeighborState::reachable || s == NeighborState::stale; }
+
+}  // namespace
+
+NeighborSnapshot::NeighborSnapshot(const std::vector<Neighbor>& all) {
+    size_t n = 0;
+    for (const auto& e : all) {
+        n += usable(e.state) ? 1 : 0;
+    }
+    // Load factor <= 0.5 keeps probe sequences short.
+    size_t cap = std::bit_ceil(std::max<size_t>(8, n * 2));
+    slots_.resize(cap);
+    mask_ = cap - 1;
+    for (const auto& e : all) {
+        if (!usable(e.state)) {
+            continue;
+        }
+        size_t i = slot_hash(e.key.port_index, e.key.ipv4) & mask_;
+        while (slots_[i].used) {
+            i = (i + 1) & mask_;
+        }
+        slots_[i] = Slot{e.key.ipv4, e.key.port_index, true, e.mac};
+        ++count_;
+    }
+}
+
+std::optional<MacAddr> NeighborSnapshot::lookup(uint16_t port_index, uint32_t ipv4) const {
+    for (size_t i = slot_hash(port_index, ipv4) & mask_, probes = 0; probes <= mask_;
+         i = (i + 1) & mask_, ++probes) {
+        const Slot& s = slots_[i];
+        if (!s.used) {
+            return std::nullopt;
+        }
+        if (s.ipv4 == ipv4 && s.port_index == port_index) {
+            return s.mac;
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<NeighborTable::Request> NeighborTable::want(uint16_t port_index, uint32_t ipv4,
+                                                          uint64_t now_ms, bool pinned) {
+    NeighborKey key{port_index, ipv4};
+    if (auto it = entries_.find(key); it != entries_.end()) {
+        it->second.pinned = it->second.pinned || pinned;
+        return std::nullopt;
+    }
+    if (entries_.size() >= limits_.max_entries) {
+        ++stats_.table_full;
+        return std::nullopt;
+    }
+    Neighbor n;
+    n.key = key;
+    n.pinned = pinned;
+    n.state = NeighborState::incomplete;
+    n.retries = 1;
+    n.requests_sent = 1;
+    n.updated_ms = now_ms;
+    n.next_action_ms = now_ms + limits_.retry_ms;
+    entries_.emplace(key, n);
+    ++stats_.requests_sent;
+    return Request{port_index, ipv4};
+}
+
+void NeighborTable::learn(uint16_t port_index, uint32_t ipv4, const MacAddr& mac,
+                          bool addressed_to_us, uint64_t now_ms) {
+    NeighborKey key{port_index, ipv4};
+    auto it = entries_.find(key);
+    if (it == entries_.end()) {
+        if (!addressed_to_us) {
+            ++stats_.ignored_unsolicited;
+            return;
+        }
+        if (entries_.size() >= limits_.max_entries) {
+            ++stats_.table_full;
+            return;
+        }
+        it = entries_.emplace(key, Neighbor{}).first;
+        it->second.key = key;
+        ++stats_.learned;
+    } else {
+        ++stats_.updated;
+    }
+    Neighbor& n = it->second;
+    if (n.state != NeighborState::reachable || n.mac != mac) {
+        dirty_ = true;
+    }
+    n.mac = mac;
+    n.state = NeighborState::reachable;
+    n.retries = 0;
+    n.updated_ms = now_ms;
+    n.next_action_ms = now_ms + limits_.reachable_ms;
+}
+
+std::vector<NeighborTable::Request> NeighborTable::tick(uint64_t now_ms) {
+    std::vector<Request> out;
+    for (auto it = entries_.begin(); it != entries_.end();) {
+        Neighbor& n = it->second;
+        if (now_ms < n.next_action_ms) {
+            ++it;
+            continue;
+        }
+        switch (n.state) {
+            case NeighborState::reachable:
+                // Lifetime over: keep forwarding with the old MAC while we re-confirm it.
+                n.state = NeighborState::stale;
+                n.retries = 0;
+                [[fallthrough]];
+            case NeighborState::stale:
+            case NeighborState::incomplete:
+                if (n.retries >= limits_.max_retries) {
+                    if (!n.pinned && n.state == NeighborState::stale) {
+                        // An unpinned neighbor that stopped answering is forgotten.
+                        dirty_ = true;
+                        it = entries_.erase(it);
+                        continue;
+                    }
+                    dirty_ = dirty_ || n.state == NeighborState::stale;
+                    n.state = NeighborState::failed;
+                    n.updated_ms = now_ms;
+                    n.next_action_ms = now_ms + limits_.failed_retry_ms;
+                    ++stats_.resolution_failures;
+                    break;
+                }
+                ++n.retries;
+                ++n.requests_sent;
+                ++stats_.requests_sent;
+                n.next_action_ms = now_ms + limits_.retry_ms;
+                out.push_back({n.key.port_index, n.key.ipv4});
+                break;
+            case NeighborState::failed:
+                if (!n.pinned) {
+                    it = entries_.erase(it);
+                    continue;
+                }
+                n.state = NeighborState::incomplete;
+                n.retries = 1;
+                ++n.requests_sent;
+                ++stats_.requests_sent;
+                n.next_action_ms = now_ms + limits_.retry_ms;
+                out.push_back({n.key.port_index, n.key.ipv4});
+                break;
+        }
+        ++it;
+    }
+    return out;
+}
+
+bool NeighborTable::remove(uint16_t port_index, uint32_t ipv4) {
+    auto it = entries_.find({port_index, ipv4});
+    if (it == entries_.end()) {
+        return false;
+    }
+    dirty_ = dirty_ || usable(it->second.state);
+    entries_.erase(it);
+    return true;
+}
+
+std::unique_ptr<NeighborSnapshot> NeighborTable::snapshot() const {
+    return std::make_unique<NeighborSnapshot>(entries());
+}
+
+std::vector<Neighbor> NeighborTable::entries() const {
+    std::vector<Neighbor> v;
+    v.reserve(entries_.size());
+    for (const auto& [k, n] : entries_) {
+        v.push_back(n);
+    }
+    return v;
+}
+
+}  // namespace braid::dataplane

@@ -1,0 +1,61 @@
+// Every packet braid discards goes to the `drop` node with one of these reasons (DESIGN.md §3).
+// Declared as data: name (the metric label and CLI text) and help text.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace braid::pipelines {
+
+// clang-format off
+#define BRAID_DROP_REASONS(X)                                                                   \
+    X(runt_frame,          "frame shorter than the headers it announces")                      \
+    X(oversized_frame,     "frame longer than the port MTU plus the Ethernet header")          \
+    X(unknown_ethertype,   "Ethernet type braid does not handle")                              \
+    X(vlan_unsupported,    "802.1Q/802.1ad tagged frame on an untagged port")                  \
+    X(not_our_mac,         "unicast frame for another MAC address")                            \
+    X(arp_malformed,       "ARP packet that is not Ethernet/IPv4 or is truncated")             \
+    X(arp_not_for_us,      "ARP request for an address that is not braid's")                   \
+    X(arp_reply_consumed,  "ARP reply or announcement consumed by the neighbor table")         \
+    X(ipv4_bad_header,     "IPv4 version, header length or total length inconsistent")         \
+    X(ipv4_bad_checksum,   "IPv4 header checksum wrong")                                       \
+    X(ipv4_fragment,       "IPv4 fragment to a local address (reassembly not implemented)")    \
+    X(ipv4_not_for_us,     "IPv4 packet to a foreign address (no forwarding rule)")            \
+    X(ipv4_no_handler,     "IPv4 protocol to a local address that no stage handles")           \
+    X(ipv6_bad_header,     "IPv6 header truncated or payload length inconsistent")             \
+    X(ipv6_not_for_us,     "IPv6 packet to a foreign address (no forwarding rule)")            \
+    X(ipv6_no_handler,     "IPv6 next header to a local address that no stage handles")        \
+    X(icmp_bad_checksum,   "ICMP/ICMPv6 checksum wrong")                                       \
+    X(icmp_malformed,      "ICMP/ICMPv6 message truncated")                                    \
+    X(icmp_unhandled,      "ICMP/ICMPv6 type braid does not answer")                           \
+    X(nd_not_for_us,       "neighbor solicitation for an address that is not braid's")         \
+    X(tx_queue_full,       "TX queue full after retries")                                      \
+    X(worker_stopping,     "packet in flight while the worker stopped")
+// clang-format on
+
+enum class DropReason : uint16_t {
+#define BRAID_X(name, help) name,
+    BRAID_DROP_REASONS(BRAID_X)
+#undef BRAID_X
+        count
+};
+
+inline constexpr size_t drop_reason_count = static_cast<size_t>(DropReason::count);
+
+struct DropReasonInfo {
+    std::string_view name;
+    std::string_view help;
+};
+
+inline constexpr std::array<DropReasonInfo, drop_reason_count> drop_reason_table{{
+#define BRAID_X(name, help) {#name, help},
+    BRAID_DROP_REASONS(BRAID_X)
+#undef BRAID_X
+}};
+
+constexpr std::string_view to_string(DropReason r) {
+    return drop_reason_table[static_cast<size_t>(r)].name;
+}
+
+}  // namespace braid::pipelines

@@ -1,0 +1,150 @@
+// eth_classify: validate the Ethernet and IP headers of everything the RX nodes bring and send
+// each packet to the stage that handles it. Frames are untrusted: every length is checked before
+// a header is read.
+#include <rte_ether.h>
+#include <rte_ip.h>
+
+#include <cstring>
+
+#include "pipelines/node.h"
+
+namespace braid::pipelines {
+
+namespace {
+
+enum Next : rte_edge_t { next_drop, next_arp, next_icmp_local, next_count };
+constexpr const char* next_names[next_count] = {"drop", "arp", "icmp_local"};
+
+constexpr uint16_t eth_len = sizeof(rte_ether_hdr);
+
+bool ipv6_is_ours(const dataplane::PortRuntime& p, const uint8_t* dst) {
+    static constexpr uint8_t all_nodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0,
+                                              0,    0,    0, 0, 0, 0, 0, 1};
+    static constexpr uint8_t solicited_prefix[13] = {0xff, 0x02, 0, 0, 0, 0, 0,
+                                                     0,    0,    0, 1, 0xff};
+    if (std::memcmp(dst, p.ipv6_link_local.data(), 16) == 0 ||
+        (p.has_ipv6 && std::memcmp(dst, p.ipv6.data(), 16) == 0) ||
+        std::memcmp(dst, all_nodes, 16) == 0) {
+        return true;
+    }
+    // Solicited-node multicast (RFC 4291 §2.7.1) of one of our addresses.
+    if (std::memcmp(dst, solicited_prefix, 12) == 0 && dst[12] == 0xff) {
+        return std::memcmp(dst + 13, p.ipv6_link_local.data() + 13, 3) == 0 ||
+               (p.has_ipv6 && std::memcmp(dst + 13, p.ipv6.data() + 13, 3) == 0);
+    }
+    return false;
+}
+
+// Returns the next edge; on a drop, `reason` says why.
+rte_edge_t classify(const dataplane::PortRuntime& port, rte_mbuf* m, DropReason& reason) {
+    const uint32_t len = rte_pktmbuf_data_len(m);
+    if (rte_pktmbuf_pkt_len(m) > uint32_t{port.mtu} + eth_len) {
+        reason = DropReason::oversized_frame;
+        return next_drop;
+    }
+    if (len < eth_len) {
+        reason = DropReason::runt_frame;
+        return next_drop;
+    }
+    const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+    if (!rte_is_same_ether_addr(&eth->dst_addr, &port.mac) &&
+        !rte_is_multicast_ether_addr(&eth->dst_addr)) {  // broadcast is multicast too
+        reason = DropReason::not_our_mac;
+        return next_drop;
+    }
+    dataplane::meta(m).l3_offset = eth_len;
+    const uint32_t l3_len = len - eth_len;
+    switch (rte_be_to_cpu_16(eth->ether_type)) {
+        case RTE_ETHER_TYPE_ARP:
+            return next_arp;
+        case RTE_ETHER_TYPE_IPV4: {
+            if (l3_len < sizeof(rte_ipv4_hdr)) {
+                reason = DropReason::runt_frame;
+                return next_drop;
+            }
+            const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(eth + 1);
+            const uint32_t ihl = (ip->version_ihl & 0x0f) * 4u;
+            const uint32_t total = rte_be_to_cpu_16(ip->total_length);
+            if ((ip->version_ihl >> 4) != 4 || ihl < sizeof(rte_ipv4_hdr) || total < ihl ||
+                total > l3_len) {
+                reason = DropReason::ipv4_bad_header;
+                return next_drop;
+            }
+            if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
+                ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) != RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
+                 rte_raw_cksum(ip, ihl) != 0xffff)) {
+                reason = DropReason::ipv4_bad_checksum;
+                return next_drop;
+            }
+            if (total < l3_len) {  // Ethernet padding after the datagram
+                rte_pktmbuf_trim(m, static_cast<uint16_t>(l3_len - total));
+            }
+            if (!port.has_ipv4 || rte_be_to_cpu_32(ip->dst_addr) != port.ipv4) {
+                reason = DropReason::ipv4_not_for_us;
+                return next_drop;
+            }
+            if ((rte_be_to_cpu_16(ip->fragment_offset) & (RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) != 0) {
+                reason = DropReason::ipv4_fragment;
+                return next_drop;
+            }
+            if (ip->next_proto_id == IPPROTO_ICMP) {
+                return next_icmp_local;
+            }
+            reason = DropReason::ipv4_no_handler;
+            return next_drop;
+        }
+        case RTE_ETHER_TYPE_IPV6: {
+            if (l3_len < sizeof(rte_ipv6_hdr)) {
+                reason = DropReason::runt_frame;
+                return next_drop;
+            }
+            const auto* ip6 = reinterpret_cast<const rte_ipv6_hdr*>(eth + 1);
+            const uint32_t total = sizeof(rte_ipv6_hdr) + rte_be_to_cpu_16(ip6->payload_len);
+            if ((rte_be_to_cpu_32(ip6->vtc_flow) >> 28) != 6 || total > l3_len) {
+                reason = DropReason::ipv6_bad_header;
+                return next_drop;
+            }
+            if (total < l3_len) {
+                rte_pktmbuf_trim(m, static_cast<uint16_t>(l3_len - total));
+            }
+            if (!ipv6_is_ours(port, ip6->dst_addr)) {
+                reason = DropReason::ipv6_not_for_us;
+                return next_drop;
+            }
+            if (ip6->proto == IPPROTO_ICMPV6) {
+                return next_icmp_local;
+            }
+            reason = DropReason::ipv6_no_handler;
+            return next_drop;
+        }
+        case RTE_ETHER_TYPE_VLAN:
+        case RTE_ETHER_TYPE_QINQ:
+            reason = DropReason::vlan_unsupported;
+            return next_drop;
+        default:
+            reason = DropReason::unknown_ethertype;
+            return next_drop;
+    }
+}
+
+uint16_t eth_classify_process(rte_graph* graph, rte_node* node, void** objs, uint16_t nb) {
+    const auto& ports = app().ports();
+    for (uint16_t i = 0; i < nb; ++i) {
+        auto* m = static_cast<rte_mbuf*>(objs[i]);
+        DropReason reason = DropReason::runt_frame;
+        rte_edge_t next = classify(ports[dataplane::meta(m).port_index], m, reason);
+        if (next == next_drop) {
+            enqueue_drop(graph, node, next_drop, m, reason);
+        } else {
+            rte_node_enqueue_x1(graph, node, next, m);
+        }
+    }
+    return nb;
+}
+
+}  // namespace
+
+extern const NodeDef eth_classify_node = {"eth_classify", eth_classify_process, 0, next_names,
+                                          next_count, nullptr};
+
+}  // namespace braid::pipelines

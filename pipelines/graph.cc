@@ -1,0 +1,116 @@
+// The packet graph of every worker (DESIGN.md §3). This list is the map of the system:
+//
+//   n3_rx ─┐
+//   n6_rx ─┴→ eth_classify → { arp, icmp_local, drop }
+//   ctrl_tx ─→ { n3_tx, n6_tx }          arp, icmp_local → { n3_tx, n6_tx, drop }
+#include "pipelines/graph.h"
+
+#include <rte_errno.h>
+#include <rte_graph.h>
+#include <rte_graph_worker.h>
+
+#include <cstdio>
+#include <mutex>
+
+#include "pipelines/node.h"
+
+namespace braid::pipelines {
+
+extern const NodeDef n3_rx_node, n6_rx_node, ctrl_tx_node, eth_classify_node, arp_node,
+    icmp_local_node, drop_node, n3_tx_node, n6_tx_node;
+
+namespace {
+
+const NodeDef* const all_nodes[] = {
+    &n3_rx_node, &n6_rx_node, &ctrl_tx_node, &eth_classify_node, &arp_node,
+    &icmp_local_node, &drop_node, &n3_tx_node, &n6_tx_node,
+};
+
+std::once_flag registered;
+
+}  // namespace
+
+void register_nodes() {
+    std::call_once(registered, [] {
+        for (const NodeDef* d : all_nodes) {
+            if (register_node(*d) == RTE_NODE_ID_INVALID) {
+                std::fprintf(stderr, "braid: cannot register graph node %s\n", d->name);
+                std::abort();  // a programming error: names or edges are wrong
+            }
+        }
+    });
+}
+
+bool create_worker_graph(dataplane::WorkerContext& wc, std::string* err) {
+    register_nodes();
+    const char* patterns[std::size(all_nodes)];
+    for (size_t i = 0; i < std::size(all_nodes); ++i) {
+        patterns[i] = all_nodes[i]->name;
+    }
+    rte_graph_param prm{};
+    prm.socket_id = static_cast<int>(rte_lcore_to_socket_id(wc.lcore_id));
+    prm.nb_node_patterns = static_cast<uint16_t>(std::size(all_nodes));
+    prm.node_patterns = patterns;
+    set_worker_being_built(&wc);
+    rte_graph_t id = rte_graph_create(wc.graph_name, &prm);
+    set_worker_being_built(nullptr);
+    if (id == RTE_GRAPH_ID_INVALID) {
+        *err = std::string("cannot create the packet graph of ") + wc.graph_name + ": " +
+               rte_strerror(rte_errno);
+        return false;
+    }
+    wc.graph = rte_graph_lookup(wc.graph_name);
+    return wc.graph != nullptr;
+}
+
+void destroy_worker_graph(dataplane::WorkerContext& wc) {
+    if (wc.graph != nullptr) {
+        rte_graph_destroy(rte_graph_from_name(wc.graph_name));
+        wc.graph = nullptr;
+    }
+}
+
+std::vector<NodeStats> node_stats(const dataplane::WorkerContext& wc) {
+    std::vector<NodeStats> out;
+    if (wc.graph == nullptr) {
+        return out;
+    }
+    // rte_graph_foreach_node, spelled out: its void* arithmetic is C-only. The counters are
+    // written by the worker; a naturally aligned u64 read from the control core is tear-free on
+    // x86-64 (if slightly stale).
+    rte_graph_off_t off = wc.graph->nodes_start;
+    for (rte_node_t i = 0; i < wc.graph->nb_nodes; ++i) {
+        const auto* node = static_cast<const rte_node*>(RTE_PTR_ADD(wc.graph, off));
+        out.push_back({node->name, node->total_calls, node->total_objs, node->total_cycles});
+        off = node->next;
+    }
+    return out;
+}
+
+std::vector<NodeEdges> graph_edges() {
+    std::vector<NodeEdges> out;
+    for (const NodeDef* d : all_nodes) {
+        NodeEdges e{d->name, (d->flags & RTE_NODE_SOURCE_F) != 0, {}};
+        for (uint16_t i = 0; i < d->nb_edges; ++i) {
+            e.next.emplace_back(d->next_nodes[i]);
+        }
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
+std::string graph_dot(const dataplane::WorkerContext& wc) {
+    char* buf = nullptr;
+    size_t len = 0;
+    FILE* f = open_memstream(&buf, &len);
+    if (f == nullptr) {
+        return {};
+    }
+    rte_graph_export(wc.graph_name, f);
+    std::fclose(f);
+    std::string s(buf, len);
+    std::free(buf);
+    return s;
+}
+
+}  // namespace braid::pipelines

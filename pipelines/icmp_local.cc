@@ -1,0 +1,170 @@
+// icmp_local: ICMP for braid's own addresses. Echo request → echo reply (RFC 792, RFC 4443
+// §4.1); IPv6 neighbor solicitation for our address → neighbor advertisement (RFC 4861 §7.2.4).
+// eth_classify has validated the IP header and that the destination is ours.
+#include <rte_ether.h>
+#include <rte_icmp.h>
+#include <rte_ip.h>
+
+#include <cstring>
+
+#include "pipelines/node.h"
+
+namespace braid::pipelines {
+
+namespace {
+
+enum Next : rte_edge_t { next_drop, next_n3_tx, next_n6_tx, next_count };
+constexpr const char* next_names[next_count] = {"drop", "n3_tx", "n6_tx"};
+
+constexpr uint8_t icmp6_echo_request = 128;
+constexpr uint8_t icmp6_echo_reply = 129;
+constexpr uint8_t icmp6_neighbor_solicit = 135;
+constexpr uint8_t icmp6_neighbor_advert = 136;
+constexpr uint8_t nd_opt_target_lladdr = 2;
+
+void reply_ethernet(rte_ether_hdr* eth, const dataplane::PortRuntime& port) {
+    eth->dst_addr = eth->src_addr;
+    eth->src_addr = port.mac;
+}
+
+DropReason handle_ipv4(const dataplane::PortRuntime& port, rte_mbuf* m, bool& send) {
+    auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+    const uint16_t ihl = static_cast<uint16_t>((ip->version_ihl & 0x0f) * 4);
+    const uint16_t icmp_len = static_cast<uint16_t>(rte_be_to_cpu_16(ip->total_length) - ihl);
+    if (icmp_len < sizeof(rte_icmp_hdr)) {
+        return DropReason::icmp_malformed;
+    }
+    auto* icmp = reinterpret_cast<rte_icmp_hdr*>(reinterpret_cast<uint8_t*>(ip) + ihl);
+    if (rte_raw_cksum(icmp, icmp_len) != 0xffff) {
+        return DropReason::icmp_bad_checksum;
+    }
+    if (icmp->icmp_type != RTE_IP_ICMP_ECHO_REQUEST || icmp->icmp_code != 0) {
+        return DropReason::icmp_unhandled;
+    }
+    icmp->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
+    icmp->icmp_cksum = 0;
+    icmp->icmp_cksum = static_cast<uint16_t>(~rte_raw_cksum(icmp, icmp_len));
+    ip->dst_addr = ip->src_addr;
+    ip->src_addr = rte_cpu_to_be_32(port.ipv4);
+    ip->time_to_live = 64;
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    m->ol_flags &= ~RTE_MBUF_F_RX_IP_CKSUM_MASK;
+    reply_ethernet(eth, port);
+    send = true;
+    return DropReason::icmp_unhandled;
+}
+
+bool is_our_unicast6(const dataplane::PortRuntime& port, const uint8_t* a) {
+    return std::memcmp(a, port.ipv6_link_local.data(), 16) == 0 ||
+           (port.has_ipv6 && std::memcmp(a, port.ipv6.data(), 16) == 0);
+}
+
+void set_icmp6_checksum(rte_ipv6_hdr* ip6, uint8_t* icmp) {
+    icmp[2] = icmp[3] = 0;
+    uint16_t c = rte_ipv6_udptcp_cksum(ip6, icmp);
+    std::memcpy(icmp + 2, &c, 2);
+}
+
+DropReason handle_ipv6(const dataplane::PortRuntime& port, rte_mbuf* m, bool& send) {
+    auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+    auto* ip6 = reinterpret_cast<rte_ipv6_hdr*>(eth + 1);
+    const uint16_t icmp_len = rte_be_to_cpu_16(ip6->payload_len);
+    auto* icmp = reinterpret_cast<uint8_t*>(ip6 + 1);
+    if (icmp_len < 8) {
+        return DropReason::icmp_malformed;
+    }
+    if (rte_ipv6_udptcp_cksum_verify(ip6, icmp) != 0) {
+        return DropReason::icmp_bad_checksum;
+    }
+    const uint8_t type = icmp[0];
+    const uint8_t code = icmp[1];
+    if (type == icmp6_echo_request && code == 0) {
+        // A reply to a multicast echo comes from our unicast address.
+        uint8_t src[16];
+        std::memcpy(src, is_our_unicast6(port, ip6->dst_addr) ? ip6->dst_addr
+                                                              : port.ipv6_link_local.data(),
+                    16);
+        std::memcpy(ip6->dst_addr, ip6->src_addr, 16);
+        std::memcpy(ip6->src_addr, src, 16);
+        ip6->hop_limits = 64;
+        icmp[0] = icmp6_echo_reply;
+        set_icmp6_checksum(ip6, icmp);
+        reply_ethernet(eth, port);
+        send = true;
+        return DropReason::icmp_unhandled;
+    }
+    if (type == icmp6_neighbor_solicit) {
+        // RFC 4861 §7.1.1: hop limit 255, code 0, at least 24 octets.
+        if (ip6->hop_limits != 255 || code != 0 || icmp_len < 24) {
+            return DropReason::icmp_malformed;
+        }
+        const uint8_t* target = icmp + 8;
+        if (!is_our_unicast6(port, target)) {
+            return DropReason::nd_not_for_us;
+        }
+        static constexpr uint8_t unspecified[16] = {};
+        static constexpr uint8_t all_nodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0,
+                                                  0,    0,    0, 0, 0, 0, 0, 1};
+        const bool dad = std::memcmp(ip6->src_addr, unspecified, 16) == 0;
+        // Advertisement: 4 octets header, 4 flags, 16 target, 8 target link-layer option.
+        constexpr uint16_t na_len = 32;
+        const uint16_t have = icmp_len;
+        if (have < na_len && rte_pktmbuf_append(m, static_cast<uint16_t>(na_len - have)) == nullptr) {
+            return DropReason::icmp_malformed;
+        }
+        if (have > na_len) {
+            rte_pktmbuf_trim(m, static_cast<uint16_t>(have - na_len));
+        }
+        uint8_t tgt[16];
+        std::memcpy(tgt, target, 16);
+        std::memcpy(ip6->dst_addr, dad ? all_nodes : ip6->src_addr, 16);
+        std::memcpy(ip6->src_addr, tgt, 16);
+        ip6->payload_len = rte_cpu_to_be_16(na_len);
+        ip6->hop_limits = 255;
+        icmp[0] = icmp6_neighbor_advert;
+        icmp[1] = 0;
+        icmp[4] = dad ? 0x20 : 0x60;  // S (solicited) unless DAD, O (override)
+        icmp[5] = icmp[6] = icmp[7] = 0;
+        std::memcpy(icmp + 8, tgt, 16);
+        icmp[24] = nd_opt_target_lladdr;
+        icmp[25] = 1;  // length in units of 8 octets
+        std::memcpy(icmp + 26, port.mac.addr_bytes, 6);
+        set_icmp6_checksum(ip6, icmp);
+        reply_ethernet(eth, port);
+        if (dad) {
+            rte_ether_addr mc = {{0x33, 0x33, 0, 0, 0, 1}};
+            eth->dst_addr = mc;
+        }
+        send = true;
+        return DropReason::icmp_unhandled;
+    }
+    return DropReason::icmp_unhandled;
+}
+
+uint16_t icmp_local_process(rte_graph* graph, rte_node* node, void** objs, uint16_t nb) {
+    const auto& ports = app().ports();
+    for (uint16_t i = 0; i < nb; ++i) {
+        auto* m = static_cast<rte_mbuf*>(objs[i]);
+        const dataplane::PortRuntime& port = ports[dataplane::meta(m).port_index];
+        const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+        bool send = false;
+        DropReason why = eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)
+                             ? handle_ipv4(port, m, send)
+                             : handle_ipv6(port, m, send);
+        if (send) {
+            rte_node_enqueue_x1(graph, node, tx_edge_for(port, next_n3_tx), m);
+        } else {
+            enqueue_drop(graph, node, next_drop, m, why);
+        }
+    }
+    return nb;
+}
+
+}  // namespace
+
+extern const NodeDef icmp_local_node = {"icmp_local", icmp_local_process, 0, next_names,
+                                        next_count, nullptr};
+
+}  // namespace braid::pipelines

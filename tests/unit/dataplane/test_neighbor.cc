@@ -1,0 +1,134 @@
+// Neighbor table: the control core's sans-I/O model and the snapshot workers read.
+#include <catch2/catch.hpp>
+
+#include "dataplane/neighbor.h"
+
+using namespace braid::dataplane;
+
+namespace {
+
+constexpr uint32_t gw = 0xC6120002;  // 198.18.0.2
+constexpr uint32_t peer = 0xC6120003;
+constexpr MacAddr mac_a{0x02, 0, 0, 0, 0, 0xaa};
+constexpr MacAddr mac_b{0x02, 0, 0, 0, 0, 0xbb};
+
+NeighborTable::Limits limits() {
+    NeighborTable::Limits l;
+    l.max_entries = 4;
+    l.reachable_ms = 10'000;
+    l.retry_ms = 1000;
+    l.max_retries = 3;
+    l.failed_retry_ms = 5000;
+    return l;
+}
+
+}  // namespace
+
+TEST_CASE("want: a new next hop sends one request at once and is incomplete", "[neighbor]") {
+    NeighborTable t(limits());
+    auto req = t.want(0, gw, 0, true);
+    REQUIRE(req);
+    CHECK(*req == NeighborTable::Request{0, gw});
+    CHECK_FALSE(t.want(0, gw, 10, true));  // idempotent
+    REQUIRE(t.entries().size() == 1);
+    CHECK(t.entries()[0].state == NeighborState::incomplete);
+    CHECK_FALSE(t.snapshot()->lookup(0, gw));  // not usable yet
+}
+
+TEST_CASE("incomplete: retried every retry_ms, failed after max_retries, pinned retried later",
+          "[neighbor]") {
+    NeighborTable t(limits());
+    t.want(0, gw, 0, true);
+    CHECK(t.tick(999).empty());
+    CHECK(t.tick(1000).size() == 1);  // retry 2
+    CHECK(t.tick(2000).size() == 1);  // retry 3
+    CHECK(t.tick(3000).empty());      // max reached: failed
+    CHECK(t.entries()[0].state == NeighborState::failed);
+    CHECK(t.stats().resolution_failures == 1);
+    CHECK(t.tick(7999).empty());
+    auto again = t.tick(8000);  // failed_retry_ms later: a new round
+    REQUIRE(again.size() == 1);
+    CHECK(t.entries()[0].state == NeighborState::incomplete);
+    CHECK(t.stats().requests_sent == 4);
+}
+
+TEST_CASE("learn: a reply resolves an incomplete entry and marks the table dirty", "[neighbor]") {
+    NeighborTable t(limits());
+    t.want(0, gw, 0, true);
+    (void)t.take_dirty();
+    t.learn(0, gw, mac_a, true, 500);
+    CHECK(t.take_dirty());
+    CHECK_FALSE(t.take_dirty());
+    auto snap = t.snapshot();
+    REQUIRE(snap->lookup(0, gw));
+    CHECK(*snap->lookup(0, gw) == mac_a);
+    CHECK_FALSE(snap->lookup(1, gw));  // per port
+}
+
+TEST_CASE("learn: RFC 826 merge — unknown senders are added only when we are the target",
+          "[neighbor]") {
+    NeighborTable t(limits());
+    t.learn(0, peer, mac_a, false, 0);
+    CHECK(t.entries().empty());
+    CHECK(t.stats().ignored_unsolicited == 1);
+    t.learn(0, peer, mac_a, true, 0);
+    CHECK(t.entries().size() == 1);
+    // An existing entry is refreshed by anybody's ARP (e.g. a gratuitous announcement).
+    t.learn(0, peer, mac_b, false, 10);
+    CHECK(*t.snapshot()->lookup(0, peer) == mac_b);
+}
+
+TEST_CASE("reachable: becomes stale after its lifetime and is re-confirmed", "[neighbor]") {
+    NeighborTable t(limits());
+    t.want(0, gw, 0, true);
+    t.learn(0, gw, mac_a, true, 0);
+    CHECK(t.tick(9'999).empty());
+    auto r = t.tick(10'000);
+    CHECK(r.size() == 1);
+    CHECK(t.entries()[0].state == NeighborState::stale);
+    CHECK(t.snapshot()->lookup(0, gw));  // stale is still used while re-confirming
+    t.learn(0, gw, mac_a, true, 10'500);
+    CHECK(t.entries()[0].state == NeighborState::reachable);
+}
+
+TEST_CASE("stale unpinned neighbor that stops answering is removed", "[neighbor]") {
+    NeighborTable t(limits());
+    t.learn(0, peer, mac_a, true, 0);
+    t.tick(10'000);  // stale, request 1
+    t.tick(11'000);  // request 2
+    t.tick(12'000);  // request 3
+    (void)t.take_dirty();
+    t.tick(13'000);  // gone
+    CHECK(t.entries().empty());
+    CHECK(t.take_dirty());
+}
+
+TEST_CASE("table full: new entries are refused and counted", "[neighbor]") {
+    NeighborTable t(limits());
+    for (uint32_t i = 0; i < 4; ++i) {
+        t.learn(0, peer + i, mac_a, true, 0);
+    }
+    t.learn(0, peer + 10, mac_a, true, 0);
+    CHECK(t.entries().size() == 4);
+    CHECK(t.stats().table_full == 1);
+    CHECK_FALSE(t.want(0, gw, 0, true));
+    CHECK(t.stats().table_full == 2);
+}
+
+TEST_CASE("snapshot: lookups hit every usable entry and miss others", "[neighbor]") {
+    NeighborTable::Limits l = limits();
+    l.max_entries = 5000;
+    NeighborTable t(l);
+    for (uint32_t i = 0; i < 3000; ++i) {
+        t.learn(static_cast<uint16_t>(i % 3), 0x0A000000 + i, mac_a, true, 0);
+    }
+    auto snap = t.snapshot();
+    CHECK(snap->size() == 3000);
+    for (uint32_t i = 0; i < 3000; ++i) {
+        REQUIRE(snap->lookup(static_cast<uint16_t>(i % 3), 0x0A000000 + i));
+        REQUIRE_FALSE(snap->lookup(static_cast<uint16_t>((i + 1) % 3), 0x0A000000 + i));
+    }
+    CHECK(t.remove(0, 0x0A000000));
+    CHECK_FALSE(t.remove(0, 0x0A000000));
+    CHECK_FALSE(t.snapshot()->lookup(0, 0x0A000000));
+}
