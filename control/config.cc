@@ -272,8 +272,11 @@ public:
             error(path, node, "expected a map, got " + std::string(type_name(node)));
             return seen;
         }
-        for (auto it = node.begin(); it != node.end(); ++it) {
-            const YAML::Node& key = it->first;
+        for (const auto& entry : node) {
+            // Copies (cheap handles): yaml-cpp iterators yield a temporary pair, and a reference
+            // into `it->first` dangles (found by ASan).
+            const YAML::Node key = entry.first;
+            const YAML::Node value = entry.second;
             if (!key.IsScalar()) {
                 error(path, key, "map keys must be scalars, got " + std::string(type_name(key)));
                 continue;
@@ -297,7 +300,7 @@ public:
             }
             // A null value has the mark of whatever follows it; the key's line is the useful one.
             key_lines_[key_path] = line_of(key);
-            field->handle(it->second, key_path);
+            field->handle(value, key_path);
         }
         return seen;
     }

@@ -124,6 +124,7 @@ bool App::setup_port(const config::Port& pc, uint16_t index, std::string* err) {
     p.rx_queues = pc.rx_queues;
     p.tx_queues = static_cast<uint16_t>(cfg_.workers.lcores.size());
     if (!configure_port(pc, cfg_, p, err)) {
+        rte_mempool_free(p.pool);  // nullptr-safe; the port itself is closed by EAL cleanup
         return false;
     }
     ports_.push_back(std::move(p));

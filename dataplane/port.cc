@@ -1,5 +1,7 @@
 #include "dataplane/port.h"
 
+#include "control/log.h"
+
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_thash.h>
@@ -100,15 +102,22 @@ bool configure_port(const config::Port& pc, const config::Config& cfg, PortRunti
             return false;
         }
     }
+    rte_eth_macaddr_get(id, &p.mac);
     if (pc.mac) {
         rte_ether_addr mac;
         std::memcpy(mac.addr_bytes, pc.mac->data(), 6);
-        if (int rc = rte_eth_dev_default_mac_addr_set(id, &mac); rc != 0) {
+        int rc = rte_eth_dev_default_mac_addr_set(id, &mac);
+        if (rc == -ENOTSUP) {
+            // Software devices without a MAC filter (net_ring, net_null): braid still uses the
+            // configured address in everything it sends and accepts.
+            BRAID_LOG(dataplane, NOTICE, "%s: device cannot change its MAC; using %s in software",
+                      what.c_str(), "the configured address");
+        } else if (rc != 0) {
             *err = what + ": cannot set the MAC address: " + rte_strerror(-rc);
             return false;
         }
+        p.mac = mac;
     }
-    rte_eth_macaddr_get(id, &p.mac);
     if (pc.promiscuous) {
         rte_eth_promiscuous_enable(id);
     }

@@ -20,8 +20,7 @@ constexpr uint16_t eth_len = sizeof(rte_ether_hdr);
 bool ipv6_is_ours(const dataplane::PortRuntime& p, const uint8_t* dst) {
     static constexpr uint8_t all_nodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0,
                                               0,    0,    0, 0, 0, 0, 0, 1};
-    static constexpr uint8_t solicited_prefix[13] = {0xff, 0x02, 0, 0, 0, 0, 0,
-                                                     0,    0,    0, 1, 0xff};
+    static constexpr uint8_t solicited_prefix[12] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};  // ff02::1:ff00:0/104
     if (std::memcmp(dst, p.ipv6_link_local.data(), 16) == 0 ||
         (p.has_ipv6 && std::memcmp(dst, p.ipv6.data(), 16) == 0) ||
         std::memcmp(dst, all_nodes, 16) == 0) {

@@ -17,7 +17,11 @@ BRAID="$ROOT/build/braid"
 CLI="$ROOT/build/braid-cli"
 BRAID_PID=""
 
-step() { printf '\n\033[1m>>> %s\033[0m\n' "$*"; }
+if [[ -t 1 ]]; then
+    step() { printf '\n\033[1m>>> %s\033[0m\n' "$*"; }
+else
+    step() { printf '\n>>> %s\n' "$*"; }
+fi
 
 stop_braid() {
     [[ -n "$BRAID_PID" ]] || return 0
@@ -46,6 +50,7 @@ cleanup() {
     trap - EXIT
     stop_braid || rc=1
     bash "$ROOT/scripts/lab.sh" down "$LAB" || true
+    rm -rf /var/run/dpdk/braid-demo # EAL runtime files of this demo's --file-prefix only
     if ((rc != 0)); then
         echo "demo FAILED (status $rc); braid log: $RUNDIR/braid.log" >&2
         [[ -f "$RUNDIR/braid.log" ]] && tail -n 30 "$RUNDIR/braid.log" >&2

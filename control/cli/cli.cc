@@ -36,7 +36,7 @@ struct TypeName {
     Type type;
 };
 constexpr TypeName kTypes[] = {
-    {"u16", Type::u16}, {"u32", Type::u32},   {"u64", Type::u64}, {"str", Type::str},
+    {"u16", Type::u16},   {"u32", Type::u32},   {"u64", Type::u64}, {"str", Type::str},
     {"ipv4", Type::ipv4}, {"ipv6", Type::ipv6}, {"ip", Type::ip},
 };
 
@@ -504,9 +504,13 @@ int placeholder_parse(cmdline_parse_token_hdr_t* tk, const char* buf, void*, uns
     return n;
 }
 
-int placeholder_complete_get_nb(cmdline_parse_token_hdr_t*) { return 0; }
+int placeholder_complete_get_nb(cmdline_parse_token_hdr_t*) {
+    return 0;
+}
 
-int placeholder_complete_get_elt(cmdline_parse_token_hdr_t*, int, char*, unsigned) { return -1; }
+int placeholder_complete_get_elt(cmdline_parse_token_hdr_t*, int, char*, unsigned) {
+    return -1;
+}
 
 int placeholder_get_help(cmdline_parse_token_hdr_t* tk, char* dst, unsigned size) {
     const Placeholder& p = *token_cast<PlaceholderToken>(tk)->element->placeholder;
@@ -566,9 +570,13 @@ int fallback_parse(cmdline_parse_token_hdr_t* tk, const char* buf, void* res, un
 
 // One completion choice that never materialises: cmdline_complete() then neither lists the
 // fallback under `?` nor counts it as a non-completable alternative.
-int fallback_complete_get_nb(cmdline_parse_token_hdr_t*) { return 1; }
+int fallback_complete_get_nb(cmdline_parse_token_hdr_t*) {
+    return 1;
+}
 
-int fallback_complete_get_elt(cmdline_parse_token_hdr_t*, int, char*, unsigned) { return -1; }
+int fallback_complete_get_elt(cmdline_parse_token_hdr_t*, int, char*, unsigned) {
+    return -1;
+}
 
 int fallback_get_help(cmdline_parse_token_hdr_t*, char* dst, unsigned size) {
     if (size > 0) {
@@ -709,8 +717,7 @@ void build_instances(CmdlineState* st, const Entry& e) {
 // Registry
 
 Registry::Registry() : impl_(std::make_unique<Impl>()) {
-    add({"help", "List all commands",
-         [this](const Args&, Output& out) { out.write(help()); }});
+    add({"help", "List all commands", [this](const Args&, Output& out) { out.write(help()); }});
     add({"help <topic:str...>", "List the commands that start with <topic>, e.g. 'help show'",
          [this](const Args& args, Output& out) {
              std::string_view topic = args.get("topic").value_or("");
@@ -765,7 +772,9 @@ bool Registry::try_add(Command command, std::string* err) {
     return true;
 }
 
-size_t Registry::size() const { return impl_->entries.size(); }
+size_t Registry::size() const {
+    return impl_->entries.size();
+}
 
 Registry::Match Registry::match(std::string_view line) const {
     Match m;
@@ -900,8 +909,9 @@ std::string Registry::help(std::string_view prefix) const {
             shown.push_back(e.get());
         }
     }
-    std::sort(shown.begin(), shown.end(),
-              [](const Entry* a, const Entry* b) { return a->command.grammar < b->command.grammar; });
+    std::sort(shown.begin(), shown.end(), [](const Entry* a, const Entry* b) {
+        return a->command.grammar < b->command.grammar;
+    });
     constexpr size_t kMaxPad = 44;
     size_t width = 0;
     for (const Entry* e : shown) {
@@ -976,7 +986,9 @@ constexpr size_t kMaxInteractiveLine = 4096;
 
 }  // namespace
 
-Interactive::~Interactive() { stop(); }
+Interactive::~Interactive() {
+    stop();
+}
 
 bool Interactive::start(Registry& registry, std::string_view prompt) {
     if (started_) {
@@ -1062,7 +1074,9 @@ uint64_t mono_ms() {
                                      .count());
 }
 
-std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+std::string errno_text(const char* what) {
+    return std::string(what) + ": " + std::strerror(errno);
+}
 
 // mkdir -p for the directory part of `path`.
 bool make_parent_dirs(const std::string& path, std::string* err) {
@@ -1081,7 +1095,7 @@ bool make_parent_dirs(const std::string& path, std::string* err) {
             return false;
         }
     }
-    struct stat st{};
+    struct stat st {};
     if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
         *err = dir + " is not a directory";
         return false;
@@ -1205,8 +1219,8 @@ struct SocketServer::Impl : std::enable_shared_from_this<SocketServer::Impl> {
             const char* nl = static_cast<const char*>(std::memchr(data, '\n', n));
             size_t take = nl != nullptr ? static_cast<size_t>(nl - data) : n;
             if (c.in.size() + take > limits.max_line) {
-                c.out += "error: line too long (max " + std::to_string(limits.max_line) +
-                         " bytes)\n";
+                c.out +=
+                    "error: line too long (max " + std::to_string(limits.max_line) + " bytes)\n";
                 c.in.clear();
                 c.closing = true;
                 ++errors;
@@ -1338,7 +1352,7 @@ struct SocketServer::Impl : std::enable_shared_from_this<SocketServer::Impl> {
             listen_watched = false;
             ::close(listen_fd);
             listen_fd = -1;
-            struct stat st{};
+            struct stat st {};
             if (::lstat(path.c_str(), &st) == 0 && st.st_dev == dev && st.st_ino == ino) {
                 ::unlink(path.c_str());
             }
@@ -1352,7 +1366,9 @@ SocketServer::SocketServer(Limits limits) : impl_(std::make_shared<Impl>()) {
     impl_->limits = limits;
 }
 
-SocketServer::~SocketServer() { close(); }
+SocketServer::~SocketServer() {
+    close();
+}
 
 bool SocketServer::open(const std::string& path, std::string* err) {
     std::string scratch;
@@ -1375,15 +1391,15 @@ bool SocketServer::open(const std::string& path, std::string* err) {
     if (!make_parent_dirs(path, err)) {
         return false;
     }
-    struct stat st{};
+    struct stat st {};
     if (::lstat(path.c_str(), &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
             *err = path + " exists and is not a socket";
             return false;
         }
         int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        bool live = probe >= 0 &&
-                    ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+        bool live =
+            probe >= 0 && ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
         if (probe >= 0) {
             ::close(probe);
         }
@@ -1427,9 +1443,13 @@ bool SocketServer::open(const std::string& path, std::string* err) {
     return true;
 }
 
-int SocketServer::listen_fd() const { return impl_->listen_fd; }
+int SocketServer::listen_fd() const {
+    return impl_->listen_fd;
+}
 
-const std::string& SocketServer::path() const { return impl_->path; }
+const std::string& SocketServer::path() const {
+    return impl_->path;
+}
 
 void SocketServer::attach(LoopHooks hooks, const Registry& registry) {
     Impl& s = *impl_;
@@ -1448,14 +1468,24 @@ void SocketServer::attach(LoopHooks hooks, const Registry& registry) {
     }
 }
 
-void SocketServer::tick(uint64_t now_ms) { impl_->tick(now_ms); }
+void SocketServer::tick(uint64_t now_ms) {
+    impl_->tick(now_ms);
+}
 
-void SocketServer::close() { impl_->close_all(); }
+void SocketServer::close() {
+    impl_->close_all();
+}
 
-uint64_t SocketServer::requests() const { return impl_->requests; }
+uint64_t SocketServer::requests() const {
+    return impl_->requests;
+}
 
-uint64_t SocketServer::errors() const { return impl_->errors; }
+uint64_t SocketServer::errors() const {
+    return impl_->errors;
+}
 
-size_t SocketServer::clients() const { return impl_->clients.size(); }
+size_t SocketServer::clients() const {
+    return impl_->clients.size();
+}
 
 }  // namespace braid::cli

@@ -106,7 +106,9 @@ bool exchange(int fd, std::string_view request, std::string* response) {
     }
 }
 
-bool starts_with_error(std::string_view s) { return s.substr(0, 6) == "error:"; }
+bool starts_with_error(std::string_view s) {
+    return s.substr(0, 6) == "error:";
+}
 
 bool any_line_is_error(std::string_view s) {
     while (!s.empty()) {
@@ -221,4 +223,6 @@ int main_impl(int argc, char** argv) {
 }  // namespace
 }  // namespace braid::cli
 
-int main(int argc, char** argv) { return braid::cli::main_impl(argc, argv); }
+int main(int argc, char** argv) {
+    return braid::cli::main_impl(argc, argv);
+}

@@ -1,5 +1,7 @@
 #include "control/cli/cli.h"
 
+#include "control/event_loop.h"
+
 #include <cmdline.h>
 #include <cmdline_parse.h>
 #include <fcntl.h>
@@ -10,12 +12,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 using braid::cli::Args;
@@ -246,10 +250,12 @@ TEST_CASE("cli explains lines that do not match", "[cli]") {
           "error: incomplete command: 'show port' \u2014 expected one of: info stats xstats");
     CHECK(error_of(r, "show port stats") ==
           "error: incomplete command: 'show port stats' \u2014 expected one of: all <port:u16>");
-    CHECK(error_of(r, "show") == "error: incomplete command: 'show' \u2014 expected one of: port "
-                                 "version session");
-    CHECK(error_of(r, "show bogus 1") == "error: unknown word 'bogus' after 'show' \u2014 "
-                                         "expected one of: port version session");
+    CHECK(error_of(r, "show") ==
+          "error: incomplete command: 'show' \u2014 expected one of: port "
+          "version session");
+    CHECK(error_of(r, "show bogus 1") ==
+          "error: unknown word 'bogus' after 'show' \u2014 "
+          "expected one of: port version session");
     CHECK(error_of(r, "show version now please") ==
           "error: unexpected 'now please' after complete command 'show version'");
     CHECK(error_of(r, "show port stats all extra") ==
@@ -259,8 +265,9 @@ TEST_CASE("cli explains lines that do not match", "[cli]") {
         Registry amb;
         add(amb, &calls, "clear <what:str>", "a");
         add(amb, &calls, "clear <thing:str>", "b");
-        CHECK(error_of(amb, "clear flows") == "error: ambiguous command: 'clear flows' matches: "
-                                              "'clear <what:str>' 'clear <thing:str>'");
+        CHECK(error_of(amb, "clear flows") ==
+              "error: ambiguous command: 'clear flows' matches: "
+              "'clear <what:str>' 'clear <thing:str>'");
     }
 }
 
@@ -564,7 +571,7 @@ TEST_CASE("cli socket server round trip", "[cli]") {
     CHECK(loop.fds.count(server.listen_fd()) == 1);
     CHECK(loop.periodic.size() == 1);
 
-    struct stat st{};
+    struct stat st {};
     REQUIRE(lstat(path.c_str(), &st) == 0);
     CHECK(S_ISSOCK(st.st_mode));
     CHECK((st.st_mode & 0777) == 0600);
@@ -710,5 +717,52 @@ TEST_CASE("cli socket server replaces stale sockets only", "[cli]") {
         CHECK_FALSE(server.open(dir + "/" + std::string(200, 'x'), &err));
         CHECK_THAT(err, Catch::Contains("too long"));
     }
+    rmdir(dir.c_str());
+}
+
+TEST_CASE("cli socket server on the control EventLoop", "[cli]") {
+    Registry r;
+    Calls calls;
+    add_sample_commands(r, &calls);
+    const std::string dir = unique_dir() + "-loop";
+    const std::string path = dir + "/cli.sock";
+
+    braid::control::EventLoop loop;
+    SocketServer server;
+    std::string err;
+    REQUIRE(server.open(path, &err));
+    server.attach(loop, r);
+
+    // A blocking client in a thread, as braid-cli would be; the loop runs here.
+    std::string resp;
+    std::atomic<bool> done{false};
+    std::thread client([&] {
+        int fd = connect_unix(path);
+        if (fd >= 0) {
+            send_all(fd, "show port stats 5\nhelp show\n");
+            shutdown(fd, SHUT_WR);
+            char buf[4096];
+            ssize_t n;
+            while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) {
+                resp.append(buf, static_cast<size_t>(n));
+            }
+            close(fd);
+        }
+        done = true;
+    });
+    uint64_t deadline = now_ms() + 5000;
+    loop.add_periodic(5, [&] {
+        if (done || now_ms() > deadline) {
+            loop.stop();
+        }
+    });
+    loop.run();
+    client.join();
+
+    CHECK(resp == "ok\n" + r.help("show"));
+    CHECK(calls.args.get_uint("port") == 5u);
+    CHECK(server.requests() == 2);
+    CHECK(server.errors() == 0);
+    server.close();
     rmdir(dir.c_str());
 }

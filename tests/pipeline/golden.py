@@ -1,0 +1,148 @@
+#!/usr/bin/python3
+"""Golden packets for the pipeline tests: each case is an input frame on a port and what braid
+must do with it: send an exact frame out of a port, or drop it for a named reason.
+
+Writes tests/pipeline/golden_packets.h (checked in). scripts/test.sh regenerates it and fails if
+it differs, so the header always matches this script. Run: /usr/bin/python3 tests/pipeline/golden.py
+"""
+import sys
+from pathlib import Path
+
+from scapy.all import ARP, ICMP, IP, Ether, IPv6, ICMPv6EchoRequest, ICMPv6EchoReply, \
+    ICMPv6ND_NS, ICMPv6ND_NA, ICMPv6NDOptSrcLLAddr, ICMPv6NDOptDstLLAddr, UDP, TCP, Dot1Q, raw
+
+# braid's side (the fixture configures exactly these)
+N3_MAC, N3_IP, N3_IP6 = "02:00:00:00:03:01", "198.18.0.1", "2001:db8:3::1"
+N6_MAC, N6_IP, N6_IP6 = "02:00:00:00:06:01", "198.19.0.1", "2001:db8:6::1"
+N3_LL = "fe80::ff:fe00:301"  # modified EUI-64 of N3_MAC
+# peers
+GNB_MAC, GNB_IP, GNB_IP6 = "02:00:00:00:03:02", "198.18.0.2", "2001:db8:3::2"
+DN_MAC, DN_IP = "02:00:00:00:06:02", "198.19.0.2"
+BCAST = "ff:ff:ff:ff:ff:ff"
+
+cases = []
+
+
+def tx(name, port, frame, out_port, out):
+    cases.append((name, port, raw(frame), "tx", out_port, raw(out)))
+
+
+def drop(name, port, frame, reason):
+    cases.append((name, port, raw(frame), "drop", reason, b""))
+
+
+# --- ARP (RFC 826)
+req = Ether(src=GNB_MAC, dst=BCAST) / ARP(op=1, hwsrc=GNB_MAC, psrc=GNB_IP, pdst=N3_IP)
+rep = Ether(src=N3_MAC, dst=GNB_MAC) / ARP(op=2, hwsrc=N3_MAC, psrc=N3_IP, hwdst=GNB_MAC, pdst=GNB_IP)
+tx("arp_request_for_n3_is_answered", "n3", req, "n3", rep)
+# Ethernet padding to 60 bytes is kept (the reply is built in place)
+tx("arp_request_padded_is_answered", "n3", raw(req) + b"\0" * 18, "n3", raw(rep) + b"\0" * 18)
+req6 = Ether(src=DN_MAC, dst=BCAST) / ARP(op=1, hwsrc=DN_MAC, psrc=DN_IP, pdst=N6_IP)
+rep6 = Ether(src=N6_MAC, dst=DN_MAC) / ARP(op=2, hwsrc=N6_MAC, psrc=N6_IP, hwdst=DN_MAC, pdst=DN_IP)
+tx("arp_request_for_n6_is_answered_on_n6", "n6", req6, "n6", rep6)
+drop("arp_request_for_foreign_address", "n3",
+     Ether(src=GNB_MAC, dst=BCAST) / ARP(op=1, hwsrc=GNB_MAC, psrc=GNB_IP, pdst="198.18.0.77"),
+     "arp_not_for_us")
+drop("arp_request_for_n6_address_on_n3", "n3",
+     Ether(src=GNB_MAC, dst=BCAST) / ARP(op=1, hwsrc=GNB_MAC, psrc=GNB_IP, pdst=N6_IP),
+     "arp_not_for_us")
+drop("arp_reply_is_consumed", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
+     ARP(op=2, hwsrc=GNB_MAC, psrc=GNB_IP, hwdst=N3_MAC, pdst=N3_IP), "arp_reply_consumed")
+drop("arp_gratuitous_is_consumed", "n3", Ether(src=GNB_MAC, dst=BCAST) /
+     ARP(op=1, hwsrc=GNB_MAC, psrc=GNB_IP, pdst=GNB_IP), "arp_reply_consumed")
+drop("arp_truncated", "n3", raw(req)[:14 + 20], "runt_frame")
+drop("arp_bad_hardware_type", "n3", Ether(src=GNB_MAC, dst=BCAST) /
+     ARP(hwtype=6, op=1, hwsrc=GNB_MAC, psrc=GNB_IP, pdst=N3_IP), "arp_malformed")
+drop("arp_unknown_opcode", "n3", Ether(src=GNB_MAC, dst=BCAST) /
+     ARP(op=9, hwsrc=GNB_MAC, psrc=GNB_IP, pdst=N3_IP), "arp_malformed")
+
+# --- ICMP echo (RFC 792)
+ping = IP(src=GNB_IP, dst=N3_IP, id=0x1234, ttl=61) / ICMP(type=8, id=7, seq=1) / (b"braid" * 10)
+pong = IP(src=N3_IP, dst=GNB_IP, id=0x1234, ttl=64) / ICMP(type=0, id=7, seq=1) / (b"braid" * 10)
+tx("icmp_echo_request_is_answered", "n3", Ether(src=GNB_MAC, dst=N3_MAC) / ping, "n3",
+   Ether(src=N3_MAC, dst=GNB_MAC) / pong)
+small = IP(src=GNB_IP, dst=N3_IP, id=1, ttl=64) / ICMP(type=8, id=1, seq=9)
+tx("icmp_echo_padded_frame_is_trimmed", "n3", raw(Ether(src=GNB_MAC, dst=N3_MAC) / small) + b"\0" * 18,
+   "n3", Ether(src=N3_MAC, dst=GNB_MAC) / IP(src=N3_IP, dst=GNB_IP, id=1, ttl=64) / ICMP(type=0, id=1, seq=9))
+ping6 = IP(src=DN_IP, dst=N6_IP, id=9, ttl=64) / ICMP(type=8, id=3, seq=4) / (b"x" * 1400)
+tx("icmp_echo_on_n6_large", "n6", Ether(src=DN_MAC, dst=N6_MAC) / ping6, "n6",
+   Ether(src=N6_MAC, dst=DN_MAC) / IP(src=N6_IP, dst=DN_IP, id=9, ttl=64) / ICMP(type=0, id=3, seq=4) / (b"x" * 1400))
+bad = raw(Ether(src=GNB_MAC, dst=N3_MAC) / ping)
+bad = bad[:-1] + bytes([bad[-1] ^ 0xff])  # corrupt the payload: ICMP checksum no longer matches
+drop("icmp_bad_checksum", "n3", bad, "icmp_bad_checksum")
+drop("icmp_unhandled_type", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
+     IP(src=GNB_IP, dst=N3_IP) / ICMP(type=13), "icmp_unhandled")
+drop("icmp_truncated", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
+     IP(src=GNB_IP, dst=N3_IP, proto=1) / b"\x08\x00\xf7", "icmp_malformed")
+
+# --- Ethernet and IPv4 validation
+drop("runt_frame", "n3", b"\x02\x00\x00\x00\x03\x01\x02\x00", "runt_frame")
+drop("unknown_ethertype", "n3", Ether(src=GNB_MAC, dst=N3_MAC, type=0x88b5) / (b"\0" * 46), "unknown_ethertype")
+drop("vlan_tagged", "n3", Ether(src=GNB_MAC, dst=N3_MAC) / Dot1Q(vlan=5) / ping, "vlan_unsupported")
+drop("other_unicast_mac", "n3", Ether(src=GNB_MAC, dst="02:00:00:00:99:99") / ping, "not_our_mac")
+drop("oversized_frame", "n3", Ether(src=GNB_MAC, dst=N3_MAC) / IP(src=GNB_IP, dst=N3_IP) /
+     ICMP() / (b"y" * 1600), "oversized_frame")
+drop("ipv4_runt", "n3", Ether(src=GNB_MAC, dst=N3_MAC, type=0x0800) / b"\x45\x00", "runt_frame")
+v = bytearray(raw(Ether(src=GNB_MAC, dst=N3_MAC) / ping))
+v[14] = 0x44  # IHL 4
+drop("ipv4_header_length_too_small", "n3", bytes(v), "ipv4_bad_header")
+v = bytearray(raw(Ether(src=GNB_MAC, dst=N3_MAC) / ping))
+v[14] = 0x65  # version 6 in an IPv4 ethertype
+drop("ipv4_wrong_version", "n3", bytes(v), "ipv4_bad_header")
+v = bytearray(raw(Ether(src=GNB_MAC, dst=N3_MAC) / ping))
+v[16:18] = (2000).to_bytes(2, "big")  # total length beyond the frame
+drop("ipv4_total_length_beyond_frame", "n3", bytes(v), "ipv4_bad_header")
+v = bytearray(raw(Ether(src=GNB_MAC, dst=N3_MAC) / ping))
+v[24] ^= 0x55  # header checksum
+drop("ipv4_bad_checksum", "n3", bytes(v), "ipv4_bad_checksum")
+drop("ipv4_fragment_to_us", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
+     IP(src=GNB_IP, dst=N3_IP, flags="MF") / ICMP(), "ipv4_fragment")
+drop("ipv4_foreign_destination", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
+     IP(src=GNB_IP, dst="198.18.0.99") / ICMP(), "ipv4_not_for_us")
+drop("ipv4_udp_to_us_without_handler", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
+     IP(src=GNB_IP, dst=N3_IP) / UDP(sport=1000, dport=9), "ipv4_no_handler")
+
+# --- IPv6: echo and neighbor discovery (RFC 4443, RFC 4861)
+e6 = IPv6(src=GNB_IP6, dst=N3_IP6, hlim=64) / ICMPv6EchoRequest(id=5, seq=6, data=b"hello")
+r6 = IPv6(src=N3_IP6, dst=GNB_IP6, hlim=64) / ICMPv6EchoReply(id=5, seq=6, data=b"hello")
+tx("icmpv6_echo_request_is_answered", "n3", Ether(src=GNB_MAC, dst=N3_MAC) / e6, "n3",
+   Ether(src=N3_MAC, dst=GNB_MAC) / r6)
+ns = IPv6(src=GNB_IP6, dst="ff02::1:ff00:1", hlim=255) / ICMPv6ND_NS(tgt=N3_IP6) / ICMPv6NDOptSrcLLAddr(lladdr=GNB_MAC)
+na = IPv6(src=N3_IP6, dst=GNB_IP6, hlim=255) / ICMPv6ND_NA(tgt=N3_IP6, R=0, S=1, O=1) / ICMPv6NDOptDstLLAddr(lladdr=N3_MAC)
+tx("nd_solicitation_for_n3_is_advertised", "n3", Ether(src=GNB_MAC, dst="33:33:ff:00:00:01") / ns, "n3",
+   Ether(src=N3_MAC, dst=GNB_MAC) / na)
+ns_ll = IPv6(src="fe80::2", dst="ff02::1:ff00:301", hlim=255) / ICMPv6ND_NS(tgt=N3_LL) / ICMPv6NDOptSrcLLAddr(lladdr=GNB_MAC)
+na_ll = IPv6(src=N3_LL, dst="fe80::2", hlim=255) / ICMPv6ND_NA(tgt=N3_LL, R=0, S=1, O=1) / ICMPv6NDOptDstLLAddr(lladdr=N3_MAC)
+tx("nd_solicitation_for_link_local_is_advertised", "n3", Ether(src=GNB_MAC, dst="33:33:ff:00:03:01") / ns_ll,
+   "n3", Ether(src=N3_MAC, dst=GNB_MAC) / na_ll)
+drop("nd_solicitation_wrong_hop_limit", "n3", Ether(src=GNB_MAC, dst="33:33:ff:00:00:01") /
+     IPv6(src=GNB_IP6, dst="ff02::1:ff00:1", hlim=64) / ICMPv6ND_NS(tgt=N3_IP6), "icmp_malformed")
+drop("ipv6_foreign_destination", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
+     IPv6(src=GNB_IP6, dst="2001:db8:3::99") / ICMPv6EchoRequest(), "ipv6_not_for_us")
+drop("ipv6_tcp_to_us_without_handler", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
+     IPv6(src=GNB_IP6, dst=N3_IP6) / TCP(), "ipv6_no_handler")
+v = bytearray(raw(Ether(src=GNB_MAC, dst=N3_MAC) / e6))
+v[18:20] = (500).to_bytes(2, "big")
+drop("ipv6_payload_length_beyond_frame", "n3", bytes(v), "ipv6_bad_header")
+v = bytearray(raw(Ether(src=GNB_MAC, dst=N3_MAC) / e6))
+v[-1] ^= 0x01
+drop("icmpv6_bad_checksum", "n3", bytes(v), "icmp_bad_checksum")
+
+
+def c_bytes(b):
+    return "{" + ", ".join(f"0x{x:02x}" for x in b) + "}" if b else "{}"
+
+
+out = ["// Generated by tests/pipeline/golden.py — do not edit; regenerate instead.",
+       "#pragma once", "#include <cstdint>", "#include <vector>", "",
+       "namespace braid::golden {", "",
+       "struct Case {", "    const char* name;", "    const char* in_port;",
+       "    std::vector<uint8_t> in;", "    const char* action;  // \"tx\" or \"drop\"",
+       "    const char* target;  // out port or drop reason", "    std::vector<uint8_t> out;", "};", "",
+       "inline const std::vector<Case> cases = {"]
+for name, port, frame, action, target, expect in cases:
+    out.append(f'    {{"{name}", "{port}", {c_bytes(frame)}, "{action}", "{target}", {c_bytes(expect)}}},')
+out += ["};", "", "}  // namespace braid::golden", ""]
+dest = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).with_name("golden_packets.h")
+dest.write_text("\n".join(out))
+print(f"{len(cases)} golden cases written to {dest}")

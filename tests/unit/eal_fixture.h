@@ -1,0 +1,31 @@
+// One EAL per test process: --no-huge, --no-pci, a unique --file-prefix, lcores 0 (the test) and
+// 1 (a worker). Tests that need DPDK call eal_once() first.
+#pragma once
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "dataplane/eal.h"
+
+namespace braid::test {
+
+inline void eal_once() {
+    static bool done = [] {
+        std::string prefix = "braid-unit-" + std::to_string(getpid());
+        std::string err;
+        if (!dataplane::eal_init({"unit_tests", "-l", "0-1", "--no-huge", "-m", "256", "--no-pci",
+                                  "--file-prefix", prefix, "--log-level", "lib.eal:warning",
+                                  "--no-telemetry"},
+                                 &err)) {
+            std::fprintf(stderr, "unit_tests: %s\n", err.c_str());
+            std::exit(2);
+        }
+        return true;
+    }();
+    (void)done;
+}
+
+}  // namespace braid::test
