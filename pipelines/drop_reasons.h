@@ -30,8 +30,7 @@ namespace braid::pipelines {
     X(icmp_malformed,      "ICMP/ICMPv6 message truncated")                                    \
     X(icmp_unhandled,      "ICMP/ICMPv6 type braid does not answer")                           \
     X(nd_not_for_us,       "neighbor solicitation for an address that is not braid's")         \
-    X(tx_queue_full,       "TX queue full after retries")                                      \
-    X(worker_stopping,     "packet in flight while the worker stopped")
+    X(tx_queue_full,       "TX queue full after retries")
 // clang-format on
 
 enum class DropReason : uint16_t {

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "pipelines/node.h"
+#include "pipelines/stages.h"
 
 namespace braid::pipelines {
 
@@ -34,7 +35,6 @@ bool ipv6_is_ours(const dataplane::PortRuntime& p, const uint8_t* dst) {
     return false;
 }
 
-// Returns the next edge; on a drop, `reason` says why.
 rte_edge_t classify(const dataplane::PortRuntime& port, rte_mbuf* m, DropReason& reason) {
     const uint32_t len = rte_pktmbuf_data_len(m);
     if (rte_pktmbuf_pkt_len(m) > uint32_t{port.mtu} + eth_len) {
@@ -125,6 +125,22 @@ rte_edge_t classify(const dataplane::PortRuntime& port, rte_mbuf* m, DropReason&
             return next_drop;
     }
 }
+
+}  // namespace
+
+StageResult eth_classify_packet(const dataplane::PortRuntime& port, rte_mbuf* m) {
+    DropReason reason = DropReason::runt_frame;
+    switch (classify(port, m, reason)) {
+        case next_arp:
+            return {Verdict::arp, reason};
+        case next_icmp_local:
+            return {Verdict::icmp_local, reason};
+        default:
+            return {Verdict::drop, reason};
+    }
+}
+
+namespace {
 
 uint16_t eth_classify_process(rte_graph* graph, rte_node* node, void** objs, uint16_t nb) {
     const auto& ports = app().ports();

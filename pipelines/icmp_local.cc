@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "pipelines/node.h"
+#include "pipelines/stages.h"
 
 namespace braid::pipelines {
 
@@ -143,20 +144,29 @@ DropReason handle_ipv6(const dataplane::PortRuntime& port, rte_mbuf* m, bool& se
     return DropReason::icmp_unhandled;
 }
 
+}  // namespace
+
+StageResult icmp_local_packet(const dataplane::PortRuntime& port, rte_mbuf* m) {
+    const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+    bool send = false;
+    DropReason why = eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)
+                         ? handle_ipv4(port, m, send)
+                         : handle_ipv6(port, m, send);
+    return {send ? Verdict::tx : Verdict::drop, why};
+}
+
+namespace {
+
 uint16_t icmp_local_process(rte_graph* graph, rte_node* node, void** objs, uint16_t nb) {
     const auto& ports = app().ports();
     for (uint16_t i = 0; i < nb; ++i) {
         auto* m = static_cast<rte_mbuf*>(objs[i]);
         const dataplane::PortRuntime& port = ports[dataplane::meta(m).port_index];
-        const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
-        bool send = false;
-        DropReason why = eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)
-                             ? handle_ipv4(port, m, send)
-                             : handle_ipv6(port, m, send);
-        if (send) {
+        StageResult r = icmp_local_packet(port, m);
+        if (r.verdict == Verdict::tx) {
             rte_node_enqueue_x1(graph, node, tx_edge_for(port, next_n3_tx), m);
         } else {
-            enqueue_drop(graph, node, next_drop, m, why);
+            enqueue_drop(graph, node, next_drop, m, r.reason);
         }
     }
     return nb;
