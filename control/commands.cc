@@ -62,8 +62,8 @@ std::vector<const PortRuntime*> selected_ports(const dataplane::App& app, const 
 }
 
 void show_version(const Args&, Output& out) {
-    out.printf("braid %s (git %s)\n%s\ncompiler: %s\n", BRAID_VERSION, BRAID_GIT_REV,
-               rte_version(), __VERSION__);
+    out.printf("braid %s (git %s)\n%s\ncompiler: %s\n", BRAID_VERSION, BRAID_GIT_REV, rte_version(),
+               __VERSION__);
 }
 
 void show_port_info(dataplane::App& app, const Args& args, Output& out) {
@@ -147,7 +147,8 @@ void clear_port_stats(dataplane::App& app, const Args& args, Output& out) {
 
 void show_lcores(CommandContext& ctx, const Args&, Output& out) {
     auto& app = ctx.app;
-    out.printf("lcore %-3u control   (main lcore: CLI, metrics, neighbors)\n", rte_get_main_lcore());
+    out.printf("lcore %-3u control   (main lcore: CLI, metrics, neighbors)\n",
+               rte_get_main_lcore());
     for (const auto* wc : app.workers()) {
         const auto& c = wc->counters;
         uint64_t busy = c.busy_cycles.get();
@@ -163,10 +164,11 @@ void show_lcores(CommandContext& ctx, const Args&, Output& out) {
                 queues += " " + app.ports()[q.port_index].name + "/" + std::to_string(q.queue);
             }
         }
-        out.printf("lcore %-3u worker %u  busy %5.1f%% (last 1 s) %5.1f%% (since start)  loops %" PRIu64
-                   "  rx %" PRIu64 "  tx %" PRIu64 "  queues:%s\n",
-                   wc->lcore_id, wc->index, window, total_pct, c.loops.get(), c.rx_packets.get(),
-                   c.tx_packets.get(), queues.c_str());
+        out.printf(
+            "lcore %-3u worker %u  busy %5.1f%% (last 1 s) %5.1f%% (since start)  loops %" PRIu64
+            "  rx %" PRIu64 "  tx %" PRIu64 "  queues:%s\n",
+            wc->lcore_id, wc->index, window, total_pct, c.loops.get(), c.rx_packets.get(),
+            c.tx_packets.get(), queues.c_str());
     }
 }
 
@@ -185,9 +187,8 @@ void show_graph(dataplane::App& app, const Args&, Output& out) {
         out.printf("  %-14s %14s %14s %16s %10s\n", "node", "calls", "objects", "cycles",
                    "cyc/obj");
         for (const auto& s : pipelines::node_stats(*wc)) {
-            out.printf("  %-14s %14" PRIu64 " %14" PRIu64 " %16" PRIu64 " %10.1f\n",
-                       s.name.c_str(), s.calls, s.objs, s.cycles,
-                       s.objs ? double(s.cycles) / double(s.objs) : 0.0);
+            out.printf("  %-14s %14" PRIu64 " %14" PRIu64 " %16" PRIu64 " %10.1f\n", s.name.c_str(),
+                       s.calls, s.objs, s.cycles, s.objs ? double(s.cycles) / double(s.objs) : 0.0);
         }
     }
 }
@@ -205,12 +206,13 @@ void show_neighbors(dataplane::App& app, const Args&, Output& out, uint64_t now_
     out.printf("%-8s %-16s %-18s %-11s %8s %9s\n", "port", "address", "mac", "state", "age_s",
                "requests");
     for (const auto& n : entries) {
-        out.printf("%-8s %-16s %-18s %-11s %8.1f %9" PRIu64 "%s\n",
-                   app.ports()[n.key.port_index].name.c_str(), ipv4_text(n.key.ipv4).c_str(),
-                   n.state == dataplane::NeighborState::incomplete ? "-" : mac_text(n.mac.data()).c_str(),
-                   std::string(dataplane::to_string(n.state)).c_str(),
-                   double(now_ms - std::min(now_ms, n.updated_ms)) / 1000.0, n.requests_sent,
-                   n.pinned ? "  (next hop)" : "");
+        out.printf(
+            "%-8s %-16s %-18s %-11s %8.1f %9" PRIu64 "%s\n",
+            app.ports()[n.key.port_index].name.c_str(), ipv4_text(n.key.ipv4).c_str(),
+            n.state == dataplane::NeighborState::incomplete ? "-" : mac_text(n.mac.data()).c_str(),
+            std::string(dataplane::to_string(n.state)).c_str(),
+            double(now_ms - std::min(now_ms, n.updated_ms)) / 1000.0, n.requests_sent,
+            n.pinned ? "  (next hop)" : "");
     }
     const auto& s = app.neighbors().stats();
     out.printf("%zu entries; requests sent %" PRIu64 ", learned %" PRIu64 ", failures %" PRIu64

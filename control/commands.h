@@ -16,7 +16,7 @@ namespace braid::control {
 struct CommandContext {
     dataplane::App& app;
     EventLoop& loop;
-    metrics::Exporter* exporter = nullptr;       // null when metrics are disabled
+    metrics::Exporter* exporter = nullptr;  // null when metrics are disabled
     const cli::SocketServer* cli_server = nullptr;
     uint64_t started_ms = 0;
 

@@ -75,7 +75,8 @@ int EventLoop::run() {
         uint64_t now = Impl::now_ms();
         int timeout = 1000;
         for (const auto& t : impl_->timers) {
-            timeout = std::min<int>(timeout, t.next_ms > now ? static_cast<int>(t.next_ms - now) : 0);
+            timeout =
+                std::min<int>(timeout, t.next_ms > now ? static_cast<int>(t.next_ms - now) : 0);
         }
         int n = epoll_wait(impl_->epfd, events, 32, timeout);
         if (n < 0 && errno != EINTR) {
@@ -111,6 +112,8 @@ void EventLoop::stop() {
     [[maybe_unused]] ssize_t r = write(impl_->wake_fd, &one, sizeof(one));
 }
 
-bool EventLoop::stopping() const { return impl_->stopping.load(std::memory_order_acquire); }
+bool EventLoop::stopping() const {
+    return impl_->stopping.load(std::memory_order_acquire);
+}
 
 }  // namespace braid::control

@@ -38,18 +38,19 @@ extern "C" void on_signal(int) {
 }
 
 void usage(FILE* f) {
-    std::fprintf(f,
-                 "usage: braid [--config FILE.yaml] [-i] [-- EAL options]\n"
-                 "       braid --print-default-config | --check-config [--config FILE] | "
-                 "--version\n\n"
-                 "  -c, --config FILE         configuration (default: the embedded default on\n"
-                 "                            virtual devices; see docs/CONFIG.md)\n"
-                 "  -i, --interactive         testpmd-style prompt on this terminal\n"
-                 "      --print-default-config print the embedded default configuration\n"
-                 "      --check-config        validate the configuration and exit\n"
-                 "  -v, --version             print the version\n"
-                 "  -h, --help                this text\n"
-                 "Options after `--` are passed to DPDK's EAL after those derived from the config.\n");
+    std::fprintf(
+        f,
+        "usage: braid [--config FILE.yaml] [-i] [-- EAL options]\n"
+        "       braid --print-default-config | --check-config [--config FILE] | "
+        "--version\n\n"
+        "  -c, --config FILE         configuration (default: the embedded default on\n"
+        "                            virtual devices; see docs/CONFIG.md)\n"
+        "  -i, --interactive         testpmd-style prompt on this terminal\n"
+        "      --print-default-config print the embedded default configuration\n"
+        "      --check-config        validate the configuration and exit\n"
+        "  -v, --version             print the version\n"
+        "  -h, --help                this text\n"
+        "Options after `--` are passed to DPDK's EAL after those derived from the config.\n");
 }
 
 struct Options {
@@ -115,8 +116,9 @@ int main(int argc, char** argv) {
         std::fwrite(config::default_yaml().data(), 1, config::default_yaml().size(), stdout);
         return exit_ok;
     }
-    config::ParseResult parsed = opt.config_path ? config::parse_file(*opt.config_path)
-                                                 : config::parse(config::default_yaml(), "<default>");
+    config::ParseResult parsed = opt.config_path
+                                     ? config::parse_file(*opt.config_path)
+                                     : config::parse(config::default_yaml(), "<default>");
     if (!parsed.ok()) {
         for (const auto& e : parsed.errors) {
             std::fprintf(stderr, "braid: %s\n", e.to_string().c_str());
@@ -167,8 +169,8 @@ int main(int argc, char** argv) {
             }
         }
         if (rc == exit_ok && cfg.metrics.enabled) {
-            exporter = metrics::Exporter::start(cfg.metrics.listen.address, cfg.metrics.listen.port,
-                                                &err);
+            exporter =
+                metrics::Exporter::start(cfg.metrics.listen.address, cfg.metrics.listen.port, &err);
             if (exporter == nullptr) {
                 std::fprintf(stderr, "braid: %s\n", err.c_str());
                 rc = exit_failure;
@@ -196,11 +198,13 @@ int main(int argc, char** argv) {
                     }
                 });
             }
-            BRAID_LOG(control, NOTICE, "braid %s running: %zu ports, %zu workers, cli %s, metrics %s",
-                      BRAID_VERSION, app.ports().size(), app.workers().size(),
-                      cfg.cli.socket_path.c_str(),
-                      exporter ? (cfg.metrics.listen.address + ":" + std::to_string(exporter->port())).c_str()
-                               : "off");
+            BRAID_LOG(
+                control, NOTICE, "braid %s running: %zu ports, %zu workers, cli %s, metrics %s",
+                BRAID_VERSION, app.ports().size(), app.workers().size(),
+                cfg.cli.socket_path.c_str(),
+                exporter
+                    ? (cfg.metrics.listen.address + ":" + std::to_string(exporter->port())).c_str()
+                    : "off");
             loop.run();
             BRAID_LOG(control, NOTICE, "stopping");
         }

@@ -20,13 +20,18 @@ Family family(std::string name, std::string help, Type type) {
 }
 
 void port_families(const dataplane::App& app, std::vector<Family>& out) {
-    auto rx_p = family("braid_port_rx_packets_total", "Packets received, per port and queue", Type::counter);
-    auto tx_p = family("braid_port_tx_packets_total", "Packets sent, per port and queue", Type::counter);
-    auto rx_b = family("braid_port_rx_bytes_total", "Bytes received, per port and queue", Type::counter);
-    auto tx_b = family("braid_port_tx_bytes_total", "Bytes sent, per port and queue", Type::counter);
+    auto rx_p = family("braid_port_rx_packets_total", "Packets received, per port and queue",
+                       Type::counter);
+    auto tx_p =
+        family("braid_port_tx_packets_total", "Packets sent, per port and queue", Type::counter);
+    auto rx_b =
+        family("braid_port_rx_bytes_total", "Bytes received, per port and queue", Type::counter);
+    auto tx_b =
+        family("braid_port_tx_bytes_total", "Bytes sent, per port and queue", Type::counter);
     auto rx_e = family("braid_port_rx_errors_total", "Erroneous received packets", Type::counter);
     auto tx_e = family("braid_port_tx_errors_total", "Failed transmissions", Type::counter);
-    auto miss = family("braid_port_rx_missed_total", "Packets dropped by the device: RX queue full", Type::counter);
+    auto miss = family("braid_port_rx_missed_total", "Packets dropped by the device: RX queue full",
+                       Type::counter);
     auto nomb = family("braid_port_rx_nombuf_total", "RX mbuf allocation failures", Type::counter);
     auto link = family("braid_port_link_up", "1 when the link is up", Type::gauge);
     for (const auto& p : app.ports()) {
@@ -35,12 +40,14 @@ void port_families(const dataplane::App& app, std::vector<Family>& out) {
             continue;
         }
         for (unsigned q = 0; q < p.rx_queues && q < RTE_ETHDEV_QUEUE_STAT_CNTRS; ++q) {
-            std::vector<std::pair<std::string, std::string>> l{{"port", p.name}, {"queue", std::to_string(q)}};
+            std::vector<std::pair<std::string, std::string>> l{{"port", p.name},
+                                                               {"queue", std::to_string(q)}};
             rx_p.samples.push_back({l, double(s.q_ipackets[q])});
             rx_b.samples.push_back({l, double(s.q_ibytes[q])});
         }
         for (unsigned q = 0; q < p.tx_queues && q < RTE_ETHDEV_QUEUE_STAT_CNTRS; ++q) {
-            std::vector<std::pair<std::string, std::string>> l{{"port", p.name}, {"queue", std::to_string(q)}};
+            std::vector<std::pair<std::string, std::string>> l{{"port", p.name},
+                                                               {"queue", std::to_string(q)}};
             tx_p.samples.push_back({l, double(s.q_opackets[q])});
             tx_b.samples.push_back({l, double(s.q_obytes[q])});
         }
@@ -59,15 +66,21 @@ void port_families(const dataplane::App& app, std::vector<Family>& out) {
 }
 
 void worker_families(const dataplane::App& app, std::vector<Family>& out) {
-    auto busy = family("braid_worker_busy_cycles_total", "TSC cycles of loops that received packets", Type::counter);
-    auto idle = family("braid_worker_idle_cycles_total", "TSC cycles of loops that received nothing", Type::counter);
+    auto busy = family("braid_worker_busy_cycles_total",
+                       "TSC cycles of loops that received packets", Type::counter);
+    auto idle = family("braid_worker_idle_cycles_total",
+                       "TSC cycles of loops that received nothing", Type::counter);
     auto loops = family("braid_worker_loops_total", "Poll loop iterations", Type::counter);
     auto rx = family("braid_worker_rx_packets_total", "Packets the worker received", Type::counter);
-    auto tx = family("braid_worker_tx_packets_total", "Packets the worker handed to TX queues", Type::counter);
-    auto w2m = family("braid_worker_events_lost_total", "Worker-to-control events lost: ring full", Type::counter);
+    auto tx = family("braid_worker_tx_packets_total", "Packets the worker handed to TX queues",
+                     Type::counter);
+    auto w2m = family("braid_worker_events_lost_total", "Worker-to-control events lost: ring full",
+                      Type::counter);
     auto calls = family("braid_graph_node_calls_total", "Graph node invocations", Type::counter);
-    auto objs = family("braid_graph_node_objects_total", "Packets processed by a graph node", Type::counter);
-    auto cyc = family("braid_graph_node_cycles_total", "TSC cycles spent in a graph node", Type::counter);
+    auto objs = family("braid_graph_node_objects_total", "Packets processed by a graph node",
+                       Type::counter);
+    auto cyc =
+        family("braid_graph_node_cycles_total", "TSC cycles spent in a graph node", Type::counter);
     for (const auto* wc : app.workers()) {
         std::vector<std::pair<std::string, std::string>> l{{"worker", std::to_string(wc->index)}};
         const auto& c = wc->counters;
@@ -78,7 +91,8 @@ void worker_families(const dataplane::App& app, std::vector<Family>& out) {
         tx.samples.push_back({l, double(c.tx_packets.get())});
         w2m.samples.push_back({l, double(c.w2m_full.get())});
         for (const auto& s : pipelines::node_stats(*wc)) {
-            std::vector<std::pair<std::string, std::string>> nl{{"node", s.name}, {"worker", std::to_string(wc->index)}};
+            std::vector<std::pair<std::string, std::string>> nl{
+                {"node", s.name}, {"worker", std::to_string(wc->index)}};
             calls.samples.push_back({nl, double(s.calls)});
             objs.samples.push_back({nl, double(s.objs)});
             cyc.samples.push_back({nl, double(s.cycles)});
@@ -100,23 +114,33 @@ void worker_families(const dataplane::App& app, std::vector<Family>& out) {
 void add_dataplane_collectors(metrics::Exporter& exporter, CommandContext& ctx) {
     dataplane::App& app = ctx.app;
     exporter.add_collector("ports", [&app](std::vector<Family>& out) { port_families(app, out); });
-    exporter.add_collector("workers", [&app](std::vector<Family>& out) { worker_families(app, out); });
+    exporter.add_collector("workers",
+                           [&app](std::vector<Family>& out) { worker_families(app, out); });
     exporter.add_collector("control", [&app, &ctx](std::vector<Family>& out) {
         const auto& cs = app.control_stats();
         auto f = family("braid_neighbor_entries", "Neighbor table entries, by state", Type::gauge);
         for (size_t s = 0; s < cs.neighbors_by_state.size(); ++s) {
-            f.samples.push_back({{{"state", std::string(dataplane::to_string(static_cast<dataplane::NeighborState>(s)))}},
+            f.samples.push_back({{{"state", std::string(dataplane::to_string(
+                                                static_cast<dataplane::NeighborState>(s)))}},
                                  double(cs.neighbors_by_state[s].load(std::memory_order_relaxed))});
         }
         out.push_back(std::move(f));
-        out.push_back({"braid_neighbor_requests_sent_total", "ARP requests sent by the control core", Type::counter,
+        out.push_back({"braid_neighbor_requests_sent_total",
+                       "ARP requests sent by the control core",
+                       Type::counter,
                        {{{}, double(cs.arp_requests_sent.load(std::memory_order_relaxed))}}});
-        out.push_back({"braid_control_tx_failures_total", "Control packets that could not be sent", Type::counter,
+        out.push_back({"braid_control_tx_failures_total",
+                       "Control packets that could not be sent",
+                       Type::counter,
                        {{{}, double(cs.control_tx_failures.load(std::memory_order_relaxed))}}});
         if (ctx.cli_server != nullptr) {
-            out.push_back({"braid_cli_requests_total", "CLI command lines executed over the socket", Type::counter,
+            out.push_back({"braid_cli_requests_total",
+                           "CLI command lines executed over the socket",
+                           Type::counter,
                            {{{}, double(ctx.cli_requests.load(std::memory_order_relaxed))}}});
-            out.push_back({"braid_cli_errors_total", "CLI lines rejected over the socket", Type::counter,
+            out.push_back({"braid_cli_errors_total",
+                           "CLI lines rejected over the socket",
+                           Type::counter,
                            {{{}, double(ctx.cli_errors.load(std::memory_order_relaxed))}}});
         }
     });

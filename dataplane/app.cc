@@ -30,11 +30,15 @@ namespace {
 constexpr unsigned w2m_ring_size = 4096;
 constexpr unsigned m2w_ring_size = 1024;
 
-std::string errno_text() { return rte_strerror(rte_errno); }
+std::string errno_text() {
+    return rte_strerror(rte_errno);
+}
 
 }  // namespace
 
-App::~App() { shutdown(); }
+App::~App() {
+    shutdown();
+}
 
 const PortRuntime* App::port_by_id(uint16_t port_id) const {
     for (const auto& p : ports_) {
@@ -134,8 +138,9 @@ bool App::setup_port(const config::Port& pc, uint16_t index, std::string* err) {
 bool App::setup_workers(std::string* err) {
     const unsigned n = static_cast<unsigned>(cfg_.workers.lcores.size());
     for (unsigned w = 0; w < n; ++w) {
-        void* mem = rte_zmalloc_socket("braid_worker", sizeof(WorkerContext), cache_line,
-                                       static_cast<int>(rte_lcore_to_socket_id(cfg_.workers.lcores[w])));
+        void* mem =
+            rte_zmalloc_socket("braid_worker", sizeof(WorkerContext), cache_line,
+                               static_cast<int>(rte_lcore_to_socket_id(cfg_.workers.lcores[w])));
         if (mem == nullptr) {
             *err = "cannot allocate a worker context";
             return false;
@@ -160,9 +165,9 @@ bool App::setup_workers(std::string* err) {
             return false;
         }
         for (const auto& p : ports_) {
-            auto* buf = static_cast<rte_eth_dev_tx_buffer*>(rte_zmalloc_socket(
-                "braid_txbuf", RTE_ETH_TX_BUFFER_SIZE(wc->burst), 0,
-                static_cast<int>(rte_eth_dev_socket_id(p.port_id))));
+            auto* buf = static_cast<rte_eth_dev_tx_buffer*>(
+                rte_zmalloc_socket("braid_txbuf", RTE_ETH_TX_BUFFER_SIZE(wc->burst), 0,
+                                   static_cast<int>(rte_eth_dev_socket_id(p.port_id))));
             if (buf == nullptr || rte_eth_tx_buffer_init(buf, wc->burst) != 0) {
                 *err = "cannot allocate TX buffers";
                 return false;
@@ -227,7 +232,8 @@ uint64_t App::shutdown() {
     for (auto* wc : workers_) {
         // Control packets that never made it out, and the unsent TX buffers.
         rte_mbuf* m = nullptr;
-        while (wc->m2w_pkts != nullptr && rte_ring_dequeue(wc->m2w_pkts, reinterpret_cast<void**>(&m)) == 0) {
+        while (wc->m2w_pkts != nullptr &&
+               rte_ring_dequeue(wc->m2w_pkts, reinterpret_cast<void**>(&m)) == 0) {
             rte_pktmbuf_free(m);
         }
         for (const auto& p : ports_) {
@@ -291,7 +297,8 @@ void App::control_tick(uint64_t now_ms) {
     W2MEvent ev[64];
     for (auto* wc : workers_) {
         unsigned n;
-        while ((n = rte_ring_sc_dequeue_burst_elem(wc->w2m, ev, sizeof(W2MEvent), 64, nullptr)) > 0) {
+        while ((n = rte_ring_sc_dequeue_burst_elem(wc->w2m, ev, sizeof(W2MEvent), 64, nullptr)) >
+               0) {
             for (unsigned i = 0; i < n; ++i) {
                 if (ev[i].type == W2MEvent::Type::arp_seen) {
                     MacAddr mac;

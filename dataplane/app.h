@@ -31,27 +31,27 @@ inline constexpr unsigned max_rx_per_worker = 16;
 inline constexpr size_t cache_line = 64;  // hardware_destructive_interference_size on x86-64
 
 struct RssInfo {
-    bool device_rss = false;           // the device hashes in hardware with this key and RETA
-    uint64_t rss_hf = 0;               // hash functions enabled
-    std::vector<uint8_t> key;          // Toeplitz key (40 or 52 bytes)
-    std::vector<uint16_t> reta;        // RETA: hash & (size-1) → queue
+    bool device_rss = false;     // the device hashes in hardware with this key and RETA
+    uint64_t rss_hf = 0;         // hash functions enabled
+    std::vector<uint8_t> key;    // Toeplitz key (40 or 52 bytes)
+    std::vector<uint16_t> reta;  // RETA: hash & (size-1) → queue
 };
 
 // One configured port, immutable after start.
 struct PortRuntime {
     std::string name;
     config::PortRole role = config::PortRole::n3;
-    uint16_t port_id = 0;       // DPDK ethdev id
-    uint16_t index = 0;         // braid's index (App::ports)
-    std::string device;         // vdev string or PCI address
+    uint16_t port_id = 0;  // DPDK ethdev id
+    uint16_t index = 0;    // braid's index (App::ports)
+    std::string device;    // vdev string or PCI address
     std::string driver;
     rte_ether_addr mac{};
     rte_mempool* pool = nullptr;
     uint16_t rx_queues = 1;
-    uint16_t tx_queues = 1;     // one per worker; the control core sends through worker 0
+    uint16_t tx_queues = 1;  // one per worker; the control core sends through worker 0
     uint16_t mtu = 1500;
     bool has_ipv4 = false;
-    uint32_t ipv4 = 0;          // host order
+    uint32_t ipv4 = 0;  // host order
     uint8_t ipv4_len = 0;
     bool has_ipv6 = false;
     std::array<uint8_t, 16> ipv6{};
@@ -98,8 +98,8 @@ struct alignas(cache_line) WorkerContext {
     uint16_t txq = 0;  // this worker's TX queue on every port
     uint16_t burst = 32;
     rte_graph* graph = nullptr;
-    rte_ring* w2m = nullptr;  // SP (this worker) / SC (control core)
-    uint64_t drain_tsc = 0;   // TX drain period in TSC cycles
+    rte_ring* w2m = nullptr;       // SP (this worker) / SC (control core)
+    uint64_t drain_tsc = 0;        // TX drain period in TSC cycles
     rte_ring* m2w_pkts = nullptr;  // SP (control core) / SC (this worker): packets to send
     std::array<std::array<RxQueueRef, max_rx_per_worker>, 2> rx{};  // by config::PortRole
     std::array<uint16_t, 2> n_rx{};

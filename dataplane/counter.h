@@ -12,7 +12,9 @@ namespace braid::dataplane {
 
 class Counter {
 public:
-    void add(uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+    void add(uint64_t n = 1) {
+        v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
     uint64_t get() const { return v_.load(std::memory_order_relaxed); }
     // Only from the writer, or while the writer is stopped.
     void reset() { v_.store(0, std::memory_order_relaxed); }

@@ -13,8 +13,8 @@ namespace braid::dataplane {
 int mbuf_meta_offset = -1;
 
 bool register_mbuf_meta() {
-    static const rte_mbuf_dynfield desc = {
-        "braid_mbuf_meta", sizeof(MbufMeta), alignof(MbufMeta), 0};
+    static const rte_mbuf_dynfield desc = {"braid_mbuf_meta", sizeof(MbufMeta), alignof(MbufMeta),
+                                           0};
     mbuf_meta_offset = rte_mbuf_dynfield_register(&desc);
     return mbuf_meta_offset >= 0;
 }

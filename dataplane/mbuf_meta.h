@@ -22,6 +22,8 @@ extern int mbuf_meta_offset;
 // Registers the dynamic field; call once after rte_eal_init. Returns false on failure.
 bool register_mbuf_meta();
 
-inline MbufMeta& meta(rte_mbuf* m) { return *RTE_MBUF_DYNFIELD(m, mbuf_meta_offset, MbufMeta*); }
+inline MbufMeta& meta(rte_mbuf* m) {
+    return *RTE_MBUF_DYNFIELD(m, mbuf_meta_offset, MbufMeta*);
+}
 
 }  // namespace braid::dataplane

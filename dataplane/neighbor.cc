@@ -26,7 +26,9 @@ size_t slot_hash(uint16_t port_index, uint32_t ipv4) {
     return static_cast<size_t>(k >> 20);
 }
 
-bool usable(NeighborState s) { return s == NeighborState::reachable || s == NeighborState::stale; }
+bool usable(NeighborState s) {
+    return s == NeighborState::reachable || s == NeighborState::stale;
+}
 
 }  // namespace
 

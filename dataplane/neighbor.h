@@ -38,9 +38,9 @@ struct Neighbor {
     NeighborKey key;
     MacAddr mac{};
     NeighborState state = NeighborState::incomplete;
-    bool pinned = false;        // configured next hop: never evicted
-    uint32_t retries = 0;       // requests sent in the current resolution round
-    uint64_t updated_ms = 0;    // last state change or confirmation
+    bool pinned = false;      // configured next hop: never evicted
+    uint32_t retries = 0;     // requests sent in the current resolution round
+    uint64_t updated_ms = 0;  // last state change or confirmation
     uint64_t next_action_ms = 0;
     uint64_t requests_sent = 0;
 };

@@ -143,8 +143,8 @@ void read_rss_info(PortRuntime& p) {
         rte_eth_rss_conf rc{};
         rc.rss_key = key.data();
         rc.rss_key_len = static_cast<uint8_t>(key.size());
-        std::vector<rte_eth_rss_reta_entry64> reta(
-            (info.reta_size + RTE_ETH_RETA_GROUP_SIZE - 1) / RTE_ETH_RETA_GROUP_SIZE);
+        std::vector<rte_eth_rss_reta_entry64> reta((info.reta_size + RTE_ETH_RETA_GROUP_SIZE - 1) /
+                                                   RTE_ETH_RETA_GROUP_SIZE);
         for (auto& e : reta) {
             e.mask = ~0ull;
         }

@@ -13,7 +13,8 @@ namespace {
 
 void flush_tx(const App& app, WorkerContext& wc) {
     for (const auto& p : app.ports()) {
-        wc.counters.tx_packets.add(rte_eth_tx_buffer_flush(p.port_id, wc.txq, wc.tx_buffers[p.index]));
+        wc.counters.tx_packets.add(
+            rte_eth_tx_buffer_flush(p.port_id, wc.txq, wc.tx_buffers[p.index]));
     }
 }
 

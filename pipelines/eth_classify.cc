@@ -19,9 +19,9 @@ constexpr const char* next_names[next_count] = {"drop", "arp", "icmp_local"};
 constexpr uint16_t eth_len = sizeof(rte_ether_hdr);
 
 bool ipv6_is_ours(const dataplane::PortRuntime& p, const uint8_t* dst) {
-    static constexpr uint8_t all_nodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0,
-                                              0,    0,    0, 0, 0, 0, 0, 1};
-    static constexpr uint8_t solicited_prefix[12] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};  // ff02::1:ff00:0/104
+    static constexpr uint8_t all_nodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    static constexpr uint8_t solicited_prefix[12] = {0xff, 0x02, 0, 0, 0, 0,
+                                                     0,    0,    0, 0, 0, 1};  // ff02::1:ff00:0/104
     if (std::memcmp(dst, p.ipv6_link_local.data(), 16) == 0 ||
         (p.has_ipv6 && std::memcmp(dst, p.ipv6.data(), 16) == 0) ||
         std::memcmp(dst, all_nodes, 16) == 0) {
@@ -82,7 +82,8 @@ rte_edge_t classify(const dataplane::PortRuntime& port, rte_mbuf* m, DropReason&
                 reason = DropReason::ipv4_not_for_us;
                 return next_drop;
             }
-            if ((rte_be_to_cpu_16(ip->fragment_offset) & (RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) != 0) {
+            if ((rte_be_to_cpu_16(ip->fragment_offset) &
+                 (RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) != 0) {
                 reason = DropReason::ipv4_fragment;
                 return next_drop;
             }
@@ -159,7 +160,7 @@ uint16_t eth_classify_process(rte_graph* graph, rte_node* node, void** objs, uin
 
 }  // namespace
 
-extern const NodeDef eth_classify_node = {"eth_classify", eth_classify_process, 0, next_names,
-                                          next_count, nullptr};
+extern const NodeDef eth_classify_node = {"eth_classify", eth_classify_process, 0,
+                                          next_names,     next_count,           nullptr};
 
 }  // namespace braid::pipelines

@@ -22,8 +22,8 @@ extern const NodeDef n3_rx_node, n6_rx_node, ctrl_tx_node, eth_classify_node, ar
 namespace {
 
 const NodeDef* const all_nodes[] = {
-    &n3_rx_node, &n6_rx_node, &ctrl_tx_node, &eth_classify_node, &arp_node,
-    &icmp_local_node, &drop_node, &n3_tx_node, &n6_tx_node,
+    &n3_rx_node,      &n6_rx_node, &ctrl_tx_node, &eth_classify_node, &arp_node,
+    &icmp_local_node, &drop_node,  &n3_tx_node,   &n6_tx_node,
 };
 
 std::once_flag registered;

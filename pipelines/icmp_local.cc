@@ -84,9 +84,9 @@ DropReason handle_ipv6(const dataplane::PortRuntime& port, rte_mbuf* m, bool& se
     if (type == icmp6_echo_request && code == 0) {
         // A reply to a multicast echo comes from our unicast address.
         uint8_t src[16];
-        std::memcpy(src, is_our_unicast6(port, ip6->dst_addr) ? ip6->dst_addr
-                                                              : port.ipv6_link_local.data(),
-                    16);
+        std::memcpy(
+            src, is_our_unicast6(port, ip6->dst_addr) ? ip6->dst_addr : port.ipv6_link_local.data(),
+            16);
         std::memcpy(ip6->dst_addr, ip6->src_addr, 16);
         std::memcpy(ip6->src_addr, src, 16);
         ip6->hop_limits = 64;
@@ -112,7 +112,8 @@ DropReason handle_ipv6(const dataplane::PortRuntime& port, rte_mbuf* m, bool& se
         // Advertisement: 4 octets header, 4 flags, 16 target, 8 target link-layer option.
         constexpr uint16_t na_len = 32;
         const uint16_t have = icmp_len;
-        if (have < na_len && rte_pktmbuf_append(m, static_cast<uint16_t>(na_len - have)) == nullptr) {
+        if (have < na_len &&
+            rte_pktmbuf_append(m, static_cast<uint16_t>(na_len - have)) == nullptr) {
             return DropReason::icmp_malformed;
         }
         if (have > na_len) {
@@ -174,7 +175,7 @@ uint16_t icmp_local_process(rte_graph* graph, rte_node* node, void** objs, uint1
 
 }  // namespace
 
-extern const NodeDef icmp_local_node = {"icmp_local", icmp_local_process, 0, next_names,
-                                        next_count, nullptr};
+extern const NodeDef icmp_local_node = {"icmp_local", icmp_local_process, 0,
+                                        next_names,   next_count,         nullptr};
 
 }  // namespace braid::pipelines

@@ -21,7 +21,7 @@ struct NodeDef {
     uint64_t flags;                 // RTE_NODE_SOURCE_F for sources
     const char* const* next_nodes;  // edge index → node name
     uint16_t nb_edges;
-    rte_node_init_t init;           // nullptr: the common init (sets NodeCtx::wc)
+    rte_node_init_t init;  // nullptr: the common init (sets NodeCtx::wc)
 };
 
 // Lives in rte_node::ctx: set by the common init callback when the worker's graph is created.
@@ -31,14 +31,18 @@ struct NodeCtx {
 };
 static_assert(sizeof(NodeCtx) <= RTE_NODE_CTX_SZ);
 
-inline NodeCtx& ctx(rte_node* node) { return *reinterpret_cast<NodeCtx*>(node->ctx); }
+inline NodeCtx& ctx(rte_node* node) {
+    return *reinterpret_cast<NodeCtx*>(node->ctx);
+}
 
 // The common init callback: points NodeCtx::wc at the worker whose graph is being created.
 int common_init(const rte_graph* graph, rte_node* node);
 void set_worker_being_built(dataplane::WorkerContext* wc);
 rte_node_t register_node(const NodeDef& def);
 
-inline const dataplane::App& app() { return *dataplane::current_app; }
+inline const dataplane::App& app() {
+    return *dataplane::current_app;
+}
 
 inline void enqueue_drop(rte_graph* graph, rte_node* node, rte_edge_t drop_edge, rte_mbuf* m,
                          DropReason reason) {

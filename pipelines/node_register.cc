@@ -21,7 +21,9 @@ int common_init(const rte_graph* /*graph*/, rte_node* node) {
     return 0;
 }
 
-void set_worker_being_built(dataplane::WorkerContext* wc) { worker_being_built = wc; }
+void set_worker_being_built(dataplane::WorkerContext* wc) {
+    worker_being_built = wc;
+}
 
 rte_node_t register_node(const NodeDef& def) {
     size_t size = sizeof(rte_node_register) + def.nb_edges * sizeof(const char*);

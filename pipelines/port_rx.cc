@@ -44,7 +44,8 @@ constexpr const char* ctrl_next[ctrl_count] = {"n3_tx", "n6_tx"};
 uint16_t ctrl_tx_process(rte_graph* graph, rte_node* node, void** /*objs*/, uint16_t /*nb*/) {
     dataplane::WorkerContext& wc = *ctx(node).wc;
     rte_mbuf* pkts[32];
-    unsigned n = rte_ring_sc_dequeue_burst(wc.m2w_pkts, reinterpret_cast<void**>(pkts), 32, nullptr);
+    unsigned n =
+        rte_ring_sc_dequeue_burst(wc.m2w_pkts, reinterpret_cast<void**>(pkts), 32, nullptr);
     for (unsigned i = 0; i < n; ++i) {
         const auto& port = app().ports()[dataplane::meta(pkts[i]).port_index];
         rte_node_enqueue_x1(graph, node, tx_edge_for(port, ctrl_n3_tx), pkts[i]);
@@ -54,11 +55,11 @@ uint16_t ctrl_tx_process(rte_graph* graph, rte_node* node, void** /*objs*/, uint
 
 }  // namespace
 
-extern const NodeDef n3_rx_node = {"n3_rx", rx_process, RTE_NODE_SOURCE_F, rx_next, rx_count,
-                                   rx_init<config::PortRole::n3>};
-extern const NodeDef n6_rx_node = {"n6_rx", rx_process, RTE_NODE_SOURCE_F, rx_next, rx_count,
-                                   rx_init<config::PortRole::n6>};
-extern const NodeDef ctrl_tx_node = {"ctrl_tx", ctrl_tx_process, RTE_NODE_SOURCE_F, ctrl_next,
-                                     ctrl_count, nullptr};
+extern const NodeDef n3_rx_node = {"n3_rx", rx_process, RTE_NODE_SOURCE_F,
+                                   rx_next, rx_count,   rx_init<config::PortRole::n3>};
+extern const NodeDef n6_rx_node = {"n6_rx", rx_process, RTE_NODE_SOURCE_F,
+                                   rx_next, rx_count,   rx_init<config::PortRole::n6>};
+extern const NodeDef ctrl_tx_node = {"ctrl_tx", ctrl_tx_process, RTE_NODE_SOURCE_F,
+                                     ctrl_next, ctrl_count,      nullptr};
 
 }  // namespace braid::pipelines

@@ -15,6 +15,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include <dirent.h>
 #include <unistd.h>
 
 #include <cstddef>
@@ -95,6 +96,23 @@ void check_tx(rte_mbuf* m) {
     }
 }
 
+// At exit (libFuzzer ends with exit() after -max_total_time / -runs): release EAL and remove
+// the runtime directory (/var/run/dpdk/<file-prefix>/) that rte_eal_init created, so runs
+// leave nothing behind. After a crash it stays, named by pid.
+void cleanup_at_exit() {
+    const std::string dir = rte_eal_get_runtime_dir();
+    rte_eal_cleanup();
+    if (DIR* d = opendir(dir.c_str())) {
+        while (dirent* e = readdir(d)) {
+            if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+                unlink((dir + "/" + e->d_name).c_str());
+            }
+        }
+        closedir(d);
+        rmdir(dir.c_str());
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
@@ -116,6 +134,7 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
         std::exit(1);
     }
     port = make_port();
+    std::atexit(cleanup_at_exit);
     verbose = std::getenv("BRAID_FUZZ_VERBOSE") != nullptr;
     return 0;
 }

@@ -16,10 +16,10 @@ inline void eal_once() {
     static bool done = [] {
         std::string prefix = "braid-unit-" + std::to_string(getpid());
         std::string err;
-        if (!dataplane::eal_init({"unit_tests", "-l", "0-1", "--no-huge", "-m", "256", "--no-pci",
-                                  "--file-prefix", prefix, "--log-level", "lib.eal:warning",
-                                  "--no-telemetry"},
-                                 &err)) {
+        if (!dataplane::eal_init(
+                {"unit_tests", "-l", "0-1", "--no-huge", "-m", "256", "--no-pci", "--file-prefix",
+                 prefix, "--log-level", "lib.eal:warning", "--no-telemetry"},
+                &err)) {
             std::fprintf(stderr, "unit_tests: %s\n", err.c_str());
             std::exit(2);
         }

@@ -1,11 +1,11 @@
 // Pipeline tests: braid's real graph on a real worker lcore, fed through net_ring ports built
 // in-process (rte_eth_from_rings), checked against golden packets from tests/pipeline/golden.py.
-#include <catch2/catch.hpp>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
+#include <catch2/catch.hpp>
 
 #include <chrono>
 #include <cstring>
@@ -58,12 +58,12 @@ public:
             names_[i] = name;
         }
         config::Config cfg;
-        cfg.ports.push_back(ring_port("n3", config::PortRole::n3, names_[0],
-                                      {2, 0, 0, 0, 3, 1}, 0xC6120001,
-                                      {0x20, 0x01, 0x0d, 0xb8, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}));
-        cfg.ports.push_back(ring_port("n6", config::PortRole::n6, names_[1],
-                                      {2, 0, 0, 0, 6, 1}, 0xC6130001,
-                                      {0x20, 0x01, 0x0d, 0xb8, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}));
+        cfg.ports.push_back(
+            ring_port("n3", config::PortRole::n3, names_[0], {2, 0, 0, 0, 3, 1}, 0xC6120001,
+                      {0x20, 0x01, 0x0d, 0xb8, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}));
+        cfg.ports.push_back(
+            ring_port("n6", config::PortRole::n6, names_[1], {2, 0, 0, 0, 6, 1}, 0xC6130001,
+                      {0x20, 0x01, 0x0d, 0xb8, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}));
         cfg.workers.lcores = {1};
         cfg.mempool.mbufs_per_port = 2047;
         cfg.mempool.cache_size = 32;
@@ -101,8 +101,9 @@ public:
     }
 
     // The next frame sent out of `port`, waiting up to `timeout`.
-    std::optional<std::vector<uint8_t>> sent(std::string_view port,
-                                             std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) {
+    std::optional<std::vector<uint8_t>> sent(
+        std::string_view port,
+        std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) {
         auto until = std::chrono::steady_clock::now() + timeout;
         rte_mbuf* m = nullptr;
         while (rte_ring_dequeue(tx_[index(port)], reinterpret_cast<void**>(&m)) != 0) {
@@ -164,9 +165,10 @@ std::string hex(const std::vector<uint8_t>& v) {
 
 }  // namespace
 
-TEST_CASE("golden packets: each frame leaves the expected port byte for byte or is dropped "
-          "for its named reason",
-          "[pipeline]") {
+TEST_CASE(
+    "golden packets: each frame leaves the expected port byte for byte or is dropped "
+    "for its named reason",
+    "[pipeline]") {
     RingLab lab;
     for (const auto& c : golden::cases) {
         INFO("case " << c.name);
@@ -210,8 +212,9 @@ TEST_CASE("neighbors: braid asks for its next hop and learns it from the reply",
     CHECK(std::vector<uint8_t>(req->begin() + 38, req->begin() + 42) ==
           std::vector<uint8_t>{198, 18, 0, 2});
     // The gateway answers; the worker reports it; the control core publishes a snapshot.
-    std::vector<uint8_t> reply = {2, 0, 0, 0, 3, 1, 2, 0, 0, 0, 3, 2, 0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 2,
-                                  2, 0, 0, 0, 3, 2, 198, 18, 0, 2, 2, 0, 0, 0, 3, 1, 198, 18, 0, 1};
+    std::vector<uint8_t> reply = {2,   0,  0, 0, 3, 1, 2, 0, 0, 0, 3,   2,  0x08, 0x06,
+                                  0,   1,  8, 0, 6, 4, 0, 2, 2, 0, 0,   0,  3,    2,
+                                  198, 18, 0, 2, 2, 0, 0, 0, 3, 1, 198, 18, 0,    1};
     lab.inject("n3", reply);
     REQUIRE(lab.wait_drops(pipelines::DropReason::arp_reply_consumed, 1));
     for (int i = 0; i < 100 && !lab.app_.neighbor_snapshot()->lookup(0, gw); ++i) {

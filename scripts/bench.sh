@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# braid: benchmark the packet path against dpdk-testpmd on the same kind of vdev and core.
+#
+#   scripts/bench.sh [--size 64|512] [--duration S] [--warmup S] [--rounds N] [--inflight K]
+#                    [--no-build]
+#
+# Builds bench_pipeline (meson compile -C build), then for each round runs, one after the other:
+#   braid    build/tests/bench/bench_pipeline: rx -> eth_classify -> icmp_local -> tx on a net_ring
+#            port, ICMP echo requests answered in place by one worker on lcore 1
+#   testpmd  dpdk-testpmd --forward-mode=5tswap on a net_ring vdev (its TX ring is its RX ring),
+#            one forwarding core on lcore 1
+# Both: -l 0-1 --no-huge -m 1024 --no-pci, a unique --file-prefix, same frame size, bounded by
+# `timeout`. Prints a summary (median over rounds) to stdout and build/bench-results.txt; the
+# raw logs go to build/bench-logs/. See docs/BENCHMARKS.md.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+SIZE=64
+DURATION=10
+WARMUP=1
+ROUNDS=3
+INFLIGHT=1024
+BUILD=1
+while (($#)); do
+    case "$1" in
+    --size) SIZE=$2; shift 2 ;;
+    --duration) DURATION=$2; shift 2 ;;
+    --warmup) WARMUP=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --inflight) INFLIGHT=$2; shift 2 ;;
+    --no-build) BUILD=0; shift ;;
+    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "bench.sh: unknown argument '$1'" >&2; exit 2 ;;
+    esac
+done
+[[ "$SIZE" == 64 || "$SIZE" == 512 ]] || { echo "bench.sh: --size must be 64 or 512" >&2; exit 2; }
+[[ "$DURATION" =~ ^[0-9]+$ && "$DURATION" -ge 1 && "$DURATION" -le 600 ]] ||
+    { echo "bench.sh: --duration must be 1..600 (whole seconds)" >&2; exit 2; }
+[[ "$WARMUP" =~ ^[0-9]+$ && "$WARMUP" -le 60 ]] || { echo "bench.sh: --warmup must be 0..60" >&2; exit 2; }
+[[ "$ROUNDS" =~ ^[0-9]+$ && "$ROUNDS" -ge 1 && "$ROUNDS" -le 20 ]] ||
+    { echo "bench.sh: --rounds must be 1..20" >&2; exit 2; }
+
+TESTPMD=$(command -v dpdk-testpmd || true)
+[[ -n "$TESTPMD" ]] || { echo "bench.sh: dpdk-testpmd not found (apt install dpdk)" >&2; exit 2; }
+
+if ((BUILD)); then
+    meson compile -C build bench_pipeline >/dev/null ||
+        { echo "bench.sh: build failed (meson compile -C build bench_pipeline)" >&2; exit 1; }
+fi
+BENCH=build/tests/bench/bench_pipeline
+[[ -x "$BENCH" ]] || { echo "bench.sh: $BENCH missing (configure with meson setup build)" >&2; exit 2; }
+
+LOGS=build/bench-logs
+mkdir -p "$LOGS"
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+
+# The same worker core for both: lcore 1 (braid's worker, testpmd's only forwarding core).
+run_braid() { # round
+    local log="$LOGS/$STAMP-braid-$1.txt"
+    timeout -k 10 $((WARMUP + DURATION + 60)) "$BENCH" --size "$SIZE" --duration "$DURATION" \
+        --warmup "$WARMUP" --inflight "$INFLIGHT" >"$log" 2>&1 || {
+        echo "bench.sh: bench_pipeline failed (round $1), see $log" >&2
+        tail -20 "$log" >&2
+        return 1
+    }
+    echo "$log"
+}
+
+run_testpmd() { # round
+    local log="$LOGS/$STAMP-testpmd-$1.txt" rc=0
+    # Without -i testpmd forwards until a signal: timeout sends SIGINT after warm-up + duration
+    # (+1 s for the first stats period), testpmd prints its totals and exits; -k bounds a hang.
+    timeout -s INT -k 10 $((WARMUP + DURATION + 1)) "$TESTPMD" -l 0-1 --no-huge -m 1024 --no-pci \
+        --file-prefix "braid-bench-tp-$$-$1" --no-telemetry --vdev net_ring0 -- \
+        --forward-mode=5tswap --tx-first --stats-period 1 --nb-cores=1 --port-topology=loop \
+        --total-num-mbufs=8192 --txpkts="$SIZE" --burst=32 --record-core-cycles \
+        --record-burst-stats </dev/null >"$log" 2>&1 || rc=$?
+    if ((rc != 124 && rc != 0)) || ! grep -q 'Accumulated forward statistics' "$log"; then
+        echo "bench.sh: testpmd failed (rc $rc, round $1), see $log" >&2
+        tail -20 "$log" >&2
+        return 1
+    fi
+    echo "$log"
+}
+
+kv() { sed -n "s/^result\.$2=//p" "$1" | head -1; }
+
+# testpmd's per-second "Rx-pps" lines: drop the first $WARMUP+1 (start-up, tx_first, warm-up),
+# average the rest.
+testpmd_pps() {
+    grep -o 'Rx-pps: *[0-9]*' "$1" | awk -v skip=$((WARMUP + 1)) \
+        '{ n++; if (n > skip) { s += $2; k++ } } END { if (k) printf "%.0f", s / k; else print 0 }'
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+declare -a B_MPPS B_CPP B_CPPT B_WMPPS B_WCPP T_MPPS T_CPP T_OWN
+TSC_HZ=0
+for ((r = 1; r <= ROUNDS; r++)); do
+    echo "round $r/$ROUNDS: braid ($((WARMUP + DURATION)) s) ..." >&2
+    blog=$(run_braid "$r") || exit 1
+    [[ "$(kv "$blog" ok)" == 1 ]] || { echo "bench.sh: braid run not clean: $blog" >&2; exit 1; }
+    TSC_HZ=$(kv "$blog" tsc_hz)
+    B_MPPS+=("$(kv "$blog" mpps)")
+    B_CPP+=("$(kv "$blog" cycles_per_pkt_busy)")
+    B_CPPT+=("$(kv "$blog" cycles_per_pkt_total)")
+    B_WMPPS+=("$(kv "$blog" window_median_mpps)")
+    B_WCPP+=("$(kv "$blog" window_median_cycles_per_pkt)")
+    echo "round $r/$ROUNDS: testpmd ($((WARMUP + DURATION)) s) ..." >&2
+    tlog=$(run_testpmd "$r") || exit 1
+    pps=$(testpmd_pps "$tlog")
+    T_MPPS+=("$(awk -v p="$pps" 'BEGIN { printf "%.4f", p / 1e6 }')")
+    T_CPP+=("$(awk -v p="$pps" -v hz="$TSC_HZ" 'BEGIN { if (p) printf "%.2f", hz / p; else print 0 }')")
+    T_OWN+=("$(sed -n 's/.*CPU cycles\/packet=\([0-9.]*\).*/\1/p' "$tlog" | head -1)")
+done
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+med() { printf '%s\n' "$@" | median; }
+bm=$(med "${B_MPPS[@]}") bc=$(med "${B_CPP[@]}") bct=$(med "${B_CPPT[@]}")
+bwm=$(med "${B_WMPPS[@]}") bwc=$(med "${B_WCPP[@]}")
+tm=$(med "${T_MPPS[@]}") tc=$(med "${T_CPP[@]}") to=$(med "${T_OWN[@]}")
+ratio=$(awk -v a="$bm" -v b="$tm" 'BEGIN { if (b > 0) printf "%.4f", a / b; else print "n/a" }')
+wratio=$(awk -v a="$bwm" -v b="$tm" 'BEGIN { if (b > 0) printf "%.4f", a / b; else print "n/a" }')
+
+{
+    echo "braid bench $STAMP  (git $(git rev-parse --short HEAD 2>/dev/null || echo ?)$(git diff --quiet 2>/dev/null || echo '+dirty'))"
+    echo "frames ${SIZE} B, ${DURATION} s measured after ${WARMUP} s warm-up, ${ROUNDS} round(s), braid in flight ${INFLIGHT}, TSC $(awk -v h="$TSC_HZ" 'BEGIN { printf "%.3f GHz", h / 1e9 }')"
+    echo "load average before: $LOAD_BEFORE   after: $LOAD_AFTER   (2 CPUs; > 0.5 means other work shared the cores)"
+    echo
+    printf '%-8s %14s %16s %18s\n' "" "Mpps/worker" "cycles/pkt" "other"
+    printf '%-8s %14s %16s %18s\n' braid "$bm" "$bc" "all cycles/pkt $bct"
+    printf '%-8s %14s %16s %18s\n' testpmd "$tm" "$tc" "own count $to"
+    echo
+    echo "ratio braid/testpmd Mpps: $ratio"
+    echo "braid 1/100-interval windows (median): $bwm Mpps, $bwc busy cycles/pkt (ratio $wratio)"
+    echo
+    echo "per round (braid Mpps / busy cyc / all cyc | testpmd Mpps / TSC-Hz-per-pps / own cyc):"
+    for ((i = 0; i < ROUNDS; i++)); do
+        echo "  $((i + 1)): ${B_MPPS[i]} / ${B_CPP[i]} / ${B_CPPT[i]} | ${T_MPPS[i]} / ${T_CPP[i]} / ${T_OWN[i]}"
+    done
+    echo "logs: $LOGS/$STAMP-*"
+} | tee build/bench-results.txt
