@@ -6,7 +6,10 @@
 #
 # Builds bench_pipeline (meson compile -C build), then for each round runs, one after the other:
 #   braid    build/tests/bench/bench_pipeline: rx -> eth_classify -> icmp_local -> tx on a net_ring
-#            port, ICMP echo requests answered in place by one worker on lcore 1
+#            port, ICMP echo requests answered in place by one worker on lcore 1, twice:
+#            --mode cross (the reflector that turns replies back into requests runs on lcore 0,
+#            the headline) and --mode inline (the reflector runs on lcore 1 between graph walks,
+#            like testpmd's one-core loopback: no cache line crosses cores)
 #   testpmd  dpdk-testpmd --forward-mode=5tswap on a net_ring vdev (its TX ring is its RX ring),
 #            one forwarding core on lcore 1
 # Both: -l 0-1 --no-huge -m 1024 --no-pci, a unique --file-prefix, same frame size, bounded by
@@ -57,10 +60,10 @@ mkdir -p "$LOGS"
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 
 # The same worker core for both: lcore 1 (braid's worker, testpmd's only forwarding core).
-run_braid() { # round
-    local log="$LOGS/$STAMP-braid-$1.txt"
+run_braid() { # round mode
+    local log="$LOGS/$STAMP-braid-$2-$1.txt"
     timeout -k 10 $((WARMUP + DURATION + 60)) "$BENCH" --size "$SIZE" --duration "$DURATION" \
-        --warmup "$WARMUP" --inflight "$INFLIGHT" >"$log" 2>&1 || {
+        --warmup "$WARMUP" --inflight "$INFLIGHT" --mode "$2" >"$log" 2>&1 || {
         echo "bench.sh: bench_pipeline failed (round $1), see $log" >&2
         tail -20 "$log" >&2
         return 1
@@ -91,17 +94,18 @@ kv() { sed -n "s/^result\.$2=//p" "$1" | head -1; }
 # average the rest.
 testpmd_pps() {
     grep -o 'Rx-pps: *[0-9]*' "$1" | awk -v skip=$((WARMUP + 1)) \
-        '{ n++; if (n > skip) { s += $2; k++ } } END { if (k) printf "%.0f", s / k; else print 0 }'
+        '{ v[++n] = $2 } END { if (skip >= n) skip = n - 1; for (i = skip + 1; i <= n; i++) { s += v[i]; k++ }
+           if (k) printf "%.0f", s / k; else print 0 }'
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-declare -a B_MPPS B_CPP B_CPPT B_WMPPS B_WCPP T_MPPS T_CPP T_OWN
+declare -a B_MPPS B_CPP B_CPPT B_WMPPS B_WCPP I_MPPS I_CPP I_RCPP T_MPPS T_CPP T_OWN
 TSC_HZ=0
 for ((r = 1; r <= ROUNDS; r++)); do
     echo "round $r/$ROUNDS: braid ($((WARMUP + DURATION)) s) ..." >&2
-    blog=$(run_braid "$r") || exit 1
+    blog=$(run_braid "$r" cross) || exit 1
     [[ "$(kv "$blog" ok)" == 1 ]] || { echo "bench.sh: braid run not clean: $blog" >&2; exit 1; }
     TSC_HZ=$(kv "$blog" tsc_hz)
     B_MPPS+=("$(kv "$blog" mpps)")
@@ -109,6 +113,12 @@ for ((r = 1; r <= ROUNDS; r++)); do
     B_CPPT+=("$(kv "$blog" cycles_per_pkt_total)")
     B_WMPPS+=("$(kv "$blog" window_median_mpps)")
     B_WCPP+=("$(kv "$blog" window_median_cycles_per_pkt)")
+    echo "round $r/$ROUNDS: braid inline ($((WARMUP + DURATION)) s) ..." >&2
+    ilog=$(run_braid "$r" inline) || exit 1
+    [[ "$(kv "$ilog" ok)" == 1 ]] || { echo "bench.sh: braid inline run not clean: $ilog" >&2; exit 1; }
+    I_MPPS+=("$(kv "$ilog" mpps)")
+    I_CPP+=("$(kv "$ilog" cycles_per_pkt_busy)")
+    I_RCPP+=("$(kv "$ilog" reflect_cycles_per_pkt)")
     echo "round $r/$ROUNDS: testpmd ($((WARMUP + DURATION)) s) ..." >&2
     tlog=$(run_testpmd "$r") || exit 1
     pps=$(testpmd_pps "$tlog")
@@ -121,8 +131,10 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 med() { printf '%s\n' "$@" | median; }
 bm=$(med "${B_MPPS[@]}") bc=$(med "${B_CPP[@]}") bct=$(med "${B_CPPT[@]}")
 bwm=$(med "${B_WMPPS[@]}") bwc=$(med "${B_WCPP[@]}")
+im=$(med "${I_MPPS[@]}") ic=$(med "${I_CPP[@]}") irc=$(med "${I_RCPP[@]}")
 tm=$(med "${T_MPPS[@]}") tc=$(med "${T_CPP[@]}") to=$(med "${T_OWN[@]}")
 ratio=$(awk -v a="$bm" -v b="$tm" 'BEGIN { if (b > 0) printf "%.4f", a / b; else print "n/a" }')
+iratio=$(awk -v a="$im" -v b="$tm" 'BEGIN { if (b > 0) printf "%.4f", a / b; else print "n/a" }')
 wratio=$(awk -v a="$bwm" -v b="$tm" 'BEGIN { if (b > 0) printf "%.4f", a / b; else print "n/a" }')
 
 {
@@ -130,16 +142,18 @@ wratio=$(awk -v a="$bwm" -v b="$tm" 'BEGIN { if (b > 0) printf "%.4f", a / b; el
     echo "frames ${SIZE} B, ${DURATION} s measured after ${WARMUP} s warm-up, ${ROUNDS} round(s), braid in flight ${INFLIGHT}, TSC $(awk -v h="$TSC_HZ" 'BEGIN { printf "%.3f GHz", h / 1e9 }')"
     echo "load average before: $LOAD_BEFORE   after: $LOAD_AFTER   (2 CPUs; > 0.5 means other work shared the cores)"
     echo
-    printf '%-8s %14s %16s %18s\n' "" "Mpps/worker" "cycles/pkt" "other"
-    printf '%-8s %14s %16s %18s\n' braid "$bm" "$bc" "all cycles/pkt $bct"
-    printf '%-8s %14s %16s %18s\n' testpmd "$tm" "$tc" "own count $to"
+    printf '%-14s %12s %12s %8s  %s\n' "" "Mpps/worker" "cycles/pkt" "ratio" "notes"
+    printf '%-14s %12s %12s %8s  %s\n' "braid cross" "$bm" "$bc" "$ratio" \
+        "busy cycles; all worker cycles/pkt $bct; median window $bwm Mpps / $bwc cyc (ratio $wratio)"
+    printf '%-14s %12s %12s %8s  %s\n' "braid inline" "$im" "$ic" "$iratio" \
+        "graph busy cycles; reflector adds $irc cyc/pkt on the same core"
+    printf '%-14s %12s %12s %8s  %s\n' testpmd "$tm" "$tc" "1" "TSC Hz / pps; testpmd's own count $to"
     echo
-    echo "ratio braid/testpmd Mpps: $ratio"
-    echo "braid 1/100-interval windows (median): $bwm Mpps, $bwc busy cycles/pkt (ratio $wratio)"
+    echo "headline: braid/testpmd Mpps per worker = $ratio (cross), $iratio (inline)"
     echo
-    echo "per round (braid Mpps / busy cyc / all cyc | testpmd Mpps / TSC-Hz-per-pps / own cyc):"
+    echo "per round (braid cross Mpps / busy cyc / all cyc | inline Mpps / cyc / reflector cyc | testpmd Mpps / TSC-Hz-per-pps / own cyc):"
     for ((i = 0; i < ROUNDS; i++)); do
-        echo "  $((i + 1)): ${B_MPPS[i]} / ${B_CPP[i]} / ${B_CPPT[i]} | ${T_MPPS[i]} / ${T_CPP[i]} / ${T_OWN[i]}"
+        echo "  $((i + 1)): ${B_MPPS[i]} / ${B_CPP[i]} / ${B_CPPT[i]} | ${I_MPPS[i]} / ${I_CPP[i]} / ${I_RCPP[i]} | ${T_MPPS[i]} / ${T_CPP[i]} / ${T_OWN[i]}"
     done
     echo "logs: $LOGS/$STAMP-*"
 } | tee build/bench-results.txt

@@ -54,6 +54,8 @@ cleanup() {
     if ((rc != 0)); then
         echo "demo FAILED (status $rc); braid log: $RUNDIR/braid.log" >&2
         [[ -f "$RUNDIR/braid.log" ]] && tail -n 30 "$RUNDIR/braid.log" >&2
+    else
+        rm -rf "$RUNDIR"
     fi
     exit "$rc"
 }

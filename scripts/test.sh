@@ -123,8 +123,8 @@ print(max(t - f - e - s, 0), f + e, s)
 PYEOF
 }
 
-run_meson_tests() { # NAME BUILDDIR TIMEOUT
-    local name=$1 dir=$2 tmo=$3 rc p f s t0=$SECONDS
+run_meson_tests() { # NAME BUILDDIR TIMEOUT [START_SECONDS]
+    local name=$1 dir=$2 tmo=$3 rc p f s t0=${4:-$SECONDS}
     rm -f "$dir/meson-logs/testlog.json"
     timeout --kill-after=30 "$tmo" meson test -C "$dir" --print-errorlogs
     rc=$?
@@ -192,7 +192,7 @@ if ((QUICK == 0)); then
     fi
     if ((asan_rc == 0)); then
         export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-        run_meson_tests asan build-asan 1800
+        run_meson_tests asan build-asan 1800 "$t0"
     else
         echo "!! asan build failed"
         record asan "$asan_rc" "" "" "" $((SECONDS - t0))

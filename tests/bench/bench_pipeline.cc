@@ -15,6 +15,7 @@
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_ether.h>
+#include <rte_graph_worker.h>
 #include <rte_icmp.h>
 #include <rte_ip.h>
 #include <rte_lcore.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <array>
 #include <cinttypes>
 #include <cstdio>
@@ -48,17 +50,20 @@ struct Options {
     double warmup_s = 1.0;      // before the first snapshot
     unsigned inflight = 1024;   // K: frames circulating between the reflector and braid
     unsigned burst = 32;        // braid's workers.burst_size
+    bool inline_mode = false;   // --mode inline: reflector on the worker lcore, between walks
 };
 
 void usage(const char* argv0) {
     std::fprintf(stderr,
                  "usage: %s [--size 64|512] [--duration SECONDS] [--warmup SECONDS]\n"
-                 "          [--inflight K] [--burst N]\n"
+                 "          [--inflight K] [--burst N] [--mode cross|inline]\n"
                  "  --size      frame length in bytes without FCS (64 or 512; default 64)\n"
                  "  --duration  measured interval (default 10 s, at most 600)\n"
                  "  --warmup    run before measuring (default 1 s)\n"
                  "  --inflight  frames circulating (default 1024, 64..16384)\n"
-                 "  --burst     braid worker burst size (default 32)\n",
+                 "  --burst     braid worker burst size (default 32)\n"
+                 "  --mode      cross: braid's worker on lcore 1, reflector on lcore 0 (default)\n"
+                 "              inline: graph walk and reflector alternate on lcore 1\n",
                  argv0);
 }
 
@@ -83,6 +88,13 @@ bool parse_args(int argc, char** argv, Options& o) {
             o.warmup_s = std::strtod(v, &end);
         } else if (a == "--inflight") {
             o.inflight = static_cast<unsigned>(std::strtoul(v, &end, 10));
+        } else if (a == "--mode") {
+            if (std::string(v) != "cross" && std::string(v) != "inline") {
+                std::fprintf(stderr, "%s: --mode is cross or inline\n", argv[0]);
+                return false;
+            }
+            o.inline_mode = std::string(v) == "inline";
+            continue;
         } else if (a == "--burst") {
             o.burst = static_cast<unsigned>(std::strtoul(v, &end, 10));
         } else {
@@ -265,11 +277,12 @@ struct Reflector {
     std::vector<uint16_t> reply_ipid;    // by seq
     std::vector<uint16_t> reply_ipck;    // by seq
     std::vector<uint8_t> payload;        // bytes after the headers (same for every frame)
-    uint64_t reflected = 0;
-    uint64_t mismatches = 0;
-    uint64_t enqueue_failures = 0;
-    uint64_t polls = 0;
-    uint64_t empty_polls = 0;
+    // Single writer (whichever lcore reflects), read by the main lcore.
+    dataplane::Counter reflected;
+    dataplane::Counter mismatches;
+    dataplane::Counter enqueue_failures;
+    dataplane::Counter polls;
+    dataplane::Counter empty_polls;
 
     bool matches(const rte_mbuf* m) const {
         if (m->nb_segs != 1 || rte_pktmbuf_pkt_len(m) != size || rte_pktmbuf_data_len(m) != size) {
@@ -300,27 +313,59 @@ struct Reflector {
             if (matches(m)) [[likely]] {
                 reflect(rte_pktmbuf_mtod(m, uint8_t*));
             } else {
-                ++mismatches;
-                // Put a valid request back so the run continues (seq from the slot if sane).
-                uint16_t seq = static_cast<uint16_t>(reflected % k);
+                mismatches.add();
+                // Put a valid request back so the run continues.
+                uint16_t seq = static_cast<uint16_t>(reflected.get() % k);
                 auto req = make_request(size, seq);
                 rte_pktmbuf_reset(m);
                 std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(size)), req.data(), size);
             }
         }
-        reflected += n;
-        ++polls;
+        reflected.add(n);
+        polls.add();
         if (n == 0) {
-            ++empty_polls;
+            empty_polls.add();
         } else {
             unsigned q = rte_ring_sp_enqueue_burst(rx, reinterpret_cast<void**>(pkts), n, nullptr);
             if (q != n) {  // cannot happen: the ring holds all K frames
-                enqueue_failures += n - q;
+                enqueue_failures.add(n - q);
                 rte_pktmbuf_free_bulk(pkts + q, n - q);
             }
         }
     }
 };
+
+// --mode inline: braid's graph and the reflector take turns on the worker lcore, so that no
+// cache line crosses cores (as in testpmd's one-core loopback). This replaces App::worker_main
+// (same walk, TX flush and cycle accounting into the worker's counters; no RCU reports, which
+// nothing needs here) and adds the reflection after each walk, timed separately.
+struct Inline {
+    dataplane::App* app = nullptr;
+    dataplane::WorkerContext* wc = nullptr;
+    Reflector* r = nullptr;
+    std::atomic<bool> stop{false};
+    dataplane::Counter reflect_cycles;
+};
+
+int inline_main(void* arg) {
+    auto& c = *static_cast<Inline*>(arg);
+    dataplane::WorkerContext& wc = *c.wc;
+    const dataplane::PortRuntime& port = c.app->ports()[0];
+    uint64_t prev = rte_rdtsc();
+    while (!c.stop.load(std::memory_order_acquire)) {
+        wc.rx_this_loop = 0;
+        rte_graph_walk(wc.graph);
+        wc.counters.tx_packets.add(
+            rte_eth_tx_buffer_flush(port.port_id, wc.txq, wc.tx_buffers[port.index]));
+        const uint64_t t1 = rte_rdtsc();
+        (wc.rx_this_loop > 0 ? wc.counters.busy_cycles : wc.counters.idle_cycles).add(t1 - prev);
+        wc.counters.loops.add();
+        c.r->poll();
+        prev = rte_rdtsc();
+        c.reflect_cycles.add(prev - t1);
+    }
+    return 0;
+}
 
 std::string hz_string(uint64_t hz) {
     char b[32];
@@ -419,10 +464,27 @@ int main(int argc, char** argv) {
         }
     }
 
-    if (!app.launch(&err)) {
+    Inline inl;
+    inl.app = &app;
+    inl.wc = app.workers()[0];
+    inl.r = &r;
+    if (opt.inline_mode) {
+        if (rte_eal_remote_launch(inline_main, &inl, inl.wc->lcore_id) != 0) {
+            std::fprintf(stderr, "bench_pipeline: cannot launch on lcore %u\n", inl.wc->lcore_id);
+            return 2;
+        }
+    } else if (!app.launch(&err)) {
         std::fprintf(stderr, "bench_pipeline: launch: %s\n", err.c_str());
         return 2;
     }
+    // The main lcore reflects in cross mode; in inline mode it only watches the counters.
+    auto pump = [&] {
+        if (opt.inline_mode) {
+            rte_delay_us_sleep(200);
+        } else {
+            r.poll();
+        }
+    };
     const dataplane::WorkerContext& wc = *app.workers()[0];  // freed by app.shutdown()
     const unsigned worker_lcore = wc.lcore_id;
     const uint64_t hz = app.tsc_hz();
@@ -431,10 +493,11 @@ int main(int argc, char** argv) {
     const uint64_t t0 = rte_rdtsc();
     const uint64_t warm_end = t0 + static_cast<uint64_t>(opt.warmup_s * double(hz));
     while (rte_rdtsc() < warm_end) {
-        r.poll();
+        pump();
     }
-    const uint64_t refl0 = r.reflected;
-    const uint64_t polls0 = r.polls, empty0 = r.empty_polls;
+    const uint64_t refl0 = r.reflected.get();
+    const uint64_t polls0 = r.polls.get(), empty0 = r.empty_polls.get();
+    const uint64_t rcyc0 = inl.reflect_cycles.get();
     Snapshot a = snap(wc);
     const uint64_t end = a.tsc + static_cast<uint64_t>(opt.duration_s * double(hz));
     // Windows of 1/100 of the interval (at least 10 ms): other load on the machine preempts the
@@ -444,9 +507,13 @@ int main(int argc, char** argv) {
     std::vector<double> win_mpps, win_cpp;
     uint64_t w_tsc = a.tsc, w_rx = a.rx, w_busy = a.busy;
     uint64_t next_window = a.tsc + window;
+    uint64_t occ_rx = 0, occ_tx = 0, occ_n = 0;  // ring occupancy, sampled once a window
     for (uint64_t now = rte_rdtsc(); now < end; now = rte_rdtsc()) {
-        r.poll();
+        pump();
         if (now >= next_window) {
+            occ_rx += rte_ring_count(r.rx);
+            occ_tx += rte_ring_count(r.tx);
+            ++occ_n;
             const uint64_t rx = wc.counters.rx_packets.get(), busy = wc.counters.busy_cycles.get();
             if (rx > w_rx) {
                 win_mpps.push_back(double(rx - w_rx) * double(hz) / double(now - w_tsc) / 1e6);
@@ -459,8 +526,13 @@ int main(int argc, char** argv) {
         }
     }
     Snapshot b = snap(wc);
-    const uint64_t refl1 = r.reflected;
-    const uint64_t polls = r.polls - polls0, empty_polls = r.empty_polls - empty0;
+    const uint64_t refl1 = r.reflected.get();
+    const uint64_t polls = r.polls.get() - polls0, empty_polls = r.empty_polls.get() - empty0;
+    const uint64_t reflect_cycles = inl.reflect_cycles.get() - rcyc0;
+    if (opt.inline_mode) {
+        inl.stop.store(true, std::memory_order_release);
+        rte_eal_wait_lcore(inl.wc->lcore_id);
+    }
 
     // Stop braid; collect every frame (rings and braid's TX buffer, which the worker flushes).
     const uint64_t braid_leak = app.shutdown();
@@ -493,15 +565,19 @@ int main(int argc, char** argv) {
     const double busy_pct = (busy + idle) ? 100.0 * double(busy) / double(busy + idle) : 0;
 
     std::printf("braid bench_pipeline: n3_rx -> eth_classify -> icmp_local -> n3_tx, ICMP echo, "
-                "%u-byte frames, %u in flight, burst %u\n",
-                opt.size, opt.inflight, opt.burst);
+                "%u-byte frames, %u in flight, burst %u, mode %s\n",
+                opt.size, opt.inflight, opt.burst, opt.inline_mode ? "inline" : "cross");
     std::printf("  worker lcore %u, TSC %s, measured %.3f s after %.1f s warm-up\n", worker_lcore,
                 hz_string(hz).c_str(), secs, opt.warmup_s);
     std::printf("  packets (worker rx)        %" PRIu64 "  (tx %" PRIu64 ", reflected %" PRIu64 ")\n",
                 pkts, b.tx - a.tx, refl1 - refl0);
-    std::printf("  reflector (main lcore)     %" PRIu64 " polls, %.1f%% empty, %.1f pkts/poll\n",
-                polls, polls ? 100.0 * double(empty_polls) / double(polls) : 0.0,
-                polls ? double(refl1 - refl0) / double(polls) : 0.0);
+    std::printf("  reflector (%s)  %" PRIu64 " polls, %.1f%% empty, %.1f pkts/poll, %.1f cycles/pkt\n",
+                opt.inline_mode ? "worker lcore" : "main lcore  ", polls, polls ? 100.0 * double(empty_polls) / double(polls) : 0.0,
+                polls ? double(refl1 - refl0) / double(polls) : 0.0,
+                opt.inline_mode && refl1 > refl0 ? double(reflect_cycles) / double(refl1 - refl0) : 0.0);
+    std::printf("  mean ring occupancy        rx %.0f, tx %.0f (of %u in flight)\n",
+                occ_n ? double(occ_rx) / double(occ_n) : 0.0,
+                occ_n ? double(occ_tx) / double(occ_n) : 0.0, opt.inflight);
     std::printf("  Mpps per worker            %.3f\n", mpps);
     std::printf("  busy cycles / packet       %.1f\n", cpp_busy);
     std::printf("  all worker cycles / packet %.1f  (busy %.1f%% of loops' cycles, %.1f pkts/loop)\n",
@@ -541,22 +617,25 @@ int main(int argc, char** argv) {
     }
     std::printf("  correctness: reply mismatches %" PRIu64 ", drops %" PRIu64 "%s, ring enqueue "
                 "failures %" PRIu64 ", bench mbufs not returned %u, braid pool leak %" PRIu64 "\n",
-                r.mismatches, drops_total, drops_text.c_str(), r.enqueue_failures, pool_in_use,
+                r.mismatches.get(), drops_total, drops_text.c_str(), r.enqueue_failures.get(), pool_in_use,
                 braid_leak);
 
+    std::printf("result.mode=%s\n", opt.inline_mode ? "inline" : "cross");
+    std::printf("result.reflect_cycles_per_pkt=%.2f\n",
+                opt.inline_mode && refl1 > refl0 ? double(reflect_cycles) / double(refl1 - refl0) : 0.0);
     std::printf("result.size=%u\nresult.inflight=%u\nresult.seconds=%.3f\nresult.tsc_hz=%" PRIu64
                 "\nresult.packets=%" PRIu64 "\nresult.mpps=%.4f\nresult.cycles_per_pkt_busy=%.2f\n"
                 "result.cycles_per_pkt_total=%.2f\nresult.busy_pct=%.2f\nresult.mismatches=%" PRIu64
                 "\nresult.drops=%" PRIu64 "\nresult.window_median_mpps=%.4f\n"
                 "result.window_median_cycles_per_pkt=%.2f\nresult.window_best_mpps=%.4f\n%s",
                 opt.size, opt.inflight, secs, hz, pkts, mpps, cpp_busy, cpp_total, busy_pct,
-                r.mismatches, drops_total, med_mpps, med_cpp, max_mpps, node_kv.c_str());
+                r.mismatches.get(), drops_total, med_mpps, med_cpp, max_mpps, node_kv.c_str());
 
     rte_ring_free(r.rx);
     rte_ring_free(r.tx);
     rte_mempool_free(pool);
     dataplane::eal_cleanup();
-    const bool ok = r.mismatches == 0 && drops_total == 0 && r.enqueue_failures == 0 &&
+    const bool ok = r.mismatches.get() == 0 && drops_total == 0 && r.enqueue_failures.get() == 0 &&
                     pool_in_use == 0 && braid_leak == 0 && pkts > 0;
     std::printf("result.ok=%d\n", ok ? 1 : 0);
     return ok ? 0 : 1;

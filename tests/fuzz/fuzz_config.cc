@@ -38,6 +38,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // No try/catch on purpose: parse() must not throw, so an escaping exception should reach
     // libFuzzer (std::terminate → abort → crash report).
     braid::config::ParseResult r = braid::config::parse(yaml, "<fuzz>");
+    static const bool verbose = std::getenv("BRAID_FUZZ_VERBOSE") != nullptr;
+    if (verbose) {  // BRAID_FUZZ_VERBOSE=1: what the parser made of each input
+        std::fprintf(stderr, "fuzz_config: %s\n", r.ok() ? "accepted" : "rejected");
+        for (const auto& e : r.errors) {
+            std::fprintf(stderr, "  %s\n", e.to_string().c_str());
+        }
+    }
     if (!r.ok()) {
         if (r.config.has_value() && r.errors.empty()) {
             std::abort();  // unreachable by definition of ok(); keeps the invariant explicit

@@ -5,13 +5,18 @@
 // EAL comes up once, in LLVMFuzzerInitialize, with --no-huge, --no-pci, no vdev at all and a
 // per-process --file-prefix (nothing is probed, nothing is shared with another process). The
 // frame is copied into one mbuf from a private pool; invariants checked (abort on violation):
-//   - a `tx` verdict leaves a frame of at least 14 bytes whose Ethernet source is the port MAC;
+//   - a `tx` verdict leaves a frame of at least 14 bytes whose Ethernet source is the port MAC,
+//     and a well-formed reply: ARP reply from our MAC/address; IPv4 or IPv6 from one of our
+//     addresses, length fields matching the frame, IP and ICMP checksums correct;
 //   - the packet never grows by more than 32 bytes (the NS → NA rewrite may append);
 //   - a `drop` verdict carries a reason < DropReason::count;
 //   - the mbuf stays a single, consistent segment (pkt_len == data_len);
 //   - after rte_pktmbuf_free every mbuf is back in the pool (no leak, no double free).
+#include <rte_arp.h>
 #include <rte_eal.h>
 #include <rte_ether.h>
+#include <rte_icmp.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
@@ -86,13 +91,69 @@ PortRuntime* make_port() {
     return p;
 }
 
+// A reply must be a well-formed frame from us: our source MAC, and for IP a consistent length
+// and correct checksums (a reply the peer would discard is a bug too).
 void check_tx(rte_mbuf* m) {
-    if (rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr)) {
-        die("tx verdict with a %u-byte frame", rte_pktmbuf_data_len(m));
+    const uint32_t len = rte_pktmbuf_data_len(m);
+    if (len < sizeof(rte_ether_hdr)) {
+        die("tx verdict with a %u-byte frame", len);
     }
-    const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+    auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
     if (!rte_is_same_ether_addr(&eth->src_addr, &port->mac)) {
         die("tx verdict with a foreign Ethernet source");
+    }
+    const uint32_t l3_len = len - sizeof(rte_ether_hdr);
+    switch (rte_be_to_cpu_16(eth->ether_type)) {
+        case RTE_ETHER_TYPE_ARP: {
+            if (l3_len < sizeof(rte_arp_hdr)) {
+                die("ARP reply of %u bytes", l3_len);
+            }
+            const auto* arp = reinterpret_cast<const rte_arp_hdr*>(eth + 1);
+            if (arp->arp_opcode != rte_cpu_to_be_16(RTE_ARP_OP_REPLY) ||
+                !rte_is_same_ether_addr(&arp->arp_data.arp_sha, &port->mac) ||
+                rte_be_to_cpu_32(arp->arp_data.arp_sip) != port->ipv4) {
+                die("ARP reply is not a reply from our MAC and address");
+            }
+            break;
+        }
+        case RTE_ETHER_TYPE_IPV4: {
+            const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(eth + 1);
+            const uint32_t ihl = (ip->version_ihl & 0x0f) * 4u;
+            const uint32_t total = rte_be_to_cpu_16(ip->total_length);
+            if (l3_len < sizeof(rte_ipv4_hdr) || ihl < sizeof(rte_ipv4_hdr) || total != l3_len ||
+                total < ihl + sizeof(rte_icmp_hdr)) {
+                die("IPv4 reply: total length %u, frame carries %u", total, l3_len);
+            }
+            if (rte_raw_cksum(ip, ihl) != 0xffff) {
+                die("IPv4 reply with a bad header checksum");
+            }
+            if (rte_raw_cksum(reinterpret_cast<const uint8_t*>(ip) + ihl, total - ihl) != 0xffff) {
+                die("ICMP reply with a bad checksum");
+            }
+            if (rte_be_to_cpu_32(ip->src_addr) != port->ipv4) {
+                die("IPv4 reply not from our address");
+            }
+            break;
+        }
+        case RTE_ETHER_TYPE_IPV6: {
+            const auto* ip6 = reinterpret_cast<const rte_ipv6_hdr*>(eth + 1);
+            if (l3_len < sizeof(rte_ipv6_hdr) ||
+                sizeof(rte_ipv6_hdr) + rte_be_to_cpu_16(ip6->payload_len) != l3_len) {
+                die("IPv6 reply: payload length %u, frame carries %u",
+                    l3_len < sizeof(rte_ipv6_hdr) ? 0u : rte_be_to_cpu_16(ip6->payload_len),
+                    l3_len);
+            }
+            if (ip6->proto != IPPROTO_ICMPV6 || rte_ipv6_udptcp_cksum_verify(ip6, ip6 + 1) != 0) {
+                die("ICMPv6 reply with a bad checksum");
+            }
+            if (std::memcmp(ip6->src_addr, port->ipv6.data(), 16) != 0 &&
+                std::memcmp(ip6->src_addr, port->ipv6_link_local.data(), 16) != 0) {
+                die("IPv6 reply not from one of our addresses");
+            }
+            break;
+        }
+        default:
+            die("tx verdict with Ethernet type 0x%04x", rte_be_to_cpu_16(eth->ether_type));
     }
 }
 

@@ -6,7 +6,7 @@ import re
 import time
 
 import pytest
-from conftest import DN_IP, GNB_IP, GNB_IP6, N3_IP, N3_IP6, N6_IP
+from conftest import DN_IP, DN_IP6, GNB_IP, GNB_IP6, N3_IP, N3_IP6, N6_IP, N6_IP6
 
 from scapy.all import ARP, ICMP, IP, Ether, ICMPv6EchoReply, ICMPv6EchoRequest, IPv6  # noqa: E402
 
@@ -157,3 +157,13 @@ def test_braid_arps_for_its_gateways(lab, braid, startup_captures):
     assert GNB_IP in neigh and DN_IP in neigh, f"gateways missing from neighbors:\n{neigh}"
     gnb_mac = lab.mac("eth0", ns=lab.gnb)
     assert gnb_mac in neigh.lower(), f"gNB MAC {gnb_mac} not in neighbors:\n{neigh}"
+
+
+def test_ping_dn_ipv6(lab, alive):
+    dn_mac = lab.mac("eth0", ns=lab.dn)
+    braid_mac = lab.mac(lab.n6)
+    with lab.capture(lab.dn, "dn-icmp6.pcap", bpf="icmp6") as cap:
+        cp = lab.ping(lab.dn, N6_IP6, count=3, extra=("-6",))
+    assert cp.returncode == 0, f"ping -6 {N6_IP6} failed:\n{cp.stdout}{cp.stderr}"
+    _check_echo(cap.packets(), braid_mac, dn_mac, DN_IP6, N6_IP6, IPv6, ICMPv6EchoRequest,
+                ICMPv6EchoReply, 3)
