@@ -43,9 +43,15 @@ DropReason handle_ipv4(const dataplane::PortRuntime& port, rte_mbuf* m, bool& se
     if (icmp->icmp_type != RTE_IP_ICMP_ECHO_REQUEST || icmp->icmp_code != 0) {
         return DropReason::icmp_unhandled;
     }
+    // RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), with m the type/code word (8/0 -> 0/0): the
+    // reply costs the same whatever the payload size.
     icmp->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
-    icmp->icmp_cksum = 0;
-    icmp->icmp_cksum = static_cast<uint16_t>(~rte_raw_cksum(icmp, icmp_len));
+    uint32_t sum = static_cast<uint16_t>(~rte_be_to_cpu_16(icmp->icmp_cksum)) +
+                   static_cast<uint16_t>(~(RTE_IP_ICMP_ECHO_REQUEST << 8)) +
+                   (RTE_IP_ICMP_ECHO_REPLY << 8);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    icmp->icmp_cksum = rte_cpu_to_be_16(static_cast<uint16_t>(~sum));
     ip->dst_addr = ip->src_addr;
     ip->src_addr = rte_cpu_to_be_32(port.ipv4);
     ip->time_to_live = 64;

@@ -8,6 +8,9 @@
 // request (swap MACs and IPs, ICMP type 0 → 8 with an RFC 1624 incremental checksum update; the
 // IPv4 checksum is unchanged because the swap keeps the same words) and puts it back on the RX
 // ring. The worker (lcore 1) thus never runs dry and never sees a packet it has not seen before.
+// --mode cross (default): braid's own worker loop on lcore 1, the reflector on the main lcore.
+// --mode inline: the reflector runs on lcore 1 between graph walks (no cache line crosses cores,
+// as in testpmd's one-core loopback); the main lcore only watches.
 //
 // Output: a human-readable report, then `key=value` lines (prefix "result.") that
 // scripts/bench.sh parses. Exit status 0 only if every reply was correct and nothing was dropped.
@@ -24,8 +27,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <array>
+#include <atomic>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -45,12 +48,12 @@ using namespace braid;
 namespace {
 
 struct Options {
-    unsigned size = 64;         // frame length without FCS (testpmd --txpkts counts the same way)
-    double duration_s = 10.0;   // measured interval
-    double warmup_s = 1.0;      // before the first snapshot
-    unsigned inflight = 1024;   // K: frames circulating between the reflector and braid
-    unsigned burst = 32;        // braid's workers.burst_size
-    bool inline_mode = false;   // --mode inline: reflector on the worker lcore, between walks
+    unsigned size = 64;        // frame length without FCS (testpmd --txpkts counts the same way)
+    double duration_s = 10.0;  // measured interval
+    double warmup_s = 1.0;     // before the first snapshot
+    unsigned inflight = 1024;  // K: frames circulating between the reflector and braid
+    unsigned burst = 32;       // braid's workers.burst_size
+    bool inline_mode = false;  // --mode inline: reflector on the worker lcore, between walks
 };
 
 void usage(const char* argv0) {
@@ -128,7 +131,7 @@ constexpr uint32_t braid_ip = 0xC6120001;  // 198.18.0.1
 constexpr uint32_t peer_ip = 0xC6120002;   // 198.18.0.2
 constexpr uint16_t icmp_ident = 0x4242;
 constexpr size_t hdr_len = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + sizeof(rte_icmp_hdr);
-constexpr size_t seq_off = hdr_len - 2;           // ICMP sequence number (big endian)
+constexpr size_t seq_off = hdr_len - 2;  // ICMP sequence number (big endian)
 constexpr size_t icmp_off = hdr_len - sizeof(rte_icmp_hdr);
 
 uint16_t fold(uint32_t s) {
@@ -154,7 +157,9 @@ void put16(uint8_t* p, uint16_t v) {
     p[0] = static_cast<uint8_t>(v >> 8);
     p[1] = static_cast<uint8_t>(v);
 }
-uint16_t get16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+uint16_t get16(const uint8_t* p) {
+    return static_cast<uint16_t>(p[0] << 8 | p[1]);
+}
 void put32(uint8_t* p, uint32_t v) {
     put16(p, static_cast<uint16_t>(v >> 16));
     put16(p + 2, static_cast<uint16_t>(v));
@@ -226,7 +231,8 @@ inline void reflect(uint8_t* f) {
     icmp[0] = 8;
     const uint16_t m_new = get16(icmp);
     const uint16_t hc = get16(icmp + 2);
-    put16(icmp + 2, static_cast<uint16_t>(~fold(uint32_t(uint16_t(~hc)) + uint16_t(~m_old) + m_new)));
+    put16(icmp + 2,
+          static_cast<uint16_t>(~fold(uint32_t(uint16_t(~hc)) + uint16_t(~m_old) + m_new)));
 }
 
 // Check the generator against itself before trusting it with braid: requests and replies carry
@@ -242,7 +248,9 @@ bool self_test(unsigned size, unsigned k) {
         }
         reflect(rep.data());
         if (rep != req) {
-            std::fprintf(stderr, "self-test: reflecting the reply for seq %u does not give the request\n", s);
+            std::fprintf(stderr,
+                         "self-test: reflecting the reply for seq %u does not give the request\n",
+                         s);
             return false;
         }
     }
@@ -272,11 +280,11 @@ struct Reflector {
     rte_ring* tx = nullptr;  // braid's n3_tx produces, we consume
     unsigned size = 64;
     unsigned k = 0;
-    std::vector<uint8_t> reply_hdr;      // expected reply header for seq 0
-    std::vector<uint16_t> reply_cksum;   // by seq: ICMP checksum of the expected reply
-    std::vector<uint16_t> reply_ipid;    // by seq
-    std::vector<uint16_t> reply_ipck;    // by seq
-    std::vector<uint8_t> payload;        // bytes after the headers (same for every frame)
+    std::vector<uint8_t> reply_hdr;     // expected reply header for seq 0
+    std::vector<uint16_t> reply_cksum;  // by seq: ICMP checksum of the expected reply
+    std::vector<uint16_t> reply_ipid;   // by seq
+    std::vector<uint16_t> reply_ipck;   // by seq
+    std::vector<uint8_t> payload;       // bytes after the headers (same for every frame)
     // Single writer (whichever lcore reflects), read by the main lcore.
     dataplane::Counter reflected;
     dataplane::Counter mismatches;
@@ -387,10 +395,10 @@ int main(int argc, char** argv) {
 
     const std::string prefix = "braid-bench-" + std::to_string(getpid());
     std::string err;
-    if (!dataplane::eal_init({"bench_pipeline", "-l", "0-1", "--no-huge", "-m", "1024", "--no-pci",
-                              "--file-prefix", prefix, "--log-level", "lib.eal:warning",
-                              "--no-telemetry"},
-                             &err)) {
+    if (!dataplane::eal_init(
+            {"bench_pipeline", "-l", "0-1", "--no-huge", "-m", "1024", "--no-pci", "--file-prefix",
+             prefix, "--log-level", "lib.eal:warning", "--no-telemetry"},
+            &err)) {
         std::fprintf(stderr, "bench_pipeline: %s\n", err.c_str());
         return 2;
     }
@@ -542,8 +550,8 @@ int main(int argc, char** argv) {
         uint64_t d = app.drops(static_cast<pipelines::DropReason>(i));
         if (d != 0) {
             drops_total += d;
-            drops_text += " " + std::string(pipelines::drop_reason_table[i].name) + "=" +
-                          std::to_string(d);
+            drops_text +=
+                " " + std::string(pipelines::drop_reason_table[i].name) + "=" + std::to_string(d);
         }
     }
     for (rte_ring* ring : {r.rx, r.tx}) {
@@ -564,25 +572,31 @@ int main(int argc, char** argv) {
     const double cpp_total = pkts ? double(busy + idle) / double(pkts) : 0;
     const double busy_pct = (busy + idle) ? 100.0 * double(busy) / double(busy + idle) : 0;
 
-    std::printf("braid bench_pipeline: n3_rx -> eth_classify -> icmp_local -> n3_tx, ICMP echo, "
-                "%u-byte frames, %u in flight, burst %u, mode %s\n",
-                opt.size, opt.inflight, opt.burst, opt.inline_mode ? "inline" : "cross");
+    std::printf(
+        "braid bench_pipeline: n3_rx -> eth_classify -> icmp_local -> n3_tx, ICMP echo, "
+        "%u-byte frames, %u in flight, burst %u, mode %s\n",
+        opt.size, opt.inflight, opt.burst, opt.inline_mode ? "inline" : "cross");
     std::printf("  worker lcore %u, TSC %s, measured %.3f s after %.1f s warm-up\n", worker_lcore,
                 hz_string(hz).c_str(), secs, opt.warmup_s);
-    std::printf("  packets (worker rx)        %" PRIu64 "  (tx %" PRIu64 ", reflected %" PRIu64 ")\n",
+    std::printf("  packets (worker rx)        %" PRIu64 "  (tx %" PRIu64 ", reflected %" PRIu64
+                ")\n",
                 pkts, b.tx - a.tx, refl1 - refl0);
-    std::printf("  reflector (%s)  %" PRIu64 " polls, %.1f%% empty, %.1f pkts/poll, %.1f cycles/pkt\n",
-                opt.inline_mode ? "worker lcore" : "main lcore  ", polls, polls ? 100.0 * double(empty_polls) / double(polls) : 0.0,
-                polls ? double(refl1 - refl0) / double(polls) : 0.0,
-                opt.inline_mode && refl1 > refl0 ? double(reflect_cycles) / double(refl1 - refl0) : 0.0);
+    std::printf(
+        "  reflector (%s)  %" PRIu64 " polls, %.1f%% empty, %.1f pkts/poll, %.1f cycles/pkt\n",
+        opt.inline_mode ? "worker lcore" : "main lcore  ", polls,
+        polls ? 100.0 * double(empty_polls) / double(polls) : 0.0,
+        polls ? double(refl1 - refl0) / double(polls) : 0.0,
+        opt.inline_mode && refl1 > refl0 ? double(reflect_cycles) / double(refl1 - refl0) : 0.0);
     std::printf("  mean ring occupancy        rx %.0f, tx %.0f (of %u in flight)\n",
                 occ_n ? double(occ_rx) / double(occ_n) : 0.0,
                 occ_n ? double(occ_tx) / double(occ_n) : 0.0, opt.inflight);
     std::printf("  Mpps per worker            %.3f\n", mpps);
     std::printf("  busy cycles / packet       %.1f\n", cpp_busy);
-    std::printf("  all worker cycles / packet %.1f  (busy %.1f%% of loops' cycles, %.1f pkts/loop)\n",
-                cpp_total, busy_pct, double(pkts) / double(std::max<uint64_t>(1, b.loops - a.loops)));
-    std::printf("  capacity at 100%% busy      %.3f Mpps\n", cpp_busy > 0 ? double(hz) / cpp_busy / 1e6 : 0);
+    std::printf(
+        "  all worker cycles / packet %.1f  (busy %.1f%% of loops' cycles, %.1f pkts/loop)\n",
+        cpp_total, busy_pct, double(pkts) / double(std::max<uint64_t>(1, b.loops - a.loops)));
+    std::printf("  capacity at 100%% busy      %.3f Mpps\n",
+                cpp_busy > 0 ? double(hz) / cpp_busy / 1e6 : 0);
     auto median = [](std::vector<double> v) {
         if (v.empty()) {
             return 0.0;
@@ -591,10 +605,12 @@ int main(int argc, char** argv) {
         return v[v.size() / 2];
     };
     const double med_mpps = median(win_mpps), med_cpp = median(win_cpp);
-    const double max_mpps = win_mpps.empty() ? 0 : *std::max_element(win_mpps.begin(), win_mpps.end());
-    std::printf("  %zu windows of %.0f ms: median %.3f Mpps, median %.1f busy cycles/packet, "
-                "best %.3f Mpps\n",
-                win_mpps.size(), double(window) * 1e3 / double(hz), med_mpps, med_cpp, max_mpps);
+    const double max_mpps =
+        win_mpps.empty() ? 0 : *std::max_element(win_mpps.begin(), win_mpps.end());
+    std::printf(
+        "  %zu windows of %.0f ms: median %.3f Mpps, median %.1f busy cycles/packet, "
+        "best %.3f Mpps\n",
+        win_mpps.size(), double(window) * 1e3 / double(hz), med_mpps, med_cpp, max_mpps);
     std::printf("  per node (measured interval; rte_graph stats, each call timed with rdtsc):\n");
     std::printf("    %-14s %14s %14s %10s %12s %12s\n", "node", "calls", "objs", "objs/call",
                 "cycles/call", "cycles/obj");
@@ -615,18 +631,22 @@ int main(int argc, char** argv) {
                       objs ? double(cyc) / double(objs) : 0.0);
         node_kv += kv;
     }
-    std::printf("  correctness: reply mismatches %" PRIu64 ", drops %" PRIu64 "%s, ring enqueue "
+    std::printf("  correctness: reply mismatches %" PRIu64 ", drops %" PRIu64
+                "%s, ring enqueue "
                 "failures %" PRIu64 ", bench mbufs not returned %u, braid pool leak %" PRIu64 "\n",
-                r.mismatches.get(), drops_total, drops_text.c_str(), r.enqueue_failures.get(), pool_in_use,
-                braid_leak);
+                r.mismatches.get(), drops_total, drops_text.c_str(), r.enqueue_failures.get(),
+                pool_in_use, braid_leak);
 
     std::printf("result.mode=%s\n", opt.inline_mode ? "inline" : "cross");
-    std::printf("result.reflect_cycles_per_pkt=%.2f\n",
-                opt.inline_mode && refl1 > refl0 ? double(reflect_cycles) / double(refl1 - refl0) : 0.0);
+    std::printf(
+        "result.reflect_cycles_per_pkt=%.2f\n",
+        opt.inline_mode && refl1 > refl0 ? double(reflect_cycles) / double(refl1 - refl0) : 0.0);
     std::printf("result.size=%u\nresult.inflight=%u\nresult.seconds=%.3f\nresult.tsc_hz=%" PRIu64
-                "\nresult.packets=%" PRIu64 "\nresult.mpps=%.4f\nresult.cycles_per_pkt_busy=%.2f\n"
+                "\nresult.packets=%" PRIu64
+                "\nresult.mpps=%.4f\nresult.cycles_per_pkt_busy=%.2f\n"
                 "result.cycles_per_pkt_total=%.2f\nresult.busy_pct=%.2f\nresult.mismatches=%" PRIu64
-                "\nresult.drops=%" PRIu64 "\nresult.window_median_mpps=%.4f\n"
+                "\nresult.drops=%" PRIu64
+                "\nresult.window_median_mpps=%.4f\n"
                 "result.window_median_cycles_per_pkt=%.2f\nresult.window_best_mpps=%.4f\n%s",
                 opt.size, opt.inflight, secs, hz, pkts, mpps, cpp_busy, cpp_total, busy_pct,
                 r.mismatches.get(), drops_total, med_mpps, med_cpp, max_mpps, node_kv.c_str());

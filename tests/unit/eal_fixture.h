@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include "dataplane/eal.h"
@@ -23,6 +24,12 @@ inline void eal_once() {
             std::fprintf(stderr, "unit_tests: %s\n", err.c_str());
             std::exit(2);
         }
+        // EAL leaves its runtime directory behind; tests must not litter /var/run/dpdk.
+        static std::string dir = "/var/run/dpdk/" + prefix;
+        std::atexit([] {
+            std::error_code ec;
+            std::filesystem::remove_all(dir, ec);
+        });
         return true;
     }();
     (void)done;
