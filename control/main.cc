@@ -205,6 +205,13 @@ int main(int argc, char** argv) {
                 exporter
                     ? (cfg.metrics.listen.address + ":" + std::to_string(exporter->port())).c_str()
                     : "off");
+            if (cfg.pfcp.enabled) {
+                // Said out loud so that nobody waits for an association that cannot come.
+                BRAID_LOG(pfcp, WARNING,
+                          "pfcp.enabled is set but this build has no PFCP server yet: no N4 "
+                          "socket is opened on %s:%u",
+                          cfg.pfcp.listen.address.c_str(), cfg.pfcp.listen.port);
+            }
             loop.run();
             BRAID_LOG(control, NOTICE, "stopping");
         }

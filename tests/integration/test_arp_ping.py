@@ -6,7 +6,7 @@ import re
 import time
 
 import pytest
-from conftest import DN_IP, DN_IP6, GNB_IP, GNB_IP6, N3_IP, N3_IP6, N6_IP, N6_IP6
+from conftest import DN_IP, DN_IP6, GNB_IP, GNB_IP6, N3_IP, N3_IP6, N6_IP, N6_IP6, run
 
 from scapy.all import ARP, ICMP, IP, Ether, ICMPv6EchoReply, ICMPv6EchoRequest, IPv6  # noqa: E402
 
@@ -167,3 +167,31 @@ def test_ping_dn_ipv6(lab, alive):
     assert cp.returncode == 0, f"ping -6 {N6_IP6} failed:\n{cp.stdout}{cp.stderr}"
     _check_echo(cap.packets(), braid_mac, dn_mac, DN_IP6, N6_IP6, IPv6, ICMPv6EchoRequest,
                 ICMPv6EchoReply, 3)
+
+
+def test_tshark_dissects_braid_frames_cleanly(lab, alive):
+    """Wireshark's dissectors, with checksum validation on, find nothing wrong in what braid
+    sends: ARP replies, ICMP and ICMPv6 echo replies, neighbor advertisements."""
+    braid_mac = lab.mac(lab.n3)
+    with lab.capture(lab.gnb, "gnb-tshark.pcap", bpf="arp or icmp or icmp6") as cap:
+        lab.ns(lab.gnb, "ip", "neigh", "flush", "dev", "eth0", check=True)
+        assert lab.ping(lab.gnb, N3_IP, count=2).returncode == 0
+        assert lab.ping(lab.gnb, N3_IP6, count=2, extra=("-6",)).returncode == 0
+    path = cap.stop()
+    prefs = ["-o", "ip.check_checksum:TRUE"]
+
+    def tshark(display_filter):
+        cp = run(["tshark", "-n", "-r", path, *prefs, "-Y", display_filter, "-T", "fields",
+                  "-e", "frame.number", "-e", "_ws.col.Info"], timeout=60)
+        assert cp.returncode == 0, f"tshark failed: {cp.stderr}"
+        return [line for line in cp.stdout.splitlines() if line.strip()]
+
+    from_braid = f"eth.src == {braid_mac}"
+    bad = tshark(f"{from_braid} && (_ws.malformed || _ws.expert.severity >= warning)")
+    assert not bad, f"tshark flags frames braid sent:\n" + "\n".join(bad)
+    assert len(tshark(f"{from_braid} && arp.opcode == 2")) >= 1
+    assert len(tshark(f"{from_braid} && icmp.type == 0 && icmp.checksum.status == 1 "
+                      f"&& ip.checksum.status == 1")) == 2
+    assert len(tshark(f"{from_braid} && icmpv6.type == 129 && icmpv6.checksum.status == 1")) == 2
+    assert len(tshark(f"{from_braid} && icmpv6.type == 136 && icmpv6.checksum.status == 1 "
+                      f"&& icmpv6.nd.na.flag.s == 1")) >= 1
