@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 #include <algorithm>
 #include <cerrno>
@@ -938,6 +939,84 @@ void emit_endpoint(YAML::Emitter& out, std::string_view key, const Endpoint& ep)
     out << YAML::EndMap;
 }
 
+// 1-based line of the first byte sequence that is not UTF-8 (overlong forms, surrogates and
+// code points above U+10FFFF included), or 0 when `s` is valid UTF-8.
+int invalid_utf8_line(std::string_view s) {
+    int line = 1;
+    for (size_t i = 0; i < s.size();) {
+        const auto b = static_cast<unsigned char>(s[i]);
+        if (b < 0x80) {
+            line += b == '\n';
+            ++i;
+            continue;
+        }
+        size_t n = 0;
+        uint32_t cp = 0, min = 0;
+        if ((b & 0xe0) == 0xc0) {
+            n = 1, cp = b & 0x1f, min = 0x80;
+        } else if ((b & 0xf0) == 0xe0) {
+            n = 2, cp = b & 0x0f, min = 0x800;
+        } else if ((b & 0xf8) == 0xf0) {
+            n = 3, cp = b & 0x07, min = 0x10000;
+        } else {
+            return line;
+        }
+        for (size_t k = 1; k <= n; ++k) {
+            if (i + k >= s.size()) {
+                return line;
+            }
+            const auto c = static_cast<unsigned char>(s[i + k]);
+            if ((c & 0xc0) != 0x80) {
+                return line;
+            }
+            cp = (cp << 6) | (c & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+            return line;
+        }
+        i += n + 1;
+    }
+    return 0;
+}
+
+// How many documents `text` holds, counting at most two. Not YAML::LoadAll(): yaml-cpp 0.7
+// loops forever there, allocating a null document per turn, when a stray flow indicator (",")
+// keeps the parser from advancing (jbeder/yaml-cpp#1040, fixed upstream by PR #1319).
+struct DocumentCount {
+    int count = 0;
+    int second_line = 0;  // 1-based line where the second document starts
+};
+
+DocumentCount count_documents(const std::string& text) {
+    struct Counter final : YAML::EventHandler {
+        DocumentCount* c;
+        explicit Counter(DocumentCount* dc) : c(dc) {}
+        void OnDocumentStart(const YAML::Mark& mark) override {
+            if (++c->count == 2) {
+                c->second_line = mark.is_null() ? 0 : mark.line + 1;
+            }
+        }
+        void OnDocumentEnd() override {}
+        void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+        void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+        void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                      const std::string&) override {}
+        void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                             YAML::EmitterStyle::value) override {}
+        void OnSequenceEnd() override {}
+        void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                        YAML::EmitterStyle::value) override {}
+        void OnMapEnd() override {}
+    };
+    DocumentCount dc;
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    Counter counter(&dc);
+    for (int i = 0; i < 2 && parser.HandleNextDocument(counter); ++i) {
+    }
+    return dc;
+}
+
 }  // namespace
 
 std::string_view to_string(PortRole role) {
@@ -978,11 +1057,18 @@ ParseResult parse(std::string_view yaml_text, std::string_view source_name) {
         result.errors.push_back(Error{"", line, std::move(message)});
     };
     try {
-        const std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml_text));
-        const YAML::Node root = docs.empty() ? YAML::Node() : docs[0];
-        if (docs.size() > 1) {
-            fail(line_of(docs[1]), "expected one YAML document in " + source + ", found " +
-                                       std::to_string(docs.size()));
+        const std::string text(yaml_text);
+        if (const int bad = invalid_utf8_line(text); bad > 0) {
+            // YAML streams are Unicode; yaml-cpp passes stray bytes through on input but emits
+            // U+FFFD for them, so render() would not give back what was parsed.
+            fail(bad, source + " is not valid UTF-8");
+            return result;
+        }
+        const DocumentCount docs = count_documents(text);
+        const YAML::Node root = YAML::Load(text);  // the first document (null if none)
+        if (docs.count > 1) {
+            fail(docs.second_line,
+                 "expected one YAML document in " + source + ", found more than one");
         } else if (!root.IsNull() && !root.IsMap()) {
             fail(line_of(root), "the top level of " + source + " must be a map, got " +
                                     std::string(type_name(root)));

@@ -812,3 +812,20 @@ TEST_CASE("port_by_name and to_string(PortRole)", "[config]") {
     CHECK(braid::config::to_string(PortRole::n3) == "n3");
     CHECK(braid::config::to_string(PortRole::n6) == "n6");
 }
+
+TEST_CASE("a stray flow indicator is an error, not a hang (yaml-cpp LoadAll loop)", "[config]") {
+    auto r = braid::config::parse(",", "<fuzz>");
+    REQUIRE_FALSE(r.ok());
+    REQUIRE_FALSE(r.errors.empty());
+    CHECK(r.errors[0].line == 1);
+}
+
+TEST_CASE("text that is not UTF-8 is rejected with its line", "[config]") {
+    std::string yaml(braid::config::default_yaml());
+    yaml += "# \xff\n";
+    auto r = braid::config::parse(yaml, "<fuzz>");
+    REQUIRE_FALSE(r.ok());
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].message.find("UTF-8") != std::string::npos);
+    CHECK(r.errors[0].line > 1);
+}
