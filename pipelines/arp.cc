@@ -78,19 +78,10 @@ StageResult arp_packet(const dataplane::PortRuntime& port, rte_mbuf* m,
 namespace {
 
 uint16_t arp_process(rte_graph* graph, rte_node* node, void** objs, uint16_t nb) {
-    dataplane::WorkerContext& wc = *ctx(node).wc;
-    const auto& ports = app().ports();
-    for (uint16_t i = 0; i < nb; ++i) {
-        auto* m = static_cast<rte_mbuf*>(objs[i]);
-        const dataplane::PortRuntime& port = ports[dataplane::meta(m).port_index];
-        StageResult r = arp_packet(port, m, &wc);
-        if (r.verdict == Verdict::tx) {
-            rte_node_enqueue_x1(graph, node, tx_edge_for(port, next_n3_tx), m);
-        } else {
-            enqueue_drop(graph, node, next_drop, m, r.reason);
-        }
-    }
-    return nb;
+    dataplane::WorkerContext* wc = ctx(node).wc;
+    return answer_or_drop(
+        graph, node, objs, nb, next_drop, next_n3_tx,
+        [wc](const dataplane::PortRuntime& port, rte_mbuf* m) { return arp_packet(port, m, wc); });
 }
 
 }  // namespace

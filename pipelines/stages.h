@@ -8,6 +8,7 @@
 
 #include "dataplane/app.h"
 #include "pipelines/drop_reasons.h"
+#include "pipelines/node.h"
 
 namespace braid::pipelines {
 
@@ -28,5 +29,25 @@ StageResult arp_packet(const dataplane::PortRuntime& port, rte_mbuf* m,
 
 // ICMP echo and IPv6 neighbor solicitation for our addresses (after eth_classify).
 StageResult icmp_local_packet(const dataplane::PortRuntime& port, rte_mbuf* m);
+
+// The process function of a stage that answers in place: each packet either leaves through the
+// TX node of the port it came from (edges `first_tx` and `first_tx + 1` for n3/n6) or is dropped
+// (edge `drop_edge`) for the reason the stage gave.
+template <typename Stage>
+uint16_t answer_or_drop(rte_graph* graph, rte_node* node, void** objs, uint16_t nb,
+                        rte_edge_t drop_edge, rte_edge_t first_tx, Stage&& stage) {
+    const auto& ports = dataplane::current_app->ports();
+    for (uint16_t i = 0; i < nb; ++i) {
+        auto* m = static_cast<rte_mbuf*>(objs[i]);
+        const dataplane::PortRuntime& port = ports[dataplane::meta(m).port_index];
+        StageResult r = stage(port, m);
+        if (r.verdict == Verdict::tx) {
+            rte_node_enqueue_x1(graph, node, tx_edge_for(port, first_tx), m);
+        } else {
+            enqueue_drop(graph, node, drop_edge, m, r.reason);
+        }
+    }
+    return nb;
+}
 
 }  // namespace braid::pipelines
