@@ -19,7 +19,7 @@ using braid::cli::Output;
 // Prints what a real handler would read from Args: literals, placeholders, numbers.
 void echo_args(const Args& a, Output& out) {
     static constexpr std::string_view names[] = {"port", "component", "level", "topic",
-                                                 "addr", "n", "what"};
+                                                 "addr", "n",         "what"};
     for (size_t i = 0; i < a.words().size(); ++i) {
         out.write(a.word(i));
         out.write(" ");

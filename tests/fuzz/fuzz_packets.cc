@@ -179,9 +179,12 @@ void cleanup_at_exit() {
 extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
     const std::string prefix = "braid-fuzz-" + std::to_string(getpid());
     const std::vector<std::string> args = {
-        "fuzz",          "-l",          "0",      "--no-huge",  "-m",
-        "128",           "--no-pci",    "--file-prefix", prefix, "--no-telemetry",
-        "--log-level",   "lib.*:error",
+        "fuzz",        "-l",
+        "0",           "--no-huge",
+        "-m",          "128",
+        "--no-pci",    "--file-prefix",
+        prefix,        "--no-telemetry",
+        "--log-level", "lib.*:error",
     };
     std::string err;
     if (!braid::dataplane::eal_init(args, &err)) {
@@ -227,13 +230,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
     if (verbose) {
         static constexpr const char* verdicts[] = {"drop", "arp", "icmp_local", "tx"};
-        std::fprintf(stderr, "fuzz_packets: %zu bytes -> %s (%s), %u bytes out\n", size,
-                     static_cast<size_t>(r.verdict) < 4 ? verdicts[static_cast<size_t>(r.verdict)]
-                                                        : "?",
-                     static_cast<size_t>(r.reason) < braid::pipelines::drop_reason_count
-                         ? std::string(braid::pipelines::to_string(r.reason)).c_str()
-                         : "-",
-                     rte_pktmbuf_pkt_len(m));
+        std::fprintf(
+            stderr, "fuzz_packets: %zu bytes -> %s (%s), %u bytes out\n", size,
+            static_cast<size_t>(r.verdict) < 4 ? verdicts[static_cast<size_t>(r.verdict)] : "?",
+            static_cast<size_t>(r.reason) < braid::pipelines::drop_reason_count
+                ? std::string(braid::pipelines::to_string(r.reason)).c_str()
+                : "-",
+            rte_pktmbuf_pkt_len(m));
     }
     switch (r.verdict) {
         case Verdict::tx:
@@ -252,10 +255,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             die("invalid verdict %u", static_cast<unsigned>(r.verdict));
     }
     if (rte_pktmbuf_pkt_len(m) > size + max_growth) {
-        die("packet grew from %u to %u bytes", static_cast<unsigned>(size),
-            rte_pktmbuf_pkt_len(m));
+        die("packet grew from %u to %u bytes", static_cast<unsigned>(size), rte_pktmbuf_pkt_len(m));
     }
-    if (m->nb_segs != 1 || m->next != nullptr || rte_pktmbuf_pkt_len(m) != rte_pktmbuf_data_len(m)) {
+    if (m->nb_segs != 1 || m->next != nullptr ||
+        rte_pktmbuf_pkt_len(m) != rte_pktmbuf_data_len(m)) {
         die("mbuf no longer one consistent segment (pkt_len %u, data_len %u)",
             rte_pktmbuf_pkt_len(m), rte_pktmbuf_data_len(m));
     }
