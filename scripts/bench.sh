@@ -80,6 +80,7 @@ run_testpmd() { # round
         --forward-mode=5tswap --tx-first --stats-period 1 --nb-cores=1 --port-topology=loop \
         --total-num-mbufs=8192 --txpkts="$SIZE" --burst=32 --record-core-cycles \
         --record-burst-stats </dev/null >"$log" 2>&1 || rc=$?
+    rm -rf "/var/run/dpdk/braid-bench-tp-$$-$1" # EAL leaves its runtime directory behind
     if ((rc != 124 && rc != 0)) || ! grep -q 'Accumulated forward statistics' "$log"; then
         echo "bench.sh: testpmd failed (rc $rc, round $1), see $log" >&2
         tail -20 "$log" >&2

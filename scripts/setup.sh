@@ -68,6 +68,12 @@ if [[ -w "$HP" ]]; then
         echo "$WANT_HP" >"$HP" 2>/dev/null || true
         cur=$(cat "$HP" 2>/dev/null || echo 0)
     fi
+    # EAL finds hugepages through a hugetlbfs mount; Debian mounts one under systemd, a bare
+    # container or VM may not.
+    if ((cur > 0)) && ! grep -q hugetlbfs /proc/mounts; then
+        mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages 2>/dev/null ||
+            log "hugepages: cannot mount hugetlbfs on /dev/hugepages"
+    fi
     if ((cur >= WANT_HP)); then
         log "hugepages: $cur x 2 MB reserved"
     else

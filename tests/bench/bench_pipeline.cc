@@ -33,6 +33,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -402,6 +403,12 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "bench_pipeline: %s\n", err.c_str());
         return 2;
     }
+    // EAL leaves its runtime directory behind; a benchmark must not litter /var/run/dpdk.
+    static const std::string runtime_dir = "/var/run/dpdk/" + prefix;
+    std::atexit([] {
+        std::error_code ec;
+        std::filesystem::remove_all(runtime_dir, ec);
+    });
 
     unsigned ring_size = 64;
     while (ring_size <= opt.inflight) {
