@@ -1,0 +1,149 @@
+// The N4 rule model of one PFCP session (TS 29.244 §5.2, §7.5.2) and the immutable snapshot the
+// workers read. The control core validates a `SessionSpec` and compiles it into `SessionRules`;
+// `SessionTable` (session_table.h) publishes it. Wire encodings live in control/pfcp/; this is
+// the meaning.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dataplane/counter.h"
+
+namespace braid::dataplane {
+
+// TS 29.244 §8.2.2 Source Interface / §8.2.24 Destination Interface.
+enum class Interface : uint8_t { access = 0, core = 1, sgi_lan = 2, cp_function = 3 };
+
+// TS 29.244 §8.2.26 Apply Action, the bits braid acts on.
+struct ApplyAction {
+    bool drop = false;
+    bool forward = false;
+    bool buffer = false;
+    bool notify_cp = false;  // NOCP, only with buffer
+    bool duplicate = false;
+    bool operator==(const ApplyAction&) const = default;
+};
+
+// GTP-U/UDP/IPv4 outer header creation (TS 29.244 §8.2.56, description 0x0100).
+struct OuterHeaderCreation {
+    uint32_t teid = 0;
+    uint32_t peer_ipv4 = 0;  // host order
+    bool operator==(const OuterHeaderCreation&) const = default;
+};
+
+struct Pdr {
+    uint16_t id = 0;
+    uint32_t precedence = 0;  // lower value = matched first
+    Interface source = Interface::access;
+    std::optional<uint32_t> local_teid;  // PDI Local F-TEID (UL)
+    std::optional<uint32_t> ue_ipv4;     // PDI UE IP address (host order)
+    std::optional<uint8_t> qfi;          // PDI QFI
+    bool remove_outer_header = false;    // OHR GTP-U/UDP/IPv4
+    uint32_t far_id = 0;
+    std::vector<uint32_t> qer_ids;
+    std::vector<uint32_t> urr_ids;
+};
+
+struct Far {
+    uint32_t id = 0;
+    ApplyAction action;
+    Interface destination = Interface::core;
+    std::optional<OuterHeaderCreation> outer_header;
+};
+
+struct Qer {
+    uint32_t id = 0;
+    bool gate_ul_open = true;
+    bool gate_dl_open = true;
+    uint64_t mbr_ul_kbps = 0;  // 0: no limit
+    uint64_t mbr_dl_kbps = 0;
+    std::optional<uint8_t> qfi;  // written into the DL PDU Session Container
+};
+
+struct Urr {
+    uint32_t id = 0;
+    bool measure_volume = true;
+    bool measure_duration = false;
+    uint64_t volume_threshold_bytes = 0;  // 0: none
+    uint32_t time_threshold_s = 0;
+    uint32_t measurement_period_s = 0;
+};
+
+struct SessionSpec {
+    uint64_t seid = 0;  // braid's (UP) SEID
+    std::vector<Pdr> pdrs;
+    std::vector<Far> fars;
+    std::vector<Qer> qers;
+    std::vector<Urr> urrs;
+};
+
+// Why a spec was refused; `rule` names the offending rule ("pdr 3", "far 7").
+struct SpecError {
+    enum class Kind : uint8_t {
+        duplicate_id,   // two rules of one kind with the same id
+        dangling_ref,   // a PDR names a FAR/QER/URR that does not exist
+        missing_match,  // a PDR with neither Local F-TEID nor UE IP address
+        bad_action,     // apply action is not exactly one of drop/forward/buffer
+        missing_outer,  // forward to access without outer header creation
+        teid_in_use,    // the UL TEID belongs to another session
+        ue_ip_in_use,   // the UE IP address belongs to another session
+        too_many_rules,
+    };
+    Kind kind;
+    std::string rule;
+    std::string message;
+};
+
+// Usage counters of one session: outside the snapshot so that they survive modifications,
+// one slice per worker (single writer each), summed by the control core.
+struct alignas(64) UrrCounters {
+    Counter packets_ul, bytes_ul, packets_dl, bytes_dl;
+};
+
+// One PDR as workers use it: its FAR and QER resolved to indices into SessionRules.
+struct CompiledPdr {
+    uint16_t id;
+    uint32_t precedence;
+    Interface source;
+    std::optional<uint32_t> local_teid;
+    std::optional<uint32_t> ue_ipv4;
+    std::optional<uint8_t> qfi;
+    bool remove_outer_header;
+    uint16_t far_index;
+    std::vector<uint16_t> qer_indices;
+    std::vector<uint16_t> urr_indices;
+};
+
+// The immutable snapshot of a session that workers read. Never modified after publication.
+struct SessionRules {
+    uint64_t seid = 0;
+    uint64_t generation = 0;        // bumped by every accepted change
+    std::vector<CompiledPdr> pdrs;  // sorted by precedence, then id
+    std::vector<Far> fars;
+    std::vector<Qer> qers;
+    std::vector<Urr> urrs;
+    std::shared_ptr<const void> usage;  // the session's counters (kept alive across versions)
+
+    // The highest-precedence PDR matching an uplink G-PDU (Local F-TEID, optional QFI).
+    const CompiledPdr* match_uplink(uint32_t teid, std::optional<uint8_t> qfi) const;
+    // The highest-precedence PDR matching a downlink packet to `ue_ipv4`.
+    const CompiledPdr* match_downlink(uint32_t ue_ipv4) const;
+};
+
+inline constexpr size_t max_rules_per_kind = 1024;
+
+// Validate and compile. On error nothing is produced.
+struct CompileResult {
+    std::unique_ptr<SessionRules> rules;
+    std::optional<SpecError> error;
+};
+CompileResult compile(const SessionSpec& spec);
+
+std::string_view to_string(SpecError::Kind k);
+std::string_view to_string(Interface i);
+
+}  // namespace braid::dataplane

@@ -1,0 +1,88 @@
+// Sessions shared lock-free between the control core (the only writer) and the workers
+// (DESIGN.md §4): rte_hash with lock-free readers keyed by UL TEID and by UE IPv4 address, each
+// entry pointing at the session's stable `SessionHandle`, which holds the current immutable
+// `SessionRules` snapshot. A change compiles a new snapshot and publishes it with one atomic
+// pointer store; what a change replaced or removed is freed after an rte_rcu_qsbr grace period.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "dataplane/session.h"
+
+struct rte_hash;
+struct rte_rcu_qsbr;
+
+namespace braid::dataplane {
+
+struct SessionHandle {
+    uint64_t seid = 0;
+    // Release on publish, acquire in workers: a reader that sees the pointer sees the snapshot.
+    std::atomic<const SessionRules*> rules{nullptr};
+};
+
+class SessionTable {
+public:
+    // `rcu` is the workers' QSBR variable (App::rcu()); the table never registers readers.
+    static std::unique_ptr<SessionTable> create(const std::string& name, uint32_t max_sessions,
+                                                rte_rcu_qsbr* rcu, std::string* err);
+    ~SessionTable();
+    SessionTable(const SessionTable&) = delete;
+    SessionTable& operator=(const SessionTable&) = delete;
+
+    // --- control core -------------------------------------------------------------------
+    // The session action functions: all or nothing, one publication per accepted call.
+    std::optional<SpecError> create_session(const SessionSpec& spec);
+    std::optional<SpecError> modify_session(const SessionSpec& spec);  // replaces every rule
+    bool delete_session(uint64_t seid);
+    // Free what was retired once no worker can still see it. `wait` blocks for the grace
+    // period (shutdown, tests).
+    void reclaim(bool wait = false);
+
+    size_t size() const { return sessions_.size(); }
+    size_t retired() const { return retired_.size(); }
+    const SessionRules* by_seid(uint64_t seid) const;
+    std::vector<uint64_t> seids() const;
+
+    // --- workers (lock-free readers; call between two quiescent-state reports) ----------
+    const SessionRules* by_teid(uint32_t teid) const;
+    const SessionRules* by_ue_ipv4(uint32_t ue_ipv4) const;
+
+private:
+    SessionTable() = default;
+
+    struct Entry {
+        std::unique_ptr<SessionHandle> handle;
+        std::set<uint32_t> teids;
+        std::set<uint32_t> ue_ips;
+    };
+    struct Retired {
+        uint64_t token;
+        const SessionRules* rules = nullptr;
+        SessionHandle* handle = nullptr;
+        rte_hash* hash = nullptr;  // key slot to free
+        int32_t position = -1;
+    };
+
+    std::optional<SpecError> check_keys(const SessionSpec& spec, const Entry* self,
+                                        std::set<uint32_t>& teids, std::set<uint32_t>& ue_ips);
+    bool update_keys(Entry& e, const std::set<uint32_t>& teids, const std::set<uint32_t>& ue_ips);
+    void retire_key(rte_hash* h, uint32_t key);
+    static const SessionRules* lookup(const rte_hash* h, uint32_t key);
+
+    rte_hash* by_teid_ = nullptr;
+    rte_hash* by_ue_ip_ = nullptr;
+    rte_rcu_qsbr* rcu_ = nullptr;
+    uint32_t max_sessions_ = 0;
+    uint64_t generation_ = 0;
+    std::map<uint64_t, Entry> sessions_;
+    std::vector<Retired> retired_;
+};
+
+}  // namespace braid::dataplane

@@ -1,0 +1,223 @@
+// Session model compilation and the lock-free session table (publish, modify, delete, RCU).
+#include <rte_malloc.h>
+#include <rte_rcu_qsbr.h>
+#include <catch2/catch.hpp>
+
+#include "dataplane/session_table.h"
+#include "tests/unit/eal_fixture.h"
+
+using namespace braid::dataplane;
+
+namespace {
+
+constexpr uint32_t ue_ip = 0x0A2D0001;  // 10.45.0.1
+constexpr uint32_t ul_teid = 0x1001;
+
+SessionSpec basic(uint64_t seid = 1, uint32_t teid = ul_teid, uint32_t ue = ue_ip) {
+    SessionSpec s;
+    s.seid = seid;
+    Pdr ul;
+    ul.id = 1;
+    ul.precedence = 200;
+    ul.source = Interface::access;
+    ul.local_teid = teid;
+    ul.remove_outer_header = true;
+    ul.far_id = 1;
+    ul.urr_ids = {1};
+    Pdr dl;
+    dl.id = 2;
+    dl.precedence = 200;
+    dl.source = Interface::core;
+    dl.ue_ipv4 = ue;
+    dl.far_id = 2;
+    dl.urr_ids = {1};
+    s.pdrs = {ul, dl};
+    Far to_n6;
+    to_n6.id = 1;
+    to_n6.action.forward = true;
+    to_n6.destination = Interface::core;
+    Far to_gnb;
+    to_gnb.id = 2;
+    to_gnb.action.forward = true;
+    to_gnb.destination = Interface::access;
+    to_gnb.outer_header = OuterHeaderCreation{0x2002, 0xC6120002};
+    s.fars = {to_n6, to_gnb};
+    s.urrs = {Urr{1, true, false, 0, 0, 0}};
+    return s;
+}
+
+struct Rcu {
+    rte_rcu_qsbr* v = nullptr;
+    Rcu() {
+        braid::test::eal_once();
+        size_t sz = rte_rcu_qsbr_get_memsize(1);
+        v = static_cast<rte_rcu_qsbr*>(rte_zmalloc("test_rcu", sz, RTE_CACHE_LINE_SIZE));
+        REQUIRE(v != nullptr);
+        REQUIRE(rte_rcu_qsbr_init(v, 1) == 0);
+        REQUIRE(rte_rcu_qsbr_thread_register(v, 0) == 0);
+    }
+    ~Rcu() { rte_free(v); }
+};
+
+std::unique_ptr<SessionTable> table(Rcu& rcu, uint32_t max = 64) {
+    static int n = 0;
+    std::string err;
+    auto t = SessionTable::create("sess" + std::to_string(n++), max, rcu.v, &err);
+    INFO(err);
+    REQUIRE(t != nullptr);
+    return t;
+}
+
+}  // namespace
+
+TEST_CASE("compile: PDRs are ordered by precedence (TS 29.244 §5.2.1)", "[session]") {
+    SessionSpec s = basic();
+    s.pdrs[0].precedence = 300;
+    Pdr hi = s.pdrs[0];
+    hi.id = 9;
+    hi.precedence = 10;
+    hi.qfi = 5;
+    s.pdrs.push_back(hi);
+    auto c = compile(s);
+    REQUIRE(c.rules);
+    CHECK(c.rules->pdrs.front().id == 9);
+    // QFI-specific PDR wins for its QFI, the wider one matches the rest.
+    CHECK(c.rules->match_uplink(ul_teid, 5)->id == 9);
+    CHECK(c.rules->match_uplink(ul_teid, 7)->id == 1);
+    CHECK(c.rules->match_uplink(0x9999, 5) == nullptr);
+    CHECK(c.rules->match_downlink(ue_ip)->id == 2);
+}
+
+TEST_CASE("compile: refuses what a worker could not act on", "[session]") {
+    SECTION("dangling FAR reference") {
+        SessionSpec s = basic();
+        s.pdrs[0].far_id = 77;
+        auto c = compile(s);
+        REQUIRE(c.error);
+        CHECK(c.error->kind == SpecError::Kind::dangling_ref);
+        CHECK(c.error->rule == "pdr 1");
+    }
+    SECTION("dangling URR reference") {
+        SessionSpec s = basic();
+        s.pdrs[1].urr_ids = {1, 5};
+        CHECK(compile(s).error->kind == SpecError::Kind::dangling_ref);
+    }
+    SECTION("duplicate FAR id") {
+        SessionSpec s = basic();
+        s.fars[1].id = 1;
+        auto c = compile(s);
+        CHECK(c.error->kind == SpecError::Kind::duplicate_id);
+        CHECK(c.error->rule == "far 1");
+    }
+    SECTION("apply action with both drop and forward (§8.2.26)") {
+        SessionSpec s = basic();
+        s.fars[0].action.drop = true;
+        CHECK(compile(s).error->kind == SpecError::Kind::bad_action);
+    }
+    SECTION("notify-cp without buffer") {
+        SessionSpec s = basic();
+        s.fars[0].action.notify_cp = true;
+        CHECK(compile(s).error->kind == SpecError::Kind::bad_action);
+    }
+    SECTION("forward to access without outer header creation") {
+        SessionSpec s = basic();
+        s.fars[1].outer_header.reset();
+        CHECK(compile(s).error->kind == SpecError::Kind::missing_outer);
+    }
+    SECTION("PDR that matches nothing") {
+        SessionSpec s = basic();
+        s.pdrs[0].local_teid.reset();
+        CHECK(compile(s).error->kind == SpecError::Kind::missing_match);
+    }
+}
+
+TEST_CASE("table: a created session is found by TEID and by UE address", "[session]") {
+    Rcu rcu;
+    auto t = table(rcu);
+    REQUIRE_FALSE(t->create_session(basic()));
+    const SessionRules* a = t->by_teid(ul_teid);
+    const SessionRules* b = t->by_ue_ipv4(ue_ip);
+    REQUIRE(a != nullptr);
+    CHECK(a == b);
+    CHECK(a->seid == 1);
+    CHECK(t->by_teid(0x4242) == nullptr);
+    CHECK(t->size() == 1);
+}
+
+TEST_CASE("table: keys of another session are refused and nothing changes", "[session]") {
+    Rcu rcu;
+    auto t = table(rcu);
+    REQUIRE_FALSE(t->create_session(basic(1)));
+    auto err = t->create_session(basic(2, ul_teid, ue_ip + 1));
+    REQUIRE(err);
+    CHECK(err->kind == SpecError::Kind::teid_in_use);
+    err = t->create_session(basic(2, ul_teid + 1, ue_ip));
+    REQUIRE(err);
+    CHECK(err->kind == SpecError::Kind::ue_ip_in_use);
+    CHECK(t->size() == 1);
+    CHECK(t->by_teid(ul_teid + 1) == nullptr);
+    CHECK(t->create_session(basic(1, 5, 6))->kind == SpecError::Kind::duplicate_id);
+}
+
+TEST_CASE("table: modify publishes a new snapshot once; old one lives until a grace period",
+          "[session]") {
+    Rcu rcu;
+    auto t = table(rcu);
+    REQUIRE_FALSE(t->create_session(basic()));
+    const SessionRules* before = t->by_teid(ul_teid);
+    // A reader is online and has not reported quiescence: nothing may be freed.
+    rte_rcu_qsbr_thread_online(rcu.v, 0);
+    SessionSpec s = basic(1, ul_teid + 1, ue_ip);  // new UL TEID
+    REQUIRE_FALSE(t->modify_session(s));
+    const SessionRules* after = t->by_teid(ul_teid + 1);
+    REQUIRE(after != nullptr);
+    CHECK(after != before);
+    CHECK(after->generation > before->generation);
+    CHECK(t->by_teid(ul_teid) == nullptr);  // the old TEID is gone for new lookups
+    CHECK(t->by_ue_ipv4(ue_ip) == after);
+    t->reclaim();
+    CHECK(t->retired() == 2);  // old snapshot + the old TEID's key slot
+    CHECK(before->seid == 1);  // still readable: the reader may hold it
+    rte_rcu_qsbr_quiescent(rcu.v, 0);
+    t->reclaim();
+    CHECK(t->retired() == 0);
+    rte_rcu_qsbr_thread_offline(rcu.v, 0);
+}
+
+TEST_CASE("table: a refused modification leaves the session exactly as it was", "[session]") {
+    Rcu rcu;
+    auto t = table(rcu);
+    REQUIRE_FALSE(t->create_session(basic()));
+    const SessionRules* before = t->by_teid(ul_teid);
+    SessionSpec bad = basic();
+    bad.pdrs[0].far_id = 99;
+    REQUIRE(t->modify_session(bad));
+    CHECK(t->by_teid(ul_teid) == before);
+    CHECK(t->retired() == 0);
+    CHECK(t->modify_session(basic(42))->kind == SpecError::Kind::dangling_ref);
+}
+
+TEST_CASE("table: delete removes every key and frees after the grace period", "[session]") {
+    Rcu rcu;
+    auto t = table(rcu);
+    REQUIRE_FALSE(t->create_session(basic()));
+    CHECK(t->delete_session(1));
+    CHECK_FALSE(t->delete_session(1));
+    CHECK(t->by_teid(ul_teid) == nullptr);
+    CHECK(t->by_ue_ipv4(ue_ip) == nullptr);
+    t->reclaim();
+    CHECK(t->retired() == 0);  // no reader online
+    // The freed key slots are reusable.
+    REQUIRE_FALSE(t->create_session(basic(2)));
+    CHECK(t->by_teid(ul_teid)->seid == 2);
+}
+
+TEST_CASE("table: full table refuses with a clear error", "[session]") {
+    Rcu rcu;
+    auto t = table(rcu, 2);
+    REQUIRE_FALSE(t->create_session(basic(1, 1, 1)));
+    REQUIRE_FALSE(t->create_session(basic(2, 2, 2)));
+    auto err = t->create_session(basic(3, 3, 3));
+    REQUIRE(err);
+    CHECK(err->message.find("full") != std::string::npos);
+}
