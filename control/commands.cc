@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
+#include <optional>
 #include <string>
 
 #include "control/config.h"
@@ -254,6 +255,132 @@ void show_log(const Args&, Output& out) {
     }
 }
 
+std::optional<uint32_t> ipv4_arg(const Args& args, std::string_view name) {
+    auto v = args.get(name);
+    in_addr a{};
+    if (!v || inet_pton(AF_INET, std::string(*v).c_str(), &a) != 1) {
+        return std::nullopt;
+    }
+    return ntohl(a.s_addr);
+}
+
+// The common static session: one uplink PDR (G-PDUs to `teid`, outer header removed, forwarded
+// to the core) and one downlink PDR (packets to `ue`, GTP-U encapsulated toward the gNB).
+dataplane::SessionSpec static_session(uint64_t seid, uint32_t teid, uint32_t ue, uint32_t gnb,
+                                      uint32_t gnb_teid) {
+    using namespace dataplane;
+    SessionSpec s;
+    s.seid = seid;
+    Pdr ul;
+    ul.id = 1;
+    ul.precedence = 200;
+    ul.source = Interface::access;
+    ul.local_teid = teid;
+    ul.remove_outer_header = true;
+    ul.far_id = 1;
+    Pdr dl;
+    dl.id = 2;
+    dl.precedence = 200;
+    dl.source = Interface::core;
+    dl.ue_ipv4 = ue;
+    dl.far_id = 2;
+    Far to_core;
+    to_core.id = 1;
+    to_core.action.forward = true;
+    to_core.destination = Interface::core;
+    Far to_access;
+    to_access.id = 2;
+    to_access.action.forward = true;
+    to_access.destination = Interface::access;
+    to_access.outer_header = OuterHeaderCreation{gnb_teid, gnb};
+    s.pdrs = {ul, dl};
+    s.fars = {to_core, to_access};
+    return s;
+}
+
+void session_add(dataplane::App& app, const Args& args, Output& out) {
+    auto ue = ipv4_arg(args, "ue");
+    auto gnb = ipv4_arg(args, "gnb");
+    auto teid = args.get_uint("teid");
+    auto gnb_teid = args.get_uint("gnb_teid");
+    auto seid = args.get_uint("seid");
+    if (!ue || !gnb || !teid || !gnb_teid || !seid) {
+        out.printf("error: session add: bad arguments\n");
+        return;
+    }
+    if (*teid == 0 || *gnb_teid == 0) {
+        out.printf("error: session add: TEID 0 is reserved (TS 29.281 §5.1)\n");
+        return;
+    }
+    auto err = app.sessions().create_session(static_session(
+        *seid, static_cast<uint32_t>(*teid), *ue, *gnb, static_cast<uint32_t>(*gnb_teid)));
+    if (err) {
+        out.printf("error: session add: %s (%s): %s\n",
+                   std::string(dataplane::to_string(err->kind)).c_str(), err->rule.c_str(),
+                   err->message.c_str());
+        return;
+    }
+    out.printf("session %" PRIu64 " added\n", *seid);
+}
+
+void session_del(dataplane::App& app, const Args& args, Output& out) {
+    uint64_t seid = args.get_uint("seid").value_or(0);
+    if (!app.sessions().delete_session(seid)) {
+        out.printf("error: session del: no session %" PRIu64 "\n", seid);
+        return;
+    }
+    out.printf("session %" PRIu64 " deleted\n", seid);
+}
+
+void show_session_rules(const dataplane::SessionRules& r, Output& out) {
+    out.printf("session %" PRIu64 " (generation %" PRIu64 ")\n", r.seid, r.generation);
+    for (const auto& p : r.pdrs) {
+        std::string match;
+        if (p.local_teid) {
+            match += " teid " + std::to_string(*p.local_teid);
+        }
+        if (p.ue_ipv4) {
+            match += " ue " + ipv4_text(*p.ue_ipv4);
+        }
+        if (p.qfi) {
+            match += " qfi " + std::to_string(*p.qfi);
+        }
+        out.printf("  pdr %-5u precedence %-6u source %-11s%s%s -> far %u\n", p.id, p.precedence,
+                   std::string(dataplane::to_string(p.source)).c_str(), match.c_str(),
+                   p.remove_outer_header ? " (remove outer header)" : "", r.fars[p.far_index].id);
+    }
+    for (const auto& f : r.fars) {
+        std::string action = f.action.forward ? "forward" : f.action.drop ? "drop" : "buffer";
+        out.printf("  far %-5u %s to %s", f.id, action.c_str(),
+                   std::string(dataplane::to_string(f.destination)).c_str());
+        if (f.outer_header) {
+            out.printf(" via GTP-U teid %u peer %s", f.outer_header->teid,
+                       ipv4_text(f.outer_header->peer_ipv4).c_str());
+        }
+        out.printf("\n");
+    }
+}
+
+void show_sessions(dataplane::App& app, const Args& args, Output& out) {
+    const auto& t = app.sessions();
+    if (auto seid = args.get_uint("seid")) {
+        const dataplane::SessionRules* r = t.by_seid(*seid);
+        if (r == nullptr) {
+            out.printf("error: no session %" PRIu64 "\n", *seid);
+            return;
+        }
+        show_session_rules(*r, out);
+        return;
+    }
+    for (uint64_t seid : t.seids()) {
+        const dataplane::SessionRules* r = t.by_seid(seid);
+        out.printf("session %-20" PRIu64 " pdrs %-4zu fars %-4zu qers %-4zu urrs %zu\n", seid,
+                   r->pdrs.size(), r->fars.size(), r->qers.size(), r->urrs.size());
+    }
+    out.printf("%zu sessions (max %u), %zu retired snapshots awaiting a grace period\n", t.size(),
+               app.config().sessions.max, t.retired());
+}
+
 uint64_t now_ms() {
     using namespace std::chrono;
     return static_cast<uint64_t>(
@@ -310,6 +437,15 @@ void register_commands(cli::Registry& r, CommandContext& ctx) {
     r.add({"show drops all", "dropped packets for every reason, with meanings",
            [&app](const Args& a, Output& o) { show_drops(app, a, o); }});
     r.add({"show log", "log level of each component", show_log});
+    r.add({"session add <seid:u64> teid <teid:u32> ue <ue:ipv4> gnb <gnb:ipv4> gnb-teid <gnb_teid:u32>",
+           "install a static session: uplink G-PDUs to teid -> N6, downlink to ue -> GTP-U to gnb",
+           [&app](const Args& a, Output& o) { session_add(app, a, o); }});
+    r.add({"session del <seid:u64>", "remove a static session",
+           [&app](const Args& a, Output& o) { session_del(app, a, o); }});
+    r.add({"show sessions", "sessions with their rule counts",
+           [&app](const Args& a, Output& o) { show_sessions(app, a, o); }});
+    r.add({"show session <seid:u64>", "one session's PDRs and FARs as workers see them",
+           [&app](const Args& a, Output& o) { show_sessions(app, a, o); }});
     r.add({"set log <component:str> <level:str>",
            "set a component's log level (component: all eal dataplane pipelines control cli metrics config pfcp tcp mptcp; level: emerg..debug)",
            set_log});

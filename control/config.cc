@@ -859,6 +859,16 @@ void read_config(Reader& r, const YAML::Node& root, Config& c) {
                             }},
                        });
              }},
+            {"sessions",
+             [&](const YAML::Node& node, const std::string& path) {
+                 r.map(node, path,
+                       {
+                           {"max",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.uint(v, p, c.sessions.max, 1, 4194304);
+                            }},
+                       });
+             }},
             {"log",
              [&](const YAML::Node& node, const std::string& path) {
                  r.map(node, path,
@@ -1175,6 +1185,9 @@ neighbors:
   retry_ms: 1000
   max_retries: 3
 
+sessions:
+  max: 65536             # PFCP sessions at once (static ones from the CLI included)
+
 log:
   level: info            # emerg alert crit err warning notice info debug
 )yaml";
@@ -1272,6 +1285,10 @@ std::string render(const Config& c) {
     emit_uint(out, "reachable_s", c.neighbors.reachable_s);
     emit_uint(out, "retry_ms", c.neighbors.retry_ms);
     emit_uint(out, "max_retries", c.neighbors.max_retries);
+    out << YAML::EndMap;
+
+    out << YAML::Key << "sessions" << YAML::Value << YAML::BeginMap;
+    emit_uint(out, "max", c.sessions.max);
     out << YAML::EndMap;
 
     out << YAML::Key << "log" << YAML::Value << YAML::BeginMap;

@@ -115,6 +115,12 @@ struct Neighbors {
     bool operator==(const Neighbors&) const = default;
 };
 
+struct Sessions {
+    uint32_t max = 65536;  // 1..4194304: PFCP sessions (static or from the SMF) at once
+
+    bool operator==(const Sessions&) const = default;
+};
+
 struct Log {
     std::string level = "info";  // emerg alert crit err warning notice info debug
 
@@ -130,6 +136,7 @@ struct Config {
     Metrics metrics;
     Cli cli;
     Neighbors neighbors;
+    Sessions sessions;
     Log log;
 
     const Port* port_by_name(std::string_view name) const;

@@ -84,6 +84,11 @@ bool App::setup(const config::Config& cfg, std::string* err) {
         return false;
     }
 
+    sessions_ = SessionTable::create("sessions", cfg.sessions.max, rcu_, err);
+    if (sessions_ == nullptr) {
+        return false;
+    }
+
     for (uint16_t i = 0; i < cfg.ports.size(); ++i) {
         if (!setup_port(cfg.ports[i], i, err)) {
             return false;
@@ -277,6 +282,7 @@ uint64_t App::shutdown() {
     workers_.clear();
     ports_.clear();
     reclaim(true);
+    sessions_.reset();  // workers are stopped: nothing can still read a snapshot
     delete neighbor_snapshot_.exchange(nullptr);
     rte_free(rcu_);
     rcu_ = nullptr;
@@ -324,6 +330,7 @@ void App::control_tick(uint64_t now_ms) {
         publish_neighbors();
     }
     reclaim(false);
+    sessions_->reclaim();
 }
 
 void App::publish_control_stats() {

@@ -15,6 +15,7 @@
 #include "control/config.h"
 #include "dataplane/counter.h"
 #include "dataplane/neighbor.h"
+#include "dataplane/session_table.h"
 #include "pipelines/drop_reasons.h"
 
 struct rte_mempool;
@@ -146,6 +147,9 @@ public:
     const std::vector<WorkerContext*>& workers() const { return workers_; }
     std::vector<WorkerContext*>& workers() { return workers_; }
     NeighborTable& neighbors() { return *neighbors_; }
+    // Control core only (the action functions); workers use its lock-free lookups.
+    SessionTable& sessions() { return *sessions_; }
+    const SessionTable& sessions() const { return *sessions_; }
     const NeighborSnapshot* neighbor_snapshot() const {
         return neighbor_snapshot_.load(std::memory_order_acquire);
     }
@@ -178,6 +182,7 @@ private:
     std::vector<PortRuntime> ports_;
     std::vector<WorkerContext*> workers_;
     std::unique_ptr<NeighborTable> neighbors_;
+    std::unique_ptr<SessionTable> sessions_;
     std::atomic<const NeighborSnapshot*> neighbor_snapshot_{nullptr};
     struct Retired {
         const NeighborSnapshot* snap;
