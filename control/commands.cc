@@ -264,40 +264,6 @@ std::optional<uint32_t> ipv4_arg(const Args& args, std::string_view name) {
     return ntohl(a.s_addr);
 }
 
-// The common static session: one uplink PDR (G-PDUs to `teid`, outer header removed, forwarded
-// to the core) and one downlink PDR (packets to `ue`, GTP-U encapsulated toward the gNB).
-dataplane::SessionSpec static_session(uint64_t seid, uint32_t teid, uint32_t ue, uint32_t gnb,
-                                      uint32_t gnb_teid) {
-    using namespace dataplane;
-    SessionSpec s;
-    s.seid = seid;
-    Pdr ul;
-    ul.id = 1;
-    ul.precedence = 200;
-    ul.source = Interface::access;
-    ul.local_teid = teid;
-    ul.remove_outer_header = true;
-    ul.far_id = 1;
-    Pdr dl;
-    dl.id = 2;
-    dl.precedence = 200;
-    dl.source = Interface::core;
-    dl.ue_ipv4 = ue;
-    dl.far_id = 2;
-    Far to_core;
-    to_core.id = 1;
-    to_core.action.forward = true;
-    to_core.destination = Interface::core;
-    Far to_access;
-    to_access.id = 2;
-    to_access.action.forward = true;
-    to_access.destination = Interface::access;
-    to_access.outer_header = OuterHeaderCreation{gnb_teid, gnb};
-    s.pdrs = {ul, dl};
-    s.fars = {to_core, to_access};
-    return s;
-}
-
 void session_add(dataplane::App& app, const Args& args, Output& out) {
     auto ue = ipv4_arg(args, "ue");
     auto gnb = ipv4_arg(args, "gnb");
@@ -312,7 +278,7 @@ void session_add(dataplane::App& app, const Args& args, Output& out) {
         out.printf("error: session add: TEID 0 is reserved (TS 29.281 §5.1)\n");
         return;
     }
-    auto err = app.sessions().create_session(static_session(
+    auto err = app.sessions().create_session(dataplane::simple_session(
         *seid, static_cast<uint32_t>(*teid), *ue, *gnb, static_cast<uint32_t>(*gnb_teid)));
     if (err) {
         out.printf("error: session add: %s (%s): %s\n",

@@ -148,6 +148,37 @@ CompileResult compile(const SessionSpec& spec) {
     return {std::move(rules), std::nullopt};
 }
 
+SessionSpec simple_session(uint64_t seid, uint32_t teid, uint32_t ue, uint32_t gnb,
+                           uint32_t gnb_teid) {
+    SessionSpec s;
+    s.seid = seid;
+    Pdr ul;
+    ul.id = 1;
+    ul.precedence = 200;
+    ul.source = Interface::access;
+    ul.local_teid = teid;
+    ul.remove_outer_header = true;
+    ul.far_id = 1;
+    Pdr dl;
+    dl.id = 2;
+    dl.precedence = 200;
+    dl.source = Interface::core;
+    dl.ue_ipv4 = ue;
+    dl.far_id = 2;
+    Far to_core;
+    to_core.id = 1;
+    to_core.action.forward = true;
+    to_core.destination = Interface::core;
+    Far to_access;
+    to_access.id = 2;
+    to_access.action.forward = true;
+    to_access.destination = Interface::access;
+    to_access.outer_header = OuterHeaderCreation{gnb_teid, gnb};
+    s.pdrs = {ul, dl};
+    s.fars = {to_core, to_access};
+    return s;
+}
+
 const CompiledPdr* SessionRules::match_uplink(uint32_t teid, std::optional<uint8_t> qfi) const {
     for (const CompiledPdr& p : pdrs) {
         if (p.source == Interface::access && p.local_teid == teid && (!p.qfi || p.qfi == qfi)) {

@@ -143,6 +143,12 @@ struct CompileResult {
 };
 CompileResult compile(const SessionSpec& spec);
 
+// The common session of a UE with one access: one uplink PDR (G-PDUs to `ul_teid`, outer header
+// removed, forwarded to the core: PDR 1 / FAR 1) and one downlink PDR (packets to `ue_ipv4`,
+// GTP-U toward `gnb_ipv4` with `dl_teid`: PDR 2 / FAR 2). Used by `session add` and tests.
+SessionSpec simple_session(uint64_t seid, uint32_t ul_teid, uint32_t ue_ipv4, uint32_t gnb_ipv4,
+                           uint32_t dl_teid);
+
 std::string_view to_string(SpecError::Kind k);
 std::string_view to_string(Interface i);
 

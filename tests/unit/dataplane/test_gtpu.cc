@@ -2,6 +2,8 @@
 // (tests/pipeline/gtpu_vectors.py), every parse error, round trips.
 #include <catch2/catch.hpp>
 
+#include "tests/unit/hex.h"
+
 #include <array>
 #include <cstdint>
 #include <set>
@@ -16,32 +18,9 @@ using namespace braid::gtpu;
 
 namespace {
 
-using Bytes = std::vector<uint8_t>;
+using braid::test::Bytes;
 
-Bytes hex(std::string_view s) {
-    Bytes out;
-    int hi = -1;
-    for (char c : s) {
-        int v = -1;
-        if (c >= '0' && c <= '9') {
-            v = c - '0';
-        } else if (c >= 'a' && c <= 'f') {
-            v = c - 'a' + 10;
-        } else if (c >= 'A' && c <= 'F') {
-            v = c - 'A' + 10;
-        } else {
-            continue;  // spaces and '|' separators as written in the spec
-        }
-        if (hi < 0) {
-            hi = v;
-        } else {
-            out.push_back(static_cast<uint8_t>(hi << 4 | v));
-            hi = -1;
-        }
-    }
-    REQUIRE(hi < 0);
-    return out;
-}
+using braid::test::hex;
 
 std::string to_hex(std::span<const uint8_t> b) {
     static constexpr char digits[] = "0123456789abcdef";

@@ -14,34 +14,10 @@ constexpr uint32_t ue_ip = 0x0A2D0001;  // 10.45.0.1
 constexpr uint32_t ul_teid = 0x1001;
 
 SessionSpec basic(uint64_t seid = 1, uint32_t teid = ul_teid, uint32_t ue = ue_ip) {
-    SessionSpec s;
-    s.seid = seid;
-    Pdr ul;
-    ul.id = 1;
-    ul.precedence = 200;
-    ul.source = Interface::access;
-    ul.local_teid = teid;
-    ul.remove_outer_header = true;
-    ul.far_id = 1;
-    ul.urr_ids = {1};
-    Pdr dl;
-    dl.id = 2;
-    dl.precedence = 200;
-    dl.source = Interface::core;
-    dl.ue_ipv4 = ue;
-    dl.far_id = 2;
-    dl.urr_ids = {1};
-    s.pdrs = {ul, dl};
-    Far to_n6;
-    to_n6.id = 1;
-    to_n6.action.forward = true;
-    to_n6.destination = Interface::core;
-    Far to_gnb;
-    to_gnb.id = 2;
-    to_gnb.action.forward = true;
-    to_gnb.destination = Interface::access;
-    to_gnb.outer_header = OuterHeaderCreation{0x2002, 0xC6120002};
-    s.fars = {to_n6, to_gnb};
+    SessionSpec s = simple_session(seid, teid, ue, 0xC6120002, 0x2002);
+    for (Pdr& p : s.pdrs) {
+        p.urr_ids = {1};
+    }
     s.urrs = {Urr{1, true, false, 0, 0, 0}};
     return s;
 }

@@ -2,6 +2,7 @@
 // helpers. Golden vectors: spec/n4-gtpu-mams.md §1.14 and tests/unit/pfcp/pfcp_vectors.py
 // (scapy.contrib.pfcp; the same bytes dissect cleanly in tshark, see --tshark).
 #include <catch2/catch.hpp>
+
 #include <cstdint>
 #include <cstdlib>
 #include <deque>
@@ -10,6 +11,7 @@
 #include <tuple>
 #include <utility>
 #include <vector>
+#include "tests/unit/hex.h"
 
 #include "control/pfcp/header.h"
 #include "control/pfcp/ie.h"
@@ -20,35 +22,9 @@
 namespace {
 
 using namespace braid::pfcp;
-using Bytes = std::vector<uint8_t>;
+using braid::test::Bytes;
 
-// "20 01 | 000c" -> bytes; spaces and '|' are ignored.
-Bytes hex(std::string_view s) {
-    Bytes out;
-    int hi = -1;
-    for (char c : s) {
-        int v;
-        if (c >= '0' && c <= '9') {
-            v = c - '0';
-        } else if (c >= 'a' && c <= 'f') {
-            v = c - 'a' + 10;
-        } else if (c >= 'A' && c <= 'F') {
-            v = c - 'A' + 10;
-        } else {
-            continue;
-        }
-        if (hi < 0) {
-            hi = v;
-        } else {
-            out.push_back(static_cast<uint8_t>(hi << 4 | v));
-            hi = -1;
-        }
-    }
-    if (hi >= 0) {  // odd digit count: a typo in a vector (runs before Catch2 starts)
-        std::abort();
-    }
-    return out;
-}
+using braid::test::hex;
 
 // Views refer to their buffer; keep() gives a test vector a lifetime as long as the test run.
 const Bytes& keep(Bytes b) {
