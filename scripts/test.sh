@@ -167,6 +167,18 @@ else
     record format 0 "" "" "" $((SECONDS - t0))
 fi
 
+# ------------------------------------------------------------------------------ golden packets
+banner "golden: tests/pipeline/golden_packets.h matches tests/pipeline/golden.py"
+t0=$SECONDS
+golden_tmp=$(mktemp /tmp/braid-golden.XXXXXX.h)
+if "$PY" tests/pipeline/golden.py "$golden_tmp" && cmp -s "$golden_tmp" tests/pipeline/golden_packets.h; then
+    record golden 0 "" "" "" $((SECONDS - t0))
+else
+    echo "tests/pipeline/golden_packets.h is stale: run $PY tests/pipeline/golden.py"
+    record golden 1 "" "" "" $((SECONDS - t0))
+fi
+rm -f "$golden_tmp"
+
 # ------------------------------------------------------------------------------ unit tests
 banner "unit: meson test -C build"
 if ((setup_rc == 0)); then
