@@ -71,7 +71,7 @@ bad = raw(Ether(src=GNB_MAC, dst=N3_MAC) / ping)
 bad = bad[:-1] + bytes([bad[-1] ^ 0xff])  # corrupt the payload: ICMP checksum no longer matches
 drop("icmp_bad_checksum", "n3", bad, "icmp_bad_checksum")
 drop("icmp_unhandled_type", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
-     IP(src=GNB_IP, dst=N3_IP) / ICMP(type=13), "icmp_unhandled")
+     IP(src=GNB_IP, dst=N3_IP) / ICMP(type=13, ts_ori=1, ts_rx=2, ts_tx=3), "icmp_unhandled")
 drop("icmp_truncated", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
      IP(src=GNB_IP, dst=N3_IP, proto=1) / b"\x08\x00\xf7", "icmp_malformed")
 
