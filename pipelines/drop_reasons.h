@@ -23,6 +23,12 @@ namespace braid::pipelines {
     X(ipv4_fragment,       "IPv4 fragment to a local address (reassembly not implemented)")    \
     X(ipv4_not_for_us,     "IPv4 packet to a foreign address (no forwarding rule)")            \
     X(ipv4_no_handler,     "IPv4 protocol to a local address that no stage handles")           \
+    X(udp_bad_header,      "UDP length inconsistent with the IP packet")                       \
+    X(udp_bad_checksum,    "UDP checksum wrong")                                               \
+    X(gtpu_malformed,      "GTP-U message that does not parse (TS 29.281 §5)")                 \
+    X(gtpu_unknown_ext_header, "GTP-U with an unknown comprehension-required extension header") \
+    X(gtpu_unhandled_message, "GTP-U message type braid does not handle yet")                  \
+    X(gtpu_no_datapath,    "G-PDU: the GTP-U user-plane datapath is not built yet (issue 3)")  \
     X(ipv6_bad_header,     "IPv6 header truncated or payload length inconsistent")             \
     X(ipv6_not_for_us,     "IPv6 packet to a foreign address (no forwarding rule)")            \
     X(ipv6_no_handler,     "IPv6 next header to a local address that no stage handles")        \

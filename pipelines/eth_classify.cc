@@ -3,6 +3,7 @@
 // a header is read.
 #include <rte_ether.h>
 #include <rte_ip.h>
+#include <rte_udp.h>
 
 #include <cstring>
 
@@ -13,8 +14,8 @@ namespace braid::pipelines {
 
 namespace {
 
-enum Next : rte_edge_t { next_drop, next_arp, next_icmp_local, next_count };
-constexpr const char* next_names[next_count] = {"drop", "arp", "icmp_local"};
+enum Next : rte_edge_t { next_drop, next_arp, next_icmp_local, next_gtpu_input, next_count };
+constexpr const char* next_names[next_count] = {"drop", "arp", "icmp_local", "gtpu_input"};
 
 constexpr uint16_t eth_len = sizeof(rte_ether_hdr);
 
@@ -90,6 +91,27 @@ rte_edge_t classify(const dataplane::PortRuntime& port, rte_mbuf* m, DropReason&
             if (ip->next_proto_id == IPPROTO_ICMP) {
                 return next_icmp_local;
             }
+            if (ip->next_proto_id == IPPROTO_UDP && port.role == config::PortRole::n3) {
+                if (total - ihl < sizeof(rte_udp_hdr)) {
+                    reason = DropReason::udp_bad_header;
+                    return next_drop;
+                }
+                const auto* udp = reinterpret_cast<const rte_udp_hdr*>(
+                    reinterpret_cast<const uint8_t*>(ip) + ihl);
+                if (rte_be_to_cpu_16(udp->dgram_len) != total - ihl) {
+                    reason = DropReason::udp_bad_header;
+                    return next_drop;
+                }
+                if (udp->dgram_cksum != 0 &&
+                    (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) != RTE_MBUF_F_RX_L4_CKSUM_GOOD &&
+                    rte_ipv4_udptcp_cksum_verify(ip, udp) != 0) {
+                    reason = DropReason::udp_bad_checksum;
+                    return next_drop;
+                }
+                if (rte_be_to_cpu_16(udp->dst_port) == 2152) {  // TS 29.281 §4.4.2
+                    return next_gtpu_input;
+                }
+            }
             reason = DropReason::ipv4_no_handler;
             return next_drop;
         }
@@ -136,6 +158,8 @@ StageResult eth_classify_packet(const dataplane::PortRuntime& port, rte_mbuf* m)
             return {Verdict::arp, reason};
         case next_icmp_local:
             return {Verdict::icmp_local, reason};
+        case next_gtpu_input:
+            return {Verdict::gtpu_input, reason};
         default:
             return {Verdict::drop, reason};
     }

@@ -1,8 +1,8 @@
 // The packet graph of every worker (DESIGN.md §3). This list is the map of the system:
 //
 //   n3_rx ─┐
-//   n6_rx ─┴→ eth_classify → { arp, icmp_local, drop }
-//   ctrl_tx ─→ { n3_tx, n6_tx }          arp, icmp_local → { n3_tx, n6_tx, drop }
+//   n6_rx ─┴→ eth_classify → { arp, icmp_local, gtpu_input (UDP 2152 on N3), drop }
+//   ctrl_tx ─→ { n3_tx, n6_tx }          arp, icmp_local, gtpu_input → { n3_tx, n6_tx, drop }
 #include "pipelines/graph.h"
 
 #include <rte_errno.h>
@@ -17,13 +17,13 @@
 namespace braid::pipelines {
 
 extern const NodeDef n3_rx_node, n6_rx_node, ctrl_tx_node, eth_classify_node, arp_node,
-    icmp_local_node, drop_node, n3_tx_node, n6_tx_node;
+    icmp_local_node, gtpu_input_node, drop_node, n3_tx_node, n6_tx_node;
 
 namespace {
 
 const NodeDef* const all_nodes[] = {
-    &n3_rx_node,      &n6_rx_node, &ctrl_tx_node, &eth_classify_node, &arp_node,
-    &icmp_local_node, &drop_node,  &n3_tx_node,   &n6_tx_node,
+    &n3_rx_node,      &n6_rx_node,      &ctrl_tx_node, &eth_classify_node, &arp_node,
+    &icmp_local_node, &gtpu_input_node, &drop_node,    &n3_tx_node,        &n6_tx_node,
 };
 
 std::once_flag registered;

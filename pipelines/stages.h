@@ -12,7 +12,7 @@
 
 namespace braid::pipelines {
 
-enum class Verdict : uint8_t { drop, arp, icmp_local, tx };
+enum class Verdict : uint8_t { drop, arp, icmp_local, gtpu_input, tx };
 
 struct StageResult {
     Verdict verdict;
@@ -29,6 +29,10 @@ StageResult arp_packet(const dataplane::PortRuntime& port, rte_mbuf* m,
 
 // ICMP echo and IPv6 neighbor solicitation for our addresses (after eth_classify).
 StageResult icmp_local_packet(const dataplane::PortRuntime& port, rte_mbuf* m);
+
+// GTP-U on UDP 2152 to braid's N3 address (after eth_classify validated IPv4 and UDP): Echo
+// Request → Echo Response in place (TS 29.281 §7.2); everything else is a named drop for now.
+StageResult gtpu_input_packet(const dataplane::PortRuntime& port, rte_mbuf* m);
 
 // The process function of a stage that answers in place: each packet either leaves through the
 // TX node of the port it came from (edges `first_tx` and `first_tx + 1` for n3/n6) or is dropped

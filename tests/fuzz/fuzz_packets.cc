@@ -19,6 +19,7 @@
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_udp.h>
 
 #include <dirent.h>
 #include <unistd.h>
@@ -127,7 +128,17 @@ void check_tx(rte_mbuf* m) {
             if (rte_raw_cksum(ip, ihl) != 0xffff) {
                 die("IPv4 reply with a bad header checksum");
             }
-            if (rte_raw_cksum(reinterpret_cast<const uint8_t*>(ip) + ihl, total - ihl) != 0xffff) {
+            if (ip->next_proto_id == IPPROTO_UDP) {
+                // GTP-U Echo Response: from port 2152, UDP length and checksum right.
+                const auto* udp = reinterpret_cast<const rte_udp_hdr*>(
+                    reinterpret_cast<const uint8_t*>(ip) + ihl);
+                if (udp->src_port != rte_cpu_to_be_16(2152) ||
+                    rte_be_to_cpu_16(udp->dgram_len) != total - ihl ||
+                    rte_ipv4_udptcp_cksum_verify(ip, udp) != 0) {
+                    die("GTP-U reply with a bad UDP header or checksum");
+                }
+            } else if (rte_raw_cksum(reinterpret_cast<const uint8_t*>(ip) + ihl, total - ihl) !=
+                       0xffff) {
                 die("ICMP reply with a bad checksum");
             }
             if (rte_be_to_cpu_32(ip->src_addr) != port->ipv4) {
@@ -226,13 +237,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         r = braid::pipelines::arp_packet(*port, m, nullptr);
     } else if (r.verdict == Verdict::icmp_local) {
         r = braid::pipelines::icmp_local_packet(*port, m);
+    } else if (r.verdict == Verdict::gtpu_input) {
+        r = braid::pipelines::gtpu_input_packet(*port, m);
     }
 
     if (verbose) {
-        static constexpr const char* verdicts[] = {"drop", "arp", "icmp_local", "tx"};
+        static constexpr const char* verdicts[] = {"drop", "arp", "icmp_local", "gtpu_input", "tx"};
         std::fprintf(
             stderr, "fuzz_packets: %zu bytes -> %s (%s), %u bytes out\n", size,
-            static_cast<size_t>(r.verdict) < 4 ? verdicts[static_cast<size_t>(r.verdict)] : "?",
+            static_cast<size_t>(r.verdict) < 5 ? verdicts[static_cast<size_t>(r.verdict)] : "?",
             static_cast<size_t>(r.reason) < braid::pipelines::drop_reason_count
                 ? std::string(braid::pipelines::to_string(r.reason)).c_str()
                 : "-",
@@ -249,6 +262,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             break;
         case Verdict::arp:
         case Verdict::icmp_local:
+        case Verdict::gtpu_input:
             // eth_classify's verdicts must have been consumed by the next stage.
             die("stage returned the intermediate verdict %u", static_cast<unsigned>(r.verdict));
         default:

@@ -8,6 +8,7 @@ it differs, so the header always matches this script. Run: /usr/bin/python3 test
 import sys
 from pathlib import Path
 
+from scapy.contrib.gtp import GTP_U_Header, GTPEchoRequest, GTPEchoResponse, IE_Recovery
 from scapy.all import ARP, ICMP, IP, Ether, IPv6, ICMPv6EchoRequest, ICMPv6EchoReply, \
     ICMPv6ND_NS, ICMPv6ND_NA, ICMPv6NDOptSrcLLAddr, ICMPv6NDOptDstLLAddr, UDP, TCP, Dot1Q, raw
 
@@ -101,6 +102,34 @@ drop("ipv4_foreign_destination", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
      IP(src=GNB_IP, dst="198.18.0.99") / ICMP(), "ipv4_not_for_us")
 drop("ipv4_udp_to_us_without_handler", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
      IP(src=GNB_IP, dst=N3_IP) / UDP(sport=1000, dport=9), "ipv4_no_handler")
+
+# --- GTP-U on N3 (TS 29.281): path management answered, the rest counted
+echo = IP(src=GNB_IP, dst=N3_IP, id=77, ttl=64) / UDP(sport=40000, dport=2152) / \
+    GTP_U_Header(gtp_type=1, S=1, seq=0x1234, teid=0) / GTPEchoRequest()
+echo_rep = IP(src=N3_IP, dst=GNB_IP, id=77, ttl=64) / UDP(sport=2152, dport=40000) / \
+    GTP_U_Header(gtp_type=2, S=1, seq=0x1234, teid=0) / GTPEchoResponse(IE_list=[IE_Recovery(restart_counter=0)])
+tx("gtpu_echo_request_is_answered", "n3", Ether(src=GNB_MAC, dst=N3_MAC) / echo, "n3",
+   Ether(src=N3_MAC, dst=GNB_MAC) / echo_rep)
+drop("gtpu_gpdu_has_no_datapath_yet", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
+     IP(src=GNB_IP, dst=N3_IP) / UDP(sport=2152, dport=2152) / GTP_U_Header(teid=0x1001, gtp_type=255) /
+     IP(src="10.45.0.1", dst=DN_IP) / ICMP(), "gtpu_no_datapath")
+drop("gtpu_truncated_header", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
+     IP(src=GNB_IP, dst=N3_IP) / UDP(sport=2152, dport=2152) / b"\x30\xff\x00", "gtpu_malformed")
+drop("gtpu_version_2", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
+     IP(src=GNB_IP, dst=N3_IP) / UDP(sport=2152, dport=2152) / b"\x50\xff\x00\x00\x00\x00\x00\x01",
+     "gtpu_malformed")
+drop("gtpu_end_marker_not_handled_yet", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
+     IP(src=GNB_IP, dst=N3_IP) / UDP(sport=2152, dport=2152) / GTP_U_Header(teid=0x1001, gtp_type=254),
+     "gtpu_unhandled_message")
+v = bytearray(raw(Ether(src=GNB_MAC, dst=N3_MAC) / echo))
+v[38:40] = (200).to_bytes(2, "big")  # UDP length beyond the datagram
+drop("udp_length_inconsistent", "n3", bytes(v), "udp_bad_header")
+v = bytearray(raw(Ether(src=GNB_MAC, dst=N3_MAC) / echo))
+v[40] ^= 0x5a  # UDP checksum
+drop("udp_bad_checksum", "n3", bytes(v), "udp_bad_checksum")
+drop("gtpu_on_n6_is_not_handled", "n6", Ether(src=DN_MAC, dst=N6_MAC) /
+     IP(src=DN_IP, dst=N6_IP) / UDP(sport=2152, dport=2152) / GTP_U_Header(gtp_type=1, S=1, seq=1) /
+     GTPEchoRequest(), "ipv4_no_handler")
 
 # --- IPv6: echo and neighbor discovery (RFC 4443, RFC 4861)
 e6 = IPv6(src=GNB_IP6, dst=N3_IP6, hlim=64) / ICMPv6EchoRequest(id=5, seq=6, data=b"hello")
