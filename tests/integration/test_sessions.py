@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def test_session_add_show_delete(braid):
-    rc, out = braid.cli("session", "add", "7", "teid", "4097", "ue", "10.45.0.1", "gnb",
+    rc, out = braid.cli("session", "add", "7", "teid", "4097", "ue", "198.19.100.1", "gnb",
                         "198.18.0.2", "gnb-teid", "8193")
     assert rc == 0, out
     assert "session 7 added" in out
@@ -13,22 +13,22 @@ def test_session_add_show_delete(braid):
     assert "session 7 " in out and "1 sessions" in out, out
     rc, out = braid.cli("show", "session", "7")
     assert rc == 0, out
-    assert "teid 4097" in out and "ue 10.45.0.1" in out, out
+    assert "teid 4097" in out and "ue 198.19.100.1" in out, out
     assert "via GTP-U teid 8193 peer 198.18.0.2" in out, out
 
 
 def test_session_conflicts_are_refused_and_change_nothing(braid):
-    rc, out = braid.cli("session", "add", "8", "teid", "4097", "ue", "10.45.0.2", "gnb",
+    rc, out = braid.cli("session", "add", "8", "teid", "4097", "ue", "198.19.100.2", "gnb",
                         "198.18.0.2", "gnb-teid", "8194")
     assert rc == 3, out
     assert out.startswith("error: session add: teid_in_use"), out
-    rc, out = braid.cli("session", "add", "7", "teid", "5000", "ue", "10.45.0.9", "gnb",
+    rc, out = braid.cli("session", "add", "7", "teid", "5000", "ue", "198.19.100.9", "gnb",
                         "198.18.0.2", "gnb-teid", "8195")
     assert rc == 3 and "duplicate_id" in out, out
-    rc, out = braid.cli("session", "add", "9", "teid", "0", "ue", "10.45.0.3", "gnb",
+    rc, out = braid.cli("session", "add", "9", "teid", "0", "ue", "198.19.100.3", "gnb",
                         "198.18.0.2", "gnb-teid", "1")
     assert rc == 3 and "TEID 0 is reserved" in out, out
-    rc, out = braid.cli("session", "add", "9", "teid", "12", "ue", "10.45.0.300", "gnb",
+    rc, out = braid.cli("session", "add", "9", "teid", "12", "ue", "198.19.100.300", "gnb",
                         "198.18.0.2", "gnb-teid", "1")
     assert rc == 3, out
     rc, out = braid.cli("show", "sessions")

@@ -112,7 +112,7 @@ tx("gtpu_echo_request_is_answered", "n3", Ether(src=GNB_MAC, dst=N3_MAC) / echo,
    Ether(src=N3_MAC, dst=GNB_MAC) / echo_rep)
 drop("gtpu_gpdu_has_no_datapath_yet", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
      IP(src=GNB_IP, dst=N3_IP) / UDP(sport=2152, dport=2152) / GTP_U_Header(teid=0x1001, gtp_type=255) /
-     IP(src="10.45.0.1", dst=DN_IP) / ICMP(), "gtpu_no_datapath")
+     IP(src="198.19.100.1", dst=DN_IP) / ICMP(), "gtpu_no_datapath")
 drop("gtpu_truncated_header", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
      IP(src=GNB_IP, dst=N3_IP) / UDP(sport=2152, dport=2152) / b"\x30\xff\x00", "gtpu_malformed")
 drop("gtpu_version_2", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /

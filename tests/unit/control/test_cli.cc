@@ -227,13 +227,13 @@ TEST_CASE("cli ip placeholders use inet_pton", "[cli]") {
     Calls calls;
     add_sample_commands(r, &calls);
 
-    CHECK(r.match("ping 10.0.0.1").args.get("addr") == "10.0.0.1");
-    CHECK(error_of(r, "ping 10.0.0.256") ==
-          "error: bad argument '10.0.0.256' for <addr:ipv4>: not an IPv4 address");
+    CHECK(r.match("ping 198.18.0.1").args.get("addr") == "198.18.0.1");
+    CHECK(error_of(r, "ping 198.18.0.256") ==
+          "error: bad argument '198.18.0.256' for <addr:ipv4>: not an IPv4 address");
     CHECK_THAT(error_of(r, "ping 2001:db8::1"), Catch::Contains("not an IPv4 address"));
     CHECK(r.match("ping6 2001:db8::1").command != nullptr);
-    CHECK(r.match("ping6 ::ffff:10.0.0.1").command != nullptr);
-    CHECK_THAT(error_of(r, "ping6 10.0.0.1"), Catch::Contains("not an IPv6 address"));
+    CHECK(r.match("ping6 ::ffff:198.18.0.1").command != nullptr);
+    CHECK_THAT(error_of(r, "ping6 198.18.0.1"), Catch::Contains("not an IPv6 address"));
     CHECK(r.match("neigh add 192.0.2.1").command != nullptr);
     CHECK(r.match("neigh add fe80::1").command != nullptr);
     CHECK(error_of(r, "neigh add gateway") ==

@@ -128,9 +128,9 @@ ports:
     role: n3
     pci: "0000:3b:02.0"
     mac: "02:00:00:AA:bb:01"
-    ipv4: 10.0.3.2/30
+    ipv4: 198.18.3.2/30
     ipv6: 2001:db8:3::2/127
-    gateway_ipv4: 10.0.3.1
+    gateway_ipv4: 198.18.3.1
     gateway_ipv6: "fe80::1"
     rx_queues: 4
     tx_queues: 8
@@ -141,7 +141,7 @@ ports:
   - name: core-0
     role: n6
     pci: "3b:02.1"
-    ipv4: 10.0.6.2/24
+    ipv4: 198.19.6.2/24
     gateway_ipv6: 2001:db8:6::1
 mempool:
   mbufs_per_port: 65535
@@ -253,9 +253,9 @@ TEST_CASE("every section and field parses into the typed model", "[config]") {
     CHECK(p0.pci == "0000:3b:02.0");
     CHECK(p0.vdev.empty());
     CHECK(p0.mac == std::array<uint8_t, 6>{0x02, 0x00, 0x00, 0xaa, 0xbb, 0x01});
-    CHECK(p0.ipv4 == braid::config::Ipv4Prefix{ipv4("10.0.3.2"), 30});
+    CHECK(p0.ipv4 == braid::config::Ipv4Prefix{ipv4("198.18.3.2"), 30});
     CHECK(p0.ipv6 == braid::config::Ipv6Prefix{ipv6("2001:db8:3::2"), 127});
-    CHECK(p0.gateway_ipv4 == ipv4("10.0.3.1"));
+    CHECK(p0.gateway_ipv4 == ipv4("198.18.3.1"));
     CHECK(p0.gateway_ipv6 == ipv6("fe80::1"));
     CHECK(p0.rx_queues == 4);
     CHECK(p0.tx_queues == 8);
@@ -316,7 +316,7 @@ TEST_CASE("render then parse yields an equal config", "[config]") {
         ParseResult first = parse(two_ports);
         REQUIRE_OK(first);
         Config c = *first.config;
-        c.pfcp.node_id = "10.1.2.3";
+        c.pfcp.node_id = "198.18.2.3";
         c.cli.socket_path = "true";
         c.eal.extra_args = {"null", "~", "123", "", "a: b", "- x", "#comment", "'q\""};
         const ParseResult again = parse(braid::config::render(c));
@@ -415,7 +415,8 @@ TEST_CASE("values of the wrong YAML type are errors", "[config]") {
                     "expected a log level, got a map");
     }
     SECTION("a sequence where a scalar is expected") {
-        CHECK_ERROR(parse(port_field("ipv4: [10.0.0.1/24]")), "ports[0].ipv4", 5, "got a sequence");
+        CHECK_ERROR(parse(port_field("ipv4: [198.18.0.1/24]")), "ports[0].ipv4", 5,
+                    "got a sequence");
         CHECK_ERROR(parse(with("cli:\n  socket_path: [a]\n")), "cli.socket_path", 9,
                     "expected a string, got a sequence");
     }
@@ -741,7 +742,7 @@ ports:
   - name: a
     role: n3
     vdev: x0
-    ipv4: 10.0.0.1
+    ipv4: 198.18.0.1
     mtu: 100
   - name: b
     role: n6

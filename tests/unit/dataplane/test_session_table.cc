@@ -10,7 +10,7 @@ using namespace braid::dataplane;
 
 namespace {
 
-constexpr uint32_t ue_ip = 0x0A2D0001;  // 10.45.0.1
+constexpr uint32_t ue_ip = 0xC6136401;  // 198.19.100.1
 constexpr uint32_t ul_teid = 0x1001;
 
 SessionSpec basic(uint64_t seid = 1, uint32_t teid = ul_teid, uint32_t ue = ue_ip) {

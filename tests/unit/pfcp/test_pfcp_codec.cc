@@ -839,8 +839,8 @@ TEST_CASE("pfcp leaf IEs round-trip", "[pfcp][ies]") {
                                         OuterHeaderRemoval::delete_pdu_session_container});
     check_round_trip(NetworkInstance{"\x08internet"});
     check_round_trip(NetworkInstance{""});
-    check_round_trip(
-        SdfFilter{"permit out 17 from 10.0.0.0/8 to assigned 53", 0x2cfc, 0x11223344, 0xabcde, 77});
+    check_round_trip(SdfFilter{"permit out 17 from 198.18.0.0/15 to assigned 53", 0x2cfc,
+                               0x11223344, 0xabcde, 77});
     check_round_trip(SdfFilter{});
     check_round_trip(Qfi{63});
     check_round_trip(GateStatus{GateStatus::Gate::closed, GateStatus::Gate::open});
