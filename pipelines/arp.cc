@@ -58,8 +58,7 @@ StageResult arp_packet(const dataplane::PortRuntime& port, rte_mbuf* m,
         a.arp_tip = a.arp_sip;
         a.arp_sha = port.mac;
         a.arp_sip = rte_cpu_to_be_32(port.ipv4);
-        eth->dst_addr = eth->src_addr;
-        eth->src_addr = port.mac;
+        reply_to_sender(eth, port);
         return {Verdict::tx, DropReason::count};
     }
     if (op == RTE_ARP_OP_REPLY) {

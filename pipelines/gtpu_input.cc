@@ -52,8 +52,7 @@ StageResult echo_response(const dataplane::PortRuntime& port, rte_mbuf* m, rte_i
     udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
     m->ol_flags &= ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK);
     auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
-    eth->dst_addr = eth->src_addr;
-    eth->src_addr = port.mac;
+    reply_to_sender(eth, port);
     return {Verdict::tx, DropReason::count};
 }
 

@@ -23,11 +23,6 @@ constexpr uint8_t icmp6_neighbor_solicit = 135;
 constexpr uint8_t icmp6_neighbor_advert = 136;
 constexpr uint8_t nd_opt_target_lladdr = 2;
 
-void reply_ethernet(rte_ether_hdr* eth, const dataplane::PortRuntime& port) {
-    eth->dst_addr = eth->src_addr;
-    eth->src_addr = port.mac;
-}
-
 DropReason handle_ipv4(const dataplane::PortRuntime& port, rte_mbuf* m, bool& send) {
     auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
     auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
@@ -58,7 +53,7 @@ DropReason handle_ipv4(const dataplane::PortRuntime& port, rte_mbuf* m, bool& se
     ip->hdr_checksum = 0;
     ip->hdr_checksum = rte_ipv4_cksum(ip);
     m->ol_flags &= ~RTE_MBUF_F_RX_IP_CKSUM_MASK;
-    reply_ethernet(eth, port);
+    reply_to_sender(eth, port);
     send = true;
     return DropReason::icmp_unhandled;
 }
@@ -98,7 +93,7 @@ DropReason handle_ipv6(const dataplane::PortRuntime& port, rte_mbuf* m, bool& se
         ip6->hop_limits = 64;
         icmp[0] = icmp6_echo_reply;
         set_icmp6_checksum(ip6, icmp);
-        reply_ethernet(eth, port);
+        reply_to_sender(eth, port);
         send = true;
         return DropReason::icmp_unhandled;
     }
@@ -140,7 +135,7 @@ DropReason handle_ipv6(const dataplane::PortRuntime& port, rte_mbuf* m, bool& se
         icmp[25] = 1;  // length in units of 8 octets
         std::memcpy(icmp + 26, port.mac.addr_bytes, 6);
         set_icmp6_checksum(ip6, icmp);
-        reply_ethernet(eth, port);
+        reply_to_sender(eth, port);
         if (dad) {
             rte_ether_addr mc = {{0x33, 0x33, 0, 0, 0, 1}};
             eth->dst_addr = mc;

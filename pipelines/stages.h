@@ -4,6 +4,7 @@
 // sent out of the port it came in on.
 #pragma once
 
+#include <rte_ether.h>
 #include <rte_mbuf.h>
 
 #include "dataplane/app.h"
@@ -33,6 +34,12 @@ StageResult icmp_local_packet(const dataplane::PortRuntime& port, rte_mbuf* m);
 // GTP-U on UDP 2152 to braid's N3 address (after eth_classify validated IPv4 and UDP): Echo
 // Request → Echo Response in place (TS 29.281 §7.2); everything else is a named drop for now.
 StageResult gtpu_input_packet(const dataplane::PortRuntime& port, rte_mbuf* m);
+
+// A reply built in place goes back to the frame's sender, from the port's MAC.
+inline void reply_to_sender(rte_ether_hdr* eth, const dataplane::PortRuntime& port) {
+    eth->dst_addr = eth->src_addr;
+    eth->src_addr = port.mac;
+}
 
 // The process function of a stage that answers in place: each packet either leaves through the
 // TX node of the port it came from (edges `first_tx` and `first_tx + 1` for n3/n6) or is dropped
