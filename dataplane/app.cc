@@ -29,6 +29,9 @@ namespace {
 
 constexpr unsigned w2m_ring_size = 4096;
 constexpr unsigned m2w_ring_size = 1024;
+constexpr unsigned w2m_pkts_ring_size = 1024;
+constexpr uint32_t buffer_packets_total = 16384;
+constexpr uint64_t usage_poll_ms = 100;  // URR triggers are checked this often
 
 std::string errno_text() {
     return rte_strerror(rte_errno);
@@ -88,6 +91,8 @@ bool App::setup(const config::Config& cfg, std::string* err) {
     if (sessions_ == nullptr) {
         return false;
     }
+    usage_ = std::make_unique<UsageMonitor>(static_cast<unsigned>(cfg.workers.lcores.size()));
+    buffer_ = std::make_unique<PacketBuffer>(buffer_packets_total, rte_pktmbuf_free);
 
     for (uint16_t i = 0; i < cfg.ports.size(); ++i) {
         if (!setup_port(cfg.ports[i], i, err)) {
@@ -165,7 +170,10 @@ bool App::setup_workers(std::string* err) {
         rname = "m2w_" + std::to_string(w);
         wc->m2w_pkts = rte_ring_create(rname.c_str(), m2w_ring_size, SOCKET_ID_ANY,
                                        RING_F_SP_ENQ | RING_F_SC_DEQ);
-        if (wc->w2m == nullptr || wc->m2w_pkts == nullptr) {
+        rname = "w2mp_" + std::to_string(w);
+        wc->w2m_pkts = rte_ring_create(rname.c_str(), w2m_pkts_ring_size, SOCKET_ID_ANY,
+                                       RING_F_SP_ENQ | RING_F_SC_DEQ);
+        if (wc->w2m == nullptr || wc->m2w_pkts == nullptr || wc->w2m_pkts == nullptr) {
             *err = "cannot create the worker rings: " + errno_text();
             return false;
         }
@@ -241,11 +249,18 @@ uint64_t App::shutdown() {
                rte_ring_dequeue(wc->m2w_pkts, reinterpret_cast<void**>(&m)) == 0) {
             rte_pktmbuf_free(m);
         }
+        while (wc->w2m_pkts != nullptr &&
+               rte_ring_dequeue(wc->w2m_pkts, reinterpret_cast<void**>(&m)) == 0) {
+            rte_pktmbuf_free(m);
+        }
         for (const auto& p : ports_) {
             if (wc->tx_buffers[p.index] != nullptr) {
                 rte_eth_tx_buffer_flush(p.port_id, wc->txq, wc->tx_buffers[p.index]);
             }
         }
+    }
+    if (buffer_) {
+        buffer_->discard_all();
     }
     for (auto* wc : workers_) {
         pipelines::destroy_worker_graph(*wc);
@@ -276,6 +291,7 @@ uint64_t App::shutdown() {
         }
         rte_ring_free(wc->w2m);
         rte_ring_free(wc->m2w_pkts);
+        rte_ring_free(wc->w2m_pkts);
         wc->~WorkerContext();
         rte_free(wc);
     }
@@ -299,22 +315,10 @@ uint64_t App::drops(pipelines::DropReason r) const {
 }
 
 void App::control_tick(uint64_t now_ms) {
-    // Worker → main events.
-    W2MEvent ev[64];
-    for (auto* wc : workers_) {
-        unsigned n;
-        while ((n = rte_ring_sc_dequeue_burst_elem(wc->w2m, ev, sizeof(W2MEvent), 64, nullptr)) >
-               0) {
-            for (unsigned i = 0; i < n; ++i) {
-                if (ev[i].type == W2MEvent::Type::arp_seen) {
-                    MacAddr mac;
-                    std::memcpy(mac.data(), ev[i].mac, 6);
-                    neighbors_->learn(ev[i].port_index, ev[i].ipv4, mac, ev[i].addressed_to_us != 0,
-                                      now_ms);
-                }
-            }
-        }
-    }
+    now_ms_ = now_ms;
+    drain_worker_events(now_ms);
+    drain_buffered_packets();
+    release_buffered_packets();
     // Next hops we must know.
     for (const auto& p : ports_) {
         if (p.has_gateway_ipv4) {
@@ -329,8 +333,42 @@ void App::control_tick(uint64_t now_ms) {
     if (neighbors_->take_dirty()) {
         publish_neighbors();
     }
+    if (now_ms >= next_usage_poll_ms_) {
+        poll_usage(now_ms);
+        next_usage_poll_ms_ = now_ms + usage_poll_ms;
+    }
     reclaim(false);
     sessions_->reclaim();
+}
+
+void App::drain_worker_events(uint64_t now_ms) {
+    W2MEvent ev[64];
+    for (auto* wc : workers_) {
+        unsigned n;
+        while ((n = rte_ring_sc_dequeue_burst_elem(wc->w2m, ev, sizeof(W2MEvent), 64, nullptr)) >
+               0) {
+            for (unsigned i = 0; i < n; ++i) {
+                const W2MEvent& e = ev[i];
+                switch (e.type) {
+                    case W2MEvent::Type::arp_seen: {
+                        MacAddr mac;
+                        std::memcpy(mac.data(), e.mac, 6);
+                        neighbors_->learn(e.port_index, e.ipv4, mac, e.addressed_to_us != 0,
+                                          now_ms);
+                        break;
+                    }
+                    case W2MEvent::Type::neighbor_wanted:
+                        if (auto req = neighbors_->want(e.port_index, e.ipv4, now_ms)) {
+                            send_arp_request(req->port_index, req->target_ipv4);
+                        }
+                        break;
+                    case W2MEvent::Type::error_ind_received:
+                        report_error_indication(e.value, e.ipv4);
+                        break;
+                }
+            }
+        }
+    }
 }
 
 void App::publish_control_stats() {
@@ -393,6 +431,11 @@ bool App::send_arp_request(uint16_t port_index, uint32_t target_ipv4) {
     std::memset(arp->arp_data.arp_tha.addr_bytes, 0, RTE_ETHER_ADDR_LEN);
     arp->arp_data.arp_tip = rte_cpu_to_be_32(target_ipv4);
     meta(m).port_index = port_index;
+    return send_from_control(m);
+}
+
+bool App::send_from_control(rte_mbuf* m) {
+    meta(m).inner_offset = 0;  // send as is (not release_to_pdr_dl)
     if (workers_.empty() || rte_ring_sp_enqueue(workers_[0]->m2w_pkts, m) != 0) {
         rte_pktmbuf_free(m);
         ++control_tx_failures_;

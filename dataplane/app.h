@@ -4,18 +4,22 @@
 
 #include <rte_ether.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <new>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "control/config.h"
 #include "dataplane/counter.h"
 #include "dataplane/neighbor.h"
+#include "dataplane/packet_buffer.h"
 #include "dataplane/session_table.h"
+#include "dataplane/usage.h"
 #include "pipelines/drop_reasons.h"
 
 struct rte_mempool;
@@ -23,6 +27,7 @@ struct rte_graph;
 struct rte_ring;
 struct rte_rcu_qsbr;
 struct rte_eth_dev_tx_buffer;
+struct rte_mbuf;
 
 namespace braid::dataplane {
 
@@ -77,20 +82,51 @@ struct WorkerCounters {
     Counter rx_packets;
     Counter tx_packets;
     Counter w2m_full;  // events lost because the W2M ring was full
+    Counter error_ind_sent;      // GTP-U Error Indications for unknown TEIDs
+    Counter sehn_sent;           // Supported Extension Headers Notifications
+    Counter end_markers_sent;    // (control core through this worker's ctrl_tx)
+    Counter gtpu_encapsulated;   // G-PDUs built toward N3
+    Counter gtpu_decapsulated;   // T-PDUs forwarded to N6
     std::array<Counter, pipelines::drop_reason_count> drops;
+};
+
+// A per-worker token bucket for replies that an attacker could trigger at line rate (Error
+// Indication, SEHN): `rate` per second, bursts of `burst`.
+struct ReplyLimiter {
+    uint64_t tokens_x1000 = 0;  // thousandths of a token
+    uint64_t last_tsc = 0;
+    bool take(uint64_t now_tsc, uint64_t tsc_hz, uint32_t rate, uint32_t burst) {
+        if (last_tsc != 0) {
+            const uint64_t add = (now_tsc - last_tsc) * rate * 1000 / tsc_hz;
+            tokens_x1000 = std::min<uint64_t>(tokens_x1000 + add, uint64_t{burst} * 1000);
+        } else {
+            tokens_x1000 = uint64_t{burst} * 1000;
+        }
+        last_tsc = now_tsc;
+        if (tokens_x1000 < 1000) {
+            return false;
+        }
+        tokens_x1000 -= 1000;
+        return true;
+    }
 };
 
 // Worker → main (control core) events, through one SPSC ring per worker.
 struct W2MEvent {
-    enum class Type : uint16_t { arp_seen };
+    enum class Type : uint16_t {
+        arp_seen,            // ipv4 + mac seen in ARP on port_index
+        neighbor_wanted,     // a packet needed the MAC of ipv4 on port_index
+        error_ind_received,  // Error Indication from ipv4 for TEID `value`
+    };
     Type type;
     uint16_t port_index;
     uint32_t ipv4;  // host order
+    uint32_t value;
     uint8_t mac[6];
     uint8_t addressed_to_us;
     uint8_t pad;
 };
-static_assert(sizeof(W2MEvent) == 16);
+static_assert(sizeof(W2MEvent) == 20);
 
 struct alignas(cache_line) WorkerContext {
     // --- read-only once the worker runs --------------------------------------------------
@@ -102,6 +138,7 @@ struct alignas(cache_line) WorkerContext {
     rte_ring* w2m = nullptr;       // SP (this worker) / SC (control core)
     uint64_t drain_tsc = 0;        // TX drain period in TSC cycles
     rte_ring* m2w_pkts = nullptr;  // SP (control core) / SC (this worker): packets to send
+    rte_ring* w2m_pkts = nullptr;  // SP (this worker) / SC (control core): packets to buffer
     std::array<std::array<RxQueueRef, max_rx_per_worker>, 2> rx{};  // by config::PortRole
     std::array<uint16_t, 2> n_rx{};
     std::array<rte_eth_dev_tx_buffer*, max_ports> tx_buffers{};
@@ -110,6 +147,8 @@ struct alignas(cache_line) WorkerContext {
     // --- read-write, this worker only ----------------------------------------------------
     alignas(cache_line) uint64_t last_drain_tsc = 0;
     uint32_t rx_this_loop = 0;
+    uint16_t ip_id = 0;  // IPv4 Identification of the outer headers this worker builds
+    ReplyLimiter error_ind_limiter;
     WorkerCounters counters;
 };
 
@@ -118,6 +157,33 @@ struct ControlStats {
     std::array<std::atomic<uint64_t>, 4> neighbors_by_state{};  // by NeighborState
     std::atomic<uint64_t> arp_requests_sent{0};
     std::atomic<uint64_t> control_tx_failures{0};
+};
+
+// What the dataplane tells the SMF about a session (PFCP Session Report Request, TS 29.244
+// §7.5.8): usage reports, Error Indications received for one of its tunnels, and the first
+// downlink packet buffered for it when the FAR asked to be notified.
+struct ErrorIndicationReport {
+    uint64_t seid;
+    uint32_t teid;       // the session's remote TEID the peer did not know
+    uint32_t peer_ipv4;  // host order
+};
+struct DownlinkDataReport {
+    uint64_t seid;
+    uint16_t pdr_id;
+};
+using SessionReport = std::variant<UsageReport, ErrorIndicationReport, DownlinkDataReport>;
+
+// Flags of a modification (PFCPSMReq-Flags, Query URR).
+struct ModifyFlags {
+    bool send_end_marker = false;     // SNDEM: End Marker on the old path of changed tunnels
+    bool query_all_urrs = false;      // QAURR
+    std::vector<uint32_t> query_urrs;  // Query URR
+};
+
+struct SessionCounters {
+    uint64_t created = 0, modified = 0, deleted = 0, rejected = 0;
+    uint64_t usage_reports = 0, error_ind_reports = 0, error_ind_unmatched = 0;
+    uint64_t downlink_data_reports = 0, end_markers_sent = 0;
 };
 
 class App {
@@ -147,6 +213,24 @@ public:
     const std::vector<WorkerContext*>& workers() const { return workers_; }
     std::vector<WorkerContext*>& workers() { return workers_; }
     NeighborTable& neighbors() { return *neighbors_; }
+    // --- session action functions (control core): the one path into the session table for
+    // the CLI, the YAML static sessions and PFCP (dataplane/session_actions.cc) -------------
+    std::optional<SpecError> create_session(const SessionSpec& spec);
+    // On success, `reports` gets the usage reports the modification produced (removed URRs:
+    // termination; queried URRs: query).
+    std::optional<SpecError> modify_session(const SessionSpec& spec, const ModifyFlags& flags,
+                                            std::vector<UsageReport>* reports);
+    // The final usage reports, or nullopt when there is no such session.
+    std::optional<std::vector<UsageReport>> delete_session(uint64_t seid);
+    // Reports raised since the last call (usage triggers, Error Indications, downlink data).
+    std::vector<SessionReport> take_reports();
+    // The current measurement of a URR (since its last report).
+    std::optional<UsageTotals> current_usage(uint64_t seid, uint32_t urr_id) const;
+    const SessionCounters& session_counters() const { return session_counters_; }
+    const PacketBuffer& packet_buffer() const { return *buffer_; }
+    // Send a GTP-U End Marker for `teid` to `peer_ipv4` on N3 (through worker 0).
+    bool send_end_marker(uint32_t peer_ipv4, uint32_t teid);
+
     // Control core only (the action functions); workers use its lock-free lookups.
     SessionTable& sessions() { return *sessions_; }
     const SessionTable& sessions() const { return *sessions_; }
@@ -177,12 +261,25 @@ private:
     bool setup_workers(std::string* err);
     void publish_neighbors();
     void reclaim(bool wait);
+    void drain_worker_events(uint64_t now_ms);
+    void drain_buffered_packets();
+    void release_buffered_packets();
+    void poll_usage(uint64_t now_ms);
+    void want_session_neighbors(const SessionSpec& spec, uint64_t now_ms);
+    void report_error_indication(uint32_t teid, uint32_t peer_ipv4);
+    bool send_from_control(rte_mbuf* m);
 
     config::Config cfg_;
     std::vector<PortRuntime> ports_;
     std::vector<WorkerContext*> workers_;
     std::unique_ptr<NeighborTable> neighbors_;
     std::unique_ptr<SessionTable> sessions_;
+    std::unique_ptr<UsageMonitor> usage_;
+    std::unique_ptr<PacketBuffer> buffer_;
+    std::vector<SessionReport> reports_;
+    SessionCounters session_counters_;
+    uint64_t now_ms_ = 0;  // of the last control_tick
+    uint64_t next_usage_poll_ms_ = 0;
     std::atomic<const NeighborSnapshot*> neighbor_snapshot_{nullptr};
     struct Retired {
         const NeighborSnapshot* snap;

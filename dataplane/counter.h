@@ -15,6 +15,8 @@ public:
     void add(uint64_t n = 1) {
         v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
     }
+    // The writer records a value (a timestamp) rather than a count.
+    void set(uint64_t v) { v_.store(v, std::memory_order_relaxed); }
     uint64_t get() const { return v_.load(std::memory_order_relaxed); }
     // Only from the writer, or while the writer is stopped.
     void reset() { v_.store(0, std::memory_order_relaxed); }

@@ -9,13 +9,27 @@
 
 namespace braid::dataplane {
 
+// What the user-plane nodes pass along (pdr_ul / pdr_dl → qer_meter → urr_count → far_forward
+// → gtpu_encap). `rules` points into a published snapshot: valid until the worker's next
+// quiescent-state report, i.e. within one graph walk; never carried across a ring.
 struct MbufMeta {
-    uint16_t drop_reason;  // pipelines::DropReason, set before enqueueing to `drop`
-    uint16_t port_index;   // braid's index of the RX port (App::ports)
-    uint16_t l3_offset;    // offset of the IP/ARP header from the start of the frame
-    uint16_t reserved;
+    uint16_t drop_reason;   // pipelines::DropReason, set before enqueueing to `drop`
+    uint16_t port_index;    // braid's index of the RX port (App::ports), then of the TX port
+    uint16_t l3_offset;     // offset of the IP/ARP header from the start of the frame
+    uint16_t inner_offset;  // gtpu_input: offset of the T-PDU from the start of the frame
+    uint32_t teid;          // gtpu_input: the G-PDU's TEID
+    uint8_t qfi;            // gtpu_input: QFI of the UL PDU Session Container, or no_qfi
+    uint8_t uplink;         // 1 for packets from N3, 0 from N6
+    uint16_t pdr_index;     // pdr_ul / pdr_dl: index into SessionRules::pdrs
+    const void* rules;      // pdr_ul / pdr_dl: the SessionRules matched
+    uint64_t seid;          // pdr_ul / pdr_dl: the session (survives rings, unlike `rules`)
 };
-static_assert(sizeof(MbufMeta) == 8);
+static_assert(sizeof(MbufMeta) == 32);
+
+inline constexpr uint8_t no_qfi = 0xff;
+// In `inner_offset` of a packet the control core hands to ctrl_tx: "run it through pdr_dl"
+// (a released buffered packet) rather than "send it".
+inline constexpr uint16_t release_to_pdr_dl = 0xffff;
 
 extern int mbuf_meta_offset;
 

@@ -1,6 +1,9 @@
 #include "dataplane/session.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -14,6 +17,8 @@ std::string_view to_string(SpecError::Kind k) {
             return "dangling_ref";
         case SpecError::Kind::missing_match:
             return "missing_match";
+        case SpecError::Kind::bad_filter:
+            return "bad_filter";
         case SpecError::Kind::bad_action:
             return "bad_action";
         case SpecError::Kind::missing_outer:
@@ -22,6 +27,8 @@ std::string_view to_string(SpecError::Kind k) {
             return "teid_in_use";
         case SpecError::Kind::ue_ip_in_use:
             return "ue_ip_in_use";
+        case SpecError::Kind::two_ue_addresses:
+            return "two_ue_addresses";
         case SpecError::Kind::too_many_rules:
             return "too_many_rules";
     }
@@ -63,9 +70,19 @@ std::map<uint32_t, uint16_t> index_by_id(const std::vector<Rule>& rules,
 
 }  // namespace
 
-CompileResult compile(const SessionSpec& spec) {
+rte_meter_srtcm_params meter_params(uint64_t kbps, uint32_t burst_ms) {
+    rte_meter_srtcm_params p{};
+    p.cir = kbps * 1000 / 8;  // octets per second
+    const uint64_t burst = std::max<uint64_t>(p.cir * burst_ms / 1000, 2 * 1514);
+    p.cbs = static_cast<uint32_t>(std::min<uint64_t>(burst, UINT32_MAX));
+    p.ebs = 0;  // no excess bucket: above the MBR is red
+    return p;
+}
+
+CompileResult compile(const SessionSpec& spec, const SessionRules* previous) {
     if (spec.pdrs.size() > max_rules_per_kind || spec.fars.size() > max_rules_per_kind ||
-        spec.qers.size() > max_rules_per_kind || spec.urrs.size() > max_rules_per_kind) {
+        spec.qers.size() > max_rules_per_kind || spec.urrs.size() > max_rules_per_kind ||
+        spec.bars.size() > max_rules_per_kind) {
         return fail(SpecError::Kind::too_many_rules, "session",
                     "more than " + std::to_string(max_rules_per_kind) + " rules of one kind");
     }
@@ -90,6 +107,11 @@ CompileResult compile(const SessionSpec& spec) {
         return fail(SpecError::Kind::duplicate_id, "urr " + std::to_string(*dup),
                     "URR ID used twice");
     }
+    auto bar_idx = index_by_id(spec.bars, dup);
+    if (dup) {
+        return fail(SpecError::Kind::duplicate_id, "bar " + std::to_string(*dup),
+                    "BAR ID used twice");
+    }
     for (const Far& f : spec.fars) {
         const std::string rule = "far " + std::to_string(f.id);
         int exclusive = int(f.action.drop) + int(f.action.forward) + int(f.action.buffer);
@@ -103,25 +125,72 @@ CompileResult compile(const SessionSpec& spec) {
             return fail(SpecError::Kind::missing_outer, rule,
                         "forwarding to access needs outer header creation (GTP-U TEID and peer)");
         }
+        if (f.bar_id && bar_idx.count(*f.bar_id) == 0) {
+            return fail(SpecError::Kind::dangling_ref, rule,
+                        "BAR " + std::to_string(*f.bar_id) + " does not exist");
+        }
     }
     auto rules = std::make_unique<SessionRules>();
     rules->seid = spec.seid;
     rules->fars = spec.fars;
-    rules->qers = spec.qers;
-    rules->urrs = spec.urrs;
+    rules->bars = spec.bars;
+    for (const Qer& q : spec.qers) {
+        CompiledQer c;
+        c.qer = q;
+        c.limit_ul = q.mbr_ul_kbps != 0;
+        c.limit_dl = q.mbr_dl_kbps != 0;
+        if (c.limit_ul) {
+            auto prm = meter_params(q.mbr_ul_kbps);
+            rte_meter_srtcm_profile_config(&c.ul_profile, &prm);
+        }
+        if (c.limit_dl) {
+            auto prm = meter_params(q.mbr_dl_kbps);
+            rte_meter_srtcm_profile_config(&c.dl_profile, &prm);
+        }
+        if (previous != nullptr) {
+            for (const CompiledQer& old : previous->qers) {
+                if (old.qer.id == q.id) {
+                    c.meters = old.meters;
+                }
+            }
+        }
+        if (!c.meters) {
+            c.meters = std::make_shared<QerMeters>();
+        }
+        rules->qers.push_back(std::move(c));
+    }
+    for (const Urr& u : spec.urrs) {
+        CompiledUrr c{u, nullptr};
+        if (previous != nullptr) {
+            for (const CompiledUrr& old : previous->urrs) {
+                if (old.urr.id == u.id) {
+                    c.usage = old.usage;
+                }
+            }
+        }
+        if (!c.usage) {
+            c.usage = std::make_shared<UrrUsage>();
+        }
+        rules->urrs.push_back(std::move(c));
+    }
     for (const Pdr& p : spec.pdrs) {
         const std::string rule = "pdr " + std::to_string(p.id);
-        if (!p.local_teid && !p.ue_ipv4) {
+        if (!p.local_teid && !p.ue_ipv4 && !p.ue_ipv6) {
             return fail(SpecError::Kind::missing_match, rule,
                         "PDI needs a Local F-TEID or a UE IP address");
+        }
+        if (p.ue_ipv6 && (p.ue_ipv6->family != 6 || p.ue_ipv6->len < 64)) {
+            return fail(SpecError::Kind::missing_match, rule,
+                        "the UE IPv6 address must be a prefix of /64 or longer");
         }
         auto far = far_idx.find(p.far_id);
         if (far == far_idx.end()) {
             return fail(SpecError::Kind::dangling_ref, rule,
                         "FAR " + std::to_string(p.far_id) + " does not exist");
         }
-        CompiledPdr c{p.id,  p.precedence,          p.source,    p.local_teid, p.ue_ipv4,
-                      p.qfi, p.remove_outer_header, far->second, {},           {}};
+        CompiledPdr c{p.id,    p.precedence, p.source,    p.local_teid,
+                      p.ue_ipv4, p.ue_ipv6,  p.qfi,       p.remove_outer_header,
+                      far->second, {},        {},          p.sdf_filters.size()};
         for (uint32_t q : p.qer_ids) {
             auto it = qer_idx.find(q);
             if (it == qer_idx.end()) {
@@ -138,6 +207,25 @@ CompileResult compile(const SessionSpec& spec) {
             }
             c.urr_indices.push_back(it->second);
         }
+        // The session's UE addresses: what "assigned" means in its SDF filters.
+        // braid keeps one UE address per family per session (TS 23.501 §5.8.2.2).
+        if (p.ue_ipv4) {
+            sdf::Prefix v4{4, {}, 32};
+            const uint32_t be = htonl(*p.ue_ipv4);
+            std::memcpy(v4.addr.data(), &be, 4);
+            if (rules->ue.v4.family != 0 && !(rules->ue.v4 == v4)) {
+                return fail(SpecError::Kind::two_ue_addresses, rule,
+                            "a session has one UE IPv4 address");
+            }
+            rules->ue.v4 = v4;
+        }
+        if (p.ue_ipv6) {
+            if (rules->ue.v6.family != 0 && !(rules->ue.v6 == *p.ue_ipv6)) {
+                return fail(SpecError::Kind::two_ue_addresses, rule,
+                            "a session has one UE IPv6 prefix");
+            }
+            rules->ue.v6 = *p.ue_ipv6;
+        }
         rules->pdrs.push_back(std::move(c));
     }
     (void)pdr_idx;
@@ -145,6 +233,40 @@ CompileResult compile(const SessionSpec& spec) {
     std::stable_sort(rules->pdrs.begin(), rules->pdrs.end(), [](const auto& a, const auto& b) {
         return a.precedence != b.precedence ? a.precedence < b.precedence : a.id < b.id;
     });
+    // One classifier per direction over the sorted PDRs (pdr_index = position in `pdrs`).
+    // Downlink PDRs go to the classifier of the family of their UE address (both if none).
+    std::vector<sdf::RuleInput> ul, dl4, dl6;
+    for (size_t i = 0; i < rules->pdrs.size(); ++i) {
+        const CompiledPdr& c = rules->pdrs[i];
+        const Pdr& p = spec.pdrs[pdr_idx.at(c.id)];
+        sdf::RuleInput in{static_cast<uint16_t>(i), c.precedence, c.local_teid, c.qfi,
+                          p.sdf_filters};
+        if (c.source == Interface::access) {
+            ul.push_back(std::move(in));
+            continue;
+        }
+        in.teid.reset();  // a downlink packet has no TEID
+        const bool neither = !c.ue_ipv4 && !c.ue_ipv6;
+        if (c.ue_ipv4 || neither) {
+            dl4.push_back(in);
+        }
+        if (c.ue_ipv6 || neither) {
+            dl6.push_back(std::move(in));
+        }
+    }
+    std::string err;
+    rules->uplink = sdf::Classifier::build(std::move(ul), rules->ue, &err);
+    if (!rules->uplink) {
+        return fail(SpecError::Kind::bad_filter, "session", "uplink SDF filters: " + err);
+    }
+    rules->downlink4 = sdf::Classifier::build(std::move(dl4), rules->ue, &err);
+    if (!rules->downlink4) {
+        return fail(SpecError::Kind::bad_filter, "session", "downlink SDF filters: " + err);
+    }
+    rules->downlink6 = sdf::Classifier::build(std::move(dl6), rules->ue, &err);
+    if (!rules->downlink6) {
+        return fail(SpecError::Kind::bad_filter, "session", "downlink SDF filters: " + err);
+    }
     return {std::move(rules), std::nullopt};
 }
 
@@ -179,22 +301,26 @@ SessionSpec simple_session(uint64_t seid, uint32_t teid, uint32_t ue, uint32_t g
     return s;
 }
 
-const CompiledPdr* SessionRules::match_uplink(uint32_t teid, std::optional<uint8_t> qfi) const {
-    for (const CompiledPdr& p : pdrs) {
-        if (p.source == Interface::access && p.local_teid == teid && (!p.qfi || p.qfi == qfi)) {
-            return &p;
+const CompiledPdr* SessionRules::match_uplink(uint32_t teid, std::optional<uint8_t> qfi,
+                                               const sdf::PacketKey* key) const {
+    if (key == nullptr) {
+        // No inner IP header: only PDRs without SDF filters can match.
+        for (const CompiledPdr& p : pdrs) {
+            if (p.source == Interface::access && p.local_teid == teid && (!p.qfi || p.qfi == qfi) &&
+                p.sdf_filters == 0) {
+                return &p;
+            }
         }
+        return nullptr;
     }
-    return nullptr;
+    const int i = uplink->match(*key, teid, qfi);
+    return i < 0 ? nullptr : &pdrs[static_cast<size_t>(i)];
 }
 
-const CompiledPdr* SessionRules::match_downlink(uint32_t ue_ipv4) const {
-    for (const CompiledPdr& p : pdrs) {
-        if (p.source != Interface::access && p.ue_ipv4 == ue_ipv4) {
-            return &p;
-        }
-    }
-    return nullptr;
+const CompiledPdr* SessionRules::match_downlink(const sdf::PacketKey& key) const {
+    const sdf::Classifier& c = key.family == 6 ? *downlink6 : *downlink4;
+    const int i = c.match(key, 0, std::nullopt);
+    return i < 0 ? nullptr : &pdrs[static_cast<size_t>(i)];
 }
 
 }  // namespace braid::dataplane

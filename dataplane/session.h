@@ -11,7 +11,10 @@
 #include <string>
 #include <vector>
 
+#include <rte_meter.h>
+
 #include "dataplane/counter.h"
+#include "dataplane/sdf.h"
 
 namespace braid::dataplane {
 
@@ -41,7 +44,10 @@ struct Pdr {
     Interface source = Interface::access;
     std::optional<uint32_t> local_teid;  // PDI Local F-TEID (UL)
     std::optional<uint32_t> ue_ipv4;     // PDI UE IP address (host order)
+    std::optional<sdf::Prefix> ue_ipv6;  // PDI UE IP address, IPv6 (a /64 prefix or longer)
     std::optional<uint8_t> qfi;          // PDI QFI
+    std::vector<sdf::Filter> sdf_filters;  // PDI SDF Filters: any one matching is enough
+    std::string network_instance;        // PDI Network Instance (informational in braid)
     bool remove_outer_header = false;    // OHR GTP-U/UDP/IPv4
     uint32_t far_id = 0;
     std::vector<uint32_t> qer_ids;
@@ -53,6 +59,14 @@ struct Far {
     ApplyAction action;
     Interface destination = Interface::core;
     std::optional<OuterHeaderCreation> outer_header;
+    std::optional<uint32_t> bar_id;  // buffering parameters when the action is buffer
+    std::string network_instance;
+};
+
+// TS 29.244 §7.5.2.6 Create BAR: how many packets to buffer for a session.
+struct Bar {
+    uint32_t id = 0;
+    uint32_t buffering_packets = 0;  // Suggested Buffering Packets Count; 0: braid's default
 };
 
 struct Qer {
@@ -64,13 +78,15 @@ struct Qer {
     std::optional<uint8_t> qfi;  // written into the DL PDU Session Container
 };
 
+// TS 29.244 §7.5.2.4 Create URR: what is measured and when it is reported. Volume and duration
+// are always measured; the triggers decide reports (0: trigger off).
 struct Urr {
     uint32_t id = 0;
     bool measure_volume = true;
     bool measure_duration = false;
-    uint64_t volume_threshold_bytes = 0;  // 0: none
-    uint32_t time_threshold_s = 0;
-    uint32_t measurement_period_s = 0;
+    uint64_t volume_threshold_bytes = 0;  // total (UL + DL) octets since the last report
+    uint32_t time_threshold_s = 0;        // seconds of traffic since the last report
+    uint32_t measurement_period_s = 0;    // periodic report
 };
 
 struct SessionSpec {
@@ -79,6 +95,7 @@ struct SessionSpec {
     std::vector<Far> fars;
     std::vector<Qer> qers;
     std::vector<Urr> urrs;
+    std::vector<Bar> bars;
 };
 
 // Why a spec was refused; `rule` names the offending rule ("pdr 3", "far 7").
@@ -87,10 +104,12 @@ struct SpecError {
         duplicate_id,   // two rules of one kind with the same id
         dangling_ref,   // a PDR names a FAR/QER/URR that does not exist
         missing_match,  // a PDR with neither Local F-TEID nor UE IP address
+        bad_filter,     // an SDF filter the classifier cannot take
         bad_action,     // apply action is not exactly one of drop/forward/buffer
         missing_outer,  // forward to access without outer header creation
         teid_in_use,    // the UL TEID belongs to another session
         ue_ip_in_use,   // the UE IP address belongs to another session
+        two_ue_addresses,  // PDRs of one session name different UE addresses of one family
         too_many_rules,
     };
     Kind kind;
@@ -98,24 +117,56 @@ struct SpecError {
     std::string message;
 };
 
-// Usage counters of one session: outside the snapshot so that they survive modifications,
-// one slice per worker (single writer each), summed by the control core.
-struct alignas(64) UrrCounters {
+inline constexpr unsigned max_session_workers = 32;  // == max_workers (app.h)
+
+// Usage of one URR: one slice per worker (single writer each), summed by the control core.
+// Lives outside the snapshot and is carried from version to version by URR ID, so a
+// modification never loses what was counted.
+struct alignas(64) UsageSlice {
     Counter packets_ul, bytes_ul, packets_dl, bytes_dl;
+    Counter first_tsc, last_tsc;  // first and last packet seen by this worker (0: none)
+};
+struct UrrUsage {
+    std::array<UsageSlice, max_session_workers> per_worker;
 };
 
-// One PDR as workers use it: its FAR and QER resolved to indices into SessionRules.
+// MBR policing state of one QER for one worker: an srTCM (RFC 2697) whose bucket this worker
+// alone refills. `profile` is the snapshot's profile the bucket was configured with; a new
+// snapshot (new profile address) reconfigures it on the next packet.
+struct alignas(64) MeterSlice {
+    rte_meter_srtcm meter;
+    const rte_meter_srtcm_profile* profile = nullptr;
+};
+struct QerMeters {
+    std::array<MeterSlice, max_session_workers> ul, dl;
+};
+
+// One PDR as workers use it: its FAR, QERs and URRs resolved to indices into SessionRules.
 struct CompiledPdr {
     uint16_t id;
     uint32_t precedence;
     Interface source;
     std::optional<uint32_t> local_teid;
     std::optional<uint32_t> ue_ipv4;
+    std::optional<sdf::Prefix> ue_ipv6;
     std::optional<uint8_t> qfi;
     bool remove_outer_header;
     uint16_t far_index;
     std::vector<uint16_t> qer_indices;
     std::vector<uint16_t> urr_indices;
+    size_t sdf_filters;
+};
+
+struct CompiledQer {
+    Qer qer;
+    bool limit_ul = false, limit_dl = false;
+    rte_meter_srtcm_profile ul_profile{}, dl_profile{};
+    std::shared_ptr<QerMeters> meters;  // survives modifications with the QER ID
+};
+
+struct CompiledUrr {
+    Urr urr;
+    std::shared_ptr<UrrUsage> usage;  // survives modifications with the URR ID
 };
 
 // The immutable snapshot of a session that workers read. Never modified after publication.
@@ -124,14 +175,20 @@ struct SessionRules {
     uint64_t generation = 0;        // bumped by every accepted change
     std::vector<CompiledPdr> pdrs;  // sorted by precedence, then id
     std::vector<Far> fars;
-    std::vector<Qer> qers;
-    std::vector<Urr> urrs;
-    std::shared_ptr<const void> usage;  // the session's counters (kept alive across versions)
+    std::vector<CompiledQer> qers;
+    std::vector<CompiledUrr> urrs;
+    std::vector<Bar> bars;
+    sdf::UeAddresses ue;
+    std::unique_ptr<sdf::Classifier> uplink;     // PDRs with source interface access
+    std::unique_ptr<sdf::Classifier> downlink4;  // the others, for IPv4 packets to the UE
+    std::unique_ptr<sdf::Classifier> downlink6;  // ... for IPv6 packets
 
-    // The highest-precedence PDR matching an uplink G-PDU (Local F-TEID, optional QFI).
-    const CompiledPdr* match_uplink(uint32_t teid, std::optional<uint8_t> qfi) const;
-    // The highest-precedence PDR matching a downlink packet to `ue_ipv4`.
-    const CompiledPdr* match_downlink(uint32_t ue_ipv4) const;
+    // The highest-precedence PDR matching an uplink G-PDU to `teid` whose inner packet has
+    // `key` (nullptr: no inner key, e.g. a non-IP payload) and QFI `qfi`.
+    const CompiledPdr* match_uplink(uint32_t teid, std::optional<uint8_t> qfi,
+                                    const sdf::PacketKey* key) const;
+    // The highest-precedence PDR matching a downlink packet with `key`.
+    const CompiledPdr* match_downlink(const sdf::PacketKey& key) const;
 };
 
 inline constexpr size_t max_rules_per_kind = 1024;
@@ -141,7 +198,12 @@ struct CompileResult {
     std::unique_ptr<SessionRules> rules;
     std::optional<SpecError> error;
 };
-CompileResult compile(const SessionSpec& spec);
+// `previous`: the session's current snapshot, whose URR usage and QER meters carry over by ID.
+CompileResult compile(const SessionSpec& spec, const SessionRules* previous = nullptr);
+
+// srTCM parameters policing at `kbps` (kbit/s, as in the MBR IE): committed and excess burst
+// sized for `burst_ms` of traffic, at least two full-size frames.
+rte_meter_srtcm_params meter_params(uint64_t kbps, uint32_t burst_ms = 100);
 
 // The common session of a UE with one access: one uplink PDR (G-PDUs to `ul_teid`, outer header
 // removed, forwarded to the core: PDR 1 / FAR 1) and one downlink PDR (packets to `ue_ipv4`,

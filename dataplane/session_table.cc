@@ -6,16 +6,17 @@
 #include <rte_rcu_qsbr.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace braid::dataplane {
 
 namespace {
 
-rte_hash* make_hash(const std::string& name, uint32_t entries) {
+rte_hash* make_hash(const std::string& name, uint32_t entries, uint32_t key_len) {
     rte_hash_parameters p{};
     p.name = name.c_str();
     p.entries = entries;
-    p.key_len = sizeof(uint32_t);
+    p.key_len = key_len;
     p.hash_func = rte_jhash;
     p.socket_id = SOCKET_ID_ANY;
     // Lock-free readers; key slots are freed by us after a grace period, never on delete.
@@ -33,9 +34,10 @@ std::unique_ptr<SessionTable> SessionTable::create(const std::string& name, uint
     // Sessions may own several TEIDs / UE addresses (one per access for ATSSS): room for 2 each.
     // rte_hash needs at least one full bucket set; the session limit is enforced by us.
     const uint32_t entries = std::max<uint32_t>(64, max_sessions * 2);
-    t->by_teid_ = make_hash(name + "_teid", entries);
-    t->by_ue_ip_ = make_hash(name + "_ueip", entries);
-    if (t->by_teid_ == nullptr || t->by_ue_ip_ == nullptr) {
+    t->by_teid_ = make_hash(name + "_teid", entries, sizeof(uint32_t));
+    t->by_ue_ip_ = make_hash(name + "_ueip", entries, sizeof(uint32_t));
+    t->by_ue_ip6_ = make_hash(name + "_ueip6", entries, sizeof(uint64_t));
+    if (t->by_teid_ == nullptr || t->by_ue_ip_ == nullptr || t->by_ue_ip6_ == nullptr) {
         *err = "cannot create the session tables: " + std::string(rte_strerror(rte_errno));
         return nullptr;
     }
@@ -50,21 +52,32 @@ SessionTable::~SessionTable() {
     reclaim(true);
     rte_hash_free(by_teid_);
     rte_hash_free(by_ue_ip_);
+    rte_hash_free(by_ue_ip6_);
 }
 
-const SessionRules* SessionTable::lookup(const rte_hash* h, uint32_t key) {
+const SessionRules* SessionTable::lookup(const rte_hash* h, const void* key) {
     void* data = nullptr;
-    if (rte_hash_lookup_data(h, &key, &data) < 0) {
+    if (rte_hash_lookup_data(h, key, &data) < 0) {
         return nullptr;
     }
     return static_cast<const SessionHandle*>(data)->rules.load(std::memory_order_acquire);
 }
 
 const SessionRules* SessionTable::by_teid(uint32_t teid) const {
-    return lookup(by_teid_, teid);
+    return lookup(by_teid_, &teid);
 }
 const SessionRules* SessionTable::by_ue_ipv4(uint32_t ip) const {
-    return lookup(by_ue_ip_, ip);
+    return lookup(by_ue_ip_, &ip);
+}
+const SessionRules* SessionTable::by_ue_ipv6(const uint8_t* addr) const {
+    uint64_t prefix;
+    std::memcpy(&prefix, addr, sizeof(prefix));
+    return lookup(by_ue_ip6_, &prefix);
+}
+
+const SessionSpec* SessionTable::spec(uint64_t seid) const {
+    auto it = sessions_.find(seid);
+    return it == sessions_.end() ? nullptr : &it->second.spec;
 }
 
 const SessionRules* SessionTable::by_seid(uint64_t seid) const {
@@ -82,68 +95,93 @@ std::vector<uint64_t> SessionTable::seids() const {
 }
 
 std::optional<SpecError> SessionTable::check_keys(const SessionSpec& spec, const Entry* self,
-                                                  std::set<uint32_t>& teids,
-                                                  std::set<uint32_t>& ue_ips) {
+                                                  Keys& keys) {
     for (const Pdr& p : spec.pdrs) {
         if (p.local_teid) {
-            teids.insert(*p.local_teid);
+            keys.teids.insert(*p.local_teid);
         }
         if (p.ue_ipv4) {
-            ue_ips.insert(*p.ue_ipv4);
+            keys.ue_ips.insert(*p.ue_ipv4);
+        }
+        if (p.ue_ipv6) {
+            uint64_t prefix;
+            std::memcpy(&prefix, p.ue_ipv6->addr.data(), sizeof(prefix));
+            keys.ue_ip6s.insert(prefix);
         }
     }
-    for (uint32_t t : teids) {
+    auto taken = [&](rte_hash* h, const void* key) {
         void* data = nullptr;
-        if (rte_hash_lookup_data(by_teid_, &t, &data) >= 0 &&
-            (self == nullptr || data != self->handle.get())) {
+        return rte_hash_lookup_data(h, key, &data) >= 0 &&
+               (self == nullptr || data != self->handle.get());
+    };
+    for (uint32_t t : keys.teids) {
+        if (taken(by_teid_, &t)) {
             return SpecError{SpecError::Kind::teid_in_use, "teid " + std::to_string(t),
                              "the TEID belongs to another session"};
         }
     }
-    for (uint32_t ip : ue_ips) {
-        void* data = nullptr;
-        if (rte_hash_lookup_data(by_ue_ip_, &ip, &data) >= 0 &&
-            (self == nullptr || data != self->handle.get())) {
+    for (uint32_t ip : keys.ue_ips) {
+        if (taken(by_ue_ip_, &ip)) {
             return SpecError{SpecError::Kind::ue_ip_in_use, "ue-ip " + std::to_string(ip),
                              "the UE IP address belongs to another session"};
+        }
+    }
+    for (uint64_t prefix : keys.ue_ip6s) {
+        if (taken(by_ue_ip6_, &prefix)) {
+            return SpecError{SpecError::Kind::ue_ip_in_use, "ue-ipv6",
+                             "the UE IPv6 /64 prefix belongs to another session"};
         }
     }
     return std::nullopt;
 }
 
-void SessionTable::retire_key(rte_hash* h, uint32_t key) {
-    int32_t pos = rte_hash_del_key(h, &key);
+void SessionTable::retire_key(rte_hash* h, const void* key) {
+    int32_t pos = rte_hash_del_key(h, key);
     if (pos >= 0) {
         retired_.push_back({rte_rcu_qsbr_start(rcu_), nullptr, nullptr, h, pos});
     }
 }
 
-bool SessionTable::update_keys(Entry& e, const std::set<uint32_t>& teids,
-                               const std::set<uint32_t>& ue_ips) {
+namespace {
+
+// Add the keys of `want` that `have` lacks; false if the table is full.
+template <typename K>
+bool add_keys(rte_hash* h, const std::set<K>& have, const std::set<K>& want, void* data) {
+    for (const K& k : want) {
+        if (!have.count(k) && rte_hash_add_key_data(h, &k, data) < 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+bool SessionTable::update_keys(Entry& e, const Keys& keys) {
     // Add the new keys first (a reader may briefly find the session under both old and new
     // keys, never under neither), then retire the ones that went away.
-    for (uint32_t t : teids) {
-        if (!e.teids.count(t) && rte_hash_add_key_data(by_teid_, &t, e.handle.get()) < 0) {
-            return false;
+    void* h = e.handle.get();
+    if (!add_keys(by_teid_, e.keys.teids, keys.teids, h) ||
+        !add_keys(by_ue_ip_, e.keys.ue_ips, keys.ue_ips, h) ||
+        !add_keys(by_ue_ip6_, e.keys.ue_ip6s, keys.ue_ip6s, h)) {
+        return false;
+    }
+    for (uint32_t t : e.keys.teids) {
+        if (!keys.teids.count(t)) {
+            retire_key(by_teid_, &t);
         }
     }
-    for (uint32_t ip : ue_ips) {
-        if (!e.ue_ips.count(ip) && rte_hash_add_key_data(by_ue_ip_, &ip, e.handle.get()) < 0) {
-            return false;
+    for (uint32_t ip : e.keys.ue_ips) {
+        if (!keys.ue_ips.count(ip)) {
+            retire_key(by_ue_ip_, &ip);
         }
     }
-    for (uint32_t t : e.teids) {
-        if (!teids.count(t)) {
-            retire_key(by_teid_, t);
+    for (uint64_t prefix : e.keys.ue_ip6s) {
+        if (!keys.ue_ip6s.count(prefix)) {
+            retire_key(by_ue_ip6_, &prefix);
         }
     }
-    for (uint32_t ip : e.ue_ips) {
-        if (!ue_ips.count(ip)) {
-            retire_key(by_ue_ip_, ip);
-        }
-    }
-    e.teids = teids;
-    e.ue_ips = ue_ips;
+    e.keys = keys;
     return true;
 }
 
@@ -160,18 +198,19 @@ std::optional<SpecError> SessionTable::create_session(const SessionSpec& spec) {
     if (c.error) {
         return c.error;
     }
-    std::set<uint32_t> teids, ue_ips;
-    if (auto err = check_keys(spec, nullptr, teids, ue_ips)) {
+    Keys keys;
+    if (auto err = check_keys(spec, nullptr, keys)) {
         return err;
     }
     Entry e;
     e.handle = std::make_unique<SessionHandle>();
     e.handle->seid = spec.seid;
+    e.spec = spec;
     c.rules->generation = ++generation_;
     e.handle->rules.store(c.rules.release(), std::memory_order_release);
-    if (!update_keys(e, teids, ue_ips)) {
+    if (!update_keys(e, keys)) {
         // Roll back: nothing of this session may stay visible.
-        update_keys(e, {}, {});
+        update_keys(e, {});
         retired_.push_back(
             {rte_rcu_qsbr_start(rcu_), e.handle->rules.load(), e.handle.release(), nullptr, -1});
         return SpecError{SpecError::Kind::too_many_rules, "session",
@@ -188,24 +227,46 @@ std::optional<SpecError> SessionTable::modify_session(const SessionSpec& spec) {
                          "no session with this SEID"};
     }
     Entry& e = it->second;
-    CompileResult c = compile(spec);
+    const SessionRules* old = e.handle->rules.load(std::memory_order_relaxed);
+    // Usage counters and meters carry over by rule ID.
+    CompileResult c = compile(spec, old);
     if (c.error) {
         return c.error;
     }
-    std::set<uint32_t> teids, ue_ips;
-    if (auto err = check_keys(spec, &e, teids, ue_ips)) {
+    Keys keys;
+    if (auto err = check_keys(spec, &e, keys)) {
         return err;
     }
-    const SessionRules* old = e.handle->rules.load(std::memory_order_relaxed);
-    c.rules->usage = old->usage;  // usage counters survive modifications
-    c.rules->generation = ++generation_;
-    // Publish the snapshot first, so that new keys lead to new rules.
-    e.handle->rules.store(c.rules.release(), std::memory_order_release);
-    retired_.push_back({rte_rcu_qsbr_start(rcu_), old, nullptr, nullptr, -1});
-    if (!update_keys(e, teids, ue_ips)) {
+    // Add the new keys before publishing, so that a failure leaves the session as it was.
+    if (!add_keys(by_teid_, e.keys.teids, keys.teids, e.handle.get()) ||
+        !add_keys(by_ue_ip_, e.keys.ue_ips, keys.ue_ips, e.handle.get()) ||
+        !add_keys(by_ue_ip6_, e.keys.ue_ip6s, keys.ue_ip6s, e.handle.get())) {
+        // Undo what was added: the keys in `keys` the entry did not have.
+        for (uint32_t t : keys.teids) {
+            if (!e.keys.teids.count(t)) {
+                retire_key(by_teid_, &t);
+            }
+        }
+        for (uint32_t ip : keys.ue_ips) {
+            if (!e.keys.ue_ips.count(ip)) {
+                retire_key(by_ue_ip_, &ip);
+            }
+        }
+        for (uint64_t p : keys.ue_ip6s) {
+            if (!e.keys.ue_ip6s.count(p)) {
+                retire_key(by_ue_ip6_, &p);
+            }
+        }
         return SpecError{SpecError::Kind::too_many_rules, "session",
                          "the TEID or UE IP table is full"};
     }
+    c.rules->generation = ++generation_;
+    // Publish the snapshot, then retire the keys that went away (update_keys finds the new
+    // ones present).
+    e.handle->rules.store(c.rules.release(), std::memory_order_release);
+    retired_.push_back({rte_rcu_qsbr_start(rcu_), old, nullptr, nullptr, -1});
+    update_keys(e, keys);
+    e.spec = spec;
     return std::nullopt;
 }
 
@@ -215,7 +276,7 @@ bool SessionTable::delete_session(uint64_t seid) {
         return false;
     }
     Entry& e = it->second;
-    update_keys(e, {}, {});
+    update_keys(e, {});
     retired_.push_back({rte_rcu_qsbr_start(rcu_), e.handle->rules.load(std::memory_order_relaxed),
                         e.handle.release(), nullptr, -1});
     sessions_.erase(it);

@@ -48,19 +48,29 @@ public:
     size_t size() const { return sessions_.size(); }
     size_t retired() const { return retired_.size(); }
     const SessionRules* by_seid(uint64_t seid) const;
+    // The spec the session's current snapshot was compiled from (PFCP modifications start
+    // from it).
+    const SessionSpec* spec(uint64_t seid) const;
     std::vector<uint64_t> seids() const;
 
     // --- workers (lock-free readers; call between two quiescent-state reports) ----------
     const SessionRules* by_teid(uint32_t teid) const;
     const SessionRules* by_ue_ipv4(uint32_t ue_ipv4) const;
+    // By the /64 prefix of an IPv6 address (16 octets, network order).
+    const SessionRules* by_ue_ipv6(const uint8_t* addr) const;
 
 private:
     SessionTable() = default;
 
-    struct Entry {
-        std::unique_ptr<SessionHandle> handle;
+    struct Keys {
         std::set<uint32_t> teids;
         std::set<uint32_t> ue_ips;
+        std::set<uint64_t> ue_ip6s;  // /64 prefixes as loaded from memory
+    };
+    struct Entry {
+        std::unique_ptr<SessionHandle> handle;
+        Keys keys;
+        SessionSpec spec;
     };
     struct Retired {
         uint64_t token;
@@ -70,14 +80,14 @@ private:
         int32_t position = -1;
     };
 
-    std::optional<SpecError> check_keys(const SessionSpec& spec, const Entry* self,
-                                        std::set<uint32_t>& teids, std::set<uint32_t>& ue_ips);
-    bool update_keys(Entry& e, const std::set<uint32_t>& teids, const std::set<uint32_t>& ue_ips);
-    void retire_key(rte_hash* h, uint32_t key);
-    static const SessionRules* lookup(const rte_hash* h, uint32_t key);
+    std::optional<SpecError> check_keys(const SessionSpec& spec, const Entry* self, Keys& keys);
+    bool update_keys(Entry& e, const Keys& keys);
+    void retire_key(rte_hash* h, const void* key);
+    static const SessionRules* lookup(const rte_hash* h, const void* key);
 
     rte_hash* by_teid_ = nullptr;
     rte_hash* by_ue_ip_ = nullptr;
+    rte_hash* by_ue_ip6_ = nullptr;
     rte_rcu_qsbr* rcu_ = nullptr;
     uint32_t max_sessions_ = 0;
     uint64_t generation_ = 0;

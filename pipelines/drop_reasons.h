@@ -27,8 +27,21 @@ namespace braid::pipelines {
     X(udp_bad_checksum,    "UDP checksum wrong")                                               \
     X(gtpu_malformed,      "GTP-U message that does not parse (TS 29.281 §5)")                 \
     X(gtpu_unknown_ext_header, "GTP-U with an unknown comprehension-required extension header") \
-    X(gtpu_unhandled_message, "GTP-U message type braid does not handle yet")                  \
-    X(gtpu_no_datapath,    "G-PDU: the GTP-U user-plane datapath is not built yet (issue 3)")  \
+    X(gtpu_unhandled_message, "GTP-U message type braid does not handle (TS 29.281 §7.1)")     \
+    X(gtpu_unknown_teid,   "G-PDU to a TEID no session owns (Error Indication rate limit hit)") \
+    X(gtpu_error_ind_received, "Error Indication from a peer, reported to the control core")   \
+    X(gtpu_end_marker_received, "End Marker from a peer (consumed)")                           \
+    X(inner_malformed,     "T-PDU or N6 packet that is not a complete IPv4/IPv6 packet")       \
+    X(pdr_no_match,        "packet of a session that no PDR of the session matches")           \
+    X(no_session_for_ue,   "N6 packet to an address no session owns")                          \
+    X(qer_gate_closed,     "QER gate status closed for the packet's direction")                \
+    X(qer_mbr_exceeded,    "above the QER's maximum bit rate (srTCM red)")                     \
+    X(far_drop,            "FAR apply action DROP")                                            \
+    X(far_unsupported,     "FAR forwarding braid does not do (e.g. GTP-U toward the core)")    \
+    X(buffer_ring_full,    "FAR BUFF: the ring to the control core's buffer is full")          \
+    X(neighbor_unresolved, "next hop's MAC address not known yet (resolution requested)")      \
+    X(no_egress_port,      "no port of the role the FAR's destination interface needs")       \
+    X(egress_mtu_exceeded, "packet too big for the egress port MTU after encapsulation")       \
     X(ipv6_bad_header,     "IPv6 header truncated or payload length inconsistent")             \
     X(ipv6_not_for_us,     "IPv6 packet to a foreign address (no forwarding rule)")            \
     X(ipv6_no_handler,     "IPv6 next header to a local address that no stage handles")        \

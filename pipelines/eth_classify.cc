@@ -14,8 +14,16 @@ namespace braid::pipelines {
 
 namespace {
 
-enum Next : rte_edge_t { next_drop, next_arp, next_icmp_local, next_gtpu_input, next_count };
-constexpr const char* next_names[next_count] = {"drop", "arp", "icmp_local", "gtpu_input"};
+enum Next : rte_edge_t {
+    next_drop,
+    next_arp,
+    next_icmp_local,
+    next_gtpu_input,
+    next_pdr_dl,
+    next_count
+};
+constexpr const char* next_names[next_count] = {"drop", "arp", "icmp_local", "gtpu_input",
+                                                "pdr_dl"};
 
 constexpr uint16_t eth_len = sizeof(rte_ether_hdr);
 
@@ -80,6 +88,9 @@ rte_edge_t classify(const dataplane::PortRuntime& port, rte_mbuf* m, DropReason&
                 rte_pktmbuf_trim(m, static_cast<uint16_t>(l3_len - total));
             }
             if (!port.has_ipv4 || rte_be_to_cpu_32(ip->dst_addr) != port.ipv4) {
+                if (port.role == config::PortRole::n6) {
+                    return next_pdr_dl;  // downlink user traffic, fragments included
+                }
                 reason = DropReason::ipv4_not_for_us;
                 return next_drop;
             }
@@ -130,6 +141,9 @@ rte_edge_t classify(const dataplane::PortRuntime& port, rte_mbuf* m, DropReason&
                 rte_pktmbuf_trim(m, static_cast<uint16_t>(l3_len - total));
             }
             if (!ipv6_is_ours(port, ip6->dst_addr)) {
+                if (port.role == config::PortRole::n6 && (ip6->dst_addr[0] & 0xe0) == 0x20) {
+                    return next_pdr_dl;  // global unicast (2000::/3): downlink user traffic
+                }
                 reason = DropReason::ipv6_not_for_us;
                 return next_drop;
             }
@@ -160,6 +174,8 @@ StageResult eth_classify_packet(const dataplane::PortRuntime& port, rte_mbuf* m)
             return {Verdict::icmp_local, reason};
         case next_gtpu_input:
             return {Verdict::gtpu_input, reason};
+        case next_pdr_dl:
+            return {Verdict::pdr_dl, reason};
         default:
             return {Verdict::drop, reason};
     }

@@ -1,5 +1,6 @@
 // n3_rx / n6_rx: source nodes polling the RX queues of N3 (resp. N6) ports given to this worker,
-// and ctrl_tx: packets the control core asked this worker to send (ARP requests).
+// and ctrl_tx: packets the control core hands this worker: to send (ARP requests, End Markers)
+// or to run through pdr_dl (released buffered packets).
 #include <rte_ethdev.h>
 #include <rte_ring.h>
 
@@ -38,8 +39,8 @@ uint16_t rx_process(rte_graph* graph, rte_node* node, void** /*objs*/, uint16_t 
     return total;
 }
 
-enum CtrlNext : rte_edge_t { ctrl_n3_tx, ctrl_n6_tx, ctrl_count };
-constexpr const char* ctrl_next[ctrl_count] = {"n3_tx", "n6_tx"};
+enum CtrlNext : rte_edge_t { ctrl_n3_tx, ctrl_n6_tx, ctrl_pdr_dl, ctrl_count };
+constexpr const char* ctrl_next[ctrl_count] = {"n3_tx", "n6_tx", "pdr_dl"};
 
 uint16_t ctrl_tx_process(rte_graph* graph, rte_node* node, void** /*objs*/, uint16_t /*nb*/) {
     dataplane::WorkerContext& wc = *ctx(node).wc;
@@ -47,7 +48,14 @@ uint16_t ctrl_tx_process(rte_graph* graph, rte_node* node, void** /*objs*/, uint
     unsigned n =
         rte_ring_sc_dequeue_burst(wc.m2w_pkts, reinterpret_cast<void**>(pkts), 32, nullptr);
     for (unsigned i = 0; i < n; ++i) {
-        const auto& port = app().ports()[dataplane::meta(pkts[i]).port_index];
+        auto& md = dataplane::meta(pkts[i]);
+        if (md.inner_offset == dataplane::release_to_pdr_dl) {
+            md.inner_offset = 0;
+            md.l3_offset = 0;
+            rte_node_enqueue_x1(graph, node, ctrl_pdr_dl, pkts[i]);
+            continue;
+        }
+        const auto& port = app().ports()[md.port_index];
         rte_node_enqueue_x1(graph, node, tx_edge_for(port, ctrl_n3_tx), pkts[i]);
     }
     return static_cast<uint16_t>(n);

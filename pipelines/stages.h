@@ -13,7 +13,18 @@
 
 namespace braid::pipelines {
 
-enum class Verdict : uint8_t { drop, arp, icmp_local, gtpu_input, tx };
+enum class Verdict : uint8_t {
+    drop,
+    arp,
+    icmp_local,
+    gtpu_input,
+    gtpu_echo,
+    gtpu_error_ind,
+    pdr_ul,
+    pdr_dl,
+    tx,
+    consumed,  // the stage kept or freed the mbuf
+};
 
 struct StageResult {
     Verdict verdict;
@@ -31,9 +42,26 @@ StageResult arp_packet(const dataplane::PortRuntime& port, rte_mbuf* m,
 // ICMP echo and IPv6 neighbor solicitation for our addresses (after eth_classify).
 StageResult icmp_local_packet(const dataplane::PortRuntime& port, rte_mbuf* m);
 
-// GTP-U on UDP 2152 to braid's N3 address (after eth_classify validated IPv4 and UDP): Echo
-// Request → Echo Response in place (TS 29.281 §7.2); everything else is a named drop for now.
+// GTP-U on UDP 2152 to braid's N3 address (after eth_classify validated IPv4 and UDP): which
+// stage handles the message (G-PDU metadata filled in for pdr_ul).
 StageResult gtpu_input_packet(const dataplane::PortRuntime& port, rte_mbuf* m);
+
+// Path management (TS 29.281 §7.2) in place: Echo Request → Echo Response; a message with an
+// unknown comprehension-required extension header → Supported Extension Headers Notification
+// (rate-limited by `wc`, may be null in tests: no limit).
+StageResult gtpu_echo_packet(const dataplane::PortRuntime& port, rte_mbuf* m,
+                             dataplane::WorkerContext* wc);
+
+// Tunnel management (§7.3.1): a G-PDU to an unknown TEID (from pdr_ul) → Error Indication in
+// place (rate-limited); a received Error Indication → reported to the control core.
+StageResult gtpu_error_ind_packet(const dataplane::PortRuntime& port, rte_mbuf* m,
+                                  dataplane::WorkerContext* wc);
+
+// Rewrites the IPv4/UDP/GTP-U headers of a frame in place into a reply to its sender carrying
+// `gtp` (`len` octets): addresses and ports swapped (or `dst_port` when non-zero), TTL 64,
+// checksums recomputed. False if the mbuf cannot hold it.
+bool gtpu_reply_in_place(const dataplane::PortRuntime& port, rte_mbuf* m, const uint8_t* gtp,
+                         size_t len, uint16_t dst_port);
 
 // A reply built in place goes back to the frame's sender, from the port's MAC.
 inline void reply_to_sender(rte_ether_hdr* eth, const dataplane::PortRuntime& port) {

@@ -8,7 +8,9 @@ it differs, so the header always matches this script. Run: /usr/bin/python3 test
 import sys
 from pathlib import Path
 
-from scapy.contrib.gtp import GTP_U_Header, GTPEchoRequest, GTPEchoResponse, IE_Recovery
+from scapy.contrib.gtp import GTP_U_Header, GTPEchoRequest, GTPEchoResponse, IE_Recovery, \
+    GTPPDUSessionContainer, GTPErrorIndication, \
+    GTP_UDPPort_ExtensionHeader, IE_TEIDI, IE_GSNAddress
 from scapy.all import ARP, ICMP, IP, Ether, IPv6, ICMPv6EchoRequest, ICMPv6EchoReply, \
     ICMPv6ND_NS, ICMPv6ND_NA, ICMPv6NDOptSrcLLAddr, ICMPv6NDOptDstLLAddr, UDP, TCP, Dot1Q, raw
 
@@ -20,6 +22,13 @@ N3_LL = "fe80::ff:fe00:301"  # modified EUI-64 of N3_MAC
 GNB_MAC, GNB_IP, GNB_IP6 = "02:00:00:00:03:02", "198.18.0.2", "2001:db8:3::2"
 DN_MAC, DN_IP = "02:00:00:00:06:02", "198.19.0.2"
 BCAST = "ff:ff:ff:ff:ff:ff"
+# The sessions the fixture installs (tests/unit/pipelines/test_nodes.cc, RingLab::add_sessions)
+# and the neighbors it has learned (gNB on N3, DN on N6):
+#   SEID 1: UL TEID 0x1001 -> N6; DL to UE 198.19.100.1 or 2001:db8:100:1::/64 -> GTP-U to the
+#           gNB, TEID 0x2002, QER 1 with QFI 9 on every PDR
+#   SEID 2: UL TEID 0x3001, UE 198.19.100.2, QER gates closed both ways
+#   SEID 3: UL TEID 0x4001, UE 198.19.100.3, DL FAR drop
+UE1, UE1_6, UE2, UE3 = "198.19.100.1", "2001:db8:100:1::1", "198.19.100.2", "198.19.100.3"
 
 cases = []
 
@@ -110,16 +119,16 @@ echo_rep = IP(src=N3_IP, dst=GNB_IP, id=77, ttl=64) / UDP(sport=2152, dport=4000
     GTP_U_Header(gtp_type=2, S=1, seq=0x1234, teid=0) / GTPEchoResponse(IE_list=[IE_Recovery(restart_counter=0)])
 tx("gtpu_echo_request_is_answered", "n3", Ether(src=GNB_MAC, dst=N3_MAC) / echo, "n3",
    Ether(src=N3_MAC, dst=GNB_MAC) / echo_rep)
-drop("gtpu_gpdu_has_no_datapath_yet", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
-     IP(src=GNB_IP, dst=N3_IP) / UDP(sport=2152, dport=2152) / GTP_U_Header(teid=0x1001, gtp_type=255) /
-     IP(src="198.19.100.1", dst=DN_IP) / ICMP(), "gtpu_no_datapath")
 drop("gtpu_truncated_header", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
      IP(src=GNB_IP, dst=N3_IP) / UDP(sport=2152, dport=2152) / b"\x30\xff\x00", "gtpu_malformed")
 drop("gtpu_version_2", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
      IP(src=GNB_IP, dst=N3_IP) / UDP(sport=2152, dport=2152) / b"\x50\xff\x00\x00\x00\x00\x00\x01",
      "gtpu_malformed")
-drop("gtpu_end_marker_not_handled_yet", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
+drop("gtpu_end_marker_is_consumed", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
      IP(src=GNB_IP, dst=N3_IP) / UDP(sport=2152, dport=2152) / GTP_U_Header(teid=0x1001, gtp_type=254),
+     "gtpu_end_marker_received")
+drop("gtpu_tunnel_status_is_not_handled", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
+     IP(src=GNB_IP, dst=N3_IP) / UDP(sport=2152, dport=2152) / GTP_U_Header(teid=0, gtp_type=253),
      "gtpu_unhandled_message")
 v = bytearray(raw(Ether(src=GNB_MAC, dst=N3_MAC) / echo))
 v[38:40] = (200).to_bytes(2, "big")  # UDP length beyond the datagram
@@ -130,6 +139,72 @@ drop("udp_bad_checksum", "n3", bytes(v), "udp_bad_checksum")
 drop("gtpu_on_n6_is_not_handled", "n6", Ether(src=DN_MAC, dst=N6_MAC) /
      IP(src=DN_IP, dst=N6_IP) / UDP(sport=2152, dport=2152) / GTP_U_Header(gtp_type=1, S=1, seq=1) /
      GTPEchoRequest(), "ipv4_no_handler")
+
+# --- The user plane (TS 29.281, TS 29.244): uplink decapsulation, downlink encapsulation
+def gpdu(teid, inner, qfi=None, sport=2152):
+    g = GTP_U_Header(teid=teid, gtp_type=255)
+    if qfi is not None:
+        g = GTP_U_Header(teid=teid, gtp_type=255, E=1, next_ex=0x85) / \
+            GTPPDUSessionContainer(type=1, QFI=qfi)
+    return Ether(src=GNB_MAC, dst=N3_MAC) / IP(src=GNB_IP, dst=N3_IP, id=9) / \
+        UDP(sport=sport, dport=2152) / g / inner
+
+
+ul_inner = IP(src=UE1, dst=DN_IP, id=1) / UDP(sport=40000, dport=7) / b"uplink"
+tx("uplink_gpdu_with_qfi_is_decapsulated_to_n6", "n3", gpdu(0x1001, ul_inner, qfi=9), "n6",
+   Ether(src=N6_MAC, dst=DN_MAC) / ul_inner)
+tx("uplink_gpdu_without_extension_header_is_decapsulated", "n3", gpdu(0x1001, ul_inner), "n6",
+   Ether(src=N6_MAC, dst=DN_MAC) / ul_inner)
+ul_tcp = IP(src=UE1, dst=DN_IP, id=2) / TCP(sport=40001, dport=80, flags="S")
+tx("uplink_tcp_syn_is_decapsulated", "n3", gpdu(0x1001, ul_tcp, qfi=9), "n6",
+   Ether(src=N6_MAC, dst=DN_MAC) / ul_tcp)
+
+# Downlink: outer IPv4 ID counts the worker's encapsulations from 0, UDP checksum 0.
+encap_id = 0
+
+
+def dl_expect(teid, inner, qfi):
+    global encap_id
+    g = GTP_U_Header(teid=teid, gtp_type=255, E=1, next_ex=0x85) / GTPPDUSessionContainer(type=0, QFI=qfi)
+    outer = IP(src=N3_IP, dst=GNB_IP, id=encap_id, ttl=64, flags=0) / UDP(sport=2152, dport=2152, chksum=0) / g / inner
+    encap_id += 1
+    return Ether(src=N3_MAC, dst=GNB_MAC) / outer
+
+
+dl_inner = IP(src=DN_IP, dst=UE1, id=3) / UDP(sport=7, dport=40000) / b"downlink"
+tx("downlink_ipv4_is_encapsulated_with_dl_qfi", "n6", Ether(src=DN_MAC, dst=N6_MAC) / dl_inner, "n3",
+   dl_expect(0x2002, dl_inner, 9))
+dl_inner6 = IPv6(src="2001:db8:6::2", dst=UE1_6) / UDP(sport=7, dport=40000) / b"downlink6"
+tx("downlink_ipv6_to_the_ue_prefix_is_encapsulated", "n6", Ether(src=DN_MAC, dst=N6_MAC) / dl_inner6,
+   "n3", dl_expect(0x2002, dl_inner6, 9))
+drop("downlink_to_an_address_without_session", "n6", Ether(src=DN_MAC, dst=N6_MAC) /
+     IP(src=DN_IP, dst="198.19.100.99") / UDP(sport=7, dport=9), "no_session_for_ue")
+drop("downlink_ipv6_outside_any_ue_prefix", "n6", Ether(src=DN_MAC, dst=N6_MAC) /
+     IPv6(src="2001:db8:6::2", dst="2001:db8:100:99::1") / UDP(sport=7, dport=9), "no_session_for_ue")
+drop("uplink_gate_closed", "n3", gpdu(0x3001, IP(src=UE2, dst=DN_IP) / UDP(sport=1, dport=7)),
+     "qer_gate_closed")
+drop("downlink_gate_closed", "n6", Ether(src=DN_MAC, dst=N6_MAC) /
+     IP(src=DN_IP, dst=UE2) / UDP(sport=7, dport=1), "qer_gate_closed")
+drop("downlink_far_drop", "n6", Ether(src=DN_MAC, dst=N6_MAC) /
+     IP(src=DN_IP, dst=UE3) / UDP(sport=7, dport=1), "far_drop")
+drop("uplink_tpdu_not_ip", "n3", gpdu(0x1001, raw(b"\x00" * 24)), "inner_malformed")
+tx("uplink_unknown_teid_gets_error_indication", "n3", gpdu(0x0bad, ul_inner, sport=31000), "n3",
+   Ether(src=N3_MAC, dst=GNB_MAC) / IP(src=N3_IP, dst=GNB_IP, id=9, ttl=64) /
+   UDP(sport=2152, dport=2152) /
+   GTP_U_Header(gtp_type=26, S=1, E=1, seq=0, teid=0, next_ex=0x40) /
+   GTP_UDPPort_ExtensionHeader(udp_port=31000) /
+   GTPErrorIndication(IE_list=[IE_TEIDI(TEIDI=0x0bad), IE_GSNAddress(ietype=133, length=4, ipv4_address=N3_IP)]))
+unknown_ext = bytes([0x34, 0xff, 0x00, 0x0c, 0, 0, 0x10, 0x01, 0, 0, 0, 0xc1, 1, 0xaa, 0xbb, 0]) + \
+    raw(ul_inner)
+unknown_ext = bytearray(unknown_ext)
+unknown_ext[2:4] = (len(unknown_ext) - 8).to_bytes(2, "big")
+tx("unknown_required_extension_header_gets_sehn", "n3",
+   Ether(src=GNB_MAC, dst=N3_MAC) / IP(src=GNB_IP, dst=N3_IP, id=9) / UDP(sport=2152, dport=2152) /
+   raw(bytes(unknown_ext)), "n3",
+   Ether(src=N3_MAC, dst=GNB_MAC) / IP(src=N3_IP, dst=GNB_IP, id=9, ttl=64) / UDP(sport=2152, dport=2152) /
+   GTP_U_Header(gtp_type=31, S=1, seq=0, teid=0) /
+   # IE 141 with a 1-octet length (TS 29.281 §8.5); scapy's IE_ExtensionHeaderList writes two.
+   raw(bytes([141, 4, 0x40, 0x82, 0x85, 0xc0])))
 
 # --- IPv6: echo and neighbor discovery (RFC 4443, RFC 4861)
 e6 = IPv6(src=GNB_IP6, dst=N3_IP6, hlim=64) / ICMPv6EchoRequest(id=5, seq=6, data=b"hello")

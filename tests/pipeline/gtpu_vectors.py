@@ -17,8 +17,9 @@ from scapy.contrib.gtp import (GTP_U_Header, GTPHeader, GTPPDUSessionContainer, 
                                IE_GSNAddress, GTP_UDPPort_ExtensionHeader,
                                GTPSupportedExtensionHeadersNotification, IE_ExtensionHeaderList)
 
-# A fixed inner packet so the vectors are stable (ICMP echo, 28 octets).
-INNER = IP(src="10.45.0.2", dst="8.8.8.8", id=1) / ICMP(id=1, seq=1)
+# A fixed inner packet so the vectors are stable (ICMP echo, 28 octets): UE 198.19.100.2 to the
+# lab's DN host 198.19.0.2 (test addresses only from 198.18.0.0/15 and 2001:db8::/32).
+INNER = IP(src="198.19.100.2", dst="198.19.0.2", id=1) / ICMP(id=1, seq=1)
 
 VECTORS = {
     # plain G-PDU, no optional fields
@@ -47,16 +48,16 @@ VECTORS = {
     "echo_request_seq7": GTPHeader(gtp_type=1, S=1, seq=7, teid=0) / GTPEchoRequest(),
     "echo_response_seq7": GTPHeader(gtp_type=2, S=1, seq=7, teid=0)
     / GTPEchoResponse(IE_list=[IE_Recovery(restart_counter=0)]),
-    # Error Indication (TEID Data I 0xdeadbeef, peer 10.0.0.1), S=1, no extension header
+    # Error Indication (TEID Data I 0xdeadbeef, peer 198.18.0.1, braid's N3 address), S=1, no extension header
     "error_indication_v4": GTP_U_Header(gtp_type=26, S=1, seq=0, teid=0)
     / GTPErrorIndication(IE_list=[IE_TEIDI(TEIDI=0xdeadbeef),
-                                  IE_GSNAddress(length=4, ipv4_address="10.0.0.1")]),
+                                  IE_GSNAddress(length=4, ipv4_address="198.18.0.1")]),
     # Error Indication with a UDP Port extension header (40000)
     "error_indication_v4_udp_port": GTP_U_Header(gtp_type=26, S=1, E=1, seq=0, teid=0,
                                                  next_ex=0x40)
     / GTP_UDPPort_ExtensionHeader(udp_port=40000)
     / GTPErrorIndication(IE_list=[IE_TEIDI(TEIDI=0xdeadbeef),
-                                  IE_GSNAddress(length=4, ipv4_address="10.0.0.1")]),
+                                  IE_GSNAddress(length=4, ipv4_address="198.18.0.1")]),
     # Error Indication, IPv6 peer
     "error_indication_v6": GTP_U_Header(gtp_type=26, S=1, seq=0, teid=0)
     / GTPErrorIndication(IE_list=[IE_TEIDI(TEIDI=0x00000001),

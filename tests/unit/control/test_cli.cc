@@ -234,7 +234,7 @@ TEST_CASE("cli ip placeholders use inet_pton", "[cli]") {
     CHECK(r.match("ping6 2001:db8::1").command != nullptr);
     CHECK(r.match("ping6 ::ffff:198.18.0.1").command != nullptr);
     CHECK_THAT(error_of(r, "ping6 198.18.0.1"), Catch::Contains("not an IPv6 address"));
-    CHECK(r.match("neigh add 192.0.2.1").command != nullptr);
+    CHECK(r.match("neigh add 198.18.0.2").command != nullptr);
     CHECK(r.match("neigh add fe80::1").command != nullptr);
     CHECK(error_of(r, "neigh add gateway") ==
           "error: bad argument 'gateway' for <addr:ip>: not an IPv4 or IPv6 address");

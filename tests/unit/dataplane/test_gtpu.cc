@@ -47,9 +47,9 @@ ParseError parse_error(const Bytes& b) {
     return r.error();
 }
 
-// The inner packet of every scapy G-PDU vector: IP(src="10.45.0.2", dst="8.8.8.8", id=1) /
+// The inner packet of every scapy G-PDU vector: IP(src="198.19.100.2", dst="198.19.0.2", id=1) /
 // ICMP(id=1, seq=1), 28 octets.
-const std::string_view inner_ip = "4500001c00010000400160a20a2d0002080808080800f7fd00010001";
+const std::string_view inner_ip = "4500001c0001000040018ab5c6136402c61300020800f7fd00010001";
 
 // Builds a message: header octets 1-4 computed from `flags`/`type` and the rest, TEID given.
 Bytes message(uint8_t flags, uint8_t type, uint32_t teid, const Bytes& rest) {
@@ -212,8 +212,10 @@ TEST_CASE("spec §2.9 / TS 29.281 §7.2.2: Echo Response echoes seq, TEID 0, Rec
 
 TEST_CASE("spec §2.9 / TS 29.281 §7.3.1: Error Indication with UDP Port extension header",
           "[gtpu]") {
+    // The spec's vector with its peer address replaced by 198.18.0.1 (test addresses only from
+    // 198.18.0.0/15 and 2001:db8::/32).
     const auto b =
-        hex("36 1a 0014 00000000 0000 00 40 | 01 9c40 00 | 10 deadbeef | 85 0004 0a000001");
+        hex("36 1a 0014 00000000 0000 00 40 | 01 9c40 00 | 10 deadbeef | 85 0004 c6120001");
     const auto& p = require_packet(parse(b));
     CHECK(p.header.type == MessageType::error_indication);
     CHECK(p.header.e);
@@ -226,17 +228,17 @@ TEST_CASE("spec §2.9 / TS 29.281 §7.3.1: Error Indication with UDP Port extens
     auto ies = parse_error_indication(p.payload);
     REQUIRE(ies.ok());
     CHECK(ies.value()->teid_data_i == Teid{0xdeadbeef});
-    CHECK(ies.value()->peer == PeerAddress::ipv4(0x0a000001));
-    CHECK(ies.value()->peer.ipv4_host_order() == 0x0a000001u);
+    CHECK(ies.value()->peer == PeerAddress::ipv4(0xc6120001));
+    CHECK(ies.value()->peer.ipv4_host_order() == 0xc6120001u);
 
     std::array<uint8_t, 64> out{};
     const size_t n =
-        encode_error_indication(out, 0, Teid{0xdeadbeef}, PeerAddress::ipv4(0x0a000001), 40000);
+        encode_error_indication(out, 0, Teid{0xdeadbeef}, PeerAddress::ipv4(0xc6120001), 40000);
     CHECK(to_hex({out.data(), n}) == to_hex(b));
     // scapy: GTP_U_Header(gtp_type=26, S=1, E=1, seq=0, teid=0, next_ex=0x40)
     //        / GTP_UDPPort_ExtensionHeader(udp_port=40000) / GTPErrorIndication(IE_list=[
-    //        IE_TEIDI(TEIDI=0xdeadbeef), IE_GSNAddress(length=4, ipv4_address="10.0.0.1")])
-    CHECK(to_hex({out.data(), n}) == "361a00140000000000000040019c400010deadbeef8500040a000001");
+    //        IE_TEIDI(TEIDI=0xdeadbeef), IE_GSNAddress(length=4, ipv4_address="198.18.0.1")])
+    CHECK(to_hex({out.data(), n}) == "361a00140000000000000040019c400010deadbeef850004c6120001");
 }
 
 TEST_CASE("spec §2.9 / TS 29.281 §7.3.2: End Marker has S=0, the old TEID and no IEs", "[gtpu]") {
@@ -425,10 +427,10 @@ TEST_CASE("scapy golden: Error Indication without extension header, IPv4 and IPv
     std::array<uint8_t, 64> out{};
     SECTION("IPv4") {
         // scapy: GTP_U_Header(gtp_type=26, S=1, seq=0, teid=0) / GTPErrorIndication(IE_list=[
-        //        IE_TEIDI(TEIDI=0xdeadbeef), IE_GSNAddress(length=4, ipv4_address="10.0.0.1")])
-        const std::string golden = "321a0010000000000000000010deadbeef8500040a000001";
+        //        IE_TEIDI(TEIDI=0xdeadbeef), IE_GSNAddress(length=4, ipv4_address="198.18.0.1")])
+        const std::string golden = "321a0010000000000000000010deadbeef850004c6120001";
         const size_t n =
-            encode_error_indication(out, 0, Teid{0xdeadbeef}, PeerAddress::ipv4(0x0a000001));
+            encode_error_indication(out, 0, Teid{0xdeadbeef}, PeerAddress::ipv4(0xc6120001));
         CHECK(to_hex({out.data(), n}) == golden);
         const auto b = hex(golden);
         const auto& p = require_packet(parse(b));
@@ -461,7 +463,7 @@ TEST_CASE(
     "its IEs",
     "[gtpu]") {
     const auto b = message(0x36, 0x1a, 0xdeadbeef,
-                           hex("0000 00 85 | 01 00 01 00 | 10 deadbeef | 85 0004 0a000001"));
+                           hex("0000 00 85 | 01 00 01 00 | 10 deadbeef | 85 0004 c6120001"));
     const auto& p = require_packet(parse(b));
     CHECK(p.header.teid == Teid{0xdeadbeef});
     REQUIRE(p.pdu_session);
@@ -726,15 +728,15 @@ TEST_CASE("a PDU Session Container's padding is not interpreted", "[gtpu]") {
 
 TEST_CASE("TS 29.281 §8: Error Indication IEs — unknown TLV and Private Extension are skipped",
           "[gtpu]") {
-    const auto ies = hex("10 00000007 | 85 0004 c0a80001 | 90 0002 abcd | ff 0003 0001 aa");
+    const auto ies = hex("10 00000007 | 85 0004 c6120002 | 90 0002 abcd | ff 0003 0001 aa");
     auto r = parse_error_indication(ies);
     REQUIRE(r.ok());
     CHECK(r.value()->teid_data_i == Teid{7});
-    CHECK(r.value()->peer == PeerAddress::ipv4(0xc0a80001));
+    CHECK(r.value()->peer == PeerAddress::ipv4(0xc6120002));
 }
 
 TEST_CASE("TS 29.281 §8: an unknown TV IE (type < 128) cannot be skipped", "[gtpu]") {
-    auto r = parse_error_indication(hex("01 80 | 10 00000007 | 85 0004 c0a80001"));
+    auto r = parse_error_indication(hex("01 80 | 10 00000007 | 85 0004 c6120002"));
     REQUIRE_FALSE(r.ok());
     CHECK(r.error() == IeError::unknown_tv_ie);
     CHECK(parse_echo(hex("0e 00 | 7f 00")).error() == IeError::unknown_tv_ie);
@@ -743,7 +745,7 @@ TEST_CASE("TS 29.281 §8: an unknown TV IE (type < 128) cannot be skipped", "[gt
 TEST_CASE("TS 29.281 §8: truncated IEs are rejected", "[gtpu]") {
     CHECK(parse_error_indication(hex("10 000000")).error() == IeError::ie_truncated);
     CHECK(parse_error_indication(hex("10 00000007 | 85 00")).error() == IeError::ie_truncated);
-    CHECK(parse_error_indication(hex("10 00000007 | 85 0004 c0a8")).error() ==
+    CHECK(parse_error_indication(hex("10 00000007 | 85 0004 c612")).error() ==
           IeError::ie_truncated);
     CHECK(parse_echo(hex("0e")).error() == IeError::ie_truncated);
     CHECK(parse_supported_ext_headers_notification(hex("8d")).error() == IeError::ie_truncated);
@@ -754,24 +756,24 @@ TEST_CASE("TS 29.281 §8: truncated IEs are rejected", "[gtpu]") {
 TEST_CASE("TS 29.281 §7.3.1: Error Indication without TEID Data I or Peer Address is rejected",
           "[gtpu]") {
     CHECK(parse_error_indication(hex("10 00000007")).error() == IeError::missing_mandatory_ie);
-    CHECK(parse_error_indication(hex("85 0004 c0a80001")).error() == IeError::missing_mandatory_ie);
+    CHECK(parse_error_indication(hex("85 0004 c6120002")).error() == IeError::missing_mandatory_ie);
     CHECK(parse_error_indication({}).error() == IeError::missing_mandatory_ie);
     CHECK(parse_supported_ext_headers_notification({}).error() == IeError::missing_mandatory_ie);
 }
 
 TEST_CASE("TS 29.281 §8.4: GTP-U Peer Address is 4 or 16 octets", "[gtpu]") {
-    CHECK(parse_error_indication(hex("10 00000007 | 85 0005 c0a8000100")).error() ==
+    CHECK(parse_error_indication(hex("10 00000007 | 85 0005 c612000200")).error() ==
           IeError::bad_ie_length);
     CHECK_FALSE(PeerAddress::from_octets(hex("0102")));
-    CHECK(PeerAddress::from_octets(hex("c0a80001")) == PeerAddress::ipv4(0xc0a80001));
+    CHECK(PeerAddress::from_octets(hex("c6120002")) == PeerAddress::ipv4(0xc6120002));
 }
 
 TEST_CASE("TS 29.281 §8: the first occurrence of a repeated IE wins", "[gtpu]") {
     auto r = parse_error_indication(
-        hex("10 00000007 | 10 00000008 | 85 0004 c0a80001 | 85 0004 c0a80002"));
+        hex("10 00000007 | 10 00000008 | 85 0004 c6120002 | 85 0004 c6120003"));
     REQUIRE(r.ok());
     CHECK(r.value()->teid_data_i == Teid{7});
-    CHECK(r.value()->peer == PeerAddress::ipv4(0xc0a80001));
+    CHECK(r.value()->peer == PeerAddress::ipv4(0xc6120002));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -787,7 +789,7 @@ TEST_CASE("encoders return 0 and write nothing past the buffer when it is too sm
         CHECK(encode_echo_response(small(std::min<size_t>(n, 13)), 1) == 0);
         CHECK(encode_echo_request(small(std::min<size_t>(n, 11)), 1) == 0);
         CHECK(encode_end_marker(small(std::min<size_t>(n, 7)), Teid{1}) == 0);
-        CHECK(encode_error_indication(small(n), 1, Teid{1}, PeerAddress::ipv4(1)) == 0);
+        CHECK(encode_error_indication(small(n), 1, Teid{1}, PeerAddress::ipv4(0xc6120001)) == 0);
         CHECK(encode_supported_ext_headers_notification(small(std::min<size_t>(n, 17)), 1) == 0);
         CHECK(std::all_of(buf.begin(), buf.end(), [](uint8_t x) { return x == 0xee; }));
     }
@@ -872,7 +874,7 @@ TEST_CASE("round trip: Error Indication, Echo and SEHN encoders parse back", "[g
     std::array<uint8_t, 64> out{};
     SECTION("error indication with UDP port") {
         const size_t n =
-            encode_error_indication(out, 9, Teid{42}, PeerAddress::ipv4(0x01020304), 2152);
+            encode_error_indication(out, 9, Teid{42}, PeerAddress::ipv4(0xc6120002), 2152);
         const auto& p = require_packet(parse({out.data(), n}));
         CHECK(p.header.type == MessageType::error_indication);
         CHECK(p.header.teid == Teid{0});

@@ -1,7 +1,10 @@
 // Session model compilation and the lock-free session table (publish, modify, delete, RCU).
 #include <rte_malloc.h>
 #include <rte_rcu_qsbr.h>
+#include <arpa/inet.h>
 #include <catch2/catch.hpp>
+
+#include <cstring>
 
 #include "dataplane/session_table.h"
 #include "tests/unit/eal_fixture.h"
@@ -20,6 +23,20 @@ SessionSpec basic(uint64_t seid = 1, uint32_t teid = ul_teid, uint32_t ue = ue_i
     }
     s.urrs = {Urr{1, true, false, 0, 0, 0}};
     return s;
+}
+
+// A UDP packet key between the UE and a remote host (host-order addresses).
+sdf::PacketKey v4_key(uint32_t ue, uint32_t remote) {
+    sdf::PacketKey k;
+    k.family = 4;
+    const uint32_t ue_be = htonl(ue), remote_be = htonl(remote);
+    std::memcpy(k.ue.data(), &ue_be, 4);
+    std::memcpy(k.remote.data(), &remote_be, 4);
+    k.proto = 17;
+    k.has_ports = true;
+    k.ue_port = 40000;
+    k.remote_port = 53;
+    return k;
 }
 
 struct Rcu {
@@ -58,10 +75,12 @@ TEST_CASE("compile: PDRs are ordered by precedence (TS 29.244 §5.2.1)", "[sessi
     REQUIRE(c.rules);
     CHECK(c.rules->pdrs.front().id == 9);
     // QFI-specific PDR wins for its QFI, the wider one matches the rest.
-    CHECK(c.rules->match_uplink(ul_teid, 5)->id == 9);
-    CHECK(c.rules->match_uplink(ul_teid, 7)->id == 1);
-    CHECK(c.rules->match_uplink(0x9999, 5) == nullptr);
-    CHECK(c.rules->match_downlink(ue_ip)->id == 2);
+    sdf::PacketKey ul = v4_key(ue_ip, 0xC6130002);
+    CHECK(c.rules->match_uplink(ul_teid, 5, &ul)->id == 9);
+    CHECK(c.rules->match_uplink(ul_teid, 7, &ul)->id == 1);
+    CHECK(c.rules->match_uplink(ul_teid, std::nullopt, nullptr)->id == 1);
+    CHECK(c.rules->match_uplink(0x9999, 5, &ul) == nullptr);
+    CHECK(c.rules->match_downlink(ul)->id == 2);
 }
 
 TEST_CASE("compile: refuses what a worker could not act on", "[session]") {

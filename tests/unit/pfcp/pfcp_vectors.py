@@ -18,6 +18,13 @@ import tempfile
 from scapy.all import IP, UDP, Ether, raw, wrpcap
 from scapy.contrib import pfcp as p
 
+# Test addresses only from 198.18.0.0/15 and 2001:db8::/32 (docs/TESTING.md).
+SMF_N4 = "198.18.4.1"   # the SMF's N4 address (Node ID, CP F-SEID)
+UPF_N4 = "198.18.4.2"   # braid's N4 address (docs/CONFIG.md pfcp example)
+UPF_N3 = "198.18.0.1"   # braid's N3 address (the UP F-TEID)
+GNB_N3 = "198.18.0.2"   # the gNB (Outer Header Creation of the DL FAR)
+UE_IP = "198.19.100.2"  # the UE
+
 
 def vectors():
     out = {}
@@ -26,10 +33,10 @@ def vectors():
     out["heartbeat_request"] = p.PFCP(version=1, S=0, seq=4) / p.PFCPHeartbeatRequest(
         IE_list=[p.IE_RecoveryTimeStamp(timestamp=0xE8D0A1B2)])
 
-    # Association Setup Request from an SMF: Node ID IPv4 10.0.0.1, Recovery Time Stamp.
+    # Association Setup Request from an SMF: Node ID IPv4 198.18.4.1, Recovery Time Stamp.
     out["association_setup_request"] = p.PFCP(version=1, S=0, seq=7) / \
         p.PFCPAssociationSetupRequest(IE_list=[
-            p.IE_NodeId(id_type=0, ipv4="10.0.0.1"),
+            p.IE_NodeId(id_type=0, ipv4=SMF_N4),
             p.IE_RecoveryTimeStamp(timestamp=0xE8D0A1B2),
         ])
 
@@ -48,8 +55,8 @@ def vectors():
     # Session Establishment Request (SEID 0): one UL PDR with F-TEID CHOOSE, one FAR.
     out["session_establishment_request"] = p.PFCP(version=1, S=1, seid=0, seq=0x000102) / \
         p.PFCPSessionEstablishmentRequest(IE_list=[
-            p.IE_NodeId(id_type=0, ipv4="10.0.0.1"),
-            p.IE_FSEID(v4=1, seid=0x1122334455667788, ipv4="10.0.0.1"),
+            p.IE_NodeId(id_type=0, ipv4=SMF_N4),
+            p.IE_FSEID(v4=1, seid=0x1122334455667788, ipv4=SMF_N4),
             p.IE_CreatePDR(IE_list=[
                 p.IE_PDR_Id(id=1),
                 p.IE_Precedence(precedence=255),
@@ -57,7 +64,7 @@ def vectors():
                     p.IE_SourceInterface(interface=0),
                     p.IE_FTEID(V4=1, CH=1, CHID=1, choose_id=5),
                     p.IE_NetworkInstance(instance="internet"),
-                    p.IE_UE_IP_Address(V4=1, ipv4="10.45.0.2"),
+                    p.IE_UE_IP_Address(V4=1, ipv4=UE_IP),
                     p.IE_SDF_Filter(FD=1, flow_description="permit out ip from any to assigned"),
                 ]),
                 p.IE_OuterHeaderRemoval(header=0),
@@ -78,7 +85,7 @@ def vectors():
                 p.IE_ForwardingParameters(IE_list=[
                     p.IE_DestinationInterface(interface=0),
                     p.IE_OuterHeaderCreation(GTPUUDPIPV4=1, TEID=0x01020304,
-                                             ipv4="192.168.1.10"),
+                                             ipv4=GNB_N3),
                 ]),
             ]),
             p.IE_CreateQER(IE_list=[
@@ -93,12 +100,12 @@ def vectors():
     out["session_establishment_response"] = p.PFCP(
         version=1, S=1, MP=1, priority=3, seid=0x1122334455667788, seq=0x000102) / \
         p.PFCPSessionEstablishmentResponse(IE_list=[
-            p.IE_NodeId(id_type=0, ipv4="10.0.0.2"),
+            p.IE_NodeId(id_type=0, ipv4=UPF_N4),
             p.IE_Cause(cause=1),
-            p.IE_FSEID(v4=1, seid=0x0000000000000001, ipv4="10.0.0.2"),
+            p.IE_FSEID(v4=1, seid=0x0000000000000001, ipv4=UPF_N4),
             p.IE_CreatedPDR(IE_list=[
                 p.IE_PDR_Id(id=1),
-                p.IE_FTEID(V4=1, TEID=0x00000401, ipv4="10.0.0.2"),
+                p.IE_FTEID(V4=1, TEID=0x00000401, ipv4=UPF_N3),
             ]),
         ])
     return out
@@ -120,7 +127,7 @@ def heartbeat_with(ie_hex):
 def tshark_check(frames):
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "pfcp.pcap")
-        wrpcap(path, [Ether() / IP(src="10.0.0.1", dst="10.0.0.2") /
+        wrpcap(path, [Ether() / IP(src=SMF_N4, dst=UPF_N4) /
                       UDP(sport=8805, dport=8805) / f for f in frames])
         res = subprocess.run(["tshark", "-r", path, "-V"], capture_output=True, text=True,
                              check=True)

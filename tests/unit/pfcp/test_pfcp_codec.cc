@@ -90,9 +90,18 @@ constexpr Ipv4Address ip4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
     return {a, b, c, d};
 }
 
+// 2001:db8::x:y (test addresses only from 198.18.0.0/15 and 2001:db8::/32).
+constexpr Ipv6Address ip6(uint16_t low) {
+    Ipv6Address a{0x20, 0x01, 0x0d, 0xb8};
+    a[14] = static_cast<uint8_t>(low >> 8);
+    a[15] = static_cast<uint8_t>(low);
+    return a;
+}
+
 // ---- golden vectors -----------------------------------------------------------------------
 
-// spec §1.14
+// spec §1.14, with its IPv4/IPv6 addresses replaced by 198.19.255.1, 198.19.1.7, 198.19.2.7,
+// 198.19.255.2 and 2001:db8::1 (test addresses only from 198.18.0.0/15 and 2001:db8::/32).
 const Bytes spec_up_features = hex("002b 0006 10 41 20 80 01 00");
 const Bytes spec_fteid_choose = hex("0015 0002 0d 05");
 const Bytes spec_mtai = hex("0109 0001 01");
@@ -101,30 +110,29 @@ const Bytes spec_create_mar =
     hex("00a5 0032 | 00aa 0002 0001 | 00ab 0001 01 | 00ac 0001 02"
         "| 00a6 000d 006c 0004 00000002 00ad 0001 3c | 00a7 000d 006c 0004 00000003 00ad 0001 28");
 const Bytes spec_atsss_params =
-    hex("00dd 002e | 00e1 0019 | 00e4 0008 01 01 1404 0a2dff01"
-        "| 00e5 0009 05 0a2e0007 0a2f0007 | 00e3 000d 00e6 0009 01 0a2dff02 1770 1771");
+    hex("00dd 002e | 00e1 0019 | 00e4 0008 01 01 1404 c613ff01"
+        "| 00e5 0009 05 c6130107 c6130207 | 00e3 000d 00e6 0009 01 c613ff02 1770 1771");
 const Bytes spec_mptcp_address =
-    hex("00e4 0018 03 01 1f90 7f000001 20010000000000000000000000000001");
+    hex("00e4 0018 03 01 1f90 c613ff01 20010db8000000000000000000000001");
 const Bytes spec_heartbeat = hex("20 01 000c 000004 00 | 0060 0004 e8d0a1b2");
 
 // tests/unit/pfcp/pfcp_vectors.py (scapy 2.5.0, contrib/pfcp.py)
 const Bytes scapy_heartbeat_request = hex("2001000c0000040000600004e8d0a1b2");
 const Bytes scapy_association_setup_request =
-    hex("2005001500000700003c0005000a00000100600004e8d0a1b2");
-const Bytes scapy_association_setup_response =
-    hex("2006002b00000700003c001002037570660562726169640474657374001300010100600004e8d0a1b3002b00"
-        "021001");
+    hex("2005001500000700003c000500c612040100600004e8d0a1b2");
+const Bytes scapy_association_setup_response = hex(
+    "2006002b00000700003c001002037570660562726169640474657374001300010100600004e8d0a1b3002b000210"
+    "01");
 const Bytes scapy_session_establishment_request = hex(
-    "2132010f000000000000000000010200003c0005000a0000010039000d0211223344556677880a00000100010072"
+    "2132010f000000000000000000010200003c000500c61204010039000d021122334455667788c612040100010072"
     "003800020001001d0004000000ff0002004b0014000100001500020d050016000908696e7465726e6574005d0005"
-    "020a2d000200170026010000227065726d6974206f75742069702066726f6d20616e7920746f2061737369676e65"
-    "64005f000100006c000400000001006d00040000000100030023006c000400000001002c000102000400120028"
-    "0001010016000908696e7465726e657400030024006c000400000002002c00010200040013002a000100005400"
-    "0a010001020304c0a8010a00070020006d0004000000010019000100001a000a00000f424000001e8480007c00"
-    "0109");
-const Bytes scapy_session_establishment_response =
-    hex("23330042112233445566778800010230003c0005000a00000200130001010039000d0200000000000000010a00"
-        "0002000800130038000200010015000901000004010a000002");
+    "02c613640200170026010000227065726d6974206f75742069702066726f6d20616e7920746f2061737369676e65"
+    "64005f000100006c000400000001006d00040000000100030023006c000400000001002c00010200040012002a00"
+    "01010016000908696e7465726e657400030024006c000400000002002c00010200040013002a0001000054000a01"
+    "0001020304c612000200070020006d0004000000010019000100001a000a00000f424000001e8480007c000109");
+const Bytes scapy_session_establishment_response = hex(
+    "23330042112233445566778800010230003c000500c612040200130001010039000d020000000000000001c61204"
+    "0200080013003800020001001500090100000401c6120001");
 
 IeList body_of(const Bytes& datagram) {
     auto m = parse_message(datagram);
@@ -604,7 +612,7 @@ TEST_CASE("pfcp scapy vector: Association Setup Request", "[pfcp][vector]") {
     const IeList ies = body_of(scapy_association_setup_request);
     CHECK_FALSE(missing_mandatory(ies, {IeType::node_id, IeType::recovery_time_stamp}));
     CHECK(parse_ie<NodeId>(*ies.find(IeType::node_id)).value() ==
-          NodeId::from_ipv4(ip4(10, 0, 0, 1)));
+          NodeId::from_ipv4(ip4(198, 18, 4, 1)));
 
     Bytes out;
     Header h;
@@ -612,7 +620,7 @@ TEST_CASE("pfcp scapy vector: Association Setup Request", "[pfcp][vector]") {
     h.sequence = SequenceNumber(7);
     const size_t start = begin_message(h, out);
     Writer w(out);
-    NodeId::from_ipv4(ip4(10, 0, 0, 1)).encode(w);
+    NodeId::from_ipv4(ip4(198, 18, 4, 1)).encode(w);
     RecoveryTimeStamp{0xe8d0a1b2}.encode(w);
     REQUIRE(w.ok());
     REQUIRE(finish_message(out, start));
@@ -657,7 +665,7 @@ TEST_CASE("pfcp scapy vector: Session Establishment Request decodes", "[pfcp][ve
     const auto fseid = parse_ie<FSeid>(*ies.find(IeType::f_seid));
     REQUIRE(fseid.ok());
     CHECK(fseid->seid == Seid(0x1122334455667788));
-    CHECK(fseid->ipv4 == ip4(10, 0, 0, 1));
+    CHECK(fseid->ipv4 == ip4(198, 18, 4, 1));
     CHECK_FALSE(fseid->ipv6);
 
     const auto pdr_ie = *ies.find(IeType::create_pdr);
@@ -677,7 +685,7 @@ TEST_CASE("pfcp scapy vector: Session Establishment Request decodes", "[pfcp][ve
     REQUIRE(fteid.ok());
     CHECK(fteid->choose == FTeid::Choose{true, false, 5});
     CHECK(parse_ie<NetworkInstance>(*pdi->find(IeType::network_instance))->value == "\x08internet");
-    CHECK(parse_ie<UeIpAddress>(*pdi->find(IeType::ue_ip_address))->ipv4 == ip4(10, 45, 0, 2));
+    CHECK(parse_ie<UeIpAddress>(*pdi->find(IeType::ue_ip_address))->ipv4 == ip4(198, 19, 100, 2));
     CHECK(parse_ie<SdfFilter>(*pdi->find(IeType::sdf_filter))->flow_description ==
           "permit out ip from any to assigned");
 
@@ -691,7 +699,7 @@ TEST_CASE("pfcp scapy vector: Session Establishment Request decodes", "[pfcp][ve
     SourceInterface{SourceInterface::Value::access}.encode(w);
     FTeid{FTeid::Choose{true, false, 5}, {}, {}, {}}.encode(w);
     NetworkInstance{"\x08internet"}.encode(w);
-    ue_ipv4(ip4(10, 45, 0, 2), false).encode(w);
+    ue_ipv4(ip4(198, 19, 100, 2), false).encode(w);
     sdf_fd("permit out ip from any to assigned").encode(w);
     w.end_grouped();
     OuterHeaderRemoval{OuterHeaderRemoval::Description::gtpu_udp_ipv4, {}}.encode(w);
@@ -703,6 +711,12 @@ TEST_CASE("pfcp scapy vector: Session Establishment Request decodes", "[pfcp][ve
 
     // FARs: Apply Action arrives as 1 octet (R15); braid re-encodes it as 2 (R16+).
     const auto fars = find_all(ies, IeType::create_far);
+    auto far1 = fars[0].members();
+    REQUIRE(far1.ok());
+    auto fp1 = far1->find(IeType::forwarding_parameters)->members();
+    REQUIRE(fp1.ok());
+    CHECK(parse_ie<DestinationInterface>(*fp1->find(IeType::destination_interface))->value ==
+          DestinationInterface::Value::core);
     auto far2 = fars[1].members();
     REQUIRE(far2.ok());
     const auto aa = parse_ie<ApplyAction>(*far2->find(IeType::apply_action));
@@ -717,7 +731,7 @@ TEST_CASE("pfcp scapy vector: Session Establishment Request decodes", "[pfcp][ve
     REQUIRE(ohc.ok());
     CHECK(ohc->description == OuterHeaderCreation::gtpu_udp_ipv4);
     CHECK(ohc->teid == Teid(0x01020304));
-    CHECK(ohc->ipv4_address == ip4(192, 168, 1, 10));
+    CHECK(ohc->ipv4_address == ip4(198, 18, 0, 2));
     CHECK(encode_ie(*ohc) == Bytes(fp->find(IeType::outer_header_creation)->bytes().begin(),
                                    fp->find(IeType::outer_header_creation)->bytes().end()));
 
@@ -753,12 +767,12 @@ TEST_CASE("pfcp scapy vector: Session Establishment Response (what braid sends)"
     h.priority = 3;
     const size_t start = begin_message(h, out);
     Writer w(out);
-    NodeId::from_ipv4(ip4(10, 0, 0, 2)).encode(w);
+    NodeId::from_ipv4(ip4(198, 18, 4, 2)).encode(w);
     CauseIe{Cause::request_accepted}.encode(w);
-    FSeid{Seid(1), ip4(10, 0, 0, 2), std::nullopt}.encode(w);
+    FSeid{Seid(1), ip4(198, 18, 4, 2), std::nullopt}.encode(w);
     w.begin_grouped(IeType::created_pdr);
     PdrId{1}.encode(w);
-    FTeid{std::nullopt, Teid(0x401), ip4(10, 0, 0, 2), std::nullopt}.encode(w);
+    FTeid{std::nullopt, Teid(0x401), ip4(198, 18, 0, 1), std::nullopt}.encode(w);
     w.end_grouped();
     REQUIRE(w.ok());
     REQUIRE(finish_message(out, start));
@@ -770,7 +784,7 @@ TEST_CASE("pfcp scapy vector: Session Establishment Response (what braid sends)"
 TEST_CASE("pfcp message helpers: mandatory and singleton IEs, any order", "[pfcp][message]") {
     // Cause, Node ID, Cause again, Recovery Time Stamp (order deliberately unusual).
     const Bytes body =
-        hex("0013 0001 01 | 003c 0005 00 0a000001 | 0013 0001 40 | 0060 0004 e8d0a1b2");
+        hex("0013 0001 01 | 003c 0005 00 c6120401 | 0013 0001 40 | 0060 0004 e8d0a1b2");
     auto ies = IeList::parse(body);
     REQUIRE(ies.ok());
     CHECK_FALSE(missing_mandatory(*ies, {IeType::recovery_time_stamp, IeType::node_id}));
@@ -793,17 +807,17 @@ TEST_CASE("pfcp leaf IEs round-trip", "[pfcp][ies]") {
     check_round_trip(CauseIe{Cause::session_context_not_found});
     check_round_trip(OffendingIe{IeType::f_teid});
     check_round_trip(RecoveryTimeStamp{0x12345678});
-    check_round_trip(NodeId::from_ipv4(ip4(192, 0, 2, 1)));
+    check_round_trip(NodeId::from_ipv4(ip4(198, 18, 4, 1)));
     check_round_trip(
         NodeId::from_ipv6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}));
     check_round_trip(NodeId::from_fqdn("a.b-c.example"));
-    check_round_trip(FSeid{Seid(42), std::nullopt, Ipv6Address{1, 2, 3}});
-    check_round_trip(FSeid{Seid(~0ull), ip4(1, 2, 3, 4), Ipv6Address{9}});
-    check_round_trip(FTeid{std::nullopt, Teid(7), ip4(1, 2, 3, 4), Ipv6Address{5}});
+    check_round_trip(FSeid{Seid(42), std::nullopt, ip6(0x0402)});
+    check_round_trip(FSeid{Seid(~0ull), ip4(198, 18, 4, 2), ip6(0x0409)});
+    check_round_trip(FTeid{std::nullopt, Teid(7), ip4(198, 18, 0, 1), ip6(0x0301)});
     check_round_trip(FTeid{FTeid::Choose{true, true, std::nullopt}, {}, {}, {}});
-    check_round_trip(ue_ipv4(ip4(10, 1, 2, 3), true));
+    check_round_trip(ue_ipv4(ip4(198, 19, 100, 3), true));
     UeIpAddress v6;
-    v6.ipv6 = Ipv6Address{0x20, 1};
+    v6.ipv6 = Ipv6Address{0x20, 0x01, 0x0d, 0xb8, 0x01};  // 2001:db8:100::
     v6.ipv6_prefix_delegation_bits = 8;
     v6.choose_v4 = true;
     v6.ipv6_prefix_length = 64;
@@ -825,13 +839,13 @@ TEST_CASE("pfcp leaf IEs round-trip", "[pfcp][ies]") {
     ohc.description = OuterHeaderCreation::gtpu_udp_ipv4 | OuterHeaderCreation::gtpu_udp_ipv6 |
                       OuterHeaderCreation::c_tag | OuterHeaderCreation::n19_indication;
     ohc.teid = Teid(0xdeadbeef);
-    ohc.ipv4_address = ip4(1, 1, 1, 1);
-    ohc.ipv6_address = Ipv6Address{0xfe, 0x80};
+    ohc.ipv4_address = ip4(198, 18, 0, 2);
+    ohc.ipv6_address = ip6(0x0302);
     ohc.c_tag_value = {1, 2, 3};
     check_round_trip(ohc);
     OuterHeaderCreation udp;
     udp.description = OuterHeaderCreation::udp_ipv4 | OuterHeaderCreation::s_tag;
-    udp.ipv4_address = ip4(2, 2, 2, 2);
+    udp.ipv4_address = ip4(198, 18, 0, 3);
     udp.port = 2152;
     udp.s_tag_value = {4, 5, 6};
     check_round_trip(udp);
@@ -856,11 +870,11 @@ TEST_CASE("pfcp leaf IEs round-trip", "[pfcp][ies]") {
 }
 
 TEST_CASE("pfcp leaf IE encodings match the spec layouts", "[pfcp][ies]") {
-    CHECK(encode_ie(FSeid{Seid(1), ip4(10, 0, 0, 1), std::nullopt}) ==
-          hex("0039 000d 02 0000000000000001 0a000001"));
-    CHECK(encode_ie(FTeid{std::nullopt, Teid(0x10), ip4(10, 0, 0, 1), std::nullopt}) ==
-          hex("0015 0009 01 00000010 0a000001"));
-    CHECK(encode_ie(ue_ipv4(ip4(10, 45, 0, 2), true)) == hex("005d 0005 06 0a2d0002"));
+    CHECK(encode_ie(FSeid{Seid(1), ip4(198, 18, 4, 1), std::nullopt}) ==
+          hex("0039 000d 02 0000000000000001 c6120401"));
+    CHECK(encode_ie(FTeid{std::nullopt, Teid(0x10), ip4(198, 18, 0, 1), std::nullopt}) ==
+          hex("0015 0009 01 00000010 c6120001"));
+    CHECK(encode_ie(ue_ipv4(ip4(198, 19, 100, 2), true)) == hex("005d 0005 06 c6136402"));
     CHECK(encode_ie(GateStatus{GateStatus::Gate::closed, GateStatus::Gate::open}) ==
           hex("0019 0001 04"));
     CHECK(encode_ie(Gbr{0x0102030405, 1}) == hex("001b 000a 0102030405 0000000001"));
@@ -880,16 +894,16 @@ TEST_CASE("pfcp leaf IE length and value errors", "[pfcp][ies]") {
         CHECK(decode_error<CauseIe>({}).code == Code::invalid_length);
         CHECK(decode_error<OffendingIe>(hex("00")).code == Code::invalid_length);
         CHECK(decode_error<RecoveryTimeStamp>(hex("e8d0a1")).code == Code::invalid_length);
-        CHECK(decode_error<NodeId>(hex("00 0a0000")).code == Code::invalid_length);
+        CHECK(decode_error<NodeId>(hex("00 c61204")).code == Code::invalid_length);
         CHECK(decode_error<NodeId>(hex("01 20010db8")).code == Code::invalid_length);
         CHECK(decode_error<NodeId>(hex("02")).code == Code::invalid_length);
         CHECK(decode_error<NodeId>(hex("02 05 6162")).code == Code::invalid_length);
         CHECK(decode_error<FSeid>(hex("02 0000000000000001")).code == Code::invalid_length);
-        CHECK(decode_error<FSeid>(hex("01 0000000000000001 0a000001")).code ==
+        CHECK(decode_error<FSeid>(hex("01 0000000000000001 c6120401")).code ==
               Code::invalid_length);
-        CHECK(decode_error<FTeid>(hex("01 00000001 0a0000")).code == Code::invalid_length);
+        CHECK(decode_error<FTeid>(hex("01 00000001 c61200")).code == Code::invalid_length);
         CHECK(decode_error<FTeid>(hex("0d")).code == Code::invalid_length);  // CHID, no id
-        CHECK(decode_error<UeIpAddress>(hex("42 0a000001")).code == Code::invalid_length);
+        CHECK(decode_error<UeIpAddress>(hex("42 c6136402")).code == Code::invalid_length);
         CHECK(decode_error<UpFunctionFeatures>(hex("10")).code == Code::invalid_length);
         CHECK(decode_error<SourceInterface>({}).code == Code::invalid_length);
         CHECK(decode_error<DestinationInterface>({}).code == Code::invalid_length);
@@ -898,7 +912,7 @@ TEST_CASE("pfcp leaf IE length and value errors", "[pfcp][ies]") {
         CHECK(decode_error<FarId>(hex("000001")).code == Code::invalid_length);
         CHECK(decode_error<ApplyAction>({}).code == Code::invalid_length);
         CHECK(decode_error<OuterHeaderCreation>(hex("01")).code == Code::invalid_length);
-        CHECK(decode_error<OuterHeaderCreation>(hex("0100 00000001 0a00")).code ==
+        CHECK(decode_error<OuterHeaderCreation>(hex("0100 00000001 c612")).code ==
               Code::invalid_length);
         CHECK(decode_error<OuterHeaderRemoval>({}).code == Code::invalid_length);
         CHECK(decode_error<SdfFilter>(hex("01")).code == Code::invalid_length);
@@ -916,7 +930,7 @@ TEST_CASE("pfcp leaf IE length and value errors", "[pfcp][ies]") {
     }
     SECTION("invalid value") {
         CHECK(decode_error<CauseIe>(hex("00")).code == Code::invalid_value);
-        CHECK(decode_error<NodeId>(hex("03 0a000001")).code == Code::invalid_value);
+        CHECK(decode_error<NodeId>(hex("03 c6120401")).code == Code::invalid_value);
         CHECK(decode_error<NodeId>(hex("02 02 612e")).code == Code::invalid_value);  // '.'
         CHECK(decode_error<NodeId>(hex("02 40")).code == Code::invalid_value);       // len 64
         CHECK(decode_error<NodeId>(hex("02 00")).code == Code::invalid_value);       // empty
@@ -924,7 +938,7 @@ TEST_CASE("pfcp leaf IE length and value errors", "[pfcp][ies]") {
         CHECK(decode_error<FSeid>(hex("00 0000000000000001")).code == Code::invalid_value);
         CHECK(decode_error<FTeid>(hex("00 00000001")).code == Code::invalid_value);
         CHECK(decode_error<FTeid>(hex("04")).code == Code::invalid_value);  // CH, no family
-        CHECK(decode_error<FTeid>(hex("09 00000001 0a000001")).code == Code::invalid_value);
+        CHECK(decode_error<FTeid>(hex("09 00000001 c6120001")).code == Code::invalid_value);
         CHECK(decode_error<UeIpAddress>(hex("41 20010db8000000000000000000000001 81")).code ==
               Code::invalid_value);
         CHECK(decode_error<SourceInterface>(hex("05")).code == Code::invalid_value);

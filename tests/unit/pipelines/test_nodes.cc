@@ -39,7 +39,8 @@ config::Port ring_port(const std::string& name, config::PortRole role, const std
 // One App on two ring ports (n3, n6) with one worker on lcore 1.
 class RingLab {
 public:
-    RingLab() {
+    // `with_sessions`: the sessions and neighbors the golden packets expect (add_sessions).
+    explicit RingLab(bool with_sessions = true) {
         test::eal_once();
         static int generation = 0;
         const std::string g = std::to_string(generation++);
@@ -71,6 +72,9 @@ public:
         bool ok = app_.setup(cfg, &err);
         INFO(err);
         REQUIRE(ok);
+        if (with_sessions) {
+            add_sessions();
+        }
         ok = app_.launch(&err);
         REQUIRE(ok);
         pool_ = rte_pktmbuf_pool_create(("golden" + g).c_str(), 1023, 0, 0, 4096, 0);
@@ -90,6 +94,43 @@ public:
     }
 
     static int index(std::string_view port) { return port == "n3" ? 0 : 1; }
+
+    // What tests/pipeline/golden.py expects: three sessions and the gNB and DN neighbors.
+    void add_sessions() {
+        using namespace dataplane;
+        // Neighbors first: a session's gNB peer that is already known sends no ARP request.
+        app_.neighbors().learn(0, 0xC6120002, {2, 0, 0, 0, 3, 2}, true, 0);
+        app_.neighbors().learn(1, 0xC6130002, {2, 0, 0, 0, 6, 2}, true, 0);
+        app_.control_tick(1);
+        SessionSpec s1 = simple_session(1, 0x1001, 0xC6136401, 0xC6120002, 0x2002);
+        Pdr dl6 = s1.pdrs[1];
+        dl6.id = 3;
+        dl6.ue_ipv4.reset();
+        dl6.ue_ipv6 = sdf::Prefix{6, {0x20, 0x01, 0x0d, 0xb8, 0x01, 0x00, 0x00, 0x01}, 64};
+        s1.pdrs.push_back(dl6);
+        Qer q1;
+        q1.id = 1;
+        q1.qfi = 9;
+        s1.qers = {q1};
+        for (Pdr& p : s1.pdrs) {
+            p.qer_ids = {1};
+        }
+        REQUIRE_FALSE(app_.create_session(s1));
+        SessionSpec s2 = simple_session(2, 0x3001, 0xC6136402, 0xC6120002, 0x3002);
+        Qer closed;
+        closed.id = 1;
+        closed.gate_ul_open = false;
+        closed.gate_dl_open = false;
+        s2.qers = {closed};
+        for (Pdr& p : s2.pdrs) {
+            p.qer_ids = {1};
+        }
+        REQUIRE_FALSE(app_.create_session(s2));
+        SessionSpec s3 = simple_session(3, 0x4001, 0xC6136403, 0xC6120002, 0x4002);
+        s3.fars[1].action = ApplyAction{};
+        s3.fars[1].action.drop = true;
+        REQUIRE_FALSE(app_.create_session(s3));
+    }
 
     void inject(std::string_view port, const std::vector<uint8_t>& frame) {
         rte_mbuf* m = rte_pktmbuf_alloc(pool_);
@@ -199,7 +240,7 @@ TEST_CASE(
 }
 
 TEST_CASE("neighbors: braid asks for its next hop and learns it from the reply", "[pipeline]") {
-    RingLab lab;
+    RingLab lab(false);
     // The fixture has no gateway; ask for one the way the control core does for next hops.
     const uint32_t gw = 0xC6120002;
     REQUIRE(lab.app_.neighbors().want(0, gw, 0, true));

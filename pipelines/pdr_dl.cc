@@ -1,0 +1,75 @@
+// pdr_dl: downlink packet detection (TS 29.244 §5.2.1). An IP packet from N6 to an address
+// that is not braid's finds its session by UE address (IPv4, or the /64 of an IPv6 address) in
+// the lock-free table and is matched against the session's downlink PDRs in precedence order
+// (SDF filters). The Ethernet header is removed (gtpu_encap builds the new one) and the packet
+// continues to qer_meter. Buffered packets the control core releases come back here through
+// ctrl_tx, already without their Ethernet header (`meta.l3_offset == 0`).
+#include <rte_ip.h>
+
+#include "pipelines/node.h"
+#include "pipelines/upf.h"
+
+namespace braid::pipelines {
+
+namespace {
+
+enum Next : rte_edge_t { next_drop, next_qer_meter, next_count };
+constexpr const char* next_names[next_count] = {"drop", "qer_meter"};
+
+rte_edge_t classify(rte_mbuf* m, DropReason& reason) {
+    auto& md = dataplane::meta(m);
+    if (md.l3_offset != 0) {
+        rte_pktmbuf_adj(m, md.l3_offset);
+        md.l3_offset = 0;
+    }
+    md.uplink = 0;
+    const uint8_t* ip = rte_pktmbuf_mtod(m, const uint8_t*);
+    const size_t len = rte_pktmbuf_data_len(m);
+    sdf::PacketKey key;
+    if (len == 0 || !sdf::extract_key(ip, len, sdf::Direction::downlink, key)) {
+        reason = DropReason::inner_malformed;
+        return next_drop;
+    }
+    const dataplane::SessionRules* rules = nullptr;
+    if (key.family == 4) {
+        uint32_t ue;
+        std::memcpy(&ue, key.ue.data(), 4);
+        rules = app().sessions().by_ue_ipv4(rte_be_to_cpu_32(ue));
+    } else {
+        rules = app().sessions().by_ue_ipv6(key.ue.data());
+    }
+    if (rules == nullptr) {
+        reason = DropReason::no_session_for_ue;
+        return next_drop;
+    }
+    const dataplane::CompiledPdr* pdr = rules->match_downlink(key);
+    if (pdr == nullptr) {
+        reason = DropReason::pdr_no_match;
+        return next_drop;
+    }
+    md.rules = rules;
+    md.seid = rules->seid;
+    md.pdr_index = static_cast<uint16_t>(pdr - rules->pdrs.data());
+    return next_qer_meter;
+}
+
+uint16_t pdr_dl_process(rte_graph* graph, rte_node* node, void** objs, uint16_t nb) {
+    for (uint16_t i = 0; i < nb; ++i) {
+        auto* m = static_cast<rte_mbuf*>(objs[i]);
+        DropReason reason = DropReason::pdr_no_match;
+        rte_edge_t next = classify(m, reason);
+        if (next == next_drop) {
+            enqueue_drop(graph, node, next_drop, m, reason);
+        } else {
+            rte_node_enqueue_x1(graph, node, next, m);
+        }
+    }
+    return nb;
+}
+
+}  // namespace
+
+extern const NodeDef pdr_dl_node = {"pdr_dl",   pdr_dl_process, 0,
+                                    next_names, next_count,     nullptr};
+
+}  // namespace braid::pipelines

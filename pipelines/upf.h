@@ -1,0 +1,99 @@
+// What the user-plane nodes (pdr_ul, pdr_dl, qer_meter, urr_count, far_forward, gtpu_encap,
+// buffer) share: the matched rules in the mbuf metadata, the egress port of a destination
+// interface and the Ethernet header toward a next hop.
+#pragma once
+
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+
+#include <cstring>
+
+#include "dataplane/app.h"
+#include "dataplane/mbuf_meta.h"
+#include "dataplane/session.h"
+#include "pipelines/drop_reasons.h"
+
+namespace braid::pipelines {
+
+namespace sdf = dataplane::sdf;
+
+inline const dataplane::SessionRules& rules_of(rte_mbuf* m) {
+    return *static_cast<const dataplane::SessionRules*>(dataplane::meta(m).rules);
+}
+inline const dataplane::CompiledPdr& pdr_of(rte_mbuf* m) {
+    return rules_of(m).pdrs[dataplane::meta(m).pdr_index];
+}
+inline const dataplane::Far& far_of(rte_mbuf* m) {
+    return rules_of(m).fars[pdr_of(m).far_index];
+}
+
+// The length the QER and URR account for: the UE's IP packet (the mbuf starts at it after
+// pdr_ul / pdr_dl).
+inline uint32_t accounted_len(const rte_mbuf* m) {
+    return rte_pktmbuf_pkt_len(m);
+}
+
+// The first port of `role` (braid has one N3 and one N6 port per instance today).
+inline const dataplane::PortRuntime* egress_port(config::PortRole role) {
+    for (const auto& p : dataplane::current_app->ports()) {
+        if (p.role == role) {
+            return &p;
+        }
+    }
+    return nullptr;
+}
+
+// The IPv4 next hop toward `dst` (host order): the destination itself when it is on the port's
+// subnet (or the port has no gateway), the gateway otherwise.
+inline uint32_t next_hop_ipv4(const dataplane::PortRuntime& port, uint32_t dst) {
+    if (!port.has_gateway_ipv4 || !port.has_ipv4) {
+        return dst;
+    }
+    const uint32_t mask = port.ipv4_len == 0 ? 0 : ~uint32_t{0} << (32 - port.ipv4_len);
+    return (dst & mask) == (port.ipv4 & mask) ? dst : port.gateway_ipv4;
+}
+
+// Tell the control core that a next hop needs resolving (it deduplicates).
+inline void want_neighbor(dataplane::WorkerContext& wc, uint16_t port_index, uint32_t ipv4) {
+    dataplane::W2MEvent ev{};
+    ev.type = dataplane::W2MEvent::Type::neighbor_wanted;
+    ev.port_index = port_index;
+    ev.ipv4 = ipv4;
+    if (rte_ring_sp_enqueue_elem(wc.w2m, &ev, sizeof(ev)) != 0) {
+        wc.counters.w2m_full.add();
+    }
+}
+
+// Prepend an Ethernet header from `port` to the next hop toward `dst_ipv4` (host order; 0 for
+// IPv6 packets, which go to the port's IPv4 gateway MAC — braid resolves IPv4 next hops only).
+// Returns the drop reason, or DropReason::count on success; sets the TX port in the metadata.
+inline DropReason prepend_ethernet(dataplane::WorkerContext& wc,
+                                   const dataplane::PortRuntime& port, rte_mbuf* m,
+                                   uint32_t dst_ipv4, uint16_t ether_type) {
+    const dataplane::NeighborSnapshot* nb = dataplane::current_app->neighbor_snapshot();
+    uint32_t hop = dst_ipv4 != 0 ? next_hop_ipv4(port, dst_ipv4) : port.gateway_ipv4;
+    if (hop == 0) {
+        return DropReason::neighbor_unresolved;
+    }
+    auto mac = nb != nullptr ? nb->lookup(port.index, hop) : std::nullopt;
+    if (!mac) {
+        want_neighbor(wc, port.index, hop);
+        return DropReason::neighbor_unresolved;
+    }
+    auto* eth = reinterpret_cast<rte_ether_hdr*>(rte_pktmbuf_prepend(m, sizeof(rte_ether_hdr)));
+    if (eth == nullptr) {
+        return DropReason::egress_mtu_exceeded;  // no headroom: cannot happen with our pools
+    }
+    std::memcpy(eth->dst_addr.addr_bytes, mac->data(), RTE_ETHER_ADDR_LEN);
+    eth->src_addr = port.mac;
+    eth->ether_type = rte_cpu_to_be_16(ether_type);
+    if (rte_pktmbuf_pkt_len(m) > uint32_t{port.mtu} + sizeof(rte_ether_hdr)) {
+        return DropReason::egress_mtu_exceeded;
+    }
+    m->ol_flags &= ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK);
+    dataplane::meta(m).port_index = port.index;
+    return DropReason::count;
+}
+
+}  // namespace braid::pipelines
