@@ -109,6 +109,63 @@ void worker_families(const dataplane::App& app, std::vector<Family>& out) {
     out.push_back(std::move(drops));
 }
 
+// The user plane: GTP-U signalling the workers send, encapsulation counts, and the control
+// core's session side (published once a second by App::publish_control_stats).
+void upf_families(const dataplane::App& app, std::vector<Family>& out) {
+    auto sum = [&app](dataplane::Counter dataplane::WorkerCounters::*c) {
+        uint64_t n = 0;
+        for (const auto* wc : app.workers()) {
+            n += (wc->counters.*c).get();
+        }
+        return double(n);
+    };
+    using WC = dataplane::WorkerCounters;
+    auto counter = [&out](const char* name, const char* help, double v) {
+        out.push_back({name, help, Type::counter, {{{}, v}}});
+    };
+    counter("braid_gtpu_error_indications_sent_total",
+            "GTP-U Error Indications sent for G-PDUs to unknown TEIDs", sum(&WC::error_ind_sent));
+    counter("braid_gtpu_sehn_sent_total",
+            "Supported Extension Headers Notifications sent", sum(&WC::sehn_sent));
+    counter("braid_gtpu_encapsulated_total", "G-PDUs built toward N3 (downlink)",
+            sum(&WC::gtpu_encapsulated));
+    counter("braid_gtpu_decapsulated_total", "T-PDUs forwarded to N6 (uplink)",
+            sum(&WC::gtpu_decapsulated));
+    const auto& cs = app.control_stats();
+    auto get = [](const std::atomic<uint64_t>& a) {
+        return double(a.load(std::memory_order_relaxed));
+    };
+    out.push_back({"braid_sessions", "Sessions installed", Type::gauge, {{{}, get(cs.sessions)}}});
+    out.push_back({"braid_session_changes_total",
+                   "Session action function calls, by operation and result",
+                   Type::counter,
+                   {{{{"op", "create"}}, get(cs.sessions_created)},
+                    {{{"op", "modify"}}, get(cs.sessions_modified)},
+                    {{{"op", "delete"}}, get(cs.sessions_deleted)},
+                    {{{"op", "rejected"}}, get(cs.sessions_rejected)}}});
+    out.push_back({"braid_session_reports_total",
+                   "Reports raised for the SMF, by type",
+                   Type::counter,
+                   {{{{"type", "usage"}}, get(cs.usage_reports)},
+                    {{{"type", "error_indication"}}, get(cs.error_ind_reports)},
+                    {{{"type", "downlink_data"}}, get(cs.downlink_data_reports)}}});
+    counter("braid_error_indications_unmatched_total",
+            "Error Indications received for a tunnel no session uses", get(cs.error_ind_unmatched));
+    counter("braid_session_reports_dropped_total",
+            "Reports dropped because nobody took them before the bound", get(cs.reports_dropped));
+    counter("braid_gtpu_end_markers_sent_total", "End Markers sent on tunnel changes",
+            get(cs.end_markers_sent));
+    out.push_back({"braid_buffered_packets", "Downlink packets held for sessions (FAR BUFF)",
+                   Type::gauge, {{{}, get(cs.buffered_now)}}});
+    out.push_back({"braid_buffer_packets_total",
+                   "Downlink buffering, by outcome",
+                   Type::counter,
+                   {{{{"outcome", "buffered"}}, get(cs.buffered_total)},
+                    {{{"outcome", "released"}}, get(cs.buffer_released)},
+                    {{{"outcome", "dropped_oldest"}}, get(cs.buffer_dropped_oldest)},
+                    {{{"outcome", "discarded"}}, get(cs.buffer_discarded)}}});
+}
+
 }  // namespace
 
 void add_dataplane_collectors(metrics::Exporter& exporter, CommandContext& ctx) {
@@ -116,6 +173,7 @@ void add_dataplane_collectors(metrics::Exporter& exporter, CommandContext& ctx) 
     exporter.add_collector("ports", [&app](std::vector<Family>& out) { port_families(app, out); });
     exporter.add_collector("workers",
                            [&app](std::vector<Family>& out) { worker_families(app, out); });
+    exporter.add_collector("upf", [&app](std::vector<Family>& out) { upf_families(app, out); });
     exporter.add_collector("control", [&app, &ctx](std::vector<Family>& out) {
         const auto& cs = app.control_stats();
         auto f = family("braid_neighbor_entries", "Neighbor table entries, by state", Type::gauge);

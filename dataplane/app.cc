@@ -381,6 +381,25 @@ void App::publish_control_stats() {
     }
     control_stats_.arp_requests_sent.store(control_tx_packets_, std::memory_order_relaxed);
     control_stats_.control_tx_failures.store(control_tx_failures_, std::memory_order_relaxed);
+    auto put = [](std::atomic<uint64_t>& a, uint64_t v) { a.store(v, std::memory_order_relaxed); };
+    const SessionCounters& c = session_counters_;
+    put(control_stats_.sessions, sessions_->size());
+    put(control_stats_.sessions_created, c.created);
+    put(control_stats_.sessions_modified, c.modified);
+    put(control_stats_.sessions_deleted, c.deleted);
+    put(control_stats_.sessions_rejected, c.rejected);
+    put(control_stats_.usage_reports, c.usage_reports);
+    put(control_stats_.error_ind_reports, c.error_ind_reports);
+    put(control_stats_.error_ind_unmatched, c.error_ind_unmatched);
+    put(control_stats_.downlink_data_reports, c.downlink_data_reports);
+    put(control_stats_.end_markers_sent, c.end_markers_sent);
+    put(control_stats_.reports_dropped, c.reports_dropped);
+    const PacketBuffer::Stats& b = buffer_->stats();
+    put(control_stats_.buffered_now, buffer_->total());
+    put(control_stats_.buffered_total, b.buffered);
+    put(control_stats_.buffer_released, b.released);
+    put(control_stats_.buffer_dropped_oldest, b.dropped_oldest);
+    put(control_stats_.buffer_discarded, b.discarded);
 }
 
 void App::publish_neighbors() {

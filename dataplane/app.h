@@ -8,6 +8,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <new>
 #include <string>
@@ -81,12 +82,12 @@ struct WorkerCounters {
     Counter idle_cycles;
     Counter rx_packets;
     Counter tx_packets;
-    Counter w2m_full;  // events lost because the W2M ring was full
-    Counter error_ind_sent;      // GTP-U Error Indications for unknown TEIDs
-    Counter sehn_sent;           // Supported Extension Headers Notifications
-    Counter end_markers_sent;    // (control core through this worker's ctrl_tx)
-    Counter gtpu_encapsulated;   // G-PDUs built toward N3
-    Counter gtpu_decapsulated;   // T-PDUs forwarded to N6
+    Counter w2m_full;           // events lost because the W2M ring was full
+    Counter error_ind_sent;     // GTP-U Error Indications for unknown TEIDs
+    Counter sehn_sent;          // Supported Extension Headers Notifications
+    Counter end_markers_sent;   // (control core through this worker's ctrl_tx)
+    Counter gtpu_encapsulated;  // G-PDUs built toward N3
+    Counter gtpu_decapsulated;  // T-PDUs forwarded to N6
     std::array<Counter, pipelines::drop_reason_count> drops;
 };
 
@@ -157,6 +158,14 @@ struct ControlStats {
     std::array<std::atomic<uint64_t>, 4> neighbors_by_state{};  // by NeighborState
     std::atomic<uint64_t> arp_requests_sent{0};
     std::atomic<uint64_t> control_tx_failures{0};
+    // Sessions and the user plane's control-core side (SessionCounters, PacketBuffer).
+    std::atomic<uint64_t> sessions{0};
+    std::atomic<uint64_t> sessions_created{0}, sessions_modified{0}, sessions_deleted{0},
+        sessions_rejected{0};
+    std::atomic<uint64_t> usage_reports{0}, error_ind_reports{0}, error_ind_unmatched{0},
+        downlink_data_reports{0}, end_markers_sent{0}, reports_dropped{0};
+    std::atomic<uint64_t> buffered_now{0}, buffered_total{0}, buffer_released{0},
+        buffer_dropped_oldest{0}, buffer_discarded{0};
 };
 
 // What the dataplane tells the SMF about a session (PFCP Session Report Request, TS 29.244
@@ -175,8 +184,8 @@ using SessionReport = std::variant<UsageReport, ErrorIndicationReport, DownlinkD
 
 // Flags of a modification (PFCPSMReq-Flags, Query URR).
 struct ModifyFlags {
-    bool send_end_marker = false;     // SNDEM: End Marker on the old path of changed tunnels
-    bool query_all_urrs = false;      // QAURR
+    bool send_end_marker = false;      // SNDEM: End Marker on the old path of changed tunnels
+    bool query_all_urrs = false;       // QAURR
     std::vector<uint32_t> query_urrs;  // Query URR
 };
 
@@ -184,6 +193,7 @@ struct SessionCounters {
     uint64_t created = 0, modified = 0, deleted = 0, rejected = 0;
     uint64_t usage_reports = 0, error_ind_reports = 0, error_ind_unmatched = 0;
     uint64_t downlink_data_reports = 0, end_markers_sent = 0;
+    uint64_t reports_dropped = 0;  // nobody took them (no PFCP consumer) before the bound
 };
 
 class App {
@@ -224,6 +234,8 @@ public:
     std::optional<std::vector<UsageReport>> delete_session(uint64_t seid);
     // Reports raised since the last call (usage triggers, Error Indications, downlink data).
     std::vector<SessionReport> take_reports();
+    // The last reports raised (for the CLI), oldest first.
+    const std::deque<SessionReport>& recent_reports() const { return recent_reports_; }
     // The current measurement of a URR (since its last report).
     std::optional<UsageTotals> current_usage(uint64_t seid, uint32_t urr_id) const;
     const SessionCounters& session_counters() const { return session_counters_; }
@@ -267,6 +279,7 @@ private:
     void poll_usage(uint64_t now_ms);
     void want_session_neighbors(const SessionSpec& spec, uint64_t now_ms);
     void report_error_indication(uint32_t teid, uint32_t peer_ipv4);
+    void push_report(SessionReport r);
     bool send_from_control(rte_mbuf* m);
 
     config::Config cfg_;
@@ -277,6 +290,7 @@ private:
     std::unique_ptr<UsageMonitor> usage_;
     std::unique_ptr<PacketBuffer> buffer_;
     std::vector<SessionReport> reports_;
+    std::deque<SessionReport> recent_reports_;
     SessionCounters session_counters_;
     uint64_t now_ms_ = 0;  // of the last control_tick
     uint64_t next_usage_poll_ms_ = 0;

@@ -18,10 +18,10 @@ namespace braid::dataplane {
 class PacketBuffer {
 public:
     struct Stats {
-        uint64_t buffered = 0;         // packets accepted
-        uint64_t dropped_oldest = 0;   // evicted by a newer packet (per-session or total bound)
-        uint64_t released = 0;         // handed back for forwarding
-        uint64_t discarded = 0;        // session gone or buffering no longer wanted
+        uint64_t buffered = 0;        // packets accepted
+        uint64_t dropped_oldest = 0;  // evicted by a newer packet (per-session or total bound)
+        uint64_t released = 0;        // handed back for forwarding
+        uint64_t discarded = 0;       // session gone or buffering no longer wanted
     };
     // `free_fn` frees an mbuf (rte_pktmbuf_free; tests count instead).
     using FreeFn = void (*)(rte_mbuf*);

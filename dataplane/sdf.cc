@@ -167,9 +167,8 @@ std::optional<std::string> parse_ports(const Token& t, std::vector<PortRange>& o
     size_t pos = 0;
     while (true) {
         size_t comma = t.text.find(',', pos);
-        std::string_view item = t.text.substr(pos, comma == std::string_view::npos
-                                                       ? std::string_view::npos
-                                                       : comma - pos);
+        std::string_view item = t.text.substr(
+            pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
         const std::string col = " at column " + std::to_string(t.col + pos);
         if (item.empty()) {
             return "empty port in '" + std::string(t.text) + "'" + col;
@@ -201,8 +200,8 @@ std::optional<std::string> parse_ports(const Token& t, std::vector<PortRange>& o
 }
 
 bool is_rfc6733_option(std::string_view s) {
-    for (std::string_view o : {"frag", "ipoptions", "tcpoptions", "established", "setup",
-                               "tcpflags", "icmptypes"}) {
+    for (std::string_view o :
+         {"frag", "ipoptions", "tcpoptions", "established", "setup", "tcpflags", "icmptypes"}) {
         if (iequals(s, o)) {
             return true;
         }
@@ -215,8 +214,7 @@ std::string prefix_string(const Prefix& p) {
         return "any";
     }
     char buf[INET6_ADDRSTRLEN];
-    if (inet_ntop(p.family == 4 ? AF_INET : AF_INET6, p.addr.data(), buf, sizeof(buf)) ==
-        nullptr) {
+    if (inet_ntop(p.family == 4 ? AF_INET : AF_INET6, p.addr.data(), buf, sizeof(buf)) == nullptr) {
         return "any";
     }
     std::string s = buf;
@@ -322,16 +320,16 @@ bool extract_v6(const uint8_t* ip, size_t len, Direction dir, PacketKey& key) {
     const size_t avail = payload == 0 && nh == 0 ? len : std::min(len, 40 + payload);
     key.family = 6;
     key.tos = static_cast<uint8_t>((ip[0] & 0x0f) << 4 | ip[1] >> 4);
-    key.flow_label = static_cast<uint32_t>(ip[1] & 0x0f) << 16 | static_cast<uint32_t>(ip[2]) << 8 |
-                     ip[3];
+    key.flow_label =
+        static_cast<uint32_t>(ip[1] & 0x0f) << 16 | static_cast<uint32_t>(ip[2]) << 8 | ip[3];
     std::memcpy(key.ue.data(), ip + (dir == Direction::uplink ? 8 : 24), 16);
     std::memcpy(key.remote.data(), ip + (dir == Direction::uplink ? 24 : 8), 16);
     size_t off = 40;
     for (unsigned n = 0; n <= max_ipv6_ext_headers; ++n) {
         key.proto = nh;
         switch (nh) {
-            case 0:    // Hop-by-Hop Options
-            case 43:   // Routing
+            case 0:     // Hop-by-Hop Options
+            case 43:    // Routing
             case 60: {  // Destination Options
                 if (n == max_ipv6_ext_headers) {
                     return true;  // too many to look further: no upper-layer header
@@ -491,7 +489,8 @@ std::vector<PortRange> merged(std::vector<PortRange> r) {
     });
     std::vector<PortRange> out;
     for (const PortRange& x : r) {
-        if (!out.empty() && static_cast<uint32_t>(x.lo) <= static_cast<uint32_t>(out.back().hi) + 1) {
+        if (!out.empty() &&
+            static_cast<uint32_t>(x.lo) <= static_cast<uint32_t>(out.back().hi) + 1) {
             out.back().hi = std::max(out.back().hi, x.hi);
         } else {
             out.push_back(x);
@@ -546,7 +545,7 @@ bool masked_match(const Masked128& m, const std::array<uint8_t, 16>& a) {
 // A Filter compiled for the linear engine ("assigned" resolved per family).
 struct LinFilter {
     Masked128 remote;
-    Masked128 ue[2];  // for IPv4, IPv6 packets
+    Masked128 ue[2];            // for IPv4, IPv6 packets
     uint32_t remote_ports = 0;  // offset into Impl::ports
     uint32_t ue_ports = 0;
     uint16_t n_remote_ports = 0;
@@ -886,8 +885,7 @@ bool matches(const Filter& f, const PacketKey& key, const UeAddresses& ue) {
     if (f.spi && (!key.has_spi || key.spi != *f.spi)) {
         return false;
     }
-    if (f.flow_label &&
-        (key.family != 6 || (key.flow_label & flow_label_mask) != *f.flow_label)) {
+    if (f.flow_label && (key.family != 6 || (key.flow_label & flow_label_mask) != *f.flow_label)) {
         return false;
     }
     return true;
@@ -913,12 +911,10 @@ struct Classifier::Impl {
     int match_acl(const PacketKey& key, uint32_t teid, std::optional<uint8_t> qfi) const;
 
     void compile_linear(const std::vector<RuleInput>& sorted, const UeAddresses& ue);
-    bool compile_acl(const std::vector<RuleInput>& sorted, const UeAddresses& ue,
-                     std::string* err);
+    bool compile_acl(const std::vector<RuleInput>& sorted, const UeAddresses& ue, std::string* err);
 };
 
-void Classifier::Impl::compile_linear(const std::vector<RuleInput>& sorted,
-                                      const UeAddresses& ue) {
+void Classifier::Impl::compile_linear(const std::vector<RuleInput>& sorted, const UeAddresses& ue) {
     for (const RuleInput& r : sorted) {
         LinRule lr;
         lr.pdr_index = r.pdr_index;
@@ -987,7 +983,8 @@ int Classifier::Impl::match_linear(const PacketKey& key, uint32_t teid,
                   !in_ranges(&ports[f.ue_ports], f.n_ue_ports, key.ue_port)))) {
                 continue;
             }
-            if ((key.tos & f.tos_mask) != f.tos || (f.has_spi && (!key.has_spi || key.spi != f.spi)) ||
+            if ((key.tos & f.tos_mask) != f.tos ||
+                (f.has_spi && (!key.has_spi || key.spi != f.spi)) ||
                 (f.has_flow_label && (key.flow_label & flow_label_mask) != f.flow_label)) {
                 continue;
             }
@@ -1042,15 +1039,20 @@ bool Classifier::Impl::compile_acl(const std::vector<RuleInput>& sorted, const U
                         prefix_word(remote, w, e.remote[w], e.remote_len[w]);
                         prefix_word(uep, w, e.ue[w], e.ue_len[w]);
                     }
-                    if (!fd.remote_ports.empty() || !fd.ue_ports.empty()) {
-                        e.meta |= meta_has_ports;
-                        e.meta_mask |= meta_has_ports;
-                    }
                     if (!fd.remote_ports.empty()) {
                         rp = merged(fd.remote_ports);
                     }
                     if (!fd.ue_ports.empty()) {
                         up = merged(fd.ue_ports);
+                    }
+                    // A packet without ports has ports 0 in the key: only a filter whose port
+                    // lists all admit 0 needs the "has ports" bit to tell it apart (leaving the
+                    // bit out of the others keeps the meta field, four trie levels, out of
+                    // most contexts).
+                    if ((!fd.remote_ports.empty() || !fd.ue_ports.empty()) && rp[0].lo == 0 &&
+                        up[0].lo == 0) {
+                        e.meta |= meta_has_ports;
+                        e.meta_mask |= meta_has_ports;
                     }
                 }
                 if (f.tos && (*f.tos)[1] != 0) {

@@ -21,7 +21,7 @@ namespace braid::dataplane::sdf {
 
 // An IPv4 or IPv6 prefix; `family == 0` means any address.
 struct Prefix {
-    uint8_t family = 0;  // 0 any, 4, 6
+    uint8_t family = 0;              // 0 any, 4, 6
     std::array<uint8_t, 16> addr{};  // network order; IPv4 in the first 4 octets
     uint8_t len = 0;
     bool operator==(const Prefix&) const = default;

@@ -188,9 +188,9 @@ CompileResult compile(const SessionSpec& spec, const SessionRules* previous) {
             return fail(SpecError::Kind::dangling_ref, rule,
                         "FAR " + std::to_string(p.far_id) + " does not exist");
         }
-        CompiledPdr c{p.id,    p.precedence, p.source,    p.local_teid,
-                      p.ue_ipv4, p.ue_ipv6,  p.qfi,       p.remove_outer_header,
-                      far->second, {},        {},          p.sdf_filters.size()};
+        CompiledPdr c{p.id,        p.precedence, p.source, p.local_teid,
+                      p.ue_ipv4,   p.ue_ipv6,    p.qfi,    p.remove_outer_header,
+                      far->second, {},           {},       p.sdf_filters.size()};
         for (uint32_t q : p.qer_ids) {
             auto it = qer_idx.find(q);
             if (it == qer_idx.end()) {
@@ -302,7 +302,7 @@ SessionSpec simple_session(uint64_t seid, uint32_t teid, uint32_t ue, uint32_t g
 }
 
 const CompiledPdr* SessionRules::match_uplink(uint32_t teid, std::optional<uint8_t> qfi,
-                                               const sdf::PacketKey* key) const {
+                                              const sdf::PacketKey* key) const {
     if (key == nullptr) {
         // No inner IP header: only PDRs without SDF filters can match.
         for (const CompiledPdr& p : pdrs) {

@@ -42,13 +42,13 @@ struct Pdr {
     uint16_t id = 0;
     uint32_t precedence = 0;  // lower value = matched first
     Interface source = Interface::access;
-    std::optional<uint32_t> local_teid;  // PDI Local F-TEID (UL)
-    std::optional<uint32_t> ue_ipv4;     // PDI UE IP address (host order)
-    std::optional<sdf::Prefix> ue_ipv6;  // PDI UE IP address, IPv6 (a /64 prefix or longer)
-    std::optional<uint8_t> qfi;          // PDI QFI
+    std::optional<uint32_t> local_teid;    // PDI Local F-TEID (UL)
+    std::optional<uint32_t> ue_ipv4;       // PDI UE IP address (host order)
+    std::optional<sdf::Prefix> ue_ipv6;    // PDI UE IP address, IPv6 (a /64 prefix or longer)
+    std::optional<uint8_t> qfi;            // PDI QFI
     std::vector<sdf::Filter> sdf_filters;  // PDI SDF Filters: any one matching is enough
-    std::string network_instance;        // PDI Network Instance (informational in braid)
-    bool remove_outer_header = false;    // OHR GTP-U/UDP/IPv4
+    std::string network_instance;          // PDI Network Instance (informational in braid)
+    bool remove_outer_header = false;      // OHR GTP-U/UDP/IPv4
     uint32_t far_id = 0;
     std::vector<uint32_t> qer_ids;
     std::vector<uint32_t> urr_ids;
@@ -101,14 +101,14 @@ struct SessionSpec {
 // Why a spec was refused; `rule` names the offending rule ("pdr 3", "far 7").
 struct SpecError {
     enum class Kind : uint8_t {
-        duplicate_id,   // two rules of one kind with the same id
-        dangling_ref,   // a PDR names a FAR/QER/URR that does not exist
-        missing_match,  // a PDR with neither Local F-TEID nor UE IP address
-        bad_filter,     // an SDF filter the classifier cannot take
-        bad_action,     // apply action is not exactly one of drop/forward/buffer
-        missing_outer,  // forward to access without outer header creation
-        teid_in_use,    // the UL TEID belongs to another session
-        ue_ip_in_use,   // the UE IP address belongs to another session
+        duplicate_id,      // two rules of one kind with the same id
+        dangling_ref,      // a PDR names a FAR/QER/URR that does not exist
+        missing_match,     // a PDR with neither Local F-TEID nor UE IP address
+        bad_filter,        // an SDF filter the classifier cannot take
+        bad_action,        // apply action is not exactly one of drop/forward/buffer
+        missing_outer,     // forward to access without outer header creation
+        teid_in_use,       // the UL TEID belongs to another session
+        ue_ip_in_use,      // the UE IP address belongs to another session
         two_ue_addresses,  // PDRs of one session name different UE addresses of one family
         too_many_rules,
     };

@@ -21,6 +21,8 @@ namespace braid::dataplane {
 namespace {
 
 constexpr uint32_t default_buffer_packets = 64;  // per session, without a BAR count
+constexpr size_t max_pending_reports = 4096;     // not yet taken by PFCP
+constexpr size_t max_recent_reports = 64;        // kept for the CLI
 
 std::string ipv4_text(uint32_t host) {
     char buf[16];
@@ -69,8 +71,9 @@ std::optional<SpecError> App::create_session(const SessionSpec& spec) {
     }
     ++session_counters_.created;
     want_session_neighbors(spec, now_ms_);
-    BRAID_LOG(dataplane, INFO, "session %" PRIu64 " created: %zu PDRs, %zu FARs, %zu QERs, %zu URRs",
-              spec.seid, spec.pdrs.size(), spec.fars.size(), spec.qers.size(), spec.urrs.size());
+    BRAID_LOG(dataplane, INFO,
+              "session %" PRIu64 " created: %zu PDRs, %zu FARs, %zu QERs, %zu URRs", spec.seid,
+              spec.pdrs.size(), spec.fars.size(), spec.qers.size(), spec.urrs.size());
     return std::nullopt;
 }
 
@@ -106,7 +109,8 @@ std::optional<SpecError> App::modify_session(const SessionSpec& spec, const Modi
         usage_->forget_missing(*rules);
     }
     if (flags.query_all_urrs || !flags.query_urrs.empty()) {
-        usage_->report_now(*rules, flags.query_all_urrs ? std::vector<uint32_t>{} : flags.query_urrs,
+        usage_->report_now(*rules,
+                           flags.query_all_urrs ? std::vector<uint32_t>{} : flags.query_urrs,
                            UsageTrigger::query, now_ms_, out);
     }
     // SNDEM: an End Marker on the old path of each tunnel whose outer header changed.
@@ -144,6 +148,18 @@ std::optional<std::vector<UsageReport>> App::delete_session(uint64_t seid) {
     return out;
 }
 
+void App::push_report(SessionReport r) {
+    if (reports_.size() >= max_pending_reports) {
+        reports_.erase(reports_.begin());
+        ++session_counters_.reports_dropped;
+    }
+    recent_reports_.push_back(r);
+    if (recent_reports_.size() > max_recent_reports) {
+        recent_reports_.pop_front();
+    }
+    reports_.push_back(std::move(r));
+}
+
 std::vector<SessionReport> App::take_reports() {
     std::vector<SessionReport> out;
     out.swap(reports_);
@@ -168,7 +184,7 @@ void App::poll_usage(uint64_t now_ms) {
                   " B, %u s",
                   r.seid, r.urr_id, r.sequence, std::string(to_string(r.trigger)).c_str(),
                   r.volume.bytes_ul, r.volume.bytes_dl, r.duration_s);
-        reports_.push_back(std::move(r));
+        push_report(std::move(r));
         ++session_counters_.usage_reports;
     }
 }
@@ -184,7 +200,7 @@ void App::report_error_indication(uint32_t teid, uint32_t peer_ipv4) {
                 BRAID_LOG(dataplane, WARNING,
                           "Error Indication from %s for TEID 0x%08x: session %" PRIu64,
                           ipv4_text(peer_ipv4).c_str(), teid, seid);
-                reports_.push_back(ErrorIndicationReport{seid, teid, peer_ipv4});
+                push_report(ErrorIndicationReport{seid, teid, peer_ipv4});
                 ++session_counters_.error_ind_reports;
                 return;
             }
@@ -226,7 +242,7 @@ void App::drain_buffered_packets() {
                 }
                 if (buffer_->push(seid, pkts[i], cap, r->generation) && far != nullptr &&
                     far->action.notify_cp) {
-                    reports_.push_back(DownlinkDataReport{seid, pdr_id});
+                    push_report(DownlinkDataReport{seid, pdr_id});
                     ++session_counters_.downlink_data_reports;
                 }
             }
@@ -306,8 +322,8 @@ bool App::send_end_marker(uint32_t peer_ipv4, uint32_t teid) {
         return false;
     }
     ++session_counters_.end_markers_sent;
-    BRAID_LOG(dataplane, INFO, "End Marker sent to %s for TEID 0x%08x", ipv4_text(peer_ipv4).c_str(),
-              teid);
+    BRAID_LOG(dataplane, INFO, "End Marker sent to %s for TEID 0x%08x",
+              ipv4_text(peer_ipv4).c_str(), teid);
     return true;
 }
 

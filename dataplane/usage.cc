@@ -62,8 +62,7 @@ UsageReport UsageMonitor::close(uint64_t seid, const CompiledUrr& u, State& s, U
     return r;
 }
 
-void UsageMonitor::poll(const SessionRules& rules, uint64_t now_ms,
-                        std::vector<UsageReport>& out) {
+void UsageMonitor::poll(const SessionRules& rules, uint64_t now_ms, std::vector<UsageReport>& out) {
     for (const CompiledUrr& u : rules.urrs) {
         State& s = state(rules.seid, u, now_ms);
         const UsageTotals delta = sum(*u.usage, workers_) - s.baseline;
@@ -127,8 +126,7 @@ void UsageMonitor::forget_missing(const SessionRules& rules) {
     }
 }
 
-std::optional<UsageTotals> UsageMonitor::current(const SessionRules& rules,
-                                                 uint32_t urr_id) const {
+std::optional<UsageTotals> UsageMonitor::current(const SessionRules& rules, uint32_t urr_id) const {
     for (const CompiledUrr& u : rules.urrs) {
         if (u.urr.id == urr_id) {
             auto it = states_.find({rules.seid, urr_id});

@@ -44,10 +44,10 @@ struct UsageReport {
     uint32_t urr_id = 0;
     uint32_t sequence = 0;  // UR-SEQN, per URR, from 0
     UsageTrigger trigger = UsageTrigger::periodic;
-    uint64_t start_ms = 0;     // start of the measurement this report closes
-    uint64_t end_ms = 0;       // time of the report
-    UsageTotals volume;        // since start_ms
-    uint32_t duration_s = 0;   // seconds with traffic since start_ms (rounded down)
+    uint64_t start_ms = 0;    // start of the measurement this report closes
+    uint64_t end_ms = 0;      // time of the report
+    UsageTotals volume;       // since start_ms
+    uint32_t duration_s = 0;  // seconds with traffic since start_ms (rounded down)
 };
 
 class UsageMonitor {
@@ -70,8 +70,8 @@ public:
 
 private:
     struct State {
-        UsageTotals baseline;     // totals at the last report
-        uint64_t start_ms = 0;    // start of the current measurement
+        UsageTotals baseline;           // totals at the last report
+        uint64_t start_ms = 0;          // start of the current measurement
         uint64_t traffic_since_ms = 0;  // first time traffic was seen in this measurement (0: none)
         uint64_t next_period_ms = 0;
         uint32_t sequence = 0;

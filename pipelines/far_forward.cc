@@ -1,7 +1,7 @@
 // far_forward: the FAR of the matched PDR (TS 29.244 §5.2.3, Apply Action §8.2.26). DROP: a
-// counted drop. BUFF (downlink): to the buffer node (the control core holds the packets). FORW toward the
-// core (N6): a new Ethernet header to the next hop on the N6 port. FORW toward the access:
-// gtpu_encap builds the GTP-U tunnel of the FAR's Outer Header Creation.
+// counted drop. BUFF (downlink): to the buffer node (the control core holds the packets). FORW
+// toward the core (N6): a new Ethernet header to the next hop on the N6 port. FORW toward the
+// access: gtpu_encap builds the GTP-U tunnel of the FAR's Outer Header Creation.
 #include <rte_ip.h>
 
 #include "pipelines/node.h"

@@ -22,18 +22,17 @@
 namespace braid::pipelines {
 
 extern const NodeDef n3_rx_node, n6_rx_node, ctrl_tx_node, eth_classify_node, arp_node,
-    icmp_local_node, gtpu_input_node, gtpu_echo_node, gtpu_error_ind_node, pdr_ul_node,
-    pdr_dl_node, qer_meter_node, urr_count_node, far_forward_node, gtpu_encap_node, buffer_node,
-    drop_node, n3_tx_node, n6_tx_node;
+    icmp_local_node, gtpu_input_node, gtpu_echo_node, gtpu_error_ind_node, pdr_ul_node, pdr_dl_node,
+    qer_meter_node, urr_count_node, far_forward_node, gtpu_encap_node, buffer_node, drop_node,
+    n3_tx_node, n6_tx_node;
 
 namespace {
 
 const NodeDef* const all_nodes[] = {
-    &n3_rx_node,     &n6_rx_node,     &ctrl_tx_node,        &eth_classify_node,
-    &arp_node,       &icmp_local_node, &gtpu_input_node,    &gtpu_echo_node,
-    &gtpu_error_ind_node, &pdr_ul_node, &pdr_dl_node,       &qer_meter_node,
-    &urr_count_node, &far_forward_node, &gtpu_encap_node,   &buffer_node,
-    &drop_node,      &n3_tx_node,     &n6_tx_node,
+    &n3_rx_node,      &n6_rx_node,      &ctrl_tx_node,   &eth_classify_node,   &arp_node,
+    &icmp_local_node, &gtpu_input_node, &gtpu_echo_node, &gtpu_error_ind_node, &pdr_ul_node,
+    &pdr_dl_node,     &qer_meter_node,  &urr_count_node, &far_forward_node,    &gtpu_encap_node,
+    &buffer_node,     &drop_node,       &n3_tx_node,     &n6_tx_node,
 };
 
 std::once_flag registered;

@@ -46,20 +46,22 @@ DropReason encapsulate(dataplane::WorkerContext& wc, rte_mbuf* m) {
     if (payload + outer > port->mtu || payload > UINT16_MAX - outer) {
         return DropReason::egress_mtu_exceeded;
     }
-    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(rte_pktmbuf_prepend(m, static_cast<uint16_t>(outer)));
+    auto* ip =
+        reinterpret_cast<rte_ipv4_hdr*>(rte_pktmbuf_prepend(m, static_cast<uint16_t>(outer)));
     if (ip == nullptr) {
         return DropReason::egress_mtu_exceeded;  // no headroom: our pools always have it
     }
     auto* udp = reinterpret_cast<rte_udp_hdr*>(ip + 1);
     auto* gtp = reinterpret_cast<uint8_t*>(udp + 1);
     if (gtpu::encode_gpdu_header(std::span<uint8_t>(gtp, gtp_len),
-                                 gtpu::Teid(far.outer_header->teid),
-                                 static_cast<uint16_t>(payload), pdu) != gtp_len) {
+                                 gtpu::Teid(far.outer_header->teid), static_cast<uint16_t>(payload),
+                                 pdu) != gtp_len) {
         return DropReason::egress_mtu_exceeded;
     }
     udp->src_port = rte_cpu_to_be_16(gtpu::udp_port);
     udp->dst_port = rte_cpu_to_be_16(gtpu::udp_port);
-    udp->dgram_len = rte_cpu_to_be_16(static_cast<uint16_t>(sizeof(rte_udp_hdr) + gtp_len + payload));
+    udp->dgram_len =
+        rte_cpu_to_be_16(static_cast<uint16_t>(sizeof(rte_udp_hdr) + gtp_len + payload));
     udp->dgram_cksum = 0;
     ip->version_ihl = RTE_IPV4_VHL_DEF;
     ip->type_of_service = 0;

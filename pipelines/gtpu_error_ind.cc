@@ -53,8 +53,8 @@ StageResult gtpu_error_ind_packet(const dataplane::PortRuntime& port, rte_mbuf* 
             ev.port_index = port.index;
             // The peer address IE names the far end of the tunnel the peer did not know; for
             // an IPv6 peer braid reports the sender's IPv4 address (N3 is IPv4 here).
-            ev.ipv4 = ies->peer.is_ipv4() ? ies->peer.ipv4_host_order()
-                                          : rte_be_to_cpu_32(ip->src_addr);
+            ev.ipv4 =
+                ies->peer.is_ipv4() ? ies->peer.ipv4_host_order() : rte_be_to_cpu_32(ip->src_addr);
             ev.value = ies->teid_data_i.value();
             if (rte_ring_sp_enqueue_elem(wc->w2m, &ev, sizeof(ev)) != 0) {
                 wc->counters.w2m_full.add();
@@ -94,7 +94,7 @@ uint16_t gtpu_error_ind_process(rte_graph* graph, rte_node* node, void** objs, u
 
 }  // namespace
 
-extern const NodeDef gtpu_error_ind_node = {"gtpu_error_ind", gtpu_error_ind_process, 0,
-                                            next_names,       next_count,             nullptr};
+extern const NodeDef gtpu_error_ind_node = {
+    "gtpu_error_ind", gtpu_error_ind_process, 0, next_names, next_count, nullptr};
 
 }  // namespace braid::pipelines

@@ -45,7 +45,8 @@ StageResult gtpu_input_packet(const dataplane::PortRuntime& /*port*/, rte_mbuf* 
     switch (p.header.type) {
         case gtpu::MessageType::g_pdu: {
             auto& md = dataplane::meta(m);
-            md.inner_offset = static_cast<uint16_t>(p.payload.data() - rte_pktmbuf_mtod(m, uint8_t*));
+            md.inner_offset =
+                static_cast<uint16_t>(p.payload.data() - rte_pktmbuf_mtod(m, uint8_t*));
             md.teid = p.header.teid.value();
             md.qfi = p.pdu_session ? gtpu::qfi(*p.pdu_session) : dataplane::no_qfi;
             md.uplink = 1;

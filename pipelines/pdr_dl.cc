@@ -69,7 +69,6 @@ uint16_t pdr_dl_process(rte_graph* graph, rte_node* node, void** objs, uint16_t 
 
 }  // namespace
 
-extern const NodeDef pdr_dl_node = {"pdr_dl",   pdr_dl_process, 0,
-                                    next_names, next_count,     nullptr};
+extern const NodeDef pdr_dl_node = {"pdr_dl", pdr_dl_process, 0, next_names, next_count, nullptr};
 
 }  // namespace braid::pipelines

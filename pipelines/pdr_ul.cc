@@ -22,8 +22,8 @@ rte_edge_t classify(rte_mbuf* m, DropReason& reason) {
     const uint8_t* inner = rte_pktmbuf_mtod_offset(m, const uint8_t*, md.inner_offset);
     const size_t inner_len = rte_pktmbuf_data_len(m) - md.inner_offset;
     sdf::PacketKey key;
-    const bool is_ip = inner_len > 0 && sdf::extract_key(inner, inner_len,
-                                                         sdf::Direction::uplink, key);
+    const bool is_ip =
+        inner_len > 0 && sdf::extract_key(inner, inner_len, sdf::Direction::uplink, key);
     const std::optional<uint8_t> qfi =
         md.qfi == dataplane::no_qfi ? std::nullopt : std::optional<uint8_t>(md.qfi);
     const dataplane::CompiledPdr* pdr = rules->match_uplink(md.teid, qfi, is_ip ? &key : nullptr);
@@ -65,7 +65,6 @@ uint16_t pdr_ul_process(rte_graph* graph, rte_node* node, void** objs, uint16_t 
 
 }  // namespace
 
-extern const NodeDef pdr_ul_node = {"pdr_ul",   pdr_ul_process, 0,
-                                    next_names, next_count,     nullptr};
+extern const NodeDef pdr_ul_node = {"pdr_ul", pdr_ul_process, 0, next_names, next_count, nullptr};
 
 }  // namespace braid::pipelines

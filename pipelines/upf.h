@@ -68,9 +68,8 @@ inline void want_neighbor(dataplane::WorkerContext& wc, uint16_t port_index, uin
 // Prepend an Ethernet header from `port` to the next hop toward `dst_ipv4` (host order; 0 for
 // IPv6 packets, which go to the port's IPv4 gateway MAC — braid resolves IPv4 next hops only).
 // Returns the drop reason, or DropReason::count on success; sets the TX port in the metadata.
-inline DropReason prepend_ethernet(dataplane::WorkerContext& wc,
-                                   const dataplane::PortRuntime& port, rte_mbuf* m,
-                                   uint32_t dst_ipv4, uint16_t ether_type) {
+inline DropReason prepend_ethernet(dataplane::WorkerContext& wc, const dataplane::PortRuntime& port,
+                                   rte_mbuf* m, uint32_t dst_ipv4, uint16_t ether_type) {
     const dataplane::NeighborSnapshot* nb = dataplane::current_app->neighbor_snapshot();
     uint32_t hop = dst_ipv4 != 0 ? next_hop_ipv4(port, dst_ipv4) : port.gateway_ipv4;
     if (hop == 0) {

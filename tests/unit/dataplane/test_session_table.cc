@@ -1,7 +1,7 @@
 // Session model compilation and the lock-free session table (publish, modify, delete, RCU).
+#include <arpa/inet.h>
 #include <rte_malloc.h>
 #include <rte_rcu_qsbr.h>
-#include <arpa/inet.h>
 #include <catch2/catch.hpp>
 
 #include <cstring>
