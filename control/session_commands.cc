@@ -8,6 +8,7 @@
 #include <string>
 
 #include "control/commands.h"
+#include "control/static_sessions.h"
 
 namespace braid::control {
 
@@ -52,8 +53,8 @@ void print_report(Output& out, const dataplane::UsageReport& r) {
                r.duration_s);
 }
 
-// The static sessions the CLI makes are simple_session() plus URR 1 (volume, no trigger) on
-// both PDRs, so that usage can be shown and queried.
+// `session add` makes the same session as a YAML static session with these fields
+// (control/static_sessions.h): QER 1 and URR 1 without limits or triggers until `session set`.
 void session_add(dataplane::App& app, const Args& args, Output& out) {
     auto ue = ipv4_arg(args, "ue");
     auto gnb = ipv4_arg(args, "gnb");
@@ -68,15 +69,13 @@ void session_add(dataplane::App& app, const Args& args, Output& out) {
         out.printf("error: session add: TEID 0 is reserved (TS 29.281 §5.1)\n");
         return;
     }
-    SessionSpec s = dataplane::simple_session(*seid, static_cast<uint32_t>(*teid), *ue, *gnb,
-                                              static_cast<uint32_t>(*gnb_teid));
-    dataplane::Urr urr;
-    urr.id = 1;
-    s.urrs = {urr};
-    for (auto& p : s.pdrs) {
-        p.urr_ids = {1};
-    }
-    if (auto err = app.create_session(s)) {
+    config::StaticSession s;
+    s.seid = *seid;
+    s.uplink_teid = static_cast<uint32_t>(*teid);
+    s.ue_ipv4 = *ue;
+    s.gnb_ipv4 = *gnb;
+    s.gnb_teid = static_cast<uint32_t>(*gnb_teid);
+    if (auto err = app.create_session(session_spec(s))) {
         print_error(out, "session add", *err);
         return;
     }

@@ -24,6 +24,8 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <iterator>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -239,17 +241,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         r = braid::pipelines::icmp_local_packet(*port, m);
     } else if (r.verdict == Verdict::gtpu_input) {
         r = braid::pipelines::gtpu_input_packet(*port, m);
+        if (r.verdict == Verdict::gtpu_echo) {
+            r = braid::pipelines::gtpu_echo_packet(*port, m, nullptr);
+        } else if (r.verdict == Verdict::gtpu_error_ind || r.verdict == Verdict::pdr_ul) {
+            // No sessions here: every G-PDU's TEID is unknown and gets an Error Indication.
+            r = braid::pipelines::gtpu_error_ind_packet(*port, m, nullptr);
+        }
     }
 
     if (verbose) {
-        static constexpr const char* verdicts[] = {"drop", "arp", "icmp_local", "gtpu_input", "tx"};
-        std::fprintf(
-            stderr, "fuzz_packets: %zu bytes -> %s (%s), %u bytes out\n", size,
-            static_cast<size_t>(r.verdict) < 5 ? verdicts[static_cast<size_t>(r.verdict)] : "?",
-            static_cast<size_t>(r.reason) < braid::pipelines::drop_reason_count
-                ? std::string(braid::pipelines::to_string(r.reason)).c_str()
-                : "-",
-            rte_pktmbuf_pkt_len(m));
+        static constexpr const char* verdicts[] = {
+            "drop",           "arp",    "icmp_local", "gtpu_input", "gtpu_echo",
+            "gtpu_error_ind", "pdr_ul", "pdr_dl",     "tx",         "consumed"};
+        std::fprintf(stderr, "fuzz_packets: %zu bytes -> %s (%s), %u bytes out\n", size,
+                     static_cast<size_t>(r.verdict) < std::size(verdicts)
+                         ? verdicts[static_cast<size_t>(r.verdict)]
+                         : "?",
+                     static_cast<size_t>(r.reason) < braid::pipelines::drop_reason_count
+                         ? std::string(braid::pipelines::to_string(r.reason)).c_str()
+                         : "-",
+                     rte_pktmbuf_pkt_len(m));
     }
     switch (r.verdict) {
         case Verdict::tx:
@@ -263,7 +274,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         case Verdict::arp:
         case Verdict::icmp_local:
         case Verdict::gtpu_input:
-            // eth_classify's verdicts must have been consumed by the next stage.
+        case Verdict::gtpu_echo:
+        case Verdict::gtpu_error_ind:
+        case Verdict::pdr_ul:
+        case Verdict::pdr_dl:
+            // Intermediate verdicts must have been consumed by the next stage (pdr_dl cannot
+            // come from an N3 port).
             die("stage returned the intermediate verdict %u", static_cast<unsigned>(r.verdict));
         default:
             die("invalid verdict %u", static_cast<unsigned>(r.verdict));
