@@ -1,19 +1,38 @@
-// bench_pipeline: braid's packet path (n3_rx → eth_classify → icmp_local → n3_tx) in steady state
-// on one worker lcore, measured with braid's own counters (docs/BENCHMARKS.md).
+// bench_pipeline: braid's packet path in steady state on one worker lcore, measured with braid's
+// own counters (docs/BENCHMARKS.md). Two workloads:
 //
-// One net_ring port (n3) with separate RX and TX rings, built in-process with
-// rte_eth_from_rings(). The main lcore is the traffic generator and reflector: it pre-builds K
-// ICMP echo requests to braid's n3 address, keeps the RX ring fed, takes braid's echo replies off
-// the TX ring, checks every byte of each against the reply braid must send, turns it back into the
-// request (swap MACs and IPs, ICMP type 0 → 8 with an RFC 1624 incremental checksum update; the
-// IPv4 checksum is unchanged because the swap keeps the same words) and puts it back on the RX
-// ring. The worker (lcore 1) thus never runs dry and never sees a packet it has not seen before.
+// --workload icmp (default): n3_rx → eth_classify → icmp_local → n3_tx. One net_ring port (n3)
+// with separate RX and TX rings, built in-process with rte_eth_from_rings(). The main lcore is
+// the traffic generator and reflector: it pre-builds K ICMP echo requests to braid's n3 address,
+// keeps the RX ring fed, takes braid's echo replies off the TX ring, checks every byte of each
+// against the reply braid must send, turns it back into the request (swap MACs and IPs, ICMP
+// type 0 → 8 with an RFC 1624 incremental checksum update; the IPv4 checksum is unchanged because
+// the swap keeps the same words) and puts it back on the RX ring.
+//
+// --workload upf: the GTP-U user plane (issue 3). Two net_ring ports (n3, n6) and one session
+// (SEID 1: UL TEID 0x1001, UE 198.19.100.1, gNB 198.18.0.2 with DL TEID 0x2002, a QER with QFI 9
+// and a URR without triggers on both PDRs), the addresses of tests/unit/pipelines/test_nodes.cc
+// and tests/pipeline/golden.py. Every frame alternates between the two directions:
+//   uplink:   n3_rx → eth_classify → gtpu_input → pdr_ul → qer_meter → urr_count → far_forward
+//             → n6_tx  (a G-PDU with a UL PDU Session Container is decapsulated)
+//   downlink: n6_rx → eth_classify → pdr_dl → qer_meter → urr_count → far_forward → gtpu_encap
+//             → n3_tx  (the UE's packet gets GTP-U/UDP/IPv4 with a DL PDU Session Container)
+// The reflector checks every byte of what braid sends and turns a decapsulated uplink packet
+// (N6 TX) into a downlink packet for the UE (N6 RX: swap MACs, inner IPs and UDP ports) and a
+// downlink G-PDU (N3 TX) into an uplink G-PDU (N3 RX: swap MACs and outer IPs, TEID := UL TEID,
+// container type DL → UL, swap inner IPs and UDP ports). Every swap keeps the IPv4 and UDP
+// checksums valid, so nothing is recomputed. --size is the N6 frame (the inner IPv4/UDP packet
+// plus 14 bytes of Ethernet); the N3 frame is 44 bytes longer (outer IPv4 20, UDP 8, GTP-U 12,
+// PDU Session Container 4).
+//
+// The worker (lcore 1) thus never runs dry and never sees a packet it has not seen before.
 // --mode cross (default): braid's own worker loop on lcore 1, the reflector on the main lcore.
 // --mode inline: the reflector runs on lcore 1 between graph walks (no cache line crosses cores,
 // as in testpmd's one-core loopback); the main lcore only watches.
 //
 // Output: a human-readable report, then `key=value` lines (prefix "result.") that
-// scripts/bench.sh parses. Exit status 0 only if every reply was correct and nothing was dropped.
+// scripts/bench.sh parses. Exit status 0 only if every frame braid sent was correct, nothing was
+// dropped, every frame came back and no mbuf was lost.
 #include <rte_cycles.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
@@ -34,13 +53,16 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <initializer_list>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "control/config.h"
 #include "dataplane/app.h"
 #include "dataplane/eal.h"
+#include "dataplane/session.h"
 #include "pipelines/drop_reasons.h"
 #include "pipelines/graph.h"
 
@@ -55,20 +77,25 @@ struct Options {
     unsigned inflight = 1024;  // K: frames circulating between the reflector and braid
     unsigned burst = 32;       // braid's workers.burst_size
     bool inline_mode = false;  // --mode inline: reflector on the worker lcore, between walks
+    bool upf = false;          // --workload upf: the GTP-U user plane, both directions
 };
 
 void usage(const char* argv0) {
-    std::fprintf(stderr,
-                 "usage: %s [--size 64|512] [--duration SECONDS] [--warmup SECONDS]\n"
-                 "          [--inflight K] [--burst N] [--mode cross|inline]\n"
-                 "  --size      frame length in bytes without FCS (64 or 512; default 64)\n"
-                 "  --duration  measured interval (default 10 s, at most 600)\n"
-                 "  --warmup    run before measuring (default 1 s)\n"
-                 "  --inflight  frames circulating (default 1024, 64..16384)\n"
-                 "  --burst     braid worker burst size (default 32)\n"
-                 "  --mode      cross: braid's worker on lcore 1, reflector on lcore 0 (default)\n"
-                 "              inline: graph walk and reflector alternate on lcore 1\n",
-                 argv0);
+    std::fprintf(
+        stderr,
+        "usage: %s [--workload icmp|upf] [--size 64|512] [--duration SECONDS]\n"
+        "          [--warmup SECONDS] [--inflight K] [--burst N] [--mode cross|inline]\n"
+        "  --workload  icmp: ICMP echo answered on N3 (default)\n"
+        "              upf: GTP-U uplink decapsulation and downlink encapsulation, one session\n"
+        "  --size      frame length in bytes without FCS (64 or 512; default 64); with upf, the\n"
+        "              N6 frame (inner IPv4/UDP packet + 14), the N3 frame being 44 bytes longer\n"
+        "  --duration  measured interval (default 10 s, at most 600)\n"
+        "  --warmup    run before measuring (default 1 s)\n"
+        "  --inflight  frames circulating (default 1024, 64..16384)\n"
+        "  --burst     braid worker burst size (default 32)\n"
+        "  --mode      cross: braid's worker on lcore 1, reflector on lcore 0 (default)\n"
+        "              inline: graph walk and reflector alternate on lcore 1\n",
+        argv0);
 }
 
 bool parse_args(int argc, char** argv, Options& o) {
@@ -99,6 +126,13 @@ bool parse_args(int argc, char** argv, Options& o) {
             }
             o.inline_mode = std::string(v) == "inline";
             continue;
+        } else if (a == "--workload") {
+            if (std::string(v) != "icmp" && std::string(v) != "upf") {
+                std::fprintf(stderr, "%s: --workload is icmp or upf\n", argv[0]);
+                return false;
+            }
+            o.upf = std::string(v) == "upf";
+            continue;
         } else if (a == "--burst") {
             o.burst = static_cast<unsigned>(std::strtoul(v, &end, 10));
         } else {
@@ -125,15 +159,35 @@ bool parse_args(int argc, char** argv, Options& o) {
     return true;
 }
 
-// Addresses: braid's n3 side and the simulated gNB (RFC 2544 benchmarking range 198.18.0.0/15).
-constexpr std::array<uint8_t, 6> braid_mac = {2, 0, 0, 0, 3, 1};
-constexpr std::array<uint8_t, 6> peer_mac = {2, 0, 0, 0, 3, 2};
-constexpr uint32_t braid_ip = 0xC6120001;  // 198.18.0.1
-constexpr uint32_t peer_ip = 0xC6120002;   // 198.18.0.2
+// Addresses (RFC 2544 benchmarking range 198.18.0.0/15), as in tests/pipeline/golden.py:
+// braid's N3 side and the gNB, braid's N6 side and the DN host, the UE.
+constexpr std::array<uint8_t, 6> braid_mac = {2, 0, 0, 0, 3, 1};  // N3
+constexpr std::array<uint8_t, 6> peer_mac = {2, 0, 0, 0, 3, 2};   // gNB
+constexpr uint32_t braid_ip = 0xC6120001;                         // 198.18.0.1 (N3)
+constexpr uint32_t peer_ip = 0xC6120002;                          // 198.18.0.2 (gNB)
+constexpr std::array<uint8_t, 6> n6_mac = {2, 0, 0, 0, 6, 1};
+constexpr std::array<uint8_t, 6> dn_mac = {2, 0, 0, 0, 6, 2};
+constexpr uint32_t n6_ip = 0xC6130001;  // 198.19.0.1
+constexpr uint32_t dn_ip = 0xC6130002;  // 198.19.0.2
+constexpr uint32_t ue_ip = 0xC6136401;  // 198.19.100.1
+constexpr uint64_t upf_seid = 1;
+constexpr uint32_t ul_teid = 0x1001;
+constexpr uint32_t dl_teid = 0x2002;
+constexpr uint8_t upf_qfi = 9;
+constexpr uint16_t ue_port = 40000;  // inner UDP port of the UE
+constexpr uint16_t dn_port = 7;      // ... and of the DN host
 constexpr uint16_t icmp_ident = 0x4242;
 constexpr size_t hdr_len = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + sizeof(rte_icmp_hdr);
 constexpr size_t seq_off = hdr_len - 2;  // ICMP sequence number (big endian)
 constexpr size_t icmp_off = hdr_len - sizeof(rte_icmp_hdr);
+
+// UPF frame layout. N6: Ethernet (14) | inner IPv4 (20) | UDP (8) | payload. N3: Ethernet (14)
+// | outer IPv4 (20) | UDP (8) | GTP-U (8 + seq, N-PDU, next type: 4) | PDU Session Container
+// (4) | the same inner packet.
+constexpr size_t n3_inner = 58;             // offset of the inner IPv4 header in an N3 frame
+constexpr size_t n3_extra = n3_inner - 14;  // N3 frame length − N6 frame length
+constexpr size_t upf_n6_hdr = 14 + 20 + 8;
+constexpr size_t upf_n3_hdr = n3_inner + 20 + 8;
 
 uint16_t fold(uint32_t s) {
     while (s >> 16) {
@@ -142,8 +196,8 @@ uint16_t fold(uint32_t s) {
     return static_cast<uint16_t>(s);
 }
 
-// One's complement checksum over `len` bytes (big-endian words), the value to store (~sum).
-uint16_t inet_cksum(const uint8_t* p, size_t len) {
+// One's complement sum of `len` bytes (big-endian words), not folded.
+uint32_t sum16(const uint8_t* p, size_t len) {
     uint32_t s = 0;
     for (size_t i = 0; i + 1 < len; i += 2) {
         s += uint32_t(p[i]) << 8 | p[i + 1];
@@ -151,7 +205,12 @@ uint16_t inet_cksum(const uint8_t* p, size_t len) {
     if (len & 1) {
         s += uint32_t(p[len - 1]) << 8;
     }
-    return static_cast<uint16_t>(~fold(s));
+    return s;
+}
+
+// One's complement checksum over `len` bytes (big-endian words), the value to store (~sum).
+uint16_t inet_cksum(const uint8_t* p, size_t len) {
+    return static_cast<uint16_t>(~fold(sum16(p, len)));
 }
 
 void put16(uint8_t* p, uint16_t v) {
@@ -167,7 +226,8 @@ void put32(uint8_t* p, uint32_t v) {
 }
 
 constexpr unsigned max_size = 512;
-using Frame = std::array<uint8_t, max_size>;  // the first `size` bytes are the frame, the rest 0
+constexpr unsigned max_frame = max_size + n3_extra;
+using Frame = std::array<uint8_t, max_frame>;  // the first `len` bytes are the frame, the rest 0
 
 // The echo request with sequence number `seq`, written independently of DPDK's helpers.
 Frame make_request(unsigned size, uint16_t seq) {
@@ -214,19 +274,20 @@ Frame make_reply(unsigned size, uint16_t seq) {
     return f;
 }
 
+inline void swap_bytes(uint8_t* a, uint8_t* b, size_t n) {
+    uint8_t tmp[8];
+    std::memcpy(tmp, a, n);
+    std::memcpy(a, b, n);
+    std::memcpy(b, tmp, n);
+}
+
 // Reply → request in place: swap MACs, swap IPs (the IPv4 header checksum covers the same
 // 16-bit words, so it stays valid), ICMP type 0 → 8 with the checksum updated per RFC 1624
 // eqn. 3: HC' = ~(~HC + ~m + m'), m and m' being the type/code word before and after.
 inline void reflect(uint8_t* f) {
-    uint8_t tmp[6];
-    std::memcpy(tmp, f, 6);
-    std::memcpy(f, f + 6, 6);
-    std::memcpy(f + 6, tmp, 6);
+    swap_bytes(f, f + 6, 6);
     uint8_t* ip = f + 14;
-    uint32_t a;
-    std::memcpy(&a, ip + 12, 4);
-    std::memcpy(ip + 12, ip + 16, 4);
-    std::memcpy(ip + 16, &a, 4);
+    swap_bytes(ip + 12, ip + 16, 4);
     uint8_t* icmp = f + icmp_off;
     const uint16_t m_old = get16(icmp);
     icmp[0] = 8;
@@ -236,31 +297,116 @@ inline void reflect(uint8_t* f) {
           static_cast<uint16_t>(~fold(uint32_t(uint16_t(~hc)) + uint16_t(~m_old) + m_new)));
 }
 
-// Check the generator against itself before trusting it with braid: requests and replies carry
-// valid checksums, reflecting a reply gives back the request, for every sequence number used.
-bool self_test(unsigned size, unsigned k) {
-    for (unsigned s = 0; s < k; ++s) {
-        auto req = make_request(size, static_cast<uint16_t>(s));
-        auto rep = make_reply(size, static_cast<uint16_t>(s));
-        if (inet_cksum(&req[14], 20) != 0 || inet_cksum(&req[34], size - 34) != 0 ||
-            inet_cksum(&rep[14], 20) != 0 || inet_cksum(&rep[34], size - 34) != 0) {
-            std::fprintf(stderr, "self-test: bad checksum for seq %u\n", s);
-            return false;
-        }
-        reflect(rep.data());
-        if (rep != req) {
-            std::fprintf(stderr,
-                         "self-test: reflecting the reply for seq %u does not give the request\n",
-                         s);
-            return false;
-        }
+// --- UPF frames --------------------------------------------------------------------------
+
+// The inner packet at `ip` (`len` bytes): IPv4/UDP between the UE and the DN host, IPv4
+// identification = `seq`, TTL 64; `uplink`: UE → DN (UDP 40000 → 7), else DN → UE (7 → 40000).
+// The payload is the same for every frame; both checksums are computed from scratch.
+void write_inner(uint8_t* ip, size_t len, uint16_t seq, bool uplink) {
+    ip[0] = 0x45;
+    put16(ip + 2, static_cast<uint16_t>(len));
+    put16(ip + 4, seq);
+    ip[8] = 64;
+    ip[9] = 17;  // UDP
+    put32(ip + 12, uplink ? ue_ip : dn_ip);
+    put32(ip + 16, uplink ? dn_ip : ue_ip);
+    put16(ip + 10, 0);
+    put16(ip + 10, inet_cksum(ip, 20));
+    uint8_t* udp = ip + 20;
+    put16(udp, uplink ? ue_port : dn_port);
+    put16(udp + 2, uplink ? dn_port : ue_port);
+    put16(udp + 4, static_cast<uint16_t>(len - 20));
+    for (size_t i = 8; i < len - 20; ++i) {
+        udp[i] = static_cast<uint8_t>(i * 7 + 3);
     }
-    return true;
+    // RFC 768: over the pseudo-header (source, destination, protocol, UDP length) and the
+    // datagram; a computed 0 is sent as 0xffff.
+    put16(udp + 6, 0);
+    uint32_t s = sum16(ip + 12, 8) + 17 + uint32_t(len - 20) + sum16(udp, len - 20);
+    uint16_t ck = static_cast<uint16_t>(~fold(s));
+    put16(udp + 6, ck == 0 ? 0xffff : ck);
+}
+
+// UDP checksum of the inner packet at `ip` is right (pseudo-header included).
+bool inner_udp_ok(const uint8_t* ip, size_t len) {
+    return fold(sum16(ip + 12, 8) + 17 + uint32_t(len - 20) + sum16(ip + 20, len - 20)) == 0xffff;
+}
+
+// An N6 frame of `size` bytes. `from_braid`: what braid sends after decapsulating an uplink
+// G-PDU (N6 MAC → DN MAC, UE → DN); else what the DN host sends toward the UE (DN MAC → N6 MAC,
+// DN → UE).
+Frame n6_frame(unsigned size, uint16_t seq, bool from_braid) {
+    Frame f{};
+    std::memcpy(f.data(), from_braid ? dn_mac.data() : n6_mac.data(), 6);
+    std::memcpy(f.data() + 6, from_braid ? n6_mac.data() : dn_mac.data(), 6);
+    put16(f.data() + 12, 0x0800);
+    write_inner(f.data() + 14, size - 14, seq, from_braid);
+    return f;
+}
+
+// An N3 frame of `size` + 44 bytes carrying the inner packet of an N6 frame of `size` bytes.
+// `from_braid`: the downlink G-PDU braid sends (N3 → gNB, TEID 0x2002, DL PDU SESSION
+// INFORMATION with QFI 9, inner DN → UE); else the uplink G-PDU the gNB sends (gNB → N3, TEID
+// 0x1001, UL PDU SESSION INFORMATION with QFI 9, inner UE → DN). Outer IPv4 identification
+// `outer_id`, TTL 64, DF clear; UDP 2152 → 2152 with checksum 0.
+Frame n3_frame(unsigned size, uint16_t seq, uint16_t outer_id, bool from_braid) {
+    Frame f{};
+    const size_t inner_len = size - 14;
+    const size_t len = size + n3_extra;
+    std::memcpy(f.data(), from_braid ? peer_mac.data() : braid_mac.data(), 6);
+    std::memcpy(f.data() + 6, from_braid ? braid_mac.data() : peer_mac.data(), 6);
+    put16(f.data() + 12, 0x0800);
+    uint8_t* ip = f.data() + 14;
+    ip[0] = 0x45;
+    put16(ip + 2, static_cast<uint16_t>(len - 14));
+    put16(ip + 4, outer_id);
+    ip[8] = 64;
+    ip[9] = 17;
+    put32(ip + 12, from_braid ? braid_ip : peer_ip);
+    put32(ip + 16, from_braid ? peer_ip : braid_ip);
+    put16(ip + 10, inet_cksum(ip, 20));
+    uint8_t* udp = ip + 20;
+    put16(udp, 2152);
+    put16(udp + 2, 2152);
+    put16(udp + 4, static_cast<uint16_t>(len - 34));
+    uint8_t* gtp = udp + 8;
+    gtp[0] = 0x34;  // version 1, PT 1, E 1
+    gtp[1] = 0xff;  // G-PDU
+    put16(gtp + 2, static_cast<uint16_t>(8 + inner_len));
+    put32(gtp + 4, from_braid ? dl_teid : ul_teid);
+    gtp[11] = 0x85;                      // next extension header: PDU Session Container
+    gtp[12] = 1;                         // length in 4-octet units
+    gtp[13] = from_braid ? 0x00 : 0x10;  // PDU type 0 (DL) / 1 (UL)
+    gtp[14] = upf_qfi;                   // DL: PPP 0, RQI 0; UL: no delay, no new IE; QFI
+    gtp[15] = 0;                         // no next extension header
+    write_inner(f.data() + n3_inner, inner_len, seq, !from_braid);
+    return f;
+}
+
+// A decapsulated uplink packet (N6 TX) → a downlink packet for the UE (N6 RX), in place: swap
+// MACs, inner IPs and UDP ports. The IPv4 and UDP checksums cover the same words (the
+// pseudo-header included), so both stay valid.
+inline void reflect_n6(uint8_t* f) {
+    swap_bytes(f, f + 6, 6);
+    swap_bytes(f + 26, f + 30, 4);
+    swap_bytes(f + 34, f + 36, 2);
+}
+
+// A downlink G-PDU (N3 TX) → an uplink G-PDU (N3 RX), in place: swap MACs and outer IPs (outer
+// IPv4 checksum unchanged, UDP checksum 0), TEID := the UL TEID, PDU Session Container type
+// DL → UL (same QFI), swap inner IPs and UDP ports (inner checksums unchanged).
+inline void reflect_n3(uint8_t* f) {
+    swap_bytes(f, f + 6, 6);
+    swap_bytes(f + 26, f + 30, 4);
+    put32(f + 46, ul_teid);
+    f[55] = 0x10;
+    swap_bytes(f + n3_inner + 12, f + n3_inner + 16, 4);
+    swap_bytes(f + n3_inner + 20, f + n3_inner + 22, 2);
 }
 
 struct Snapshot {
     uint64_t tsc = 0;
-    uint64_t rx = 0, tx = 0, busy = 0, idle = 0, loops = 0;
+    uint64_t rx = 0, tx = 0, busy = 0, idle = 0, loops = 0, encap = 0, decap = 0;
     std::vector<pipelines::NodeStats> nodes;
 };
 
@@ -272,11 +418,47 @@ Snapshot snap(const dataplane::WorkerContext& wc) {
     s.busy = wc.counters.busy_cycles.get();
     s.idle = wc.counters.idle_cycles.get();
     s.loops = wc.counters.loops.get();
+    s.encap = wc.counters.gtpu_encapsulated.get();
+    s.decap = wc.counters.gtpu_decapsulated.get();
     s.nodes = pipelines::node_stats(wc);
     return s;
 }
 
+// What both reflectors count. Single writer (whichever lcore reflects), read by the main lcore.
 struct Reflector {
+    virtual ~Reflector() = default;
+    // One pass: take what braid sent, check it, turn it back into braid's input, feed it back.
+    // Returns the number of frames reflected.
+    virtual unsigned poll() = 0;
+
+    dataplane::Counter reflected;
+    dataplane::Counter mismatches;
+    dataplane::Counter enqueue_failures;
+    dataplane::Counter polls;
+    dataplane::Counter empty_polls;
+
+protected:
+    // Count a poll of `n` frames and put them on `ring`.
+    void put_back(rte_ring* ring, rte_mbuf** pkts, unsigned n) {
+        if (n == 0) {
+            return;
+        }
+        reflected.add(n);
+        unsigned q = rte_ring_sp_enqueue_burst(ring, reinterpret_cast<void**>(pkts), n, nullptr);
+        if (q != n) {  // cannot happen: the ring holds all K frames
+            enqueue_failures.add(n - q);
+            rte_pktmbuf_free_bulk(pkts + q, n - q);
+        }
+    }
+    void count_poll(unsigned n) {
+        polls.add();
+        if (n == 0) {
+            empty_polls.add();
+        }
+    }
+};
+
+struct IcmpReflector final : Reflector {
     rte_ring* rx = nullptr;  // we produce, braid's n3_rx consumes
     rte_ring* tx = nullptr;  // braid's n3_tx produces, we consume
     unsigned size = 64;
@@ -286,12 +468,6 @@ struct Reflector {
     std::vector<uint16_t> reply_ipid;   // by seq
     std::vector<uint16_t> reply_ipck;   // by seq
     std::vector<uint8_t> payload;       // bytes after the headers (same for every frame)
-    // Single writer (whichever lcore reflects), read by the main lcore.
-    dataplane::Counter reflected;
-    dataplane::Counter mismatches;
-    dataplane::Counter enqueue_failures;
-    dataplane::Counter polls;
-    dataplane::Counter empty_polls;
 
     bool matches(const rte_mbuf* m) const {
         if (m->nb_segs != 1 || rte_pktmbuf_pkt_len(m) != size || rte_pktmbuf_data_len(m) != size) {
@@ -313,8 +489,7 @@ struct Reflector {
                std::memcmp(f + hdr_len, payload.data(), size - hdr_len) == 0;
     }
 
-    // One pass: take what braid sent, check it, turn it back into a request, feed it back.
-    void poll() {
+    unsigned poll() override {
         rte_mbuf* pkts[64];
         unsigned n = rte_ring_sc_dequeue_burst(tx, reinterpret_cast<void**>(pkts), 64, nullptr);
         for (unsigned i = 0; i < n; ++i) {
@@ -330,24 +505,196 @@ struct Reflector {
                 std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(size)), req.data(), size);
             }
         }
-        reflected.add(n);
-        polls.add();
-        if (n == 0) {
-            empty_polls.add();
-        } else {
-            unsigned q = rte_ring_sp_enqueue_burst(rx, reinterpret_cast<void**>(pkts), n, nullptr);
-            if (q != n) {  // cannot happen: the ring holds all K frames
-                enqueue_failures.add(n - q);
-                rte_pktmbuf_free_bulk(pkts + q, n - q);
-            }
-        }
+        count_poll(n);
+        put_back(rx, pkts, n);
+        return n;
     }
 };
+
+struct UpfReflector final : Reflector {
+    rte_ring* n3_rx = nullptr;  // we produce, braid's n3_rx consumes (uplink G-PDUs)
+    rte_ring* n3_tx = nullptr;  // braid's n3_tx produces (downlink G-PDUs), we consume
+    rte_ring* n6_rx = nullptr;  // we produce, braid's n6_rx consumes (downlink packets)
+    rte_ring* n6_tx = nullptr;  // braid's n6_tx produces (decapsulated uplink packets)
+    unsigned size = 64;         // N6 frame; N3 frames are size + 44
+    unsigned k = 0;
+    std::vector<uint8_t> n6_hdr;   // expected N6 TX header (42 bytes), seq 0
+    std::vector<uint8_t> n3_hdr;   // expected N3 TX header (86 bytes), seq 0, outer id 0
+    std::vector<uint8_t> payload;  // inner UDP payload (same for every frame)
+    uint32_t inner_sum0 = 0;       // sum of the inner IPv4 header with id 0 and checksum 0
+    uint32_t outer_sum0 = 0;       // ... of the outer IPv4 header braid builds
+    uint16_t next_outer_id = 0;    // braid numbers its G-PDUs 0, 1, 2, ... (one worker)
+    dataplane::Counter from_n3;    // downlink G-PDUs turned into uplink G-PDUs
+    dataplane::Counter from_n6;    // uplink packets turned into downlink packets
+
+    uint16_t inner_ck(uint16_t seq) const { return static_cast<uint16_t>(~fold(inner_sum0 + seq)); }
+
+    bool match_n6(const uint8_t* f, uint32_t len) const {
+        if (len != size) {
+            return false;
+        }
+        const uint16_t seq = get16(f + 14 + 4);
+        if (seq >= k) {
+            return false;
+        }
+        uint8_t h[upf_n6_hdr];
+        std::memcpy(h, n6_hdr.data(), upf_n6_hdr);
+        put16(h + 14 + 4, seq);
+        put16(h + 14 + 10, inner_ck(seq));
+        return std::memcmp(f, h, upf_n6_hdr) == 0 &&
+               std::memcmp(f + upf_n6_hdr, payload.data(), size - upf_n6_hdr) == 0;
+    }
+
+    bool match_n3(const uint8_t* f, uint32_t len, uint16_t outer_id) const {
+        if (len != size + n3_extra) {
+            return false;
+        }
+        const uint16_t seq = get16(f + n3_inner + 4);
+        if (seq >= k) {
+            return false;
+        }
+        uint8_t h[upf_n3_hdr];
+        std::memcpy(h, n3_hdr.data(), upf_n3_hdr);
+        put16(h + 14 + 4, outer_id);
+        put16(h + 14 + 10, static_cast<uint16_t>(~fold(outer_sum0 + outer_id)));
+        put16(h + n3_inner + 4, seq);
+        put16(h + n3_inner + 10, inner_ck(seq));
+        return std::memcmp(f, h, upf_n3_hdr) == 0 &&
+               std::memcmp(f + upf_n3_hdr, payload.data(), size - upf_n6_hdr) == 0;
+    }
+
+    static bool single(const rte_mbuf* m) {
+        return m->nb_segs == 1 && rte_pktmbuf_pkt_len(m) == rte_pktmbuf_data_len(m);
+    }
+
+    // Replace a wrong frame by a valid one for `ring` so the run continues.
+    void replace(rte_mbuf* m, bool n3) {
+        mismatches.add();
+        const uint16_t seq = static_cast<uint16_t>(reflected.get() % k);
+        const Frame f = n3 ? n3_frame(size, seq, 0, false) : n6_frame(size, seq, false);
+        const unsigned len = n3 ? size + unsigned(n3_extra) : size;
+        rte_pktmbuf_reset(m);
+        std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(len)), f.data(), len);
+    }
+
+    unsigned poll() override {
+        rte_mbuf* pkts[64];
+        unsigned n = rte_ring_sc_dequeue_burst(n6_tx, reinterpret_cast<void**>(pkts), 64, nullptr);
+        for (unsigned i = 0; i < n; ++i) {
+            rte_mbuf* m = pkts[i];
+            auto* f = rte_pktmbuf_mtod(m, uint8_t*);
+            if (single(m) && match_n6(f, rte_pktmbuf_data_len(m))) [[likely]] {
+                reflect_n6(f);
+            } else {
+                replace(m, false);
+            }
+        }
+        from_n6.add(n);
+        put_back(n6_rx, pkts, n);
+        unsigned n3 = rte_ring_sc_dequeue_burst(n3_tx, reinterpret_cast<void**>(pkts), 64, nullptr);
+        for (unsigned i = 0; i < n3; ++i) {
+            rte_mbuf* m = pkts[i];
+            auto* f = rte_pktmbuf_mtod(m, uint8_t*);
+            if (single(m) && match_n3(f, rte_pktmbuf_data_len(m), next_outer_id++)) [[likely]] {
+                reflect_n3(f);
+            } else {
+                replace(m, true);
+            }
+        }
+        from_n3.add(n3);
+        put_back(n3_rx, pkts, n3);
+        count_poll(n + n3);
+        return n + n3;
+    }
+
+    // Fill in the expected headers for K frames of `size`.
+    void prepare() {
+        const Frame n6 = n6_frame(size, 0, true);
+        n6_hdr.assign(n6.begin(), n6.begin() + upf_n6_hdr);
+        payload.assign(n6.begin() + upf_n6_hdr, n6.begin() + size);
+        const Frame n3 = n3_frame(size, 0, 0, true);
+        n3_hdr.assign(n3.begin(), n3.begin() + upf_n3_hdr);
+        uint8_t ip[20];
+        std::memcpy(ip, n6.data() + 14, 20);
+        put16(ip + 10, 0);
+        inner_sum0 = sum16(ip, 20);
+        std::memcpy(ip, n3.data() + 14, 20);
+        put16(ip + 10, 0);
+        outer_sum0 = sum16(ip, 20);
+    }
+};
+
+// Check the generator against itself before trusting it with braid: every frame carries valid
+// checksums, the matcher accepts what braid must send, and reflecting it gives back braid's next
+// input byte for byte, for every sequence number used.
+bool self_test_icmp(unsigned size, unsigned k) {
+    for (unsigned s = 0; s < k; ++s) {
+        auto req = make_request(size, static_cast<uint16_t>(s));
+        auto rep = make_reply(size, static_cast<uint16_t>(s));
+        if (inet_cksum(&req[14], 20) != 0 || inet_cksum(&req[34], size - 34) != 0 ||
+            inet_cksum(&rep[14], 20) != 0 || inet_cksum(&rep[34], size - 34) != 0) {
+            std::fprintf(stderr, "self-test: bad checksum for seq %u\n", s);
+            return false;
+        }
+        reflect(rep.data());
+        if (rep != req) {
+            std::fprintf(stderr,
+                         "self-test: reflecting the reply for seq %u does not give the request\n",
+                         s);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool self_test_upf(unsigned size, unsigned k) {
+    UpfReflector r;
+    r.size = size;
+    r.k = k;
+    r.prepare();
+    const size_t inner_len = size - 14;
+    for (unsigned s = 0; s < k; ++s) {
+        const auto seq = static_cast<uint16_t>(s);
+        const auto id = static_cast<uint16_t>(s * 37 + 5);  // any outer identification
+        Frame ul6 = n6_frame(size, seq, true);
+        const Frame dl6 = n6_frame(size, seq, false);
+        Frame dl3 = n3_frame(size, seq, id, true);
+        const Frame ul3 = n3_frame(size, seq, id, false);
+        for (const Frame* f : std::initializer_list<const Frame*>{&ul6, &dl6}) {
+            if (inet_cksum(f->data() + 14, 20) != 0 || !inner_udp_ok(f->data() + 14, inner_len)) {
+                std::fprintf(stderr, "self-test: bad N6 checksum for seq %u\n", s);
+                return false;
+            }
+        }
+        for (const Frame* f : std::initializer_list<const Frame*>{&dl3, &ul3}) {
+            if (inet_cksum(f->data() + 14, 20) != 0 || inet_cksum(f->data() + n3_inner, 20) != 0 ||
+                !inner_udp_ok(f->data() + n3_inner, inner_len) ||
+                std::memcmp(f->data() + upf_n3_hdr, ul6.data() + upf_n6_hdr, inner_len - 28) != 0) {
+                std::fprintf(stderr, "self-test: bad N3 frame for seq %u\n", s);
+                return false;
+            }
+        }
+        if (!r.match_n6(ul6.data(), size) || !r.match_n3(dl3.data(), size + n3_extra, id) ||
+            r.match_n3(dl3.data(), size + n3_extra, static_cast<uint16_t>(id + 1)) ||
+            r.match_n6(dl6.data(), size) || r.match_n3(ul3.data(), size + n3_extra, id)) {
+            std::fprintf(stderr, "self-test: the matcher is wrong for seq %u\n", s);
+            return false;
+        }
+        reflect_n6(ul6.data());
+        reflect_n3(dl3.data());
+        if (ul6 != dl6 || dl3 != ul3) {
+            std::fprintf(stderr, "self-test: reflecting seq %u does not give braid's input\n", s);
+            return false;
+        }
+    }
+    return true;
+}
 
 // --mode inline: braid's graph and the reflector take turns on the worker lcore, so that no
 // cache line crosses cores (as in testpmd's one-core loopback). This replaces App::worker_main
 // (same walk, TX flush and cycle accounting into the worker's counters; no RCU reports, which
-// nothing needs here) and adds the reflection after each walk, timed separately.
+// nothing needs here: the worker is never put online and the control core changes nothing while
+// it runs) and adds the reflection after each walk, timed separately.
 struct Inline {
     dataplane::App* app = nullptr;
     dataplane::WorkerContext* wc = nullptr;
@@ -359,13 +706,15 @@ struct Inline {
 int inline_main(void* arg) {
     auto& c = *static_cast<Inline*>(arg);
     dataplane::WorkerContext& wc = *c.wc;
-    const dataplane::PortRuntime& port = c.app->ports()[0];
+    const std::vector<dataplane::PortRuntime>& ports = c.app->ports();
     uint64_t prev = rte_rdtsc();
     while (!c.stop.load(std::memory_order_acquire)) {
         wc.rx_this_loop = 0;
         rte_graph_walk(wc.graph);
-        wc.counters.tx_packets.add(
-            rte_eth_tx_buffer_flush(port.port_id, wc.txq, wc.tx_buffers[port.index]));
+        for (const auto& port : ports) {
+            wc.counters.tx_packets.add(
+                rte_eth_tx_buffer_flush(port.port_id, wc.txq, wc.tx_buffers[port.index]));
+        }
         const uint64_t t1 = rte_rdtsc();
         (wc.rx_this_loop > 0 ? wc.counters.busy_cycles : wc.counters.idle_cycles).add(t1 - prev);
         wc.counters.loops.add();
@@ -382,6 +731,82 @@ std::string hz_string(uint64_t hz) {
     return b;
 }
 
+// A net_ring ethdev on two new rings (RX: we produce; TX: braid produces). Returns its name.
+bool ring_port(const char* name, unsigned ring_size, rte_ring** rx, rte_ring** tx,
+               std::string* ethname) {
+    const std::string base = name;
+    *rx = rte_ring_create(("bench_rx_" + base).c_str(), ring_size, SOCKET_ID_ANY,
+                          RING_F_SP_ENQ | RING_F_SC_DEQ);
+    *tx = rte_ring_create(("bench_tx_" + base).c_str(), ring_size, SOCKET_ID_ANY,
+                          RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (*rx == nullptr || *tx == nullptr) {
+        std::fprintf(stderr, "bench_pipeline: cannot create rings: %s\n", rte_strerror(rte_errno));
+        return false;
+    }
+    int port = rte_eth_from_rings(("net_ring_bench_" + base).c_str(), rx, 1, tx, 1, 0);
+    char n[RTE_ETH_NAME_MAX_LEN];
+    if (port < 0 || rte_eth_dev_get_name_by_port(static_cast<uint16_t>(port), n) != 0) {
+        std::fprintf(stderr, "bench_pipeline: rte_eth_from_rings failed\n");
+        return false;
+    }
+    *ethname = n;
+    return true;
+}
+
+config::Port port_config(const char* name, config::PortRole role, const std::string& dev,
+                         std::array<uint8_t, 6> mac, uint32_t ip) {
+    config::Port p;
+    p.name = name;
+    p.role = role;
+    p.vdev = dev;
+    p.mac = mac;
+    p.ipv4 = config::Ipv4Prefix{ip, 24};
+    p.rx_descriptors = 1024;
+    p.tx_descriptors = 1024;
+    return p;
+}
+
+// The session of the upf workload and the neighbors it needs, as RingLab::add_sessions does.
+bool install_session(dataplane::App& app, std::string* err) {
+    using namespace dataplane;
+    // Neighbors first: a session's gNB peer that is already known sends no ARP request.
+    app.neighbors().learn(0, peer_ip, {2, 0, 0, 0, 3, 2}, true, 0);
+    app.neighbors().learn(1, dn_ip, {2, 0, 0, 0, 6, 2}, true, 0);
+    app.control_tick(1);
+    SessionSpec s = simple_session(upf_seid, ul_teid, ue_ip, peer_ip, dl_teid);
+    Qer q;
+    q.id = 1;
+    q.qfi = upf_qfi;
+    Urr u;
+    u.id = 1;  // volume measured, no trigger: nothing is ever reported
+    s.qers = {q};
+    s.urrs = {u};
+    for (Pdr& p : s.pdrs) {
+        p.qer_ids = {1};
+        p.urr_ids = {1};
+    }
+    if (auto e = app.create_session(s)) {
+        *err = "create_session: " + e->rule + ": " + e->message;
+        return false;
+    }
+    return true;
+}
+
+bool enqueue_frame(rte_mempool* pool, rte_ring* ring, const Frame& f, unsigned len) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool);
+    char* d = m != nullptr ? rte_pktmbuf_append(m, static_cast<uint16_t>(len)) : nullptr;
+    if (d == nullptr) {
+        std::fprintf(stderr, "bench_pipeline: mbuf allocation failed\n");
+        return false;
+    }
+    std::memcpy(d, f.data(), len);
+    if (rte_ring_sp_enqueue(ring, m) != 0) {
+        std::fprintf(stderr, "bench_pipeline: RX ring full while filling\n");
+        return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -390,7 +815,8 @@ int main(int argc, char** argv) {
         usage(argv[0]);
         return 2;
     }
-    if (!self_test(opt.size, opt.inflight)) {
+    if (!(opt.upf ? self_test_upf(opt.size, opt.inflight)
+                  : self_test_icmp(opt.size, opt.inflight))) {
         return 1;
     }
 
@@ -414,32 +840,27 @@ int main(int argc, char** argv) {
     while (ring_size <= opt.inflight) {
         ring_size <<= 1;
     }
-    Reflector r;
-    r.size = opt.size;
-    r.k = opt.inflight;
-    r.rx = rte_ring_create("bench_rx", ring_size, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    r.tx = rte_ring_create("bench_tx", ring_size, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    if (r.rx == nullptr || r.tx == nullptr) {
-        std::fprintf(stderr, "bench_pipeline: cannot create rings: %s\n", rte_strerror(rte_errno));
-        return 2;
-    }
-    int port = rte_eth_from_rings("net_ring_bench_n3", &r.rx, 1, &r.tx, 1, 0);
-    char ethname[RTE_ETH_NAME_MAX_LEN];
-    if (port < 0 || rte_eth_dev_get_name_by_port(static_cast<uint16_t>(port), ethname) != 0) {
-        std::fprintf(stderr, "bench_pipeline: rte_eth_from_rings failed\n");
-        return 2;
-    }
-
+    IcmpReflector icmp;
+    UpfReflector upf;
+    Reflector& r = opt.upf ? static_cast<Reflector&>(upf) : icmp;
+    std::vector<rte_ring*> rings;  // every ring frames can sit in, for the final count
     config::Config cfg;
-    config::Port p;
-    p.name = "n3";
-    p.role = config::PortRole::n3;
-    p.vdev = ethname;
-    p.mac = braid_mac;
-    p.ipv4 = config::Ipv4Prefix{braid_ip, 24};
-    p.rx_descriptors = 1024;
-    p.tx_descriptors = 1024;
-    cfg.ports.push_back(p);
+    std::string n3_dev, n6_dev;
+    if (!ring_port("n3", ring_size, &icmp.rx, &icmp.tx, &n3_dev)) {
+        return 2;
+    }
+    cfg.ports.push_back(port_config("n3", config::PortRole::n3, n3_dev, braid_mac, braid_ip));
+    if (opt.upf) {
+        upf.n3_rx = icmp.rx;
+        upf.n3_tx = icmp.tx;
+        if (!ring_port("n6", ring_size, &upf.n6_rx, &upf.n6_tx, &n6_dev)) {
+            return 2;
+        }
+        cfg.ports.push_back(port_config("n6", config::PortRole::n6, n6_dev, n6_mac, n6_ip));
+        rings = {upf.n3_rx, upf.n3_tx, upf.n6_rx, upf.n6_tx};
+    } else {
+        rings = {icmp.rx, icmp.tx};
+    }
     cfg.workers.lcores = {1};
     cfg.workers.burst_size = static_cast<uint16_t>(opt.burst);
     cfg.mempool.mbufs_per_port = 2047;  // unused by net_ring (it never allocates)
@@ -450,6 +871,11 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "bench_pipeline: setup: %s\n", err.c_str());
         return 2;
     }
+    if (opt.upf && !install_session(app, &err)) {
+        std::fprintf(stderr, "bench_pipeline: %s\n", err.c_str());
+        app.shutdown();
+        return 2;
+    }
 
     rte_mempool* pool = rte_pktmbuf_pool_create("bench_pool", opt.inflight + 63, 0, 0,
                                                 RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
@@ -457,25 +883,37 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "bench_pipeline: cannot create the mbuf pool\n");
         return 2;
     }
-    auto rep0 = make_reply(opt.size, 0);
-    r.reply_hdr.assign(rep0.begin(), rep0.begin() + hdr_len);
-    r.payload.assign(rep0.begin() + hdr_len, rep0.begin() + opt.size);
-    for (unsigned s = 0; s < opt.inflight; ++s) {
-        auto rep = make_reply(opt.size, static_cast<uint16_t>(s));
-        r.reply_ipid.push_back(get16(&rep[14 + 4]));
-        r.reply_ipck.push_back(get16(&rep[14 + 10]));
-        r.reply_cksum.push_back(get16(&rep[icmp_off + 2]));
-        auto req = make_request(opt.size, static_cast<uint16_t>(s));
-        rte_mbuf* m = rte_pktmbuf_alloc(pool);
-        char* d = m != nullptr ? rte_pktmbuf_append(m, static_cast<uint16_t>(opt.size)) : nullptr;
-        if (d == nullptr) {
-            std::fprintf(stderr, "bench_pipeline: mbuf allocation failed\n");
-            return 2;
+    if (opt.upf) {
+        // Half the frames start as downlink packets on N6, half as uplink G-PDUs on N3.
+        upf.size = opt.size;
+        upf.k = opt.inflight;
+        upf.prepare();
+        for (unsigned s = 0; s < opt.inflight; ++s) {
+            const auto seq = static_cast<uint16_t>(s);
+            const bool ok =
+                s % 2 == 0
+                    ? enqueue_frame(pool, upf.n6_rx, n6_frame(opt.size, seq, false), opt.size)
+                    : enqueue_frame(pool, upf.n3_rx, n3_frame(opt.size, seq, seq, false),
+                                    opt.size + unsigned(n3_extra));
+            if (!ok) {
+                return 2;
+            }
         }
-        std::memcpy(d, req.data(), opt.size);
-        if (rte_ring_sp_enqueue(r.rx, m) != 0) {
-            std::fprintf(stderr, "bench_pipeline: RX ring full while filling\n");
-            return 2;
+    } else {
+        icmp.size = opt.size;
+        icmp.k = opt.inflight;
+        auto rep0 = make_reply(opt.size, 0);
+        icmp.reply_hdr.assign(rep0.begin(), rep0.begin() + hdr_len);
+        icmp.payload.assign(rep0.begin() + hdr_len, rep0.begin() + opt.size);
+        for (unsigned s = 0; s < opt.inflight; ++s) {
+            auto rep = make_reply(opt.size, static_cast<uint16_t>(s));
+            icmp.reply_ipid.push_back(get16(&rep[14 + 4]));
+            icmp.reply_ipck.push_back(get16(&rep[14 + 10]));
+            icmp.reply_cksum.push_back(get16(&rep[icmp_off + 2]));
+            if (!enqueue_frame(pool, icmp.rx, make_request(opt.size, static_cast<uint16_t>(s)),
+                               opt.size)) {
+                return 2;
+            }
         }
     }
 
@@ -492,12 +930,17 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "bench_pipeline: launch: %s\n", err.c_str());
         return 2;
     }
-    // The main lcore reflects in cross mode; in inline mode it only watches the counters.
+    // The main lcore reflects in cross mode (polls that brought frames are timed); in inline
+    // mode it only watches the counters.
+    dataplane::Counter cross_reflect_cycles;
     auto pump = [&] {
         if (opt.inline_mode) {
             rte_delay_us_sleep(200);
         } else {
-            r.poll();
+            const uint64_t t = rte_rdtsc();
+            if (r.poll() != 0) {
+                cross_reflect_cycles.add(rte_rdtsc() - t);
+            }
         }
     };
     const dataplane::WorkerContext& wc = *app.workers()[0];  // freed by app.shutdown()
@@ -512,7 +955,7 @@ int main(int argc, char** argv) {
     }
     const uint64_t refl0 = r.reflected.get();
     const uint64_t polls0 = r.polls.get(), empty0 = r.empty_polls.get();
-    const uint64_t rcyc0 = inl.reflect_cycles.get();
+    const uint64_t rcyc0 = opt.inline_mode ? inl.reflect_cycles.get() : cross_reflect_cycles.get();
     Snapshot a = snap(wc);
     const uint64_t end = a.tsc + static_cast<uint64_t>(opt.duration_s * double(hz));
     // Windows of 1/100 of the interval (at least 10 ms): other load on the machine preempts the
@@ -526,8 +969,9 @@ int main(int argc, char** argv) {
     for (uint64_t now = rte_rdtsc(); now < end; now = rte_rdtsc()) {
         pump();
         if (now >= next_window) {
-            occ_rx += rte_ring_count(r.rx);
-            occ_tx += rte_ring_count(r.tx);
+            for (size_t i = 0; i < rings.size(); ++i) {
+                (i % 2 == 0 ? occ_rx : occ_tx) += rte_ring_count(rings[i]);
+            }
             ++occ_n;
             const uint64_t rx = wc.counters.rx_packets.get(), busy = wc.counters.busy_cycles.get();
             if (rx > w_rx) {
@@ -543,13 +987,39 @@ int main(int argc, char** argv) {
     Snapshot b = snap(wc);
     const uint64_t refl1 = r.reflected.get();
     const uint64_t polls = r.polls.get() - polls0, empty_polls = r.empty_polls.get() - empty0;
-    const uint64_t reflect_cycles = inl.reflect_cycles.get() - rcyc0;
+    const uint64_t reflect_cycles =
+        (opt.inline_mode ? inl.reflect_cycles.get() : cross_reflect_cycles.get()) - rcyc0;
+    // Stop the worker (it flushes its TX buffers) before reading the totals.
     if (opt.inline_mode) {
         inl.stop.store(true, std::memory_order_release);
-        rte_eal_wait_lcore(inl.wc->lcore_id);
+    } else {
+        app.quit_.store(true, std::memory_order_release);
     }
+    rte_eal_wait_lcore(worker_lcore);
 
-    // Stop braid; collect every frame (rings and braid's TX buffer, which the worker flushes).
+    // Usage counting: the URR must have seen exactly the packets the worker (de)capsulated,
+    // each counted with the length of the inner IPv4 packet.
+    const uint64_t encap_total = wc.counters.gtpu_encapsulated.get();
+    const uint64_t decap_total = wc.counters.gtpu_decapsulated.get();
+    bool usage_ok = true;
+    std::string usage_text = "-";
+    if (opt.upf) {
+        auto u = app.current_usage(upf_seid, 1);
+        const uint64_t inner = opt.size - 14;
+        usage_ok = u && u->packets_ul == decap_total && u->packets_dl == encap_total &&
+                   u->bytes_ul == decap_total * inner && u->bytes_dl == encap_total * inner &&
+                   app.take_reports().empty();
+        char t[200];
+        std::snprintf(t, sizeof(t),
+                      "URR 1: ul %" PRIu64 " pkts / %" PRIu64 " B, dl %" PRIu64 " pkts / %" PRIu64
+                      " B (worker: %" PRIu64 " decapsulated, %" PRIu64 " encapsulated) %s",
+                      u ? u->packets_ul : 0, u ? u->bytes_ul : 0, u ? u->packets_dl : 0,
+                      u ? u->bytes_dl : 0, decap_total, encap_total, usage_ok ? "ok" : "WRONG");
+        usage_text = t;
+    }
+    const uint64_t control_tx = app.control_tx_packets();
+
+    // Stop braid; collect every frame (rings and braid's TX buffer, which the worker flushed).
     const uint64_t braid_leak = app.shutdown();
     uint64_t drops_total = 0;
     std::string drops_text;
@@ -561,11 +1031,16 @@ int main(int argc, char** argv) {
                 " " + std::string(pipelines::drop_reason_table[i].name) + "=" + std::to_string(d);
         }
     }
-    for (rte_ring* ring : {r.rx, r.tx}) {
+    std::set<rte_mbuf*> recovered;
+    for (rte_ring* ring : rings) {
         rte_mbuf* m = nullptr;
         while (rte_ring_dequeue(ring, reinterpret_cast<void**>(&m)) == 0) {
-            rte_pktmbuf_free(m);
+            recovered.insert(m);
         }
+    }
+    const uint64_t frames_back = recovered.size();
+    for (rte_mbuf* m : recovered) {
+        rte_pktmbuf_free(m);
     }
     const unsigned pool_in_use = rte_mempool_in_use_count(pool);
 
@@ -578,22 +1053,42 @@ int main(int argc, char** argv) {
     const double cpp_busy = pkts ? double(busy) / double(pkts) : 0;
     const double cpp_total = pkts ? double(busy + idle) / double(pkts) : 0;
     const double busy_pct = (busy + idle) ? 100.0 * double(busy) / double(busy + idle) : 0;
+    const uint64_t ul = b.decap - a.decap, dl = b.encap - a.encap;
+    const double refl_cpp = refl1 > refl0 ? double(reflect_cycles) / double(refl1 - refl0) : 0.0;
 
-    std::printf(
-        "braid bench_pipeline: n3_rx -> eth_classify -> icmp_local -> n3_tx, ICMP echo, "
-        "%u-byte frames, %u in flight, burst %u, mode %s\n",
-        opt.size, opt.inflight, opt.burst, opt.inline_mode ? "inline" : "cross");
+    if (opt.upf) {
+        std::printf(
+            "braid bench_pipeline: UPF user plane, session %" PRIu64
+            " (QER QFI %u, URR), uplink n3_rx -> eth_classify -> gtpu_input -> pdr_ul -> "
+            "qer_meter -> urr_count -> far_forward -> n6_tx, downlink n6_rx -> eth_classify -> "
+            "pdr_dl -> qer_meter -> urr_count -> far_forward -> gtpu_encap -> n3_tx;\n"
+            "  inner IPv4/UDP packet %u B: N6 frames %u B, N3 frames %u B (GTP-U with PDU Session "
+            "Container); %u in flight, burst %u, mode %s\n",
+            upf_seid, upf_qfi, opt.size - 14, opt.size, opt.size + unsigned(n3_extra), opt.inflight,
+            opt.burst, opt.inline_mode ? "inline" : "cross");
+    } else {
+        std::printf(
+            "braid bench_pipeline: n3_rx -> eth_classify -> icmp_local -> n3_tx, ICMP echo, "
+            "%u-byte frames, %u in flight, burst %u, mode %s\n",
+            opt.size, opt.inflight, opt.burst, opt.inline_mode ? "inline" : "cross");
+    }
     std::printf("  worker lcore %u, TSC %s, measured %.3f s after %.1f s warm-up\n", worker_lcore,
                 hz_string(hz).c_str(), secs, opt.warmup_s);
     std::printf("  packets (worker rx)        %" PRIu64 "  (tx %" PRIu64 ", reflected %" PRIu64
                 ")\n",
                 pkts, b.tx - a.tx, refl1 - refl0);
-    std::printf(
-        "  reflector (%s)  %" PRIu64 " polls, %.1f%% empty, %.1f pkts/poll, %.1f cycles/pkt\n",
-        opt.inline_mode ? "worker lcore" : "main lcore  ", polls,
-        polls ? 100.0 * double(empty_polls) / double(polls) : 0.0,
-        polls ? double(refl1 - refl0) / double(polls) : 0.0,
-        opt.inline_mode && refl1 > refl0 ? double(reflect_cycles) / double(refl1 - refl0) : 0.0);
+    if (opt.upf) {
+        std::printf("    uplink (decapsulated)    %" PRIu64 "  (%.3f Mpps)\n", ul,
+                    double(ul) / secs / 1e6);
+        std::printf("    downlink (encapsulated)  %" PRIu64 "  (%.3f Mpps)\n", dl,
+                    double(dl) / secs / 1e6);
+    }
+    std::printf("  reflector (%s)  %" PRIu64
+                " polls, %.1f%% empty, %.1f pkts/poll, %.1f cycles/pkt%s\n",
+                opt.inline_mode ? "worker lcore" : "main lcore  ", polls,
+                polls ? 100.0 * double(empty_polls) / double(polls) : 0.0,
+                polls ? double(refl1 - refl0) / double(polls) : 0.0, refl_cpp,
+                opt.inline_mode ? " (every poll timed)" : " (polls that brought frames timed)");
     std::printf("  mean ring occupancy        rx %.0f, tx %.0f (of %u in flight)\n",
                 occ_n ? double(occ_rx) / double(occ_n) : 0.0,
                 occ_n ? double(occ_tx) / double(occ_n) : 0.0, opt.inflight);
@@ -626,9 +1121,20 @@ int main(int argc, char** argv) {
         before[n.name] = n;
     }
     std::string node_kv;
+    // The UL/DL split of the graph's cycles: nodes only one direction goes through, nodes both
+    // share (per packet of either direction), and the rest (empty source polls).
+    static const std::set<std::string> ul_nodes = {"n3_rx", "gtpu_input", "pdr_ul", "n6_tx"};
+    static const std::set<std::string> dl_nodes = {"n6_rx", "pdr_dl", "gtpu_encap", "n3_tx"};
+    static const std::set<std::string> shared_nodes = {"eth_classify", "qer_meter", "urr_count",
+                                                       "far_forward"};
+    uint64_t ul_cyc = 0, dl_cyc = 0, shared_cyc = 0, other_cyc = 0;
     for (const auto& n : b.nodes) {
         const auto& o = before[n.name];
         uint64_t calls = n.calls - o.calls, objs = n.objs - o.objs, cyc = n.cycles - o.cycles;
+        (ul_nodes.count(n.name)       ? ul_cyc
+         : dl_nodes.count(n.name)     ? dl_cyc
+         : shared_nodes.count(n.name) ? shared_cyc
+                                      : other_cyc) += cyc;
         std::printf("    %-14s %14" PRIu64 " %14" PRIu64 " %10.1f %12.1f %12s\n", n.name.c_str(),
                     calls, objs, calls ? double(objs) / double(calls) : 0.0,
                     calls ? double(cyc) / double(calls) : 0.0,
@@ -638,16 +1144,31 @@ int main(int argc, char** argv) {
                       objs ? double(cyc) / double(objs) : 0.0);
         node_kv += kv;
     }
-    std::printf("  correctness: reply mismatches %" PRIu64 ", drops %" PRIu64
+    double ul_cpp = 0, dl_cpp = 0;
+    if (opt.upf && ul > 0 && dl > 0) {
+        const double shared = double(shared_cyc + other_cyc) / double(ul + dl);
+        ul_cpp = double(ul_cyc) / double(ul) + shared;
+        dl_cpp = double(dl_cyc) / double(dl) + shared;
+        std::printf(
+            "  graph cycles per packet by direction: uplink %.1f, downlink %.1f  (nodes of one "
+            "direction: ul %.1f, dl %.1f per packet of it; eth_classify, qer_meter, urr_count, "
+            "far_forward and empty sources: %.1f per packet of either)\n",
+            ul_cpp, dl_cpp, double(ul_cyc) / double(ul), double(dl_cyc) / double(dl), shared);
+    }
+    std::printf("  correctness: mismatching frames %" PRIu64 ", drops %" PRIu64
                 "%s, ring enqueue "
-                "failures %" PRIu64 ", bench mbufs not returned %u, braid pool leak %" PRIu64 "\n",
+                "failures %" PRIu64 ", frames back %" PRIu64
+                " of %u, bench mbufs not returned %u, "
+                "braid pool leak %" PRIu64 ", control-core packets %" PRIu64 "\n",
                 r.mismatches.get(), drops_total, drops_text.c_str(), r.enqueue_failures.get(),
-                pool_in_use, braid_leak);
+                frames_back, opt.inflight, pool_in_use, braid_leak, control_tx);
+    if (opt.upf) {
+        std::printf("  usage: %s\n", usage_text.c_str());
+    }
 
+    std::printf("result.workload=%s\n", opt.upf ? "upf" : "icmp");
     std::printf("result.mode=%s\n", opt.inline_mode ? "inline" : "cross");
-    std::printf(
-        "result.reflect_cycles_per_pkt=%.2f\n",
-        opt.inline_mode && refl1 > refl0 ? double(reflect_cycles) / double(refl1 - refl0) : 0.0);
+    std::printf("result.reflect_cycles_per_pkt=%.2f\n", refl_cpp);
     std::printf("result.size=%u\nresult.inflight=%u\nresult.seconds=%.3f\nresult.tsc_hz=%" PRIu64
                 "\nresult.packets=%" PRIu64
                 "\nresult.mpps=%.4f\nresult.cycles_per_pkt_busy=%.2f\n"
@@ -657,13 +1178,27 @@ int main(int argc, char** argv) {
                 "result.window_median_cycles_per_pkt=%.2f\nresult.window_best_mpps=%.4f\n%s",
                 opt.size, opt.inflight, secs, hz, pkts, mpps, cpp_busy, cpp_total, busy_pct,
                 r.mismatches.get(), drops_total, med_mpps, med_cpp, max_mpps, node_kv.c_str());
+    std::printf("result.frames_back=%" PRIu64 "\n", frames_back);
+    if (opt.upf) {
+        std::printf("result.n3_frame=%u\nresult.n6_frame=%u\n", opt.size + unsigned(n3_extra),
+                    opt.size);
+        std::printf("result.packets_ul=%" PRIu64 "\nresult.packets_dl=%" PRIu64
+                    "\nresult.mpps_ul=%.4f\nresult.mpps_dl=%.4f\n",
+                    ul, dl, double(ul) / secs / 1e6, double(dl) / secs / 1e6);
+        std::printf("result.ul_cycles_per_pkt=%.2f\nresult.dl_cycles_per_pkt=%.2f\n", ul_cpp,
+                    dl_cpp);
+        std::printf("result.usage_ok=%d\n", usage_ok ? 1 : 0);
+    }
 
-    rte_ring_free(r.rx);
-    rte_ring_free(r.tx);
+    for (rte_ring* ring : rings) {
+        rte_ring_free(ring);
+    }
     rte_mempool_free(pool);
     dataplane::eal_cleanup();
     const bool ok = r.mismatches.get() == 0 && drops_total == 0 && r.enqueue_failures.get() == 0 &&
-                    pool_in_use == 0 && braid_leak == 0 && pkts > 0;
+                    pool_in_use == 0 && braid_leak == 0 && pkts > 0 &&
+                    frames_back == opt.inflight && usage_ok && control_tx == 0 &&
+                    (!opt.upf || (ul > 0 && dl > 0));
     std::printf("result.ok=%d\n", ok ? 1 : 0);
     return ok ? 0 : 1;
 }
