@@ -8,11 +8,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
+#include <ctime>
 #include <optional>
 #include <string>
 
 #include "control/config.h"
 #include "control/log.h"
+#include "control/pfcp/server.h"
 #include "pipelines/graph.h"
 
 namespace braid::control {
@@ -255,102 +257,116 @@ void show_log(const Args&, Output& out) {
     }
 }
 
-std::optional<uint32_t> ipv4_arg(const Args& args, std::string_view name) {
-    auto v = args.get(name);
-    in_addr a{};
-    if (!v || inet_pton(AF_INET, std::string(*v).c_str(), &a) != 1) {
-        return std::nullopt;
-    }
-    return ntohl(a.s_addr);
-}
-
-void session_add(dataplane::App& app, const Args& args, Output& out) {
-    auto ue = ipv4_arg(args, "ue");
-    auto gnb = ipv4_arg(args, "gnb");
-    auto teid = args.get_uint("teid");
-    auto gnb_teid = args.get_uint("gnb_teid");
-    auto seid = args.get_uint("seid");
-    if (!ue || !gnb || !teid || !gnb_teid || !seid) {
-        out.printf("error: session add: bad arguments\n");
-        return;
-    }
-    if (*teid == 0 || *gnb_teid == 0) {
-        out.printf("error: session add: TEID 0 is reserved (TS 29.281 §5.1)\n");
-        return;
-    }
-    auto err = app.sessions().create_session(dataplane::simple_session(
-        *seid, static_cast<uint32_t>(*teid), *ue, *gnb, static_cast<uint32_t>(*gnb_teid)));
-    if (err) {
-        out.printf("error: session add: %s (%s): %s\n",
-                   std::string(dataplane::to_string(err->kind)).c_str(), err->rule.c_str(),
-                   err->message.c_str());
-        return;
-    }
-    out.printf("session %" PRIu64 " added\n", *seid);
-}
-
-void session_del(dataplane::App& app, const Args& args, Output& out) {
-    uint64_t seid = args.get_uint("seid").value_or(0);
-    if (!app.sessions().delete_session(seid)) {
-        out.printf("error: session del: no session %" PRIu64 "\n", seid);
-        return;
-    }
-    out.printf("session %" PRIu64 " deleted\n", seid);
-}
-
-void show_session_rules(const dataplane::SessionRules& r, Output& out) {
-    out.printf("session %" PRIu64 " (generation %" PRIu64 ")\n", r.seid, r.generation);
-    for (const auto& p : r.pdrs) {
-        std::string match;
-        if (p.local_teid) {
-            match += " teid " + std::to_string(*p.local_teid);
-        }
-        if (p.ue_ipv4) {
-            match += " ue " + ipv4_text(*p.ue_ipv4);
-        }
-        if (p.qfi) {
-            match += " qfi " + std::to_string(*p.qfi);
-        }
-        out.printf("  pdr %-5u precedence %-6u source %-11s%s%s -> far %u\n", p.id, p.precedence,
-                   std::string(dataplane::to_string(p.source)).c_str(), match.c_str(),
-                   p.remove_outer_header ? " (remove outer header)" : "", r.fars[p.far_index].id);
-    }
-    for (const auto& f : r.fars) {
-        std::string action = f.action.forward ? "forward" : f.action.drop ? "drop" : "buffer";
-        out.printf("  far %-5u %s to %s", f.id, action.c_str(),
-                   std::string(dataplane::to_string(f.destination)).c_str());
-        if (f.outer_header) {
-            out.printf(" via GTP-U teid %u peer %s", f.outer_header->teid,
-                       ipv4_text(f.outer_header->peer_ipv4).c_str());
-        }
-        out.printf("\n");
-    }
-}
-
-void show_sessions(dataplane::App& app, const Args& args, Output& out) {
-    const auto& t = app.sessions();
-    if (auto seid = args.get_uint("seid")) {
-        const dataplane::SessionRules* r = t.by_seid(*seid);
-        if (r == nullptr) {
-            out.printf("error: no session %" PRIu64 "\n", *seid);
-            return;
-        }
-        show_session_rules(*r, out);
-        return;
-    }
-    for (uint64_t seid : t.seids()) {
-        const dataplane::SessionRules* r = t.by_seid(seid);
-        out.printf("session %-20" PRIu64 " pdrs %-4zu fars %-4zu qers %-4zu urrs %zu\n", seid,
-                   r->pdrs.size(), r->fars.size(), r->qers.size(), r->urrs.size());
-    }
-    out.printf("%zu sessions (max %u), %zu retired snapshots awaiting a grace period\n", t.size(),
-               app.config().sessions.max, t.retired());
-}
-
 uint64_t now_ms() {
     using namespace std::chrono;
     return static_cast<uint64_t>(
         duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count());
+}
+
+std::string utc_text(int64_t unix_seconds) {
+    const auto t = static_cast<time_t>(unix_seconds);
+    tm tm{};
+    char buf[32] = "?";
+    if (gmtime_r(&t, &tm) != nullptr) {
+        std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    return buf;
+}
+
+std::string ago_text(uint64_t now, std::optional<uint64_t> then) {
+    if (!then) {
+        return "never";
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.1f s ago", double(now - std::min(now, *then)) / 1000.0);
+    return buf;
+}
+
+bool pfcp_enabled(const CommandContext& ctx, Output& out) {
+    if (ctx.pfcp == nullptr) {
+        out.printf("error: PFCP is disabled (pfcp.enabled: false)\n");
+        return false;
+    }
+    return true;
+}
+
+void show_pfcp_associations(const CommandContext& ctx, const Args&, Output& out) {
+    if (!pfcp_enabled(ctx, out)) {
+        return;
+    }
+    const pfcp::Node& node = ctx.pfcp->node();
+    const uint64_t now = now_ms();
+    const auto assocs = node.associations();
+    out.printf("braid node id %s, recovery time %s, up features: %s\n",
+               pfcp::to_string(node.config().node_id).c_str(),
+               utc_text(node.config().recovery_time.to_unix()).c_str(),
+               pfcp::to_string(node.config().features).c_str());
+    out.printf("%-24s %-24s %-21s %-12s %-6s %-14s %s\n", "peer node id", "address",
+               "recovery time", "state", "origin", "last heartbeat", "cp features");
+    for (const auto& a : assocs) {
+        out.printf("%-24s %-24s %-21s %-12s %-6s %-14s %s\n", pfcp::to_string(a.node_id).c_str(),
+                   a.address.to_string().c_str(), utc_text(a.recovery_time.to_unix()).c_str(),
+                   std::string(pfcp::to_string(a.state)).c_str(), a.up_initiated ? "up" : "cp",
+                   ago_text(now, a.last_heartbeat_ms).c_str(),
+                   a.cp_features ? pfcp::to_string(*a.cp_features).c_str() : "-");
+        if (a.heartbeat_misses != 0) {
+            out.printf("  %u heartbeat requests unanswered in a row\n", a.heartbeat_misses);
+        }
+    }
+    for (const auto& p : node.pending_peers()) {
+        out.printf("%-24s %-24s %-21s %-12s %-6s %-14s attempts %u\n", "-",
+                   p.address.to_string().c_str(), "-", p.in_flight ? "setting-up" : "retrying",
+                   "up", "-", p.attempts);
+    }
+    out.printf("%zu associations\n", assocs.size());
+}
+
+void show_pfcp_stats(const CommandContext& ctx, const Args&, Output& out) {
+    if (!pfcp_enabled(ctx, out)) {
+        return;
+    }
+    const pfcp::Node& node = ctx.pfcp->node();
+    const pfcp::NodeCounters& c = node.counters();
+    out.printf("messages (listening on %s):\n",
+               pfcp::PeerAddress{ctx.pfcp->listen_address(), ctx.pfcp->port()}.to_string().c_str());
+    out.printf("  %-36s %12s %12s\n", "type", "rx", "tx");
+    for (size_t t = 0; t < 256; ++t) {
+        const uint64_t rx = c.rx_by_type[t].get();
+        const uint64_t tx = c.tx_by_type[t].get();
+        if (rx != 0 || tx != 0) {
+            const auto type = static_cast<pfcp::MessageType>(t);
+            std::string name(pfcp::to_string(type));
+            if (!pfcp::is_known(type)) {
+                name += " (" + std::to_string(t) + ")";
+            }
+            out.printf("  %-36s %12" PRIu64 " %12" PRIu64 "\n", name.c_str(), rx, tx);
+        }
+    }
+    out.printf("events:\n");
+    for (size_t e = 0; e < pfcp::node_event_table.size(); ++e) {
+        const auto& info = pfcp::node_event_table[e];
+        out.printf("  %-28.*s %12" PRIu64 "  %.*s\n", int(info.name.size()), info.name.data(),
+                   c.events[e].get(), int(info.help.size()), info.help.data());
+    }
+    out.printf("drops:\n");
+    for (size_t r = 0; r < pfcp::drop_reason_table.size(); ++r) {
+        const auto& info = pfcp::drop_reason_table[r];
+        out.printf("  %-28.*s %12" PRIu64 "  %.*s\n", int(info.name.size()), info.name.data(),
+                   c.drops[r].get(), int(info.help.size()), info.help.data());
+    }
+    out.printf("rejections sent:\n");
+    for (size_t v = 64; v < 256; ++v) {
+        if (const uint64_t n = c.rejections_by_cause[v].get(); n != 0) {
+            const auto cause = static_cast<pfcp::Cause>(v);
+            out.printf("  %-3zu %-46s %12" PRIu64 "\n", v,
+                       std::string(pfcp::to_string(cause)).c_str(), n);
+        }
+    }
+    out.printf("associations %" PRIu64 " (unreachable %" PRIu64
+               "), requests outstanding %zu, "
+               "cached responses %zu\n",
+               c.associations.get(), c.associations_unreachable.get(), node.outstanding_requests(),
+               node.cached_responses());
 }
 
 }  // namespace
@@ -403,18 +419,13 @@ void register_commands(cli::Registry& r, CommandContext& ctx) {
     r.add({"show drops all", "dropped packets for every reason, with meanings",
            [&app](const Args& a, Output& o) { show_drops(app, a, o); }});
     r.add({"show log", "log level of each component", show_log});
-    r.add({"session add <seid:u64> teid <teid:u32> ue <ue:ipv4> gnb <gnb:ipv4> gnb-teid <gnb_teid:u32>",
-           "install a static session: uplink G-PDUs to teid -> N6, downlink to ue -> GTP-U to gnb",
-           [&app](const Args& a, Output& o) { session_add(app, a, o); }});
-    r.add({"session del <seid:u64>", "remove a static session",
-           [&app](const Args& a, Output& o) { session_del(app, a, o); }});
-    r.add({"show sessions", "sessions with their rule counts",
-           [&app](const Args& a, Output& o) { show_sessions(app, a, o); }});
-    r.add({"show session <seid:u64>", "one session's PDRs and FARs as workers see them",
-           [&app](const Args& a, Output& o) { show_sessions(app, a, o); }});
     r.add({"set log <component:str> <level:str>",
            "set a component's log level (component: all eal dataplane pipelines control cli metrics config pfcp tcp mptcp; level: emerg..debug)",
            set_log});
+    r.add({"show pfcp associations", "PFCP peers: node id, address, recovery time, state, last heartbeat",
+           [&ctx](const Args& a, Output& o) { show_pfcp_associations(ctx, a, o); }});
+    r.add({"show pfcp stats", "PFCP messages by type, retransmissions, timeouts, drops, rejections",
+           [&ctx](const Args& a, Output& o) { show_pfcp_stats(ctx, a, o); }});
     r.add({"show metrics", "what /metrics would serve now",
            [&ctx](const Args&, Output& o) {
                if (ctx.exporter == nullptr) {
@@ -429,6 +440,7 @@ void register_commands(cli::Registry& r, CommandContext& ctx) {
                ctx.loop.stop();
            }});
     // clang-format on
+    register_session_commands(r, ctx);
 }
 
 }  // namespace braid::control

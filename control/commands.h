@@ -11,12 +11,17 @@
 #include "control/metrics.h"
 #include "dataplane/app.h"
 
+namespace braid::pfcp {
+class Server;
+}
+
 namespace braid::control {
 
 struct CommandContext {
     dataplane::App& app;
     EventLoop& loop;
     metrics::Exporter* exporter = nullptr;  // null when metrics are disabled
+    pfcp::Server* pfcp = nullptr;           // null when pfcp.enabled is false
     const cli::SocketServer* cli_server = nullptr;
     uint64_t started_ms = 0;
 
@@ -35,6 +40,8 @@ struct CommandContext {
 };
 
 void register_commands(cli::Registry& registry, CommandContext& ctx);
+// Static sessions and user-plane state (session_commands.cc).
+void register_session_commands(cli::Registry& registry, CommandContext& ctx);
 
 // Collectors for /metrics reading the dataplane (per-worker counters summed when read).
 void add_dataplane_collectors(metrics::Exporter& exporter, CommandContext& ctx);

@@ -12,6 +12,8 @@
 //   null     on an optional field (mac, ipv4, ...) means "not set"; on a section means "defaults"
 #include "control/config.h"
 
+#include "dataplane/sdf.h"
+
 #include <arpa/inet.h>
 
 #include <yaml-cpp/eventhandler.h>
@@ -428,6 +430,116 @@ private:
 
 // --- Sections ---------------------------------------------------------------------------------
 
+std::optional<uint32_t> read_ipv4(Reader& r, const YAML::Node& v, const std::string& p) {
+    if (auto s = r.scalar(v, p, "an IPv4 address")) {
+        if (auto a = parse_ipv4(*s)) {
+            return a;
+        }
+        r.error(p, r.line(v, p), "not an IPv4 address: '" + *s + "'");
+    }
+    return std::nullopt;
+}
+
+std::vector<std::string> read_filters(Reader& r, const YAML::Node& v, const std::string& p) {
+    std::vector<std::string> out;
+    r.sequence(v, p, [&](const YAML::Node& e, const std::string& ep) {
+        if (auto s = r.scalar(e, ep, "an SDF filter (IPFilterRule)")) {
+            auto fd = dataplane::sdf::parse_flow_description(*s);
+            if (const auto* why = std::get_if<std::string>(&fd)) {
+                r.error(ep, r.line(e, ep), "not an SDF filter: '" + *s + "': " + *why);
+            } else {
+                out.push_back(*s);
+            }
+        }
+    });
+    return out;
+}
+
+StaticSession read_static_session(Reader& r, const YAML::Node& node, const std::string& path) {
+    StaticSession s;
+    auto seen = r.map(
+        node, path,
+        {
+            {"seid", [&](const YAML::Node& v,
+                         const std::string& p) { r.uint(v, p, s.seid, 1, UINT64_MAX); }},
+            {"uplink_teid",
+             [&](const YAML::Node& v, const std::string& p) {
+                 r.uint(v, p, s.uplink_teid, 1, UINT32_MAX);
+             }},
+            {"ue_ipv4",
+             [&](const YAML::Node& v, const std::string& p) { s.ue_ipv4 = read_ipv4(r, v, p); }},
+            {"ue_ipv6",
+             [&](const YAML::Node& v, const std::string& p) {
+                 if (auto t = r.scalar(v, p, "an IPv6 /64 prefix")) {
+                     std::string addr;
+                     uint8_t len = 0;
+                     std::string why = split_prefix(*t, 128, addr, len);
+                     const auto a = why.empty() ? parse_ipv6(addr) : std::nullopt;
+                     if (why.empty() && !a) {
+                         why = "'" + addr + "' is not an IPv6 address";
+                     } else if (why.empty() && len != 64) {
+                         why = "the UE prefix must be a /64";
+                     }
+                     if (!why.empty()) {
+                         r.error(p, r.line(v, p), "not a UE IPv6 prefix: '" + *t + "': " + why);
+                     } else {
+                         s.ue_ipv6 = Ipv6Prefix{*a, len};
+                     }
+                 }
+             }},
+            {"gnb_ipv4",
+             [&](const YAML::Node& v, const std::string& p) {
+                 s.gnb_ipv4 = read_ipv4(r, v, p).value_or(0);
+             }},
+            {"gnb_teid", [&](const YAML::Node& v,
+                             const std::string& p) { r.uint(v, p, s.gnb_teid, 1, UINT32_MAX); }},
+            {"qfi",
+             [&](const YAML::Node& v, const std::string& p) {
+                 uint8_t q = 0;
+                 if (r.uint(v, p, q, 0, 63)) {
+                     s.qfi = q;
+                 }
+             }},
+            {"mbr_ul_kbps",
+             [&](const YAML::Node& v, const std::string& p) {
+                 r.uint(v, p, s.mbr_ul_kbps, 0, 10'000'000'000ull);
+             }},
+            {"mbr_dl_kbps",
+             [&](const YAML::Node& v, const std::string& p) {
+                 r.uint(v, p, s.mbr_dl_kbps, 0, 10'000'000'000ull);
+             }},
+            {"uplink_filters",
+             [&](const YAML::Node& v, const std::string& p) {
+                 s.uplink_filters = read_filters(r, v, p);
+             }},
+            {"downlink_filters",
+             [&](const YAML::Node& v, const std::string& p) {
+                 s.downlink_filters = read_filters(r, v, p);
+             }},
+            {"volume_threshold_bytes",
+             [&](const YAML::Node& v, const std::string& p) {
+                 r.uint(v, p, s.volume_threshold_bytes, 0, UINT64_MAX);
+             }},
+            {"time_threshold_s",
+             [&](const YAML::Node& v,
+                 const std::string& p) { r.uint(v, p, s.time_threshold_s, 0, 86400 * 365); }},
+            {"period_s", [&](const YAML::Node& v,
+                             const std::string& p) { r.uint(v, p, s.period_s, 0, 86400 * 365); }},
+        });
+    if (node.IsMap()) {
+        for (const char* required : {"seid", "uplink_teid", "gnb_ipv4", "gnb_teid"}) {
+            if (seen.count(required) == 0) {
+                r.error(path, r.line(node, path),
+                        std::string("a static session needs '") + required + "'");
+            }
+        }
+        if (seen.count("ue_ipv4") == 0 && seen.count("ue_ipv6") == 0) {
+            r.error(path, r.line(node, path), "a static session needs ue_ipv4 or ue_ipv6");
+        }
+    }
+    return s;
+}
+
 void read_power_of_two(Reader& r, const YAML::Node& node, const std::string& path, uint16_t& out) {
     uint16_t value = 0;
     if (!r.uint(node, path, value, 64, 16384)) {
@@ -675,6 +787,49 @@ void read_endpoint(Reader& r, const YAML::Node& node, const std::string& path, E
           });
 }
 
+bool is_wildcard(const std::string& address) {
+    return parse_ipv4(address) == 0u || parse_ipv6(address) == std::array<uint8_t, 16>{};
+}
+
+// Rules of the pfcp section that span fields.
+void check_pfcp(Reader& r, const Pfcp& pfcp) {
+    if (pfcp.enabled && !pfcp.node_id && is_wildcard(pfcp.listen.address)) {
+        const std::string key = "pfcp.node_id";
+        r.error(key,
+                r.key_line("pfcp.listen.address") ? r.key_line("pfcp.listen.address")
+                                                  : r.key_line("pfcp"),
+                "must be set when pfcp.listen.address is a wildcard ('" + pfcp.listen.address +
+                    "' is no address an SMF can reach)");
+    }
+    const bool listen_v4 = parse_ipv4(pfcp.listen.address).has_value();
+    const bool dual_stack = !listen_v4 && is_wildcard(pfcp.listen.address);
+    for (size_t i = 0; i < pfcp.peers.size(); ++i) {
+        const std::string path = index_path("pfcp.peers", i);
+        const Endpoint& peer = pfcp.peers[i];
+        if (peer.address.empty()) {
+            continue;  // already reported
+        }
+        const bool peer_v4 = parse_ipv4(peer.address).has_value();
+        if (peer_v4 != listen_v4 && !dual_stack) {
+            r.error(join_path(path, "address"), r.key_line(path),
+                    "peer '" + peer.address + "' is IPv" + (peer_v4 ? "4" : "6") +
+                        " but pfcp.listen.address '" + pfcp.listen.address + "' is IPv" +
+                        (listen_v4 ? "4" : "6") + " (listen on \"::\" for both)");
+        }
+        if (is_wildcard(peer.address)) {
+            r.error(join_path(path, "address"), r.key_line(path),
+                    "peer '" + peer.address + "' is a wildcard, not an address");
+        }
+        for (size_t j = 0; j < i; ++j) {
+            if (pfcp.peers[j] == peer) {
+                r.error(path, r.key_line(path),
+                        "duplicate peer " + peer.address + " port " + std::to_string(peer.port) +
+                            " (also " + index_path("pfcp.peers", j) + ")");
+            }
+        }
+    }
+}
+
 void read_config(Reader& r, const YAML::Node& root, Config& c) {
     bool have_ports = false;
     bool roles_ok = false;
@@ -811,6 +966,66 @@ void read_config(Reader& r, const YAML::Node& root, Config& c) {
                                     }
                                 }
                             }},
+                           {"heartbeat",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.map(v, p,
+                                      {
+                                          {"interval_s",
+                                           [&](const YAML::Node& e, const std::string& ep) {
+                                               r.uint(e, ep, c.pfcp.heartbeat.interval_s, 1, 3600);
+                                           }},
+                                          {"misses",
+                                           [&](const YAML::Node& e, const std::string& ep) {
+                                               r.uint(e, ep, c.pfcp.heartbeat.misses, 1, 100);
+                                           }},
+                                      });
+                            }},
+                           {"t1_ms",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.uint(v, p, c.pfcp.t1_ms, 10, 60000);
+                            }},
+                           {"n1", [&](const YAML::Node& v,
+                                      const std::string& p) { r.uint(v, p, c.pfcp.n1, 0, 10); }},
+                           {"duplicate_window_ms",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                if (v.IsNull()) {
+                                    return;
+                                }
+                                uint32_t ms = 0;
+                                if (r.uint(v, p, ms, 100, 3600000)) {
+                                    c.pfcp.duplicate_window_ms = ms;
+                                }
+                            }},
+                           {"peer_lost",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                if (auto s = r.scalar(v, p, "a policy")) {
+                                    if (*s == "delete_sessions") {
+                                        c.pfcp.peer_lost = PfcpPeerLost::delete_sessions;
+                                    } else if (*s == "keep_sessions") {
+                                        c.pfcp.peer_lost = PfcpPeerLost::keep_sessions;
+                                    } else {
+                                        r.error(p, r.line(v, p),
+                                                "unknown policy '" + *s +
+                                                    "' (expected delete_sessions or "
+                                                    "keep_sessions)");
+                                    }
+                                }
+                            }},
+                           {"peers",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                c.pfcp.peers.clear();
+                                r.sequence(v, p, [&](const YAML::Node& e, const std::string& ep) {
+                                    Endpoint peer{"", 8805};
+                                    if (e.IsNull()) {
+                                        r.error(ep, line_of(e), "expected a map, got null");
+                                    } else if (e.IsMap() && !e["address"]) {
+                                        r.error(join_path(ep, "address"), line_of(e),
+                                                "missing required key 'address'");
+                                    }
+                                    read_endpoint(r, e, ep, peer);
+                                    c.pfcp.peers.push_back(std::move(peer));
+                                });
+                            }},
                        });
              }},
             {"metrics",
@@ -867,6 +1082,13 @@ void read_config(Reader& r, const YAML::Node& root, Config& c) {
                             [&](const YAML::Node& v, const std::string& p) {
                                 r.uint(v, p, c.sessions.max, 1, 4194304);
                             }},
+                           {"static",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.sequence(v, p, [&](const YAML::Node& e, const std::string& ep) {
+                                    c.sessions.static_sessions.push_back(
+                                        read_static_session(r, e, ep));
+                                });
+                            }},
                        });
              }},
             {"log",
@@ -919,6 +1141,7 @@ void read_config(Reader& r, const YAML::Node& root, Config& c) {
                         " is eal.main_lcore; the main lcore runs the control plane");
         }
     }
+    check_pfcp(r, c.pfcp);
     if (c.eal.no_huge && c.eal.memory_mb == 0) {
         const int line =
             r.key_line("eal.memory_mb") ? r.key_line("eal.memory_mb") : r.key_line("eal.no_huge");
@@ -1035,6 +1258,16 @@ std::string_view to_string(PortRole role) {
             return "n3";
         case PortRole::n6:
             return "n6";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(PfcpPeerLost policy) {
+    switch (policy) {
+        case PfcpPeerLost::delete_sessions:
+            return "delete_sessions";
+        case PfcpPeerLost::keep_sessions:
+            return "keep_sessions";
     }
     return "unknown";
 }
@@ -1169,6 +1402,13 @@ pfcp:
     address: 127.0.0.1
     port: 8805
   # node_id: upf.example.org   # default: the listen address
+  heartbeat:
+    interval_s: 10       # Heartbeat Request to each associated SMF this often
+    misses: 3            # unanswered in a row: the SMF is lost (see peer_lost)
+  t1_ms: 3000            # retransmission timer of requests braid sends
+  n1: 3                  # retransmissions, then braid gives up
+  peer_lost: delete_sessions   # or keep_sessions
+  peers: []              # SMFs braid associates with itself: [{address: ..., port: 8805}]
 
 metrics:
   enabled: true          # Prometheus text format at http://address:port/metrics
@@ -1269,6 +1509,24 @@ std::string render(const Config& c) {
     if (c.pfcp.node_id) {
         emit_string(out, "node_id", *c.pfcp.node_id);
     }
+    out << YAML::Key << "heartbeat" << YAML::Value << YAML::BeginMap;
+    emit_uint(out, "interval_s", c.pfcp.heartbeat.interval_s);
+    emit_uint(out, "misses", c.pfcp.heartbeat.misses);
+    out << YAML::EndMap;
+    emit_uint(out, "t1_ms", c.pfcp.t1_ms);
+    emit_uint(out, "n1", c.pfcp.n1);
+    if (c.pfcp.duplicate_window_ms) {
+        emit_uint(out, "duplicate_window_ms", *c.pfcp.duplicate_window_ms);
+    }
+    emit_string(out, "peer_lost", std::string(to_string(c.pfcp.peer_lost)));
+    out << YAML::Key << "peers" << YAML::Value << YAML::BeginSeq;
+    for (const Endpoint& peer : c.pfcp.peers) {
+        out << YAML::BeginMap;
+        emit_string(out, "address", peer.address);
+        emit_uint(out, "port", peer.port);
+        out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
     out << YAML::EndMap;
 
     out << YAML::Key << "metrics" << YAML::Value << YAML::BeginMap;
@@ -1289,6 +1547,42 @@ std::string render(const Config& c) {
 
     out << YAML::Key << "sessions" << YAML::Value << YAML::BeginMap;
     emit_uint(out, "max", c.sessions.max);
+    if (!c.sessions.static_sessions.empty()) {
+        out << YAML::Key << "static" << YAML::Value << YAML::BeginSeq;
+        for (const StaticSession& st : c.sessions.static_sessions) {
+            out << YAML::BeginMap;
+            emit_uint(out, "seid", st.seid);
+            emit_uint(out, "uplink_teid", st.uplink_teid);
+            if (st.ue_ipv4) {
+                emit_string(out, "ue_ipv4", format_ipv4(*st.ue_ipv4));
+            }
+            if (st.ue_ipv6) {
+                emit_string(out, "ue_ipv6", format_ipv6(st.ue_ipv6->addr) + "/64");
+            }
+            emit_string(out, "gnb_ipv4", format_ipv4(st.gnb_ipv4));
+            emit_uint(out, "gnb_teid", st.gnb_teid);
+            if (st.qfi) {
+                emit_uint(out, "qfi", *st.qfi);
+            }
+            emit_uint(out, "mbr_ul_kbps", st.mbr_ul_kbps);
+            emit_uint(out, "mbr_dl_kbps", st.mbr_dl_kbps);
+            for (const auto& [key, list] : {std::pair{"uplink_filters", &st.uplink_filters},
+                                            std::pair{"downlink_filters", &st.downlink_filters}}) {
+                if (!list->empty()) {
+                    out << YAML::Key << key << YAML::Value << YAML::BeginSeq;
+                    for (const std::string& f : *list) {
+                        out << YAML::DoubleQuoted << f;
+                    }
+                    out << YAML::EndSeq;
+                }
+            }
+            emit_uint(out, "volume_threshold_bytes", st.volume_threshold_bytes);
+            emit_uint(out, "time_threshold_s", st.time_threshold_s);
+            emit_uint(out, "period_s", st.period_s);
+            out << YAML::EndMap;
+        }
+        out << YAML::EndSeq;
+    }
     out << YAML::EndMap;
 
     out << YAML::Key << "log" << YAML::Value << YAML::BeginMap;

@@ -85,11 +85,35 @@ struct Endpoint {
     bool operator==(const Endpoint&) const = default;
 };
 
+// What braid does with a peer's sessions when its heartbeats go unanswered (TS 29.244 §6.2.2).
+enum class PfcpPeerLost : uint8_t {
+    delete_sessions,  // drop the association and the peer's sessions
+    keep_sessions,    // keep both; keep sending heartbeats; the association recovers on an answer
+};
+
+std::string_view to_string(PfcpPeerLost policy);
+
+struct PfcpHeartbeat {
+    uint32_t interval_s = 10;  // 1..3600: between Heartbeat Requests braid sends to a peer
+    uint32_t misses = 3;       // 1..100: unanswered requests in a row before the peer is lost
+
+    bool operator==(const PfcpHeartbeat&) const = default;
+};
+
 struct Pfcp {
     bool enabled = true;
     Endpoint listen{"127.0.0.1", 8805};
-    std::optional<std::string> node_id;  // FQDN or IP; default: listen address
+    std::optional<std::string> node_id;  // FQDN or IP; default: listen address (not a wildcard)
+    PfcpHeartbeat heartbeat;
+    uint32_t t1_ms = 3000;  // 10..60000: retransmission timer of requests braid sends
+    uint32_t n1 = 3;        // 0..10: retransmissions before braid gives up on a request
+    // 100..3600000: how long a response is kept to answer a retransmitted request; unset:
+    // duplicate_window_ms_default() (the SMF's T1 x N1 is unknown; assume braid's, plus slack).
+    std::optional<uint32_t> duplicate_window_ms;
+    PfcpPeerLost peer_lost = PfcpPeerLost::delete_sessions;
+    std::vector<Endpoint> peers;  // SMFs braid sets up an association with itself (port: 8805)
 
+    uint32_t duplicate_window_ms_default() const { return t1_ms * (n1 + 1) + 2000; }
     bool operator==(const Pfcp&) const = default;
 };
 
@@ -115,8 +139,32 @@ struct Neighbors {
     bool operator==(const Neighbors&) const = default;
 };
 
+// A session installed at start-up (and by `session add`): one uplink PDR (G-PDUs to
+// `uplink_teid`, outer header removed, to N6) and one downlink PDR per UE address family
+// (GTP-U to `gnb_ipv4` with `gnb_teid`), QER 1 and URR 1 on every PDR. The same session action
+// functions as PFCP install it (control/static_sessions.h).
+struct StaticSession {
+    uint64_t seid = 0;
+    uint32_t uplink_teid = 0;
+    std::optional<uint32_t> ue_ipv4;    // host order
+    std::optional<Ipv6Prefix> ue_ipv6;  // a /64
+    uint32_t gnb_ipv4 = 0;              // host order
+    uint32_t gnb_teid = 0;
+    std::optional<uint8_t> qfi;  // QER 1's QFI (downlink PDU Session Container)
+    uint64_t mbr_ul_kbps = 0;    // 0: no limit
+    uint64_t mbr_dl_kbps = 0;
+    std::vector<std::string> uplink_filters;    // SDF filters (IPFilterRule) of the uplink PDR
+    std::vector<std::string> downlink_filters;  // ... of the downlink PDRs
+    uint64_t volume_threshold_bytes = 0;        // URR 1 triggers (0: off)
+    uint32_t time_threshold_s = 0;
+    uint32_t period_s = 0;
+
+    bool operator==(const StaticSession&) const = default;
+};
+
 struct Sessions {
     uint32_t max = 65536;  // 1..4194304: PFCP sessions (static or from the SMF) at once
+    std::vector<StaticSession> static_sessions;  // YAML `static`
 
     bool operator==(const Sessions&) const = default;
 };

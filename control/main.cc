@@ -20,6 +20,9 @@
 #include "control/event_loop.h"
 #include "control/log.h"
 #include "control/metrics.h"
+#include "control/pfcp/server.h"
+#include "control/pfcp/session_handler.h"
+#include "control/static_sessions.h"
 #include "dataplane/app.h"
 #include "dataplane/eal.h"
 
@@ -149,6 +152,7 @@ int main(int argc, char** argv) {
         cli::SocketServer cli_server;
         cli::Interactive interactive;
         std::unique_ptr<metrics::Exporter> exporter;
+        std::unique_ptr<pfcp::Server> pfcp_server;
         control::CommandContext ctx{app, loop};
         ctx.started_ms = steady_ms();
 
@@ -183,6 +187,25 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "braid: %s\n", err.c_str());
             rc = exit_failure;
         }
+        if (rc == exit_ok && !control::install_static_sessions(app, cfg, &err)) {
+            std::fprintf(stderr, "braid: %s\n", err.c_str());
+            rc = exit_usage;  // a configuration the session rules refuse
+        }
+        // The session procedures (TS 29.244 §6.3) plug in here; without them session requests
+        // are rejected with Cause 64 and a log line.
+        pfcp::SessionHandler* session_handler = nullptr;
+        if (rc == exit_ok && cfg.pfcp.enabled) {
+            pfcp_server = pfcp::Server::start(cfg.pfcp, loop, session_handler, &err);
+            if (pfcp_server == nullptr) {
+                std::fprintf(stderr, "braid: %s\n", err.c_str());
+                rc = exit_failure;
+            } else {
+                ctx.pfcp = pfcp_server.get();
+                if (exporter) {
+                    pfcp::add_collectors(*exporter, pfcp_server->node());
+                }
+            }
+        }
         if (rc == exit_ok) {
             signal_loop = &loop;
             std::signal(SIGINT, on_signal);
@@ -199,25 +222,25 @@ int main(int argc, char** argv) {
                 });
             }
             BRAID_LOG(
-                control, NOTICE, "braid %s running: %zu ports, %zu workers, cli %s, metrics %s",
+                control, NOTICE,
+                "braid %s running: %zu ports, %zu workers, cli %s, metrics %s, pfcp %s",
                 BRAID_VERSION, app.ports().size(), app.workers().size(),
                 cfg.cli.socket_path.c_str(),
                 exporter
                     ? (cfg.metrics.listen.address + ":" + std::to_string(exporter->port())).c_str()
-                    : "off");
-            if (cfg.pfcp.enabled) {
-                // Said out loud so that nobody waits for an association that cannot come.
-                BRAID_LOG(pfcp, WARNING,
-                          "pfcp.enabled is set but this build has no PFCP server yet: no N4 "
-                          "socket is opened on %s:%u",
-                          cfg.pfcp.listen.address.c_str(), cfg.pfcp.listen.port);
-            }
+                    : "off",
+                pfcp_server ? pfcp::PeerAddress{cfg.pfcp.listen.address, pfcp_server->port()}
+                                  .to_string()
+                                  .c_str()
+                            : "off");
             loop.run();
             BRAID_LOG(control, NOTICE, "stopping");
         }
         interactive.stop();
         signal_loop = nullptr;
         exporter.reset();  // no scrape may read the dataplane past this point
+        ctx.pfcp = nullptr;
+        pfcp_server.reset();  // before the session handler and the App it refers to
         cli_server.close();
         uint64_t leaked = app.shutdown();
         if (leaked != 0) {

@@ -25,7 +25,7 @@ constexpr size_t max_port_ranges = 32;
 
 struct Token {
     std::string_view text;
-    size_t col = 0;  // 1-based column of the first character; 0: end of text
+    size_t col = 0;  // 1-based column of the first character (length + 1 at the end)
 };
 
 class Lexer {
@@ -1294,13 +1294,13 @@ std::unique_ptr<Classifier> Classifier::build(std::vector<RuleInput> rules, cons
     size_t count = 0;
     for (const RuleInput& r : rules) {
         if (r.qfi && *r.qfi > 63) {
-            *err = "PDR " + std::to_string(r.pdr_index) + ": QFI " + std::to_string(*r.qfi) +
+            *err = "PDR index " + std::to_string(r.pdr_index) + ": QFI " + std::to_string(*r.qfi) +
                    " exceeds 6 bits";
             return nullptr;
         }
         for (size_t i = 0; i < r.filters.size(); ++i) {
             if (auto e = validate_filter(r.filters[i])) {
-                *err = "PDR " + std::to_string(r.pdr_index) + " SDF filter " +
+                *err = "PDR index " + std::to_string(r.pdr_index) + " SDF filter " +
                        std::to_string(i + 1) + ": " + *e;
                 return nullptr;
             }

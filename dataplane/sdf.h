@@ -77,6 +77,11 @@ struct PacketKey {
 
 // Build the key of an inner IPv4/IPv6 packet (`len` octets at `ip`, already validated as an IP
 // header by the caller). Returns false if the packet is too short for its own headers.
+// Every length is checked (IHL, Total Length / Payload Length bound the packet, link-layer
+// padding is ignored); a truncated TCP/UDP/SCTP/ESP header, even in a first fragment, is
+// "too short". Later fragments have no ports. IPv6: up to 5 Hop-by-Hop / Routing /
+// Destination Options / Fragment headers are skipped; beyond that `proto` is the next
+// extension header and there are no ports.
 bool extract_key(const uint8_t* ip, size_t len, Direction dir, PacketKey& key);
 
 // The session's UE addresses, what "assigned" stands for (an absent family matches any
@@ -86,6 +91,8 @@ struct UeAddresses {
     Prefix v6;  // family 6 (usually a /64 prefix), or family 0
 };
 
+// Whether the packet matches every field present in `f` (the reference semantics; Classifier
+// answers the same). A filter with ports never matches a packet without them.
 bool matches(const Filter& f, const PacketKey& key, const UeAddresses& ue);
 
 // One PDR as the classifier sees it. A rule with no filters matches every packet of its
@@ -99,7 +106,16 @@ struct RuleInput {
 };
 
 // Matches packets of one direction of one session. Immutable once built; safe for concurrent
-// readers (rte_acl contexts are read-only after build).
+// readers (rte_acl contexts are read-only after build); match() does not allocate.
+//
+// Linear: rules in match order, filters compiled ("assigned" resolved, prefixes as masks).
+// rte_acl: one context per address family (category 1), one ACL rule per filter and port-range
+// pair, priority from the rule's rank in match order. Every Filter field is an ACL field (ToS
+// and QFI/presence bits in one bitmask field, SPI, IPv6 flow label, TEID), so the ACL answer
+// is final: no verification, no fall-back. Fields no rule constrains are left out of the
+// context. Building is a control-plane cost: ~1 ms for typical rule sets, but rule sets that
+// mix many partly-wild fields and port ranges can take seconds; a context's run-time memory is
+// capped (32 MiB) and build() fails beyond it.
 class Classifier {
 public:
     // Rules with more filters in total than this use rte_acl.

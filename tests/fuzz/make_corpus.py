@@ -9,6 +9,8 @@ packets/  Ethernet frames for the port of fuzz_packets.cc (MAC 02:00:00:00:03:01
 config/   the embedded default (`braid --print-default-config`; docs/CONFIG.md's copy when the
           binary is not built) and every ```yaml example of docs/CONFIG.md
 cli/      command lines, one or several per file
+sdf/      an IPFilterRule (TS 29.212 §5.4.2), a NUL octet, then an inner IP packet, built with
+          scapy (fuzz_sdf.cc): UE 198.19.100.1 / 2001:db8:100:1::/64, remote 198.18.0.0/15
 """
 
 import argparse
@@ -17,8 +19,9 @@ import re
 import subprocess
 import sys
 
-from scapy.all import (ARP, ICMP, IP, UDP, Dot1Q, Ether, ICMPv6EchoRequest,  # noqa: E402
-                       ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr, IPv6, Raw)
+from scapy.all import (ARP, ICMP, IP, TCP, UDP, Dot1Q, Ether,  # noqa: E402
+                       ICMPv6EchoRequest, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr, IPv6,
+                       IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop, Raw)
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -109,6 +112,42 @@ def cli_seeds():
     }
 
 
+def sdf_seeds():
+    ue4, ue6 = "198.19.100.1", "2001:db8:100:1::1"
+    esp = Raw(bytes.fromhex("00001000 00000001") + b"\x55" * 16)  # SPI 0x1000, sequence 1
+    seeds = {
+        "any_udp": ("permit out ip from any to assigned",
+                    IP(src="198.18.5.5", dst=ue4) / UDP(sport=53, dport=40000)),
+        "udp_ranges": ("permit out 17 from 198.18.0.0/16 1000-2000,3000 to assigned 80",
+                       IP(src="198.18.1.1", dst=ue4, tos=0xb8) / UDP(sport=1500, dport=80)),
+        "tcp_v6": ("permit out 6 from 2001:db8::/32 to 2001:db8:1::1 443",
+                   IPv6(src="2001:db8:5::9", dst="2001:db8:1::1", tc=0xa5, fl=0x12345) /
+                   TCP(sport=443, dport=50000)),
+        "ipv4_options_uplink": ("permit out 6 from 198.19.2.0/23 80 to assigned 1024-65535",
+                                IP(src=ue4, dst="198.19.2.1", options=b"\x94\x04\x00\x00") /
+                                TCP(sport=50000, dport=80)),
+        "esp": ("permit out 50 from 198.18.0.0/15 to assigned",
+                IP(src="198.18.9.9", dst=ue4, proto=50) / esp),
+        "ipv4_fragment": ("permit out 17 from any to any",
+                          IP(src="198.18.1.1", dst=ue4, flags="MF", frag=0) / UDP(sport=7)),
+        "ipv4_later_fragment": ("permit out 17 from any to assigned",
+                                IP(src="198.18.1.1", dst=ue4, proto=17, frag=185) / Raw(b"x" * 8)),
+        "v6_ext_headers": ("permit out 17 from 2001:db8:5::/48 to assigned",
+                           IPv6(src="2001:db8:5::1", dst=ue6) / IPv6ExtHdrHopByHop() /
+                           IPv6ExtHdrDestOpt() / IPv6ExtHdrFragment(offset=0, m=1) /
+                           UDP(sport=5060, dport=5060)),
+        "sctp_v6": ("permit out 132 from any 38412 to assigned",
+                    IPv6(src="2001:db8:5::1", dst=ue6, nh=132) /
+                    Raw(bytes.fromhex("960c0009 00000000 00000000"))),
+        "icmp_error_option": ("permit out ip from any to assigned frag",
+                              IP(src="198.18.1.1", dst=ue4) / ICMP()),
+        "deny_in": ("deny in ip from any to any", IP(src="198.18.1.1", dst=ue4) / ICMP()),
+        "truncated": ("permit out 17 from 198.18.0.0/15 to assigned 0-65535",
+                      Raw(bytes(IP(src="198.18.1.1", dst=ue4) / UDP())[:24])),
+    }
+    return {name: text.encode() + b"\x00" + bytes(pkt) for name, (text, pkt) in seeds.items()}
+
+
 def write(dirname, seeds, binary):
     d = HERE / "corpus" / dirname
     d.mkdir(parents=True, exist_ok=True)
@@ -126,6 +165,7 @@ def main():
     write("packets", {k: bytes(v) for k, v in packets().items()}, binary=True)
     write("config", config_seeds(args.braid), binary=False)
     write("cli", cli_seeds(), binary=False)
+    write("sdf", sdf_seeds(), binary=True)
 
 
 if __name__ == "__main__":

@@ -157,6 +157,17 @@ pfcp:
     address: "::"
     port: 8806
   node_id: upf-1.example.org
+  heartbeat:
+    interval_s: 5
+    misses: 4
+  t1_ms: 500
+  n1: 5
+  duplicate_window_ms: 9000
+  peer_lost: keep_sessions
+  peers:
+    - address: 198.18.5.1
+    - address: 2001:db8:5::1
+      port: 8806
 metrics:
   enabled: false
   listen:
@@ -216,6 +227,14 @@ TEST_CASE("the embedded default config parses without errors", "[config]") {
     CHECK(c.pfcp.listen.address == "127.0.0.1");
     CHECK(c.pfcp.listen.port == 8805);
     CHECK_FALSE(c.pfcp.node_id.has_value());
+    CHECK(c.pfcp.heartbeat.interval_s == 10);
+    CHECK(c.pfcp.heartbeat.misses == 3);
+    CHECK(c.pfcp.t1_ms == 3000);
+    CHECK(c.pfcp.n1 == 3);
+    CHECK_FALSE(c.pfcp.duplicate_window_ms.has_value());
+    CHECK(c.pfcp.duplicate_window_ms_default() == 14000);
+    CHECK(c.pfcp.peer_lost == braid::config::PfcpPeerLost::delete_sessions);
+    CHECK(c.pfcp.peers.empty());
     CHECK(c.log.level == "info");
 }
 
@@ -282,6 +301,14 @@ TEST_CASE("every section and field parses into the typed model", "[config]") {
     CHECK(c.pfcp.listen.address == "::");
     CHECK(c.pfcp.listen.port == 8806);
     CHECK(c.pfcp.node_id == "upf-1.example.org");
+    CHECK(c.pfcp.heartbeat.interval_s == 5);
+    CHECK(c.pfcp.heartbeat.misses == 4);
+    CHECK(c.pfcp.t1_ms == 500);
+    CHECK(c.pfcp.n1 == 5);
+    CHECK(c.pfcp.duplicate_window_ms == 9000u);
+    CHECK(c.pfcp.peer_lost == braid::config::PfcpPeerLost::keep_sessions);
+    CHECK(c.pfcp.peers ==
+          std::vector<braid::config::Endpoint>{{"198.18.5.1", 8805}, {"2001:db8:5::1", 8806}});
     CHECK_FALSE(c.metrics.enabled);
     CHECK(c.metrics.listen.address == "0.0.0.0");
     CHECK(c.metrics.listen.port == 9100);
@@ -493,6 +520,11 @@ TEST_CASE("numbers outside their range are rejected at both ends", "[config]") {
         {"eal.main_lcore", 0, 1023},
         {"eal.memory_mb", 0, 1048576},
         {"pfcp.listen.port", 1, 65535},
+        {"pfcp.heartbeat.interval_s", 1, 3600},
+        {"pfcp.heartbeat.misses", 1, 100},
+        {"pfcp.t1_ms", 10, 60000},
+        {"pfcp.n1", 0, 10},
+        {"pfcp.duplicate_window_ms", 100, 3600000},
         {"metrics.listen.port", 1, 65535},
         {"neighbors.max_entries", 16, 1048576},
         {"neighbors.reachable_s", 1, 86400},
@@ -721,6 +753,77 @@ TEST_CASE("eal.file_prefix and pfcp.node_id are validated", "[config]") {
     REQUIRE_OK(parse(with("pfcp:\n  node_id: \"2001:db8::5\"\n")));
 }
 
+TEST_CASE("pfcp reliability, peer policy and peers are validated", "[config]") {
+    SECTION("unknown keys name their path") {
+        CHECK_ERROR(parse(with("pfcp:\n  heartbeat:\n    interval: 5\n")),
+                    "pfcp.heartbeat.interval", 10,
+                    "unknown key 'interval' (expected one of: interval_s, misses)");
+        CHECK_ERROR(parse(with("pfcp:\n  peers:\n    - address: 198.18.5.1\n      prot: 1\n")),
+                    "pfcp.peers[0].prot", 11, "unknown key 'prot'");
+        CHECK_ERROR(parse(with("pfcp:\n  t1: 100\n")), "pfcp.t1", 9, "unknown key 't1'");
+    }
+    SECTION("peer_lost is one of two policies") {
+        const ParseResult r = parse(with("pfcp:\n  peer_lost: delete_sessions\n"));
+        REQUIRE_OK(r);
+        CHECK(r.config->pfcp.peer_lost == braid::config::PfcpPeerLost::delete_sessions);
+        CHECK_ERROR(parse(with("pfcp:\n  peer_lost: keep\n")), "pfcp.peer_lost", 9,
+                    "unknown policy 'keep' (expected delete_sessions or keep_sessions)");
+        CHECK_ERROR(parse(with("pfcp:\n  peer_lost: true\n")), "pfcp.peer_lost", 9,
+                    "unknown policy 'true'");
+    }
+    SECTION("a peer needs an address; the port defaults to 8805") {
+        const ParseResult r = parse(with("pfcp:\n  peers:\n    - address: 198.18.5.1\n"));
+        REQUIRE_OK(r);
+        REQUIRE(r.config->pfcp.peers.size() == 1);
+        CHECK(r.config->pfcp.peers[0].port == 8805);
+        CHECK_ERROR(parse(with("pfcp:\n  peers:\n    - port: 8805\n")), "pfcp.peers[0].address", 10,
+                    "missing required key 'address'");
+        CHECK_ERROR(parse(with("pfcp:\n  peers:\n    - address: smf.example.org\n")),
+                    "pfcp.peers[0].address", 10, "not an IPv4 or IPv6 address");
+        CHECK_ERROR(parse(with("pfcp:\n  peers:\n    -\n")), "pfcp.peers[0]", 0,
+                    "expected a map, got null");
+        CHECK_ERROR(parse(with("pfcp:\n  peers: 198.18.5.1\n")), "pfcp.peers", 9,
+                    "expected a sequence");
+        CHECK_ERROR(parse(with("pfcp:\n  peers:\n    - address: 0.0.0.0\n")),
+                    "pfcp.peers[0].address", 10, "is a wildcard");
+    }
+    SECTION("duplicate peers are rejected") {
+        CHECK_ERROR(parse(with("pfcp:\n  peers:\n    - address: 198.18.5.1\n"
+                               "    - {address: 198.18.5.1, port: 8805}\n")),
+                    "pfcp.peers[1]", 11,
+                    "duplicate peer 198.18.5.1 port 8805 (also pfcp.peers[0])");
+        REQUIRE_OK(
+            parse(with("pfcp:\n  peers:\n    - address: 198.18.5.1\n"
+                       "    - {address: 198.18.5.1, port: 8806}\n")));
+    }
+    SECTION("a peer's address family must fit the listen address") {
+        CHECK_ERROR(parse(with("pfcp:\n  peers:\n    - address: 2001:db8:5::1\n")),
+                    "pfcp.peers[0].address", 10,
+                    "peer '2001:db8:5::1' is IPv6 but pfcp.listen.address '127.0.0.1' is IPv4");
+        CHECK_ERROR(parse(with("pfcp:\n  listen:\n    address: \"2001:db8::1\"\n  peers:\n"
+                               "    - address: 198.18.5.1\n")),
+                    "pfcp.peers[0].address", 12, "is IPv4 but");
+        REQUIRE_OK(
+            parse(with("pfcp:\n  listen:\n    address: \"::\"\n  node_id: upf\n"
+                       "  peers:\n    - address: 198.18.5.1\n    - address: 2001:db8::5\n")));
+    }
+    SECTION("a wildcard listen address needs a node_id") {
+        CHECK_ERROR(parse(with("pfcp:\n  listen:\n    address: 0.0.0.0\n")), "pfcp.node_id", 10,
+                    "must be set when pfcp.listen.address is a wildcard");
+        CHECK_ERROR(parse(with("pfcp:\n  listen:\n    address: \"::\"\n")), "pfcp.node_id", 10,
+                    "must be set");
+        REQUIRE_OK(parse(with("pfcp:\n  listen:\n    address: 0.0.0.0\n  node_id: 198.18.0.1\n")));
+        REQUIRE_OK(parse(with("pfcp:\n  enabled: false\n  listen:\n    address: 0.0.0.0\n")));
+    }
+    SECTION("duplicate_window_ms: null is the default from T1 and N1") {
+        const ParseResult r =
+            parse(with("pfcp:\n  t1_ms: 1000\n  n1: 2\n  duplicate_window_ms:\n"));
+        REQUIRE_OK(r);
+        CHECK_FALSE(r.config->pfcp.duplicate_window_ms.has_value());
+        CHECK(r.config->pfcp.duplicate_window_ms_default() == 5000);
+    }
+}
+
 TEST_CASE("the log level must be one of the syslog names", "[config]") {
     for (const char* level :
          {"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"}) {
@@ -829,4 +932,75 @@ TEST_CASE("text that is not UTF-8 is rejected with its line", "[config]") {
     REQUIRE(r.errors.size() == 1);
     CHECK(r.errors[0].message.find("UTF-8") != std::string::npos);
     CHECK(r.errors[0].line > 1);
+}
+
+TEST_CASE("static sessions parse, render and round-trip", "[config]") {
+    const std::string text = with(R"(sessions:
+  max: 100
+  static:
+    - seid: 7
+      uplink_teid: 4097
+      ue_ipv4: 198.19.100.1
+      ue_ipv6: 2001:db8:100:1::/64
+      gnb_ipv4: 198.18.0.2
+      gnb_teid: 8193
+      qfi: 9
+      mbr_ul_kbps: 1000
+      mbr_dl_kbps: 2000
+      uplink_filters: ["permit out 17 from any 53 to assigned"]
+      downlink_filters: ["permit out ip from 198.19.0.0/24 to assigned"]
+      volume_threshold_bytes: 1000000
+      time_threshold_s: 60
+      period_s: 10
+    - seid: 8
+      uplink_teid: 4098
+      ue_ipv4: 198.19.100.2
+      gnb_ipv4: 198.18.0.2
+      gnb_teid: 8194
+)");
+    const ParseResult r = parse(text);
+    REQUIRE_OK(r);
+    const auto& s = r.config->sessions.static_sessions;
+    REQUIRE(s.size() == 2);
+    CHECK(s[0].seid == 7);
+    CHECK(s[0].uplink_teid == 4097);
+    CHECK(s[0].ue_ipv4 == ipv4("198.19.100.1"));
+    REQUIRE(s[0].ue_ipv6);
+    CHECK(s[0].ue_ipv6->addr == ipv6("2001:db8:100:1::"));
+    CHECK(s[0].gnb_ipv4 == ipv4("198.18.0.2"));
+    CHECK(s[0].qfi == 9);
+    CHECK(s[0].mbr_dl_kbps == 2000);
+    CHECK(s[0].uplink_filters == std::vector<std::string>{"permit out 17 from any 53 to assigned"});
+    CHECK(s[0].period_s == 10);
+    CHECK_FALSE(s[1].ue_ipv6);
+    CHECK_FALSE(s[1].qfi);
+    const ParseResult again = parse(braid::config::render(*r.config), "<rendered>");
+    REQUIRE_OK(again);
+    CHECK(*again.config == *r.config);
+}
+
+TEST_CASE("static session errors name the entry and the field", "[config]") {
+    auto session = [](const std::string& fields) {
+        return with("sessions:\n  static:\n    - seid: 7\n" + fields);
+    };
+    const std::string base =
+        "      uplink_teid: 1\n      ue_ipv4: 198.19.100.1\n      gnb_ipv4: 198.18.0.2\n"
+        "      gnb_teid: 2\n";
+    REQUIRE_OK(parse(session(base)));
+    CHECK_ERROR(parse(session("      ue_ipv4: 198.19.100.1\n      gnb_ipv4: 198.18.0.2\n"
+                              "      gnb_teid: 2\n")),
+                "sessions.static[0]", 0, "needs 'uplink_teid'");
+    CHECK_ERROR(parse(session("      uplink_teid: 1\n      gnb_ipv4: 198.18.0.2\n"
+                              "      gnb_teid: 2\n")),
+                "sessions.static[0]", 0, "needs ue_ipv4 or ue_ipv6");
+    CHECK_ERROR(parse(session(base + "      uplink_filters: [\"permit in ip from any to any\"]\n")),
+                "sessions.static[0].uplink_filters[0]", 15, "not an SDF filter");
+    CHECK_ERROR(parse(session(base + "      ue_ipv6: 2001:db8:100::/48\n")),
+                "sessions.static[0].ue_ipv6", 15, "must be a /64");
+    CHECK_ERROR(parse(session(base + "      qfi: 64\n")), "sessions.static[0].qfi", 15,
+                "out of range");
+    CHECK_ERROR(parse(session(base + "      gnb_teid_typo: 3\n")),
+                "sessions.static[0].gnb_teid_typo", 15, "unknown key");
+    CHECK_ERROR(parse(with("sessions:\n  static:\n    - seid: 0\n" + base)),
+                "sessions.static[0].seid", 10, "out of range");
 }
