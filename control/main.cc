@@ -22,6 +22,7 @@
 #include "control/metrics.h"
 #include "control/pfcp/server.h"
 #include "control/pfcp/session_handler.h"
+#include "control/pfcp/session_procedures.h"
 #include "control/static_sessions.h"
 #include "dataplane/app.h"
 #include "dataplane/eal.h"
@@ -31,6 +32,11 @@ namespace {
 constexpr int exit_ok = 0;
 constexpr int exit_failure = 1;
 constexpr int exit_usage = 2;  // bad command line or configuration
+
+// The F-TEIDs (CHOOSE) and UP SEIDs braid allocates for PFCP sessions start here; static
+// sessions (YAML, CLI) are expected below.
+constexpr uint32_t pfcp_session_teid_first = 0x80000000u;
+constexpr uint64_t pfcp_session_first_seid = uint64_t{1} << 32;
 
 braid::control::EventLoop* signal_loop = nullptr;
 
@@ -152,6 +158,8 @@ int main(int argc, char** argv) {
         cli::SocketServer cli_server;
         cli::Interactive interactive;
         std::unique_ptr<metrics::Exporter> exporter;
+        std::unique_ptr<pfcp::SessionActions> session_actions;
+        std::unique_ptr<pfcp::SessionProcedures> session_procedures;
         std::unique_ptr<pfcp::Server> pfcp_server;
         control::CommandContext ctx{app, loop};
         ctx.started_ms = steady_ms();
@@ -191,18 +199,44 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "braid: %s\n", err.c_str());
             rc = exit_usage;  // a configuration the session rules refuse
         }
-        // The session procedures (TS 29.244 §6.3) plug in here; without them session requests
-        // are rejected with Cause 64 and a log line.
-        pfcp::SessionHandler* session_handler = nullptr;
+        // PFCP: the server (node procedures, reliability) and the session procedures, which
+        // reach the dataplane only through the App's session action functions.
         if (rc == exit_ok && cfg.pfcp.enabled) {
-            pfcp_server = pfcp::Server::start(cfg.pfcp, loop, session_handler, &err);
+            pfcp_server = pfcp::Server::start(cfg.pfcp, loop, nullptr, &err);
             if (pfcp_server == nullptr) {
                 std::fprintf(stderr, "braid: %s\n", err.c_str());
                 rc = exit_failure;
             } else {
                 ctx.pfcp = pfcp_server.get();
+                pfcp::SessionProceduresConfig sc;
+                sc.node_id = pfcp_server->node().config().node_id;
+                for (const auto& p : app.ports()) {
+                    if (p.role == config::PortRole::n3 && p.has_ipv4) {
+                        sc.n3_ipv4 = p.ipv4;
+                        break;
+                    }
+                }
+                // TEIDs and SEIDs braid allocates for the SMF stay clear of the small numbers
+                // static sessions use (docs/CONFIG.md).
+                sc.teid_first = pfcp_session_teid_first;
+                sc.first_seid = pfcp_session_first_seid;
+                if (auto why = pfcp::check(sc)) {
+                    std::fprintf(stderr, "braid: pfcp: %s\n", why->c_str());
+                    rc = exit_usage;
+                } else {
+                    session_actions = std::make_unique<pfcp::AppSessionActions>(app);
+                    session_procedures =
+                        std::make_unique<pfcp::SessionProcedures>(sc, *session_actions);
+                    session_procedures->set_request_sender(&pfcp_server->request_sender());
+                    pfcp_server->set_session_handler(session_procedures.get());
+                    loop.add_periodic(
+                        100, [&session_procedures] { session_procedures->poll(steady_ms()); });
+                }
                 if (exporter) {
                     pfcp::add_collectors(*exporter, pfcp_server->node());
+                    if (session_procedures) {
+                        pfcp::add_collectors(*exporter, *session_procedures);
+                    }
                 }
             }
         }

@@ -125,8 +125,8 @@ void upf_families(const dataplane::App& app, std::vector<Family>& out) {
     };
     counter("braid_gtpu_error_indications_sent_total",
             "GTP-U Error Indications sent for G-PDUs to unknown TEIDs", sum(&WC::error_ind_sent));
-    counter("braid_gtpu_sehn_sent_total",
-            "Supported Extension Headers Notifications sent", sum(&WC::sehn_sent));
+    counter("braid_gtpu_sehn_sent_total", "Supported Extension Headers Notifications sent",
+            sum(&WC::sehn_sent));
     counter("braid_gtpu_encapsulated_total", "G-PDUs built toward N3 (downlink)",
             sum(&WC::gtpu_encapsulated));
     counter("braid_gtpu_decapsulated_total", "T-PDUs forwarded to N6 (uplink)",
@@ -155,8 +155,10 @@ void upf_families(const dataplane::App& app, std::vector<Family>& out) {
             "Reports dropped because nobody took them before the bound", get(cs.reports_dropped));
     counter("braid_gtpu_end_markers_sent_total", "End Markers sent on tunnel changes",
             get(cs.end_markers_sent));
-    out.push_back({"braid_buffered_packets", "Downlink packets held for sessions (FAR BUFF)",
-                   Type::gauge, {{{}, get(cs.buffered_now)}}});
+    out.push_back({"braid_buffered_packets",
+                   "Downlink packets held for sessions (FAR BUFF)",
+                   Type::gauge,
+                   {{{}, get(cs.buffered_now)}}});
     out.push_back({"braid_buffer_packets_total",
                    "Downlink buffering, by outcome",
                    Type::counter,

@@ -1,0 +1,93 @@
+"""PFCP session procedures end to end (TS 29.244 §6.3, §7.5): an SMF (scapy, this process)
+establishes a session with F-TEID CHOOSE over N4; the userspace gNB uses the TEID braid allocated,
+the kernel's traffic flows UE ⇄ DN through braid; deletion returns the final usage report."""
+
+from __future__ import annotations
+
+import pytest
+import scapy.contrib.pfcp as p
+
+from conftest import DN_IP, GNB_IP, N3_IP
+from gnb import Gnb
+from test_pfcp_node import Smf, free_udp_port, pfcp_config
+
+UE = "198.19.100.20"
+CP_SEID = 0x1122334455667788
+DL_TEID = 0x01000002
+
+
+def establishment():
+    return p.PFCPSessionEstablishmentRequest(IE_list=[
+        p.IE_NodeId(id_type=2, id="smf.example.org"),
+        p.IE_FSEID(v4=1, seid=CP_SEID, ipv4="127.0.0.1"),
+        p.IE_CreatePDR(IE_list=[
+            p.IE_PDR_Id(id=1), p.IE_Precedence(precedence=200),
+            p.IE_PDI(IE_list=[p.IE_SourceInterface(interface=0),
+                              p.IE_FTEID(V4=1, CH=1, CHID=1, choose_id=7),
+                              p.IE_QFI(QFI=9)]),
+            p.IE_OuterHeaderRemoval(header=0), p.IE_FAR_Id(id=1), p.IE_URR_Id(id=1),
+            p.IE_QER_Id(id=1)]),
+        p.IE_CreatePDR(IE_list=[
+            p.IE_PDR_Id(id=2), p.IE_Precedence(precedence=200),
+            p.IE_PDI(IE_list=[p.IE_SourceInterface(interface=1),
+                              p.IE_UE_IP_Address(V4=1, SD=1, ipv4=UE)]),
+            p.IE_FAR_Id(id=2), p.IE_URR_Id(id=1), p.IE_QER_Id(id=1)]),
+        p.IE_CreateFAR(IE_list=[
+            p.IE_FAR_Id(id=1), p.IE_ApplyAction(FORW=1),
+            p.IE_ForwardingParameters(IE_list=[p.IE_DestinationInterface(interface=1)])]),
+        p.IE_CreateFAR(IE_list=[
+            p.IE_FAR_Id(id=2), p.IE_ApplyAction(FORW=1),
+            p.IE_ForwardingParameters(IE_list=[
+                p.IE_DestinationInterface(interface=0),
+                p.IE_OuterHeaderCreation(GTPUUDPIPV4=1, TEID=DL_TEID, ipv4=GNB_IP)])]),
+        p.IE_CreateURR(IE_list=[p.IE_URR_Id(id=1), p.IE_MeasurementMethod(VOLUM=1, DURAT=1),
+                                p.IE_ReportingTriggers()]),
+        p.IE_CreateQER(IE_list=[p.IE_QER_Id(id=1), p.IE_GateStatus(ul=0, dl=0),
+                                p.IE_QFI(QFI=9)]),
+    ])
+
+
+def find(ies, cls):
+    return [ie for ie in ies if isinstance(ie, cls)]
+
+
+@pytest.fixture(scope="module")
+def upf(braid_factory):
+    port = free_udp_port()
+    b = braid_factory(pfcp_config(port))
+    b.pfcp_port = port
+    return b
+
+
+def test_session_established_over_n4_carries_traffic(lab, upf):
+    smf = Smf(upf.pfcp_port)
+    try:
+        _, rsp = smf.setup()
+        assert find(rsp.IE_list, p.IE_Cause)[0].cause == 1
+        _, rsp = smf.request(establishment(), seid=0)
+        assert rsp.message_type == 51
+        assert find(rsp.IE_list, p.IE_Cause)[0].cause == 1, rsp.show(dump=True)
+        up_seid = find(rsp.IE_list, p.IE_FSEID)[0].seid
+        created = find(rsp.IE_list, p.IE_CreatedPDR)
+        assert len(created) == 1
+        fteid = find(created[0].IE_list, p.IE_FTEID)[0]
+        assert fteid.ipv4 == N3_IP and fteid.TEID >= 0x80000000
+        out = upf.cli_ok("show", "session", str(up_seid))
+        assert f"teid {fteid.TEID}" in out and f"ue {UE}" in out, out
+
+        with Gnb(lab, UE, ul_teid=fteid.TEID, dl_teid=DL_TEID, upf_n3_ip=N3_IP,
+                 routes=["198.19.0.0/24"], qfi=9) as g:
+            cp = lab.ping(lab.gnb, DN_IP, count=3, extra=("-I", UE))
+            assert cp.returncode == 0, cp.stdout + upf.cli("show", "drops")[1]
+            assert g.stats()["dl_qfi"].get("9", 0) >= 3
+
+        _, rsp = smf.request(p.PFCPSessionDeletionRequest(), seid=up_seid)
+        assert rsp.message_type == 55 and rsp.seid == CP_SEID
+        assert find(rsp.IE_list, p.IE_Cause)[0].cause == 1
+        reports = find(rsp.IE_list, p.IE_UsageReport_SDR)
+        assert len(reports) == 1, rsp.show(dump=True)
+        vol = find(reports[0].IE_list, p.IE_VolumeMeasurement)[0]
+        assert vol.uplink >= 3 * 84 and vol.downlink >= 3 * 84
+        assert upf.cli("show", "session", str(up_seid))[0] != 0
+    finally:
+        smf.close()
