@@ -98,7 +98,11 @@ struct ReplyLimiter {
     uint64_t last_tsc = 0;
     bool take(uint64_t now_tsc, uint64_t tsc_hz, uint32_t rate, uint32_t burst) {
         if (last_tsc != 0) {
-            const uint64_t add = (now_tsc - last_tsc) * rate * 1000 / tsc_hz;
+            // Beyond the time that refills a whole burst, more idle time adds nothing; the cap
+            // also keeps the product below from overflowing after days of silence.
+            const uint64_t full = tsc_hz * (burst / std::max<uint32_t>(rate, 1) + 1);
+            const uint64_t elapsed = std::min<uint64_t>(now_tsc - last_tsc, full);
+            const uint64_t add = elapsed * rate * 1000 / tsc_hz;
             tokens_x1000 = std::min<uint64_t>(tokens_x1000 + add, uint64_t{burst} * 1000);
         } else {
             tokens_x1000 = uint64_t{burst} * 1000;

@@ -6,6 +6,7 @@
 
 #include <vector>
 
+#include "dataplane/app.h"
 #include "dataplane/packet_buffer.h"
 #include "dataplane/session.h"
 #include "dataplane/usage.h"
@@ -264,4 +265,28 @@ TEST_CASE("qer: meters survive a modification by QER ID", "[qer]") {
     CHECK(a.rules->qers[0].meters == b.rules->qers[0].meters);
     // A new profile object: workers reconfigure their bucket on the next packet.
     CHECK(&a.rules->qers[0].ul_profile != &b.rules->qers[0].ul_profile);
+}
+
+TEST_CASE("reply limiter: bursts, then the rate; long silence refills one burst only",
+          "[limiter]") {
+    ReplyLimiter l;
+    const uint64_t hz = 2'000'000'000;
+    uint64_t t = 1000;
+    int granted = 0;
+    for (int i = 0; i < 30; ++i) {
+        granted += l.take(t, hz, 100, 20) ? 1 : 0;
+    }
+    CHECK(granted == 20);
+    t += hz / 10;  // 100 ms at 100/s: 10 more
+    granted = 0;
+    for (int i = 0; i < 30; ++i) {
+        granted += l.take(t, hz, 100, 20) ? 1 : 0;
+    }
+    CHECK(granted == 10);
+    t += hz * 86400 * 30;  // a month: no overflow, one burst
+    granted = 0;
+    for (int i = 0; i < 30; ++i) {
+        granted += l.take(t, hz, 100, 20) ? 1 : 0;
+    }
+    CHECK(granted == 20);
 }
