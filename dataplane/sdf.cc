@@ -6,6 +6,7 @@
 #include <rte_acl.h>
 #include <rte_byteorder.h>
 #include <rte_errno.h>
+#include <rte_lcore.h>
 #include <rte_memory.h>
 
 #include <algorithm>
@@ -996,6 +997,11 @@ int Classifier::Impl::match_linear(const PacketKey& key, uint32_t teid,
 
 bool Classifier::Impl::compile_acl(const std::vector<RuleInput>& sorted, const UeAddresses& ue,
                                    std::string* err) {
+    // rte_acl_create dereferences EAL's shared configuration: refuse instead of crashing.
+    if (rte_lcore_count() == 0) {
+        *err = "rte_acl needs an initialised EAL";
+        return false;
+    }
     std::vector<AclEntry> entries[2];  // IPv4, IPv6
     for (size_t rank = 0; rank < sorted.size(); ++rank) {
         const RuleInput& r = sorted[rank];

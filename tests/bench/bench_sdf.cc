@@ -7,16 +7,17 @@
 //   i % 4 == 1  permit out 17 from 198.18.<i>.0/24 2000-2999 to assigned
 //   i % 4 == 2  permit out ip from 198.18.<i>.0/24 to assigned
 //   i % 4 == 3  permit out 17 from 198.19.<i>.0/24 53 to assigned 1024-65535
-// Packets (downlink keys, 1024 of them, fixed seed): "mixed" = 80 % aimed at a uniformly chosen
-// rule, 20 % matching nothing; "miss" = none matches (the linear engine's worst case).
+// Packets (downlink keys, 1024 per workload, fixed seed): "mixed" = 80 % aimed at a uniformly
+// chosen rule, 20 % matching nothing; "last" = every packet matched by the last rule (traffic
+// on a catch-all PDR after the SDF-specific ones); "miss" = none matches (dropped traffic).
 // Each figure is the best of --repeat runs of --ms milliseconds over the key array; the build
 // time is the median of five builds.
 //
 //   bench_sdf [--ms 200] [--repeat 5]
 //
 // Output: a table, the crossovers (rule count where the ACL becomes faster, interpolated; one
-// filter per rule, so also the filter count), then `result.` key=value lines (scripts/bench.sh
-// style).
+// filter per rule, so also the filter count) and the suggested Classifier::acl_threshold (the
+// "last" crossover), then `result.` key=value lines (scripts/bench.sh style).
 // Exit status 1 if the two engines ever disagree.
 #include <rte_cycles.h>
 #include <unistd.h>
@@ -160,15 +161,6 @@ double measure(const Classifier& c, const std::vector<PacketKey>& keys, const Op
     return best;
 }
 
-// The largest measured rule count up to which linear is faster (0: never).
-size_t last_linear_win(const std::vector<double>& lin, const std::vector<double>& acl) {
-    size_t last = 0;
-    for (size_t i = 0; i < lin.size() && lin[i] <= acl[i]; ++i) {
-        last = rule_counts[i];
-    }
-    return last;
-}
-
 // Where linear stops being faster, interpolated between the measured counts around it.
 double crossover(const std::vector<double>& lin, const std::vector<double>& acl) {
     for (size_t i = 1; i < lin.size(); ++i) {
@@ -246,12 +238,21 @@ int main(int argc, char** argv) {
 
     std::printf("bench_sdf: ns per Classifier::match, IPv4 downlink keys, best of %u x %u ms\n",
                 opt.repeat, opt.ms);
-    std::printf("(mixed: 80%% hit a uniformly chosen rule, 20%% miss; miss: no rule matches)\n\n");
-    std::printf("%6s | %12s %12s | %12s %12s | %13s\n", "rules", "linear mixed", "acl mixed",
-                "linear miss", "acl miss", "acl build ms");
-    std::printf("-------+---------------------------+---------------------------+--------------\n");
+    std::printf(
+        "(mixed: 80%% hit a uniformly chosen rule, 20%% match nothing; last: every packet hits\n"
+        " the last rule, as traffic on a catch-all PDR; miss: no rule matches)\n\n");
+    std::printf("%6s | %-19s | %-19s | %-19s | %s\n", "", "mixed", "last rule", "miss",
+                "acl build");
+    std::printf("%6s | %9s %9s | %9s %9s | %9s %9s | %9s\n", "rules", "linear", "acl", "linear",
+                "acl", "linear", "acl", "ms");
+    std::printf(
+        "-------+---------------------+---------------------+---------------------+---------"
+        "-\n");
 
-    std::vector<double> lin_mixed, acl_mixed, lin_miss, acl_miss;
+    constexpr size_t n_work = 3;  // mixed, last, miss
+    const char* const work_names[n_work] = {"mixed", "last", "miss"};
+    std::vector<double> lin_ns[n_work];
+    std::vector<double> acl_ns[n_work];
     int failures = 0;
     std::string results;
     for (size_t n : rule_counts) {
@@ -260,11 +261,11 @@ int main(int argc, char** argv) {
             rules.push_back(make_rule(i));
         }
         std::mt19937 rng(12345);
-        std::vector<PacketKey> mixed;
-        std::vector<PacketKey> misses;
+        std::vector<PacketKey> keys[n_work];
         for (size_t i = 0; i < n_keys; ++i) {
-            mixed.push_back(rng() % 5 == 0 ? miss_key(rng) : key_for(rng() % n, rng));
-            misses.push_back(miss_key(rng));
+            keys[0].push_back(rng() % 5 == 0 ? miss_key(rng) : key_for(rng() % n, rng));
+            keys[1].push_back(key_for(n - 1, rng));
+            keys[2].push_back(miss_key(rng));
         }
         auto lin = Classifier::build(rules, ue, &err, Classifier::Engine::linear);
         // Build time: the median of 5 (the first builds of a process pay for malloc growth).
@@ -285,40 +286,42 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "bench_sdf: build (%zu rules): %s\n", n, err.c_str());
             return 1;
         }
-        // Same answers, or the numbers mean nothing.
-        for (const auto* keys : {&mixed, &misses}) {
-            for (const PacketKey& k : *keys) {
+        std::printf("%6zu |", n);
+        for (size_t w = 0; w < n_work; ++w) {
+            // Same answers, or the numbers mean nothing.
+            for (const PacketKey& k : keys[w]) {
                 if (lin->match(k, 0, std::nullopt) != acl->match(k, 0, std::nullopt)) {
                     ++failures;
                 }
             }
+            const double l = measure(*lin, keys[w], opt);
+            const double a = measure(*acl, keys[w], opt);
+            lin_ns[w].push_back(l);
+            acl_ns[w].push_back(a);
+            std::printf(" %9.1f %9.1f |", l, a);
+            char line[160];
+            std::snprintf(line, sizeof(line),
+                          "result.%s.linear_ns.%zu=%.1f\nresult.%s.acl_ns.%zu=%.1f\n",
+                          work_names[w], n, l, work_names[w], n, a);
+            results += line;
         }
-        const double lm = measure(*lin, mixed, opt);
-        const double am = measure(*acl, mixed, opt);
-        const double lx = measure(*lin, misses, opt);
-        const double ax = measure(*acl, misses, opt);
-        std::printf("%6zu | %12.1f %12.1f | %12.1f %12.1f | %13.2f\n", n, lm, am, lx, ax, build_ms);
-        lin_mixed.push_back(lm);
-        acl_mixed.push_back(am);
-        lin_miss.push_back(lx);
-        acl_miss.push_back(ax);
-        char line[160];
-        std::snprintf(line, sizeof(line),
-                      "result.linear_mixed_ns.%zu=%.1f\nresult.acl_mixed_ns.%zu=%.1f\n", n, lm, n,
-                      am);
+        std::printf(" %9.2f\n", build_ms);
+    }
+    std::printf("\ncrossover, rules (= filters) where rte_acl becomes faster (interpolated):");
+    for (size_t w = 0; w < n_work; ++w) {
+        const double x = crossover(lin_ns[w], acl_ns[w]);
+        std::printf(" %s ~%.0f%s", work_names[w], x, w + 1 < n_work ? "," : "\n");
+        char line[80];
+        std::snprintf(line, sizeof(line), "result.%s.crossover=%.0f\n", work_names[w], x);
         results += line;
     }
-    const size_t last_linear = last_linear_win(lin_mixed, acl_mixed);
-    const double x_mixed = crossover(lin_mixed, acl_mixed);
-    const double x_miss = crossover(lin_miss, acl_miss);
-    std::printf(
-        "\ncrossover (linear interpolation): mixed ~%.0f rules, miss ~%.0f rules; linear "
-        "still faster on mixed at %zu rules; acl_threshold = %zu\n\n",
-        x_mixed, x_miss, last_linear, Classifier::acl_threshold);
-    std::printf("%sresult.crossover_mixed=%.0f\nresult.crossover_miss=%.0f\n", results.c_str(),
-                x_mixed, x_miss);
-    std::printf("result.suggested_acl_threshold=%zu\nresult.acl_threshold=%zu\n", last_linear,
-                Classifier::acl_threshold);
+    // The threshold follows the "last rule" crossover: traffic on a session's catch-all PDR
+    // (lowest priority, after every SDF-specific rule) is the linear engine's common bad case.
+    const auto suggested = static_cast<size_t>(crossover(lin_ns[1], acl_ns[1]));
+    std::printf("suggested acl_threshold (last-rule crossover): %zu; compiled in: %zu\n\n",
+                suggested, Classifier::acl_threshold);
+    std::printf("%sresult.suggested_acl_threshold=%zu\nresult.acl_threshold=%zu\n", results.c_str(),
+                suggested, Classifier::acl_threshold);
     if (failures != 0) {
         std::fprintf(stderr, "bench_sdf: linear and acl disagree (%d)\n", failures);
         return 1;
