@@ -119,10 +119,10 @@ struct RuleInput {
 class Classifier {
 public:
     // Rules with more filters in total than this use rte_acl. tests/bench/bench_sdf.cc (IPv4,
-    // one filter per rule, one rte_acl_classify per packet): linear costs ~2 ns per filter
-    // scanned, rte_acl ~70 ns per hit whatever the count; traffic on the last (catch-all) rule
-    // crosses over at 33-34 filters, uniformly spread hits at ~45, packets matching nothing at
-    // ~14.
+    // one filter per rule): linear costs a few ns per filter scanned, one rte_acl_classify a
+    // constant ~100-200 ns; rte_acl wins past ~23 filters when traffic hits the last
+    // (catch-all) rule, past ~33 for uniformly spread hits, past ~12 for packets matching
+    // nothing. docs/BENCHMARKS.md has the table.
     static constexpr size_t acl_threshold = 32;
 
     static std::unique_ptr<Classifier> build(std::vector<RuleInput> rules, const UeAddresses& ue,
