@@ -1074,6 +1074,24 @@ void read_config(Reader& r, const YAML::Node& root, Config& c) {
                             }},
                        });
              }},
+            {"gtpu",
+             [&](const YAML::Node& node, const std::string& path) {
+                 r.map(node, path,
+                       {
+                           {"echo_interval_s",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.uint(v, p, c.gtpu.echo_interval_s, 1, 86400);
+                            }},
+                           {"t3_response_ms",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.uint(v, p, c.gtpu.t3_response_ms, 100, 60000);
+                            }},
+                           {"n3_requests",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.uint(v, p, c.gtpu.n3_requests, 1, 10);
+                            }},
+                       });
+             }},
             {"sessions",
              [&](const YAML::Node& node, const std::string& path) {
                  r.map(node, path,
@@ -1425,6 +1443,11 @@ neighbors:
   retry_ms: 1000
   max_retries: 3
 
+gtpu:                    # path management: Echo Requests to the peers sessions tunnel to
+  echo_interval_s: 60    # TS 29.281 7.2.1: not more often than every 60 s on a path
+  t3_response_ms: 3000   # T3-RESPONSE
+  n3_requests: 3         # N3-REQUESTS: unanswered requests before the path is down
+
 sessions:
   max: 65536             # PFCP sessions at once (static ones from the CLI included)
 
@@ -1543,6 +1566,12 @@ std::string render(const Config& c) {
     emit_uint(out, "reachable_s", c.neighbors.reachable_s);
     emit_uint(out, "retry_ms", c.neighbors.retry_ms);
     emit_uint(out, "max_retries", c.neighbors.max_retries);
+    out << YAML::EndMap;
+
+    out << YAML::Key << "gtpu" << YAML::Value << YAML::BeginMap;
+    emit_uint(out, "echo_interval_s", c.gtpu.echo_interval_s);
+    emit_uint(out, "t3_response_ms", c.gtpu.t3_response_ms);
+    emit_uint(out, "n3_requests", c.gtpu.n3_requests);
     out << YAML::EndMap;
 
     out << YAML::Key << "sessions" << YAML::Value << YAML::BeginMap;

@@ -139,6 +139,15 @@ struct Neighbors {
     bool operator==(const Neighbors&) const = default;
 };
 
+// GTP-U path management (TS 29.281 §7.2.1): Echo Requests to every peer sessions tunnel to.
+struct Gtpu {
+    uint32_t echo_interval_s = 60;   // 1..86400; the spec wants >= 60 (shorter: labs, warned)
+    uint32_t t3_response_ms = 3000;  // 100..60000: wait for each Echo Response
+    uint32_t n3_requests = 3;        // 1..10: unanswered requests before the path is down
+
+    bool operator==(const Gtpu&) const = default;
+};
+
 // A session installed at start-up (and by `session add`): one uplink PDR (G-PDUs to
 // `uplink_teid`, outer header removed, to N6) and one downlink PDR per UE address family
 // (GTP-U to `gnb_ipv4` with `gnb_teid`), QER 1 and URR 1 on every PDR. The same session action
@@ -184,6 +193,7 @@ struct Config {
     Metrics metrics;
     Cli cli;
     Neighbors neighbors;
+    Gtpu gtpu;
     Sessions sessions;
     Log log;
 

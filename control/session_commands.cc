@@ -2,6 +2,7 @@
 // through the App's session action functions — the path PFCP uses — as a whole new spec built
 // from the current one (all or nothing, one publication).
 #include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <cinttypes>
 #include <functional>
@@ -421,6 +422,171 @@ void show_sessions(dataplane::App& app, const Args& args, Output& out) {
                app.config().sessions.max, t.retired());
 }
 
+// `show session teid <teid>` / `show session ue <ip>`: the session workers would pick.
+void show_session_by(dataplane::App& app, const Args& args, Output& out) {
+    const auto& t = app.sessions();
+    const dataplane::SessionRules* r = nullptr;
+    std::string what;
+    if (auto teid = args.get_uint("teid")) {
+        r = t.by_teid(static_cast<uint32_t>(*teid));
+        what = "uplink TEID " + std::to_string(*teid);
+    } else if (auto ue = args.get("ue")) {
+        what = "UE address " + std::string(*ue);
+        in_addr a4{};
+        in6_addr a6{};
+        const std::string text(*ue);
+        if (inet_pton(AF_INET, text.c_str(), &a4) == 1) {
+            r = t.by_ue_ipv4(ntohl(a4.s_addr));
+        } else if (inet_pton(AF_INET6, text.c_str(), &a6) == 1) {
+            r = t.by_ue_ipv6(a6.s6_addr);
+        }
+    }
+    if (r == nullptr) {
+        out.printf("error: no session for %s\n", what.c_str());
+        return;
+    }
+    show_session(app, *r, out);
+}
+
+// `show pdr|far|qer|urr <seid> <id>`: one rule of a session, every field.
+void show_rule(dataplane::App& app, const Args& args, Output& out) {
+    const uint64_t seid = *args.get_uint("seid");
+    const auto id = static_cast<uint32_t>(*args.get_uint("id"));
+    const dataplane::SessionRules* r = app.sessions().by_seid(seid);
+    const SessionSpec* spec = app.sessions().spec(seid);
+    if (r == nullptr || spec == nullptr) {
+        out.printf("error: no session %" PRIu64 "\n", seid);
+        return;
+    }
+    auto ids = [](const std::vector<uint32_t>& v) {
+        std::string s;
+        for (uint32_t x : v) {
+            s += (s.empty() ? "" : ",") + std::to_string(x);
+        }
+        return s.empty() ? std::string("-") : s;
+    };
+    if (args.has("pdr")) {
+        for (const auto& p : spec->pdrs) {
+            if (p.id != id) {
+                continue;
+            }
+            out.printf("pdr %u of session %" PRIu64 "\n  precedence %u, source interface %s\n",
+                       p.id, seid, p.precedence,
+                       std::string(dataplane::to_string(p.source)).c_str());
+            if (p.local_teid) {
+                out.printf("  local F-TEID %u (0x%08x)\n", *p.local_teid, *p.local_teid);
+            }
+            if (p.ue_ipv4) {
+                out.printf("  UE IPv4 %s\n", ipv4_text(*p.ue_ipv4).c_str());
+            }
+            if (p.ue_ipv6) {
+                out.printf("  UE IPv6 %s\n", prefix_text(*p.ue_ipv6).c_str());
+            }
+            if (p.qfi) {
+                out.printf("  QFI %u\n", *p.qfi);
+            }
+            if (!p.network_instance.empty()) {
+                out.printf("  network instance %s\n", p.network_instance.c_str());
+            }
+            for (const auto& f : p.sdf_filters) {
+                std::string text = f.flow ? dataplane::sdf::to_string(*f.flow) : "any";
+                if (f.tos) {
+                    text +=
+                        " tos " + std::to_string((*f.tos)[0]) + "/" + std::to_string((*f.tos)[1]);
+                }
+                if (f.spi) {
+                    text += " spi " + std::to_string(*f.spi);
+                }
+                if (f.flow_label) {
+                    text += " flow-label " + std::to_string(*f.flow_label);
+                }
+                out.printf("  sdf filter: %s\n", text.c_str());
+            }
+            out.printf("  outer header removal %s\n  far %u, qers %s, urrs %s\n",
+                       p.remove_outer_header ? "GTP-U/UDP/IPv4" : "none", p.far_id,
+                       ids(p.qer_ids).c_str(), ids(p.urr_ids).c_str());
+            return;
+        }
+    } else if (args.has("far")) {
+        for (const auto& f : spec->fars) {
+            if (f.id != id) {
+                continue;
+            }
+            out.printf("far %u of session %" PRIu64 "\n  apply action:%s%s%s%s\n", f.id, seid,
+                       f.action.forward ? " FORW" : "", f.action.drop ? " DROP" : "",
+                       f.action.buffer ? " BUFF" : "", f.action.notify_cp ? " NOCP" : "");
+            out.printf("  destination interface %s\n",
+                       std::string(dataplane::to_string(f.destination)).c_str());
+            if (f.outer_header) {
+                out.printf("  outer header creation GTP-U/UDP/IPv4: TEID %u (0x%08x) peer %s\n",
+                           f.outer_header->teid, f.outer_header->teid,
+                           ipv4_text(f.outer_header->peer_ipv4).c_str());
+            }
+            if (f.bar_id) {
+                out.printf("  bar %u\n", *f.bar_id);
+            }
+            if (!f.network_instance.empty()) {
+                out.printf("  network instance %s\n", f.network_instance.c_str());
+            }
+            return;
+        }
+    } else if (args.has("qer")) {
+        for (const auto& q : r->qers) {
+            if (q.qer.id != id) {
+                continue;
+            }
+            out.printf("qer %u of session %" PRIu64 "\n  gate ul %s, dl %s\n", q.qer.id, seid,
+                       q.qer.gate_ul_open ? "open" : "closed",
+                       q.qer.gate_dl_open ? "open" : "closed");
+            out.printf("  mbr ul %" PRIu64 " kbit/s%s, dl %" PRIu64 " kbit/s%s\n",
+                       q.qer.mbr_ul_kbps, q.limit_ul ? " (policed, srTCM)" : "", q.qer.mbr_dl_kbps,
+                       q.limit_dl ? " (policed, srTCM)" : "");
+            if (q.qer.qfi) {
+                out.printf("  qfi %u (written into downlink PDU Session Containers)\n", *q.qer.qfi);
+            }
+            return;
+        }
+    } else if (args.has("urr")) {
+        for (const auto& u : r->urrs) {
+            if (u.urr.id != id) {
+                continue;
+            }
+            auto now = app.current_usage(seid, id).value_or(dataplane::UsageTotals{});
+            out.printf("urr %u of session %" PRIu64 "\n", id, seid);
+            out.printf("  volume threshold %" PRIu64 " B, time threshold %u s, period %u s\n",
+                       u.urr.volume_threshold_bytes, u.urr.time_threshold_s,
+                       u.urr.measurement_period_s);
+            out.printf("  since the last report: uplink %" PRIu64 " B in %" PRIu64
+                       " packets, downlink %" PRIu64 " B in %" PRIu64 " packets\n",
+                       now.bytes_ul, now.packets_ul, now.bytes_dl, now.packets_dl);
+            return;
+        }
+    }
+    out.printf("error: session %" PRIu64 " has no %s %u\n", seid, std::string(args.word(1)).c_str(),
+               id);
+}
+
+void show_gtpu_peers(dataplane::App& app, Output& out) {
+    const auto& paths = app.gtpu_paths();
+    const auto& cfg = paths.config();
+    out.printf("GTP-U paths: echo every %u s, T3-RESPONSE %u ms, N3-REQUESTS %u\n",
+               cfg.echo_interval_ms / 1000, cfg.t3_response_ms, cfg.n3_requests);
+    out.printf("%-16s %-8s %8s %10s %10s %10s %9s %8s\n", "peer", "state", "sessions", "requests",
+               "responses", "timeouts", "failures", "rtt ms");
+    for (const auto& [ip, p] : paths.peers()) {
+        out.printf("%-16s %-8s %8u %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %9" PRIu64 " %8s\n",
+                   ipv4_text(ip).c_str(), std::string(dataplane::to_string(p.state)).c_str(),
+                   p.sessions, p.requests_sent, p.responses, p.timeouts, p.path_failures,
+                   p.last_response_ms != 0 ? std::to_string(p.last_rtt_ms).c_str() : "-");
+    }
+    const auto& st = paths.stats();
+    out.printf("%zu peers; echo requests sent %" PRIu64 ", responses %" PRIu64
+               ", unexpected responses %" PRIu64 ", timeouts %" PRIu64 "; path failures %" PRIu64
+               ", recoveries %" PRIu64 "\n",
+               paths.peers().size(), st.requests_sent, st.responses, st.unexpected_responses,
+               st.timeouts, st.path_failures, st.path_recoveries);
+}
+
 void show_reports(dataplane::App& app, Output& out) {
     for (const auto& rep : app.recent_reports()) {
         if (const auto* u = std::get_if<dataplane::UsageReport>(&rep)) {
@@ -465,6 +631,14 @@ void register_session_commands(cli::Registry& r, CommandContext& ctx) {
            [&app](const Args& a, Output& o) { show_sessions(app, a, o); }});
     r.add({"show session reports", "the last reports for the SMF, session and buffer counters",
            [&app](const Args&, Output& o) { show_reports(app, o); }});
+    r.add({"show session teid <teid:u32>", "the session owning an uplink TEID (as workers match)",
+           [&app](const Args& a, Output& o) { show_session_by(app, a, o); }});
+    r.add({"show session ue <ue:ip>", "the session owning a UE IPv4 address or IPv6 /64",
+           [&app](const Args& a, Output& o) { show_session_by(app, a, o); }});
+    r.add({"show pdr|far|qer|urr <seid:u64> <id:u32>", "one rule of a session, every field",
+           [&app](const Args& a, Output& o) { show_rule(app, a, o); }});
+    r.add({"show gtpu peers", "GTP-U peers sessions tunnel to: echo path state and counters",
+           [&app](const Args&, Output& o) { show_gtpu_peers(app, o); }});
 }
 
 }  // namespace braid::control

@@ -166,6 +166,26 @@ void upf_families(const dataplane::App& app, std::vector<Family>& out) {
                     {{{"outcome", "released"}}, get(cs.buffer_released)},
                     {{{"outcome", "dropped_oldest"}}, get(cs.buffer_dropped_oldest)},
                     {{{"outcome", "discarded"}}, get(cs.buffer_discarded)}}});
+    auto peers =
+        family("braid_gtpu_peers", "GTP-U peers sessions tunnel to, by path state", Type::gauge);
+    for (size_t st = 0; st < cs.gtpu_peers_by_state.size(); ++st) {
+        peers.samples.push_back({{{"state", std::string(dataplane::to_string(
+                                                static_cast<dataplane::GtpuPaths::State>(st)))}},
+                                 get(cs.gtpu_peers_by_state[st])});
+    }
+    out.push_back(std::move(peers));
+    out.push_back({"braid_gtpu_echo_total",
+                   "GTP-U path management: Echo Requests sent and their outcomes",
+                   Type::counter,
+                   {{{{"event", "request_sent"}}, get(cs.gtpu_echo_requests_sent)},
+                    {{{"event", "response"}}, get(cs.gtpu_echo_responses)},
+                    {{{"event", "unexpected_response"}}, get(cs.gtpu_echo_unexpected)},
+                    {{{"event", "timeout"}}, get(cs.gtpu_echo_timeouts)}}});
+    counter("braid_gtpu_path_failures_total",
+            "GTP-U paths declared down (N3-REQUESTS Echo Requests unanswered)",
+            get(cs.gtpu_path_failures));
+    counter("braid_gtpu_path_recoveries_total", "GTP-U paths back up after a failure",
+            get(cs.gtpu_path_recoveries));
 }
 
 }  // namespace

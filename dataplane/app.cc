@@ -93,6 +93,17 @@ bool App::setup(const config::Config& cfg, std::string* err) {
     }
     usage_ = std::make_unique<UsageMonitor>(static_cast<unsigned>(cfg.workers.lcores.size()));
     buffer_ = std::make_unique<PacketBuffer>(buffer_packets_total, rte_pktmbuf_free);
+    GtpuPathConfig paths;
+    paths.echo_interval_ms = cfg.gtpu.echo_interval_s * 1000;
+    paths.t3_response_ms = cfg.gtpu.t3_response_ms;
+    paths.n3_requests = cfg.gtpu.n3_requests;
+    gtpu_paths_ = std::make_unique<GtpuPaths>(paths);
+    if (cfg.gtpu.echo_interval_s < 60) {
+        BRAID_LOG(dataplane, WARNING,
+                  "gtpu.echo_interval_s is %u: TS 29.281 7.2.1 allows an Echo Request at most "
+                  "every 60 s on a path (use shorter intervals in labs only)",
+                  cfg.gtpu.echo_interval_s);
+    }
 
     for (uint16_t i = 0; i < cfg.ports.size(); ++i) {
         if (!setup_port(cfg.ports[i], i, err)) {
@@ -337,6 +348,7 @@ void App::control_tick(uint64_t now_ms) {
         poll_usage(now_ms);
         next_usage_poll_ms_ = now_ms + usage_poll_ms;
     }
+    poll_gtpu_paths(now_ms);
     reclaim(false);
     sessions_->reclaim();
 }
@@ -365,6 +377,13 @@ void App::drain_worker_events(uint64_t now_ms) {
                     case W2MEvent::Type::error_ind_received:
                         report_error_indication(e.value, e.ipv4);
                         break;
+                    case W2MEvent::Type::echo_response: {
+                        std::vector<GtpuPaths::Transition> t;
+                        gtpu_paths_->on_echo_response(e.ipv4, static_cast<uint16_t>(e.value),
+                                                      now_ms, t);
+                        log_path_transitions(t);
+                        break;
+                    }
                 }
             }
         }
@@ -400,6 +419,17 @@ void App::publish_control_stats() {
     put(control_stats_.buffer_released, b.released);
     put(control_stats_.buffer_dropped_oldest, b.dropped_oldest);
     put(control_stats_.buffer_discarded, b.discarded);
+    for (size_t st = 0; st < control_stats_.gtpu_peers_by_state.size(); ++st) {
+        put(control_stats_.gtpu_peers_by_state[st],
+            gtpu_paths_->count(static_cast<GtpuPaths::State>(st)));
+    }
+    const GtpuPaths::Stats& g = gtpu_paths_->stats();
+    put(control_stats_.gtpu_echo_requests_sent, g.requests_sent);
+    put(control_stats_.gtpu_echo_responses, g.responses);
+    put(control_stats_.gtpu_echo_unexpected, g.unexpected_responses);
+    put(control_stats_.gtpu_echo_timeouts, g.timeouts);
+    put(control_stats_.gtpu_path_failures, g.path_failures);
+    put(control_stats_.gtpu_path_recoveries, g.path_recoveries);
 }
 
 void App::publish_neighbors() {

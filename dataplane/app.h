@@ -11,12 +11,14 @@
 #include <deque>
 #include <memory>
 #include <new>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "control/config.h"
 #include "dataplane/counter.h"
+#include "dataplane/gtpu_paths.h"
 #include "dataplane/neighbor.h"
 #include "dataplane/packet_buffer.h"
 #include "dataplane/session_table.h"
@@ -122,6 +124,7 @@ struct W2MEvent {
         arp_seen,            // ipv4 + mac seen in ARP on port_index
         neighbor_wanted,     // a packet needed the MAC of ipv4 on port_index
         error_ind_received,  // Error Indication from ipv4 for TEID `value`
+        echo_response,       // GTP-U Echo Response from ipv4 with sequence number `value`
     };
     Type type;
     uint16_t port_index;
@@ -170,6 +173,11 @@ struct ControlStats {
         downlink_data_reports{0}, end_markers_sent{0}, reports_dropped{0};
     std::atomic<uint64_t> buffered_now{0}, buffered_total{0}, buffer_released{0},
         buffer_dropped_oldest{0}, buffer_discarded{0};
+    // GTP-U path management (GtpuPaths).
+    std::array<std::atomic<uint64_t>, 3> gtpu_peers_by_state{};  // by GtpuPaths::State
+    std::atomic<uint64_t> gtpu_echo_requests_sent{0}, gtpu_echo_responses{0},
+        gtpu_echo_unexpected{0}, gtpu_echo_timeouts{0}, gtpu_path_failures{0},
+        gtpu_path_recoveries{0};
 };
 
 // What the dataplane tells the SMF about a session (PFCP Session Report Request, TS 29.244
@@ -246,6 +254,8 @@ public:
     const PacketBuffer& packet_buffer() const { return *buffer_; }
     // Send a GTP-U End Marker for `teid` to `peer_ipv4` on N3 (through worker 0).
     bool send_end_marker(uint32_t peer_ipv4, uint32_t teid);
+    // GTP-U path management: the peers that sessions tunnel to and their echo state.
+    const GtpuPaths& gtpu_paths() const { return *gtpu_paths_; }
 
     // Control core only (the action functions); workers use its lock-free lookups.
     SessionTable& sessions() { return *sessions_; }
@@ -285,6 +295,11 @@ private:
     void report_error_indication(uint32_t teid, uint32_t peer_ipv4);
     void push_report(SessionReport r);
     bool send_from_control(rte_mbuf* m);
+    // A GTP-U message from braid's N3 address, UDP 2152 → 2152, to `peer_ipv4`.
+    bool send_gtpu(uint32_t peer_ipv4, std::span<const uint8_t> message);
+    void track_gtpu_peers(const SessionSpec* before, const SessionSpec* after);
+    void poll_gtpu_paths(uint64_t now_ms);
+    void log_path_transitions(const std::vector<GtpuPaths::Transition>& t);
 
     config::Config cfg_;
     std::vector<PortRuntime> ports_;
@@ -293,6 +308,7 @@ private:
     std::unique_ptr<SessionTable> sessions_;
     std::unique_ptr<UsageMonitor> usage_;
     std::unique_ptr<PacketBuffer> buffer_;
+    std::unique_ptr<GtpuPaths> gtpu_paths_;
     std::vector<SessionReport> reports_;
     std::deque<SessionReport> recent_reports_;
     SessionCounters session_counters_;

@@ -71,6 +71,7 @@ std::optional<SpecError> App::create_session(const SessionSpec& spec) {
     }
     ++session_counters_.created;
     want_session_neighbors(spec, now_ms_);
+    track_gtpu_peers(nullptr, &spec);
     BRAID_LOG(dataplane, INFO,
               "session %" PRIu64 " created: %zu PDRs, %zu FARs, %zu QERs, %zu URRs", spec.seid,
               spec.pdrs.size(), spec.fars.size(), spec.qers.size(), spec.urrs.size());
@@ -93,6 +94,7 @@ std::optional<SpecError> App::modify_session(const SessionSpec& spec, const Modi
         return err;
     }
     ++session_counters_.modified;
+    track_gtpu_peers(&before, &spec);
     const SessionRules* rules = sessions_->by_seid(spec.seid);
     std::vector<UsageReport> out;
     // URRs the modification removed: their final report (TS 29.244 §7.5.5.1, Usage Report in
@@ -140,6 +142,7 @@ std::optional<std::vector<UsageReport>> App::delete_session(uint64_t seid) {
     usage_->report_now(*rules, {}, UsageTrigger::termination, now_ms_, out);
     usage_->forget(seid);
     buffer_->discard(seid);
+    track_gtpu_peers(sessions_->spec(seid), nullptr);
     sessions_->delete_session(seid);
     ++session_counters_.deleted;
     session_counters_.usage_reports += out.size();
@@ -269,7 +272,7 @@ void App::release_buffered_packets() {
     }
 }
 
-bool App::send_end_marker(uint32_t peer_ipv4, uint32_t teid) {
+bool App::send_gtpu(uint32_t peer_ipv4, std::span<const uint8_t> message) {
     const PortRuntime* port = nullptr;
     for (const auto& p : ports_) {
         if (p.role == config::PortRole::n3 && p.has_ipv4) {
@@ -289,9 +292,9 @@ bool App::send_end_marker(uint32_t peer_ipv4, uint32_t teid) {
         ++control_tx_failures_;
         return false;
     }
-    constexpr uint16_t gtp_len = 8;
-    constexpr uint16_t len =
-        sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr) + gtp_len;
+    const auto gtp_len = static_cast<uint16_t>(message.size());
+    const auto len = static_cast<uint16_t>(sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) +
+                                           sizeof(rte_udp_hdr) + gtp_len);
     auto* eth = reinterpret_cast<rte_ether_hdr*>(rte_pktmbuf_append(m, len));
     if (eth == nullptr) {
         rte_pktmbuf_free(m);
@@ -304,7 +307,7 @@ bool App::send_end_marker(uint32_t peer_ipv4, uint32_t teid) {
     auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
     std::memset(ip, 0, sizeof(*ip));
     ip->version_ihl = RTE_IPV4_VHL_DEF;
-    ip->total_length = rte_cpu_to_be_16(len - sizeof(rte_ether_hdr));
+    ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(len - sizeof(rte_ether_hdr)));
     ip->time_to_live = 64;
     ip->next_proto_id = IPPROTO_UDP;
     ip->src_addr = rte_cpu_to_be_32(port->ipv4);
@@ -313,18 +316,86 @@ bool App::send_end_marker(uint32_t peer_ipv4, uint32_t teid) {
     auto* udp = reinterpret_cast<rte_udp_hdr*>(ip + 1);
     udp->src_port = rte_cpu_to_be_16(gtpu::udp_port);
     udp->dst_port = rte_cpu_to_be_16(gtpu::udp_port);
-    udp->dgram_len = rte_cpu_to_be_16(sizeof(rte_udp_hdr) + gtp_len);
+    udp->dgram_len = rte_cpu_to_be_16(static_cast<uint16_t>(sizeof(rte_udp_hdr) + gtp_len));
+    std::memcpy(udp + 1, message.data(), gtp_len);
     udp->dgram_cksum = 0;
-    gtpu::encode_end_marker(std::span<uint8_t>(reinterpret_cast<uint8_t*>(udp + 1), gtp_len),
-                            gtpu::Teid(teid));
+    udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
     meta(m).port_index = port->index;
-    if (!send_from_control(m)) {
+    return send_from_control(m);
+}
+
+bool App::send_end_marker(uint32_t peer_ipv4, uint32_t teid) {
+    uint8_t msg[8];
+    const size_t n = gtpu::encode_end_marker(msg, gtpu::Teid(teid));
+    if (n == 0 || !send_gtpu(peer_ipv4, std::span<const uint8_t>(msg, n))) {
         return false;
     }
     ++session_counters_.end_markers_sent;
     BRAID_LOG(dataplane, INFO, "End Marker sent to %s for TEID 0x%08x",
               ipv4_text(peer_ipv4).c_str(), teid);
     return true;
+}
+
+namespace {
+
+// The distinct GTP-U peers a session's FARs tunnel to.
+std::set<uint32_t> tunnel_peers(const SessionSpec* spec) {
+    std::set<uint32_t> out;
+    if (spec != nullptr) {
+        for (const Far& f : spec->fars) {
+            if (f.outer_header) {
+                out.insert(f.outer_header->peer_ipv4);
+            }
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+void App::track_gtpu_peers(const SessionSpec* before, const SessionSpec* after) {
+    const std::set<uint32_t> old_peers = tunnel_peers(before);
+    const std::set<uint32_t> new_peers = tunnel_peers(after);
+    for (uint32_t ip : new_peers) {
+        if (!old_peers.contains(ip)) {
+            gtpu_paths_->add_user(ip, now_ms_);
+        }
+    }
+    for (uint32_t ip : old_peers) {
+        if (!new_peers.contains(ip)) {
+            gtpu_paths_->remove_user(ip);
+        }
+    }
+}
+
+void App::log_path_transitions(const std::vector<GtpuPaths::Transition>& transitions) {
+    for (const auto& t : transitions) {
+        if (t.to == GtpuPaths::State::down) {
+            BRAID_LOG(dataplane, WARNING,
+                      "GTP-U path to %s is down: %u Echo Requests unanswered (was %s)",
+                      ipv4_text(t.ipv4).c_str(), gtpu_paths_->config().n3_requests,
+                      std::string(to_string(t.from)).c_str());
+        } else {
+            BRAID_LOG(dataplane, INFO, "GTP-U path to %s is %s (was %s)", ipv4_text(t.ipv4).c_str(),
+                      std::string(to_string(t.to)).c_str(), std::string(to_string(t.from)).c_str());
+        }
+    }
+}
+
+void App::poll_gtpu_paths(uint64_t now_ms) {
+    std::vector<GtpuPaths::Request> requests;
+    std::vector<GtpuPaths::Transition> transitions;
+    gtpu_paths_->poll(now_ms, requests, transitions);
+    log_path_transitions(transitions);
+    for (const auto& r : requests) {
+        uint8_t msg[16];
+        const size_t n = gtpu::encode_echo_request(msg, r.seq);
+        // A failure (no route or MAC yet, ring full) is counted in control_tx_failures; the
+        // request then times out like a lost one and is retransmitted.
+        if (n != 0) {
+            send_gtpu(r.ipv4, std::span<const uint8_t>(msg, n));
+        }
+    }
 }
 
 }  // namespace braid::dataplane

@@ -31,6 +31,7 @@ namespace braid::pipelines {
     X(gtpu_unknown_teid,   "G-PDU to a TEID no session owns (Error Indication rate limit hit)") \
     X(gtpu_error_ind_received, "Error Indication from a peer, reported to the control core")   \
     X(gtpu_end_marker_received, "End Marker from a peer (consumed)")                           \
+    X(gtpu_echo_response_received, "Echo Response, handed to path management (consumed)")     \
     X(inner_malformed,     "T-PDU or N6 packet that is not a complete IPv4/IPv6 packet")       \
     X(pdr_no_match,        "packet of a session that no PDR of the session matches")           \
     X(no_session_for_ue,   "N6 packet to an address no session owns")                          \

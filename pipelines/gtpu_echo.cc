@@ -2,10 +2,13 @@
 // gets an Echo Response (§7.2.2: same sequence number, TEID 0, Recovery 0, addresses and ports
 // swapped). A message carrying an extension header that braid does not know and that is marked
 // comprehension-required gets a Supported Extension Headers Notification listing what braid
-// understands (§5.2.1, §7.2.3), rate-limited like Error Indications.
+// understands (§5.2.1, §7.2.3), rate-limited like Error Indications. An Echo Response (to the
+// control core's probes, dataplane/gtpu_paths.h) is passed to the control core and consumed.
 #include <rte_cycles.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
 #include <rte_udp.h>
 
 #include <cstring>
@@ -86,6 +89,20 @@ StageResult gtpu_echo_packet(const dataplane::PortRuntime& port, rte_mbuf* m,
         if (wc != nullptr) {
             wc->counters.sehn_sent.add();
         }
+    } else if (r.ok() && r.packet()->header.type == gtpu::MessageType::echo_response &&
+               r.packet()->header.seq) {
+        // An answer to the control core's path probing (dataplane/gtpu_paths.h).
+        if (wc != nullptr) {
+            dataplane::W2MEvent ev{};
+            ev.type = dataplane::W2MEvent::Type::echo_response;
+            ev.port_index = port.index;
+            ev.ipv4 = rte_be_to_cpu_32(ip->src_addr);
+            ev.value = *r.packet()->header.seq;
+            if (rte_ring_sp_enqueue_elem(wc->w2m, &ev, sizeof(ev)) != 0) {
+                wc->counters.w2m_full.add();
+            }
+        }
+        return {Verdict::drop, DropReason::gtpu_echo_response_received};
     } else if (r.ok() && r.packet()->header.type == gtpu::MessageType::echo_request &&
                r.packet()->header.seq) {
         len = gtpu::encode_echo_response(reply, *r.packet()->header.seq);

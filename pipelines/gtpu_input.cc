@@ -57,6 +57,11 @@ StageResult gtpu_input_packet(const dataplane::PortRuntime& /*port*/, rte_mbuf* 
                 return {Verdict::drop, DropReason::gtpu_malformed};  // §7.2.1: S = 1
             }
             return {Verdict::gtpu_echo, DropReason::count};
+        case gtpu::MessageType::echo_response:
+            if (!p.header.seq) {
+                return {Verdict::drop, DropReason::gtpu_malformed};  // §7.2.2: S = 1
+            }
+            return {Verdict::gtpu_echo, DropReason::count};  // to path management
         case gtpu::MessageType::error_indication:
             return {Verdict::gtpu_error_ind, DropReason::count};
         case gtpu::MessageType::end_marker:

@@ -304,3 +304,23 @@ def test_mbr_polices_a_udp_flow_within_5_percent(lab, braid, gnb, alive):
         assert drops(braid, "qer_mbr_exceeded") > 0
     finally:
         braid.cli_ok("session", "set", str(SEID), "mbr", "0", "0")
+
+
+def test_show_commands_find_sessions_and_rules(braid, session, alive):
+    by_seid = braid.cli_ok("show", "session", str(SEID))
+    assert braid.cli_ok("show", "session", "teid", str(UL_TEID)) == by_seid
+    assert braid.cli_ok("show", "session", "ue", UE) == by_seid
+    assert braid.cli_ok("show", "session", "ue", "2001:db8:100:1::77") == by_seid  # the /64
+    assert "error: no session for uplink TEID 4242" in braid.cli("show", "session", "teid",
+                                                                  "4242")[1]
+    assert "error: no session for UE address 198.19.200.1" in braid.cli("show", "session", "ue",
+                                                                         "198.19.200.1")[1]
+    pdr = braid.cli_ok("show", "pdr", str(SEID), "1")
+    assert f"local F-TEID {UL_TEID}" in pdr and "outer header removal GTP-U/UDP/IPv4" in pdr, pdr
+    far = braid.cli_ok("show", "far", str(SEID), "2")
+    assert f"TEID {DL_TEID}" in far and f"peer {GNB_IP}" in far and "FORW" in far, far
+    qer = braid.cli_ok("show", "qer", str(SEID), "1")
+    assert "gate ul open, dl open" in qer and "qfi 9" in qer, qer
+    urr = braid.cli_ok("show", "urr", str(SEID), "1")
+    assert "since the last report: uplink" in urr, urr
+    assert "has no far 99" in braid.cli("show", "far", str(SEID), "99")[1]

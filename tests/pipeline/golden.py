@@ -127,6 +127,13 @@ drop("gtpu_version_2", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
 drop("gtpu_end_marker_is_consumed", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
      IP(src=GNB_IP, dst=N3_IP) / UDP(sport=2152, dport=2152) / GTP_U_Header(teid=0x1001, gtp_type=254),
      "gtpu_end_marker_received")
+drop("gtpu_echo_response_goes_to_path_management", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
+     IP(src=GNB_IP, dst=N3_IP) / UDP(sport=2152, dport=2152) /
+     GTP_U_Header(gtp_type=2, S=1, seq=7, teid=0) / GTPEchoResponse(IE_list=[IE_Recovery(restart_counter=0)]),
+     "gtpu_echo_response_received")
+drop("gtpu_echo_response_without_sequence", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
+     IP(src=GNB_IP, dst=N3_IP) / UDP(sport=2152, dport=2152) / GTP_U_Header(gtp_type=2, teid=0),
+     "gtpu_malformed")
 drop("gtpu_tunnel_status_is_not_handled", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
      IP(src=GNB_IP, dst=N3_IP) / UDP(sport=2152, dport=2152) / GTP_U_Header(teid=0, gtp_type=253),
      "gtpu_unhandled_message")
