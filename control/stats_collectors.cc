@@ -131,6 +131,12 @@ void upf_families(const dataplane::App& app, std::vector<Family>& out) {
             sum(&WC::gtpu_encapsulated));
     counter("braid_gtpu_decapsulated_total", "T-PDUs forwarded to N6 (uplink)",
             sum(&WC::gtpu_decapsulated));
+    counter("braid_icmp_too_big_sent_total",
+            "ICMP Fragmentation Needed / ICMPv6 Packet Too Big sent for packets too big for N3",
+            sum(&WC::icmp_too_big_sent));
+    counter("braid_gtpu_fragmented_total",
+            "IPv4 packets fragmented to fit the N3 MTU once encapsulated",
+            sum(&WC::fragmented_for_n3));
     const auto& cs = app.control_stats();
     auto get = [](const std::atomic<uint64_t>& a) {
         return double(a.load(std::memory_order_relaxed));

@@ -90,6 +90,8 @@ struct WorkerCounters {
     Counter end_markers_sent;   // (control core through this worker's ctrl_tx)
     Counter gtpu_encapsulated;  // G-PDUs built toward N3
     Counter gtpu_decapsulated;  // T-PDUs forwarded to N6
+    Counter icmp_too_big_sent;  // ICMP Frag. Needed / ICMPv6 Packet Too Big for N3 (gtpu_encap)
+    Counter fragmented_for_n3;  // IPv4 packets fragmented to fit N3 once encapsulated
     std::array<Counter, pipelines::drop_reason_count> drops;
 };
 
@@ -157,6 +159,7 @@ struct alignas(cache_line) WorkerContext {
     uint32_t rx_this_loop = 0;
     uint16_t ip_id = 0;  // IPv4 Identification of the outer headers this worker builds
     ReplyLimiter error_ind_limiter;
+    ReplyLimiter icmp_error_limiter;  // gtpu_encap: ICMP too-big replies
     WorkerCounters counters;
 };
 

@@ -41,6 +41,8 @@ namespace braid::pipelines {
     X(far_unsupported,     "FAR forwarding braid does not do (e.g. GTP-U toward the core)")    \
     X(buffer_ring_full,    "FAR BUFF: the ring to the control core's buffer is full")          \
     X(neighbor_unresolved, "next hop's MAC address not known yet (resolution requested)")      \
+    X(encap_too_big_df,    "IPv4 with DF too big for N3 once encapsulated (ICMP sent unless rate-limited)") \
+    X(encap_too_big_ipv6,  "IPv6 too big for N3 once encapsulated (ICMPv6 sent unless rate-limited)") \
     X(no_egress_port,      "no port of the role the FAR's destination interface needs")       \
     X(egress_mtu_exceeded, "packet too big for the egress port MTU after encapsulation")       \
     X(ipv6_bad_header,     "IPv6 header truncated or payload length inconsistent")             \

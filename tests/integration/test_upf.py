@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import DN_IP, DN_IP6, GNB_IP, N3_IP, PYTHON
+from conftest import BRAID_CLI, DN_IP, DN_IP6, GNB_IP, N3_IP, PYTHON
 from gnb import Gnb
 
 UE = "198.19.100.1"
@@ -324,3 +324,121 @@ def test_show_commands_find_sessions_and_rules(braid, session, alive):
     urr = braid.cli_ok("show", "urr", str(SEID), "1")
     assert "since the last report: uplink" in urr, urr
     assert "has no far 99" in braid.cli("show", "far", str(SEID), "99")[1]
+
+
+def _usage(report_text):
+    """(ul bytes, ul packets, dl bytes, dl packets) summed over the usage reports printed."""
+    tot = [0, 0, 0, 0]
+    for m in re.finditer(r"ul (\d+) B / (\d+) pkts, dl (\d+) B / (\d+) pkts", report_text):
+        for i in range(4):
+            tot[i] += int(m.group(i + 1))
+    return tot
+
+
+def test_urr_volume_is_exact_to_the_byte(lab, braid, gnb, alive):
+    import subprocess
+    braid.cli_ok("session", "query", str(SEID))  # start a fresh measurement
+    dl_rx = subprocess.Popen(["ip", "netns", "exec", lab.gnb, PYTHON, "-c", UDP_COUNT, UE, "7200",
+                              "1.5"], stdout=subprocess.PIPE, text=True)
+    ul_rx = subprocess.Popen(["ip", "netns", "exec", lab.dn, PYTHON, "-c", UDP_COUNT, DN_IP,
+                              "7201", "1.5"], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    dl_sizes = [1 + 35 * i for i in range(40)]  # 1 .. 1366 octets: fit N3 once encapsulated
+    ul_sizes = [3 + 41 * i for i in range(30)]
+    lab.py(lab.dn, "import socket, time\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                   f"for n in {dl_sizes}:\n    s.sendto(b'd' * n, ('{UE}', 7200)); time.sleep(0.002)\n")
+    lab.py(lab.gnb, "import socket, time\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                    f"s.bind(('{UE}', 0))\n"
+                    f"for n in {ul_sizes}:\n    s.sendto(b'u' * n, ('{DN_IP}', 7201)); time.sleep(0.002)\n")
+    dl_n, dl_bytes, _ = dl_rx.communicate(timeout=20)[0].split()
+    ul_n, ul_bytes, _ = ul_rx.communicate(timeout=20)[0].split()
+    # What the hosts received, as IP packets (20 + 8 octets of headers per datagram).
+    assert (int(dl_n), int(ul_n)) == (len(dl_sizes), len(ul_sizes))
+    dl_ip = int(dl_bytes) + 28 * int(dl_n)
+    ul_ip = int(ul_bytes) + 28 * int(ul_n)
+    assert int(dl_bytes) == sum(dl_sizes) and int(ul_bytes) == sum(ul_sizes)
+    ul_b, ul_p, dl_b, dl_p = _usage(braid.cli_ok("session", "query", str(SEID)))
+    assert (ul_b, ul_p, dl_b, dl_p) == (ul_ip, len(ul_sizes), dl_ip, len(dl_sizes))
+
+
+def test_modifications_of_other_sessions_lose_no_packet(lab, braid, gnb, alive):
+    """1,000 session modifications per second on other sessions while a flow of this session
+    runs: the untouched session loses nothing (snapshots are published whole, lock-free)."""
+    import subprocess
+    others = [100 + i for i in range(10)]
+    for i, seid in enumerate(others):
+        braid.cli_ok("session", "add", str(seid), "teid", str(0x7000 + i), "ue",
+                     f"198.19.101.{i + 1}", "gnb", GNB_IP, "gnb-teid", str(0x7100 + i))
+    modified_before = braid.metrics().value("braid_session_changes_total", op="modify")
+    try:
+        rx = subprocess.Popen(["ip", "netns", "exec", lab.gnb, PYTHON, "-c", UDP_COUNT, UE,
+                               "7300", "2"], stdout=subprocess.PIPE, text=True)
+        time.sleep(0.3)
+        # 1000 datagrams/s of 200 octets for 5 s toward the untouched session's UE.
+        tx = subprocess.Popen(["ip", "netns", "exec", lab.dn, PYTHON, "-c", UDP_BLAST, UE, "7300",
+                               str(1000 * 228 * 8), "5", "200"], stdout=subprocess.PIPE,
+                              text=True)
+        mods = 0
+        start = time.monotonic()
+        while time.monotonic() - start < 4.5:
+            slot = time.monotonic()
+            batch = "".join(f"session set {others[(mods + k) % len(others)]} mbr 0 "
+                            f"{1000 + (mods + k) % 997}\n" for k in range(100))
+            cp = subprocess.run([str(BRAID_CLI), "-s", braid.socket], input=batch, text=True,
+                                capture_output=True, timeout=10)
+            assert cp.returncode == 0, cp.stdout[-500:] + cp.stderr
+            mods += 100
+            time.sleep(max(0.0, 0.1 - (time.monotonic() - slot)))
+        elapsed = time.monotonic() - start
+        sent = int(tx.communicate(timeout=30)[0])
+        got = int(rx.communicate(timeout=30)[0].split()[0])
+        rate = mods / elapsed
+        assert got == sent, f"{sent - got} of {sent} packets lost during {mods} modifications"
+        assert rate >= 900, f"only {rate:.0f} modifications/s reached"
+        assert wait_until(lambda: braid.metrics().value("braid_session_changes_total", op="modify")
+                          - modified_before >= mods, timeout=3)
+    finally:
+        for seid in others:
+            braid.cli("session", "del", str(seid))
+
+
+BIG_SEND = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, 10, int(sys.argv[3]))  # IP_MTU_DISCOVER: 0 DONT (no DF), 2 DO
+try:
+    s.sendto(b"F" * int(sys.argv[4]), (sys.argv[1], int(sys.argv[2])))
+    print("sent")
+except OSError as e:  # EMSGSIZE once the kernel learned a smaller path MTU
+    print("emsgsize", e.errno)
+"""
+
+
+def test_too_big_for_n3_fragments_or_tells_the_source(lab, braid, gnb, alive):
+    """RFC 4459: a 1500-octet packet does not fit N3 once encapsulated (44 octets of outer
+    headers). Without DF braid fragments it (the UE gets the whole datagram); with DF braid sends
+    ICMP Fragmentation Needed with MTU 1456, the DN kernel learns the path MTU and refuses the
+    next oversized send with EMSGSIZE (RFC 1191)."""
+    import subprocess
+    frag_before = braid.metrics().value("braid_gtpu_fragmented_total")
+    icmp_before = braid.metrics().value("braid_icmp_too_big_sent_total")
+    rx = subprocess.Popen(["ip", "netns", "exec", lab.gnb, PYTHON, "-c", UDP_COUNT, UE, "7400",
+                           "1.5"], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    cp = lab.ns(lab.dn, PYTHON, "-c", BIG_SEND, UE, "7400", "0", "1472")
+    assert cp.stdout.strip() == "sent", cp.stdout + cp.stderr
+    n, nbytes, _ = rx.communicate(timeout=20)[0].split()
+    assert (int(n), int(nbytes)) == (1, 1472), "the fragmented datagram did not arrive whole"
+    assert wait_until(lambda: braid.metrics().value("braid_gtpu_fragmented_total")
+                      > frag_before, timeout=3)
+    lab.ns(lab.dn, "ip", "route", "flush", "cache")
+    cp = lab.ns(lab.dn, PYTHON, "-c", BIG_SEND, UE, "7400", "2", "1472")
+    assert cp.stdout.strip() == "sent", cp.stdout + cp.stderr
+    assert wait_until(lambda: braid.metrics().value("braid_icmp_too_big_sent_total")
+                      > icmp_before, timeout=3)
+    route = wait_until(lambda: "mtu 1456" in lab.ns(lab.dn, "ip", "-4", "route", "get", UE).stdout
+                       and lab.ns(lab.dn, "ip", "-4", "route", "get", UE).stdout, timeout=3)
+    assert route, lab.ns(lab.dn, "ip", "-4", "route", "get", UE).stdout
+    cp = lab.ns(lab.dn, PYTHON, "-c", BIG_SEND, UE, "7400", "2", "1472")
+    assert cp.stdout.strip().startswith("emsgsize"), cp.stdout + cp.stderr
+    lab.ns(lab.dn, "ip", "route", "flush", "cache")

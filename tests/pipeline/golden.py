@@ -184,6 +184,15 @@ tx("downlink_ipv4_is_encapsulated_with_dl_qfi", "n6", Ether(src=DN_MAC, dst=N6_M
 dl_inner6 = IPv6(src="2001:db8:6::2", dst=UE1_6) / UDP(sport=7, dport=40000) / b"downlink6"
 tx("downlink_ipv6_to_the_ue_prefix_is_encapsulated", "n6", Ether(src=DN_MAC, dst=N6_MAC) / dl_inner6,
    "n3", dl_expect(0x2002, dl_inner6, 9))
+# Too big for N3 once encapsulated (MTU 1500 - 44 octets of outer headers with the container):
+# DF set -> ICMP Fragmentation Needed with next-hop MTU 1456 and the first 548 octets of the
+# packet (RFC 1191, RFC 1812 4.3.2.3). (IPv6 -> ICMPv6 Packet Too Big: tests/integration, the
+# fixture's N6 port has no IPv6 next hop.)
+big = IP(src=DN_IP, dst=UE1, id=4, flags="DF") / UDP(sport=7, dport=40000) / (b"B" * 1452)
+tx("downlink_too_big_with_df_gets_icmp_frag_needed", "n6", Ether(src=DN_MAC, dst=N6_MAC) / big, "n6",
+   Ether(src=N6_MAC, dst=DN_MAC) / IP(src=N6_IP, dst=DN_IP, id=encap_id, ttl=64) /
+   ICMP(type=3, code=4, nexthopmtu=1456) / raw(big)[:548])
+encap_id += 1
 drop("downlink_to_an_address_without_session", "n6", Ether(src=DN_MAC, dst=N6_MAC) /
      IP(src=DN_IP, dst="198.19.100.99") / UDP(sport=7, dport=9), "no_session_for_ue")
 drop("downlink_ipv6_outside_any_ue_prefix", "n6", Ether(src=DN_MAC, dst=N6_MAC) /
