@@ -29,14 +29,25 @@ struct AckSample {
 // RFC 6928 initial window: min(n*SMSS, max(2*SMSS, 14600)) for n = 10 (n*SMSS for other n).
 uint32_t initial_window(uint32_t smss, uint32_t segments = 10);
 
+// Upper bound on cwnd and the "arbitrarily high" initial ssthresh (RFC 5681 §3.1): 1 GiB, far
+// above any window scale-limited send window, and far from uint32_t overflow.
+inline constexpr uint32_t kMaxCwnd = 1u << 30;
+
 // State shared by both algorithms; bytes throughout.
 struct CcCommon {
+    static CcCommon make(uint32_t smss, uint32_t iw_segments);
+
     uint32_t smss;
     uint32_t iw_segments;
     uint32_t cwnd;
     uint32_t ssthresh;
-    // Slow start; returns the bytes of `acked` left over once cwnd reached ssthresh.
+    bool pristine = true;  // nothing acked or lost yet: set_smss() recomputes the IW
+    bool in_rto = false;   // an RTO since the last ACK: a backoff must not cut ssthresh again
+    // RFC 3465 slow start (L = 2*SMSS); returns the bytes of `acked` left over once cwnd reached
+    // ssthresh, for congestion avoidance.
     uint32_t slow_start(uint32_t acked);
+    // Keeps cwnd in bytes; recomputes the IW if nothing happened yet (MSS learnt from the SYN).
+    void set_smss(uint32_t new_smss);
     uint32_t loss_floor() const { return 2 * smss; }  // RFC 5681 eq. (4): max(x, 2*SMSS)
 };
 
@@ -80,21 +91,25 @@ public:
     // Introspection for tests and `show tcp connection`: segments, seconds.
     double w_max_segments() const { return w_max_; }
     double k_seconds() const { return k_; }
-    bool in_epoch() const { return epoch_start_us_ != 0; }
+    bool in_epoch() const { return in_epoch_; }
 
 private:
     void reduce(uint32_t bytes_in_flight);
     void start_epoch(uint64_t now_us);
+    double w_cubic(double t_seconds) const;
+    void sync_from_segments();  // cwnd_seg_ -> c_.cwnd
+    void sync_from_bytes();     // c_.cwnd -> cwnd_seg_
 
     CcCommon c_;
-    double cwnd_seg_ = 0;          // cwnd in (fractional) segments during congestion avoidance
-    double w_max_ = 0;             // segments, window before the last reduction (after §4.7)
-    double cwnd_prior_ = 0;        // segments, cwnd before the last reduction (§4.3)
-    double w_est_ = 0;             // segments, Reno-friendly estimate (§4.3)
-    double k_ = 0;                 // seconds, §4.2 eq. (2)
-    uint64_t epoch_start_us_ = 0;  // 0 = no epoch (starts on the next CA ACK)
-    uint64_t last_ack_us_ = 0;     // for excluding app-limited time from t (§5.8)
-    uint32_t rtt_us_ = 0;          // latest RTT sample
+    double cwnd_seg_ = 0;    // cwnd in (fractional) segments; c_.cwnd is its byte image
+    double w_max_ = 0;       // segments, window before the last reduction (after §4.7)
+    double cwnd_prior_ = 0;  // segments, cwnd before the last reduction (§4.3)
+    double w_est_ = 0;       // segments, Reno-friendly estimate (§4.3)
+    double k_ = 0;           // seconds, §4.2 eq. (2)
+    uint64_t epoch_start_us_ = 0;
+    bool in_epoch_ = false;     // false: the epoch starts on the next congestion-avoidance ACK
+    uint64_t last_ack_us_ = 0;  // for excluding app-limited time from t (§5.8)
+    uint32_t srtt_us_ = 0;      // 1/8 EWMA of the RTT samples, for W_cubic(t + RTT) (§4.2)
 };
 
 class CongestionControl {
@@ -104,10 +119,13 @@ public:
     uint32_t cwnd() const;
     uint32_t ssthresh() const;
     void on_ack(const AckSample& s);  // new data acked outside recovery
-    void on_congestion_event(uint32_t bytes_in_flight, uint64_t now_us);  // enter fast recovery
-    void on_recovery_exit(uint64_t now_us);                               // cwnd = ssthresh
-    void on_rto(uint32_t bytes_in_flight, uint64_t now_us);  // cwnd = 1 SMSS (loss window)
-    void on_idle_restart(uint64_t now_us);                   // RFC 5681 4.1 restart window
+    // Enter fast recovery: ssthresh and cwnd are cut once (RFC 6675 §5 step 4.2: cwnd =
+    // ssthresh). RFC 5681/6582 dup-ACK inflation, if the engine uses it, is the engine's.
+    void on_congestion_event(uint32_t bytes_in_flight, uint64_t now_us);
+    void on_recovery_exit(uint64_t now_us);  // cwnd = ssthresh
+    // cwnd = 1 SMSS (loss window). A backoff before any new ACK keeps ssthresh (RFC 5681 §3.1).
+    void on_rto(uint32_t bytes_in_flight, uint64_t now_us);
+    void on_idle_restart(uint64_t now_us);  // RFC 5681 4.1 restart window
     void set_smss(uint32_t smss);
 
     const Cubic* cubic() const { return std::get_if<Cubic>(&impl_); }
