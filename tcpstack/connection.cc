@@ -622,9 +622,11 @@ void Connection::process_data(Seq seq, rte_mbuf* payload, uint32_t len, uint64_t
         seq = rcv_nxt;
     }
     uint32_t room = seq_span(seq, rcv_adv);
+    bool trimmed = false;
     if (len > room) {
         payload = mbuf_truncate(payload, room);
         len = room;
+        trimmed = true;  // the peer overran the window: tell it at once where the edge is
     }
     if (len == 0 || payload == nullptr) {
         rte_pktmbuf_free(payload);
@@ -714,16 +716,13 @@ void Connection::process_data(Seq seq, rte_mbuf* payload, uint32_t len, uint64_t
         process_fin(now_us);
     }
     eng.event({EventKind::readable, id, 0, CloseReason::normal});
-    // ACK every second full-sized segment at once, else delay (RFC 9293 §3.8.6.3, RFC 5681 §4.2);
-    // a segment that fills a hole is ACKed at once.
+    // Delayed ACK (RFC 9293 §3.8.6.3, RFC 5681 §4.2): every second segment (of any size, so at
+    // least every 2 full-sized ones) is ACKed at once, a lone one after delack_us (40 ms); a
+    // segment that fills a hole or overran the window is ACKed at once.
     ++unacked_segments;
-    if (filled_gap || unacked_segments >= 2 || len < snd_mss / 2) {
-        // Small segments (request/response) are not worth delaying past the second one either;
-        // but a lone small segment still waits for the timer so that the reply can carry the ACK.
-        if (filled_gap || unacked_segments >= 2) {
-            send_ack(now_us);
-            return;
-        }
+    if (filled_gap || unacked_segments >= 2 || trimmed) {
+        send_ack(now_us);
+        return;
     }
     if (delack_at == 0) {
         delack_at = now_us + eng.cfg_.delack_us;
@@ -1341,11 +1340,14 @@ rte_mbuf* Connection::recv(uint64_t now_us) {
         rcvq.pop_front();
     }
     rcv_buffered -= std::min(rcv_buffered, rte_pktmbuf_pkt_len(head));
-    // Window update when reading opened a worthwhile amount (§3.8.6.2.2).
+    // Window update when the advertised window had shrunk below half of what it can be and
+    // reading opened a worthwhile amount (§3.8.6.2.2); otherwise the next ACK carries it.
     uint32_t free = rcv_buf_limit > rcv_buffered ? rcv_buf_limit - rcv_buffered : 0;
+    uint32_t cap = std::min<uint32_t>(rcv_buf_limit, 65535u << rcv_wscale);
+    uint32_t new_wnd = std::min(free, cap);
     if (state != State::syn_sent && state != State::time_wait && state != State::closed &&
-        free - std::min(free, old_wnd) >= std::min<uint32_t>(rcv_buf_limit / 2, our_mss) &&
-        (old_wnd < our_mss || old_wnd <= rcv_buf_limit / 2)) {
+        old_wnd < cap / 2 && new_wnd > old_wnd &&
+        new_wnd - old_wnd >= std::min<uint32_t>(rcv_buf_limit / 2, our_mss)) {
         send_ack(now_us);
     }
     return head;
