@@ -4,6 +4,15 @@
 #include <algorithm>
 
 namespace braid::tcp {
+namespace {
+
+// An MSS is a 16-bit option value; clamping here keeps 2*SMSS and cwnd + SMSS far from overflow
+// whatever the engine passes.
+uint32_t sane_smss(uint32_t smss) {
+    return std::clamp<uint32_t>(smss, 1, 65535);
+}
+
+}  // namespace
 
 std::optional<CcAlgorithm> parse_cc_algorithm(std::string_view name) {
     if (name == "newreno" || name == "reno") {
@@ -26,7 +35,7 @@ std::string_view to_string(CcAlgorithm a) {
 }
 
 uint32_t initial_window(uint32_t smss, uint32_t segments) {
-    const uint64_t mss = std::max<uint32_t>(smss, 1);
+    const uint64_t mss = sane_smss(smss);
     uint64_t iw = segments * mss;
     if (segments == 10) {
         // RFC 6928 §2: min(10*MSS, max(2*MSS, 14600)).
@@ -36,7 +45,7 @@ uint32_t initial_window(uint32_t smss, uint32_t segments) {
 }
 
 CcCommon CcCommon::make(uint32_t smss, uint32_t iw_segments) {
-    smss = std::max<uint32_t>(smss, 1);
+    smss = sane_smss(smss);
     iw_segments = std::max<uint32_t>(iw_segments, 1);
     // RFC 5681 §3.1: the initial ssthresh SHOULD be arbitrarily high.
     return CcCommon{smss, iw_segments, initial_window(smss, iw_segments), kMaxCwnd};
@@ -56,7 +65,7 @@ uint32_t CcCommon::slow_start(uint32_t acked) {
 }
 
 void CcCommon::set_smss(uint32_t new_smss) {
-    smss = std::max<uint32_t>(new_smss, 1);
+    smss = sane_smss(new_smss);
     if (pristine) {
         cwnd = initial_window(smss, iw_segments);
     }

@@ -5,6 +5,7 @@
 // stay in the engine. A value type (std::variant inside): no heap per connection.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -48,7 +49,10 @@ struct CcCommon {
     uint32_t slow_start(uint32_t acked);
     // Keeps cwnd in bytes; recomputes the IW if nothing happened yet (MSS learnt from the SYN).
     void set_smss(uint32_t new_smss);
-    uint32_t loss_floor() const { return 2 * smss; }  // RFC 5681 eq. (4): max(x, 2*SMSS)
+    // RFC 5681 eq. (4) and RFC 9438 §4.6: max(x, 2*SMSS), and never above kMaxCwnd.
+    uint32_t cut_ssthresh(uint64_t x) const {
+        return static_cast<uint32_t>(std::clamp<uint64_t>(x, 2 * smss, kMaxCwnd));
+    }
 };
 
 // RFC 5681 with appropriate byte counting (RFC 3465): slow start grows by min(acked, L=2*SMSS) per

@@ -102,8 +102,7 @@ void Cubic::reduce(uint32_t bytes_in_flight) {
     w_max_ = cwnd_now < w_max_ ? cwnd_now * (1.0 + beta) / 2.0 : cwnd_now;
     cwnd_prior_ = cwnd_now;
     // §4.6: ssthresh = flight_size * beta_cubic, at least 2 SMSS.
-    const auto cut = static_cast<uint32_t>(double(bytes_in_flight) * beta);
-    c_.ssthresh = std::max(cut, c_.loss_floor());
+    c_.ssthresh = c_.cut_ssthresh(static_cast<uint64_t>(double(bytes_in_flight) * beta));
     in_epoch_ = false;
 }
 
@@ -137,8 +136,9 @@ void Cubic::on_idle_restart(uint64_t /*now_us*/) {
 }
 
 void Cubic::set_smss(uint32_t smss) {
-    const double scale = double(c_.smss) / std::max<uint32_t>(smss, 1);
+    const uint32_t old_smss = c_.smss;
     c_.set_smss(smss);
+    const double scale = double(old_smss) / c_.smss;
     // The segment-denominated state keeps its meaning in bytes.
     w_max_ *= scale;
     cwnd_prior_ *= scale;

@@ -34,7 +34,7 @@ void NewReno::on_ack(const AckSample& s) {
 void NewReno::on_congestion_event(uint32_t bytes_in_flight, uint64_t /*now_us*/) {
     c_.pristine = false;
     // RFC 5681 eq. (4).
-    c_.ssthresh = std::max(bytes_in_flight / 2, c_.loss_floor());
+    c_.ssthresh = c_.cut_ssthresh(bytes_in_flight / 2);
     c_.cwnd = c_.ssthresh;
     bytes_acked_ = 0;
 }
@@ -47,7 +47,7 @@ void NewReno::on_recovery_exit(uint64_t /*now_us*/) {
 void NewReno::on_rto(uint32_t bytes_in_flight, uint64_t /*now_us*/) {
     c_.pristine = false;
     if (!c_.in_rto) {
-        c_.ssthresh = std::max(bytes_in_flight / 2, c_.loss_floor());  // RFC 5681 eq. (4)
+        c_.ssthresh = c_.cut_ssthresh(bytes_in_flight / 2);  // RFC 5681 eq. (4)
     }
     c_.in_rto = true;
     c_.cwnd = c_.smss;  // loss window, RFC 5681 §3.1

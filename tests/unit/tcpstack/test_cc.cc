@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 #include <vector>
 
 #include "tcpstack/cc/cc.h"
@@ -384,4 +385,53 @@ TEST_CASE("cubic: an epoch starting at or above W_max has K = 0", "[cc][cubic]")
 
 TEST_CASE("cc: state stays small (issue 5: <= 1 KB per idle connection)", "[cc]") {
     STATIC_REQUIRE(sizeof(CongestionControl) <= 128);
+}
+
+TEST_CASE("cc: arbitrary event sequences keep cwnd within bounds", "[cc]") {
+    // Whatever the engine reports (odd flights, zero or huge MSS, time going backwards), cwnd
+    // stays in [SMSS, kMaxCwnd] and a cut never goes below 2*SMSS.
+    std::mt19937_64 rng(99);
+    for (auto a : {CcAlgorithm::newreno, CcAlgorithm::cubic}) {
+        for (int run = 0; run < 200; ++run) {
+            const auto smss0 = static_cast<uint32_t>(rng() % 70000);
+            CongestionControl cc(a, smss0, static_cast<uint32_t>(rng() % 20));
+            uint32_t smss = std::clamp<uint32_t>(smss0, 1, 65535);
+            uint64_t now = rng() % 1'000'000'000;
+            for (int step = 0; step < 500; ++step) {
+                const auto flight = static_cast<uint32_t>(rng());
+                now += rng() % 200'000;
+                switch (rng() % 16) {
+                    case 0:
+                        cc.on_congestion_event(flight, now);
+                        CHECK(cc.ssthresh() >= 2 * smss);
+                        break;
+                    case 1:
+                        cc.on_recovery_exit(now);
+                        break;
+                    case 2:
+                        cc.on_rto(flight, now);
+                        break;
+                    case 3:
+                        cc.on_idle_restart(now);
+                        break;
+                    case 4: {
+                        const auto m = static_cast<uint32_t>(rng());
+                        cc.set_smss(m);
+                        smss = std::clamp<uint32_t>(m, 1, 65535);
+                        break;
+                    }
+                    case 5:
+                        now -= std::min<uint64_t>(now, rng() % 1'000'000);  // clock jitter
+                        [[fallthrough]];
+                    default:
+                        cc.on_ack(AckSample{static_cast<uint32_t>(rng()), flight, now,
+                                            static_cast<uint32_t>(rng() % 2'000'000),
+                                            rng() % 8 == 0});
+                        break;
+                }
+                REQUIRE(cc.cwnd() <= kMaxCwnd);
+                REQUIRE(cc.cwnd() >= smss);
+            }
+        }
+    }
 }
