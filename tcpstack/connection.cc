@@ -155,7 +155,8 @@ void Connection::open_from_cookie(const Listener& l, const wire::Header& h,
 }
 
 void Connection::established(uint64_t now_us) {
-    state = State::established;
+    // A close() in SYN-RECEIVED was queued until now (§3.10.4).
+    state = fin_queued ? State::fin_wait_1 : State::established;
     if (eng.cfg_.keepalive) {
         keepalive_at = now_us + eng.cfg_.keepalive_idle_us;
     }
@@ -1362,6 +1363,7 @@ void Connection::shutdown_write(uint64_t now_us) {
             terminate(CloseReason::normal, false);
             return;
         case State::syn_received:
+            break;  // FIN once established (§3.10.4): our SYN is not acknowledged yet
         case State::established:
             state = State::fin_wait_1;
             break;

@@ -845,3 +845,17 @@ TEST_CASE("describe() and connections_by_state report the connection") {
     CHECK(e.eng.connections_by_state()[static_cast<size_t>(State::established)] == 1);
     CHECK(to_string(State::fin_wait_2) == "FIN-WAIT-2");
 }
+
+TEST_CASE("RFC 9293 3.10.4: close in SYN-RECEIVED queues the FIN until ESTABLISHED") {
+    SynReceived s;
+    auto id = s.eng.describe_all().at(0).id;
+    s.eng.close(id, s.now);
+    s.expect_none();  // our SYN is not acknowledged: no FIN yet
+    s.advance(1'000'000);
+    CHECK(s.expect().h.flags == (flag::syn | flag::ack));  // the SYN,ACK is what gets retransmitted
+    s.inject({flag::ack, kIrs + 1, s.iss + 1});
+    Out fin = s.expect();
+    CHECK(fin.h.flags == (flag::fin | flag::ack));
+    CHECK(fin.h.seq.raw() == s.iss + 1);
+    CHECK(s.eng.state(id) == State::fin_wait_1);
+}
