@@ -13,10 +13,12 @@ namespace braid::tcp {
 
 namespace {
 
-constexpr uint32_t dup_thresh = 3;               // RFC 6675 DupThresh
-constexpr uint8_t our_wscale = 7;                // up to 8 MiB of receive window
-constexpr uint32_t ts_stale_us = 24u * 86400u;   // RFC 7323 §5.5: 24 days, in seconds below
-constexpr uint32_t max_ooo_segments = 256;       // bound on out-of-order pieces per connection
+constexpr uint32_t dup_thresh = 3;  // RFC 6675 DupThresh
+constexpr uint8_t our_wscale = 7;   // up to 8 MiB of receive window
+constexpr uint32_t ts_stale_s =
+    24u * 86400u;                           // RFC 7323 §5.5: TS.Recent invalid after 24 days idle
+constexpr uint32_t max_ooo_segments = 256;  // bound on out-of-order pieces per connection
+constexpr size_t max_scoreboard_blocks = 64;     // bound on SACK scoreboard entries
 constexpr uint64_t clock_granularity_us = 1000;  // G in RFC 6298 (1 ms TS clock)
 
 bool ts_before(uint32_t a, uint32_t b) {
@@ -228,7 +230,7 @@ void Connection::input(const wire::Header& h, const wire::Options& o, rte_mbuf* 
     }
     // RFC 7323 §5.3 R1: PAWS before the sequence check.
     if (ts_ok && !rst && o.timestamps && ts_before(o.timestamps->tsval, ts_recent) &&
-        now_us - ts_recent_us < uint64_t{ts_stale_us} * 1'000'000) {
+        now_us - ts_recent_us < uint64_t{ts_stale_s} * 1'000'000) {
         eng.count(Counter::paws_rejected);
         rte_pktmbuf_free(payload);
         send_ack(now_us);
@@ -237,6 +239,18 @@ void Connection::input(const wire::Header& h, const wire::Options& o, rte_mbuf* 
 
     // First: check sequence number (§3.10.7.4).
     uint32_t seg_len = len + (h.has(wire::flag::syn) ? 1 : 0) + (h.has(wire::flag::fin) ? 1 : 0);
+    bool zero_window_ack = false;
+    if (!acceptable(h.seq, seg_len) && !rst && !h.has(wire::flag::syn) && h.seq == rcv_nxt &&
+        rcv_adv <= rcv_nxt) {
+        // §3.10.7.4: with a zero receive window, valid ACKs are still processed; the text
+        // (and FIN) is dropped and the ACK we send repeats the zero window.
+        rte_pktmbuf_free(payload);
+        payload = nullptr;
+        len = 0;
+        seg_len = 0;
+        zero_window_ack = true;
+        eng.count(Counter::out_of_window);
+    }
     if (!acceptable(h.seq, seg_len)) {
         rte_pktmbuf_free(payload);
         if (rst) {
@@ -312,7 +326,7 @@ void Connection::input(const wire::Header& h, const wire::Options& o, rte_mbuf* 
     }
 
     // Seventh: segment text.
-    bool fin = h.has(wire::flag::fin);
+    bool fin = h.has(wire::flag::fin) && !zero_window_ack;
     Seq seq = h.seq;
     if (len > 0) {
         switch (state) {
@@ -342,7 +356,7 @@ void Connection::input(const wire::Header& h, const wire::Options& o, rte_mbuf* 
         }
     }
     if (!dead && state != State::time_wait && state != State::closed) {
-        output(now_us, false);
+        output(now_us, zero_window_ack);
     }
 }
 
@@ -574,6 +588,9 @@ void Connection::update_scoreboard(const wire::Options& o) {
               seq_span(b.left, b.right) <= seq_span(snd_una, snd_max))) {
             continue;
         }
+        if (scoreboard.size() >= max_scoreboard_blocks) {
+            break;  // a peer slicing its SACKs finely gets no more state
+        }
         wire::SackBlock nb{seq_max(b.left, snd_una), b.right};
         std::vector<wire::SackBlock> merged;
         merged.reserve(scoreboard.size() + 1);
@@ -795,9 +812,12 @@ uint16_t Connection::window_field(bool syn) {
         rcv_adv = seq_max(rcv_adv, rcv_nxt + w);
     }
     // Never shrink an advertised edge (§3.8.6.2.1): what we announce is RCV.ADV − RCV.NXT.
+    // Rounded up to the scale unit, and the edge moves with it so that what the peer is told
+    // it may send is always accepted (at most 2^wscale − 1 bytes above the buffer limit).
     uint32_t wnd = seq_span(rcv_nxt, rcv_adv);
-    uint32_t field = (wnd + (1u << rcv_wscale) - 1) >> rcv_wscale;  // round up: edge not shrunk
-    return static_cast<uint16_t>(std::min<uint32_t>(field, 65535));
+    uint32_t field = std::min<uint32_t>((wnd + (1u << rcv_wscale) - 1) >> rcv_wscale, 65535);
+    rcv_adv = seq_max(rcv_adv, rcv_nxt + (field << rcv_wscale));
+    return static_cast<uint16_t>(field);
 }
 
 void Connection::fill_sack(wire::Options& o) const {

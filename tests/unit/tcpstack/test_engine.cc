@@ -859,3 +859,55 @@ TEST_CASE("RFC 9293 3.10.4: close in SYN-RECEIVED queues the FIN until ESTABLISH
     CHECK(fin.h.seq.raw() == s.iss + 1);
     CHECK(s.eng.state(id) == State::fin_wait_1);
 }
+
+TEST_CASE("RFC 9293 3.10.7.4: with a zero receive window the ACK of a data segment is processed") {
+    Established e({}, ListenOptions{.rcv_buf = 2920});
+    e.init_seq();
+    e.peer_send(pattern(1460));
+    e.peer_send(pattern(1460));
+    CHECK(e.expect().h.window == 0);
+    e.app_send("ping");
+    Out d = e.expect();
+    CHECK(d.data == "ping");
+    // The peer's next segment carries data we cannot take and the ACK of "ping".
+    e.inject({flag::ack, e.rnxt, e.snxt + 4, 65535, {}, pattern(100)});
+    Out a = e.expect();
+    CHECK(a.h.ack.raw() == e.rnxt);  // data refused
+    CHECK(a.h.window == 0);
+    CHECK(e.eng.describe(e.id)->snd_una == e.snxt + 4);  // ACK taken
+}
+
+TEST_CASE("RFC 7323 2.3: a window scale above 14 is used as 14") {
+    Est e({.ws = 20});
+    CHECK(e.eng.describe(e.id)->snd_wscale == 14);
+    e.peer_ack(e.snxt, 1);
+    CHECK(e.eng.describe(e.id)->snd_wnd == 1u << 14);
+}
+
+TEST_CASE("RFC 9293 3.7.1: without an MSS option the send MSS is 536 (IPv4)") {
+    Listening l;
+    Options o;
+    l.inject({flag::syn, kIrs, 0, 65535, o, "", tuple(40123)});
+    Out sa = l.expect();
+    l.inject({flag::ack, kIrs + 1, sa.h.seq.raw() + 1, 65535, {}, "", tuple(40123)});
+    auto c = l.eng.accept(l.lid);
+    REQUIRE(c);
+    CHECK(l.eng.describe(*c)->snd_mss == 536);
+}
+
+TEST_CASE("RFC 2018 / RFC 6675: SACK scoreboard ignores blocks outside what was sent") {
+    Est e;
+    e.eng.set_nagle(e.id, false);
+    e.app_send(pattern(4 * 1460));
+    e.out.clear();
+    uint32_t b = e.iss + 1;
+    Options o;
+    o.sack_count = 2;
+    o.sack[0] = {Seq(b + 100'000), Seq(b + 200'000)};  // beyond SND.MAX
+    o.sack[1] = {Seq(b - 5000), Seq(b - 100)};         // below SND.UNA (D-SACK-like)
+    for (int i = 0; i < 2; ++i) {
+        e.peer_ack(b, 65535, o);
+    }
+    e.expect_none();
+    CHECK_FALSE(e.eng.describe(e.id)->in_recovery);
+}
