@@ -911,3 +911,65 @@ TEST_CASE("RFC 2018 / RFC 6675: SACK scoreboard ignores blocks outside what was 
     e.expect_none();
     CHECK_FALSE(e.eng.describe(e.id)->in_recovery);
 }
+
+TEST_CASE("RFC 4987: a SYN cookie without timestamps offers neither window scale nor SACK") {
+    Listening l(ListenOptions{.backlog = 0});
+    l.inject({flag::syn, 5000, 0, 65535, syn_options({.ts = false, .sack = true, .ws = 5})});
+    Out sa = l.expect();
+    CHECK(l.counter(Counter::syn_cookies_sent) == 1);
+    CHECK_FALSE(sa.opt.window_scale);
+    CHECK_FALSE(sa.opt.sack_permitted);
+    CHECK_FALSE(sa.opt.timestamps);
+    CHECK(sa.opt.mss == 1460);
+    l.inject({flag::ack, 5001, sa.h.seq.raw() + 1, 5000});
+    auto c = l.eng.accept(l.lid);
+    REQUIRE(c);
+    auto i = l.eng.describe(*c);
+    CHECK(i->snd_wscale == 0);
+    CHECK_FALSE(i->sack_ok);
+    CHECK(i->snd_wnd == 5000);
+    CHECK(i->snd_mss == 1460);  // MSS table entry for 1460
+}
+
+TEST_CASE("RFC 4987: an ACK with a stale SYN cookie (older than two slots) is refused") {
+    Listening l(ListenOptions{.backlog = 0});
+    l.inject({flag::syn, 5000, 0, 65535, syn_options({})});
+    Out sa = l.expect();
+    l.now += 200'000'000;  // > 128 s
+    l.inject({flag::ack, 5001, sa.h.seq.raw() + 1, 5000});
+    CHECK(l.expect().h.flags == flag::rst);
+    CHECK(l.counter(Counter::syn_cookies_failed) == 1);
+    CHECK(l.eng.connection_count() == 0);
+}
+
+TEST_CASE("RFC 7323 5.5: TS.Recent older than 24 days idle no longer rejects segments") {
+    Est e({.ts = true});
+    e.ts_val = 1'000'000;
+    e.peer_send("a");
+    e.advance(40'000);
+    e.out.clear();
+    e.now += uint64_t{25} * 86400 * 1'000'000;
+    e.ts_val = 5;  // the peer's clock wrapped or restarted
+    e.peer_send("b");
+    CHECK(e.counter(Counter::paws_rejected) == 0);
+    CHECK(take_bytes(e.eng.recv(e.id, e.now)) == "ab");
+}
+
+TEST_CASE("RFC 9293 3.7.1: without an MSS option the send MSS is 1220 over IPv6") {
+    Harness h;
+    ListenOptions lo;
+    lo.port = kLocalPort;
+    auto lid = h.eng.listen(lo);
+    IpAddr l6, r6;
+    l6.family = r6.family = 6;
+    l6.bytes = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    r6.bytes = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+    FourTuple t{l6, r6, kLocalPort, 40000};
+    h.inject({flag::syn, kIrs, 0, 65535, {}, "", t});
+    Out sa = h.expect();
+    CHECK(sa.t == t);
+    h.inject({flag::ack, kIrs + 1, sa.h.seq.raw() + 1, 65535, {}, "", t});
+    auto c = h.eng.accept(*lid);
+    REQUIRE(c);
+    CHECK(h.eng.describe(*c)->snd_mss == 1220);
+}
