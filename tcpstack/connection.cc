@@ -126,7 +126,8 @@ void Connection::open_passive(const Listener& l, const wire::Header& h, const wi
 }
 
 void Connection::open_from_cookie(const Listener& l, const wire::Header& h,
-                                  const SynCookieOptions& co, uint64_t now_us) {
+                                  const wire::Options& ack_opts, const SynCookieOptions& co,
+                                  uint64_t now_us) {
     listener = l.id;
     irs = h.seq - 1;
     rcv_nxt = h.seq;
@@ -141,8 +142,11 @@ void Connection::open_from_cookie(const Listener& l, const wire::Header& h,
     }
     o.sack_permitted = co.sack_ok;
     negotiate(o, false);
-    ts_ok = co.ts_ok && eng.cfg_.timestamps;
+    ts_ok = co.ts_ok && eng.cfg_.timestamps && ack_opts.timestamps.has_value();
     if (ts_ok) {
+        // TS.Recent from the third segment: the SYN's TSval was not kept.
+        ts_recent = ack_opts.timestamps->tsval;
+        ts_recent_us = now_us;
         snd_mss = std::min<uint32_t>(peer_mss, our_mss) - 12;
         cc = CongestionControl(eng.cfg_.cc, snd_mss);
     }

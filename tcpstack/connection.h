@@ -36,8 +36,8 @@ public:
                       rte_mbuf* payload, uint32_t len, uint64_t now_us);
     void open_active(uint64_t now_us);
     // A connection rebuilt from a SYN cookie (RFC 4987): straight to ESTABLISHED.
-    void open_from_cookie(const Listener& l, const wire::Header& h, const SynCookieOptions& co,
-                          uint64_t now_us);
+    void open_from_cookie(const Listener& l, const wire::Header& h, const wire::Options& o,
+                          const SynCookieOptions& co, uint64_t now_us);
 
     void input(const wire::Header& h, const wire::Options& o, rte_mbuf* payload, uint32_t len,
                uint64_t now_us);

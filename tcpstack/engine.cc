@@ -330,7 +330,7 @@ bool Engine::try_syn_cookie(Listener& l, const FourTuple& t, const wire::Header&
     }
     uint32_t rcv_buf = l.opts.rcv_buf != 0 ? l.opts.rcv_buf : cfg_.default_rcv_buf;
     Connection* c = create(t, rcv_buf, mss, now_us);
-    c->open_from_cookie(l, h, *co, now_us);
+    c->open_from_cookie(l, h, o, *co, now_us);
     if (c->dead) {
         rte_pktmbuf_free(payload);
         destroy(c);

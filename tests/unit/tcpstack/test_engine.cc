@@ -751,7 +751,8 @@ TEST_CASE(
     CHECK(l.eng.connection_count() == 1);  // no state for the cookie SYN
     CHECK(l.counter(Counter::syn_cookies_sent) == 1);
     Options o;
-    o.timestamps = wire::Timestamps{901, sa.opt.timestamps->tsval};
+    // A TSval "before" 0 in serial arithmetic: TS.Recent must come from this segment.
+    o.timestamps = wire::Timestamps{0x90000001u, sa.opt.timestamps->tsval};
     l.inject({flag::ack, 5001, sa.h.seq.raw() + 1, 1000, o, "hello", t2});
     CHECK(l.counter(Counter::syn_cookies_validated) == 1);
     auto c = l.eng.accept(l.lid);

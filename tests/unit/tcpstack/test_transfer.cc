@@ -59,6 +59,10 @@ struct Pair {
         p.payload = s.payload;
         p.tuple = FourTuple{s.tuple.remote, s.tuple.local, s.tuple.remote_port, s.tuple.local_port};
         ++sent_segments;
+        if (p.tuple.local == flood_source || p.tuple.remote == flood_source) {
+            rte_pktmbuf_free(p.payload);  // spoofed flood sources never answer
+            return;
+        }
         std::uniform_real_distribution<double> u(0, 1);
         if (u(rng_) < imp_.loss) {
             ++dropped;
@@ -108,6 +112,7 @@ struct Pair {
         return false;
     }
 
+    IpAddr flood_source = IpAddr::v4(198, 19, 255, 99);
     Impairment imp_;
     std::mt19937 rng_;
     uint64_t now = 1'000'000;
@@ -133,10 +138,13 @@ bool has(const std::vector<Event>& v, EventKind k) {
 }
 
 // Client sends `data`, closes; the server reads everything, closes when the client's FIN came.
-void transfer(EngineConfig cfg, Impairment imp, size_t size) {
+void transfer(EngineConfig cfg, Impairment imp, size_t size, uint32_t flood_per_step = 0) {
     Pair p(cfg, imp);
     ListenOptions lo;
     lo.port = 80;
+    lo.backlog = 16;
+    uint32_t flood_sent = 0;
+    size_t max_conns = 0;
     REQUIRE(p.server.listen(lo));
     FourTuple t{IpAddr::v4(198, 18, 0, 2), IpAddr::v4(198, 18, 0, 1), 40000, 80};
     auto cid = p.client.connect({.tuple = t}, p.now);
@@ -147,6 +155,21 @@ void transfer(EngineConfig cfg, Impairment imp, size_t size) {
     std::optional<ConnId> sid;
     bool client_closed = false, server_closed = false;
     bool ok = p.run(600'000'000, [&] {
+        for (uint32_t i = 0; i < flood_per_step; ++i, ++flood_sent) {
+            // A SYN flood from spoofed sources (their SYN,ACKs vanish) on the same listener.
+            FourTuple ft{IpAddr::v4(198, 18, 0, 1), p.flood_source, 80,
+                         static_cast<uint16_t>(1024 + flood_sent % 60000)};
+            wire::Header h;
+            h.src_port = ft.remote_port;
+            h.dst_port = 80;
+            h.seq = Seq(flood_sent * 7919u);
+            h.flags = flag::syn;
+            h.window = 65535;
+            wire::Options o;
+            o.mss = 1460;
+            p.server.input(ft, h, o, nullptr, p.now);
+        }
+        max_conns = std::max(max_conns, p.server.connection_count());
         if (!sid) {
             sid = p.server.accept(1);
         }
@@ -179,6 +202,16 @@ void transfer(EngineConfig cfg, Impairment imp, size_t size) {
     });
     INFO("segments " << p.sent_segments << " dropped " << p.dropped << " received " << got.size()
                      << " of " << data.size());
+    if (!ok) {
+        for (size_t i = 0; i < counter_count; ++i) {
+            if (p.server.counters()[i] != 0 || p.client.counters()[i] != 0) {
+                UNSCOPED_INFO(counter_info[i].name << " client " << p.client.counters()[i]
+                                                   << " server " << p.server.counters()[i]);
+            }
+        }
+        auto ci = p.client.describe(*cid);
+        UNSCOPED_INFO("client state " << (ci ? to_string(ci->state) : "gone"));
+    }
     CHECK(ok);
     CHECK(got.size() == data.size());
     CHECK(got == data);
@@ -186,6 +219,13 @@ void transfer(EngineConfig cfg, Impairment imp, size_t size) {
         CHECK(p.client.counters()[static_cast<size_t>(Counter::retransmissions)] > 0);
     }
     CHECK(p.client.counters()[static_cast<size_t>(Counter::refused_no_mbuf)] == 0);
+    if (flood_per_step > 0) {
+        INFO("flood SYNs " << flood_sent << ", most server connections " << max_conns);
+        CHECK(flood_sent > 10'000);
+        // Half-open state stays bounded by the backlog; the rest got cookies.
+        CHECK(max_conns <= lo.backlog + 1);
+        CHECK(p.server.counters()[static_cast<size_t>(Counter::syn_cookies_sent)] > 10'000);
+    }
 }
 
 }  // namespace
@@ -211,4 +251,11 @@ TEST_CASE("Back to back: 256 KB with 10% loss, heavy reordering, window scaling 
     EngineConfig cfg = test_config();
     cfg.window_scale = false;
     transfer(cfg, {.loss = 0.10, .reorder = 0.3, .reorder_us = 20'000, .seed = 3}, 256 << 10);
+}
+
+TEST_CASE(
+    "RFC 4987: during a SYN flood an established transfer keeps flowing, state stays bounded") {
+    EngineConfig cfg = test_config();
+    cfg.syn_retries = 1;  // half-open connections of the flood expire (1 s + 2 s)
+    transfer(cfg, {.loss = 0.01, .seed = 5}, 512 << 10, 500);
 }
