@@ -1,0 +1,510 @@
+// Engine: demultiplexing (§3.10.7.1 CLOSED, §3.10.7.2 LISTEN), listeners and SYN cookies,
+// connection limits, timers and the application API. Per-connection processing is in
+// connection.cc.
+#include "tcpstack/engine.h"
+
+#include <rte_mbuf.h>
+
+#include <algorithm>
+
+#include "tcpstack/connection.h"
+#include "tcpstack/siphash.h"
+
+namespace braid::tcp {
+
+namespace {
+
+uint64_t hash_tuple(const SipKey& k, const FourTuple& t, uint8_t domain) {
+    std::array<uint8_t, 38> b{};
+    std::copy(t.local.bytes.begin(), t.local.bytes.end(), b.begin());
+    std::copy(t.remote.bytes.begin(), t.remote.bytes.end(), b.begin() + 16);
+    b[32] = static_cast<uint8_t>(t.local_port >> 8);
+    b[33] = static_cast<uint8_t>(t.local_port);
+    b[34] = static_cast<uint8_t>(t.remote_port >> 8);
+    b[35] = static_cast<uint8_t>(t.remote_port);
+    b[36] = t.local.family;
+    b[37] = domain;
+    return siphash24(k, b);
+}
+
+CookieTuple cookie_tuple(const FourTuple& t) {
+    return CookieTuple{t.local.family, t.local.bytes, t.remote.bytes, t.local_port, t.remote_port};
+}
+
+uint32_t payload_len(rte_mbuf* m) {
+    return m == nullptr ? 0 : rte_pktmbuf_pkt_len(m);
+}
+
+}  // namespace
+
+std::string_view to_string(State s) {
+    switch (s) {
+#define BRAID_X(name, text) \
+    case State::name:       \
+        return text;
+        BRAID_TCP_STATES(BRAID_X)
+#undef BRAID_X
+        case State::count:
+            break;
+    }
+    return "?";
+}
+
+std::string_view to_string(CloseReason r) {
+    switch (r) {
+#define BRAID_X(name, help) \
+    case CloseReason::name: \
+        return #name;
+        BRAID_TCP_CLOSE_REASONS(BRAID_X)
+#undef BRAID_X
+        case CloseReason::count:
+            break;
+    }
+    return "?";
+}
+
+size_t FourTupleHash::operator()(const FourTuple& t) const {
+    // Per-worker table, keys from the network: a keyed hash would be better against collision
+    // floods; the engine keeps one fixed key (see Engine::Engine) through SipHash.
+    static const SipKey key{0x6272616964746370ULL, 0x7475706c65686173ULL};
+    return static_cast<size_t>(hash_tuple(key, t, 0));
+}
+
+size_t IpAddrHash::operator()(const IpAddr& a) const {
+    static const SipKey key{0x6272616964697061ULL, 0x6464726861736821ULL};
+    return static_cast<size_t>(siphash24(key, a.bytes));
+}
+
+Engine::Engine(const EngineConfig& cfg, SegmentSink out, EventSink events)
+    : cfg_(cfg), out_(std::move(out)), events_(std::move(events)), cookies_(cfg.secret) {}
+
+Engine::~Engine() = default;
+
+uint32_t Engine::make_isn(const FourTuple& t, uint64_t now_us) const {
+    // RFC 9293 §3.4.1 / RFC 6528: M (4 µs clock) + F(tuple, secret).
+    SipKey k = SipKey::from_bytes(cfg_.secret);
+    return static_cast<uint32_t>(now_us / 4) + static_cast<uint32_t>(hash_tuple(k, t, 1));
+}
+
+uint32_t Engine::ts_offset(const FourTuple& t) const {
+    // Per-connection random TS offset (RFC 7323 §7.1), stable per tuple so that a connection
+    // rebuilt from a SYN cookie keeps the clock its SYN/ACK used.
+    SipKey k = SipKey::from_bytes(cfg_.secret);
+    return static_cast<uint32_t>(hash_tuple(k, t, 2));
+}
+
+Connection* Engine::find(ConnId c) const {
+    auto it = conns_.find(c);
+    if (it == conns_.end() || it->second->dead) {
+        return nullptr;
+    }
+    return it->second.get();
+}
+
+void Engine::emit(OutSegment&& s) {
+    count(Counter::segments_out);
+    out_(std::move(s));
+}
+
+bool Engine::challenge_ack_allowed(uint64_t now_us) {
+    // RFC 5961 §7: a per-worker budget per second.
+    if (now_us - challenge_window_start_us_ >= 1'000'000) {
+        challenge_window_start_us_ = now_us;
+        challenge_in_window_ = 0;
+    }
+    if (challenge_in_window_ >= cfg_.challenge_acks_per_s) {
+        return false;
+    }
+    ++challenge_in_window_;
+    return true;
+}
+
+void Engine::send_rst_for(const FourTuple& t, const wire::Header& h, uint32_t len, Counter reason) {
+    // §3.10.7.1: <SEQ=SEG.ACK><CTL=RST> if ACK, else <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+    OutSegment s;
+    s.tuple = t;
+    s.header.src_port = t.local_port;
+    s.header.dst_port = t.remote_port;
+    if (h.has(wire::flag::ack)) {
+        s.header.seq = h.ack;
+        s.header.flags = wire::flag::rst;
+    } else {
+        uint32_t seg_len =
+            len + (h.has(wire::flag::syn) ? 1 : 0) + (h.has(wire::flag::fin) ? 1 : 0);
+        s.header.ack = h.seq + seg_len;
+        s.header.flags = wire::flag::rst | wire::flag::ack;
+    }
+    count(reason);
+    emit(std::move(s));
+}
+
+Listener* Engine::find_listener(const FourTuple& t) {
+    Listener* any = nullptr;
+    for (auto& l : listeners_) {
+        if (l->opts.port != t.local_port) {
+            continue;
+        }
+        if (!l->opts.any_addr && l->opts.addr == t.local) {
+            return l.get();
+        }
+        if (l->opts.any_addr && (any == nullptr)) {
+            any = l.get();
+        }
+    }
+    return any;
+}
+
+Connection* Engine::create(const FourTuple& t, uint32_t rcv_buf, uint16_t our_mss,
+                           uint64_t now_us) {
+    ConnId id = next_id_++;
+    if (next_id_ == 0) {
+        next_id_ = 1;
+    }
+    auto c = std::make_unique<Connection>(*this, id, t, rcv_buf, our_mss, now_us);
+    Connection* p = c.get();
+    conns_.emplace(id, std::move(c));
+    by_tuple_[t] = id;
+    ++per_source_[t.remote];
+    return p;
+}
+
+void Engine::destroy(Connection* c) {
+    auto bt = by_tuple_.find(c->tuple);
+    if (bt != by_tuple_.end() && bt->second == c->id) {
+        by_tuple_.erase(bt);
+    }
+    auto ps = per_source_.find(c->tuple.remote);
+    if (ps != per_source_.end() && --ps->second == 0) {
+        per_source_.erase(ps);
+    }
+    conns_.erase(c->id);
+}
+
+void Engine::reap() {
+    for (auto it = conns_.begin(); it != conns_.end();) {
+        if (it->second->dead) {
+            Connection* c = it->second.get();
+            ++it;
+            destroy(c);
+        } else {
+            ++it;
+        }
+    }
+}
+
+void Engine::input(const FourTuple& t, const wire::Header& h, const wire::Options& o,
+                   rte_mbuf* payload, uint64_t now_us) {
+    count(Counter::segments_in);
+    uint32_t len = payload_len(payload);
+    auto it = by_tuple_.find(t);
+    Connection* c = it == by_tuple_.end() ? nullptr : find(it->second);
+    if (c != nullptr && c->state == State::time_wait && h.has(wire::flag::syn) &&
+        !h.has(wire::flag::ack) && !h.has(wire::flag::rst) && find_listener(t) != nullptr &&
+        c->timewait_acceptable_syn(h, o)) {
+        // A new incarnation of a TIME-WAIT tuple (RFC 9293 §3.6.1, RFC 6191).
+        count(Counter::timewait_reused);
+        c->dead = true;
+        destroy(c);
+        c = nullptr;
+    }
+    if (c != nullptr) {
+        c->input(h, o, payload, len, now_us);
+        if (c->dead) {
+            destroy(c);
+        }
+        return;
+    }
+    Listener* l = find_listener(t);
+    if (l != nullptr) {
+        input_listen(*l, t, h, o, payload, len, now_us);
+        return;
+    }
+    // §3.10.7.1 CLOSED: everything but a RST gets a RST.
+    rte_pktmbuf_free(payload);
+    if (!h.has(wire::flag::rst)) {
+        send_rst_for(t, h, len, Counter::rst_sent_no_listener);
+    } else {
+        count(Counter::rst_ignored);
+    }
+}
+
+void Engine::input_listen(Listener& l, const FourTuple& t, const wire::Header& h,
+                          const wire::Options& o, rte_mbuf* payload, uint32_t len,
+                          uint64_t now_us) {
+    // §3.10.7.2: RST ignored; ACK → RST (unless a SYN cookie completes); SYN → SYN-RECEIVED.
+    if (h.has(wire::flag::rst)) {
+        count(Counter::rst_ignored);
+        rte_pktmbuf_free(payload);
+        return;
+    }
+    if (h.has(wire::flag::ack)) {
+        if (!h.has(wire::flag::syn) && try_syn_cookie(l, t, h, o, payload, now_us)) {
+            return;
+        }
+        rte_pktmbuf_free(payload);
+        send_rst_for(t, h, len, Counter::rst_sent_bad_ack);
+        return;
+    }
+    if (!h.has(wire::flag::syn)) {
+        rte_pktmbuf_free(payload);
+        return;
+    }
+    if (conns_.size() >= cfg_.max_connections) {
+        count(Counter::refused_worker_limit);
+        rte_pktmbuf_free(payload);
+        return;
+    }
+    auto ps = per_source_.find(t.remote);
+    if (ps != per_source_.end() && ps->second >= cfg_.max_per_source) {
+        count(Counter::refused_source_limit);
+        rte_pktmbuf_free(payload);
+        return;
+    }
+    uint16_t mss = cfg_.default_mss;
+    if (l.opts.mss_clamp != 0) {
+        mss = std::min(mss, l.opts.mss_clamp);
+    }
+    if (l.half_open >= l.opts.backlog) {
+        // RFC 4987 §3.6: no state; the SYN/ACK's ISN carries what the ACK needs. Window scale
+        // and SACK survive only inside the timestamp (else they are not offered).
+        rte_pktmbuf_free(payload);
+        bool ts = cfg_.timestamps && o.timestamps.has_value();
+        SynCookieOptions co{};
+        co.mss = o.mss ? *o.mss : (t.local.family == 6 ? 1220 : 536);
+        co.mss = std::min(co.mss, mss);
+        co.wscale = (ts && cfg_.window_scale && o.window_scale)
+                        ? std::min<uint8_t>(*o.window_scale, 14)
+                        : 15;
+        co.sack_ok = ts && cfg_.sack && o.sack_permitted;
+        co.ts_ok = ts;
+        OutSegment s;
+        s.tuple = t;
+        s.header.src_port = t.local_port;
+        s.header.dst_port = t.remote_port;
+        s.header.seq = Seq(cookies_.make_isn(cookie_tuple(t), h.seq.raw(), co, now_us));
+        s.header.ack = h.seq + 1;
+        s.header.flags = wire::flag::syn | wire::flag::ack;
+        uint32_t rcv_buf = l.opts.rcv_buf != 0 ? l.opts.rcv_buf : cfg_.default_rcv_buf;
+        s.header.window = static_cast<uint16_t>(std::min<uint32_t>(rcv_buf, 65535));
+        s.options.mss = mss;
+        if (co.wscale != 15) {
+            s.options.window_scale = 7;  // connection.cc our_wscale
+        }
+        s.options.sack_permitted = co.sack_ok;
+        if (ts) {
+            uint32_t now_ts = static_cast<uint32_t>(now_us / 1000) + ts_offset(t);
+            s.options.timestamps =
+                wire::Timestamps{cookies_.encode_tsval(now_ts, co), o.timestamps->tsval};
+        }
+        count(Counter::syn_cookies_sent);
+        emit(std::move(s));
+        return;
+    }
+    uint32_t rcv_buf = l.opts.rcv_buf != 0 ? l.opts.rcv_buf : cfg_.default_rcv_buf;
+    Connection* c = create(t, rcv_buf, mss, now_us);
+    ++l.half_open;
+    c->open_passive(l, h, o, payload, len, now_us);
+}
+
+bool Engine::try_syn_cookie(Listener& l, const FourTuple& t, const wire::Header& h,
+                            const wire::Options& o, rte_mbuf* payload, uint64_t now_us) {
+    auto co = cookies_.check(cookie_tuple(t), (h.seq - 1).raw(), (h.ack - 1).raw(), now_us);
+    if (!co) {
+        count(Counter::syn_cookies_failed);
+        return false;
+    }
+    if (conns_.size() >= cfg_.max_connections) {
+        count(Counter::refused_worker_limit);
+        rte_pktmbuf_free(payload);
+        return true;
+    }
+    if (o.timestamps) {
+        *co = cookies_.decode_tsecr(o.timestamps->tsecr, *co);
+    } else {
+        co->ts_ok = false;
+    }
+    count(Counter::syn_cookies_validated);
+    uint16_t mss = cfg_.default_mss;
+    if (l.opts.mss_clamp != 0) {
+        mss = std::min(mss, l.opts.mss_clamp);
+    }
+    uint32_t rcv_buf = l.opts.rcv_buf != 0 ? l.opts.rcv_buf : cfg_.default_rcv_buf;
+    Connection* c = create(t, rcv_buf, mss, now_us);
+    c->open_from_cookie(l, h, o, *co, now_us);
+    if (c->dead) {
+        rte_pktmbuf_free(payload);
+        destroy(c);
+        return true;
+    }
+    // The ACK may carry data (and a FIN): normal processing from here.
+    c->input(h, o, payload, payload_len(payload), now_us);
+    if (c->dead) {
+        destroy(c);
+    }
+    return true;
+}
+
+void Engine::on_timer(uint64_t now_us) {
+    for (auto& [id, c] : conns_) {
+        if (!c->dead && c->next_deadline() <= now_us) {
+            c->on_timer(now_us);
+        }
+    }
+    reap();
+}
+
+uint64_t Engine::next_timer() const {
+    uint64_t d = UINT64_MAX;
+    for (const auto& [id, c] : conns_) {
+        d = std::min(d, c->next_deadline());
+    }
+    return d;
+}
+
+std::optional<ListenerId> Engine::listen(const ListenOptions& o) {
+    for (auto& l : listeners_) {
+        if (l->opts.port == o.port && l->opts.any_addr == o.any_addr &&
+            (o.any_addr || l->opts.addr == o.addr)) {
+            return std::nullopt;  // already listening
+        }
+    }
+    auto l = std::make_unique<Listener>();
+    l->id = static_cast<ListenerId>(listeners_.size() + 1);
+    l->opts = o;
+    ListenerId id = l->id;
+    listeners_.push_back(std::move(l));
+    return id;
+}
+
+std::optional<ConnId> Engine::accept(ListenerId lid) {
+    for (auto& l : listeners_) {
+        if (l->id != lid) {
+            continue;
+        }
+        while (!l->accept_queue.empty()) {
+            ConnId c = l->accept_queue.front();
+            l->accept_queue.pop_front();
+            if (find(c) != nullptr) {
+                return c;
+            }
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<ConnId> Engine::connect(const ConnectOptions& o, uint64_t now_us) {
+    if (by_tuple_.contains(o.tuple) || conns_.size() >= cfg_.max_connections) {
+        return std::nullopt;
+    }
+    uint16_t mss = cfg_.default_mss;
+    if (o.mss_clamp != 0) {
+        mss = std::min(mss, o.mss_clamp);
+    }
+    Connection* c = create(o.tuple, o.rcv_buf != 0 ? o.rcv_buf : cfg_.default_rcv_buf, mss, now_us);
+    c->open_active(now_us);
+    return c->id;
+}
+
+uint32_t Engine::send(ConnId id, rte_mbuf* chain, uint64_t now_us) {
+    Connection* c = find(id);
+    if (c == nullptr) {
+        return 0;
+    }
+    uint32_t n = c->send(chain, now_us);
+    reap();
+    return n;
+}
+
+uint32_t Engine::send_space(ConnId id) const {
+    Connection* c = find(id);
+    return c == nullptr ? 0 : c->send_space();
+}
+
+rte_mbuf* Engine::recv(ConnId id, uint64_t now_us) {
+    Connection* c = find(id);
+    return c == nullptr ? nullptr : c->recv(now_us);
+}
+
+uint32_t Engine::readable_bytes(ConnId id) const {
+    Connection* c = find(id);
+    return c == nullptr ? 0 : c->rcv_buffered;
+}
+
+bool Engine::peer_closed(ConnId id) const {
+    Connection* c = find(id);
+    return c != nullptr && c->fin_received && c->rcv_buffered == 0;
+}
+
+void Engine::shutdown_write(ConnId id, uint64_t now_us) {
+    if (Connection* c = find(id)) {
+        c->shutdown_write(now_us);
+    }
+    reap();
+}
+
+void Engine::close(ConnId id, uint64_t now_us) {
+    if (Connection* c = find(id)) {
+        c->close(now_us);
+    }
+    reap();
+}
+
+void Engine::abort(ConnId id, uint64_t now_us) {
+    if (Connection* c = find(id)) {
+        c->abort(now_us);
+    }
+    reap();
+}
+
+void Engine::set_rcv_buf(ConnId id, uint32_t bytes, uint64_t now_us) {
+    if (Connection* c = find(id)) {
+        c->set_rcv_buf(bytes, now_us);
+    }
+}
+
+void Engine::set_nagle(ConnId id, bool on) {
+    if (Connection* c = find(id)) {
+        c->nagle = on;
+    }
+}
+
+std::optional<State> Engine::state(ConnId id) const {
+    Connection* c = find(id);
+    if (c == nullptr) {
+        return std::nullopt;
+    }
+    return c->state;
+}
+
+std::optional<ConnInfo> Engine::describe(ConnId id) const {
+    Connection* c = find(id);
+    if (c == nullptr) {
+        return std::nullopt;
+    }
+    return c->info();
+}
+
+std::vector<ConnInfo> Engine::describe_all() const {
+    std::vector<ConnInfo> v;
+    v.reserve(conns_.size());
+    for (const auto& [id, c] : conns_) {
+        if (!c->dead) {
+            v.push_back(c->info());
+        }
+    }
+    std::sort(v.begin(), v.end(), [](const ConnInfo& a, const ConnInfo& b) { return a.id < b.id; });
+    return v;
+}
+
+std::array<uint32_t, static_cast<size_t>(State::count)> Engine::connections_by_state() const {
+    std::array<uint32_t, static_cast<size_t>(State::count)> n{};
+    for (const auto& [id, c] : conns_) {
+        if (!c->dead) {
+            ++n[static_cast<size_t>(c->state)];
+        }
+    }
+    n[static_cast<size_t>(State::listen)] = static_cast<uint32_t>(listeners_.size());
+    return n;
+}
+
+}  // namespace braid::tcp

@@ -1,0 +1,265 @@
+// The tcpstack engine (issue 5): a sans-I/O TCP (RFC 9293) for one worker. Segments in
+// (parsed header + options + payload mbuf, no copy), segments and events out through sinks,
+// time injected in microseconds. Single-threaded: one Engine per worker, no locks.
+//
+// Read first: RFC 9293 §3.10 (event processing, followed step by step in engine.cc), RFC 5961
+// (challenge ACKs), RFC 7323 (window scale, timestamps, PAWS), RFC 6298 (RTO), RFC 2018 + 6675
+// (SACK and SACK-based recovery), RFC 6582 (NewReno), RFC 4987 (SYN cookies).
+//
+// Payload ownership: input() takes the payload mbuf (chain); in-order data is queued as those
+// mbufs and handed out by recv(). send() takes the application's chain; every transmission of a
+// range of it is a new chain of indirect mbufs (from EngineConfig::clone_pool) attached to the
+// stored data, so retransmissions reference the same bytes under new headers. The output sink
+// owns the payload chain of each OutSegment.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "tcpstack/cc/cc.h"
+#include "tcpstack/counters.h"
+#include "tcpstack/seq.h"
+#include "tcpstack/syn_cookie.h"
+#include "tcpstack/wire/tcp.h"
+
+struct rte_mbuf;
+struct rte_mempool;
+
+namespace braid::tcp {
+
+struct IpAddr {
+    uint8_t family = 4;  // 4 | 6; for 4 only bytes[0..3] count (the rest stay 0)
+    std::array<uint8_t, 16> bytes{};
+    bool operator==(const IpAddr&) const = default;
+    static IpAddr v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
+        IpAddr x;
+        x.bytes[0] = a;
+        x.bytes[1] = b;
+        x.bytes[2] = c;
+        x.bytes[3] = d;
+        return x;
+    }
+};
+
+// Seen from this engine: local = our address (the destination of incoming segments).
+struct FourTuple {
+    IpAddr local;
+    IpAddr remote;
+    uint16_t local_port = 0;
+    uint16_t remote_port = 0;
+    bool operator==(const FourTuple&) const = default;
+};
+
+struct FourTupleHash {
+    size_t operator()(const FourTuple& t) const;
+};
+struct IpAddrHash {
+    size_t operator()(const IpAddr& a) const;
+};
+
+// clang-format off
+#define BRAID_TCP_STATES(X) \
+    X(closed, "CLOSED") X(listen, "LISTEN") X(syn_sent, "SYN-SENT") X(syn_received, "SYN-RECEIVED") \
+    X(established, "ESTABLISHED") X(fin_wait_1, "FIN-WAIT-1") X(fin_wait_2, "FIN-WAIT-2")           \
+    X(close_wait, "CLOSE-WAIT") X(closing, "CLOSING") X(last_ack, "LAST-ACK") X(time_wait, "TIME-WAIT")
+
+#define BRAID_TCP_CLOSE_REASONS(X)                                         \
+    X(normal,            "both FINs exchanged and acknowledged")           \
+    X(reset_received,    "the peer sent an acceptable RST")                \
+    X(refused,           "RST in answer to our SYN")                       \
+    X(aborted,           "local abort (RST sent)")                         \
+    X(timeout,           "retransmissions exhausted (R2)")                 \
+    X(syn_timeout,       "SYN or SYN/ACK retransmissions exhausted")       \
+    X(keepalive_timeout, "keep-alive probes unanswered")
+// clang-format on
+
+enum class State : uint8_t {
+#define BRAID_X(name, text) name,
+    BRAID_TCP_STATES(BRAID_X)
+#undef BRAID_X
+        count
+};
+std::string_view to_string(State s);
+
+enum class CloseReason : uint8_t {
+#define BRAID_X(name, help) name,
+    BRAID_TCP_CLOSE_REASONS(BRAID_X)
+#undef BRAID_X
+        count
+};
+std::string_view to_string(CloseReason r);
+
+using ConnId = uint32_t;
+using ListenerId = uint32_t;
+
+// A segment the caller must wrap in IP (and Ethernet/GTP-U) and send.
+struct OutSegment {
+    FourTuple tuple;  // local = source address of the packet to build
+    wire::Header header;
+    wire::Options options;
+    rte_mbuf* payload = nullptr;  // owned by the sink (nullptr: no payload)
+    uint32_t payload_len = 0;
+};
+
+enum class EventKind : uint8_t { established, readable, writable, closed, reset };
+
+struct Event {
+    EventKind kind;
+    ConnId conn;
+    ListenerId listener;  // for established connections accepted from a listener, else 0
+    CloseReason reason;   // for closed and reset
+};
+
+struct EngineConfig {
+    rte_mempool* clone_pool = nullptr;  // indirect mbufs for transmissions (required)
+    CcAlgorithm cc = CcAlgorithm::cubic;
+    std::array<uint8_t, 16> secret{};  // ISN PRF and SYN cookie key (RFC 6528, RFC 4987)
+    uint64_t msl_us = 120'000'000;     // RFC 9293 §3.4.2; TIME-WAIT lasts 2*MSL
+    uint64_t rto_initial_us = 1'000'000;
+    uint64_t rto_min_us = 1'000'000;  // RFC 6298 §2.4 SHOULD round up to 1 s
+    uint64_t rto_max_us = 60'000'000;
+    uint64_t delack_us = 40'000;    // delayed ACK: every 2nd full segment or 40 ms
+    uint32_t syn_retries = 6;       // ~127 s with backoff from 1 s (> 3 min R2 with rto_max)
+    uint32_t max_retransmits = 15;  // R2 for data, counted in back-offs
+    uint32_t default_rcv_buf = 256 * 1024;
+    uint32_t default_snd_buf = 256 * 1024;
+    uint16_t default_mss = 1460;       // our MSS (what we advertise) unless a listener clamps it
+    uint32_t max_connections = 65536;  // per worker (this engine), every state counted
+    uint32_t max_per_source = 4096;    // per remote address
+    uint32_t challenge_acks_per_s = 1000;
+    bool timestamps = true;
+    bool sack = true;
+    bool window_scale = true;
+    bool nagle = true;
+    bool keepalive = false;  // RFC 9293 §3.8.4: default off
+    uint64_t keepalive_idle_us = 7200'000'000;
+    uint64_t keepalive_interval_us = 75'000'000;
+    uint32_t keepalive_probes = 9;
+};
+
+struct ListenOptions {
+    IpAddr addr;  // family only matters with any_addr
+    bool any_addr = true;
+    uint16_t port = 0;
+    uint16_t mss_clamp = 0;  // advertise at most this MSS (0: default_mss); e.g. fits in GTP-U
+    bool accept_syn_data = false;  // keep SYN payload, deliver after ESTABLISHED (RFC 8803)
+    uint32_t backlog = 128;        // half-open connections before SYN cookies
+    uint32_t rcv_buf = 0;          // 0: default_rcv_buf
+};
+
+struct ConnectOptions {
+    FourTuple tuple;  // chosen local address and port
+    uint16_t mss_clamp = 0;
+    uint32_t rcv_buf = 0;
+};
+
+// `show tcp connection <id>`.
+struct ConnInfo {
+    ConnId id;
+    FourTuple tuple;
+    State state;
+    uint32_t cwnd, ssthresh, srtt_us, rttvar_us, rto_us;
+    uint32_t snd_wnd, rcv_wnd, snd_mss;
+    uint32_t snd_una, snd_nxt, rcv_nxt;
+    uint32_t snd_buffered, rcv_buffered, rcv_buf_limit;
+    uint32_t retransmits;
+    bool in_recovery, sack_ok, ts_ok;
+    uint8_t snd_wscale, rcv_wscale;
+};
+
+class Connection;
+struct Listener;
+
+class Engine {
+public:
+    using SegmentSink = std::function<void(OutSegment&&)>;
+    using EventSink = std::function<void(const Event&)>;
+
+    Engine(const EngineConfig& cfg, SegmentSink out, EventSink events);
+    ~Engine();
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    // --- segments in ---------------------------------------------------------------------
+    // `payload` (may be nullptr) is taken; its data starts at the TCP payload.
+    void input(const FourTuple& t, const wire::Header& h, const wire::Options& o, rte_mbuf* payload,
+               uint64_t now_us);
+    // Runs every timer due at now_us (RTO, delayed ACK, persist, keep-alive, TIME-WAIT).
+    void on_timer(uint64_t now_us);
+    // Earliest pending deadline, or UINT64_MAX.
+    uint64_t next_timer() const;
+
+    // --- API for the proxy and tests -------------------------------------------------------
+    std::optional<ListenerId> listen(const ListenOptions& o);
+    std::optional<ConnId> accept(ListenerId l);  // next established, not yet accepted connection
+    std::optional<ConnId> connect(const ConnectOptions& o, uint64_t now_us);
+    // Queues `chain` (taken) for sending; returns bytes accepted (0 when the send buffer is full
+    // or writing was shut down; then the chain is NOT taken and stays the caller's).
+    uint32_t send(ConnId c, rte_mbuf* chain, uint64_t now_us);
+    uint32_t send_space(ConnId c) const;
+    // Dequeues in-order received data as one chain (nullptr if none).
+    rte_mbuf* recv(ConnId c, uint64_t now_us);
+    uint32_t readable_bytes(ConnId c) const;
+    bool peer_closed(ConnId c) const;                // FIN received and all data read
+    void shutdown_write(ConnId c, uint64_t now_us);  // half-close: FIN after queued data
+    void close(ConnId c, uint64_t now_us);           // shutdown_write; state freed when done
+    void abort(ConnId c, uint64_t now_us);           // RST, freed now
+    // Backpressure hook: the relay sets how much received data may be buffered. Shrinking never
+    // drops data already accepted or inside a window already advertised.
+    void set_rcv_buf(ConnId c, uint32_t bytes, uint64_t now_us);
+    void set_nagle(ConnId c, bool on);
+
+    std::optional<State> state(ConnId c) const;
+    std::optional<ConnInfo> describe(ConnId c) const;
+    std::vector<ConnInfo> describe_all() const;
+    size_t connection_count() const { return conns_.size(); }
+    std::array<uint32_t, static_cast<size_t>(State::count)> connections_by_state() const;
+
+    const Counters& counters() const { return counters_; }
+    const EngineConfig& config() const { return cfg_; }
+
+private:
+    friend class Connection;
+    Connection* find(ConnId c) const;
+    void count(Counter c, uint64_t n = 1) { counters_[static_cast<size_t>(c)] += n; }
+    void emit(OutSegment&& s);
+    void event(const Event& e) { events_(e); }
+    void send_rst_for(const FourTuple& t, const wire::Header& h, uint32_t payload_len,
+                      Counter reason);
+    void input_listen(Listener& l, const FourTuple& t, const wire::Header& h,
+                      const wire::Options& o, rte_mbuf* payload, uint32_t len, uint64_t now_us);
+    bool try_syn_cookie(Listener& l, const FourTuple& t, const wire::Header& h,
+                        const wire::Options& o, rte_mbuf* payload, uint64_t now_us);
+    Listener* find_listener(const FourTuple& t);
+    Connection* create(const FourTuple& t, uint32_t rcv_buf, uint16_t our_mss, uint64_t now_us);
+    void destroy(Connection* c);
+    bool challenge_ack_allowed(uint64_t now_us);
+    uint32_t make_isn(const FourTuple& t, uint64_t now_us) const;
+    uint32_t ts_offset(const FourTuple& t) const;
+    void reap();
+
+    EngineConfig cfg_;
+    SegmentSink out_;
+    EventSink events_;
+    SynCookies cookies_;
+    Counters counters_{};
+    ConnId next_id_ = 1;
+    std::unordered_map<ConnId, std::unique_ptr<Connection>> conns_;
+    std::unordered_map<FourTuple, ConnId, FourTupleHash> by_tuple_;
+    std::unordered_map<IpAddr, uint32_t, IpAddrHash> per_source_;
+    std::vector<std::unique_ptr<Listener>> listeners_;
+    std::vector<ConnId> dead_;  // closed during a call, freed at its end
+    uint64_t challenge_window_start_us_ = 0;
+    uint32_t challenge_in_window_ = 0;
+};
+
+}  // namespace braid::tcp
