@@ -11,6 +11,9 @@
 // range of it is a new chain of indirect mbufs (from EngineConfig::clone_pool) attached to the
 // stored data, so retransmissions reference the same bytes under new headers. The output sink
 // owns the payload chain of each OutSegment.
+//
+// The sinks run inside engine calls: they must not call back into the same Engine (queue the
+// segment or event and act on it after the call returns, as the tests do).
 #pragma once
 
 #include <array>
