@@ -18,6 +18,10 @@
 #include <string>
 #include <vector>
 
+#include "control/cli/cli.h"
+#include "control/commands.h"
+#include "control/event_loop.h"
+#include "control/metrics.h"
 #include "dataplane/app.h"
 #include "pipelines/graph.h"
 #include "tests/unit/eal_fixture.h"
@@ -383,6 +387,32 @@ TEST_CASE("hand-off: a full ring is a counted drop", "[handoff]") {
     CHECK(lab.handoff_drops(0, 1) == 37);
     CHECK(lab.app.drops(DropReason::handoff_ring_full) == 37);
     CHECK(rte_ring_count(lab.app.workers()[0]->handoff_out[1]) == 63);
+
+    // What operators see: `show handoff` and the per-pair metrics.
+    control::EventLoop loop;
+    control::CommandContext cc{lab.app, loop};
+    cli::Registry registry;
+    control::register_commands(registry, cc);
+    cli::StringOutput out;
+    REQUIRE(registry.execute("show handoff", out));
+    INFO(out.str());
+    CHECK(out.str().find("0      1                  63             37     63/63") !=
+          std::string::npos);
+    CHECK(out.str().find("1      0                   0              0      0/63") !=
+          std::string::npos);
+    CHECK(out.str().find("sessions owned per worker: 0:1 1:1") != std::string::npos);
+    std::string err;
+    auto exporter = metrics::Exporter::start("127.0.0.1", 0, &err);
+    REQUIRE(exporter != nullptr);
+    control::add_dataplane_collectors(*exporter, cc);
+    const std::string text = metrics::render_text(exporter->collect());
+    CHECK(text.find("braid_handoff_packets_total{from_worker=\"0\",to_worker=\"1\"} 63\n") !=
+          std::string::npos);
+    CHECK(text.find("braid_handoff_drops_total{from_worker=\"0\",to_worker=\"1\"} 37\n") !=
+          std::string::npos);
+    CHECK(text.find("braid_handoff_packets_total{from_worker=\"1\",to_worker=\"0\"} 0\n") !=
+          std::string::npos);
+
     lab.walk(1, 2);
     CHECK(rte_ring_count(lab.app.workers()[0]->handoff_out[1]) == 0);
     CHECK(lab.usage(metered.seid, 1).packets_ul.get() +
