@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_ring.h>
 #include <rte_version.h>
 
 #include <algorithm>
@@ -239,6 +240,41 @@ void show_drops(dataplane::App& app, const Args& args, Output& out) {
     out.printf("%-20s %14" PRIu64 "\n", "total", total);
 }
 
+void show_handoff(dataplane::App& app, const Args&, Output& out) {
+    const auto& workers = app.workers();
+    if (workers.size() < 2) {
+        out.printf("one worker: no hand-off\n");
+        return;
+    }
+    out.printf("%-6s %-6s %14s %14s %12s\n", "from", "to", "packets", "drops", "ring fill");
+    for (const auto* wc : workers) {
+        for (unsigned to = 0; to < wc->n_workers; ++to) {
+            const rte_ring* r = wc->handoff_out[to];
+            if (r == nullptr) {
+                continue;
+            }
+            out.printf("%-6u %-6u %14" PRIu64 " %14" PRIu64 " %6u/%-5u\n", wc->index, to,
+                       wc->counters.handoff_packets[to].get(), wc->counters.handoff_drops[to].get(),
+                       rte_ring_count(r), rte_ring_get_capacity(r));
+        }
+    }
+    const auto& owned = app.sessions().owned();
+    std::string per_worker;
+    for (size_t w = 0; w < owned.size(); ++w) {
+        per_worker += " " + std::to_string(w) + ":" + std::to_string(owned[w]);
+    }
+    out.printf("sessions owned per worker:%s\n", per_worker.c_str());
+}
+
+void show_flows(dataplane::App& app, const Args& args, Output& out) {
+    const size_t max = args.get_uint("count").value_or(20);
+    const auto& flows = app.flows();
+    out.printf("%u flows (capacity %u)\n", flows.size(), flows.capacity());
+    for (const auto& [key, owner] : flows.entries(max)) {
+        out.printf("  %-60s worker %u\n", key.to_string().c_str(), owner);
+    }
+}
+
 void set_log(const Args& args, Output& out) {
     std::string err;
     auto comp = args.get("component").value_or("");
@@ -418,6 +454,12 @@ void register_commands(cli::Registry& r, CommandContext& ctx) {
            [&app](const Args& a, Output& o) { show_drops(app, a, o); }});
     r.add({"show drops all", "dropped packets for every reason, with meanings",
            [&app](const Args& a, Output& o) { show_drops(app, a, o); }});
+    r.add({"show handoff", "worker-to-worker hand-off per pair: packets, drops (ring full), ring fill",
+           [&app](const Args& a, Output& o) { show_handoff(app, a, o); }});
+    r.add({"show flows", "the flow-owner table: flow count and the first 20 flows with their worker",
+           [&app](const Args& a, Output& o) { show_flows(app, a, o); }});
+    r.add({"show flows <count:u32>", "the flow-owner table: the first <count> flows",
+           [&app](const Args& a, Output& o) { show_flows(app, a, o); }});
     r.add({"show log", "log level of each component", show_log});
     r.add({"set log <component:str> <level:str>",
            "set a component's log level (component: all eal dataplane pipelines control cli metrics config pfcp tcp mptcp; level: emerg..debug)",

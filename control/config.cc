@@ -937,6 +937,10 @@ void read_config(Reader& r, const YAML::Node& root, Config& c) {
                             [&](const YAML::Node& v, const std::string& p) {
                                 r.uint(v, p, c.workers.tx_drain_us, 1, 100000);
                             }},
+                           {"handoff_ring_size",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                read_power_of_two(r, v, p, c.workers.handoff_ring_size);
+                            }},
                        });
              }},
             {"pfcp",
@@ -1413,6 +1417,7 @@ workers:
   lcores: [1]            # one worker per lcore; must not include eal.main_lcore
   burst_size: 32
   tx_drain_us: 100
+  handoff_ring_size: 1024  # packets per worker→worker hand-off ring (power of two)
 
 pfcp:
   enabled: true
@@ -1524,6 +1529,7 @@ std::string render(const Config& c) {
     out << YAML::EndSeq;
     emit_uint(out, "burst_size", c.workers.burst_size);
     emit_uint(out, "tx_drain_us", c.workers.tx_drain_us);
+    emit_uint(out, "handoff_ring_size", c.workers.handoff_ring_size);
     out << YAML::EndMap;
 
     out << YAML::Key << "pfcp" << YAML::Value << YAML::BeginMap;

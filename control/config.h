@@ -60,9 +60,10 @@ struct Mempool {
 };
 
 struct Workers {
-    std::vector<unsigned> lcores{1};  // worker lcore ids, unique, non-empty, none = main lcore
-    uint16_t burst_size = 32;         // 1..256
-    uint32_t tx_drain_us = 100;       // 1..100000: flush partially filled TX buffers
+    std::vector<unsigned> lcores{1};    // worker lcore ids, unique, non-empty, none = main lcore
+    uint16_t burst_size = 32;           // 1..256
+    uint32_t tx_drain_us = 100;         // 1..100000: flush partially filled TX buffers
+    uint16_t handoff_ring_size = 1024;  // 64..16384, power of two: each worker→worker ring
 
     bool operator==(const Workers&) const = default;
 };

@@ -346,7 +346,8 @@ void register_changes(cli::Registry& r, dataplane::App& app) {
 }
 
 void show_session(dataplane::App& app, const dataplane::SessionRules& r, Output& out) {
-    out.printf("session %" PRIu64 " (generation %" PRIu64 ")\n", r.seid, r.generation);
+    out.printf("session %" PRIu64 " (generation %" PRIu64 ", owner worker %u)\n", r.seid,
+               r.generation, unsigned{r.owner});
     for (const auto& p : r.pdrs) {
         std::string match;
         if (p.local_teid) {

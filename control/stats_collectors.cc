@@ -101,6 +101,26 @@ void worker_families(const dataplane::App& app, std::vector<Family>& out) {
     for (auto* f : {&busy, &idle, &loops, &rx, &tx, &w2m, &calls, &objs, &cyc}) {
         out.push_back(std::move(*f));
     }
+    // Worker → worker hand-off (DESIGN.md §5), per ordered pair.
+    auto ho = family("braid_handoff_packets_total",
+                     "Packets handed to another worker (the owner of their session or flow)",
+                     Type::counter);
+    auto ho_drops =
+        family("braid_handoff_drops_total",
+               "Packets dropped because the hand-off ring to the owner was full", Type::counter);
+    for (const auto* wc : app.workers()) {
+        for (unsigned to = 0; to < wc->n_workers; ++to) {
+            if (to == wc->index) {
+                continue;
+            }
+            std::vector<std::pair<std::string, std::string>> l{
+                {"from_worker", std::to_string(wc->index)}, {"to_worker", std::to_string(to)}};
+            ho.samples.push_back({l, double(wc->counters.handoff_packets[to].get())});
+            ho_drops.samples.push_back({l, double(wc->counters.handoff_drops[to].get())});
+        }
+    }
+    out.push_back(std::move(ho));
+    out.push_back(std::move(ho_drops));
     auto drops = family("braid_drop_packets_total", "Packets dropped, by reason", Type::counter);
     for (size_t r = 0; r < pipelines::drop_reason_count; ++r) {
         drops.samples.push_back({{{"reason", std::string(pipelines::drop_reason_table[r].name)}},

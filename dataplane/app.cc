@@ -31,7 +31,8 @@ constexpr unsigned w2m_ring_size = 4096;
 constexpr unsigned m2w_ring_size = 1024;
 constexpr unsigned w2m_pkts_ring_size = 1024;
 constexpr uint32_t buffer_packets_total = 16384;
-constexpr uint64_t usage_poll_ms = 100;  // URR triggers are checked this often
+constexpr uint64_t usage_poll_ms = 100;          // URR triggers are checked this often
+constexpr uint32_t flow_owner_capacity = 65536;  // flows the workers may own at once
 
 std::string errno_text() {
     return rte_strerror(rte_errno);
@@ -89,6 +90,11 @@ bool App::setup(const config::Config& cfg, std::string* err) {
 
     sessions_ = SessionTable::create("sessions", cfg.sessions.max, rcu_, err);
     if (sessions_ == nullptr) {
+        return false;
+    }
+    sessions_->set_workers(static_cast<unsigned>(cfg.workers.lcores.size()));
+    flows_ = FlowOwnerTable::create("flows", flow_owner_capacity, rcu_, err);
+    if (flows_ == nullptr) {
         return false;
     }
     usage_ = std::make_unique<UsageMonitor>(static_cast<unsigned>(cfg.workers.lcores.size()));
@@ -203,6 +209,27 @@ bool App::setup_workers(std::string* err) {
             wc->tx_buffers[p.index] = buf;
         }
     }
+    // Hand-off rings, one per ordered pair (DESIGN.md §5): single producer, single consumer.
+    for (unsigned from = 0; from < n; ++from) {
+        workers_[from]->n_workers = static_cast<uint16_t>(n);
+        for (unsigned to = 0; to < n; ++to) {
+            if (from == to) {
+                continue;
+            }
+            const std::string rname = "ho_" + std::to_string(from) + "_" + std::to_string(to);
+            rte_ring* r =
+                rte_ring_create(rname.c_str(), cfg_.workers.handoff_ring_size,
+                                static_cast<int>(rte_lcore_to_socket_id(cfg_.workers.lcores[to])),
+                                RING_F_SP_ENQ | RING_F_SC_DEQ);
+            if (r == nullptr) {
+                *err = "workers.handoff_ring_size: cannot create the hand-off ring " + rname +
+                       ": " + errno_text();
+                return false;
+            }
+            workers_[from]->handoff_out[to] = r;
+            workers_[to]->handoff_in[from] = r;
+        }
+    }
     // RX queues: every (port, queue) pair goes to one worker, round robin.
     unsigned next = 0;
     for (const auto& p : ports_) {
@@ -264,6 +291,11 @@ uint64_t App::shutdown() {
                rte_ring_dequeue(wc->w2m_pkts, reinterpret_cast<void**>(&m)) == 0) {
             rte_pktmbuf_free(m);
         }
+        for (rte_ring* r : wc->handoff_out) {  // packets handed off but never taken
+            while (r != nullptr && rte_ring_dequeue(r, reinterpret_cast<void**>(&m)) == 0) {
+                rte_pktmbuf_free(m);
+            }
+        }
         for (const auto& p : ports_) {
             if (wc->tx_buffers[p.index] != nullptr) {
                 rte_eth_tx_buffer_flush(p.port_id, wc->txq, wc->tx_buffers[p.index]);
@@ -303,6 +335,9 @@ uint64_t App::shutdown() {
         rte_ring_free(wc->w2m);
         rte_ring_free(wc->m2w_pkts);
         rte_ring_free(wc->w2m_pkts);
+        for (rte_ring* r : wc->handoff_out) {
+            rte_ring_free(r);  // each ring once: by its producer
+        }
         wc->~WorkerContext();
         rte_free(wc);
     }
@@ -310,6 +345,7 @@ uint64_t App::shutdown() {
     ports_.clear();
     reclaim(true);
     sessions_.reset();  // workers are stopped: nothing can still read a snapshot
+    flows_.reset();     // before the RCU variable its defer queue checks
     delete neighbor_snapshot_.exchange(nullptr);
     rte_free(rcu_);
     rcu_ = nullptr;

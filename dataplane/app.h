@@ -18,7 +18,9 @@
 
 #include "control/config.h"
 #include "dataplane/counter.h"
+#include "dataplane/flow_owner.h"
 #include "dataplane/gtpu_paths.h"
+#include "dataplane/mbuf_meta.h"
 #include "dataplane/neighbor.h"
 #include "dataplane/packet_buffer.h"
 #include "dataplane/session_table.h"
@@ -93,6 +95,10 @@ struct WorkerCounters {
     Counter icmp_too_big_sent;  // ICMP Frag. Needed / ICMPv6 Packet Too Big for N3 (gtpu_encap)
     Counter fragmented_for_n3;  // IPv4 packets fragmented to fit N3 once encapsulated
     std::array<Counter, pipelines::drop_reason_count> drops;
+    // Hand-off to the worker of that index (pipelines/handoff.cc): packets put on its ring, and
+    // packets dropped because the ring was full.
+    std::array<Counter, max_workers> handoff_packets;
+    std::array<Counter, max_workers> handoff_drops;
 };
 
 // A per-worker token bucket for replies that an attacker could trigger at line rate (Error
@@ -138,6 +144,8 @@ struct W2MEvent {
 };
 static_assert(sizeof(W2MEvent) == 20);
 
+static_assert(max_workers <= max_handoff_workers, "MbufMeta::handoff_to names a worker");
+
 struct alignas(cache_line) WorkerContext {
     // --- read-only once the worker runs --------------------------------------------------
     unsigned lcore_id = 0;
@@ -149,6 +157,11 @@ struct alignas(cache_line) WorkerContext {
     uint64_t drain_tsc = 0;        // TX drain period in TSC cycles
     rte_ring* m2w_pkts = nullptr;  // SP (control core) / SC (this worker): packets to send
     rte_ring* w2m_pkts = nullptr;  // SP (this worker) / SC (control core): packets to buffer
+    // Worker → worker hand-off (DESIGN.md §5), one SPSC ring per ordered pair: handoff_out[w] is
+    // SP here / SC on worker w, handoff_in[w] is SP on worker w / SC here. Null for w == index.
+    std::array<rte_ring*, max_workers> handoff_out{};
+    std::array<rte_ring*, max_workers> handoff_in{};
+    uint16_t n_workers = 1;
     std::array<std::array<RxQueueRef, max_rx_per_worker>, 2> rx{};  // by config::PortRole
     std::array<uint16_t, 2> n_rx{};
     std::array<rte_eth_dev_tx_buffer*, max_ports> tx_buffers{};
@@ -260,6 +273,10 @@ public:
     // GTP-U path management: the peers that sessions tunnel to and their echo state.
     const GtpuPaths& gtpu_paths() const { return *gtpu_paths_; }
 
+    // Which worker owns which transport flow (DESIGN.md §5); workers add and read lock-free.
+    FlowOwnerTable& flows() { return *flows_; }
+    const FlowOwnerTable& flows() const { return *flows_; }
+
     // Control core only (the action functions); workers use its lock-free lookups.
     SessionTable& sessions() { return *sessions_; }
     const SessionTable& sessions() const { return *sessions_; }
@@ -309,6 +326,7 @@ private:
     std::vector<WorkerContext*> workers_;
     std::unique_ptr<NeighborTable> neighbors_;
     std::unique_ptr<SessionTable> sessions_;
+    std::unique_ptr<FlowOwnerTable> flows_;
     std::unique_ptr<UsageMonitor> usage_;
     std::unique_ptr<PacketBuffer> buffer_;
     std::unique_ptr<GtpuPaths> gtpu_paths_;

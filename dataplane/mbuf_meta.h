@@ -11,20 +11,28 @@ namespace braid::dataplane {
 
 // What the user-plane nodes pass along (pdr_ul / pdr_dl → qer_meter → urr_count → far_forward
 // → gtpu_encap). `rules` points into a published snapshot: valid until the worker's next
-// quiescent-state report, i.e. within one graph walk; never carried across a ring.
+// quiescent-state report, i.e. within one graph walk; never carried across a ring. A packet handed
+// to another worker (pipelines/handoff.cc) carries the snapshot's `generation` instead, and the
+// owner finds the session again by TEID or UE address (the snapshot may be gone by then).
 struct MbufMeta {
-    uint16_t drop_reason;   // pipelines::DropReason, set before enqueueing to `drop`
-    uint16_t port_index;    // braid's index of the RX port (App::ports), then of the TX port
-    uint16_t l3_offset;     // offset of the IP/ARP header from the start of the frame
-    uint16_t inner_offset;  // gtpu_input: offset of the T-PDU from the start of the frame
-    uint32_t teid;          // gtpu_input: the G-PDU's TEID
-    uint8_t qfi;            // gtpu_input: QFI of the UL PDU Session Container, or no_qfi
-    uint8_t uplink;         // 1 for packets from N3, 0 from N6
-    uint16_t pdr_index;     // pdr_ul / pdr_dl: index into SessionRules::pdrs
-    const void* rules;      // pdr_ul / pdr_dl: the SessionRules matched
-    uint64_t seid;          // pdr_ul / pdr_dl: the session (survives rings, unlike `rules`)
+    uint8_t drop_reason;     // pipelines::DropReason, set before enqueueing to `drop`
+    uint8_t handoff_to : 5;  // pdr_ul / pdr_dl → handoff: the worker that owns the session
+    uint8_t resume : 3;      // handoff → handoff_rx: the stage to continue at (pipelines::Resume)
+    uint16_t port_index;     // braid's index of the RX port (App::ports), then of the TX port
+    uint16_t l3_offset;      // offset of the IP/ARP header from the start of the frame
+    uint16_t inner_offset;   // gtpu_input: offset of the T-PDU from the start of the frame
+    uint32_t teid;           // gtpu_input: the G-PDU's TEID
+    uint8_t qfi;             // gtpu_input: QFI of the UL PDU Session Container, or no_qfi
+    uint8_t uplink;          // 1 for packets from N3, 0 from N6
+    uint16_t pdr_index;      // pdr_ul / pdr_dl: index into SessionRules::pdrs
+    union {
+        const void* rules;    // pdr_ul / pdr_dl: the SessionRules matched (within one walk)
+        uint64_t generation;  // across a hand-off ring: SessionRules::generation of `rules`
+    };
+    uint64_t seid;  // pdr_ul / pdr_dl: the session (survives rings, unlike `rules`)
 };
 static_assert(sizeof(MbufMeta) == 32);
+inline constexpr unsigned max_handoff_workers = 32;  // what `handoff_to` can name
 
 inline constexpr uint8_t no_qfi = 0xff;
 // In `inner_offset` of a packet the control core hands to ctrl_tx: "run it through pdr_dl"

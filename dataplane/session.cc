@@ -198,6 +198,8 @@ CompileResult compile(const SessionSpec& spec, const SessionRules* previous) {
                             "QER " + std::to_string(q) + " does not exist");
             }
             c.qer_indices.push_back(it->second);
+            const CompiledQer& qer = rules->qers[it->second];
+            c.metered = c.metered || (p.source == Interface::access ? qer.limit_ul : qer.limit_dl);
         }
         for (uint32_t u : p.urr_ids) {
             auto it = urr_idx.find(u);

@@ -155,6 +155,9 @@ struct CompiledPdr {
     std::vector<uint16_t> qer_indices;
     std::vector<uint16_t> urr_indices;
     size_t sdf_filters;
+    // A QER of this PDR polices an MBR in the PDR's direction (UL for source access, DL
+    // otherwise): its packets are metered on the session's owner worker only (DESIGN.md §5).
+    bool metered = false;
 };
 
 struct CompiledQer {
@@ -173,6 +176,7 @@ struct CompiledUrr {
 struct SessionRules {
     uint64_t seid = 0;
     uint64_t generation = 0;        // bumped by every accepted change
+    uint16_t owner = 0;             // the worker that meters the session's MBRs (kept on modify)
     std::vector<CompiledPdr> pdrs;  // sorted by precedence, then id
     std::vector<Far> fars;
     std::vector<CompiledQer> qers;

@@ -207,6 +207,10 @@ std::optional<SpecError> SessionTable::create_session(const SessionSpec& spec) {
     e.handle->seid = spec.seid;
     e.spec = spec;
     c.rules->generation = ++generation_;
+    // The least-loaded worker owns the new session (ties: the lowest index).
+    const auto least = std::min_element(owned_.begin(), owned_.end());
+    c.rules->owner = static_cast<uint16_t>(least - owned_.begin());
+    const uint16_t owner = c.rules->owner;
     e.handle->rules.store(c.rules.release(), std::memory_order_release);
     if (!update_keys(e, keys)) {
         // Roll back: nothing of this session may stay visible.
@@ -216,6 +220,7 @@ std::optional<SpecError> SessionTable::create_session(const SessionSpec& spec) {
         return SpecError{SpecError::Kind::too_many_rules, "session",
                          "the TEID or UE IP table is full"};
     }
+    ++owned_[owner];
     sessions_.emplace(spec.seid, std::move(e));
     return std::nullopt;
 }
@@ -261,6 +266,7 @@ std::optional<SpecError> SessionTable::modify_session(const SessionSpec& spec) {
                          "the TEID or UE IP table is full"};
     }
     c.rules->generation = ++generation_;
+    c.rules->owner = old->owner;
     // Publish the snapshot, then retire the keys that went away (update_keys finds the new
     // ones present).
     e.handle->rules.store(c.rules.release(), std::memory_order_release);
@@ -276,11 +282,26 @@ bool SessionTable::delete_session(uint64_t seid) {
         return false;
     }
     Entry& e = it->second;
+    const uint16_t owner = e.handle->rules.load(std::memory_order_relaxed)->owner;
+    if (owner < owned_.size() && owned_[owner] > 0) {
+        --owned_[owner];
+    }
     update_keys(e, {});
     retired_.push_back({rte_rcu_qsbr_start(rcu_), e.handle->rules.load(std::memory_order_relaxed),
                         e.handle.release(), nullptr, -1});
     sessions_.erase(it);
     return true;
+}
+
+void SessionTable::set_workers(unsigned n) {
+    // Sessions that exist already keep their owner; they are counted against it.
+    owned_.assign(std::max(n, 1u), 0);
+    for (const auto& [seid, e] : sessions_) {
+        const uint16_t owner = e.handle->rules.load(std::memory_order_relaxed)->owner;
+        if (owner < owned_.size()) {
+            ++owned_[owner];
+        }
+    }
 }
 
 void SessionTable::reclaim(bool wait) {

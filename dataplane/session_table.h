@@ -45,6 +45,12 @@ public:
     // period (shutdown, tests).
     void reclaim(bool wait = false);
 
+    // How many workers share the table: a new session gets the one owning the fewest sessions
+    // as its owner (SessionRules::owner), which modifications keep. Default 1.
+    void set_workers(unsigned n);
+    // Sessions owned by each worker.
+    const std::vector<uint32_t>& owned() const { return owned_; }
+
     size_t size() const { return sessions_.size(); }
     size_t retired() const { return retired_.size(); }
     const SessionRules* by_seid(uint64_t seid) const;
@@ -91,6 +97,7 @@ private:
     rte_rcu_qsbr* rcu_ = nullptr;
     uint32_t max_sessions_ = 0;
     uint64_t generation_ = 0;
+    std::vector<uint32_t> owned_ = std::vector<uint32_t>(1, 0);  // sessions per owner worker
     std::map<uint64_t, Entry> sessions_;
     std::vector<Retired> retired_;
 };

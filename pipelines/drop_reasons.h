@@ -52,7 +52,9 @@ namespace braid::pipelines {
     X(icmp_malformed,      "ICMP/ICMPv6 message truncated")                                    \
     X(icmp_unhandled,      "ICMP/ICMPv6 type braid does not answer")                           \
     X(nd_not_for_us,       "neighbor solicitation for an address that is not braid's")         \
-    X(tx_queue_full,       "TX queue full after retries")
+    X(tx_queue_full,       "TX queue full after retries")                                      \
+    X(handoff_ring_full,   "the hand-off ring to the session's owner worker is full")          \
+    X(handoff_session_gone, "session deleted or re-keyed while the packet was handed off")
 // clang-format on
 
 enum class DropReason : uint16_t {
@@ -63,6 +65,7 @@ enum class DropReason : uint16_t {
 };
 
 inline constexpr size_t drop_reason_count = static_cast<size_t>(DropReason::count);
+static_assert(drop_reason_count < 256, "MbufMeta::drop_reason is one octet");
 
 struct DropReasonInfo {
     std::string_view name;

@@ -46,7 +46,7 @@ inline const dataplane::App& app() {
 
 inline void enqueue_drop(rte_graph* graph, rte_node* node, rte_edge_t drop_edge, rte_mbuf* m,
                          DropReason reason) {
-    dataplane::meta(m).drop_reason = static_cast<uint16_t>(reason);
+    dataplane::meta(m).drop_reason = static_cast<uint8_t>(reason);
     rte_node_enqueue_x1(graph, node, drop_edge, m);
 }
 

@@ -2,7 +2,8 @@
 // that is not braid's finds its session by UE address (IPv4, or the /64 of an IPv6 address) in
 // the lock-free table and is matched against the session's downlink PDRs in precedence order
 // (SDF filters). The Ethernet header is removed (gtpu_encap builds the new one) and the packet
-// continues to qer_meter. Buffered packets the control core releases come back here through
+// continues to qer_meter (through handoff when the session's owner worker polices its MBR,
+// DESIGN.md §5). Buffered packets the control core releases come back here through
 // ctrl_tx, already without their Ethernet header (`meta.l3_offset == 0`).
 #include <rte_ip.h>
 
@@ -13,10 +14,10 @@ namespace braid::pipelines {
 
 namespace {
 
-enum Next : rte_edge_t { next_drop, next_qer_meter, next_count };
-constexpr const char* next_names[next_count] = {"drop", "qer_meter"};
+enum Next : rte_edge_t { next_drop, next_qer_meter, next_handoff, next_count };
+constexpr const char* next_names[next_count] = {"drop", "qer_meter", "handoff"};
 
-rte_edge_t classify(rte_mbuf* m, DropReason& reason) {
+rte_edge_t classify(const dataplane::WorkerContext& wc, rte_mbuf* m, DropReason& reason) {
     auto& md = dataplane::meta(m);
     if (md.l3_offset != 0) {
         rte_pktmbuf_adj(m, md.l3_offset);
@@ -50,14 +51,15 @@ rte_edge_t classify(rte_mbuf* m, DropReason& reason) {
     md.rules = rules;
     md.seid = rules->seid;
     md.pdr_index = static_cast<uint16_t>(pdr - rules->pdrs.data());
-    return next_qer_meter;
+    return hand_off_to_owner(m, *rules, *pdr, wc) ? next_handoff : next_qer_meter;
 }
 
 uint16_t pdr_dl_process(rte_graph* graph, rte_node* node, void** objs, uint16_t nb) {
+    const dataplane::WorkerContext& wc = *ctx(node).wc;
     for (uint16_t i = 0; i < nb; ++i) {
         auto* m = static_cast<rte_mbuf*>(objs[i]);
         DropReason reason = DropReason::pdr_no_match;
-        rte_edge_t next = classify(m, reason);
+        rte_edge_t next = classify(wc, m, reason);
         if (next == next_drop) {
             enqueue_drop(graph, node, next_drop, m, reason);
         } else {

@@ -2,7 +2,8 @@
 // lock-free table; its T-PDU (the UE's IP packet) is matched against the session's uplink PDRs
 // in precedence order (Local F-TEID, QFI, SDF filters). The match goes into the metadata, the
 // outer headers are removed when the PDR says so (Outer Header Removal GTP-U/UDP/IPv4) and the
-// packet continues to qer_meter. An unknown TEID goes to gtpu_error_ind.
+// packet continues to qer_meter — through handoff when an MBR of the session is policed on
+// another worker (DESIGN.md §5). An unknown TEID goes to gtpu_error_ind.
 #include "pipelines/node.h"
 #include "pipelines/upf.h"
 
@@ -10,10 +11,10 @@ namespace braid::pipelines {
 
 namespace {
 
-enum Next : rte_edge_t { next_drop, next_qer_meter, next_gtpu_error_ind, next_count };
-constexpr const char* next_names[next_count] = {"drop", "qer_meter", "gtpu_error_ind"};
+enum Next : rte_edge_t { next_drop, next_qer_meter, next_gtpu_error_ind, next_handoff, next_count };
+constexpr const char* next_names[next_count] = {"drop", "qer_meter", "gtpu_error_ind", "handoff"};
 
-rte_edge_t classify(rte_mbuf* m, DropReason& reason) {
+rte_edge_t classify(const dataplane::WorkerContext& wc, rte_mbuf* m, DropReason& reason) {
     auto& md = dataplane::meta(m);
     const dataplane::SessionRules* rules = app().sessions().by_teid(md.teid);
     if (rules == nullptr) {
@@ -46,14 +47,15 @@ rte_edge_t classify(rte_mbuf* m, DropReason& reason) {
         reason = DropReason::far_unsupported;
         return next_drop;
     }
-    return next_qer_meter;
+    return hand_off_to_owner(m, *rules, *pdr, wc) ? next_handoff : next_qer_meter;
 }
 
 uint16_t pdr_ul_process(rte_graph* graph, rte_node* node, void** objs, uint16_t nb) {
+    const dataplane::WorkerContext& wc = *ctx(node).wc;
     for (uint16_t i = 0; i < nb; ++i) {
         auto* m = static_cast<rte_mbuf*>(objs[i]);
         DropReason reason = DropReason::pdr_no_match;
-        rte_edge_t next = classify(m, reason);
+        rte_edge_t next = classify(wc, m, reason);
         if (next == next_drop) {
             enqueue_drop(graph, node, next_drop, m, reason);
         } else {

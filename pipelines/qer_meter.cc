@@ -1,8 +1,11 @@
 // qer_meter: QoS enforcement (TS 29.244 §5.4) for every QER the matched PDR names, in order:
 // the gate of the packet's direction (closed: drop), then the maximum bit rate, policed by an
-// rte_meter srTCM (RFC 2697) per QER, per direction and per worker — each worker refills its
-// own bucket, so there is no shared write on the packet path. A session's flows that RSS
-// spreads over N workers may together reach N × MBR; one flow always stays on one worker.
+// rte_meter srTCM (RFC 2697) per QER, per direction and per worker slot — a slot is written by
+// one worker only, so there is no shared write on the packet path. pdr_ul / pdr_dl hand every
+// packet of a PDR with an MBR to the session's owner worker (pipelines/handoff.cc), so only the
+// owner's slot of such a QER ever meters and the session gets its MBR exactly, however RSS
+// spreads its flows (DESIGN.md §5); gate-only QERs are checked on whichever worker has the
+// packet.
 #include <rte_cycles.h>
 #include <rte_meter.h>
 

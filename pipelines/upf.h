@@ -34,6 +34,27 @@ inline uint32_t accounted_len(const rte_mbuf* m) {
     return rte_pktmbuf_pkt_len(m);
 }
 
+// Where a packet handed to another worker continues there (MbufMeta::resume; handoff_rx's
+// edges after `drop`, in this order).
+enum class Resume : uint8_t { qer_meter, count };
+static_assert(static_cast<unsigned>(Resume::count) <= 8, "MbufMeta::resume has three bits");
+
+// DESIGN.md §5: a session's MBRs are policed by one srTCM, on the worker that owns the session,
+// so that N workers together cannot pass N × MBR. True (and the metadata set for the handoff
+// node) when the matched PDR is metered and this worker is not the owner; packets of PDRs
+// without an MBR never hop.
+inline bool hand_off_to_owner(rte_mbuf* m, const dataplane::SessionRules& rules,
+                              const dataplane::CompiledPdr& pdr,
+                              const dataplane::WorkerContext& wc) {
+    if (!pdr.metered || rules.owner == wc.index || rules.owner >= wc.n_workers) {
+        return false;
+    }
+    auto& md = dataplane::meta(m);
+    md.handoff_to = static_cast<uint8_t>(rules.owner & 0x1f);
+    md.resume = static_cast<uint8_t>(Resume::qer_meter);
+    return true;
+}
+
 // The first port of `role` (braid has one N3 and one N6 port per instance today).
 inline const dataplane::PortRuntime* egress_port(config::PortRole role) {
     for (const auto& p : dataplane::current_app->ports()) {

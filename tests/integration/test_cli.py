@@ -24,6 +24,9 @@ OK_COMMANDS = [
     ("show", "graph", "dot"),
     ("show", "neighbors"),
     ("show", "drops"),
+    ("show", "handoff"),
+    ("show", "flows"),
+    ("show", "flows", "5"),
     ("help",),
 ]
 
@@ -35,6 +38,8 @@ BAD_COMMANDS = [
     ("show", "port", "info", "not-a-port"),
     ("show", "port", "bogus", "all"),
     ("show", "graph", "bogus"),
+    ("show", "flows", "-1"),
+    ("show", "handoff", "bogus"),
     ("clear", "bogus"),
     ("set", "log"),
     ("set", "log", "dataplane"),

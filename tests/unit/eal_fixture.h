@@ -1,5 +1,6 @@
-// One EAL per test process: --no-huge, --no-pci, a unique --file-prefix, lcores 0 (the test) and
-// 1 (a worker). Tests that need DPDK call eal_once() first.
+// One EAL per test process: --no-huge, --no-pci, a unique --file-prefix, lcores 0 (the test),
+// 1 (a worker) and 2 (a second worker for the hand-off tests, which never launch it: it shares
+// CPU 1 so that two CPUs suffice). Tests that need DPDK call eal_once() first.
 #pragma once
 
 #include <unistd.h>
@@ -18,8 +19,8 @@ inline void eal_once() {
         std::string prefix = "braid-unit-" + std::to_string(getpid());
         std::string err;
         if (!dataplane::eal_init(
-                {"unit_tests", "-l", "0-1", "--no-huge", "-m", "256", "--no-pci", "--file-prefix",
-                 prefix, "--log-level", "lib.eal:warning", "--no-telemetry"},
+                {"unit_tests", "--lcores", "0,1,2@1", "--no-huge", "-m", "256", "--no-pci",
+                 "--file-prefix", prefix, "--log-level", "lib.eal:warning", "--no-telemetry"},
                 &err)) {
             std::fprintf(stderr, "unit_tests: %s\n", err.c_str());
             std::exit(2);

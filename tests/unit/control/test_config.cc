@@ -151,6 +151,7 @@ workers:
   lcores: [4, 3]
   burst_size: 64
   tx_drain_us: 50
+  handoff_ring_size: 256
 pfcp:
   enabled: false
   listen:
@@ -297,6 +298,7 @@ TEST_CASE("every section and field parses into the typed model", "[config]") {
     CHECK(c.workers.lcores == std::vector<unsigned>{4, 3});
     CHECK(c.workers.burst_size == 64);
     CHECK(c.workers.tx_drain_us == 50);
+    CHECK(c.workers.handoff_ring_size == 256);
     CHECK_FALSE(c.pfcp.enabled);
     CHECK(c.pfcp.listen.address == "::");
     CHECK(c.pfcp.listen.port == 8806);
@@ -561,6 +563,21 @@ TEST_CASE("descriptor counts must be powers of two", "[config]") {
                 "not a power of two");
     for (int n = 64; n <= 16384; n *= 2) {
         REQUIRE_OK(parse(port_field("rx_descriptors: " + std::to_string(n))));
+    }
+}
+
+TEST_CASE("the hand-off ring size must be a power of two in range", "[config]") {
+    {
+        const auto [text, line] = set_value("workers.handoff_ring_size", "1000");
+        CHECK_ERROR(parse(text), "workers.handoff_ring_size", line, "1000 is not a power of two");
+    }
+    for (const char* out_of_range : {"32", "32768"}) {
+        INFO(out_of_range);
+        const auto [text, line] = set_value("workers.handoff_ring_size", out_of_range);
+        CHECK_ERROR(parse(text), "workers.handoff_ring_size", line, "is out of range");
+    }
+    for (int n = 64; n <= 16384; n *= 2) {
+        REQUIRE_OK(parse(set_value("workers.handoff_ring_size", std::to_string(n)).first));
     }
 }
 

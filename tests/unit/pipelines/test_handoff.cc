@@ -1,0 +1,461 @@
+// Worker hand-off (DESIGN.md §5, pipelines/handoff.cc): braid's real graphs of TWO workers fed
+// through net_ring ports built in-process. The workers are not launched: the test walks each
+// worker's graph itself, one at a time, so what happens on which worker is deterministic.
+//
+// Queues: n3 has two RX queues (queue 0 → worker 0, queue 1 → worker 1), n6 one (worker 0).
+// Session 1 (no QER) is owned by worker 0; session 2 (UL and DL MBR) by worker 1.
+#include <arpa/inet.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_graph_worker.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <rte_udp.h>
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "control/cli/cli.h"
+#include "control/commands.h"
+#include "control/event_loop.h"
+#include "control/metrics.h"
+#include "dataplane/app.h"
+#include "pipelines/graph.h"
+#include "tests/unit/eal_fixture.h"
+
+using namespace braid;
+using pipelines::DropReason;
+
+namespace {
+
+constexpr uint32_t n3_ip = 0xC6120001;   // 198.18.0.1
+constexpr uint32_t gnb_ip = 0xC6120002;  // 198.18.0.2
+constexpr uint32_t n6_ip = 0xC6130001;   // 198.19.0.1
+constexpr uint32_t dn_ip = 0xC6130002;   // 198.19.0.2
+constexpr std::array<uint8_t, 6> n3_mac{2, 0, 0, 0, 3, 1}, gnb_mac{2, 0, 0, 0, 3, 2};
+constexpr std::array<uint8_t, 6> n6_mac{2, 0, 0, 0, 6, 1}, dn_mac{2, 0, 0, 0, 6, 2};
+
+struct Sess {
+    uint64_t seid;
+    uint32_t ul_teid, ue, dl_teid;
+};
+constexpr Sess plain{1, 0x1001, 0xC6136401, 0x2001};    // no MBR: owned by worker 0
+constexpr Sess metered{2, 0x1002, 0xC6136402, 0x2002};  // UL and DL MBR: owned by worker 1
+constexpr uint64_t mbr_kbps = 8;  // 1000 octets/s: the srTCM bucket is 2 × 1514 octets
+
+void put16(std::vector<uint8_t>& v, size_t at, uint16_t x) {
+    v.at(at) = uint8_t(x >> 8);
+    v.at(at + 1) = uint8_t(x);
+}
+void put32(std::vector<uint8_t>& v, size_t at, uint32_t x) {
+    put16(v, at, uint16_t(x >> 16));
+    put16(v, at + 2, uint16_t(x));
+}
+
+// IPv4 + UDP with `payload` zero octets; a valid header checksum, UDP checksum 0.
+std::vector<uint8_t> ipv4_udp(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
+                              size_t payload) {
+    std::vector<uint8_t> p(20 + 8 + payload, 0);
+    p[0] = 0x45;
+    put16(p, 2, uint16_t(p.size()));
+    p[8] = 64;
+    p[9] = 17;
+    put32(p, 12, src);
+    put32(p, 16, dst);
+    put16(p, 10, rte_be_to_cpu_16(rte_ipv4_cksum(reinterpret_cast<rte_ipv4_hdr*>(p.data()))));
+    put16(p, 20, sport);
+    put16(p, 22, dport);
+    put16(p, 24, uint16_t(8 + payload));
+    return p;
+}
+
+std::vector<uint8_t> ether(std::array<uint8_t, 6> dst, std::array<uint8_t, 6> src,
+                           const std::vector<uint8_t>& ip) {
+    std::vector<uint8_t> f;
+    f.reserve(14 + ip.size());
+    for (uint8_t b : dst) {
+        f.push_back(b);
+    }
+    for (uint8_t b : src) {
+        f.push_back(b);
+    }
+    f.push_back(0x08);
+    f.push_back(0x00);
+    for (uint8_t b : ip) {
+        f.push_back(b);
+    }
+    return f;
+}
+
+// A G-PDU from the gNB to `teid` carrying an IPv4/UDP packet of the UE (`payload` octets).
+std::vector<uint8_t> uplink(const Sess& s, size_t payload = 64) {
+    std::vector<uint8_t> inner = ipv4_udp(s.ue, dn_ip, 40000, 9000, payload);
+    std::vector<uint8_t> gtp(8, 0);
+    gtp[0] = 0x30;
+    gtp[1] = 0xff;
+    put16(gtp, 2, uint16_t(inner.size()));
+    put32(gtp, 4, s.ul_teid);
+    gtp.insert(gtp.end(), inner.begin(), inner.end());
+    std::vector<uint8_t> outer = ipv4_udp(gnb_ip, n3_ip, 2152, 2152, 0);
+    outer.insert(outer.end(), gtp.begin(), gtp.end());
+    put16(outer, 2, uint16_t(outer.size()));
+    put16(outer, 24, uint16_t(outer.size() - 20));
+    put16(outer, 10, 0);
+    put16(outer, 10,
+          rte_be_to_cpu_16(rte_ipv4_cksum(reinterpret_cast<rte_ipv4_hdr*>(outer.data()))));
+    return ether(n3_mac, gnb_mac, outer);
+}
+
+std::vector<uint8_t> downlink(const Sess& s, size_t payload = 64) {
+    return ether(n6_mac, dn_mac, ipv4_udp(dn_ip, s.ue, 9000, 40000, payload));
+}
+
+dataplane::SessionSpec spec_of(const Sess& s, bool with_mbr) {
+    dataplane::SessionSpec spec =
+        dataplane::simple_session(s.seid, s.ul_teid, s.ue, gnb_ip, s.dl_teid);
+    spec.urrs = {dataplane::Urr{1, true, false, 0, 0, 0}};
+    for (auto& p : spec.pdrs) {
+        p.urr_ids = {1};
+    }
+    if (with_mbr) {
+        dataplane::Qer q;
+        q.id = 1;
+        q.mbr_ul_kbps = mbr_kbps;
+        q.mbr_dl_kbps = mbr_kbps;
+        spec.qers = {q};
+        for (auto& p : spec.pdrs) {
+            p.qer_ids = {1};
+        }
+    }
+    return spec;
+}
+
+config::Port ring_port(const std::string& name, config::PortRole role, const std::string& dev,
+                       std::array<uint8_t, 6> mac, uint32_t ip, uint16_t rx_queues) {
+    config::Port p;
+    p.name = name;
+    p.role = role;
+    p.vdev = dev;
+    p.mac = mac;
+    p.ipv4 = config::Ipv4Prefix{ip, 24};
+    p.rx_queues = rx_queues;
+    p.rx_descriptors = 512;
+    p.tx_descriptors = 512;
+    return p;
+}
+
+class TwoWorkerLab {
+public:
+    TwoWorkerLab() {
+        test::eal_once();
+        static int generation = 0;
+        const std::string g = std::to_string(generation++);
+        const uint16_t rxq[2] = {2, 1};
+        for (int port = 0; port < 2; ++port) {
+            const std::string base = (port == 0 ? "hn3_" : "hn6_") + g;
+            for (int q = 0; q < 2; ++q) {
+                rx_[port][q] = rte_ring_create((base + "rx" + std::to_string(q)).c_str(), 1024,
+                                               SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+                tx_[port][q] = rte_ring_create((base + "tx" + std::to_string(q)).c_str(), 1024,
+                                               SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+                REQUIRE(rx_[port][q] != nullptr);
+                REQUIRE(tx_[port][q] != nullptr);
+            }
+            int id = rte_eth_from_rings(("net_ring_" + base).c_str(), rx_[port], rxq[port],
+                                        tx_[port], 2, 0);
+            REQUIRE(id >= 0);
+            char name[RTE_ETH_NAME_MAX_LEN];
+            REQUIRE(rte_eth_dev_get_name_by_port(static_cast<uint16_t>(id), name) == 0);
+            names_[port] = name;
+        }
+        config::Config cfg;
+        cfg.ports.push_back(
+            ring_port("n3", config::PortRole::n3, names_[0], n3_mac, n3_ip, rxq[0]));
+        cfg.ports.push_back(
+            ring_port("n6", config::PortRole::n6, names_[1], n6_mac, n6_ip, rxq[1]));
+        cfg.workers.lcores = {1, 2};
+        cfg.workers.handoff_ring_size = 64;  // holds 63 packets
+        cfg.mempool.mbufs_per_port = 2047;
+        cfg.mempool.cache_size = 32;
+        std::string err;
+        const bool ok = app.setup(cfg, &err);
+        INFO(err);
+        REQUIRE(ok);
+        app.neighbors().learn(0, gnb_ip, {2, 0, 0, 0, 3, 2}, true, 0);
+        app.neighbors().learn(1, dn_ip, {2, 0, 0, 0, 6, 2}, true, 0);
+        app.control_tick(1);
+        REQUIRE_FALSE(app.create_session(spec_of(plain, false)));
+        REQUIRE_FALSE(app.create_session(spec_of(metered, true)));
+        pool_ = rte_pktmbuf_pool_create(("handoff" + g).c_str(), 1023, 0, 0, 2048, 0);
+        REQUIRE(pool_ != nullptr);
+    }
+    ~TwoWorkerLab() {
+        CHECK(app.shutdown() == 0);
+        for (auto* rings : {&rx_, &tx_}) {
+            for (auto& port : *rings) {
+                for (rte_ring* r : port) {
+                    rte_mbuf* m;
+                    while (r != nullptr && rte_ring_dequeue(r, reinterpret_cast<void**>(&m)) == 0) {
+                        rte_pktmbuf_free(m);
+                    }
+                    rte_ring_free(r);
+                }
+            }
+        }
+        CHECK(rte_mempool_in_use_count(pool_) == 0);
+        rte_mempool_free(pool_);
+    }
+
+    // Put a frame on RX queue `queue` of port 0 (n3) or 1 (n6).
+    void inject(int port, int queue, const std::vector<uint8_t>& frame, int copies = 1) {
+        for (int i = 0; i < copies; ++i) {
+            rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+            REQUIRE(m != nullptr);
+            char* d = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
+            REQUIRE(d != nullptr);
+            std::memcpy(d, frame.data(), frame.size());
+            REQUIRE(rte_ring_enqueue(rx_[port][queue], m) == 0);
+        }
+    }
+
+    // One pass of worker `w`'s graph, then its TX buffers flushed (the worker loop's job).
+    void walk(unsigned w, int times = 1) {
+        dataplane::WorkerContext& wc = *app.workers()[w];
+        for (int i = 0; i < times; ++i) {
+            rte_graph_walk(wc.graph);
+        }
+        for (const auto& p : app.ports()) {
+            rte_eth_tx_buffer_flush(p.port_id, wc.txq, wc.tx_buffers[p.index]);
+        }
+    }
+
+    // Frames sent on TX queue `queue` (= worker) of `port` since the last call.
+    unsigned sent(int port, int queue) {
+        unsigned n = 0;
+        rte_mbuf* m;
+        while (rte_ring_dequeue(tx_[port][queue], reinterpret_cast<void**>(&m)) == 0) {
+            rte_pktmbuf_free(m);
+            ++n;
+        }
+        return n;
+    }
+
+    const dataplane::SessionRules& rules(uint64_t seid) {
+        const dataplane::SessionRules* r = app.sessions().by_seid(seid);
+        REQUIRE(r != nullptr);
+        return *r;
+    }
+    const dataplane::UsageSlice& usage(uint64_t seid, unsigned w) {
+        return rules(seid).urrs[0].usage->per_worker[w];
+    }
+    const dataplane::MeterSlice& meter(uint64_t seid, bool ul, unsigned w) {
+        const auto& m = *rules(seid).qers[0].meters;
+        return (ul ? m.ul : m.dl)[w];
+    }
+    uint64_t handed(unsigned from, unsigned to) {
+        return app.workers()[from]->counters.handoff_packets[to].get();
+    }
+    uint64_t handoff_drops(unsigned from, unsigned to) {
+        return app.workers()[from]->counters.handoff_drops[to].get();
+    }
+
+    dataplane::App app;
+
+private:
+    std::string names_[2];
+    rte_ring* rx_[2][2] = {};
+    rte_ring* tx_[2][2] = {};
+    rte_mempool* pool_ = nullptr;
+};
+
+}  // namespace
+
+TEST_CASE("hand-off: one SPSC ring per ordered worker pair, none to oneself", "[handoff]") {
+    TwoWorkerLab lab;
+    const auto& w = lab.app.workers();
+    REQUIRE(w.size() == 2);
+    CHECK(w[0]->handoff_out[0] == nullptr);
+    CHECK(w[0]->handoff_in[0] == nullptr);
+    REQUIRE(w[0]->handoff_out[1] != nullptr);
+    REQUIRE(w[1]->handoff_out[0] != nullptr);
+    CHECK(w[0]->handoff_out[1] == w[1]->handoff_in[0]);
+    CHECK(w[1]->handoff_out[0] == w[0]->handoff_in[1]);
+    CHECK(w[0]->handoff_out[1] != w[1]->handoff_out[0]);
+    CHECK(rte_ring_get_capacity(w[0]->handoff_out[1]) == 63);  // workers.handoff_ring_size 64
+    CHECK(w[0]->n_workers == 2);
+    // Owners: the least-loaded worker at creation.
+    CHECK(lab.rules(plain.seid).owner == 0);
+    CHECK(lab.rules(metered.seid).owner == 1);
+    CHECK(lab.app.sessions().owned() == std::vector<uint32_t>{1, 1});
+    CHECK_FALSE(lab.rules(plain.seid).pdrs[0].metered);
+    CHECK(lab.rules(metered.seid).pdrs[0].metered);
+}
+
+TEST_CASE("hand-off: an MBR session's uplink packet arriving on worker 0 is metered on its owner",
+          "[handoff]") {
+    TwoWorkerLab lab;
+    lab.inject(0, 0, uplink(metered));
+    lab.walk(0);
+    // Worker 0 matched it and handed it over; it did not meter or count it.
+    CHECK(lab.handed(0, 1) == 1);
+    CHECK(lab.sent(1, 0) == 0);
+    CHECK(lab.meter(metered.seid, true, 0).profile == nullptr);
+    CHECK(lab.usage(metered.seid, 0).packets_ul.get() == 0);
+    CHECK(rte_ring_count(lab.app.workers()[0]->handoff_out[1]) == 1);
+
+    lab.walk(1);
+    // The owner metered it (its bucket was configured), counted it once and sent it to N6.
+    CHECK(lab.meter(metered.seid, true, 1).profile != nullptr);
+    CHECK(lab.meter(metered.seid, true, 0).profile == nullptr);
+    CHECK(lab.usage(metered.seid, 1).packets_ul.get() == 1);
+    CHECK(lab.usage(metered.seid, 1).bytes_ul.get() == 20 + 8 + 64);
+    CHECK(lab.usage(metered.seid, 0).packets_ul.get() == 0);
+    CHECK(lab.sent(1, 1) == 1);  // n6, TX queue of worker 1
+    CHECK(lab.handed(1, 0) == 0);
+
+    SECTION("a packet arriving on the owner does not hop") {
+        lab.inject(0, 1, uplink(metered));
+        lab.walk(1);
+        CHECK(lab.handed(0, 1) == 1);
+        CHECK(lab.handed(1, 0) == 0);
+        CHECK(lab.usage(metered.seid, 1).packets_ul.get() == 2);
+        CHECK(lab.sent(1, 1) == 1);
+    }
+    SECTION(
+        "downlink of the session arriving on worker 0 hops as well, encapsulated by the owner") {
+        lab.inject(1, 0, downlink(metered));
+        lab.walk(0);
+        CHECK(lab.handed(0, 1) == 2);
+        CHECK(lab.meter(metered.seid, false, 0).profile == nullptr);
+        lab.walk(1);
+        CHECK(lab.meter(metered.seid, false, 1).profile != nullptr);
+        CHECK(lab.usage(metered.seid, 1).packets_dl.get() == 1);
+        CHECK(lab.usage(metered.seid, 0).packets_dl.get() == 0);
+        CHECK(lab.sent(0, 1) == 1);  // n3, TX queue of worker 1
+        CHECK(lab.sent(0, 0) == 0);
+    }
+}
+
+TEST_CASE("hand-off: sessions without an MBR never hop", "[handoff]") {
+    TwoWorkerLab lab;
+    lab.inject(0, 0, uplink(plain));
+    lab.inject(0, 1, uplink(plain));
+    lab.inject(1, 0, downlink(plain));
+    lab.walk(0);
+    lab.walk(1);
+    CHECK(lab.handed(0, 1) == 0);
+    CHECK(lab.handed(1, 0) == 0);
+    // Each worker counted what it received, in its own slice.
+    CHECK(lab.usage(plain.seid, 0).packets_ul.get() == 1);
+    CHECK(lab.usage(plain.seid, 1).packets_ul.get() == 1);
+    CHECK(lab.usage(plain.seid, 0).packets_dl.get() == 1);
+    CHECK(lab.sent(1, 0) == 1);
+    CHECK(lab.sent(1, 1) == 1);
+    CHECK(lab.sent(0, 0) == 1);
+}
+
+TEST_CASE("hand-off: the MBR holds for the session as a whole, whichever worker receives",
+          "[handoff]") {
+    TwoWorkerLab lab;
+    // 40 packets on each worker at once (no time to refill): one srTCM bucket of 3028 octets
+    // passes 3028 / 92 = 32 of the 80. Per-worker meters would have passed 32 on each worker.
+    constexpr int each = 40;
+    constexpr uint32_t len = 20 + 8 + 64;
+    constexpr unsigned bucket = 2 * 1514 / len;
+    lab.inject(0, 0, uplink(metered), each);
+    lab.inject(0, 1, uplink(metered), each);
+    lab.walk(0, 2);
+    CHECK(lab.handed(0, 1) == each);
+    lab.walk(1, 4);
+    const uint64_t passed = lab.usage(metered.seid, 1).packets_ul.get();
+    CHECK(passed >= bucket);
+    CHECK(passed <= bucket + 1);  // refill during the test: 1 octet per millisecond
+    CHECK(lab.usage(metered.seid, 0).packets_ul.get() == 0);
+    CHECK(lab.app.drops(DropReason::qer_mbr_exceeded) == 2 * each - passed);
+    CHECK(lab.sent(1, 1) == passed);
+    CHECK(lab.sent(1, 0) == 0);
+}
+
+TEST_CASE("hand-off: a full ring is a counted drop", "[handoff]") {
+    TwoWorkerLab lab;
+    lab.inject(0, 0, uplink(metered), 100);
+    lab.walk(0, 4);  // 32 per walk: all 100 received, the owner takes none meanwhile
+    CHECK(lab.handed(0, 1) == 63);
+    CHECK(lab.handoff_drops(0, 1) == 37);
+    CHECK(lab.app.drops(DropReason::handoff_ring_full) == 37);
+    CHECK(rte_ring_count(lab.app.workers()[0]->handoff_out[1]) == 63);
+
+    // What operators see: `show handoff` and the per-pair metrics.
+    control::EventLoop loop;
+    control::CommandContext cc{lab.app, loop};
+    cli::Registry registry;
+    control::register_commands(registry, cc);
+    cli::StringOutput out;
+    REQUIRE(registry.execute("show handoff", out));
+    INFO(out.str());
+    CHECK(out.str().find("0      1                  63             37     63/63") !=
+          std::string::npos);
+    CHECK(out.str().find("1      0                   0              0      0/63") !=
+          std::string::npos);
+    CHECK(out.str().find("sessions owned per worker: 0:1 1:1") != std::string::npos);
+    std::string err;
+    auto exporter = metrics::Exporter::start("127.0.0.1", 0, &err);
+    REQUIRE(exporter != nullptr);
+    control::add_dataplane_collectors(*exporter, cc);
+    const std::string text = metrics::render_text(exporter->collect());
+    CHECK(text.find("braid_handoff_packets_total{from_worker=\"0\",to_worker=\"1\"} 63\n") !=
+          std::string::npos);
+    CHECK(text.find("braid_handoff_drops_total{from_worker=\"0\",to_worker=\"1\"} 37\n") !=
+          std::string::npos);
+    CHECK(text.find("braid_handoff_packets_total{from_worker=\"1\",to_worker=\"0\"} 0\n") !=
+          std::string::npos);
+
+    lab.walk(1, 2);
+    CHECK(rte_ring_count(lab.app.workers()[0]->handoff_out[1]) == 0);
+    CHECK(lab.usage(metered.seid, 1).packets_ul.get() +
+              lab.app.drops(DropReason::qer_mbr_exceeded) ==
+          63);
+}
+
+TEST_CASE("hand-off: the owner finds the session again after the ring", "[handoff]") {
+    TwoWorkerLab lab;
+    lab.inject(0, 0, uplink(metered));
+    lab.inject(1, 0, downlink(metered));
+    lab.walk(0);
+    REQUIRE(lab.handed(0, 1) == 2);
+
+    SECTION("modified in between: matched again under the new rules") {
+        dataplane::SessionSpec spec = spec_of(metered, true);
+        spec.qers[0].mbr_ul_kbps = 16;
+        const uint64_t before = lab.rules(metered.seid).generation;
+        std::vector<dataplane::UsageReport> reports;
+        REQUIRE_FALSE(lab.app.modify_session(spec, {}, &reports));
+        REQUIRE(lab.rules(metered.seid).generation != before);
+        lab.app.sessions().reclaim(true);  // the old snapshot is freed before the owner runs
+        lab.walk(1);
+        CHECK(lab.usage(metered.seid, 1).packets_ul.get() == 1);
+        CHECK(lab.usage(metered.seid, 1).packets_dl.get() == 1);
+        CHECK(lab.sent(1, 1) == 1);
+        CHECK(lab.sent(0, 1) == 1);
+    }
+    SECTION("deleted in between: a counted drop") {
+        REQUIRE(lab.app.delete_session(metered.seid));
+        lab.app.sessions().reclaim(true);
+        lab.walk(1);
+        CHECK(lab.app.drops(DropReason::handoff_session_gone) == 2);
+        CHECK(lab.sent(1, 1) == 0);
+        CHECK(lab.sent(0, 1) == 0);
+    }
+    SECTION("the TEID now belongs to another session: a counted drop, never the wrong session") {
+        REQUIRE(lab.app.delete_session(metered.seid));
+        Sess other = metered;
+        other.seid = 7;
+        REQUIRE_FALSE(lab.app.create_session(spec_of(other, true)));
+        lab.walk(1);
+        CHECK(lab.app.drops(DropReason::handoff_session_gone) == 2);
+        CHECK(lab.sent(1, 1) == 0);
+    }
+}
