@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include "control/pfcp/ue_ip_pool.h"
 
 namespace braid::config {
 
@@ -112,6 +113,8 @@ struct Pfcp {
     std::optional<uint32_t> duplicate_window_ms;
     PfcpPeerLost peer_lost = PfcpPeerLost::delete_sessions;
     std::vector<Endpoint> peers;  // SMFs braid sets up an association with itself (port: 8805)
+    // UE address pools for CHV4/CHV6 in PDIs (TS 29.244 §5.21); non-empty: braid claims UEIP.
+    std::vector<pfcp::UeIpPoolConfig> ue_ip_pools;
 
     uint32_t duplicate_window_ms_default() const { return t1_ms * (n1 + 1) + 2000; }
     bool operator==(const Pfcp&) const = default;

@@ -184,8 +184,8 @@ SessionProceduresConfig config() {
     c.n3_ipv4 = 0xc6120001;
     c.teid_first = 0x1000;
     c.teid_last = 0x10ff;
-    c.ue_ipv4_pool = 0xc6140000;
-    c.ue_ipv4_pool_len = 28;
+    c.ue_ip_pools = {UeIpPoolConfig{"", 4, {198, 20, 0, 0}, 28},
+                     UeIpPoolConfig{"", 6, {0x20, 0x01, 0x0d, 0xb8, 0x01}, 60}};
     c.first_seid = 0x100000001;
     return c;
 }
