@@ -866,6 +866,61 @@ std::optional<pfcp::UeIpPoolConfig> read_ue_ip_pool(Reader& r, const YAML::Node&
     return pool;
 }
 
+// `pfcp.mptcp_proxy`: {enabled, address_v4, address_v6, port,
+// link_specific_pools: {tgpp: [{prefix}], non_tgpp: [{prefix}]}}.
+void read_mptcp_proxy(Reader& r, const YAML::Node& node, const std::string& path,
+                      Pfcp::MptcpProxy& mp) {
+    auto pools = [&](const YAML::Node& v, const std::string& p,
+                     std::vector<pfcp::UeIpPoolConfig>& out) {
+        out.clear();
+        r.sequence(v, p, [&](const YAML::Node& e, const std::string& ep) {
+            if (auto pool = read_ue_ip_pool(r, e, ep)) {
+                out.push_back(std::move(*pool));
+            }
+        });
+        if (auto why = pfcp::check(out)) {
+            r.error(p, r.key_line(p), *why);
+        }
+    };
+    r.map(node, path,
+          {
+              {"enabled",
+               [&](const YAML::Node& v, const std::string& p) {
+                   r.boolean(v, p, mp.enabled);
+                   if (mp.enabled) {
+                       r.error(p, r.line(v, p),
+                               "the MPTCP proxy is not implemented yet (issue 7): braid cannot "
+                               "serve MPTCP Parameters, so it must stay false");
+                   }
+               }},
+              {"address_v4", [&](const YAML::Node& v,
+                                 const std::string& p) { mp.address_v4 = read_ipv4(r, v, p); }},
+              {"address_v6",
+               [&](const YAML::Node& v, const std::string& p) {
+                   if (auto t = r.scalar(v, p, "an IPv6 address")) {
+                       mp.address_v6 = parse_ipv6(*t);
+                       if (!mp.address_v6) {
+                           r.error(p, r.line(v, p), "not an IPv6 address: '" + *t + "'");
+                       }
+                   }
+               }},
+              {"port",
+               [&](const YAML::Node& v, const std::string& p) { r.uint(v, p, mp.port, 1, 65535); }},
+              {"link_specific_pools",
+               [&](const YAML::Node& v, const std::string& p) {
+                   r.map(v, p,
+                         {
+                             {"tgpp", [&](const YAML::Node& e,
+                                          const std::string& ep) { pools(e, ep, mp.tgpp_pools); }},
+                             {"non_tgpp",
+                              [&](const YAML::Node& e, const std::string& ep) {
+                                  pools(e, ep, mp.non_tgpp_pools);
+                              }},
+                         });
+               }},
+          });
+}
+
 // Rules of the pfcp section that span fields.
 void check_pfcp(Reader& r, const Pfcp& pfcp) {
     if (pfcp.enabled && !pfcp.node_id && is_wildcard(pfcp.listen.address)) {
@@ -1100,6 +1155,10 @@ void read_config(Reader& r, const YAML::Node& root, Config& c) {
                                     read_endpoint(r, e, ep, peer);
                                     c.pfcp.peers.push_back(std::move(peer));
                                 });
+                            }},
+                           {"mptcp_proxy",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                read_mptcp_proxy(r, v, p, c.pfcp.mptcp_proxy);
                             }},
                            {"ue_ip_pools",
                             [&](const YAML::Node& v, const std::string& p) {
@@ -1615,6 +1674,34 @@ std::string render(const Config& c) {
         out << YAML::EndMap;
     }
     out << YAML::EndSeq;
+    {
+        const Pfcp::MptcpProxy& mp = c.pfcp.mptcp_proxy;
+        auto emit_pools = [&](std::string_view key, const std::vector<pfcp::UeIpPoolConfig>& v) {
+            out << YAML::Key << std::string(key) << YAML::Value << YAML::BeginSeq;
+            for (const pfcp::UeIpPoolConfig& pool : v) {
+                out << YAML::BeginMap;
+                emit_string(out, "prefix", pfcp::prefix_text(pool));
+                out << YAML::EndMap;
+            }
+            out << YAML::EndSeq;
+        };
+        out << YAML::Key << "mptcp_proxy" << YAML::Value << YAML::BeginMap;
+        emit_bool(out, "enabled", mp.enabled);
+        if (mp.address_v4) {
+            emit_string(out, "address_v4", format_ipv4(*mp.address_v4));
+        }
+        if (mp.address_v6) {
+            emit_string(out, "address_v6", format_ipv6(*mp.address_v6));
+        }
+        if (mp.port != 0) {
+            emit_uint(out, "port", mp.port);
+        }
+        out << YAML::Key << "link_specific_pools" << YAML::Value << YAML::BeginMap;
+        emit_pools("tgpp", mp.tgpp_pools);
+        emit_pools("non_tgpp", mp.non_tgpp_pools);
+        out << YAML::EndMap;
+        out << YAML::EndMap;
+    }
     out << YAML::Key << "ue_ip_pools" << YAML::Value << YAML::BeginSeq;
     for (const pfcp::UeIpPoolConfig& pool : c.pfcp.ue_ip_pools) {
         out << YAML::BeginMap;

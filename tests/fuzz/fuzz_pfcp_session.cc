@@ -78,6 +78,9 @@ public:
     std::optional<uint64_t> ue_ipv4_owner(uint32_t ue_ipv4) const override {
         return inner.ue_ipv4_owner(ue_ipv4);
     }
+    std::optional<uint64_t> ue_ipv6_owner(const Ipv6Address& prefix) const override {
+        return inner.ue_ipv6_owner(prefix);
+    }
     int64_t unix_ms(uint64_t ms) const override { return inner.unix_ms(ms); }
 };
 

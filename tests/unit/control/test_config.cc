@@ -866,6 +866,31 @@ TEST_CASE("pfcp.ue_ip_pools: prefixes, network instances, errors naming the key"
                 "expected a map");
 }
 
+TEST_CASE("pfcp.mptcp_proxy: keys checked, enabled refused until the proxy exists", "[config]") {
+    const ParseResult r = parse(
+        with("pfcp:\n  mptcp_proxy:\n    address_v4: 198.18.7.1\n    address_v6: 2001:db8:7::1\n"
+             "    port: 5124\n    link_specific_pools:\n      tgpp:\n        - prefix: "
+             "198.19.10.0/24\n      non_tgpp:\n        - prefix: 198.19.20.0/24\n"));
+    REQUIRE_OK(r);
+    const auto& mp = r.config->pfcp.mptcp_proxy;
+    CHECK_FALSE(mp.enabled);
+    CHECK(mp.address_v4 == ipv4("198.18.7.1"));
+    CHECK(mp.port == 5124);
+    REQUIRE(mp.tgpp_pools.size() == 1);
+    CHECK(mp.tgpp_pools[0].prefix[2] == 10);
+    REQUIRE(mp.non_tgpp_pools.size() == 1);
+    const ParseResult back = parse(render(*r.config));
+    REQUIRE_OK(back);
+    CHECK(back.config->pfcp.mptcp_proxy == mp);
+
+    CHECK_ERROR(parse(with("pfcp:\n  mptcp_proxy:\n    enabled: true\n")),
+                "pfcp.mptcp_proxy.enabled", 10, "not implemented yet");
+    CHECK_ERROR(parse(with("pfcp:\n  mptcp_proxy:\n    address_v6: 198.18.7.1\n")),
+                "pfcp.mptcp_proxy.address_v6", 10, "not an IPv6 address");
+    CHECK_ERROR(parse(with("pfcp:\n  mptcp_proxy:\n    link_specific_pools:\n      wifi: []\n")),
+                "pfcp.mptcp_proxy.link_specific_pools.wifi", 11, "unknown key 'wifi'");
+}
+
 TEST_CASE("the log level must be one of the syslog names", "[config]") {
     for (const char* level :
          {"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"}) {
