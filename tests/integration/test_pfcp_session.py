@@ -91,3 +91,72 @@ def test_session_established_over_n4_carries_traffic(lab, upf):
         assert upf.cli("show", "session", str(up_seid))[0] != 0
     finally:
         smf.close()
+
+
+# ---- UE IP address allocation (TS 29.244 §5.21) over the socket ---------------------------------
+
+UE_POOL = "198.19.128.0/30"  # two hosts: .1 and .2
+
+
+@pytest.fixture(scope="module")
+def upf_pool(braid_factory):
+    port = free_udp_port()
+    b = braid_factory(pfcp_config(port, ue_ip_pools=[{"prefix": UE_POOL}]))
+    b.pfcp_port = port
+    return b
+
+
+def establishment_choose_ue(cp_seid):
+    """Establishment whose DL PDR asks braid for the UE IPv4 address (CHV4). scapy's R15 UE IP
+    Address has no CHV4 field: it is bit 2 of the 5-bit `spare` (flag 0x10)."""
+    req = establishment()
+    for ie in req.IE_list:
+        if isinstance(ie, p.IE_FSEID):
+            ie.seid = cp_seid
+        if isinstance(ie, p.IE_CreatePDR) and find(ie.IE_list, p.IE_PDR_Id)[0].id == 2:
+            pdi = find(ie.IE_list, p.IE_PDI)[0]
+            pdi.IE_list = [p.IE_SourceInterface(interface=1),
+                           p.IE_UE_IP_Address(spare=2, SD=1)]
+    return req
+
+
+def test_session_with_choose_ue_ip_gets_the_address_back(lab, upf_pool):
+    smf = Smf(upf_pool.pfcp_port)
+    try:
+        _, rsp = smf.setup()
+        assert find(rsp.IE_list, p.IE_Cause)[0].cause == 1
+        features = find(rsp.IE_list, p.IE_UPFunctionFeatures)[0]
+        assert features.FTUP == 1
+        assert len(features.extra_data) >= 1 and features.extra_data[0] & 0x04, "UEIP claimed"
+        seids, addresses = [], []
+        for i in range(2):
+            _, rsp = smf.request(establishment_choose_ue(CP_SEID + i), seid=0)
+            assert find(rsp.IE_list, p.IE_Cause)[0].cause == 1, rsp.show(dump=True)
+            seids.append(find(rsp.IE_list, p.IE_FSEID)[0].seid)
+            created = {find(c.IE_list, p.IE_PDR_Id)[0].id: c
+                       for c in find(rsp.IE_list, p.IE_CreatedPDR)}
+            ue = find(created[2].IE_list, p.IE_UE_IP_Address)[0]
+            assert ue.V4 == 1 and ue.SD == 1
+            addresses.append(ue.ipv4)
+        assert addresses == ["198.19.128.1", "198.19.128.2"]
+        out = upf_pool.cli_ok("show", "session", str(seids[0]))
+        assert "ue 198.19.128.1" in out, out
+        pools = upf_pool.cli_ok("show", "ue-pools")
+        assert UE_POOL in pools and " 2\n" in pools, pools
+        # Exhausted: Cause 79 "All dynamic addresses are occupied" + Offending IE UE IP Address.
+        _, rsp = smf.request(establishment_choose_ue(CP_SEID + 2), seid=0)
+        assert find(rsp.IE_list, p.IE_Cause)[0].cause == 79
+        assert find(rsp.IE_list, p.IE_OffendingIE)[0].type == 93
+        # Deletion frees the address for the next session.
+        _, rsp = smf.request(p.PFCPSessionDeletionRequest(), seid=seids[0])
+        assert find(rsp.IE_list, p.IE_Cause)[0].cause == 1
+        _, rsp = smf.request(establishment_choose_ue(CP_SEID + 2), seid=0)
+        assert find(rsp.IE_list, p.IE_Cause)[0].cause == 1
+        created = find(rsp.IE_list, p.IE_CreatedPDR)
+        ues = [find(c.IE_list, p.IE_UE_IP_Address) for c in created]
+        assert [u[0].ipv4 for u in ues if u] == ["198.19.128.1"]
+        metrics = upf_pool.metrics()
+        assert metrics.value("braid_pfcp_ue_pool_used", pool=UE_POOL) == 2
+        assert metrics.value("braid_pfcp_ue_pool_size", pool=UE_POOL) == 2
+    finally:
+        smf.close()
