@@ -16,6 +16,7 @@
 #include "control/config.h"
 #include "control/log.h"
 #include "control/pfcp/server.h"
+#include "control/pfcp/session_procedures.h"
 #include "pipelines/graph.h"
 
 namespace braid::control {
@@ -357,6 +358,26 @@ void show_pfcp_associations(const CommandContext& ctx, const Args&, Output& out)
     out.printf("%zu associations\n", assocs.size());
 }
 
+void show_ue_pools(const CommandContext& ctx, const Args&, Output& out) {
+    if (!pfcp_enabled(ctx, out) || ctx.pfcp_sessions == nullptr) {
+        return;
+    }
+    const auto stats = ctx.pfcp_sessions->ue_ip_pools().stats();
+    if (stats.empty()) {
+        out.printf("no UE IP pools (pfcp.ue_ip_pools): CHV4/CHV6 are refused, UEIP not claimed\n");
+        return;
+    }
+    out.printf("%-28s %-16s %20s %20s\n", "pool", "network instance", "size", "used");
+    for (const auto& s : stats) {
+        // The name carries the network instance too; print the prefix alone.
+        const std::string prefix = s.name.substr(0, s.name.find(' '));
+        out.printf("%-28s %-16s %20" PRIu64 " %20" PRIu64 "\n", prefix.c_str(),
+                   s.network_instance.empty() ? "(any)" : s.network_instance.c_str(), s.size,
+                   s.used);
+    }
+    out.printf("sizes count IPv4 addresses or IPv6 /64 prefixes (one per session)\n");
+}
+
 void show_pfcp_stats(const CommandContext& ctx, const Args&, Output& out) {
     if (!pfcp_enabled(ctx, out)) {
         return;
@@ -466,6 +487,8 @@ void register_commands(cli::Registry& r, CommandContext& ctx) {
            set_log});
     r.add({"show pfcp associations", "PFCP peers: node id, address, recovery time, state, last heartbeat",
            [&ctx](const Args& a, Output& o) { show_pfcp_associations(ctx, a, o); }});
+    r.add({"show ue-pools", "UE IP pools for CHV4/CHV6 (TS 29.244 §5.21): prefix, network instance, size, used",
+           [&ctx](const Args& a, Output& o) { show_ue_pools(ctx, a, o); }});
     r.add({"show pfcp stats", "PFCP messages by type, retransmissions, timeouts, drops, rejections",
            [&ctx](const Args& a, Output& o) { show_pfcp_stats(ctx, a, o); }});
     r.add({"show metrics", "what /metrics would serve now",

@@ -13,15 +13,17 @@
 
 namespace braid::pfcp {
 class Server;
-}
+class SessionProcedures;
+}  // namespace braid::pfcp
 
 namespace braid::control {
 
 struct CommandContext {
     dataplane::App& app;
     EventLoop& loop;
-    metrics::Exporter* exporter = nullptr;  // null when metrics are disabled
-    pfcp::Server* pfcp = nullptr;           // null when pfcp.enabled is false
+    metrics::Exporter* exporter = nullptr;                   // null when metrics are disabled
+    pfcp::Server* pfcp = nullptr;                            // null when pfcp.enabled is false
+    const pfcp::SessionProcedures* pfcp_sessions = nullptr;  // with `pfcp`
     const cli::SocketServer* cli_server = nullptr;
     uint64_t started_ms = 0;
 

@@ -791,6 +791,136 @@ bool is_wildcard(const std::string& address) {
     return parse_ipv4(address) == 0u || parse_ipv6(address) == std::array<uint8_t, 16>{};
 }
 
+// One `pfcp.ue_ip_pools` element: {prefix: "198.20.0.0/16" | "2001:db8:100::/48",
+// network_instance: "internet" (optional)}.
+std::optional<pfcp::UeIpPoolConfig> read_ue_ip_pool(Reader& r, const YAML::Node& node,
+                                                    const std::string& path) {
+    pfcp::UeIpPoolConfig pool;
+    bool ok = true;
+    auto seen =
+        r.map(node, path,
+              {
+                  {"prefix",
+                   [&](const YAML::Node& v, const std::string& p) {
+                       auto t = r.scalar(v, p, "an IPv4 or IPv6 prefix");
+                       if (!t) {
+                           ok = false;
+                           return;
+                       }
+                       std::string addr;
+                       uint8_t len = 0;
+                       const bool v6 = t->find(':') != std::string::npos;
+                       std::string why = split_prefix(*t, v6 ? 128 : 32, addr, len);
+                       if (why.empty() && v6) {
+                           if (auto a = parse_ipv6(addr)) {
+                               pool.family = 6;
+                               pool.prefix = *a;
+                           } else {
+                               why = "'" + addr + "' is not an IPv6 address";
+                           }
+                       } else if (why.empty()) {
+                           if (auto a = parse_ipv4(addr)) {
+                               pool.family = 4;
+                               for (int i = 0; i < 4; ++i) {
+                                   pool.prefix[i] = static_cast<uint8_t>(*a >> (24 - 8 * i));
+                               }
+                           } else {
+                               why = "'" + addr + "' is not an IPv4 address";
+                           }
+                       }
+                       pool.length = len;
+                       if (why.empty()) {
+                           // Family, length range and host bits: the pool's own rules.
+                           if (auto bad = pfcp::check({pool})) {
+                               why = bad->substr(bad->find(": ") + 2);
+                           }
+                       }
+                       if (!why.empty()) {
+                           r.error(p, r.line(v, p), "not a UE IP pool: '" + *t + "': " + why);
+                           ok = false;
+                       }
+                   }},
+                  {"network_instance",
+                   [&](const YAML::Node& v, const std::string& p) {
+                       if (auto t = r.scalar(v, p, "a network instance name")) {
+                           if (t->empty()) {
+                               r.error(p, r.line(v, p), "must not be empty (omit the key instead)");
+                               ok = false;
+                           }
+                           pool.network_instance = *t;
+                       }
+                   }},
+              });
+    if (node.IsNull()) {
+        r.error(path, line_of(node), "expected a map, got null");
+        ok = false;
+    } else if (node.IsMap() && seen.count("prefix") == 0) {
+        r.error(join_path(path, "prefix"), line_of(node), "missing required key 'prefix'");
+        ok = false;
+    } else if (!node.IsMap()) {
+        ok = false;
+    }
+    if (!ok) {
+        return std::nullopt;
+    }
+    return pool;
+}
+
+// `pfcp.mptcp_proxy`: {enabled, address_v4, address_v6, port,
+// link_specific_pools: {tgpp: [{prefix}], non_tgpp: [{prefix}]}}.
+void read_mptcp_proxy(Reader& r, const YAML::Node& node, const std::string& path,
+                      Pfcp::MptcpProxy& mp) {
+    auto pools = [&](const YAML::Node& v, const std::string& p,
+                     std::vector<pfcp::UeIpPoolConfig>& out) {
+        out.clear();
+        r.sequence(v, p, [&](const YAML::Node& e, const std::string& ep) {
+            if (auto pool = read_ue_ip_pool(r, e, ep)) {
+                out.push_back(std::move(*pool));
+            }
+        });
+        if (auto why = pfcp::check(out)) {
+            r.error(p, r.key_line(p), *why);
+        }
+    };
+    r.map(node, path,
+          {
+              {"enabled",
+               [&](const YAML::Node& v, const std::string& p) {
+                   r.boolean(v, p, mp.enabled);
+                   if (mp.enabled) {
+                       r.error(p, r.line(v, p),
+                               "the MPTCP proxy is not implemented yet (issue 7): braid cannot "
+                               "serve MPTCP Parameters, so it must stay false");
+                   }
+               }},
+              {"address_v4", [&](const YAML::Node& v,
+                                 const std::string& p) { mp.address_v4 = read_ipv4(r, v, p); }},
+              {"address_v6",
+               [&](const YAML::Node& v, const std::string& p) {
+                   if (auto t = r.scalar(v, p, "an IPv6 address")) {
+                       mp.address_v6 = parse_ipv6(*t);
+                       if (!mp.address_v6) {
+                           r.error(p, r.line(v, p), "not an IPv6 address: '" + *t + "'");
+                       }
+                   }
+               }},
+              {"port",
+               [&](const YAML::Node& v, const std::string& p) { r.uint(v, p, mp.port, 1, 65535); }},
+              {"link_specific_pools",
+               [&](const YAML::Node& v, const std::string& p) {
+                   r.map(v, p,
+                         {
+                             {"tgpp", [&](const YAML::Node& e,
+                                          const std::string& ep) { pools(e, ep, mp.tgpp_pools); }},
+                             {"non_tgpp",
+                              [&](const YAML::Node& e, const std::string& ep) {
+                                  pools(e, ep, mp.non_tgpp_pools);
+                              }},
+                         });
+               }},
+          });
+}
+
 // Rules of the pfcp section that span fields.
 void check_pfcp(Reader& r, const Pfcp& pfcp) {
     if (pfcp.enabled && !pfcp.node_id && is_wildcard(pfcp.listen.address)) {
@@ -1029,6 +1159,23 @@ void read_config(Reader& r, const YAML::Node& root, Config& c) {
                                     read_endpoint(r, e, ep, peer);
                                     c.pfcp.peers.push_back(std::move(peer));
                                 });
+                            }},
+                           {"mptcp_proxy",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                read_mptcp_proxy(r, v, p, c.pfcp.mptcp_proxy);
+                            }},
+                           {"ue_ip_pools",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                c.pfcp.ue_ip_pools.clear();
+                                r.sequence(v, p, [&](const YAML::Node& e, const std::string& ep) {
+                                    if (auto pool = read_ue_ip_pool(r, e, ep)) {
+                                        c.pfcp.ue_ip_pools.push_back(std::move(*pool));
+                                    }
+                                });
+                                // Overlaps span elements: reported at the list.
+                                if (auto why = pfcp::check(c.pfcp.ue_ip_pools)) {
+                                    r.error(p, r.key_line(p), *why);
+                                }
                             }},
                        });
              }},
@@ -1553,6 +1700,44 @@ std::string render(const Config& c) {
         out << YAML::BeginMap;
         emit_string(out, "address", peer.address);
         emit_uint(out, "port", peer.port);
+        out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+    {
+        const Pfcp::MptcpProxy& mp = c.pfcp.mptcp_proxy;
+        auto emit_pools = [&](std::string_view key, const std::vector<pfcp::UeIpPoolConfig>& v) {
+            out << YAML::Key << std::string(key) << YAML::Value << YAML::BeginSeq;
+            for (const pfcp::UeIpPoolConfig& pool : v) {
+                out << YAML::BeginMap;
+                emit_string(out, "prefix", pfcp::prefix_text(pool));
+                out << YAML::EndMap;
+            }
+            out << YAML::EndSeq;
+        };
+        out << YAML::Key << "mptcp_proxy" << YAML::Value << YAML::BeginMap;
+        emit_bool(out, "enabled", mp.enabled);
+        if (mp.address_v4) {
+            emit_string(out, "address_v4", format_ipv4(*mp.address_v4));
+        }
+        if (mp.address_v6) {
+            emit_string(out, "address_v6", format_ipv6(*mp.address_v6));
+        }
+        if (mp.port != 0) {
+            emit_uint(out, "port", mp.port);
+        }
+        out << YAML::Key << "link_specific_pools" << YAML::Value << YAML::BeginMap;
+        emit_pools("tgpp", mp.tgpp_pools);
+        emit_pools("non_tgpp", mp.non_tgpp_pools);
+        out << YAML::EndMap;
+        out << YAML::EndMap;
+    }
+    out << YAML::Key << "ue_ip_pools" << YAML::Value << YAML::BeginSeq;
+    for (const pfcp::UeIpPoolConfig& pool : c.pfcp.ue_ip_pools) {
+        out << YAML::BeginMap;
+        emit_string(out, "prefix", pfcp::prefix_text(pool));
+        if (!pool.network_instance.empty()) {
+            emit_string(out, "network_instance", pool.network_instance);
+        }
         out << YAML::EndMap;
     }
     out << YAML::EndSeq;

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include "control/pfcp/ue_ip_pool.h"
 
 namespace braid::config {
 
@@ -113,6 +114,19 @@ struct Pfcp {
     std::optional<uint32_t> duplicate_window_ms;
     PfcpPeerLost peer_lost = PfcpPeerLost::delete_sessions;
     std::vector<Endpoint> peers;  // SMFs braid sets up an association with itself (port: 8805)
+    // UE address pools for CHV4/CHV6 in PDIs (TS 29.244 §5.21); non-empty: braid claims UEIP.
+    std::vector<pfcp::UeIpPoolConfig> ue_ip_pools;
+    // The ATSSS MPTCP proxy's PFCP parameters (TS 29.244 §5.20.2.3). `enabled: true` is refused
+    // until the proxy datapath exists (issue 7); the other keys are checked and kept.
+    struct MptcpProxy {
+        bool enabled = false;
+        std::optional<uint32_t> address_v4;  // host order
+        std::optional<std::array<uint8_t, 16>> address_v6;
+        uint16_t port = 0;
+        std::vector<pfcp::UeIpPoolConfig> tgpp_pools;      // link_specific_pools.tgpp
+        std::vector<pfcp::UeIpPoolConfig> non_tgpp_pools;  // link_specific_pools.non_tgpp
+        bool operator==(const MptcpProxy&) const = default;
+    } mptcp_proxy;
 
     uint32_t duplicate_window_ms_default() const { return t1_ms * (n1 + 1) + 2000; }
     bool operator==(const Pfcp&) const = default;

@@ -220,6 +220,7 @@ int main(int argc, char** argv) {
                 // static sessions use (docs/CONFIG.md).
                 sc.teid_first = pfcp_session_teid_first;
                 sc.first_seid = pfcp_session_first_seid;
+                sc.ue_ip_pools = cfg.pfcp.ue_ip_pools;
                 if (auto why = pfcp::check(sc)) {
                     std::fprintf(stderr, "braid: pfcp: %s\n", why->c_str());
                     rc = exit_usage;
@@ -229,6 +230,7 @@ int main(int argc, char** argv) {
                         std::make_unique<pfcp::SessionProcedures>(sc, *session_actions);
                     session_procedures->set_request_sender(&pfcp_server->request_sender());
                     pfcp_server->set_session_handler(session_procedures.get());
+                    ctx.pfcp_sessions = session_procedures.get();
                     loop.add_periodic(
                         100, [&session_procedures] { session_procedures->poll(steady_ms()); });
                 }
@@ -274,6 +276,7 @@ int main(int argc, char** argv) {
         signal_loop = nullptr;
         exporter.reset();  // no scrape may read the dataplane past this point
         ctx.pfcp = nullptr;
+        ctx.pfcp_sessions = nullptr;
         pfcp_server.reset();  // before the session handler and the App it refers to
         cli_server.close();
         uint64_t leaked = app.shutdown();

@@ -272,6 +272,23 @@ CompileResult compile(const SessionSpec& spec, const SessionRules* previous) {
     return {std::move(rules), std::nullopt};
 }
 
+const MarAccess* Mar::primary() const {
+    if (!tgpp || !non_tgpp) {
+        return tgpp ? &*tgpp : non_tgpp ? &*non_tgpp : nullptr;
+    }
+    auto has = [](const MarAccess& a, uint8_t v) { return a.priority && *a.priority == v; };
+    switch (steering_mode) {
+        case 0:  // Active-Standby
+            return has(*non_tgpp, 0) ? &*non_tgpp : &*tgpp;
+        case 2:  // Load Balancing: ties go to 3GPP
+            return non_tgpp->weight.value_or(0) > tgpp->weight.value_or(0) ? &*non_tgpp : &*tgpp;
+        case 3:  // Priority-based
+            return has(*non_tgpp, 3) ? &*non_tgpp : &*tgpp;
+        default:
+            return &*tgpp;
+    }
+}
+
 SessionSpec simple_session(uint64_t seid, uint32_t teid, uint32_t ue, uint32_t gnb,
                            uint32_t gnb_teid) {
     SessionSpec s;

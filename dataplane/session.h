@@ -52,6 +52,11 @@ struct Pdr {
     uint32_t far_id = 0;
     std::vector<uint32_t> qer_ids;
     std::vector<uint32_t> urr_ids;
+    // ATSSS (TS 29.244 §5.20): the PDR's Multi-Access Rule. Without a FAR ID of its own, far_id
+    // is the MAR's primary access FAR (see Mar), kept up to date by the PFCP procedures.
+    std::optional<uint16_t> mar_id;
+    bool far_from_mar = false;
+    uint8_t multipath_applicable = 0;  // Multipath Applicable Indication: 0x01 MTAI, 0x02 MQAI
 };
 
 struct Far {
@@ -89,6 +94,34 @@ struct Urr {
     uint32_t measurement_period_s = 0;    // periodic report
 };
 
+// TS 29.244 §5.20, §7.5.2.8 Create MAR: how an MA PDU session's downlink traffic is steered
+// between the 3GPP and the non-3GPP access. Values are the PFCP code points (spec §1.12).
+// Stored for ATSSS steering and the MPTCP proxy's scheduler (issue 7); today the datapath does
+// not split traffic: a PDR with this MAR forwards through the primary access's FAR only.
+struct MarAccess {
+    uint32_t far_id = 0;
+    std::optional<uint8_t> weight;    // % of the traffic (Load Balancing)
+    std::optional<uint8_t> priority;  // 0 Active 1 Standby 2 No Standby 3 High 4 Low 5/6 Redundant
+    std::vector<uint32_t> urr_ids;    // per-access usage
+    bool operator==(const MarAccess&) const = default;
+};
+
+struct Mar {
+    uint16_t id = 0;
+    uint8_t steering_functionality = 0;  // 0 ATSSS-LL, 1 MPTCP
+    uint8_t steering_mode = 0;  // 0 Active-Standby 1 Smallest Delay 2 Load Balancing 3 Priority
+    std::optional<MarAccess> tgpp;
+    std::optional<MarAccess> non_tgpp;
+    std::optional<uint16_t> rtt_threshold_ms;  // Thresholds
+    std::optional<uint8_t> plr_threshold;      // Thresholds, %
+    uint8_t steering_mode_indicator = 0;       // 0x01 ALBI, 0x02 UEAI
+    bool operator==(const Mar&) const = default;
+
+    // The access that carries the traffic when only one does: Active (Active-Standby), High
+    // (Priority-based), the larger weight (Load Balancing), else 3GPP when present.
+    const MarAccess* primary() const;
+};
+
 struct SessionSpec {
     uint64_t seid = 0;  // braid's (UP) SEID
     std::vector<Pdr> pdrs;
@@ -96,6 +129,7 @@ struct SessionSpec {
     std::vector<Qer> qers;
     std::vector<Urr> urrs;
     std::vector<Bar> bars;
+    std::vector<Mar> mars;
 };
 
 // Why a spec was refused; `rule` names the offending rule ("pdr 3", "far 7").

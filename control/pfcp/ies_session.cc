@@ -1,5 +1,6 @@
 #include "control/pfcp/ies_session.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace braid::pfcp {
@@ -209,6 +210,8 @@ Result<CreatePdr, Rejection> CreatePdr::decode(const IeView& ie) {
     BRAID_PFCP_TRY(out.far_id, decode_optional<FarId>(m));
     BRAID_PFCP_TRY(out.urr_ids, decode_list<UrrId>(m));
     BRAID_PFCP_TRY(out.qer_ids, decode_list<QerId>(m));
+    BRAID_PFCP_TRY(out.mar_id, decode_optional<MarId>(m));
+    BRAID_PFCP_TRY(out.multipath_applicable, decode_optional<MultipathApplicableIndication>(m));
     return out;
 }
 
@@ -221,6 +224,8 @@ void CreatePdr::encode(Writer& w) const {
     put(w, far_id);
     put(w, urr_ids);
     put(w, qer_ids);
+    put(w, mar_id);
+    put(w, multipath_applicable);
     w.end_grouped();
 }
 
@@ -235,6 +240,7 @@ Result<UpdatePdr, Rejection> UpdatePdr::decode(const IeView& ie) {
     BRAID_PFCP_TRY(out.far_id, decode_optional<FarId>(m));
     BRAID_PFCP_TRY(out.urr_ids, decode_list<UrrId>(m));
     BRAID_PFCP_TRY(out.qer_ids, decode_list<QerId>(m));
+    BRAID_PFCP_TRY(out.mar_id, decode_optional<MarId>(m));
     return out;
 }
 
@@ -247,6 +253,7 @@ void UpdatePdr::encode(Writer& w) const {
     put(w, far_id);
     put(w, urr_ids);
     put(w, qer_ids);
+    put(w, mar_id);
     w.end_grouped();
 }
 
@@ -483,6 +490,286 @@ template struct RuleIdIe<IeType::remove_qer, QerId>;
 template struct RuleIdIe<IeType::remove_urr, UrrId>;
 template struct RuleIdIe<IeType::remove_bar, BarId>;
 template struct RuleIdIe<IeType::query_urr, UrrId>;
+template struct RuleIdIe<IeType::remove_mar, MarId>;
+
+// ---- ATSSS control (§7.5.2.10, §7.5.3.7) -------------------------------------------------------
+
+Result<MptcpAddressInformation, IeError> MptcpAddressInformation::parse(
+    std::span<const uint8_t> v) {
+    if (v.size() < 4) {
+        return Unexpected{IeError::invalid_length(type)};
+    }
+    const uint8_t flags = v[0];
+    const size_t need = 4 + ((flags & 0x01) ? 4 : 0) + ((flags & 0x02) ? 16 : 0);
+    if (v.size() < need) {
+        return Unexpected{IeError::invalid_length(type)};
+    }
+    MptcpAddressInformation out;
+    out.proxy_type = v[1];
+    out.port = static_cast<uint16_t>(v[2] << 8 | v[3]);
+    size_t at = 4;
+    if (flags & 0x01) {
+        Ipv4Address a;
+        std::copy_n(v.begin() + at, 4, a.begin());
+        out.ipv4 = a;
+        at += 4;
+    }
+    if (flags & 0x02) {
+        Ipv6Address a;
+        std::copy_n(v.begin() + at, 16, a.begin());
+        out.ipv6 = a;
+    }
+    return out;
+}
+
+void MptcpAddressInformation::encode(Writer& w) const {
+    w.begin_ie(type);
+    w.put_u8(static_cast<uint8_t>((ipv4 ? 0x01 : 0) | (ipv6 ? 0x02 : 0)));
+    w.put_u8(proxy_type);
+    w.put_u16(port);
+    if (ipv4) {
+        w.put_bytes(*ipv4);
+    }
+    if (ipv6) {
+        w.put_bytes(*ipv6);
+    }
+    w.end_ie();
+}
+
+Result<LinkSpecificMultipathIpAddress, IeError> LinkSpecificMultipathIpAddress::parse(
+    std::span<const uint8_t> v) {
+    if (v.empty()) {
+        return Unexpected{IeError::invalid_length(type)};
+    }
+    const uint8_t flags = v[0];
+    const size_t need = 1 + ((flags & 0x01) ? 4 : 0) + ((flags & 0x02) ? 16 : 0) +
+                        ((flags & 0x04) ? 4 : 0) + ((flags & 0x08) ? 16 : 0);
+    if (v.size() < need) {
+        return Unexpected{IeError::invalid_length(type)};
+    }
+    LinkSpecificMultipathIpAddress out;
+    size_t at = 1;
+    auto take4 = [&](std::optional<Ipv4Address>& o) {
+        Ipv4Address a;
+        std::copy_n(v.begin() + at, 4, a.begin());
+        o = a;
+        at += 4;
+    };
+    auto take6 = [&](std::optional<Ipv6Address>& o) {
+        Ipv6Address a;
+        std::copy_n(v.begin() + at, 16, a.begin());
+        o = a;
+        at += 16;
+    };
+    if (flags & 0x01) {
+        take4(out.tgpp_ipv4);
+    }
+    if (flags & 0x02) {
+        take6(out.tgpp_ipv6);
+    }
+    if (flags & 0x04) {
+        take4(out.non_tgpp_ipv4);
+    }
+    if (flags & 0x08) {
+        take6(out.non_tgpp_ipv6);
+    }
+    return out;
+}
+
+void LinkSpecificMultipathIpAddress::encode(Writer& w) const {
+    w.begin_ie(type);
+    w.put_u8(static_cast<uint8_t>((tgpp_ipv4 ? 0x01 : 0) | (tgpp_ipv6 ? 0x02 : 0) |
+                                  (non_tgpp_ipv4 ? 0x04 : 0) | (non_tgpp_ipv6 ? 0x08 : 0)));
+    if (tgpp_ipv4) {
+        w.put_bytes(*tgpp_ipv4);
+    }
+    if (tgpp_ipv6) {
+        w.put_bytes(*tgpp_ipv6);
+    }
+    if (non_tgpp_ipv4) {
+        w.put_bytes(*non_tgpp_ipv4);
+    }
+    if (non_tgpp_ipv6) {
+        w.put_bytes(*non_tgpp_ipv6);
+    }
+    w.end_ie();
+}
+
+Result<ProvideAtsssControlInformation, Rejection> ProvideAtsssControlInformation::decode(
+    const IeView& ie) {
+    IeList m;
+    BRAID_PFCP_TRY(m, members_of(ie));
+    ProvideAtsssControlInformation out;
+    BRAID_PFCP_TRY(out.mptcp, decode_optional<MptcpControlInformation>(m));
+    BRAID_PFCP_TRY(out.atsss_ll, decode_optional<AtsssLlControlInformation>(m));
+    BRAID_PFCP_TRY(out.pmf, decode_optional<PmfControlInformation>(m));
+    return out;
+}
+
+void ProvideAtsssControlInformation::encode(Writer& w) const {
+    w.begin_grouped(type);
+    put(w, mptcp);
+    put(w, atsss_ll);
+    put(w, pmf);
+    w.end_grouped();
+}
+
+Result<MptcpParameters, Rejection> MptcpParameters::decode(const IeView& ie) {
+    IeList m;
+    BRAID_PFCP_TRY(m, members_of(ie));
+    MptcpParameters out;
+    BRAID_PFCP_TRY(out.address, decode_mandatory<MptcpAddressInformation>(m));
+    BRAID_PFCP_TRY(out.link, decode_mandatory<LinkSpecificMultipathIpAddress>(m));
+    return out;
+}
+
+void MptcpParameters::encode(Writer& w) const {
+    w.begin_grouped(type);
+    address.encode(w);
+    link.encode(w);
+    w.end_grouped();
+}
+
+Result<AtsssControlParameters, Rejection> AtsssControlParameters::decode(const IeView& ie) {
+    IeList m;
+    BRAID_PFCP_TRY(m, members_of(ie));
+    AtsssControlParameters out;
+    BRAID_PFCP_TRY(out.mptcp, decode_optional<MptcpParameters>(m));
+    return out;
+}
+
+void AtsssControlParameters::encode(Writer& w) const {
+    w.begin_grouped(type);
+    put(w, mptcp);
+    w.end_grouped();
+}
+
+// ---- Multi-Access Rules (§7.5.2.8, §7.5.4.16, §7.5.4.17) --------------------------------------
+
+Result<Thresholds, IeError> Thresholds::parse(std::span<const uint8_t> v) {
+    if (v.empty()) {
+        return Unexpected{IeError::invalid_length(type)};
+    }
+    const uint8_t flags = v[0];
+    const size_t need = 1 + ((flags & 0x01) ? 2 : 0) + ((flags & 0x02) ? 1 : 0);
+    if (v.size() < need) {
+        return Unexpected{IeError::invalid_length(type)};
+    }
+    Thresholds t;
+    size_t at = 1;
+    if (flags & 0x01) {
+        t.rtt_ms = static_cast<uint16_t>(v[at] << 8 | v[at + 1]);
+        at += 2;
+    }
+    if (flags & 0x02) {
+        t.packet_loss_rate = v[at];
+    }
+    return t;
+}
+
+void Thresholds::encode(Writer& w) const {
+    w.begin_ie(type);
+    w.put_u8(static_cast<uint8_t>((rtt_ms ? 0x01 : 0) | (packet_loss_rate ? 0x02 : 0)));
+    if (rtt_ms) {
+        w.put_u8(static_cast<uint8_t>(*rtt_ms >> 8));
+        w.put_u8(static_cast<uint8_t>(*rtt_ms));
+    }
+    if (packet_loss_rate) {
+        w.put_u8(*packet_loss_rate);
+    }
+    w.end_ie();
+}
+
+template <IeType T, bool Update>
+Result<AccessForwardingIe<T, Update>, Rejection> AccessForwardingIe<T, Update>::decode(
+    const IeView& ie) {
+    IeList m;
+    BRAID_PFCP_TRY(m, members_of(ie));
+    AccessForwardingIe out;
+    if constexpr (Update) {
+        BRAID_PFCP_TRY(out.far_id, decode_optional<FarId>(m));
+    } else {
+        FarId far;
+        BRAID_PFCP_TRY(far, decode_mandatory<FarId>(m));
+        out.far_id = far;
+    }
+    BRAID_PFCP_TRY(out.weight, decode_optional<Weight>(m));
+    BRAID_PFCP_TRY(out.priority, decode_optional<Priority>(m));
+    BRAID_PFCP_TRY(out.urr_ids, decode_list<UrrId>(m));
+    return out;
+}
+
+template <IeType T, bool Update>
+void AccessForwardingIe<T, Update>::encode(Writer& w) const {
+    w.begin_grouped(type);
+    put(w, far_id);
+    put(w, weight);
+    put(w, priority);
+    put(w, urr_ids);
+    w.end_grouped();
+}
+
+template struct AccessForwardingIe<IeType::tgpp_access_forwarding_action_information, false>;
+template struct AccessForwardingIe<IeType::non_tgpp_access_forwarding_action_information, false>;
+template struct AccessForwardingIe<IeType::update_tgpp_access_forwarding_action_information, true>;
+template struct AccessForwardingIe<IeType::update_non_tgpp_access_forwarding_action_information,
+                                   true>;
+
+Result<CreateMar, Rejection> CreateMar::decode(const IeView& ie) {
+    IeList m;
+    BRAID_PFCP_TRY(m, members_of(ie));
+    CreateMar out;
+    BRAID_PFCP_TRY(out.mar_id, decode_mandatory<MarId>(m));
+    BRAID_PFCP_TRY(out.steering_functionality, decode_mandatory<SteeringFunctionality>(m));
+    BRAID_PFCP_TRY(out.steering_mode, decode_mandatory<SteeringMode>(m));
+    BRAID_PFCP_TRY(out.tgpp, decode_optional<TgppAccessForwarding>(m));
+    BRAID_PFCP_TRY(out.non_tgpp, decode_optional<NonTgppAccessForwarding>(m));
+    BRAID_PFCP_TRY(out.thresholds, decode_optional<Thresholds>(m));
+    BRAID_PFCP_TRY(out.steering_mode_indicator, decode_optional<SteeringModeIndicator>(m));
+    return out;
+}
+
+void CreateMar::encode(Writer& w) const {
+    w.begin_grouped(type);
+    mar_id.encode(w);
+    steering_functionality.encode(w);
+    steering_mode.encode(w);
+    put(w, tgpp);
+    put(w, non_tgpp);
+    put(w, thresholds);
+    put(w, steering_mode_indicator);
+    w.end_grouped();
+}
+
+Result<UpdateMar, Rejection> UpdateMar::decode(const IeView& ie) {
+    IeList m;
+    BRAID_PFCP_TRY(m, members_of(ie));
+    UpdateMar out;
+    BRAID_PFCP_TRY(out.mar_id, decode_mandatory<MarId>(m));
+    BRAID_PFCP_TRY(out.steering_functionality, decode_optional<SteeringFunctionality>(m));
+    BRAID_PFCP_TRY(out.steering_mode, decode_optional<SteeringMode>(m));
+    BRAID_PFCP_TRY(out.update_tgpp, decode_optional<UpdateTgppAccessForwarding>(m));
+    BRAID_PFCP_TRY(out.update_non_tgpp, decode_optional<UpdateNonTgppAccessForwarding>(m));
+    BRAID_PFCP_TRY(out.tgpp, decode_optional<TgppAccessForwarding>(m));
+    BRAID_PFCP_TRY(out.non_tgpp, decode_optional<NonTgppAccessForwarding>(m));
+    BRAID_PFCP_TRY(out.thresholds, decode_optional<Thresholds>(m));
+    BRAID_PFCP_TRY(out.steering_mode_indicator, decode_optional<SteeringModeIndicator>(m));
+    return out;
+}
+
+void UpdateMar::encode(Writer& w) const {
+    w.begin_grouped(type);
+    mar_id.encode(w);
+    put(w, steering_functionality);
+    put(w, steering_mode);
+    put(w, update_tgpp);
+    put(w, update_non_tgpp);
+    put(w, tgpp);
+    put(w, non_tgpp);
+    put(w, thresholds);
+    put(w, steering_mode_indicator);
+    w.end_grouped();
+}
 
 // ---- Created/Updated PDR -----------------------------------------------------------------------
 

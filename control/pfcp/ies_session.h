@@ -126,6 +126,112 @@ struct FailedRuleId {
     bool operator==(const FailedRuleId&) const = default;
 };
 
+// ---- Multi-Access Rule leaf IEs (§8.2.146-8.2.150, §8.2.170-171; spec §1.12) ----------------
+
+// An IE whose value is octet 5's low nibble (Steering Functionality, Steering Mode, Priority).
+// The upper nibble is spare: ignored on receipt, 0 when sent.
+template <IeType T>
+struct NibbleIe {
+    static constexpr IeType type = T;
+    uint8_t value = 0;
+
+    static Result<NibbleIe, IeError> parse(std::span<const uint8_t> v) {
+        if (v.empty()) {
+            return Unexpected{IeError::invalid_length(T)};
+        }
+        return NibbleIe{static_cast<uint8_t>(v[0] & 0x0f)};
+    }
+    void encode(Writer& w) const {
+        const uint8_t b = value & 0x0f;
+        w.add(T, std::span(&b, 1));
+    }
+    bool operator==(const NibbleIe&) const = default;
+};
+
+using MarId = UintIe<IeType::mar_id, uint16_t>;
+using Weight = UintIe<IeType::weight, uint8_t>;  // 0..100 % (checked by the procedures)
+
+// Steering Functionality (171): values the procedures know.
+struct SteeringFunctionalityValue {
+    static constexpr uint8_t atsss_ll = 0, mptcp = 1, mpquic_udp = 2, mpquic_ip = 3, mpquic_e = 4;
+};
+using SteeringFunctionality = NibbleIe<IeType::steering_functionality>;
+
+// Steering Mode (172).
+struct SteeringModeValue {
+    static constexpr uint8_t active_standby = 0, smallest_delay = 1, load_balancing = 2,
+                             priority_based = 3, redundant = 4;
+};
+using SteeringMode = NibbleIe<IeType::steering_mode>;
+
+// Priority (174): Active-Standby 0/1/2, Priority-based 3/4, Redundant 5/6.
+struct PriorityValue {
+    static constexpr uint8_t active = 0, standby = 1, no_standby = 2, high = 3, low = 4,
+                             primary = 5, secondary = 6;
+};
+using Priority = NibbleIe<IeType::priority>;
+
+// Steering Mode Indicator (289): 0x01 ALBI, 0x02 UEAI (never both).
+struct SteeringModeIndicatorBits {
+    static constexpr uint8_t albi = 0x01, ueai = 0x02;
+};
+using SteeringModeIndicator = FlagsIe<IeType::steering_mode_indicator>;
+
+// Multipath Applicable Indication (265, R16/R17 "MPTCP Applicable Indication"): 0x01 MTAI,
+// 0x02 MQAI.
+struct MultipathApplicableBits {
+    static constexpr uint8_t mtai = 0x01, mqai = 0x02;
+};
+using MultipathApplicableIndication = FlagsIe<IeType::multipath_applicable_indication>;
+
+// Thresholds (288): o5 flags 0x01 RTT, 0x02 PLR; RTT uint16 ms if RTT; PLR 1 octet % if PLR.
+struct Thresholds {
+    static constexpr IeType type = IeType::thresholds;
+    std::optional<uint16_t> rtt_ms;
+    std::optional<uint8_t> packet_loss_rate;  // %
+
+    static Result<Thresholds, IeError> parse(std::span<const uint8_t> v);
+    void encode(Writer& w) const;
+    bool operator==(const Thresholds&) const = default;
+};
+
+// ---- ATSSS control IEs (§8.2.163-8.2.167, spec §1.12-1.13) ------------------------------------
+
+// MPTCP Control Information (222): 0x01 TCI (transport converter requested).
+using MptcpControlInformation = FlagsIe<IeType::mptcp_control_information>;
+// ATSSS-LL Control Information (223): 0x01 LLI.
+using AtsssLlControlInformation = FlagsIe<IeType::atsss_ll_control_information>;
+// PMF Control Information (224): 0x01 PMFI, 0x02 DRTTI, 0x04 PQPM; the QFI list that may follow
+// is not kept (braid provides no PMF).
+using PmfControlInformation = FlagsIe<IeType::pmf_control_information>;
+
+// MPTCP Address Information (228): proxy type (1 = transport converter), port, addresses.
+struct MptcpAddressInformation {
+    static constexpr IeType type = IeType::mptcp_address_information;
+    static constexpr uint8_t transport_converter = 1;
+    uint8_t proxy_type = transport_converter;
+    uint16_t port = 0;
+    std::optional<Ipv4Address> ipv4;  // 0x01 V4
+    std::optional<Ipv6Address> ipv6;  // 0x02 V6
+
+    static Result<MptcpAddressInformation, IeError> parse(std::span<const uint8_t> v);
+    void encode(Writer& w) const;
+    bool operator==(const MptcpAddressInformation&) const = default;
+};
+
+// Link-Specific Multipath IP Address (229, R16/R17 "UE Link-Specific IP Address").
+struct LinkSpecificMultipathIpAddress {
+    static constexpr IeType type = IeType::link_specific_multipath_ip_address;
+    std::optional<Ipv4Address> tgpp_ipv4;      // 0x01 V4
+    std::optional<Ipv6Address> tgpp_ipv6;      // 0x02 V6
+    std::optional<Ipv4Address> non_tgpp_ipv4;  // 0x04 NV4
+    std::optional<Ipv6Address> non_tgpp_ipv6;  // 0x08 NV6
+
+    static Result<LinkSpecificMultipathIpAddress, IeError> parse(std::span<const uint8_t> v);
+    void encode(Writer& w) const;
+    bool operator==(const LinkSpecificMultipathIpAddress&) const = default;
+};
+
 // ---- grouped IEs -----------------------------------------------------------------------------
 
 // PDI (2). Application ID and the members braid does not implement are skipped, except that
@@ -154,6 +260,8 @@ struct CreatePdr {
     std::optional<FarId> far_id;
     std::vector<UrrId> urr_ids;
     std::vector<QerId> qer_ids;
+    std::optional<MarId> mar_id;  // C: DL PDR of an MA PDU session
+    std::optional<MultipathApplicableIndication> multipath_applicable;  // C: MTAI/MQAI
 
     static Result<CreatePdr, Rejection> decode(const IeView& ie);
     void encode(Writer& w) const;
@@ -171,6 +279,7 @@ struct UpdatePdr {
     std::optional<FarId> far_id;
     std::vector<UrrId> urr_ids;
     std::vector<QerId> qer_ids;
+    std::optional<MarId> mar_id;
 
     static Result<UpdatePdr, Rejection> decode(const IeView& ie);
     void encode(Writer& w) const;
@@ -314,7 +423,102 @@ using RemoveUrr = RuleIdIe<IeType::remove_urr, UrrId>;
 using RemoveBar = RuleIdIe<IeType::remove_bar, BarId>;
 using QueryUrr = RuleIdIe<IeType::query_urr, UrrId>;
 
-// Created PDR (8) and Updated PDR (256): what the UP function allocated for a PDR.
+// 3GPP / Non-3GPP Access Forwarding Action Information (166/167) and their Update forms
+// (175/176, where FAR ID is conditional too). One access of a Multi-Access Rule.
+template <IeType T, bool Update>
+struct AccessForwardingIe {
+    static constexpr IeType type = T;
+    std::optional<FarId> far_id;  // M in 166/167 (decode() rejects its absence), C in 175/176
+    std::optional<Weight> weight;
+    std::optional<Priority> priority;
+    std::vector<UrrId> urr_ids;
+
+    static Result<AccessForwardingIe, Rejection> decode(const IeView& ie);
+    void encode(Writer& w) const;
+    bool operator==(const AccessForwardingIe&) const = default;
+};
+using TgppAccessForwarding =
+    AccessForwardingIe<IeType::tgpp_access_forwarding_action_information, false>;
+using NonTgppAccessForwarding =
+    AccessForwardingIe<IeType::non_tgpp_access_forwarding_action_information, false>;
+using UpdateTgppAccessForwarding =
+    AccessForwardingIe<IeType::update_tgpp_access_forwarding_action_information, true>;
+using UpdateNonTgppAccessForwarding =
+    AccessForwardingIe<IeType::update_non_tgpp_access_forwarding_action_information, true>;
+
+// Create MAR (165). Transport Mode (MPQUIC only) is not kept.
+struct CreateMar {
+    static constexpr IeType type = IeType::create_mar;
+    MarId mar_id;                                                  // M
+    SteeringFunctionality steering_functionality;                  // M
+    SteeringMode steering_mode;                                    // M
+    std::optional<TgppAccessForwarding> tgpp;                      // C
+    std::optional<NonTgppAccessForwarding> non_tgpp;               // C
+    std::optional<Thresholds> thresholds;                          // C
+    std::optional<SteeringModeIndicator> steering_mode_indicator;  // C
+
+    static Result<CreateMar, Rejection> decode(const IeView& ie);
+    void encode(Writer& w) const;
+    bool operator==(const CreateMar&) const = default;
+};
+
+// Update MAR (169): an AFAI (166/167) adds an access, an Update AFAI (175/176) changes one.
+struct UpdateMar {
+    static constexpr IeType type = IeType::update_mar;
+    MarId mar_id;  // M
+    std::optional<SteeringFunctionality> steering_functionality;
+    std::optional<SteeringMode> steering_mode;
+    std::optional<UpdateTgppAccessForwarding> update_tgpp;
+    std::optional<UpdateNonTgppAccessForwarding> update_non_tgpp;
+    std::optional<TgppAccessForwarding> tgpp;
+    std::optional<NonTgppAccessForwarding> non_tgpp;
+    std::optional<Thresholds> thresholds;
+    std::optional<SteeringModeIndicator> steering_mode_indicator;
+
+    static Result<UpdateMar, Rejection> decode(const IeView& ie);
+    void encode(Writer& w) const;
+    bool operator==(const UpdateMar&) const = default;
+};
+
+using RemoveMar = RuleIdIe<IeType::remove_mar, MarId>;
+
+// Provide ATSSS Control Information (220): what the SMF asks the UPF to provide for ATSSS.
+struct ProvideAtsssControlInformation {
+    static constexpr IeType type = IeType::provide_atsss_control_information;
+    std::optional<MptcpControlInformation> mptcp;
+    std::optional<AtsssLlControlInformation> atsss_ll;
+    std::optional<PmfControlInformation> pmf;
+
+    static Result<ProvideAtsssControlInformation, Rejection> decode(const IeView& ie);
+    void encode(Writer& w) const;
+    bool operator==(const ProvideAtsssControlInformation&) const = default;
+};
+
+// MPTCP Parameters (225): both members mandatory.
+struct MptcpParameters {
+    static constexpr IeType type = IeType::mptcp_parameters;
+    MptcpAddressInformation address;      // M
+    LinkSpecificMultipathIpAddress link;  // M
+
+    static Result<MptcpParameters, Rejection> decode(const IeView& ie);
+    void encode(Writer& w) const;
+    bool operator==(const MptcpParameters&) const = default;
+};
+
+// ATSSS Control Parameters (221): braid only ever fills MPTCP Parameters (ATSSS-LL and PMF are
+// not provided).
+struct AtsssControlParameters {
+    static constexpr IeType type = IeType::atsss_control_parameters;
+    std::optional<MptcpParameters> mptcp;
+
+    static Result<AtsssControlParameters, Rejection> decode(const IeView& ie);
+    void encode(Writer& w) const;
+    bool operator==(const AtsssControlParameters&) const = default;
+};
+
+// Created PDR (8) and Updated PDR (256): what the UP function allocated for a PDR.// Created PDR
+// (8) and Updated PDR (256): what the UP function allocated for a PDR.// Created PDR (8) and
+// Updated PDR (256): what the UP function allocated for a PDR.
 template <IeType T>
 struct AllocatedPdrIe {
     static constexpr IeType type = T;

@@ -125,6 +125,10 @@ std::optional<NodeConfig> node_config(const config::Pfcp& cfg, int64_t unix_now,
     n.t1_ms = cfg.t1_ms;
     n.n1 = cfg.n1;
     n.duplicate_window_ms = cfg.duplicate_window_ms.value_or(cfg.duplicate_window_ms_default());
+    // UEIP (§5.21) only with somewhere to allocate from: the SMF then leaves CHV4/CHV6 to braid.
+    if (!cfg.ue_ip_pools.empty()) {
+        n.features.set(UpFeature::ueip);
+    }
     n.peer_lost = cfg.peer_lost == config::PfcpPeerLost::keep_sessions
                       ? PeerLostPolicy::keep_sessions
                       : PeerLostPolicy::delete_sessions;

@@ -46,12 +46,25 @@ std::optional<std::string> check(const SessionProceduresConfig& cfg) {
     if (cfg.teid_first == 0 || cfg.teid_first > cfg.teid_last) {
         return "the TEID range must be non-empty and must not include 0";
     }
-    if (cfg.ue_ipv4_pool_len > 32) {
-        return "the UE IPv4 pool prefix length must be 0..32";
+    if (auto why = check(cfg.ue_ip_pools)) {
+        return why;
     }
-    if (cfg.ue_ipv4_pool_len != 0 && cfg.ue_ipv4_pool_len < 32 &&
-        (cfg.ue_ipv4_pool & (0xffffffffu >> cfg.ue_ipv4_pool_len)) != 0) {
-        return "the UE IPv4 pool must be a network address (host bits 0)";
+    const MptcpProxyConfig& mp = cfg.mptcp_proxy;
+    if (mp.enabled) {
+        if (!mp.ipv4 && !mp.ipv6) {
+            return "the MPTCP proxy needs an IPv4 or IPv6 address";
+        }
+        if (mp.port == 0) {
+            return "the MPTCP proxy needs a port";
+        }
+        if (mp.tgpp_pools.empty() || mp.non_tgpp_pools.empty()) {
+            return "the MPTCP proxy needs link-specific pools for both accesses";
+        }
+    }
+    for (const auto* pools : {&mp.tgpp_pools, &mp.non_tgpp_pools}) {
+        if (auto why = check(*pools)) {
+            return "link-specific " + *why;
+        }
     }
     if (cfg.first_seid == 0) {
         return "SEID 0 is reserved";
@@ -291,7 +304,7 @@ struct Allocation {
     uint16_t pdr_id = 0;
     bool updated = false;  // Update PDR (-> Updated PDR) rather than Create PDR (-> Created PDR)
     std::optional<FTeid::Choose> teid;
-    std::optional<UeIpAddress> ue_ip;  // the request's UE IP Address with CHV4
+    std::optional<UeIpAddress> ue_ip;  // the request's UE IP Address with CHV4 and/or CHV6
 };
 
 // A request being applied to a copy of the session.
@@ -358,12 +371,14 @@ std::optional<Failure> apply_pdi(const Pdi& pdi, dp::Pdr& pdr, Edit& e, bool upd
         pdr.network_instance = pdi.network_instance->value;
     }
     for (const UeIpAddress& ue : pdi.ue_ip_addresses) {
-        if (ue.choose_v6) {
-            return ie_failure(Cause::service_not_supported, IeType::ue_ip_address,
-                              rule_text(RuleType::pdr, id) + ": UE IPv6 allocation (CHV6)");
+        if (ue.choose_v4 || ue.choose_v6) {
+            if (a.ue_ip) {
+                return rule_failure(RuleType::pdr, id, "two UE IP Address IEs with CHOOSE");
+            }
+            a.ue_ip = ue;
         }
         if (ue.choose_v4) {
-            a.ue_ip = ue;
+            // allocated below
         } else if (ue.ipv4) {
             const uint32_t v4 = host_ipv4(*ue.ipv4);
             if (pdr.ue_ipv4 && *pdr.ue_ipv4 != v4) {
@@ -426,9 +441,9 @@ std::optional<Failure> add_pdr(const CreatePdr& in, Edit& e) {
     if (find_rule(e.spec.pdrs, id) != nullptr) {
         return rule_failure(RuleType::pdr, id, "PDR ID already in use");
     }
-    if (!in.far_id) {
+    if (!in.far_id && !in.mar_id) {
         return ie_failure(Cause::conditional_ie_missing, IeType::far_id,
-                          rule_text(RuleType::pdr, id) + " without FAR ID");
+                          rule_text(RuleType::pdr, id) + " without FAR ID or MAR ID");
     }
     dp::Pdr p;
     p.id = id;
@@ -441,7 +456,18 @@ std::optional<Failure> add_pdr(const CreatePdr& in, Edit& e) {
             return f;
         }
     }
-    p.far_id = in.far_id->value;
+    if (in.far_id) {
+        p.far_id = in.far_id->value;
+    } else {
+        p.far_from_mar = true;  // resolve_mars() picks the FAR
+    }
+    if (in.mar_id) {
+        p.mar_id = in.mar_id->value;
+    }
+    if (in.multipath_applicable) {
+        p.multipath_applicable = in.multipath_applicable->flags &
+                                 (MultipathApplicableBits::mtai | MultipathApplicableBits::mqai);
+    }
     for (const QerId& q : in.qer_ids) {
         p.qer_ids.push_back(q.value);
     }
@@ -473,6 +499,10 @@ std::optional<Failure> update_pdr(const UpdatePdr& in, Edit& e) {
     }
     if (in.far_id) {
         p->far_id = in.far_id->value;
+        p->far_from_mar = false;
+    }
+    if (in.mar_id) {
+        p->mar_id = in.mar_id->value;
     }
     if (!in.qer_ids.empty()) {
         p->qer_ids.clear();
@@ -779,6 +809,17 @@ std::optional<Failure> remove_rule(RuleType t, uint32_t id, Edit& e) {
             for (dp::Pdr& p : e.spec.pdrs) {
                 std::erase(p.urr_ids, id);
             }
+            for (dp::Mar& m : e.spec.mars) {
+                for (auto* a : {&m.tgpp, &m.non_tgpp}) {
+                    if (*a) {
+                        std::erase((*a)->urr_ids, id);
+                    }
+                }
+            }
+            break;
+        case RuleType::mar:
+            // A PDR still naming it is caught by resolve_mars().
+            found = erase_rule(e.spec.mars, id);
             break;
         case RuleType::bar:
             found = erase_rule(e.spec.bars, id);
@@ -793,6 +834,292 @@ std::optional<Failure> remove_rule(RuleType t, uint32_t id, Edit& e) {
     }
     if (!found) {
         return rule_failure(t, id, "Remove: no such rule");
+    }
+    return std::nullopt;
+}
+
+// ---- Multi-Access Rules (§5.20, §7.5.2.8, §7.5.4.16-17) -----------------------------------------
+
+// The values a MAR member may take; each wrong value is named by its IE (spec §1.12).
+std::optional<Failure> check_steering(std::optional<uint8_t> functionality,
+                                      std::optional<uint8_t> mode, uint16_t id) {
+    using F = SteeringFunctionalityValue;
+    using M = SteeringModeValue;
+    const std::string mar = rule_text(RuleType::mar, id) + ": ";
+    if (functionality) {
+        if (*functionality >= F::mpquic_udp && *functionality <= F::mpquic_e) {
+            return ie_failure(Cause::service_not_supported, IeType::steering_functionality,
+                              mar + "MPQUIC steering is not supported");
+        }
+        if (*functionality > F::mpquic_e) {
+            return ie_failure(
+                Cause::mandatory_ie_incorrect, IeType::steering_functionality,
+                mar + "unknown steering functionality " + std::to_string(*functionality));
+        }
+    }
+    if (mode) {
+        if (*mode == M::redundant) {
+            // Needs REDSM, which braid does not claim.
+            return ie_failure(Cause::service_not_supported, IeType::steering_mode,
+                              mar + "the Redundant steering mode is not supported");
+        }
+        if (*mode > M::redundant) {
+            return ie_failure(Cause::mandatory_ie_incorrect, IeType::steering_mode,
+                              mar + "unknown steering mode " + std::to_string(*mode));
+        }
+    }
+    return std::nullopt;
+}
+
+template <typename A>
+Result<dp::MarAccess, Failure> to_access(const A& in, const dp::MarAccess* old, uint16_t id) {
+    dp::MarAccess a = old != nullptr ? *old : dp::MarAccess{};
+    const std::string mar = rule_text(RuleType::mar, id) + ": ";
+    if (in.far_id) {
+        a.far_id = in.far_id->value;
+    } else if (old == nullptr) {
+        return Unexpected{ie_failure(Cause::conditional_ie_missing, IeType::far_id,
+                                     mar + "an access without FAR ID")};
+    }
+    if (in.weight) {
+        if (in.weight->value > 100) {
+            return Unexpected{
+                ie_failure(Cause::mandatory_ie_incorrect, IeType::weight,
+                           mar + "weight " + std::to_string(in.weight->value) + " is above 100")};
+        }
+        a.weight = in.weight->value;
+    }
+    if (in.priority) {
+        if (in.priority->value > PriorityValue::secondary) {
+            return Unexpected{
+                ie_failure(Cause::mandatory_ie_incorrect, IeType::priority,
+                           mar + "unknown priority " + std::to_string(in.priority->value))};
+        }
+        a.priority = in.priority->value;
+    }
+    if (!in.urr_ids.empty()) {
+        a.urr_ids.clear();
+        for (const UrrId& u : in.urr_ids) {
+            a.urr_ids.push_back(u.value);
+        }
+    }
+    return a;
+}
+
+std::optional<Failure> apply_thresholds(const std::optional<Thresholds>& t,
+                                        const std::optional<SteeringModeIndicator>& smi,
+                                        dp::Mar& m) {
+    if (t && smi) {
+        return ie_failure(
+            Cause::mandatory_ie_incorrect, IeType::steering_mode_indicator,
+            rule_text(RuleType::mar, m.id) + ": Steering Mode Indicator together with Thresholds");
+    }
+    if (smi) {
+        const uint8_t bits =
+            smi->flags & (SteeringModeIndicatorBits::albi | SteeringModeIndicatorBits::ueai);
+        if (bits == (SteeringModeIndicatorBits::albi | SteeringModeIndicatorBits::ueai)) {
+            return ie_failure(Cause::mandatory_ie_incorrect, IeType::steering_mode_indicator,
+                              rule_text(RuleType::mar, m.id) + ": both ALBI and UEAI");
+        }
+        m.steering_mode_indicator = bits;
+        m.rtt_threshold_ms.reset();
+        m.plr_threshold.reset();
+    }
+    if (t) {
+        if (t->packet_loss_rate && *t->packet_loss_rate > 100) {
+            return ie_failure(Cause::mandatory_ie_incorrect, IeType::thresholds,
+                              rule_text(RuleType::mar, m.id) + ": packet loss rate above 100 %");
+        }
+        m.rtt_threshold_ms = t->rtt_ms;
+        m.plr_threshold = t->packet_loss_rate;
+        m.steering_mode_indicator = 0;
+    }
+    return std::nullopt;
+}
+
+std::optional<Failure> add_mar(const CreateMar& in, Edit& e) {
+    const uint16_t id = in.mar_id.value;
+    if (find_rule(e.spec.mars, id) != nullptr) {
+        return rule_failure(RuleType::mar, id, "MAR ID already in use");
+    }
+    if (auto f = check_steering(in.steering_functionality.value, in.steering_mode.value, id)) {
+        return f;
+    }
+    dp::Mar m;
+    m.id = id;
+    m.steering_functionality = in.steering_functionality.value;
+    m.steering_mode = in.steering_mode.value;
+    if (in.tgpp) {
+        auto a = to_access(*in.tgpp, nullptr, id);
+        if (!a) {
+            return a.error();
+        }
+        m.tgpp = std::move(a).value();
+    }
+    if (in.non_tgpp) {
+        auto a = to_access(*in.non_tgpp, nullptr, id);
+        if (!a) {
+            return a.error();
+        }
+        m.non_tgpp = std::move(a).value();
+    }
+    if (auto f = apply_thresholds(in.thresholds, in.steering_mode_indicator, m)) {
+        return f;
+    }
+    e.spec.mars.push_back(std::move(m));
+    return std::nullopt;
+}
+
+// Update MAR (§7.5.4.17): changed members replace the old ones; an AFAI (166/167) adds or
+// replaces an access, an Update AFAI (175/176) changes members of an existing one; an access
+// absent from both is kept (removing one takes an Update MAR that replaces the MAR's accesses,
+// §5.20.5, which braid reads as: an AFAI given for one access only leaves the other as it was).
+std::optional<Failure> update_mar(const UpdateMar& in, Edit& e) {
+    const uint16_t id = in.mar_id.value;
+    dp::Mar* m = find_rule(e.spec.mars, id);
+    if (m == nullptr) {
+        return rule_failure(RuleType::mar, id, "Update MAR: no such MAR");
+    }
+    std::optional<uint8_t> f, mode;
+    if (in.steering_functionality) {
+        f = in.steering_functionality->value;
+    }
+    if (in.steering_mode) {
+        mode = in.steering_mode->value;
+    }
+    if (auto fail = check_steering(f, mode, id)) {
+        return fail;
+    }
+    if (f) {
+        m->steering_functionality = *f;
+    }
+    if (mode) {
+        m->steering_mode = *mode;
+    }
+    auto apply = [&](const auto& add, const auto& upd,
+                     std::optional<dp::MarAccess>& slot) -> std::optional<Failure> {
+        if (add && upd) {
+            return rule_failure(RuleType::mar, id, "an access both added and updated");
+        }
+        if (add) {
+            auto a = to_access(*add, nullptr, id);
+            if (!a) {
+                return a.error();
+            }
+            slot = std::move(a).value();
+        }
+        if (upd) {
+            if (!slot) {
+                return rule_failure(RuleType::mar, id, "Update AFAI for an access the MAR lacks");
+            }
+            auto a = to_access(*upd, &*slot, id);
+            if (!a) {
+                return a.error();
+            }
+            slot = std::move(a).value();
+        }
+        return std::nullopt;
+    };
+    if (auto fail = apply(in.tgpp, in.update_tgpp, m->tgpp)) {
+        return fail;
+    }
+    if (auto fail = apply(in.non_tgpp, in.update_non_tgpp, m->non_tgpp)) {
+        return fail;
+    }
+    return apply_thresholds(in.thresholds, in.steering_mode_indicator, *m);
+}
+
+// A MAR as a whole (after every edit of the request): its accesses exist, their FARs and URRs
+// exist, and the steering mode's parameters are consistent (spec §1.12).
+std::optional<Failure> check_mar(const dp::Mar& m, const dp::SessionSpec& spec) {
+    using M = SteeringModeValue;
+    using P = PriorityValue;
+    if (!m.tgpp && !m.non_tgpp) {
+        return ie_failure(Cause::conditional_ie_missing,
+                          IeType::tgpp_access_forwarding_action_information,
+                          rule_text(RuleType::mar, m.id) + ": no access");
+    }
+    std::vector<const dp::MarAccess*> accesses;
+    for (const auto* a : {&m.tgpp, &m.non_tgpp}) {
+        if (!*a) {
+            continue;
+        }
+        accesses.push_back(&**a);
+        if (find_rule(spec.fars, (*a)->far_id) == nullptr) {
+            return rule_failure(RuleType::mar, m.id,
+                                "FAR " + std::to_string((*a)->far_id) + " does not exist");
+        }
+        for (uint32_t u : (*a)->urr_ids) {
+            if (find_rule(spec.urrs, u) == nullptr) {
+                return rule_failure(RuleType::mar, m.id,
+                                    "URR " + std::to_string(u) + " does not exist");
+            }
+        }
+    }
+    if (m.steering_mode == M::load_balancing) {
+        unsigned sum = 0;
+        for (const dp::MarAccess* a : accesses) {
+            if (!a->weight) {
+                return ie_failure(
+                    Cause::conditional_ie_missing, IeType::weight,
+                    rule_text(RuleType::mar, m.id) + ": Load Balancing without a weight");
+            }
+            sum += *a->weight;
+        }
+        if (sum != 100) {
+            return rule_failure(
+                RuleType::mar, m.id,
+                "Load Balancing weights sum to " + std::to_string(sum) + ", not 100");
+        }
+    }
+    if (m.steering_mode == M::active_standby || m.steering_mode == M::priority_based) {
+        const bool as = m.steering_mode == M::active_standby;
+        const uint8_t lo = as ? P::active : P::high;
+        const uint8_t hi = as ? P::no_standby : P::low;
+        for (const dp::MarAccess* a : accesses) {
+            if (!a->priority) {
+                return ie_failure(Cause::conditional_ie_missing, IeType::priority,
+                                  rule_text(RuleType::mar, m.id) + ": " +
+                                      (as ? "Active-Standby" : "Priority-based") +
+                                      " without a priority");
+            }
+            if (*a->priority < lo || *a->priority > hi) {
+                return rule_failure(
+                    RuleType::mar, m.id,
+                    "priority " + std::to_string(*a->priority) + " does not fit the steering mode");
+            }
+        }
+        if (accesses.size() == 2 && *accesses[0]->priority == *accesses[1]->priority) {
+            return rule_failure(RuleType::mar, m.id, "both accesses have the same priority");
+        }
+        if (as && std::none_of(accesses.begin(), accesses.end(),
+                               [](const dp::MarAccess* a) { return *a->priority == P::active; })) {
+            return rule_failure(RuleType::mar, m.id, "Active-Standby without an Active access");
+        }
+    }
+    return std::nullopt;
+}
+
+// Every MAR is consistent and every PDR's MAR exists; a PDR forwarding by its MAR gets the
+// primary access's FAR (the datapath does not steer per packet yet).
+std::optional<Failure> resolve_mars(Edit& e) {
+    for (const dp::Mar& m : e.spec.mars) {
+        if (auto f = check_mar(m, e.spec)) {
+            return f;
+        }
+    }
+    for (dp::Pdr& p : e.spec.pdrs) {
+        if (!p.mar_id) {
+            continue;
+        }
+        const dp::Mar* m = find_rule(e.spec.mars, *p.mar_id);
+        if (m == nullptr) {
+            return rule_failure(RuleType::pdr, p.id,
+                                "MAR " + std::to_string(*p.mar_id) + " does not exist");
+        }
+        if (p.far_from_mar) {
+            p.far_id = m->primary()->far_id;
+        }
     }
     return std::nullopt;
 }
@@ -914,7 +1241,76 @@ struct SessionProcedures::Impl {
     void count(SessionEvent e, uint64_t n = 1) {
         p.counters_.events[static_cast<size_t>(e)].inc(n);
     }
-    void update_gauge() { p.counters_.sessions.set(p.sessions_.size()); }
+    void update_gauge() {
+        p.counters_.sessions.set(p.sessions_.size());
+        for (size_t i = 0; i < p.ue_pools_.pool_count(); ++i) {
+            p.counters_.ue_pool_used[i].set(p.ue_pools_.used(i));
+        }
+    }
+
+    // Drops braid's record of a session and frees the UE addresses it held.
+    void forget(uint64_t seid) {
+        p.sessions_.erase(seid);
+        p.ue_pools_.release(seid);
+        p.tgpp_link_pools_.release(seid);
+        p.non_tgpp_link_pools_.release(seid);
+    }
+
+    // Provide ATSSS Control Information (§5.20.2, spec §1.13), after the session was installed:
+    // what braid cannot provide is left out of ATSSS Control Parameters (221 is conditional on
+    // allocation) and counted. A new request replaces the old one; the addresses stay the same.
+    std::optional<AtsssControlParameters> provide_atsss(const ProvideAtsssControlInformation& in,
+                                                        SessionProcedures::Session& s) {
+        if (in.atsss_ll && in.atsss_ll->has(0x01)) {
+            count(SessionEvent::atsss_ll_not_provided);
+        }
+        if (in.pmf && in.pmf->has(0x01)) {
+            count(SessionEvent::atsss_pmf_not_provided);
+        }
+        if (!in.mptcp || !in.mptcp->has(0x01)) {
+            return std::nullopt;
+        }
+        const MptcpProxyConfig& mp = p.cfg_.mptcp_proxy;
+        if (!mp.enabled) {
+            count(SessionEvent::atsss_mptcp_not_provided);
+            return std::nullopt;
+        }
+        if (!s.mptcp) {
+            MptcpParameters params;
+            params.address.port = mp.port;
+            params.address.ipv4 = mp.ipv4;
+            params.address.ipv6 = mp.ipv6;
+            std::vector<std::pair<UeIpPools*, UeIpPools::Candidate>> picked;
+            for (UeIpPools* pools : {&p.tgpp_link_pools_, &p.non_tgpp_link_pools_}) {
+                const bool tgpp = pools == &p.tgpp_link_pools_;
+                for (uint8_t family : {uint8_t{4}, uint8_t{6}}) {
+                    if (!pools->serves(family)) {
+                        continue;
+                    }
+                    auto r = pools->allocate(family, "", {});
+                    auto* c = std::get_if<UeIpPools::Candidate>(&r);
+                    if (c == nullptr) {
+                        count(SessionEvent::atsss_mptcp_not_provided);
+                        return std::nullopt;  // nothing committed
+                    }
+                    picked.emplace_back(pools, *c);
+                    if (family == 4) {
+                        Ipv4Address a;
+                        std::copy_n(c->address.begin(), 4, a.begin());
+                        (tgpp ? params.link.tgpp_ipv4 : params.link.non_tgpp_ipv4) = a;
+                    } else {
+                        (tgpp ? params.link.tgpp_ipv6 : params.link.non_tgpp_ipv6) = c->address;
+                    }
+                }
+            }
+            for (auto& [pools, c] : picked) {
+                pools->commit(s.seid, c);
+            }
+            s.mptcp = params;
+        }
+        count(SessionEvent::atsss_mptcp_provided);
+        return AtsssControlParameters{s.mptcp};
+    }
 
     template <typename F>
     std::vector<uint8_t> build(MessageType type, SequenceNumber seq, Seid seid, F&& body) {
@@ -991,30 +1387,43 @@ struct SessionProcedures::Impl {
         return std::nullopt;
     }
 
-    std::optional<uint32_t> allocate_ue_ipv4() {
-        const SessionProceduresConfig& c = p.cfg_;
-        const uint64_t size = uint64_t{1} << (32 - c.ue_ipv4_pool_len);
-        // Below /31 the network and broadcast addresses are not handed out.
-        const uint64_t first = c.ue_ipv4_pool_len < 31 ? 1 : 0;
-        const uint64_t hosts = c.ue_ipv4_pool_len < 31 ? size - 2 : size;
-        const uint64_t attempts = std::min<uint64_t>(hosts, 1u << 20);
-        for (uint64_t i = 0; i < attempts; ++i) {
-            if (p.next_ue_ip_ < first || p.next_ue_ip_ >= first + hosts) {
-                p.next_ue_ip_ = static_cast<uint32_t>(first);
+    // A UE address of `family` for a PDR of `seid` in `network_instance` (§5.21), not yet
+    // recorded: the caller commits it once the session is installed.
+    Result<UeIpPools::Candidate, Failure> allocate_ue_address(uint8_t family,
+                                                              const std::string& network_instance,
+                                                              uint64_t seid, uint16_t pdr_id) {
+        auto in_use = [&](uint8_t f, const UeIpPools::Address& a) {
+            std::optional<uint64_t> owner;
+            if (f == 4) {
+                owner = p.actions_.ue_ipv4_owner(host_ipv4({a[0], a[1], a[2], a[3]}));
+            } else {
+                owner = p.actions_.ue_ipv6_owner(a);
             }
-            const uint32_t a = c.ue_ipv4_pool + p.next_ue_ip_;
-            ++p.next_ue_ip_;
-            if (!p.actions_.ue_ipv4_owner(a)) {
-                return a;
-            }
+            return owner && *owner != seid;
+        };
+        auto r = p.ue_pools_.allocate(family, network_instance, in_use);
+        if (auto* c = std::get_if<UeIpPools::Candidate>(&r)) {
+            return *c;
         }
-        return std::nullopt;
+        const std::string what = std::string(family == 4 ? "CHV4" : "CHV6") + " for " +
+                                 rule_text(RuleType::pdr, pdr_id) + ": ";
+        const std::string where =
+            network_instance.empty() ? "" : " for network instance " + network_instance;
+        if (std::get<UeIpPools::Failure>(r) == UeIpPools::Failure::no_pool) {
+            return Unexpected{ie_failure(
+                Cause::service_not_supported, IeType::ue_ip_address,
+                what + "no UE IPv" + (family == 4 ? "4" : "6") + " pool is configured" + where)};
+        }
+        return Unexpected{ie_failure(
+            Cause::all_dynamic_addresses_are_occupied, IeType::ue_ip_address,
+            what + "the UE IPv" + (family == 4 ? "4" : "6") + " pools" + where + " are exhausted")};
     }
 
     struct Allocated {
         std::vector<CreatedPdr> created;
         std::vector<UpdatedPdr> updated;
         size_t teids = 0, ue_addresses = 0;
+        std::vector<UeIpPools::Candidate> ue_candidates;  // commit() once the session is in
     };
 
     // SMF-chosen TEIDs and UE addresses must be free; then braid chooses what was asked for
@@ -1051,11 +1460,23 @@ struct SessionProcedures::Impl {
                 }
             }
         }
+        // One UE address per session and family (§5.21.1): what a PDR already has (SMF-chosen or
+        // allocated earlier) is what a CHOOSE in another PDR gets.
         std::optional<uint32_t> session_ue4;
+        std::optional<dp::sdf::Prefix> session_ue6;
         for (const dp::Pdr& pdr : e.spec.pdrs) {
             if (pdr.ue_ipv4) {
                 session_ue4 = pdr.ue_ipv4;
             }
+            if (pdr.ue_ipv6 && pdr.ue_ipv6->len == 64) {
+                session_ue6 = pdr.ue_ipv6;
+            }
+        }
+        if (auto h = p.ue_pools_.held(seid, 4); h && !session_ue4) {
+            session_ue4 = host_ipv4({h->address[0], h->address[1], h->address[2], h->address[3]});
+        }
+        if (auto h = p.ue_pools_.held(seid, 6); h && !session_ue6) {
+            session_ue6 = dp::sdf::Prefix{6, h->address, 64};
         }
         Allocated out;
         std::map<uint8_t, uint32_t> by_choose_id;
@@ -1098,24 +1519,36 @@ struct SessionProcedures::Impl {
                 entry.local_f_teid = ft;
             }
             if (a.ue_ip) {
-                if (!session_ue4) {
-                    if (p.cfg_.ue_ipv4_pool_len == 0) {
-                        return Unexpected{ie_failure(Cause::service_not_supported,
-                                                     IeType::ue_ip_address,
-                                                     "CHV4 but no UE IPv4 pool is configured")};
-                    }
-                    session_ue4 = allocate_ue_ipv4();
-                    if (!session_ue4) {
-                        return Unexpected{ie_failure(Cause::all_dynamic_addresses_are_occupied,
-                                                     IeType::ue_ip_address,
-                                                     "the UE IPv4 pool is exhausted")};
-                    }
-                    ++out.ue_addresses;
-                }
-                pdr->ue_ipv4 = session_ue4;
                 UeIpAddress ue;
-                ue.ipv4 = wire_ipv4(*session_ue4);
                 ue.destination = a.ue_ip->destination;
+                if (a.ue_ip->choose_v4) {
+                    if (!session_ue4) {
+                        auto c = allocate_ue_address(4, pdr->network_instance, seid, a.pdr_id);
+                        if (!c) {
+                            return Unexpected{c.error()};
+                        }
+                        session_ue4 =
+                            host_ipv4({c->address[0], c->address[1], c->address[2], c->address[3]});
+                        out.ue_candidates.push_back(*c);
+                        ++out.ue_addresses;
+                    }
+                    pdr->ue_ipv4 = session_ue4;
+                    ue.ipv4 = wire_ipv4(*session_ue4);
+                }
+                if (a.ue_ip->choose_v6) {
+                    if (!session_ue6) {
+                        auto c = allocate_ue_address(6, pdr->network_instance, seid, a.pdr_id);
+                        if (!c) {
+                            return Unexpected{c.error()};
+                        }
+                        session_ue6 = dp::sdf::Prefix{6, c->address, 64};
+                        out.ue_candidates.push_back(*c);
+                        ++out.ue_addresses;
+                    }
+                    pdr->ue_ipv6 = session_ue6;
+                    // No IPv6D: a prefix without delegation bits is a /64 (§8.2.62).
+                    ue.ipv6 = session_ue6->addr;
+                }
                 entry.ue_ip_address = ue;
             }
             if (a.updated) {
@@ -1171,9 +1604,13 @@ struct SessionProcedures::Impl {
         auto qers = decode_list<CreateQer>(*ies);
         auto urrs = decode_list<CreateUrr>(*ies);
         auto bar = decode_optional<CreateBar>(*ies);
-        for (const Rejection* r : {flags ? nullptr : &flags.error(), pdrs ? nullptr : &pdrs.error(),
-                                   fars ? nullptr : &fars.error(), qers ? nullptr : &qers.error(),
-                                   urrs ? nullptr : &urrs.error(), bar ? nullptr : &bar.error()}) {
+        auto mars = decode_list<CreateMar>(*ies);
+        auto atsss = decode_optional<ProvideAtsssControlInformation>(*ies);
+        for (const Rejection* r :
+             {flags ? nullptr : &flags.error(), pdrs ? nullptr : &pdrs.error(),
+              fars ? nullptr : &fars.error(), qers ? nullptr : &qers.error(),
+              urrs ? nullptr : &urrs.error(), bar ? nullptr : &bar.error(),
+              mars ? nullptr : &mars.error(), atsss ? nullptr : &atsss.error()}) {
             if (r != nullptr) {
                 return fail(from_rejection(*r));
             }
@@ -1206,10 +1643,18 @@ struct SessionProcedures::Impl {
                 return fail(*err);
             }
         }
+        for (const CreateMar& mar : *mars) {
+            if (auto f = add_mar(mar, e)) {
+                return fail(*f);
+            }
+        }
         for (const CreatePdr& pdr : *pdrs) {
             if (auto f = add_pdr(pdr, e)) {
                 return fail(*f);
             }
+        }
+        if (auto f = resolve_mars(e)) {
+            return fail(*f);
         }
         if (auto f = validate(e)) {
             return fail(*f);
@@ -1222,11 +1667,18 @@ struct SessionProcedures::Impl {
             return fail(from_spec_error(*err, e.restoration));
         }
 
+        for (const UeIpPools::Candidate& c : allocated->ue_candidates) {
+            p.ue_pools_.commit(e.spec.seid, c);
+        }
         Session s;
         s.seid = e.spec.seid;
         s.cp_f_seid = *cp;
         s.peer = *peer.node_id;
         s.urrs = std::move(e.urrs);
+        std::optional<AtsssControlParameters> atsss_params;
+        if (*atsss) {
+            atsss_params = provide_atsss(**atsss, s);
+        }
         p.sessions_[s.seid] = s;
         update_gauge();
         count(SessionEvent::established);
@@ -1253,6 +1705,9 @@ struct SessionProcedures::Impl {
             for (const CreatedPdr& c : allocated->created) {
                 c.encode(w);
             }
+            if (atsss_params) {
+                atsss_params->encode(w);
+            }
         });
     }
 
@@ -1265,7 +1720,7 @@ struct SessionProcedures::Impl {
         }
         if (p.actions_.spec(seid) == nullptr) {
             // Deleted behind the procedures' back (CLI): forget it.
-            p.sessions_.erase(it);
+            forget(seid);
             update_gauge();
             return nullptr;
         }
@@ -1321,7 +1776,15 @@ struct SessionProcedures::Impl {
         auto update_qers = decode_list<UpdateQer>(*ies);
         auto update_bar_ie = decode_optional<UpdateBar>(*ies);
         auto queries = decode_list<QueryUrr>(*ies);
+        auto remove_mars = decode_list<RemoveMar>(*ies);
+        auto create_mars = decode_list<CreateMar>(*ies);
+        auto update_mars = decode_list<UpdateMar>(*ies);
+        auto atsss = decode_optional<ProvideAtsssControlInformation>(*ies);
         for (const Rejection* r : {
+                 atsss ? nullptr : &atsss.error(),
+                 remove_mars ? nullptr : &remove_mars.error(),
+                 create_mars ? nullptr : &create_mars.error(),
+                 update_mars ? nullptr : &update_mars.error(),
                  cp ? nullptr : &cp.error(),
                  node ? nullptr : &node.error(),
                  flags ? nullptr : &flags.error(),
@@ -1378,6 +1841,11 @@ struct SessionProcedures::Impl {
                 return fail(*f);
             }
         }
+        for (const RemoveMar& r : *remove_mars) {
+            if (auto f = remove_rule(RuleType::mar, r.id.value, e)) {
+                return fail(*f);
+            }
+        }
         if (*create_bar) {
             if (auto f = add_bar(**create_bar, e)) {
                 return fail(*f);
@@ -1396,6 +1864,11 @@ struct SessionProcedures::Impl {
         for (const CreateFar& f : *create_fars) {
             if (auto err = add_far(f, e)) {
                 return fail(*err);
+            }
+        }
+        for (const CreateMar& mar : *create_mars) {
+            if (auto f = add_mar(mar, e)) {
+                return fail(*f);
             }
         }
         for (const CreatePdr& pdr : *create_pdrs) {
@@ -1429,6 +1902,14 @@ struct SessionProcedures::Impl {
                 return fail(*f);
             }
         }
+        for (const UpdateMar& mar : *update_mars) {
+            if (auto f = update_mar(mar, e)) {
+                return fail(*f);
+            }
+        }
+        if (auto f = resolve_mars(e)) {
+            return fail(*f);
+        }
         if (auto f = validate(e)) {
             return fail(*f);
         }
@@ -1451,6 +1932,10 @@ struct SessionProcedures::Impl {
             return fail(from_spec_error(*err, false));
         }
 
+        for (const UeIpPools::Candidate& c : allocated->ue_candidates) {
+            p.ue_pools_.commit(s->seid, c);
+        }
+        update_gauge();
         s->urrs = std::move(e.urrs);
         if (*cp) {
             s->cp_f_seid = **cp;
@@ -1459,6 +1944,10 @@ struct SessionProcedures::Impl {
         count(SessionEvent::teids_allocated, allocated->teids);
         count(SessionEvent::ue_addresses_allocated, allocated->ue_addresses);
         count(SessionEvent::usage_reports_sent, reports.size());
+        std::optional<AtsssControlParameters> atsss_params;
+        if (*atsss) {
+            atsss_params = provide_atsss(**atsss, *s);
+        }
         return build(rsp, seq, s->cp_f_seid.seid, [&](Writer& w) {
             CauseIe{Cause::request_accepted}.encode(w);
             for (const CreatedPdr& c : allocated->created) {
@@ -1474,6 +1963,9 @@ struct SessionProcedures::Impl {
             }
             for (const UpdatedPdr& u : allocated->updated) {
                 u.encode(w);
+            }
+            if (atsss_params) {
+                atsss_params->encode(w);
             }
         });
     }
@@ -1495,7 +1987,7 @@ struct SessionProcedures::Impl {
         const uint64_t seid = s->seid;
         const dp::SessionSpec before = *p.actions_.spec(seid);
         auto reports = p.actions_.remove(seid);
-        p.sessions_.erase(seid);
+        forget(seid);
         update_gauge();
         count(SessionEvent::deleted);
         const size_t n = reports ? reports->size() : 0;
@@ -1610,7 +2102,7 @@ struct SessionProcedures::Impl {
                   seid, std::string(to_string(*cause)).c_str());
         if (*cause == Cause::session_context_not_found && p.sessions_.count(seid) != 0) {
             (void)p.actions_.remove(seid);
-            p.sessions_.erase(seid);
+            forget(seid);
             update_gauge();
             count(SessionEvent::deleted_by_report_response);
             BRAID_LOG(pfcp, NOTICE,
@@ -1676,9 +2168,13 @@ SessionProcedures::SessionProcedures(SessionProceduresConfig cfg, SessionActions
     : cfg_(std::move(cfg)),
       actions_(actions),
       sender_(sender),
+      ue_pools_(cfg_.ue_ip_pools),
+      tgpp_link_pools_(cfg_.mptcp_proxy.tgpp_pools),
+      non_tgpp_link_pools_(cfg_.mptcp_proxy.non_tgpp_pools),
       alive_(std::make_shared<bool>(true)) {
     next_seid_ = cfg_.first_seid != 0 ? cfg_.first_seid : 1;
     next_teid_ = cfg_.teid_first;
+    counters_.ue_pool_used = std::vector<SessionCounter>(ue_pools_.pool_count());
     if (auto why = check(cfg_)) {
         BRAID_LOG(pfcp, ERR, "session procedures: %s", why->c_str());
     }
@@ -1708,6 +2204,9 @@ size_t SessionProcedures::drop_peer_sessions(const NodeId& peer) {
     for (auto it = sessions_.begin(); it != sessions_.end();) {
         if (it->second.peer == peer) {
             (void)actions_.remove(it->first);
+            ue_pools_.release(it->first);
+            tgpp_link_pools_.release(it->first);
+            non_tgpp_link_pools_.release(it->first);
             it = sessions_.erase(it);
             ++n;
         } else {
@@ -1764,6 +2263,11 @@ std::optional<uint64_t> AppSessionActions::teid_owner(uint32_t teid) const {
 
 std::optional<uint64_t> AppSessionActions::ue_ipv4_owner(uint32_t ue_ipv4) const {
     const dp::SessionRules* r = app_.sessions().by_ue_ipv4(ue_ipv4);
+    return r != nullptr ? std::optional<uint64_t>(r->seid) : std::nullopt;
+}
+
+std::optional<uint64_t> AppSessionActions::ue_ipv6_owner(const Ipv6Address& prefix) const {
+    const dp::SessionRules* r = app_.sessions().by_ue_ipv6(prefix.data());
     return r != nullptr ? std::optional<uint64_t>(r->seid) : std::nullopt;
 }
 
@@ -2001,6 +2505,18 @@ std::optional<uint64_t> MemorySessionActions::ue_ipv4_owner(uint32_t ue_ipv4) co
     return std::nullopt;
 }
 
+std::optional<uint64_t> MemorySessionActions::ue_ipv6_owner(const Ipv6Address& prefix) const {
+    for (const auto& [seid, s] : sessions) {
+        for (const dp::Pdr& p : s.pdrs) {
+            if (p.ue_ipv6 &&
+                std::equal(prefix.begin(), prefix.begin() + 8, p.ue_ipv6->addr.begin())) {
+                return seid;
+            }
+        }
+    }
+    return std::nullopt;
+}
+
 // ---- metrics ------------------------------------------------------------------------------------
 
 void add_collectors(metrics::Exporter& exporter, const SessionProcedures& procs) {
@@ -2043,6 +2559,25 @@ void add_collectors(metrics::Exporter& exporter, const SessionProcedures& procs)
                        "PFCP sessions held",
                        Type::gauge,
                        {{{}, double(c.sessions.get())}}});
+        // Pool sizes come from the configuration (immutable); the used counts from the gauges
+        // the control core keeps.
+        const std::vector<UeIpPoolConfig>& pools = procs.config().ue_ip_pools;
+        Family size{"braid_pfcp_ue_pool_size",
+                    "Addresses (IPv4) or /64 prefixes (IPv6) a UE IP pool can hand out",
+                    Type::gauge,
+                    {}};
+        Family used{"braid_pfcp_ue_pool_used",
+                    "Addresses (IPv4) or /64 prefixes (IPv6) of a UE IP pool held by sessions",
+                    Type::gauge,
+                    {}};
+        for (size_t i = 0; i < pools.size() && i < c.ue_pool_used.size(); ++i) {
+            const std::vector<std::pair<std::string, std::string>> l = {
+                {"pool", prefix_text(pools[i])}, {"network_instance", pools[i].network_instance}};
+            size.samples.push_back({l, double(UeIpPools::capacity(pools[i]))});
+            used.samples.push_back({l, double(c.ue_pool_used[i].get())});
+        }
+        out.push_back(std::move(size));
+        out.push_back(std::move(used));
         for (size_t e = 0; e < session_event_table.size(); ++e) {
             out.push_back(
                 {"braid_pfcp_session_" + std::string(session_event_table[e].name) + "_total",

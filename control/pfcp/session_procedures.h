@@ -13,7 +13,9 @@
 //
 // Implemented:
 //   §6.3.2 Establishment: Create PDR/FAR/QER/URR/BAR; F-TEID CHOOSE and CHOOSE ID (§5.5.3), UE IP
-//          address CHV4 from a configured pool (§5.21); Created PDR for what braid allocated.
+//          address CHV4 / IPv6 /64 prefix CHV6 from configured pools chosen by Network Instance
+//          (§5.21, one allocation per session and family, released with the session); Created
+//          PDR for what braid allocated.
 //   §6.3.3 Modification: Remove/Create/Update of every rule kind, Update Forwarding Parameters
 //          with PFCPSMReq-Flags SNDEM, Query URR and QAURR (Usage Reports in the response),
 //          CP F-SEID change; Updated PDR when an updated PDI asked for CHOOSE.
@@ -21,23 +23,29 @@
 //   §6.3.5 Report: Session Report Requests for usage reports (USAR), GTP-U Error Indications
 //          (ERIR) and downlink data notification (DLDR), one per session per poll(); a response
 //          with Cause 65 deletes the session locally; Update BAR in the response is applied.
+//   §5.20  Multi-Access Rules: Create/Update/Remove MAR, MAR ID and Multipath Applicable
+//          Indication in PDRs; values and consistency checked (steering functionality/mode,
+//          weights summing to 100, priorities per mode, referenced FARs/URRs), stored in the
+//          SessionSpec (dataplane::Mar). The datapath does not steer per packet yet: a PDR
+//          without a FAR ID of its own forwards through its MAR's primary access FAR.
+//          Redundant steering (REDSM) and MPQUIC: Cause 76.
 //   §7.6   Cause 66/67/68/69 + Offending IE at every level, 65 with header SEID 0, 73 + Failed
 //          Rule ID, never a crash; counters by cause.
-// Not implemented (rejected or ignored as noted): Traffic Endpoints, MAR/ATSSS, SRR, Duplicating
+// Not implemented (rejected or ignored as noted): Traffic Endpoints, SRR, Duplicating
 // Parameters, Redirect, Header Enrichment, predefined rules, Application ID (Cause 81), volume/
 // time quotas, event thresholds and the other reporting triggers (accepted, not acted on), GBR,
-// UE IPv6 allocation (CHV6: Cause 76), IPv6 N3 F-TEIDs (Cause 71), PSUCC partial acceptance,
-// Session Set procedures, SMF sets (a session belongs to the Node ID that established it).
+// IPv6 N3 F-TEIDs (Cause 71), PSUCC partial acceptance, Session Set procedures, SMF sets (a
+// session belongs to the Node ID that established it).
 //
 // Cause choices where the spec leaves room (spec/n4-gtpu-mams.md §1.5):
 //   SMF-chosen F-TEID (CH=0) whose TEID another session uses, or TEID 0: 71 Invalid F-TEID
 //   allocation option (§5.5.1: the UP function allocates F-TEIDs); with PFCPSEReq-Flags RESTI
 //   (restoration, where CP-chosen F-TEIDs are legitimate) 86 instead. SMF-chosen UE IP address of
-//   another session: 73 (86 with RESTI). TEID range exhausted: 75. UE IP pool exhausted: 79.
-//   A rule braid cannot install (unknown rule referenced, unsupported interface or header, bad
-//   SDF filter, duplicate rule ID): 73 + Failed Rule ID. FORW without Forwarding Parameters, or
-//   towards Access without Outer Header Creation, VOLTH/TIMTH/PERIO without their threshold or
-//   period: 67 + Offending IE.
+//   another session: 73 (86 with RESTI). TEID range exhausted: 75. UE IP pool exhausted: 79; no
+//   pool of the family: 76. A rule braid cannot install (unknown rule referenced, unsupported
+//   interface or header, bad SDF filter, duplicate rule ID): 73 + Failed Rule ID. FORW without
+//   Forwarding Parameters, or towards Access without Outer Header Creation, VOLTH/TIMTH/PERIO
+//   without their threshold or period: 67 + Offending IE.
 #pragma once
 
 #include <array>
@@ -58,6 +66,7 @@
 #include "control/pfcp/ies_session.h"
 #include "control/pfcp/session_handler.h"
 #include "control/pfcp/types.h"
+#include "control/pfcp/ue_ip_pool.h"
 #include "dataplane/app.h"
 #include "dataplane/session.h"
 #include "dataplane/usage.h"
@@ -84,6 +93,8 @@ public:
     // The session whose PDRs use this UL TEID / UE IPv4 address (host order), if any.
     virtual std::optional<uint64_t> teid_owner(uint32_t teid) const = 0;
     virtual std::optional<uint64_t> ue_ipv4_owner(uint32_t ue_ipv4) const = 0;
+    // The session whose PDRs use the UE IPv6 /64 that `prefix` (network order) falls in.
+    virtual std::optional<uint64_t> ue_ipv6_owner(const Ipv6Address& prefix) const = 0;
     // Wall-clock Unix milliseconds of a dataplane report time (UsageReport start_ms/end_ms).
     virtual int64_t unix_ms(uint64_t dataplane_ms) const = 0;
 };
@@ -102,6 +113,7 @@ public:
     std::vector<dataplane::SessionReport> take_reports() override;
     std::optional<uint64_t> teid_owner(uint32_t teid) const override;
     std::optional<uint64_t> ue_ipv4_owner(uint32_t ue_ipv4) const override;
+    std::optional<uint64_t> ue_ipv6_owner(const Ipv6Address& prefix) const override;
     int64_t unix_ms(uint64_t dataplane_ms) const override;
 
 private:
@@ -122,6 +134,7 @@ public:
     std::vector<dataplane::SessionReport> take_reports() override;
     std::optional<uint64_t> teid_owner(uint32_t teid) const override;
     std::optional<uint64_t> ue_ipv4_owner(uint32_t ue_ipv4) const override;
+    std::optional<uint64_t> ue_ipv6_owner(const Ipv6Address& prefix) const override;
     int64_t unix_ms(uint64_t dataplane_ms) const override {
         return unix_offset_ms + static_cast<int64_t>(dataplane_ms);
     }
@@ -149,6 +162,19 @@ private:
 
 // ---- configuration ----------------------------------------------------------------------------
 
+// The MPTCP proxy (RFC 8803 transport converter) whose resources braid reports in ATSSS Control
+// Parameters (§5.20.2.3, spec §1.13). Its datapath is issue 7: until it lands, main.cc never
+// enables this and braid does not claim MPTCP; the allocation is exercised by unit tests.
+struct MptcpProxyConfig {
+    bool enabled = false;
+    std::optional<Ipv4Address> ipv4;  // the proxy address(es) UEs connect to
+    std::optional<Ipv6Address> ipv6;
+    uint16_t port = 0;
+    // The UE's link-specific multipath addresses, per access (IPv4 addresses / IPv6 /64s).
+    std::vector<UeIpPoolConfig> tgpp_pools;
+    std::vector<UeIpPoolConfig> non_tgpp_pools;
+};
+
 struct SessionProceduresConfig {
     NodeId node_id;  // braid's Node ID (Establishment Response); the association's
     // Addresses of the UP F-SEID; unset: the Node ID's address (an FQDN Node ID needs one).
@@ -157,9 +183,10 @@ struct SessionProceduresConfig {
     uint32_t n3_ipv4 = 0;     // host order: the address of F-TEIDs braid allocates; 0: no CHOOSE
     uint32_t teid_first = 1;  // TEIDs braid allocates, inclusive range (0 is never allocated)
     uint32_t teid_last = 0xffffffff;
-    uint32_t ue_ipv4_pool = 0;     // host order: UE IPv4 pool for CHV4 (network address)
-    uint8_t ue_ipv4_pool_len = 0;  // prefix length; 0: no pool (CHV4 -> Cause 76)
-    uint64_t first_seid = 1;       // braid allocates UP SEIDs upwards from here
+    // UE address pools for CHV4/CHV6 (§5.21); none of a family: CHV4/CHV6 -> Cause 76.
+    std::vector<UeIpPoolConfig> ue_ip_pools;
+    MptcpProxyConfig mptcp_proxy;
+    uint64_t first_seid = 1;  // braid allocates UP SEIDs upwards from here
 };
 
 // Why `cfg` cannot be used (null: it can).
@@ -176,7 +203,12 @@ std::optional<std::string> check(const SessionProceduresConfig& cfg);
     X(deleted_by_report_response,                                                              \
       "Sessions deleted locally: a Session Report Response said Session context not found")    \
     X(teids_allocated, "F-TEIDs braid allocated for CHOOSE")                                   \
-    X(ue_addresses_allocated, "UE IPv4 addresses braid allocated from the pool for CHV4")      \
+    X(ue_addresses_allocated, "UE addresses (IPv4) and /64 prefixes (IPv6) braid allocated")   \
+    X(atsss_mptcp_provided, "MPTCP Parameters (proxy + link-specific addresses) provided")     \
+    X(atsss_mptcp_not_provided,                                                                \
+      "TCI requested but no MPTCP proxy is enabled or its link-specific pools are exhausted")  \
+    X(atsss_ll_not_provided, "LLI requested: braid does not provide ATSSS-LL (not claimed)")   \
+    X(atsss_pmf_not_provided, "PMFI requested: braid does not provide a PMF (not claimed)")    \
     X(usage_reports_sent, "Usage Report IEs sent (responses and Session Report Requests)")     \
     X(report_requests_sent, "Session Report Requests handed to the server")                    \
     X(report_send_failures, "Session Report Requests not sent: the peer has no association")   \
@@ -224,6 +256,7 @@ struct SessionCounters {
     std::array<SessionCounter, 256> rejections_by_cause;        // responses braid sent, by Cause
     std::array<SessionCounter, 256> report_responses_by_cause;  // Session Report Responses
     SessionCounter sessions;                                    // gauge: sessions held
+    std::vector<SessionCounter> ue_pool_used;  // gauge per configured UE IP pool (config order)
 
     uint64_t event(SessionEvent e) const { return events[static_cast<size_t>(e)].get(); }
     uint64_t rejected(Cause c) const { return rejections_by_cause[static_cast<uint8_t>(c)].get(); }
@@ -266,12 +299,15 @@ public:
         FSeid cp_f_seid;
         NodeId peer;  // the CP node that established it (Session Report Requests go there)
         std::map<uint32_t, UrrParameters> urrs;
+        // What braid told the SMF in MPTCP Parameters (the proxy of issue 7 serves these).
+        std::optional<MptcpParameters> mptcp;
         bool operator==(const Session&) const = default;
     };
     const Session* session(uint64_t seid) const;
     size_t session_count() const { return sessions_.size(); }
     const SessionCounters& counters() const { return counters_; }
     const SessionProceduresConfig& config() const { return cfg_; }
+    const UeIpPools& ue_ip_pools() const { return ue_pools_; }
 
     struct Impl;
 
@@ -280,10 +316,12 @@ private:
     SessionActions& actions_;
     RequestSender* sender_ = nullptr;
     std::map<uint64_t, Session> sessions_;
+    UeIpPools ue_pools_;         // what sessions hold is released wherever a session is forgotten
+    UeIpPools tgpp_link_pools_;  // link-specific multipath addresses, 3GPP access
+    UeIpPools non_tgpp_link_pools_;  // ... non-3GPP access
     SessionCounters counters_;
     uint64_t next_seid_ = 1;
     uint32_t next_teid_ = 1;
-    uint32_t next_ue_ip_ = 0;      // offset into the pool
     std::shared_ptr<bool> alive_;  // report callbacks outliving this object do nothing
 };
 

@@ -78,6 +78,9 @@ public:
     std::optional<uint64_t> ue_ipv4_owner(uint32_t ue_ipv4) const override {
         return inner.ue_ipv4_owner(ue_ipv4);
     }
+    std::optional<uint64_t> ue_ipv6_owner(const Ipv6Address& prefix) const override {
+        return inner.ue_ipv6_owner(prefix);
+    }
     int64_t unix_ms(uint64_t ms) const override { return inner.unix_ms(ms); }
 };
 
@@ -184,8 +187,8 @@ SessionProceduresConfig config() {
     c.n3_ipv4 = 0xc6120001;
     c.teid_first = 0x1000;
     c.teid_last = 0x10ff;
-    c.ue_ipv4_pool = 0xc6140000;
-    c.ue_ipv4_pool_len = 28;
+    c.ue_ip_pools = {UeIpPoolConfig{"", 4, {198, 20, 0, 0}, 28},
+                     UeIpPoolConfig{"", 6, {0x20, 0x01, 0x0d, 0xb8, 0x01}, 60}};
     c.first_seid = 0x100000001;
     return c;
 }

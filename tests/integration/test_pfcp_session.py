@@ -4,6 +4,8 @@ the kernel's traffic flows UE ⇄ DN through braid; deletion returns the final u
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import scapy.contrib.pfcp as p
 
@@ -89,5 +91,149 @@ def test_session_established_over_n4_carries_traffic(lab, upf):
         vol = find(reports[0].IE_list, p.IE_VolumeMeasurement)[0]
         assert vol.uplink >= 3 * 84 and vol.downlink >= 3 * 84
         assert upf.cli("show", "session", str(up_seid))[0] != 0
+    finally:
+        smf.close()
+
+
+# ---- UE IP address allocation (TS 29.244 §5.21) over the socket ---------------------------------
+
+UE_POOL = "198.19.128.0/30"  # two hosts: .1 and .2
+
+
+@pytest.fixture(scope="module")
+def upf_pool(braid_factory):
+    port = free_udp_port()
+    b = braid_factory(pfcp_config(port, ue_ip_pools=[{"prefix": UE_POOL}]))
+    b.pfcp_port = port
+    return b
+
+
+def establishment_choose_ue(cp_seid):
+    """Establishment whose DL PDR asks braid for the UE IPv4 address (CHV4). scapy's R15 UE IP
+    Address has no CHV4 field: it is bit 2 of the 5-bit `spare` (flag 0x10)."""
+    req = establishment()
+    for ie in req.IE_list:
+        if isinstance(ie, p.IE_FSEID):
+            ie.seid = cp_seid
+        if isinstance(ie, p.IE_CreatePDR) and find(ie.IE_list, p.IE_PDR_Id)[0].id == 2:
+            pdi = find(ie.IE_list, p.IE_PDI)[0]
+            pdi.IE_list = [p.IE_SourceInterface(interface=1),
+                           p.IE_UE_IP_Address(spare=2, SD=1)]
+    return req
+
+
+def test_session_with_choose_ue_ip_gets_the_address_back(lab, upf_pool):
+    smf = Smf(upf_pool.pfcp_port)
+    try:
+        _, rsp = smf.setup()
+        assert find(rsp.IE_list, p.IE_Cause)[0].cause == 1
+        features = find(rsp.IE_list, p.IE_UPFunctionFeatures)[0]
+        assert features.FTUP == 1
+        assert len(features.extra_data) >= 1 and features.extra_data[0] & 0x04, "UEIP claimed"
+        seids, addresses = [], []
+        for i in range(2):
+            _, rsp = smf.request(establishment_choose_ue(CP_SEID + i), seid=0)
+            assert find(rsp.IE_list, p.IE_Cause)[0].cause == 1, rsp.show(dump=True)
+            seids.append(find(rsp.IE_list, p.IE_FSEID)[0].seid)
+            created = {find(c.IE_list, p.IE_PDR_Id)[0].id: c
+                       for c in find(rsp.IE_list, p.IE_CreatedPDR)}
+            ue = find(created[2].IE_list, p.IE_UE_IP_Address)[0]
+            assert ue.V4 == 1 and ue.SD == 1
+            addresses.append(ue.ipv4)
+        assert addresses == ["198.19.128.1", "198.19.128.2"]
+        out = upf_pool.cli_ok("show", "session", str(seids[0]))
+        assert "ue 198.19.128.1" in out, out
+        pools = upf_pool.cli_ok("show", "ue-pools")
+        assert UE_POOL in pools and " 2\n" in pools, pools
+        # Exhausted: Cause 79 "All dynamic addresses are occupied" + Offending IE UE IP Address.
+        _, rsp = smf.request(establishment_choose_ue(CP_SEID + 2), seid=0)
+        assert find(rsp.IE_list, p.IE_Cause)[0].cause == 79
+        assert find(rsp.IE_list, p.IE_OffendingIE)[0].type == 93
+        # Deletion frees the address for the next session.
+        _, rsp = smf.request(p.PFCPSessionDeletionRequest(), seid=seids[0])
+        assert find(rsp.IE_list, p.IE_Cause)[0].cause == 1
+        _, rsp = smf.request(establishment_choose_ue(CP_SEID + 2), seid=0)
+        assert find(rsp.IE_list, p.IE_Cause)[0].cause == 1
+        created = find(rsp.IE_list, p.IE_CreatedPDR)
+        ues = [find(c.IE_list, p.IE_UE_IP_Address) for c in created]
+        assert [u[0].ipv4 for u in ues if u] == ["198.19.128.1"]
+        metrics = upf_pool.metrics()
+        assert metrics.value("braid_pfcp_ue_pool_used", pool=UE_POOL) == 2
+        assert metrics.value("braid_pfcp_ue_pool_size", pool=UE_POOL) == 2
+    finally:
+        smf.close()
+
+
+# ---- Session Report Request sent by braid (§6.3.5) and its reliability (§6.4) -------------------
+
+def test_periodic_report_reaches_the_smf_retransmitted_until_answered(lab, upf_pool):
+    """A URR with PERIO (period 1 s): braid sends Session Report Requests to the SMF. The first
+    one is left unanswered: braid sends it 1 + N1 times (pfcp_config: t1_ms 300, n1 2), byte for
+    byte, then gives up (counted). A later one is answered and braid takes the response."""
+    from scapy.contrib.pfcp import PFCP
+    smf = Smf(upf_pool.pfcp_port)
+    try:
+        smf.setup()
+        req = establishment()
+        for ie in req.IE_list:
+            if isinstance(ie, p.IE_FSEID):
+                ie.seid = CP_SEID + 10
+            if isinstance(ie, p.IE_CreatePDR) and find(ie.IE_list, p.IE_PDR_Id)[0].id == 2:
+                find(find(ie.IE_list, p.IE_PDI)[0].IE_list, p.IE_UE_IP_Address)[0].ipv4 = \
+                    "198.19.100.30"
+            if isinstance(ie, p.IE_CreateURR):
+                ie.IE_list = [p.IE_URR_Id(id=1), p.IE_MeasurementMethod(VOLUM=1, DURAT=1),
+                              p.IE_ReportingTriggers(periodic_reporting=1),
+                              p.IE_MeasurementPeriod(period=1)]
+        _, rsp = smf.request(req, seid=0)
+        assert find(rsp.IE_list, p.IE_Cause)[0].cause == 1, rsp.show(dump=True)
+        up_seid = find(rsp.IE_list, p.IE_FSEID)[0].seid
+
+        def next_report(timeout):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if smf.inbox:
+                    data = smf.inbox.pop(0)
+                    if PFCP(data).message_type == 56:
+                        return data
+                    continue
+                data = smf.recv(max(0.05, deadline - time.monotonic()))
+                if data is not None and not smf.handle_request(data, PFCP(data)):
+                    pass
+            return None
+
+        first = next_report(4.0)
+        assert first is not None, "no Session Report Request within 4 s"
+        msg = PFCP(first)
+        assert msg.seid == CP_SEID + 10
+        assert find(msg.IE_list, p.IE_ReportType)[0].USAR == 1
+        assert find(msg.IE_list, p.IE_UsageReport_SRR), msg.show(dump=True)
+        # Unanswered: collect every copy of this sequence number for T1 x (N1 + 1) + slack.
+        copies, later = 1, []
+        deadline = time.monotonic() + 0.3 * 3 + 0.6
+        while time.monotonic() < deadline:
+            data = next_report(max(0.05, deadline - time.monotonic()))
+            if data is None:
+                break
+            if PFCP(data).seq == msg.seq:
+                assert data == first  # a retransmission is byte-identical
+                copies += 1
+            else:
+                later.append(data)
+        assert copies == 3, f"{copies} copies of the unanswered request"
+
+        # Answer the next one.
+        data = later.pop(0) if later else next_report(3.0)
+        assert data is not None
+        rq = PFCP(data)
+        smf.sock.sendto(bytes(PFCP(version=1, S=1, seid=up_seid, seq=rq.seq) /
+                              p.PFCPSessionReportResponse(IE_list=[p.IE_Cause(cause=1)])),
+                        smf.braid)
+        time.sleep(0.5)
+        metrics = upf_pool.metrics()
+        assert metrics.value("braid_pfcp_session_report_timeouts_total") >= 1
+        assert metrics.value("braid_pfcp_session_report_responses_total",
+                             cause="request_accepted") >= 1
+        smf.request(p.PFCPSessionDeletionRequest(), seid=up_seid)
     finally:
         smf.close()

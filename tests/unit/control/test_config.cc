@@ -841,6 +841,73 @@ TEST_CASE("pfcp reliability, peer policy and peers are validated", "[config]") {
     }
 }
 
+TEST_CASE("pfcp.ue_ip_pools: prefixes, network instances, errors naming the key", "[config]") {
+    const ParseResult r =
+        parse(with("pfcp:\n  ue_ip_pools:\n    - prefix: 198.20.0.0/16\n"
+                   "    - prefix: 2001:db8:100::/48\n      network_instance: ims\n"));
+    REQUIRE_OK(r);
+    const auto& pools = r.config->pfcp.ue_ip_pools;
+    REQUIRE(pools.size() == 2);
+    CHECK(pools[0].family == 4);
+    CHECK(pools[0].length == 16);
+    CHECK(pools[0].prefix[0] == 198);
+    CHECK(pools[0].prefix[1] == 20);
+    CHECK(pools[0].network_instance.empty());
+    CHECK(pools[1].family == 6);
+    CHECK(pools[1].length == 48);
+    CHECK(pools[1].prefix[5] == 0x00);
+    CHECK(pools[1].prefix[4] == 0x01);
+    CHECK(pools[1].network_instance == "ims");
+    // render() writes them back.
+    const ParseResult back = parse(render(*r.config));
+    REQUIRE_OK(back);
+    CHECK(back.config->pfcp.ue_ip_pools == pools);
+
+    CHECK_ERROR(parse(with("pfcp:\n  ue_ip_pools:\n    - prefix: 198.20.0.1/16\n")),
+                "pfcp.ue_ip_pools[0].prefix", 10, "host bits set");
+    CHECK_ERROR(parse(with("pfcp:\n  ue_ip_pools:\n    - prefix: 198.20.0.0\n")),
+                "pfcp.ue_ip_pools[0].prefix", 10, "missing prefix length");
+    CHECK_ERROR(parse(with("pfcp:\n  ue_ip_pools:\n    - prefix: 2001:db8::/80\n")),
+                "pfcp.ue_ip_pools[0].prefix", 10, "a /64 per session");
+    CHECK_ERROR(parse(with("pfcp:\n  ue_ip_pools:\n    - prefix: 198.300.0.0/16\n")),
+                "pfcp.ue_ip_pools[0].prefix", 10, "is not an IPv4 address");
+    CHECK_ERROR(parse(with("pfcp:\n  ue_ip_pools:\n    - network_instance: ims\n")),
+                "pfcp.ue_ip_pools[0].prefix", 10, "missing required key 'prefix'");
+    CHECK_ERROR(parse(with("pfcp:\n  ue_ip_pools:\n    - prefix: 198.20.0.0/16\n      nat: 1\n")),
+                "pfcp.ue_ip_pools[0].nat", 11, "unknown key 'nat'");
+    CHECK_ERROR(parse(with("pfcp:\n  ue_ip_pools:\n    - prefix: 198.20.0.0/16\n"
+                           "    - prefix: 198.20.7.0/24\n")),
+                "pfcp.ue_ip_pools", 9, "overlaps UE IP pool 0");
+    // A null element carries the mark of what follows it (yaml-cpp), here the end of input.
+    CHECK_ERROR(parse(with("pfcp:\n  ue_ip_pools:\n    -\n")), "pfcp.ue_ip_pools[0]", 11,
+                "expected a map");
+}
+
+TEST_CASE("pfcp.mptcp_proxy: keys checked, enabled refused until the proxy exists", "[config]") {
+    const ParseResult r = parse(
+        with("pfcp:\n  mptcp_proxy:\n    address_v4: 198.18.7.1\n    address_v6: 2001:db8:7::1\n"
+             "    port: 5124\n    link_specific_pools:\n      tgpp:\n        - prefix: "
+             "198.19.10.0/24\n      non_tgpp:\n        - prefix: 198.19.20.0/24\n"));
+    REQUIRE_OK(r);
+    const auto& mp = r.config->pfcp.mptcp_proxy;
+    CHECK_FALSE(mp.enabled);
+    CHECK(mp.address_v4 == ipv4("198.18.7.1"));
+    CHECK(mp.port == 5124);
+    REQUIRE(mp.tgpp_pools.size() == 1);
+    CHECK(mp.tgpp_pools[0].prefix[2] == 10);
+    REQUIRE(mp.non_tgpp_pools.size() == 1);
+    const ParseResult back = parse(render(*r.config));
+    REQUIRE_OK(back);
+    CHECK(back.config->pfcp.mptcp_proxy == mp);
+
+    CHECK_ERROR(parse(with("pfcp:\n  mptcp_proxy:\n    enabled: true\n")),
+                "pfcp.mptcp_proxy.enabled", 10, "not implemented yet");
+    CHECK_ERROR(parse(with("pfcp:\n  mptcp_proxy:\n    address_v6: 198.18.7.1\n")),
+                "pfcp.mptcp_proxy.address_v6", 10, "not an IPv6 address");
+    CHECK_ERROR(parse(with("pfcp:\n  mptcp_proxy:\n    link_specific_pools:\n      wifi: []\n")),
+                "pfcp.mptcp_proxy.link_specific_pools.wifi", 11, "unknown key 'wifi'");
+}
+
 TEST_CASE("the log level must be one of the syslog names", "[config]") {
     for (const char* level :
          {"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"}) {

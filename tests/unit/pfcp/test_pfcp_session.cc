@@ -51,14 +51,35 @@ Ipv4Address wire(uint32_t host) {
             static_cast<uint8_t>(host >> 8), static_cast<uint8_t>(host)};
 }
 
+UeIpPoolConfig v4_pool(uint32_t network, uint8_t len, std::string network_instance = "") {
+    UeIpPoolConfig p;
+    p.family = 4;
+    p.length = len;
+    p.network_instance = std::move(network_instance);
+    for (int i = 0; i < 4; ++i) {
+        p.prefix[i] = static_cast<uint8_t>(network >> (24 - 8 * i));
+    }
+    return p;
+}
+
+// 2001:db8:<third>::/<len>
+UeIpPoolConfig v6_pool(uint16_t third, uint8_t len, std::string network_instance = "") {
+    UeIpPoolConfig p;
+    p.family = 6;
+    p.length = len;
+    p.network_instance = std::move(network_instance);
+    p.prefix = {
+        0x20, 0x01, 0x0d, 0xb8, static_cast<uint8_t>(third >> 8), static_cast<uint8_t>(third)};
+    return p;
+}
+
 SessionProceduresConfig test_config() {
     SessionProceduresConfig c;
     c.node_id = upf_id;
     c.n3_ipv4 = upf_n3;
     c.teid_first = teid_first;
     c.teid_last = 0x1fff;
-    c.ue_ipv4_pool = ue_pool;
-    c.ue_ipv4_pool_len = 16;
+    c.ue_ip_pools = {v4_pool(ue_pool, 16)};
     c.first_seid = first_up_seid;
     return c;
 }
@@ -753,8 +774,7 @@ TEST_CASE("establishment allocates the UE IPv4 address (CHV4)", "[pfcp-session]"
 
     SECTION("the pool exhausted: 79") {
         SessionProceduresConfig c = test_config();
-        c.ue_ipv4_pool = 0xc6140000;
-        c.ue_ipv4_pool_len = 30;  // two hosts
+        c.ue_ip_pools = {v4_pool(0xc6140000, 30)};  // two hosts
         Harness small(c);
         for (uint64_t i = 0; i < 2; ++i) {
             Establishment x = e;
@@ -771,9 +791,9 @@ TEST_CASE("establishment allocates the UE IPv4 address (CHV4)", "[pfcp-session]"
         REQUIRE(small.remove(first_up_seid).cause() == Cause::request_accepted);
         CHECK(small.send(x.bytes()).cause() == Cause::request_accepted);
     }
-    SECTION("no pool: 76; CHV6: 76") {
+    SECTION("no pool of the family: 76 (no pools; CHV6 with an IPv4 pool only)") {
         SessionProceduresConfig c = test_config();
-        c.ue_ipv4_pool_len = 0;
+        c.ue_ip_pools.clear();
         Harness none(c);
         CHECK(none.send(e.bytes()).cause() == Cause::service_not_supported);
         Establishment v6;
@@ -783,6 +803,120 @@ TEST_CASE("establishment allocates the UE IPv4 address (CHV4)", "[pfcp-session]"
         Reply r6 = h.send(v6.bytes());
         CHECK(r6.cause() == Cause::service_not_supported);
         CHECK(r6.offending() == IeType::ue_ip_address);
+    }
+}
+
+TEST_CASE("UE address pools: IPv6 /64, network instances, release (§5.21)", "[pfcp-session]") {
+    SessionProceduresConfig c = test_config();
+    c.ue_ip_pools = {v4_pool(ue_pool, 30), v6_pool(1, 63), v4_pool(0xc6150000, 24, "ims")};
+    Harness h(c);
+    const UeIpPools& pools = h.procs.ue_ip_pools();
+    const auto& used = h.procs.counters().ue_pool_used;
+    REQUIRE(used.size() == 3);
+
+    UeIpAddress both;
+    both.choose_v4 = true;
+    both.choose_v6 = true;
+    both.destination = true;
+    Establishment e;
+    e.pdrs = {ul_pdr(1, choose()), dl_pdr(2, both)};
+
+    SECTION("CHV4 and CHV6 in one IE: one address and one /64, returned in Created PDR") {
+        Reply r = h.send(e.bytes());
+        REQUIRE(r.cause() == Cause::request_accepted);
+        auto created = r.all<CreatedPdr>();
+        REQUIRE(created.size() == 2);
+        REQUIRE(created[1].ue_ip_address);
+        const UeIpAddress& ue = *created[1].ue_ip_address;
+        CHECK(ue.ipv4 == wire(ue_pool + 1));
+        CHECK(ue.ipv6 == Ipv6Address{0x20, 0x01, 0x0d, 0xb8, 0x00, 0x01});
+        CHECK_FALSE(ue.ipv6_prefix_delegation_bits);  // no IPv6D: a /64
+        CHECK_FALSE(ue.choose_v4);
+        CHECK_FALSE(ue.choose_v6);
+        CHECK(ue.destination);
+        const dp::Pdr& dl = pdr(h.spec(first_up_seid), 2);
+        REQUIRE(dl.ue_ipv6);
+        CHECK(dl.ue_ipv6->len == 64);
+        CHECK(dl.ue_ipv6->addr[5] == 0x01);
+        CHECK(used[0].get() == 1);
+        CHECK(used[1].get() == 1);
+        CHECK(h.procs.counters().event(SessionEvent::ue_addresses_allocated) == 2);
+
+        // A PDR created later by modification with CHV6 gets the session's /64, not a new one.
+        UeIpAddress v6;
+        v6.choose_v6 = true;
+        v6.destination = true;
+        Reply m = h.modify(first_up_seid, [&](Writer& w) { dl_pdr(3, v6).encode(w); });
+        REQUIRE(m.cause() == Cause::request_accepted);
+        auto c3 = m.all<CreatedPdr>();
+        REQUIRE(c3.size() == 1);
+        CHECK(c3[0].ue_ip_address->ipv6 == ue.ipv6);
+        CHECK(used[1].get() == 1);
+
+        // Deletion frees both; the next session gets them again.
+        REQUIRE(h.remove(first_up_seid).cause() == Cause::request_accepted);
+        CHECK(used[0].get() == 0);
+        CHECK(used[1].get() == 0);
+        Establishment e2 = e;
+        e2.cp = cp_f_seid(cp_seid + 1);
+        Reply r2 = h.send(e2.bytes());
+        REQUIRE(r2.cause() == Cause::request_accepted);
+        CHECK(r2.all<CreatedPdr>().at(1).ue_ip_address->ipv4 == wire(ue_pool + 2));
+        CHECK(used[0].get() == 1);
+    }
+    SECTION("the PDI's network instance picks the pool") {
+        e.pdrs[1].pdi.network_instance = NetworkInstance{"ims"};
+        e.pdrs[1].pdi.ue_ip_addresses = {ue_choose(true)};
+        Reply r = h.send(e.bytes());
+        REQUIRE(r.cause() == Cause::request_accepted);
+        CHECK(r.all<CreatedPdr>().at(1).ue_ip_address->ipv4 == wire(0xc6150001));
+        CHECK(used[2].get() == 1);
+        CHECK(used[0].get() == 0);
+        // The "ims" network instance has no IPv6 pool of its own; the default one serves it.
+        UeIpAddress v6;
+        v6.choose_v6 = true;
+        e.pdrs[1].pdi.ue_ip_addresses = {v6};
+        e.cp = cp_f_seid(cp_seid + 1);
+        CHECK(h.send(e.bytes()).cause() == Cause::request_accepted);
+        CHECK(used[1].get() == 1);
+    }
+    SECTION("a rejected establishment holds nothing") {
+        h.actions.fail_next = dp::SpecError{dp::SpecError::Kind::too_many_rules, "pdr 2", "x"};
+        CHECK(h.send(e.bytes()).cause() != Cause::request_accepted);
+        CHECK(used[0].get() == 0);
+        CHECK(used[1].get() == 0);
+        CHECK(pools.used(0) == 0);
+        // A rejection later in the same request (unknown FAR) frees the candidates too.
+        Establishment bad = e;
+        bad.pdrs[1].far_id = FarId{99};
+        CHECK(h.send(bad.bytes()).cause() != Cause::request_accepted);
+        CHECK(pools.used(0) == 0);
+        Reply r = h.send(e.bytes());
+        REQUIRE(r.cause() == Cause::request_accepted);
+        CHECK(pools.used(0) == 1);
+    }
+    SECTION("exhaustion: 79 + Offending IE; the SMF's association ending frees the pool") {
+        for (uint64_t i = 0; i < 2; ++i) {
+            Establishment x = e;
+            x.cp = cp_f_seid(cp_seid + i);
+            REQUIRE(h.send(x.bytes()).cause() == Cause::request_accepted);
+        }
+        Establishment x = e;
+        x.cp = cp_f_seid(cp_seid + 2);
+        Reply rx = h.send(x.bytes());
+        CHECK(rx.cause() == Cause::all_dynamic_addresses_are_occupied);
+        CHECK(rx.offending() == IeType::ue_ip_address);
+        CHECK(pools.used(0) == 2);
+        CHECK(h.procs.drop_peer_sessions(smf_id) == 2);
+        CHECK(pools.used(0) == 0);
+        CHECK(pools.used(1) == 0);
+        CHECK(h.send(x.bytes()).cause() == Cause::request_accepted);
+    }
+    SECTION("two CHOOSE UE IP Address IEs in one PDI: 73") {
+        e.pdrs[1].pdi.ue_ip_addresses.push_back(ue_choose(true));
+        Reply r = h.send(e.bytes());
+        CHECK(r.cause() == Cause::rule_creation_modification_failure);
+        CHECK(pools.used(0) == 0);
     }
 }
 
@@ -1700,10 +1834,398 @@ TEST_CASE("configuration checks", "[pfcp-session]") {
     c.teid_first = 0;
     CHECK(check(c));
     c = test_config();
-    c.ue_ipv4_pool = 0xc6140001;
+    c.ue_ip_pools = {v4_pool(0xc6140001, 16)};
     CHECK(check(c));
     CHECK(cause_label(Cause::mandatory_ie_missing) == "mandatory_ie_missing");
     CHECK(cause_label(static_cast<Cause>(200)) == "spare_rejection");
+}
+
+// ---- Multi-Access Rules (§5.20) -----------------------------------------------------------------
+
+// An MA PDU session (spec §1.12): UL PDRs per access (CHOOSE with CHOOSE IDs 1 and 2), one DL PDR
+// whose MAR 1 splits between FAR 2 (3GPP, gNB) and FAR 3 (non-3GPP, N3IWF), Load Balancing 60/40.
+Establishment ma_session() {
+    Establishment e;
+    e.pdrs = {ul_pdr(1, choose(1)), ul_pdr(4, choose(2)), dl_pdr(2, ue_address(ue_ip, true))};
+    e.pdrs[0].multipath_applicable = MultipathApplicableIndication{MultipathApplicableBits::mtai};
+    e.pdrs[2].far_id.reset();
+    e.pdrs[2].mar_id = MarId{1};
+    CreateFar n3gpp = dl_far(0x02000003, gnb2_n3);
+    n3gpp.far_id.value = 3;
+    e.fars = {ul_far(), dl_far(), n3gpp};
+    e.urrs = {volume_urr(1)};
+    CreateMar m;
+    m.mar_id.value = 1;
+    m.steering_functionality.value = SteeringFunctionalityValue::mptcp;
+    m.steering_mode.value = SteeringModeValue::load_balancing;
+    m.tgpp = TgppAccessForwarding{FarId{2}, Weight{60}, std::nullopt, {UrrId{1}}};
+    m.non_tgpp = NonTgppAccessForwarding{FarId{3}, Weight{40}, std::nullopt, {}};
+    e.extra = [m](Writer& w) { m.encode(w); };
+    return e;
+}
+
+CreateMar mar_with(uint8_t mode, std::optional<uint8_t> p3, std::optional<uint8_t> pn3,
+                   std::optional<uint8_t> w3 = std::nullopt,
+                   std::optional<uint8_t> wn3 = std::nullopt) {
+    CreateMar m;
+    m.mar_id.value = 1;
+    m.steering_functionality.value = SteeringFunctionalityValue::atsss_ll;
+    m.steering_mode.value = mode;
+    auto pr = [](std::optional<uint8_t> v) {
+        return v ? std::optional<Priority>(Priority{*v}) : std::nullopt;
+    };
+    auto wt = [](std::optional<uint8_t> v) {
+        return v ? std::optional<Weight>(Weight{*v}) : std::nullopt;
+    };
+    m.tgpp = TgppAccessForwarding{FarId{2}, wt(w3), pr(p3), {}};
+    m.non_tgpp = NonTgppAccessForwarding{FarId{3}, wt(wn3), pr(pn3), {}};
+    return m;
+}
+
+TEST_CASE("MAR: an MA PDU session's rule is stored and drives the PDR's FAR",
+          "[pfcp-session][mar]") {
+    Harness h;
+    Reply r = h.send(ma_session().bytes(), smf, "establishment_response_mar");
+    REQUIRE(r.cause() == Cause::request_accepted);
+    const dp::SessionSpec& s = h.spec(first_up_seid);
+    REQUIRE(s.mars.size() == 1);
+    const dp::Mar& m = s.mars[0];
+    CHECK(m.id == 1);
+    CHECK(m.steering_functionality == SteeringFunctionalityValue::mptcp);
+    CHECK(m.steering_mode == SteeringModeValue::load_balancing);
+    REQUIRE(m.tgpp);
+    REQUIRE(m.non_tgpp);
+    CHECK(m.tgpp->far_id == 2);
+    CHECK(m.tgpp->weight == 60);
+    CHECK(m.tgpp->urr_ids == std::vector<uint32_t>{1});
+    CHECK(m.non_tgpp->far_id == 3);
+    CHECK(m.non_tgpp->weight == 40);
+    CHECK(pdr(s, 2).mar_id == 1);
+    CHECK(pdr(s, 2).far_from_mar);
+    CHECK(pdr(s, 2).far_id == 2);  // the heavier access
+    CHECK(pdr(s, 1).multipath_applicable == MultipathApplicableBits::mtai);
+    // Two UL F-TEIDs, one per CHOOSE ID.
+    auto created = r.all<CreatedPdr>();
+    REQUIRE(created.size() == 2);
+    CHECK(created[0].local_f_teid->teid != created[1].local_f_teid->teid);
+
+    SECTION("Update MAR: new weights move the PDR to the other access's FAR") {
+        UpdateMar u;
+        u.mar_id.value = 1;
+        u.update_tgpp = UpdateTgppAccessForwarding{std::nullopt, Weight{30}, std::nullopt, {}};
+        u.update_non_tgpp =
+            UpdateNonTgppAccessForwarding{std::nullopt, Weight{70}, std::nullopt, {}};
+        Reply m2 = h.modify(first_up_seid, [&](Writer& w) { u.encode(w); });
+        REQUIRE(m2.cause() == Cause::request_accepted);
+        const dp::SessionSpec& s2 = h.spec(first_up_seid);
+        CHECK(s2.mars[0].tgpp->weight == 30);
+        CHECK(s2.mars[0].tgpp->far_id == 2);  // kept
+        CHECK(s2.mars[0].tgpp->urr_ids == std::vector<uint32_t>{1});
+        CHECK(pdr(s2, 2).far_id == 3);
+    }
+    SECTION("Update MAR whose weights no longer sum to 100: 73 + MAR, session untouched") {
+        UpdateMar u;
+        u.mar_id.value = 1;
+        u.update_tgpp = UpdateTgppAccessForwarding{std::nullopt, Weight{50}, std::nullopt, {}};
+        Reply m2 = h.modify(first_up_seid, [&](Writer& w) { u.encode(w); });
+        CHECK(m2.cause() == Cause::rule_creation_modification_failure);
+        CHECK(m2.failed_rule() == FailedRuleId{FailedRuleId::RuleType::mar, 1});
+        CHECK(h.spec(first_up_seid).mars[0].tgpp->weight == 60);
+    }
+    SECTION("Update MAR of an unknown MAR: 73 + MAR") {
+        UpdateMar u;
+        u.mar_id.value = 9;
+        Reply m2 = h.modify(first_up_seid, [&](Writer& w) { u.encode(w); });
+        CHECK(m2.cause() == Cause::rule_creation_modification_failure);
+        CHECK(m2.failed_rule() == FailedRuleId{FailedRuleId::RuleType::mar, 9});
+    }
+    SECTION("Remove MAR: refused while a PDR uses it, accepted with the PDR") {
+        Reply m2 = h.modify(first_up_seid, [](Writer& w) { RemoveMar{MarId{1}}.encode(w); });
+        CHECK(m2.cause() == Cause::rule_creation_modification_failure);
+        CHECK(m2.failed_rule() == FailedRuleId{FailedRuleId::RuleType::pdr, 2});
+        CHECK(h.spec(first_up_seid).mars.size() == 1);
+        Reply m3 = h.modify(first_up_seid, [](Writer& w) {
+            RemovePdr{PdrId{2}}.encode(w);
+            RemoveMar{MarId{1}}.encode(w);
+        });
+        REQUIRE(m3.cause() == Cause::request_accepted);
+        CHECK(h.spec(first_up_seid).mars.empty());
+    }
+    SECTION("Remove FAR that the MAR names: 73 + MAR") {
+        Reply m2 = h.modify(first_up_seid, [](Writer& w) { RemoveFar{FarId{3}}.encode(w); });
+        CHECK(m2.cause() == Cause::rule_creation_modification_failure);
+        CHECK(m2.failed_rule() == FailedRuleId{FailedRuleId::RuleType::mar, 1});
+    }
+    SECTION("Remove URR drops it from the MAR's access too") {
+        Reply m2 = h.modify(first_up_seid, [](Writer& w) { RemoveUrr{UrrId{1}}.encode(w); });
+        REQUIRE(m2.cause() == Cause::request_accepted);
+        CHECK(h.spec(first_up_seid).mars[0].tgpp->urr_ids.empty());
+    }
+}
+
+TEST_CASE("MAR: validation at establishment (all or nothing)", "[pfcp-session][mar]") {
+    Harness h;
+    Establishment e = ma_session();
+    struct Case {
+        const char* name;
+        CreateMar mar;
+        Cause cause;
+        std::optional<IeType> offending;
+        std::optional<FailedRuleId> failed;
+    };
+    using SM = SteeringModeValue;
+    using P = PriorityValue;
+    const FailedRuleId mar1{FailedRuleId::RuleType::mar, 1};
+    CreateMar unknown_mode = mar_with(9, P::active, P::standby);
+    CreateMar mpquic = mar_with(SM::active_standby, P::active, P::standby);
+    mpquic.steering_functionality.value = SteeringFunctionalityValue::mpquic_udp;
+    CreateMar unknown_function = mpquic;
+    unknown_function.steering_functionality.value = 7;
+    CreateMar unknown_far = mar_with(SM::smallest_delay, {}, {});
+    unknown_far.non_tgpp->far_id = FarId{9};
+    CreateMar no_access = mar_with(SM::smallest_delay, {}, {});
+    no_access.tgpp.reset();
+    no_access.non_tgpp.reset();
+    CreateMar smi_and_thresholds = mar_with(SM::smallest_delay, {}, {});
+    smi_and_thresholds.thresholds = Thresholds{100, std::nullopt};
+    smi_and_thresholds.steering_mode_indicator = SteeringModeIndicator{0x01};
+    CreateMar unknown_urr = mar_with(SM::smallest_delay, {}, {});
+    unknown_urr.tgpp->urr_ids = {UrrId{42}};
+    const std::vector<Case> cases = {
+        {"unknown steering mode",
+         unknown_mode,
+         Cause::mandatory_ie_incorrect,
+         IeType::steering_mode,
+         {}},
+        {"redundant (REDSM not claimed)",
+         mar_with(SM::redundant, P::primary, P::secondary),
+         Cause::service_not_supported,
+         IeType::steering_mode,
+         {}},
+        {"MPQUIC functionality",
+         mpquic,
+         Cause::service_not_supported,
+         IeType::steering_functionality,
+         {}},
+        {"unknown functionality",
+         unknown_function,
+         Cause::mandatory_ie_incorrect,
+         IeType::steering_functionality,
+         {}},
+        {"weights sum to 90",
+         mar_with(SM::load_balancing, {}, {}, 50, 40),
+         Cause::rule_creation_modification_failure,
+         {},
+         mar1},
+        {"weight above 100",
+         mar_with(SM::load_balancing, {}, {}, 101, 0),
+         Cause::mandatory_ie_incorrect,
+         IeType::weight,
+         {}},
+        {"load balancing without weights",
+         mar_with(SM::load_balancing, {}, {}),
+         Cause::conditional_ie_missing,
+         IeType::weight,
+         {}},
+        {"active-standby: same priority",
+         mar_with(SM::active_standby, P::active, P::active),
+         Cause::rule_creation_modification_failure,
+         {},
+         mar1},
+        {"active-standby: no Active",
+         mar_with(SM::active_standby, P::standby, P::no_standby),
+         Cause::rule_creation_modification_failure,
+         {},
+         mar1},
+        {"active-standby without priorities",
+         mar_with(SM::active_standby, {}, {}),
+         Cause::conditional_ie_missing,
+         IeType::priority,
+         {}},
+        {"priority-based with Active-Standby values",
+         mar_with(SM::priority_based, P::active, P::standby),
+         Cause::rule_creation_modification_failure,
+         {},
+         mar1},
+        {"unknown priority",
+         mar_with(SM::active_standby, 9, P::standby),
+         Cause::mandatory_ie_incorrect,
+         IeType::priority,
+         {}},
+        {"an access's FAR does not exist",
+         unknown_far,
+         Cause::rule_creation_modification_failure,
+         {},
+         mar1},
+        {"an access's URR does not exist",
+         unknown_urr,
+         Cause::rule_creation_modification_failure,
+         {},
+         mar1},
+        {"no access at all",
+         no_access,
+         Cause::conditional_ie_missing,
+         IeType::tgpp_access_forwarding_action_information,
+         {}},
+        {"SMI with Thresholds",
+         smi_and_thresholds,
+         Cause::mandatory_ie_incorrect,
+         IeType::steering_mode_indicator,
+         {}},
+    };
+    for (const Case& c : cases) {
+        INFO(c.name);
+        Establishment x = e;
+        const CreateMar mar = c.mar;
+        x.extra = [mar](Writer& w) { mar.encode(w); };
+        Reply r = h.send(x.bytes());
+        CHECK(r.cause() == c.cause);
+        CHECK(r.offending() == c.offending);
+        CHECK(r.failed_rule() == c.failed);
+        CHECK(h.actions.sessions.empty());
+    }
+    // Valid variants are accepted: Active-Standby picks the Active access's FAR, Priority-based
+    // the High one.
+    Establishment as = e;
+    const CreateMar m_as = mar_with(SM::active_standby, P::standby, P::active);
+    as.extra = [m_as](Writer& w) { m_as.encode(w); };
+    Reply ra = h.send(as.bytes());
+    REQUIRE(ra.cause() == Cause::request_accepted);
+    CHECK(pdr(h.spec(ra.one<FSeid>()->seid.value()), 2).far_id == 3);
+    Establishment pb = e;
+    pb.cp = cp_f_seid(cp_seid + 1);
+    pb.pdrs[2].pdi.ue_ip_addresses = {ue_address(ue_ip + 1, true)};
+    const CreateMar m_pb = mar_with(SM::priority_based, P::high, P::low);
+    pb.extra = [m_pb](Writer& w) { m_pb.encode(w); };
+    Reply rp = h.send(pb.bytes());
+    REQUIRE(rp.cause() == Cause::request_accepted);
+    CHECK(pdr(h.spec(rp.one<FSeid>()->seid.value()), 2).far_id == 2);
+
+    SECTION("a PDR naming a MAR that does not exist: 73 + PDR") {
+        Establishment x = e;
+        x.cp = cp_f_seid(cp_seid + 2);
+        x.pdrs[2].pdi.ue_ip_addresses = {ue_address(ue_ip + 2, true)};
+        x.pdrs[2].mar_id = MarId{5};
+        Reply r = h.send(x.bytes());
+        CHECK(r.cause() == Cause::rule_creation_modification_failure);
+        CHECK(r.failed_rule() == FailedRuleId{FailedRuleId::RuleType::pdr, 2});
+    }
+    SECTION("a PDR with neither FAR ID nor MAR ID: 67") {
+        Establishment x = e;
+        x.cp = cp_f_seid(cp_seid + 2);
+        x.pdrs[2].mar_id.reset();
+        Reply r = h.send(x.bytes());
+        CHECK(r.cause() == Cause::conditional_ie_missing);
+        CHECK(r.offending() == IeType::far_id);
+    }
+}
+
+// ---- Provide ATSSS Control Information (§5.20.2, spec §1.13)
+// --------------------------------------
+
+Body provide_atsss(bool tci, bool lli = false, bool pmfi = false) {
+    ProvideAtsssControlInformation p;
+    if (tci) {
+        p.mptcp = MptcpControlInformation{0x01};
+    }
+    if (lli) {
+        p.atsss_ll = AtsssLlControlInformation{0x01};
+    }
+    if (pmfi) {
+        p.pmf = PmfControlInformation{0x01};
+    }
+    return [p](Writer& w) { p.encode(w); };
+}
+
+TEST_CASE("ATSSS: no MPTCP proxy enabled: 221 omitted and counted", "[pfcp-session][atsss]") {
+    Harness h;
+    Establishment e;
+    e.extra = provide_atsss(true, true, true);
+    Reply r = h.send(e.bytes());
+    REQUIRE(r.cause() == Cause::request_accepted);
+    CHECK_FALSE(r.one<AtsssControlParameters>());
+    CHECK(h.procs.counters().event(SessionEvent::atsss_mptcp_not_provided) == 1);
+    CHECK(h.procs.counters().event(SessionEvent::atsss_ll_not_provided) == 1);
+    CHECK(h.procs.counters().event(SessionEvent::atsss_pmf_not_provided) == 1);
+    CHECK(h.procs.counters().event(SessionEvent::atsss_mptcp_provided) == 0);
+    CHECK_FALSE(h.procs.session(first_up_seid)->mptcp);
+}
+
+TEST_CASE("ATSSS: MPTCP Parameters from the proxy config and link-specific pools",
+          "[pfcp-session][atsss]") {
+    SessionProceduresConfig c = test_config();
+    MptcpProxyConfig& mp = c.mptcp_proxy;
+    mp.enabled = true;
+    mp.ipv4 = Ipv4Address{198, 18, 7, 1};
+    mp.ipv6 = Ipv6Address{0x20, 0x01, 0x0d, 0xb8, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    mp.port = 5124;
+    mp.tgpp_pools = {v4_pool(0xc6130a00, 30), v6_pool(0x10, 63)};  // 198.19.10.0/30
+    mp.non_tgpp_pools = {v4_pool(0xc6131400, 30)};                 // 198.19.20.0/30
+    REQUIRE_FALSE(check(c));
+    Harness h(c);
+    Establishment e;
+    e.extra = provide_atsss(true);
+    Reply r = h.send(e.bytes(), smf, "establishment_response_atsss");
+    REQUIRE(r.cause() == Cause::request_accepted);
+    auto a = r.one<AtsssControlParameters>();
+    REQUIRE(a);
+    REQUIRE(a->mptcp);
+    const MptcpParameters& m = *a->mptcp;
+    CHECK(m.address.proxy_type == 1);
+    CHECK(m.address.port == 5124);
+    CHECK(m.address.ipv4 == mp.ipv4);
+    CHECK(m.address.ipv6 == mp.ipv6);
+    CHECK(m.link.tgpp_ipv4 == wire(0xc6130a01));
+    CHECK(m.link.tgpp_ipv6 == Ipv6Address{0x20, 0x01, 0x0d, 0xb8, 0x00, 0x10});
+    CHECK(m.link.non_tgpp_ipv4 == wire(0xc6131401));
+    CHECK_FALSE(m.link.non_tgpp_ipv6);
+    REQUIRE(h.procs.session(first_up_seid)->mptcp);
+    CHECK(*h.procs.session(first_up_seid)->mptcp == m);
+    CHECK(h.procs.counters().event(SessionEvent::atsss_mptcp_provided) == 1);
+
+    // A modification asking again gets the same addresses (a new instance replaces the old).
+    Reply mr = h.modify(first_up_seid, provide_atsss(true));
+    REQUIRE(mr.cause() == Cause::request_accepted);
+    REQUIRE(mr.one<AtsssControlParameters>());
+    CHECK(*mr.one<AtsssControlParameters>()->mptcp == m);
+
+    // A second session gets the next addresses; a third finds the /30s exhausted: the session
+    // is accepted without 221 (it is conditional on allocation), and nothing is held for it.
+    Establishment e2 = e;
+    e2.cp = cp_f_seid(cp_seid + 1);
+    e2.pdrs[1].pdi.ue_ip_addresses = {ue_address(ue_ip + 1, true)};
+    Reply r2 = h.send(e2.bytes());
+    REQUIRE(r2.cause() == Cause::request_accepted);
+    CHECK(r2.one<AtsssControlParameters>()->mptcp->link.tgpp_ipv4 == wire(0xc6130a02));
+    Establishment e3 = e;
+    e3.cp = cp_f_seid(cp_seid + 2);
+    e3.pdrs[1].pdi.ue_ip_addresses = {ue_address(ue_ip + 2, true)};
+    Reply r3 = h.send(e3.bytes());
+    REQUIRE(r3.cause() == Cause::request_accepted);
+    CHECK_FALSE(r3.one<AtsssControlParameters>());
+    CHECK(h.procs.counters().event(SessionEvent::atsss_mptcp_not_provided) == 1);
+    const uint64_t third = r3.one<FSeid>()->seid.value();
+    CHECK_FALSE(h.procs.session(third)->mptcp);
+
+    // Deleting the first session frees its link-specific addresses for the third.
+    REQUIRE(h.remove(first_up_seid).cause() == Cause::request_accepted);
+    Reply m3 = h.modify(third, provide_atsss(true));
+    REQUIRE(m3.cause() == Cause::request_accepted);
+    REQUIRE(m3.one<AtsssControlParameters>());
+    CHECK(m3.one<AtsssControlParameters>()->mptcp->link.tgpp_ipv4 == wire(0xc6130a01));
+
+    SECTION("an enabled proxy without address, port or pools is refused by check()") {
+        SessionProceduresConfig bad = c;
+        bad.mptcp_proxy.port = 0;
+        CHECK(check(bad));
+        bad = c;
+        bad.mptcp_proxy.ipv4.reset();
+        bad.mptcp_proxy.ipv6.reset();
+        CHECK(check(bad));
+        bad = c;
+        bad.mptcp_proxy.non_tgpp_pools.clear();
+        CHECK(check(bad));
+    }
 }
 
 }  // namespace
