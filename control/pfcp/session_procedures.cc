@@ -970,6 +970,47 @@ std::optional<Failure> add_mar(const CreateMar& in, Edit& e) {
     return std::nullopt;
 }
 
+// The Create* IEs of an Establishment or a Modification: every rule first, the PDRs that refer
+// to them last (IE order is never assumed).
+std::optional<Failure> add_rules(const std::optional<CreateBar>& bar,
+                                 const std::vector<CreateUrr>& urrs,
+                                 const std::vector<CreateQer>& qers,
+                                 const std::vector<CreateFar>& fars,
+                                 const std::vector<CreateMar>& mars,
+                                 const std::vector<CreatePdr>& pdrs, Edit& e) {
+    if (bar) {
+        if (auto f = add_bar(*bar, e)) {
+            return f;
+        }
+    }
+    for (const CreateUrr& u : urrs) {
+        if (auto f = add_urr(u, e)) {
+            return f;
+        }
+    }
+    for (const CreateQer& q : qers) {
+        if (auto f = add_qer(q, e)) {
+            return f;
+        }
+    }
+    for (const CreateFar& far : fars) {
+        if (auto f = add_far(far, e)) {
+            return f;
+        }
+    }
+    for (const CreateMar& mar : mars) {
+        if (auto f = add_mar(mar, e)) {
+            return f;
+        }
+    }
+    for (const CreatePdr& pdr : pdrs) {
+        if (auto f = add_pdr(pdr, e)) {
+            return f;
+        }
+    }
+    return std::nullopt;
+}
+
 // Update MAR (§7.5.4.17): changed members replace the old ones; an AFAI (166/167) adds or
 // replaces an access, an Update AFAI (175/176) changes members of an existing one; an access
 // absent from both is kept (removing one takes an Update MAR that replaces the MAR's accesses,
@@ -1622,36 +1663,8 @@ struct SessionProcedures::Impl {
             return fail({Cause::no_resources_available, {}, {}, "no free SEID"});
         }
         e.restoration = *flags && (*flags)->has(PfcpSeReqBits::resti);
-        // Every rule first, references after: IE order is never assumed.
-        if (*bar) {
-            if (auto f = add_bar(**bar, e)) {
-                return fail(*f);
-            }
-        }
-        for (const CreateUrr& u : *urrs) {
-            if (auto f = add_urr(u, e)) {
-                return fail(*f);
-            }
-        }
-        for (const CreateQer& q : *qers) {
-            if (auto f = add_qer(q, e)) {
-                return fail(*f);
-            }
-        }
-        for (const CreateFar& f : *fars) {
-            if (auto err = add_far(f, e)) {
-                return fail(*err);
-            }
-        }
-        for (const CreateMar& mar : *mars) {
-            if (auto f = add_mar(mar, e)) {
-                return fail(*f);
-            }
-        }
-        for (const CreatePdr& pdr : *pdrs) {
-            if (auto f = add_pdr(pdr, e)) {
-                return fail(*f);
-            }
+        if (auto f = add_rules(*bar, *urrs, *qers, *fars, *mars, *pdrs, e)) {
+            return fail(*f);
         }
         if (auto f = resolve_mars(e)) {
             return fail(*f);
@@ -1846,35 +1859,9 @@ struct SessionProcedures::Impl {
                 return fail(*f);
             }
         }
-        if (*create_bar) {
-            if (auto f = add_bar(**create_bar, e)) {
-                return fail(*f);
-            }
-        }
-        for (const CreateUrr& u : *create_urrs) {
-            if (auto f = add_urr(u, e)) {
-                return fail(*f);
-            }
-        }
-        for (const CreateQer& q : *create_qers) {
-            if (auto f = add_qer(q, e)) {
-                return fail(*f);
-            }
-        }
-        for (const CreateFar& f : *create_fars) {
-            if (auto err = add_far(f, e)) {
-                return fail(*err);
-            }
-        }
-        for (const CreateMar& mar : *create_mars) {
-            if (auto f = add_mar(mar, e)) {
-                return fail(*f);
-            }
-        }
-        for (const CreatePdr& pdr : *create_pdrs) {
-            if (auto f = add_pdr(pdr, e)) {
-                return fail(*f);
-            }
+        if (auto f = add_rules(*create_bar, *create_urrs, *create_qers, *create_fars, *create_mars,
+                               *create_pdrs, e)) {
+            return fail(*f);
         }
         if (*update_bar_ie) {
             if (auto f = update_bar(**update_bar_ie, e.spec)) {
