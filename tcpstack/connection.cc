@@ -1032,26 +1032,34 @@ uint32_t Connection::pipe() const {
 }
 
 // RFC 6675 NextSeg().
-bool Connection::sack_next_seg(Seq& seq, uint32_t& len, bool& is_new) const {
-    Seq lost = lost_end();
-    Seq start = seq_max(high_rxt, snd_una);
-    // (1) lost, unSACKed, above HighRxt.
-    Seq s = start;
+bool Connection::first_hole(Seq from, Seq limit, Seq& hole, Seq& hole_end) const {
+    Seq s = from;
     Seq e;
-    while (s < lost) {
+    while (s < limit) {
         if (sacked(s, &e)) {
             s = e;
             continue;
         }
-        Seq hole_end = lost;
+        hole_end = limit;
         for (const auto& b : scoreboard) {
             if (b.left > s) {
                 hole_end = seq_min(hole_end, b.left);
                 break;
             }
         }
-        seq = s;
-        len = std::min(snd_mss, seq_span(s, hole_end));
+        hole = s;
+        return true;
+    }
+    return false;
+}
+
+bool Connection::sack_next_seg(Seq& seq, uint32_t& len, bool& is_new) const {
+    const Seq lost = lost_end();
+    const Seq start = seq_max(high_rxt, snd_una);
+    Seq hole_end;
+    // (1) lost, unSACKed, above HighRxt.
+    if (first_hole(start, lost, seq, hole_end)) {
+        len = std::min(snd_mss, seq_span(seq, hole_end));
         is_new = false;
         return len > 0;
     }
@@ -1064,26 +1072,11 @@ bool Connection::sack_next_seg(Seq& seq, uint32_t& len, bool& is_new) const {
         return len > 0;
     }
     // (3) unSACKed bytes below the highest SACK, not yet retransmitted.
-    if (!scoreboard.empty()) {
-        Seq top = scoreboard.back().left;
-        s = seq_max(start, lost);
-        while (s < top) {
-            if (sacked(s, &e)) {
-                s = e;
-                continue;
-            }
-            Seq hole_end = top;
-            for (const auto& b : scoreboard) {
-                if (b.left > s) {
-                    hole_end = seq_min(hole_end, b.left);
-                    break;
-                }
-            }
-            seq = s;
-            len = std::min(snd_mss, seq_span(s, hole_end));
-            is_new = false;
-            return len > 0;
-        }
+    if (!scoreboard.empty() &&
+        first_hole(seq_max(start, lost), scoreboard.back().left, seq, hole_end)) {
+        len = std::min(snd_mss, seq_span(seq, hole_end));
+        is_new = false;
+        return len > 0;
     }
     return false;
 }

@@ -107,6 +107,9 @@ private:
     Seq lost_end() const;
     uint32_t sacked_bytes() const;
     bool sacked(Seq s, Seq* end) const;
+    // The first byte in [from, limit) that no SACK block covers and the end of its hole
+    // (at most `limit`). False if every byte there is SACKed.
+    bool first_hole(Seq from, Seq limit, Seq& hole, Seq& hole_end) const;
     rte_mbuf* clone_range(Seq seq, uint32_t len);
     void release_acked();
     Seq snd_end() const { return snd_data_seq + snd_buffered; }
