@@ -61,7 +61,9 @@ size_t outer_len(const std::optional<gtpu::DlPduSessionInfo>& pdu) {
     return sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr) + gtpu::gpdu_header_len(pdu);
 }
 
-DropReason encapsulate(dataplane::WorkerContext& wc, rte_mbuf* m) {
+// `pdu`: the DL PDU Session Container to write (pdu_info(m), computed once by the caller).
+DropReason encapsulate(dataplane::WorkerContext& wc, rte_mbuf* m,
+                       const std::optional<gtpu::DlPduSessionInfo>& pdu) {
     const dataplane::SessionRules& rules = rules_of(m);
     const dataplane::CompiledPdr& pdr = pdr_of(m);
     const dataplane::Far& far = rules.fars[pdr.far_index];
@@ -69,7 +71,6 @@ DropReason encapsulate(dataplane::WorkerContext& wc, rte_mbuf* m) {
     if (port == nullptr || !port->has_ipv4) {
         return DropReason::no_egress_port;
     }
-    const std::optional<gtpu::DlPduSessionInfo> pdu = pdu_info(m);
     const uint32_t payload = rte_pktmbuf_pkt_len(m);
     const size_t gtp_len = gtpu::gpdu_header_len(pdu);
     const size_t outer = outer_len(pdu);
@@ -189,7 +190,8 @@ DropReason icmp_too_big(dataplane::WorkerContext& wc, rte_mbuf* m, uint32_t mtu)
 // Fragment an IPv4 packet without DF so that each fragment fits `mtu` once encapsulated, then
 // encapsulate each. Consumes `m`.
 void fragment_and_encapsulate(rte_graph* graph, rte_node* node, dataplane::WorkerContext& wc,
-                              rte_mbuf* m, uint32_t mtu) {
+                              rte_mbuf* m, const std::optional<gtpu::DlPduSessionInfo>& pdu,
+                              uint32_t mtu) {
     const dataplane::PortRuntime* port = egress_port(config::PortRole::n3);
     const auto* ip = rte_pktmbuf_mtod(m, const rte_ipv4_hdr*);
     const uint32_t hlen = rte_ipv4_hdr_len(ip);
@@ -213,7 +215,7 @@ void fragment_and_encapsulate(rte_graph* graph, rte_node* node, dataplane::Worke
         auto* fip = rte_pktmbuf_mtod(f, rte_ipv4_hdr*);
         fip->hdr_checksum = 0;
         fip->hdr_checksum = rte_ipv4_cksum(fip);
-        DropReason r = encapsulate(wc, f);
+        DropReason r = encapsulate(wc, f, pdu);
         if (r == DropReason::count) {
             rte_node_enqueue_x1(graph, node, next_n3_tx, f);
         } else {
@@ -227,13 +229,14 @@ uint16_t gtpu_encap_process(rte_graph* graph, rte_node* node, void** objs, uint1
     const dataplane::PortRuntime* n3 = egress_port(config::PortRole::n3);
     for (uint16_t i = 0; i < nb; ++i) {
         auto* m = static_cast<rte_mbuf*>(objs[i]);
-        const size_t outer = outer_len(pdu_info(m));
+        const std::optional<gtpu::DlPduSessionInfo> pdu = pdu_info(m);
+        const size_t outer = outer_len(pdu);
         if (n3 != nullptr && rte_pktmbuf_pkt_len(m) + outer > n3->mtu) {
             const uint32_t room = n3->mtu > outer ? static_cast<uint32_t>(n3->mtu - outer) : 0;
             const auto* ip = rte_pktmbuf_mtod(m, const rte_ipv4_hdr*);
             const bool v4 = (ip->version_ihl >> 4) == 4;
             if (v4 && (rte_be_to_cpu_16(ip->fragment_offset) & RTE_IPV4_HDR_DF_FLAG) == 0) {
-                fragment_and_encapsulate(graph, node, wc, m, room);
+                fragment_and_encapsulate(graph, node, wc, m, pdu, room);
                 continue;
             }
             DropReason r = icmp_too_big(wc, m, room);
@@ -244,7 +247,7 @@ uint16_t gtpu_encap_process(rte_graph* graph, rte_node* node, void** objs, uint1
             }
             continue;
         }
-        DropReason r = encapsulate(wc, m);
+        DropReason r = encapsulate(wc, m, pdu);
         if (r == DropReason::count) {
             rte_node_enqueue_x1(graph, node, next_n3_tx, m);
         } else {
