@@ -44,6 +44,10 @@ struct CommandContext {
 void register_commands(cli::Registry& registry, CommandContext& ctx);
 // Static sessions and user-plane state (session_commands.cc).
 void register_session_commands(cli::Registry& registry, CommandContext& ctx);
+// `show tcp ...`, `tcp ...` (control/tcp_commands.cc).
+void register_tcp_commands(cli::Registry& registry, CommandContext& ctx);
+// /metrics families of braid's TCP endpoint (control/tcp_commands.cc).
+void tcp_families(const dataplane::App& app, std::vector<metrics::Family>& out);
 
 // Collectors for /metrics reading the dataplane (per-worker counters summed when read).
 void add_dataplane_collectors(metrics::Exporter& exporter, CommandContext& ctx);

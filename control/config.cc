@@ -540,6 +540,39 @@ StaticSession read_static_session(Reader& r, const YAML::Node& node, const std::
     return s;
 }
 
+TcpService read_tcp_service(Reader& r, const YAML::Node& node, const std::string& path) {
+    TcpService s;
+    const auto seen = r.map(
+        node, path,
+        {
+            {"port",
+             [&](const YAML::Node& v, const std::string& p) { r.uint(v, p, s.port, 1, 65535); }},
+            {"mode",
+             [&](const YAML::Node& v, const std::string& p) {
+                 r.string(v, p, s.mode);
+                 if (s.mode != "echo" && s.mode != "sink" && s.mode != "source" &&
+                     s.mode != "discard") {
+                     r.error(p, r.line(v, p),
+                             "'" + s.mode + "' is not a mode (echo, sink, source, discard)");
+                 }
+             }},
+            {"bytes", [&](const YAML::Node& v,
+                          const std::string& p) { r.uint(v, p, s.bytes, 1, UINT64_MAX); }},
+        });
+    if (node.IsMap()) {
+        for (const char* required : {"port", "mode"}) {
+            if (seen.count(required) == 0) {
+                r.error(path, r.line(node, path),
+                        std::string("a TCP service needs '") + required + "'");
+            }
+        }
+        if (s.mode == "source" && seen.count("bytes") == 0) {
+            r.error(path, r.line(node, path), "a source service needs 'bytes'");
+        }
+    }
+    return s;
+}
+
 void read_power_of_two(Reader& r, const YAML::Node& node, const std::string& path, uint16_t& out) {
     uint16_t value = 0;
     if (!r.uint(node, path, value, 64, 16384)) {
@@ -1243,6 +1276,64 @@ void read_config(Reader& r, const YAML::Node& root, Config& c) {
                             }},
                        });
              }},
+            {"tcp",
+             [&](const YAML::Node& node, const std::string& path) {
+                 r.map(node, path,
+                       {
+                           {"congestion_control",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.string(v, p, c.tcp.congestion_control);
+                                if (c.tcp.congestion_control != "cubic" &&
+                                    c.tcp.congestion_control != "newreno") {
+                                    r.error(p, r.line(v, p),
+                                            "'" + c.tcp.congestion_control +
+                                                "' is not cubic or newreno");
+                                }
+                            }},
+                           {"mbufs_per_worker",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.uint(v, p, c.tcp.mbufs_per_worker, 1023, 1048575);
+                            }},
+                           {"max_connections",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.uint(v, p, c.tcp.max_connections, 1, 4194304);
+                            }},
+                           {"max_per_source",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.uint(v, p, c.tcp.max_per_source, 1, 4194304);
+                            }},
+                           {"syn_backlog",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.uint(v, p, c.tcp.syn_backlog, 1, 1048576);
+                            }},
+                           {"rcv_buf_kb",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.uint(v, p, c.tcp.rcv_buf_kb, 4, 16384);
+                            }},
+                           {"snd_buf_kb",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.uint(v, p, c.tcp.snd_buf_kb, 4, 16384);
+                            }},
+                           {"msl_s",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.uint(v, p, c.tcp.msl_s, 1, 600);
+                            }},
+                           {"services",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.sequence(v, p, [&](const YAML::Node& e, const std::string& ep) {
+                                    TcpService svc = read_tcp_service(r, e, ep);
+                                    for (const TcpService& other : c.tcp.services) {
+                                        if (other.port == svc.port) {
+                                            r.error(ep, r.line(e, ep),
+                                                    "TCP port " + std::to_string(svc.port) +
+                                                        " already has a service");
+                                        }
+                                    }
+                                    c.tcp.services.push_back(std::move(svc));
+                                });
+                            }},
+                       });
+             }},
             {"sessions",
              [&](const YAML::Node& node, const std::string& path) {
                  r.map(node, path,
@@ -1600,6 +1691,17 @@ gtpu:                    # path management: Echo Requests to the peers sessions 
   t3_response_ms: 3000   # T3-RESPONSE
   n3_requests: 3         # N3-REQUESTS: unanswered requests before the path is down
 
+tcp:                     # braid's own TCP endpoint on its N6 addresses (tcpstack, per worker)
+  congestion_control: cubic   # cubic | newreno
+  mbufs_per_worker: 8191      # headers and application data of braid's connections
+  max_connections: 65536      # per worker, every state counted
+  max_per_source: 4096        # per remote address, per worker
+  syn_backlog: 1024           # half-open connections per listener before SYN cookies
+  rcv_buf_kb: 256             # per connection
+  snd_buf_kb: 256
+  msl_s: 30                   # TIME-WAIT lasts 2 MSL
+  services: []                # test applications, e.g. {port: 5001, mode: echo}
+
 sessions:
   max: 65536             # PFCP sessions at once (static ones from the CLI included)
 
@@ -1763,6 +1865,28 @@ std::string render(const Config& c) {
     emit_uint(out, "echo_interval_s", c.gtpu.echo_interval_s);
     emit_uint(out, "t3_response_ms", c.gtpu.t3_response_ms);
     emit_uint(out, "n3_requests", c.gtpu.n3_requests);
+    out << YAML::EndMap;
+
+    out << YAML::Key << "tcp" << YAML::Value << YAML::BeginMap;
+    emit_string(out, "congestion_control", c.tcp.congestion_control);
+    emit_uint(out, "mbufs_per_worker", c.tcp.mbufs_per_worker);
+    emit_uint(out, "max_connections", c.tcp.max_connections);
+    emit_uint(out, "max_per_source", c.tcp.max_per_source);
+    emit_uint(out, "syn_backlog", c.tcp.syn_backlog);
+    emit_uint(out, "rcv_buf_kb", c.tcp.rcv_buf_kb);
+    emit_uint(out, "snd_buf_kb", c.tcp.snd_buf_kb);
+    emit_uint(out, "msl_s", c.tcp.msl_s);
+    out << YAML::Key << "services" << YAML::Value << YAML::BeginSeq;
+    for (const TcpService& svc : c.tcp.services) {
+        out << YAML::BeginMap;
+        emit_uint(out, "port", svc.port);
+        emit_string(out, "mode", svc.mode);
+        if (svc.bytes != 0) {
+            emit_uint(out, "bytes", svc.bytes);
+        }
+        out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
     out << YAML::EndMap;
 
     out << YAML::Key << "sessions" << YAML::Value << YAML::BeginMap;

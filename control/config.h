@@ -163,6 +163,30 @@ struct Gtpu {
     bool operator==(const Gtpu&) const = default;
 };
 
+// braid's own TCP endpoint on N6 (dataplane/tcp_host.h): the engine's settings per worker and
+// the test applications that listen on braid's N6 addresses.
+struct TcpService {
+    uint16_t port = 0;   // TCP port, 1..65535
+    std::string mode;    // echo | sink | source | discard
+    uint64_t bytes = 0;  // source: bytes sent per connection (required, > 0)
+
+    bool operator==(const TcpService&) const = default;
+};
+
+struct Tcp {
+    std::string congestion_control = "cubic";  // cubic | newreno
+    uint32_t mbufs_per_worker = 8191;          // 1023..1048575: headers and application data
+    uint32_t max_connections = 65536;          // per worker, every state counted
+    uint32_t max_per_source = 4096;            // per remote address, per worker
+    uint32_t syn_backlog = 1024;  // half-open connections per listener before SYN cookies
+    uint32_t rcv_buf_kb = 256;    // 4..16384 per connection
+    uint32_t snd_buf_kb = 256;    // 4..16384 per connection
+    uint32_t msl_s = 30;          // 1..600: TIME-WAIT lasts 2 MSL
+    std::vector<TcpService> services;
+
+    bool operator==(const Tcp&) const = default;
+};
+
 // A session installed at start-up (and by `session add`): one uplink PDR (G-PDUs to
 // `uplink_teid`, outer header removed, to N6) and one downlink PDR per UE address family
 // (GTP-U to `gnb_ipv4` with `gnb_teid`), QER 1 and URR 1 on every PDR. The same session action
@@ -209,6 +233,7 @@ struct Config {
     Cli cli;
     Neighbors neighbors;
     Gtpu gtpu;
+    Tcp tcp;
     Sessions sessions;
     Log log;
 

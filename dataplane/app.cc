@@ -10,6 +10,8 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_pause.h>
+#include <rte_random.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
@@ -19,6 +21,7 @@
 #include "control/log.h"
 #include "dataplane/mbuf_meta.h"
 #include "dataplane/port.h"
+#include "dataplane/tcp_host.h"
 #include "pipelines/graph.h"
 
 namespace braid::dataplane {
@@ -39,6 +42,8 @@ std::string errno_text() {
 }
 
 }  // namespace
+
+App::App() = default;
 
 App::~App() {
     shutdown();
@@ -116,7 +121,7 @@ bool App::setup(const config::Config& cfg, std::string* err) {
             return false;
         }
     }
-    if (!setup_workers(err)) {
+    if (!setup_workers(err) || !setup_tcp(err)) {
         return false;
     }
     for (auto& p : ports_) {
@@ -255,6 +260,103 @@ bool App::setup_workers(std::string* err) {
     return true;
 }
 
+bool App::setup_tcp(std::string* err) {
+    const config::Tcp& tc = cfg_.tcp;
+    for (WorkerContext* wc : workers_) {
+        const int socket = static_cast<int>(rte_lcore_to_socket_id(wc->lcore_id));
+        const std::string data_name = "tcp_w" + std::to_string(wc->index);
+        const std::string clone_name = "tcpc_w" + std::to_string(wc->index);
+        rte_mempool* data =
+            rte_pktmbuf_pool_create(data_name.c_str(), tc.mbufs_per_worker, cfg_.mempool.cache_size,
+                                    0, cfg_.mempool.data_room, socket);
+        // Every transmission is a chain of indirect mbufs over the stored data (tcpstack): as
+        // many as the data mbufs, twice over for retransmissions in flight.
+        rte_mempool* clones = rte_pktmbuf_pool_create(
+            clone_name.c_str(), 2 * tc.mbufs_per_worker + 1, cfg_.mempool.cache_size, 0, 0, socket);
+        if (data != nullptr) {
+            tcp_pools_.push_back(data);
+        }
+        if (clones != nullptr) {
+            tcp_pools_.push_back(clones);
+        }
+        if (data == nullptr || clones == nullptr) {
+            *err = "tcp.mbufs_per_worker: cannot create the TCP mempools of worker " +
+                   std::to_string(wc->index) + ": " + rte_strerror(rte_errno) +
+                   " (see eal.memory_mb)";
+            return false;
+        }
+        TcpHostConfig hc;
+        hc.pool = data;
+        hc.flows = flows_.get();
+        hc.worker = wc->index;
+        hc.n_workers = static_cast<unsigned>(workers_.size());
+        tcp::EngineConfig& ec = hc.engine;
+        ec.clone_pool = clones;
+        ec.cc = tc.congestion_control == "newreno" ? tcp::CcAlgorithm::newreno
+                                                   : tcp::CcAlgorithm::cubic;
+        for (size_t i = 0; i < ec.secret.size(); i += 8) {
+            const uint64_t r = rte_rand();
+            std::memcpy(ec.secret.data() + i, &r, 8);
+        }
+        ec.msl_us = uint64_t{tc.msl_s} * 1'000'000;
+        ec.max_connections = tc.max_connections;
+        ec.max_per_source = tc.max_per_source;
+        ec.default_rcv_buf = tc.rcv_buf_kb * 1024;
+        ec.default_snd_buf = tc.snd_buf_kb * 1024;
+        // Our MSS: what the smallest port MTU leaves after IPv4 and TCP headers.
+        uint16_t mtu = UINT16_MAX;
+        for (const auto& p : ports_) {
+            mtu = std::min(mtu, p.mtu);
+        }
+        ec.default_mss = static_cast<uint16_t>(mtu - 40);
+        auto host = std::make_unique<TcpHost>(hc, std::span<const PortRuntime>(ports_));
+        for (const config::TcpService& svc : tc.services) {
+            TcpServiceSpec spec;
+            spec.tcp_port = svc.port;
+            spec.mode = *tcp_app_mode(svc.mode);  // the config checked the name
+            spec.bytes = svc.bytes;
+            if (auto e = host->add_service(spec)) {
+                *err = "tcp.services: " + *e;
+                return false;
+            }
+        }
+        wc->tsc_per_us = std::max<uint64_t>(1, tsc_hz_ / 1'000'000);
+        wc->tcp = host.get();
+        tcp_hosts_.push_back(std::move(host));
+    }
+    return true;
+}
+
+bool App::call_on_worker(unsigned w, std::function<void(WorkerContext&)> fn, uint32_t timeout_ms) {
+    if (w >= workers_.size()) {
+        return false;
+    }
+    WorkerContext& wc = *workers_[w];
+    if (!launched_) {
+        fn(wc);
+        return true;
+    }
+    WorkerCall call;
+    call.fn = std::move(fn);
+    wc.call.store(&call, std::memory_order_release);
+    const uint64_t deadline = rte_get_timer_cycles() + rte_get_timer_hz() / 1000 * timeout_ms;
+    while (!call.done.load(std::memory_order_acquire)) {
+        if (rte_get_timer_cycles() > deadline) {
+            WorkerCall* expected = &call;
+            if (wc.call.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel)) {
+                return false;  // never taken: safe to forget
+            }
+            // Taken: the worker is running it now; wait for the end (it cannot block).
+            while (!call.done.load(std::memory_order_acquire)) {
+                rte_pause();
+            }
+            return true;
+        }
+        rte_delay_us_sleep(20);
+    }
+    return true;
+}
+
 bool App::launch(std::string* err) {
     for (auto* wc : workers_) {
         // Online before launch so that a grace period started now already waits for it.
@@ -305,6 +407,12 @@ uint64_t App::shutdown() {
     if (buffer_) {
         buffer_->discard_all();
     }
+    // The TCP engines hold received data (port mbufs) and sent data: free it all before the
+    // pools are checked.
+    for (auto* wc : workers_) {
+        wc->tcp = nullptr;
+    }
+    tcp_hosts_.clear();
     for (auto* wc : workers_) {
         pipelines::destroy_worker_graph(*wc);
     }
@@ -328,6 +436,15 @@ uint64_t App::shutdown() {
             p.pool = nullptr;
         }
     }
+    for (rte_mempool* pool : tcp_pools_) {
+        if (unsigned in_use = rte_mempool_in_use_count(pool); in_use != 0) {
+            BRAID_LOG(dataplane, WARNING, "TCP mempool %s: %u mbufs not returned", pool->name,
+                      in_use);
+            leaked += in_use;
+        }
+        rte_mempool_free(pool);
+    }
+    tcp_pools_.clear();
     for (auto* wc : workers_) {
         for (auto* b : wc->tx_buffers) {
             rte_free(b);

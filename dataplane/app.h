@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <new>
 #include <span>
@@ -146,6 +147,15 @@ static_assert(sizeof(W2MEvent) == 20);
 
 static_assert(max_workers <= max_handoff_workers, "MbufMeta::handoff_to names a worker");
 
+class TcpHost;
+
+// A function the control core runs on a worker, between two graph walks (App::call_on_worker):
+// the way into state only the worker may touch (its TCP engine).
+struct WorkerCall {
+    std::function<void(struct WorkerContext&)> fn;
+    std::atomic<bool> done{false};
+};
+
 struct alignas(cache_line) WorkerContext {
     // --- read-only once the worker runs --------------------------------------------------
     unsigned lcore_id = 0;
@@ -166,6 +176,9 @@ struct alignas(cache_line) WorkerContext {
     std::array<uint16_t, 2> n_rx{};
     std::array<rte_eth_dev_tx_buffer*, max_ports> tx_buffers{};
     char graph_name[32] = {};
+    uint64_t tsc_per_us = 1;
+    TcpHost* tcp = nullptr;                  // braid's TCP endpoint, used by this worker only
+    std::atomic<WorkerCall*> call{nullptr};  // set by the control core, taken by the worker
 
     // --- read-write, this worker only ----------------------------------------------------
     alignas(cache_line) uint64_t last_drain_tsc = 0;
@@ -226,7 +239,7 @@ struct SessionCounters {
 
 class App {
 public:
-    App() = default;
+    App();  // out of line: members hold types only app.cc sees whole (TcpHost)
     ~App();
     App(const App&) = delete;
     App& operator=(const App&) = delete;
@@ -297,6 +310,13 @@ public:
     uint64_t control_tx_packets() const { return control_tx_packets_; }
     const ControlStats& control_stats() const { return control_stats_; }
 
+    // Run `fn` on worker `w` between two graph walks and wait for it (the control core only; at
+    // most `timeout_ms`). Before launch() it runs here and now. False on timeout (`fn` did not
+    // run and never will) or when there is no such worker.
+    bool call_on_worker(unsigned w, std::function<void(WorkerContext&)> fn,
+                        uint32_t timeout_ms = 2000);
+    bool launched() const { return launched_; }
+
     // Worker-side entry point (worker.cc).
     static int worker_main(void* arg);
 
@@ -305,6 +325,7 @@ public:
 private:
     bool setup_port(const config::Port& pc, uint16_t index, std::string* err);
     bool setup_workers(std::string* err);
+    bool setup_tcp(std::string* err);
     void publish_neighbors();
     void reclaim(bool wait);
     void drain_worker_events(uint64_t now_ms);
@@ -330,6 +351,8 @@ private:
     std::unique_ptr<UsageMonitor> usage_;
     std::unique_ptr<PacketBuffer> buffer_;
     std::unique_ptr<GtpuPaths> gtpu_paths_;
+    std::vector<std::unique_ptr<TcpHost>> tcp_hosts_;  // by worker
+    std::vector<rte_mempool*> tcp_pools_;              // per worker: data, clones
     std::vector<SessionReport> reports_;
     std::deque<SessionReport> recent_reports_;
     SessionCounters session_counters_;

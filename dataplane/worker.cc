@@ -29,6 +29,12 @@ int App::worker_main(void* arg) {
     while (app.running()) {
         wc.rx_this_loop = 0;
         rte_graph_walk(wc.graph);
+        if (wc.call.load(std::memory_order_relaxed) != nullptr) {
+            if (WorkerCall* c = wc.call.exchange(nullptr, std::memory_order_acq_rel)) {
+                c->fn(wc);
+                c->done.store(true, std::memory_order_release);
+            }
+        }
 
         uint64_t now = rte_rdtsc();
         if (now - wc.last_drain_tsc >= wc.drain_tsc) {

@@ -54,7 +54,10 @@ namespace braid::pipelines {
     X(nd_not_for_us,       "neighbor solicitation for an address that is not braid's")         \
     X(tx_queue_full,       "TX queue full after retries")                                      \
     X(handoff_ring_full,   "the hand-off ring to the session's owner worker is full")          \
-    X(handoff_session_gone, "session deleted or re-keyed while the packet was handed off")
+    X(handoff_session_gone, "session deleted or re-keyed while the packet was handed off")    \
+    X(tcp_bad_header,      "TCP to braid: header shorter than 20 bytes or bad data offset")    \
+    X(tcp_bad_checksum,    "TCP to braid: checksum wrong")                                     \
+    X(tcp_bad_options,     "TCP to braid: malformed options (RFC 9293 §3.2)")
 // clang-format on
 
 enum class DropReason : uint16_t {

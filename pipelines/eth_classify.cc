@@ -20,10 +20,11 @@ enum Next : rte_edge_t {
     next_icmp_local,
     next_gtpu_input,
     next_pdr_dl,
+    next_tcp_local,
     next_count
 };
-constexpr const char* next_names[next_count] = {"drop", "arp", "icmp_local", "gtpu_input",
-                                                "pdr_dl"};
+constexpr const char* next_names[next_count] = {"drop",       "arp",    "icmp_local",
+                                                "gtpu_input", "pdr_dl", "tcp_local"};
 
 constexpr uint16_t eth_len = sizeof(rte_ether_hdr);
 
@@ -102,6 +103,9 @@ rte_edge_t classify(const dataplane::PortRuntime& port, rte_mbuf* m, DropReason&
             if (ip->next_proto_id == IPPROTO_ICMP) {
                 return next_icmp_local;
             }
+            if (ip->next_proto_id == IPPROTO_TCP && port.role == config::PortRole::n6) {
+                return next_tcp_local;  // braid's own TCP endpoint on N6 (dataplane/tcp_host.h)
+            }
             if (ip->next_proto_id == IPPROTO_UDP && port.role == config::PortRole::n3) {
                 if (total - ihl < sizeof(rte_udp_hdr)) {
                     reason = DropReason::udp_bad_header;
@@ -150,6 +154,9 @@ rte_edge_t classify(const dataplane::PortRuntime& port, rte_mbuf* m, DropReason&
             if (ip6->proto == IPPROTO_ICMPV6) {
                 return next_icmp_local;
             }
+            if (ip6->proto == IPPROTO_TCP && port.role == config::PortRole::n6) {
+                return next_tcp_local;
+            }
             reason = DropReason::ipv6_no_handler;
             return next_drop;
         }
@@ -176,6 +183,8 @@ StageResult eth_classify_packet(const dataplane::PortRuntime& port, rte_mbuf* m)
             return {Verdict::gtpu_input, reason};
         case next_pdr_dl:
             return {Verdict::pdr_dl, reason};
+        case next_tcp_local:
+            return {Verdict::tcp_local, reason};
         default:
             return {Verdict::drop, reason};
     }

@@ -10,6 +10,8 @@
 //   qer_meter → urr_count → far_forward → { n6_tx, gtpu_encap → n3_tx, buffer, drop }
 //   ctrl_tx → { n3_tx, n6_tx, pdr_dl (released buffered packets) }
 //   arp, icmp_local, gtpu_echo, gtpu_error_ind → { n3_tx, n6_tx, drop }
+//   eth_classify → tcp_local (TCP to braid's address) → { n3_tx, n6_tx, handoff, drop }
+//   tcp_timers (engine timers, applications) → { n3_tx, n6_tx, drop }
 #include "pipelines/graph.h"
 
 #include <rte_errno.h>
@@ -26,16 +28,16 @@ namespace braid::pipelines {
 extern const NodeDef n3_rx_node, n6_rx_node, ctrl_tx_node, eth_classify_node, arp_node,
     icmp_local_node, gtpu_input_node, gtpu_echo_node, gtpu_error_ind_node, pdr_ul_node, pdr_dl_node,
     qer_meter_node, urr_count_node, far_forward_node, gtpu_encap_node, buffer_node, drop_node,
-    n3_tx_node, n6_tx_node, handoff_node, handoff_rx_node;
+    n3_tx_node, n6_tx_node, handoff_node, handoff_rx_node, tcp_local_node, tcp_timers_node;
 
 namespace {
 
 const NodeDef* const all_nodes[] = {
-    &n3_rx_node,      &n6_rx_node,      &ctrl_tx_node,   &eth_classify_node,   &arp_node,
-    &icmp_local_node, &gtpu_input_node, &gtpu_echo_node, &gtpu_error_ind_node, &pdr_ul_node,
-    &pdr_dl_node,     &qer_meter_node,  &urr_count_node, &far_forward_node,    &gtpu_encap_node,
-    &buffer_node,     &drop_node,       &n3_tx_node,     &n6_tx_node,          &handoff_node,
-    &handoff_rx_node,
+    &n3_rx_node,      &n6_rx_node,      &ctrl_tx_node,    &eth_classify_node,   &arp_node,
+    &icmp_local_node, &gtpu_input_node, &gtpu_echo_node,  &gtpu_error_ind_node, &pdr_ul_node,
+    &pdr_dl_node,     &qer_meter_node,  &urr_count_node,  &far_forward_node,    &gtpu_encap_node,
+    &buffer_node,     &drop_node,       &n3_tx_node,      &n6_tx_node,          &handoff_node,
+    &handoff_rx_node, &tcp_local_node,  &tcp_timers_node,
 };
 
 std::once_flag registered;

@@ -27,7 +27,9 @@ uint16_t handoff_process(rte_graph* graph, rte_node* node, void** objs, uint16_t
     for (uint16_t i = 0; i < nb; ++i) {
         auto* m = static_cast<rte_mbuf*>(objs[i]);
         auto& md = dataplane::meta(m);
-        md.generation = rules_of(m).generation;  // from here on `rules` is not a pointer
+        if (md.resume != static_cast<uint8_t>(Resume::tcp_local)) {
+            md.generation = rules_of(m).generation;  // from here on `rules` is not a pointer
+        }
     }
     // Runs of packets for one owner go to its ring in one burst.
     for (uint16_t i = 0; i < nb;) {
@@ -90,9 +92,10 @@ DropReason rematch(rte_mbuf* m) {
     return DropReason::count;
 }
 
-enum RxNext : rte_edge_t { rx_drop, rx_qer_meter, rx_count };
-constexpr const char* rx_next[rx_count] = {"drop", "qer_meter"};
+enum RxNext : rte_edge_t { rx_drop, rx_qer_meter, rx_tcp_local, rx_count };
+constexpr const char* rx_next[rx_count] = {"drop", "qer_meter", "tcp_local"};
 static_assert(rx_qer_meter == rx_drop + 1 + static_cast<rte_edge_t>(Resume::qer_meter));
+static_assert(rx_tcp_local == rx_drop + 1 + static_cast<rte_edge_t>(Resume::tcp_local));
 static_assert(rx_count == 1 + static_cast<rte_edge_t>(Resume::count));
 
 uint16_t handoff_rx_process(rte_graph* graph, rte_node* node, void** /*objs*/, uint16_t /*nb*/) {
@@ -109,9 +112,11 @@ uint16_t handoff_rx_process(rte_graph* graph, rte_node* node, void** /*objs*/, u
         for (unsigned i = 0; i < n; ++i) {
             rte_mbuf* m = pkts[i];
             const unsigned resume = dataplane::meta(m).resume;
-            DropReason reason = resume < static_cast<unsigned>(Resume::count)
-                                    ? rematch(m)
-                                    : DropReason::handoff_session_gone;
+            // TCP to braid carries no session; the owner's tcp_local looks the connection up.
+            DropReason reason =
+                resume == static_cast<unsigned>(Resume::tcp_local) ? DropReason::count
+                : resume < static_cast<unsigned>(Resume::count)    ? rematch(m)
+                                                                : DropReason::handoff_session_gone;
             if (reason != DropReason::count) {
                 enqueue_drop(graph, node, rx_drop, m, reason);
             } else {

@@ -22,6 +22,7 @@ enum class Verdict : uint8_t {
     gtpu_error_ind,
     pdr_ul,
     pdr_dl,
+    tcp_local,
     tx,
     consumed,  // the stage kept or freed the mbuf
 };

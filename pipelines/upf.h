@@ -36,7 +36,7 @@ inline uint32_t accounted_len(const rte_mbuf* m) {
 
 // Where a packet handed to another worker continues there (MbufMeta::resume; handoff_rx's
 // edges after `drop`, in this order).
-enum class Resume : uint8_t { qer_meter, count };
+enum class Resume : uint8_t { qer_meter, tcp_local, count };
 static_assert(static_cast<unsigned>(Resume::count) <= 8, "MbufMeta::resume has three bits");
 
 // DESIGN.md §5: a session's MBRs are policed by one srTCM, on the worker that owns the session,

@@ -46,6 +46,7 @@ public:
 
     uint32_t send(rte_mbuf* chain, uint64_t now_us);
     uint32_t send_space() const;
+    void want_writable() { snd_blocked = true; }
     rte_mbuf* recv(uint64_t now_us);
     void shutdown_write(uint64_t now_us);
     void close(uint64_t now_us);

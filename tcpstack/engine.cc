@@ -420,6 +420,12 @@ uint32_t Engine::send_space(ConnId id) const {
     return c == nullptr ? 0 : c->send_space();
 }
 
+void Engine::want_writable(ConnId id) {
+    if (Connection* c = find(id)) {
+        c->want_writable();
+    }
+}
+
 rte_mbuf* Engine::recv(ConnId id, uint64_t now_us) {
     Connection* c = find(id);
     return c == nullptr ? nullptr : c->recv(now_us);

@@ -209,6 +209,9 @@ public:
     // or writing was shut down; then the chain is NOT taken and stays the caller's).
     uint32_t send(ConnId c, rte_mbuf* chain, uint64_t now_us);
     uint32_t send_space(ConnId c) const;
+    // Ask for a `writable` event when send space opens up (an application that found
+    // send_space() == 0 and did not try send()).
+    void want_writable(ConnId c);
     // Dequeues in-order received data as one chain (nullptr if none).
     rte_mbuf* recv(ConnId c, uint64_t now_us);
     uint32_t readable_bytes(ConnId c) const;

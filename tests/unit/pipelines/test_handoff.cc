@@ -179,6 +179,7 @@ public:
         cfg.workers.lcores = {1, 2};
         cfg.workers.handoff_ring_size = 64;  // holds 63 packets
         cfg.mempool.mbufs_per_port = 2047;
+        cfg.tcp.mbufs_per_worker = 1023;
         cfg.mempool.cache_size = 32;
         std::string err;
         const bool ok = app.setup(cfg, &err);

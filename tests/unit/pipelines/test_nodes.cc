@@ -67,6 +67,7 @@ public:
                       {0x20, 0x01, 0x0d, 0xb8, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}));
         cfg.workers.lcores = {1};
         cfg.mempool.mbufs_per_port = 2047;
+        cfg.tcp.mbufs_per_worker = 1023;
         cfg.mempool.cache_size = 32;
         std::string err;
         bool ok = app_.setup(cfg, &err);

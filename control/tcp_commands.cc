@@ -1,0 +1,399 @@
+// CLI for braid's own TCP endpoint (dataplane/tcp_host.h): statistics, connections, the test
+// applications (services that listen on braid's N6 addresses, connections braid opens), and the
+// /metrics families. Everything a worker owns is read or changed on that worker
+// (App::call_on_worker); counters are read directly (single-writer statistics).
+#include <arpa/inet.h>
+
+#include <cinttypes>
+#include <string>
+
+#include "control/commands.h"
+#include "dataplane/tcp_host.h"
+
+namespace braid::control {
+
+namespace {
+
+using cli::Args;
+using cli::Output;
+using dataplane::TcpHost;
+
+std::string addr_text(const tcp::IpAddr& a) {
+    char buf[INET6_ADDRSTRLEN];
+    inet_ntop(a.family == 4 ? AF_INET : AF_INET6, a.bytes.data(), buf, sizeof(buf));
+    return a.family == 4 ? std::string(buf) : "[" + std::string(buf) + "]";
+}
+
+std::string endpoint_text(const tcp::IpAddr& a, uint16_t port) {
+    return addr_text(a) + ":" + std::to_string(port);
+}
+
+std::optional<tcp::IpAddr> parse_ip(std::string_view text) {
+    const std::string s(text);
+    tcp::IpAddr a;
+    if (inet_pton(AF_INET, s.c_str(), a.bytes.data()) == 1) {
+        return a;
+    }
+    a.family = 6;
+    if (inet_pton(AF_INET6, s.c_str(), a.bytes.data()) == 1) {
+        return a;
+    }
+    return std::nullopt;
+}
+
+std::optional<tcp::State> parse_state(std::string_view text) {
+    for (size_t i = 0; i < static_cast<size_t>(tcp::State::count); ++i) {
+        const auto s = static_cast<tcp::State>(i);
+        std::string name(tcp::to_string(s));
+        std::string lower;
+        for (char c : name) {
+            lower.push_back(c == '-' ? '_' : static_cast<char>(std::tolower(c)));
+        }
+        if (text == name || text == lower) {
+            return s;
+        }
+    }
+    return std::nullopt;
+}
+
+void show_tcp_stats(dataplane::App& app, Output& out) {
+    tcp::Counters sum{};
+    std::array<uint64_t, static_cast<size_t>(dataplane::TcpHostCounter::count)> host{};
+    std::array<uint64_t, static_cast<size_t>(tcp::State::count)> states{};
+    for (const auto* wc : app.workers()) {
+        if (wc->tcp == nullptr) {
+            continue;
+        }
+        for (size_t i = 0; i < sum.size(); ++i) {
+            sum[i] += wc->tcp->counters()[i];
+        }
+        for (size_t i = 0; i < host.size(); ++i) {
+            host[i] += wc->tcp->counter(static_cast<dataplane::TcpHostCounter>(i));
+        }
+        for (size_t i = 0; i < states.size(); ++i) {
+            states[i] += wc->tcp->connections_in(static_cast<tcp::State>(i));
+        }
+    }
+    out.printf("connections by state (all workers, refreshed every 200 ms):\n");
+    for (size_t i = 0; i < states.size(); ++i) {
+        const auto name = tcp::to_string(static_cast<tcp::State>(i));
+        out.printf("  %-14.*s %10" PRIu64 "\n", int(name.size()), name.data(), states[i]);
+    }
+    out.printf("engine:\n");
+    for (size_t i = 0; i < sum.size(); ++i) {
+        const auto& info = tcp::counter_info[i];
+        out.printf("  %-28.*s %14" PRIu64 "  %.*s\n", int(info.name.size()), info.name.data(),
+                   sum[i], int(info.help.size()), info.help.data());
+    }
+    static constexpr std::pair<const char*, const char*> host_info[] = {
+#define BRAID_X(name, help) {#name, help},
+        BRAID_TCP_HOST_COUNTERS(BRAID_X)
+#undef BRAID_X
+    };
+    out.printf("endpoint:\n");
+    for (size_t i = 0; i < host.size(); ++i) {
+        out.printf("  %-28s %14" PRIu64 "  %s\n", host_info[i].first, host[i], host_info[i].second);
+    }
+}
+
+void show_tcp_connections(dataplane::App& app, const Args& args, Output& out) {
+    std::optional<tcp::State> only;
+    if (auto s = args.get("state")) {
+        only = parse_state(*s);
+        if (!only) {
+            out.printf("error: '%.*s' is not a TCP state (e.g. established, time_wait)\n",
+                       int(s->size()), s->data());
+            return;
+        }
+    }
+    out.printf("%-8s %-6s %-12s %-46s %-46s %8s %8s %8s %9s %9s\n", "id", "worker", "state",
+               "local", "remote", "cwnd", "srtt_us", "rto_ms", "snd_queue", "rcv_queue");
+    size_t shown = 0;
+    for (unsigned w = 0; w < app.workers().size(); ++w) {
+        std::vector<tcp::ConnInfo> conns;
+        if (!app.call_on_worker(w, [&conns](dataplane::WorkerContext& wc) {
+                conns = wc.tcp->engine().describe_all();
+            })) {
+            out.printf("error: worker %u did not answer\n", w);
+            continue;
+        }
+        for (const tcp::ConnInfo& c : conns) {
+            if (only && c.state != *only) {
+                continue;
+            }
+            const auto st = tcp::to_string(c.state);
+            out.printf("%-8u %-6u %-12.*s %-46s %-46s %8u %8u %8u %9u %9u\n", c.id, w,
+                       int(st.size()), st.data(),
+                       endpoint_text(c.tuple.local, c.tuple.local_port).c_str(),
+                       endpoint_text(c.tuple.remote, c.tuple.remote_port).c_str(), c.cwnd,
+                       c.srtt_us, c.rto_us / 1000, c.snd_buffered, c.rcv_buffered);
+            ++shown;
+        }
+    }
+    out.printf("%zu connections\n", shown);
+}
+
+void print_conn(const tcp::ConnInfo& c, unsigned w, Output& out) {
+    const auto st = tcp::to_string(c.state);
+    out.printf("connection %u on worker %u: %.*s\n", c.id, w, int(st.size()), st.data());
+    out.printf("  local %s remote %s\n", endpoint_text(c.tuple.local, c.tuple.local_port).c_str(),
+               endpoint_text(c.tuple.remote, c.tuple.remote_port).c_str());
+    out.printf("  cwnd %u ssthresh %u in_recovery %s retransmits %u\n", c.cwnd, c.ssthresh,
+               c.in_recovery ? "yes" : "no", c.retransmits);
+    out.printf("  srtt %u us rttvar %u us rto %u us\n", c.srtt_us, c.rttvar_us, c.rto_us);
+    out.printf("  snd_una %u snd_nxt %u snd_wnd %u (wscale %u) mss %u\n", c.snd_una, c.snd_nxt,
+               c.snd_wnd, c.snd_wscale, c.snd_mss);
+    out.printf("  rcv_nxt %u rcv_wnd %u (wscale %u)\n", c.rcv_nxt, c.rcv_wnd, c.rcv_wscale);
+    out.printf("  send buffer %u bytes, receive buffer %u of %u bytes\n", c.snd_buffered,
+               c.rcv_buffered, c.rcv_buf_limit);
+    out.printf("  options: sack %s timestamps %s\n", c.sack_ok ? "yes" : "no",
+               c.ts_ok ? "yes" : "no");
+}
+
+void show_tcp_connection(dataplane::App& app, const Args& args, Output& out) {
+    const auto id = static_cast<tcp::ConnId>(*args.get_uint("id"));
+    const auto worker = args.get_uint("worker");
+    bool found = false;
+    for (unsigned w = 0; w < app.workers().size(); ++w) {
+        if (worker && *worker != w) {
+            continue;
+        }
+        std::optional<tcp::ConnInfo> info;
+        app.call_on_worker(
+            w, [&](dataplane::WorkerContext& wc) { info = wc.tcp->engine().describe(id); });
+        if (info) {
+            print_conn(*info, w, out);
+            found = true;
+        }
+    }
+    if (!found) {
+        out.printf("error: no connection %u (see 'show tcp connections')\n", id);
+    }
+}
+
+void show_tcp_apps(dataplane::App& app, Output& out) {
+    out.printf("%-8s %-6s %-8s %-4s %-9s %-46s %-46s %14s %14s %-64s %-64s %s\n", "id", "worker",
+               "mode", "open", "state", "local", "remote", "rx_bytes", "tx_bytes", "rx_sha256",
+               "tx_sha256", "close");
+    for (unsigned w = 0; w < app.workers().size(); ++w) {
+        std::vector<dataplane::TcpAppRecord> recs;
+        app.call_on_worker(w, [&recs](dataplane::WorkerContext& wc) { recs = wc.tcp->apps(); });
+        for (const auto& r : recs) {
+            const auto mode = dataplane::to_string(r.mode);
+            const auto reason = r.finished ? tcp::to_string(r.reason) : std::string_view("-");
+            out.printf("%-8u %-6u %-8.*s %-4s %-9s %-46s %-46s %14" PRIu64 " %14" PRIu64
+                       " %-64s %-64s %.*s\n",
+                       r.conn, w, int(mode.size()), mode.data(), r.active_open ? "out" : "in",
+                       r.finished ? "finished" : "live",
+                       endpoint_text(r.tuple.local, r.tuple.local_port).c_str(),
+                       endpoint_text(r.tuple.remote, r.tuple.remote_port).c_str(), r.rx_bytes,
+                       r.tx_bytes, r.rx_sha256.empty() ? "-" : r.rx_sha256.c_str(),
+                       r.tx_sha256.empty() ? "-" : r.tx_sha256.c_str(), int(reason.size()),
+                       reason.data());
+        }
+    }
+}
+
+void show_tcp_services(dataplane::App& app, Output& out) {
+    std::vector<dataplane::TcpServiceSpec> svcs;
+    if (!app.workers().empty()) {
+        app.call_on_worker(0, [&svcs](dataplane::WorkerContext& wc) { svcs = wc.tcp->services(); });
+    }
+    out.printf("%-8s %-8s %s\n", "port", "mode", "bytes");
+    for (const auto& s : svcs) {
+        const auto mode = dataplane::to_string(s.mode);
+        out.printf("%-8u %-8.*s %" PRIu64 "\n", s.tcp_port, int(mode.size()), mode.data(), s.bytes);
+    }
+}
+
+std::optional<dataplane::TcpAppMode> mode_arg(const Args& args, Output& out) {
+    const auto text = args.get("mode").value_or("");
+    auto mode = dataplane::tcp_app_mode(text);
+    if (!mode) {
+        out.printf("error: '%.*s' is not a mode (echo, sink, source, discard)\n", int(text.size()),
+                   text.data());
+    }
+    return mode;
+}
+
+void tcp_service_add(dataplane::App& app, const Args& args, Output& out) {
+    auto mode = mode_arg(args, out);
+    if (!mode) {
+        return;
+    }
+    dataplane::TcpServiceSpec spec;
+    spec.tcp_port = static_cast<uint16_t>(*args.get_uint("port"));
+    spec.mode = *mode;
+    spec.bytes = args.get_uint("bytes").value_or(0);
+    if (spec.tcp_port == 0) {
+        out.printf("error: TCP port 0\n");
+        return;
+    }
+    // Every worker listens: RSS may bring a connection's SYN to any of them.
+    for (unsigned w = 0; w < app.workers().size(); ++w) {
+        std::optional<std::string> e;
+        if (!app.call_on_worker(
+                w, [&](dataplane::WorkerContext& wc) { e = wc.tcp->add_service(spec); })) {
+            e = "worker " + std::to_string(w) + " did not answer";
+        }
+        if (e) {
+            out.printf("error: %s\n", e->c_str());
+            return;
+        }
+    }
+    out.printf("listening on TCP port %u (%s)\n", spec.tcp_port,
+               std::string(dataplane::to_string(spec.mode)).c_str());
+}
+
+void tcp_service_del(dataplane::App& app, const Args& args, Output& out) {
+    const auto port = static_cast<uint16_t>(*args.get_uint("port"));
+    std::optional<std::string> e;
+    for (unsigned w = 0; w < app.workers().size(); ++w) {
+        app.call_on_worker(w,
+                           [&](dataplane::WorkerContext& wc) { e = wc.tcp->remove_service(port); });
+    }
+    if (e) {
+        out.printf("error: %s\n", e->c_str());
+        return;
+    }
+    out.printf("TCP port %u: service removed (live connections continue)\n", port);
+}
+
+void tcp_connect(dataplane::App& app, const Args& args, Output& out) {
+    auto mode = mode_arg(args, out);
+    if (!mode) {
+        return;
+    }
+    auto remote = parse_ip(args.get("dst").value_or(""));
+    if (!remote) {
+        out.printf("error: not an IP address\n");
+        return;
+    }
+    const dataplane::PortRuntime* n6 = nullptr;
+    for (const auto& p : app.ports()) {
+        if (p.role == config::PortRole::n6 && n6 == nullptr) {
+            n6 = &p;
+        }
+    }
+    if (n6 == nullptr || app.workers().empty()) {
+        out.printf("error: no N6 port or no worker\n");
+        return;
+    }
+    dataplane::TcpConnectSpec spec;
+    spec.port_index = n6->index;
+    spec.remote = *remote;
+    spec.remote_port = static_cast<uint16_t>(*args.get_uint("dport"));
+    spec.mode = *mode;
+    spec.bytes = args.get_uint("bytes").value_or(0);
+    // Connections braid opens are spread over the workers.
+    static unsigned next_worker = 0;
+    const unsigned w = next_worker++ % static_cast<unsigned>(app.workers().size());
+    std::variant<tcp::ConnId, std::string> r = std::string("worker did not answer");
+    app.call_on_worker(w, [&](dataplane::WorkerContext& wc) {
+        r = wc.tcp->connect(spec, rte_rdtsc() / wc.tsc_per_us);
+    });
+    if (const auto* e = std::get_if<std::string>(&r)) {
+        out.printf("error: %s\n", e->c_str());
+        return;
+    }
+    out.printf("connection %u on worker %u\n", std::get<tcp::ConnId>(r), w);
+}
+
+void tcp_close(dataplane::App& app, const Args& args, Output& out, bool abort) {
+    const auto id = static_cast<tcp::ConnId>(*args.get_uint("id"));
+    const unsigned w = static_cast<unsigned>(args.get_uint("worker").value_or(0));
+    bool ok = false;
+    app.call_on_worker(w, [&](dataplane::WorkerContext& wc) {
+        const uint64_t now = rte_rdtsc() / wc.tsc_per_us;
+        ok = abort ? wc.tcp->abort(id, now) : wc.tcp->close(id, now);
+    });
+    if (!ok) {
+        out.printf("error: no connection %u on worker %u\n", id, w);
+        return;
+    }
+    out.printf("connection %u on worker %u: %s\n", id, w, abort ? "aborted (RST sent)" : "closing");
+}
+
+}  // namespace
+
+void register_tcp_commands(cli::Registry& r, CommandContext& ctx) {
+    auto& app = ctx.app;
+    // clang-format off
+    r.add({"show tcp stats", "braid's TCP endpoint: connections by state, engine and endpoint counters",
+           [&app](const Args&, Output& o) { show_tcp_stats(app, o); }});
+    r.add({"show tcp connections", "every TCP connection: state, addresses, cwnd, srtt, rto, queues",
+           [&app](const Args& a, Output& o) { show_tcp_connections(app, a, o); }});
+    r.add({"show tcp connections <state:str>", "TCP connections in one state (e.g. established, time_wait)",
+           [&app](const Args& a, Output& o) { show_tcp_connections(app, a, o); }});
+    r.add({"show tcp connection <id:u32>", "one TCP connection: cwnd, ssthresh, srtt, rto, windows, buffers",
+           [&app](const Args& a, Output& o) { show_tcp_connection(app, a, o); }});
+    r.add({"show tcp connection <id:u32> worker <worker:u32>", "one TCP connection of one worker",
+           [&app](const Args& a, Output& o) { show_tcp_connection(app, a, o); }});
+    r.add({"show tcp apps", "test application connections, live and finished: bytes, SHA-256, close reason",
+           [&app](const Args&, Output& o) { show_tcp_apps(app, o); }});
+    r.add({"show tcp services", "test applications listening on braid's N6 addresses",
+           [&app](const Args&, Output& o) { show_tcp_services(app, o); }});
+    r.add({"tcp service add <port:u16> <mode:str>", "listen on a TCP port of braid's N6 addresses: echo, sink, discard",
+           [&app](const Args& a, Output& o) { tcp_service_add(app, a, o); }});
+    r.add({"tcp service add <port:u16> <mode:str> <bytes:u64>", "listen with a source that sends <bytes> per connection",
+           [&app](const Args& a, Output& o) { tcp_service_add(app, a, o); }});
+    r.add({"tcp service del <port:u16>", "stop listening (live connections continue)",
+           [&app](const Args& a, Output& o) { tcp_service_del(app, a, o); }});
+    r.add({"tcp connect <dst:ip> <dport:u16> <mode:str>", "open a connection from braid's N6 address running echo, sink or discard",
+           [&app](const Args& a, Output& o) { tcp_connect(app, a, o); }});
+    r.add({"tcp connect <dst:ip> <dport:u16> <mode:str> <bytes:u64>", "open a connection that sends <bytes> (source)",
+           [&app](const Args& a, Output& o) { tcp_connect(app, a, o); }});
+    r.add({"tcp close <id:u32> worker <worker:u32>", "close a connection (FIN after queued data)",
+           [&app](const Args& a, Output& o) { tcp_close(app, a, o, false); }});
+    r.add({"tcp abort <id:u32> worker <worker:u32>", "abort a connection (RST)",
+           [&app](const Args& a, Output& o) { tcp_close(app, a, o, true); }});
+    // clang-format on
+}
+
+void tcp_families(const dataplane::App& app, std::vector<metrics::Family>& out) {
+    using metrics::Type;
+    metrics::Family events{"braid_tcp_events_total",
+                           "braid's TCP endpoint: engine events by kind (see show tcp stats)",
+                           Type::counter,
+                           {}};
+    for (size_t i = 0; i < tcp::counter_count; ++i) {
+        uint64_t n = 0;
+        for (const auto* wc : app.workers()) {
+            n += wc->tcp != nullptr ? wc->tcp->counters()[i] : 0;
+        }
+        events.samples.push_back({{{"event", std::string(tcp::counter_info[i].name)}}, double(n)});
+    }
+    out.push_back(std::move(events));
+    metrics::Family states{
+        "braid_tcp_connections", "braid's TCP connections, by state", Type::gauge, {}};
+    for (size_t s = 0; s < static_cast<size_t>(tcp::State::count); ++s) {
+        uint64_t n = 0;
+        for (const auto* wc : app.workers()) {
+            n += wc->tcp != nullptr ? wc->tcp->connections_in(static_cast<tcp::State>(s)) : 0;
+        }
+        states.samples.push_back(
+            {{{"state", std::string(tcp::to_string(static_cast<tcp::State>(s)))}}, double(n)});
+    }
+    out.push_back(std::move(states));
+    static constexpr const char* host_names[] = {
+#define BRAID_X(name, help) #name,
+        BRAID_TCP_HOST_COUNTERS(BRAID_X)
+#undef BRAID_X
+    };
+    metrics::Family host{
+        "braid_tcp_endpoint_total",
+        "braid's TCP endpoint: frames built, mbuf shortages, application connections",
+        Type::counter,
+        {}};
+    for (size_t i = 0; i < std::size(host_names); ++i) {
+        uint64_t n = 0;
+        for (const auto* wc : app.workers()) {
+            n += wc->tcp != nullptr ? wc->tcp->counter(static_cast<dataplane::TcpHostCounter>(i))
+                                    : 0;
+        }
+        host.samples.push_back({{{"event", host_names[i]}}, double(n)});
+    }
+    out.push_back(std::move(host));
+}
+
+}  // namespace braid::control

@@ -1,0 +1,186 @@
+// braid's own TCP endpoint on a worker (issue 5): the tcpstack engine wired to the ports, plus
+// the test applications that run on it (echo, sink, source, discard) for interop tests against
+// the Linux kernel and for operators checking a path. The MPTCP proxy (issues 6, 7) will be the
+// second application of the same engine.
+//
+// One TcpHost per worker, used by that worker only (pipelines/tcp_local.cc feeds it segments
+// addressed to braid, `tcp_timers` polls it). The control core reaches it through
+// App::call_on_worker (CLI commands, `show tcp ...`); exporter threads read only counters()
+// and states(), which the worker writes as single-writer statistics (dataplane/counter.h).
+//
+// Frames out: IP packets (no Ethernet header yet) in mbufs from `pool`, the TCP payload chained
+// after the header mbuf, with MbufMeta::port_index set to the port that owns the source address;
+// the caller adds the Ethernet header toward the next hop and sends them.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "dataplane/counter.h"
+#include "dataplane/sha256.h"
+#include "pipelines/drop_reasons.h"
+#include "tcpstack/engine.h"
+
+struct rte_mbuf;
+struct rte_mempool;
+
+namespace braid::dataplane {
+
+struct PortRuntime;
+class FlowOwnerTable;
+
+// clang-format off
+#define BRAID_TCP_APP_MODES(X)                                                   \
+    X(echo,    "sends back every byte it receives, closes after the peer does")  \
+    X(sink,    "reads and hashes everything, closes after the peer does")       \
+    X(source,  "sends `bytes` bytes of a seeded pattern, then closes")          \
+    X(discard, "reads and drops everything (no hash), closes after the peer")
+// clang-format on
+
+enum class TcpAppMode : uint8_t {
+#define BRAID_X(name, help) name,
+    BRAID_TCP_APP_MODES(BRAID_X)
+#undef BRAID_X
+        count
+};
+std::string_view to_string(TcpAppMode m);
+std::optional<TcpAppMode> tcp_app_mode(std::string_view name);
+
+// What an application connection did: live ones from their state, finished ones kept (a bounded
+// history) so that a test or an operator can read the result after the close.
+struct TcpAppRecord {
+    tcp::ConnId conn = 0;
+    unsigned worker = 0;
+    tcp::FourTuple tuple;
+    TcpAppMode mode = TcpAppMode::echo;
+    bool active_open = false;  // braid connected (client) rather than accepted
+    bool finished = false;
+    tcp::CloseReason reason = tcp::CloseReason::normal;  // when finished
+    uint64_t rx_bytes = 0;
+    uint64_t tx_bytes = 0;      // queued to the engine (for source: the pattern bytes)
+    uint64_t target_bytes = 0;  // source: how many to send
+    std::string rx_sha256;      // of everything received (sink/echo), when finished
+    std::string tx_sha256;      // of everything sent (source/echo), when finished
+    uint64_t started_us = 0;
+    uint64_t finished_us = 0;
+};
+
+// A listening application on braid's N6 addresses (eth_classify passes TCP to braid only there).
+struct TcpServiceSpec {
+    uint16_t tcp_port = 0;
+    TcpAppMode mode = TcpAppMode::echo;
+    uint64_t bytes = 0;  // source: bytes per connection
+};
+
+struct TcpConnectSpec {
+    uint16_t port_index = 0;  // braid port whose address is the source
+    tcp::IpAddr remote;
+    uint16_t remote_port = 0;
+    uint16_t local_port = 0;  // 0: an ephemeral port of this worker
+    TcpAppMode mode = TcpAppMode::source;
+    uint64_t bytes = 0;
+};
+
+// clang-format off
+#define BRAID_TCP_HOST_COUNTERS(X)                                                        \
+    X(frames_out,        "IP packets built from the engine's segments")                  \
+    X(tx_no_mbuf,        "segments not sent: the header mempool was empty")              \
+    X(app_no_mbuf,       "source applications that found the mempool empty (retried)")    \
+    X(app_connections,   "application connections opened (accepted or connected)")       \
+    X(app_finished,      "application connections finished")
+// clang-format on
+
+enum class TcpHostCounter : uint8_t {
+#define BRAID_X(name, help) name,
+    BRAID_TCP_HOST_COUNTERS(BRAID_X)
+#undef BRAID_X
+        count
+};
+
+struct TcpHostConfig {
+    tcp::EngineConfig engine;         // clone_pool required
+    rte_mempool* pool = nullptr;      // header mbufs and source payload
+    FlowOwnerTable* flows = nullptr;  // with several workers: active opens registered here
+    unsigned worker = 0;
+    unsigned n_workers = 1;
+    size_t history = 256;  // finished application records kept
+};
+
+class TcpHost {
+public:
+    // `ports`: every port of the instance (the local addresses and which port sends from them).
+    TcpHost(const TcpHostConfig& cfg, std::span<const PortRuntime> ports);
+    ~TcpHost();
+    TcpHost(const TcpHost&) = delete;
+    TcpHost& operator=(const TcpHost&) = delete;
+
+    // A frame addressed to one of braid's addresses, IPv4 or IPv6 carrying TCP, as
+    // eth_classify passed it (Ethernet at the data pointer, MbufMeta::l3_offset set, IP header
+    // validated). Takes the mbuf; DropReason::count when the engine got it, else the reason
+    // the caller must count (the mbuf is then still the caller's).
+    pipelines::DropReason input(rte_mbuf* m, uint64_t now_us);
+    // Timers and applications. Call every loop; it does work at most every `tick_us`.
+    void poll(uint64_t now_us);
+    // Frames built since the last take (IP packets, see above). The caller owns them.
+    std::vector<rte_mbuf*>& frames() { return frames_; }
+
+    // --- control (the owning worker, or anyone before the worker runs) ----------------------
+    // Listen on a port's addresses with an application. Error text on failure.
+    std::optional<std::string> add_service(const TcpServiceSpec& s);
+    std::optional<std::string> remove_service(uint16_t tcp_port);
+    const std::vector<TcpServiceSpec>& services() const { return services_; }
+    // Open a connection running an application. The connection id, or an error text.
+    std::variant<tcp::ConnId, std::string> connect(const TcpConnectSpec& s, uint64_t now_us);
+    bool close(tcp::ConnId c, uint64_t now_us);
+    bool abort(tcp::ConnId c, uint64_t now_us);
+    std::vector<TcpAppRecord> apps() const;  // live ones, then finished ones, oldest first
+
+    tcp::Engine& engine() { return *engine_; }
+    const tcp::Engine& engine() const { return *engine_; }
+
+    // --- statistics: written by the worker, read by anyone (tear-free u64 reads) --------------
+    const tcp::Counters& counters() const { return engine_->counters(); }
+    uint64_t counter(TcpHostCounter c) const {
+        return host_counters_[static_cast<size_t>(c)].get();
+    }
+    // Connections by state, refreshed by poll() every `states_period_us`.
+    uint64_t connections_in(tcp::State s) const { return states_[static_cast<size_t>(s)].get(); }
+
+private:
+    struct App;
+    void on_segment(tcp::OutSegment&& s);
+    void on_event(const tcp::Event& e);
+    void run_events();
+    void pump(App& a, uint64_t now_us);
+    void finish(App& a, tcp::CloseReason reason, uint64_t now_us);
+    const PortRuntime* port_for(const tcp::IpAddr& local) const;
+    void count(TcpHostCounter c) { host_counters_[static_cast<size_t>(c)].add(); }
+
+    TcpHostConfig cfg_;
+    std::vector<const PortRuntime*> ports_;
+    std::unique_ptr<tcp::Engine> engine_;
+    std::vector<rte_mbuf*> frames_;
+    std::vector<tcp::Event> events_;
+    std::vector<TcpServiceSpec> services_;
+    std::unordered_map<tcp::ListenerId, TcpServiceSpec> by_listener_;
+    std::unordered_map<uint16_t, tcp::ListenerId> listener_of_port_;
+    std::unordered_map<tcp::ConnId, std::unique_ptr<App>> apps_;
+    std::deque<TcpAppRecord> history_;
+    uint16_t next_ephemeral_ = 0;
+    uint16_t ip_id_ = 0;
+    uint64_t now_us_ = 0;  // of the call in progress (events carry no time)
+    uint64_t next_tick_us_ = 0;
+    uint64_t next_states_us_ = 0;
+    std::array<Counter, static_cast<size_t>(TcpHostCounter::count)> host_counters_;
+    std::array<Counter, static_cast<size_t>(tcp::State::count)> states_;
+};
+
+}  // namespace braid::dataplane

@@ -1,0 +1,127 @@
+// tcp_local and tcp_timers: braid's own TCP endpoint (dataplane/tcp_host.h, issue 5).
+//
+// tcp_local takes TCP segments addressed to braid (eth_classify: IPv4/IPv6 TCP to one of the
+// port's addresses) and feeds them to this worker's TcpHost; with several workers, a segment of
+// a connection another worker opened goes to that worker first (the flow-owner table, DESIGN.md
+// §5). tcp_timers, a source node, runs the engine's timers and the applications that wait for
+// buffer space. Both send what the engine emitted: an Ethernet header toward the next hop, then
+// the TX node of the port that owns the source address.
+#include <rte_cycles.h>
+#include <rte_ip.h>
+#include <rte_tcp.h>
+
+#include "dataplane/flow_owner.h"
+#include "dataplane/tcp_host.h"
+#include "pipelines/node.h"
+#include "pipelines/upf.h"
+
+namespace braid::pipelines {
+
+namespace {
+
+enum LocalNext : rte_edge_t { local_drop, local_n3_tx, local_n6_tx, local_handoff, local_count };
+constexpr const char* local_next[local_count] = {"drop", "n3_tx", "n6_tx", "handoff"};
+
+enum TimersNext : rte_edge_t { timers_drop, timers_n3_tx, timers_n6_tx, timers_count };
+constexpr const char* timers_next[timers_count] = {"drop", "n3_tx", "n6_tx"};
+static_assert(static_cast<int>(local_n3_tx) == static_cast<int>(timers_n3_tx) &&
+              static_cast<int>(local_n6_tx) == static_cast<int>(timers_n6_tx) &&
+              static_cast<int>(local_drop) == static_cast<int>(timers_drop));
+
+uint64_t now_us(const dataplane::WorkerContext& wc) {
+    return rte_rdtsc() / wc.tsc_per_us;
+}
+
+// The frames the engine emitted: Ethernet toward the next hop, then out (edges 0..2 are drop,
+// n3_tx, n6_tx in both nodes).
+uint16_t send_frames(rte_graph* graph, rte_node* node, dataplane::WorkerContext& wc) {
+    auto& frames = wc.tcp->frames();
+    const auto& ports = app().ports();
+    for (rte_mbuf* m : frames) {
+        const dataplane::PortRuntime& port = ports[dataplane::meta(m).port_index];
+        const uint8_t version = *rte_pktmbuf_mtod(m, const uint8_t*) >> 4;
+        uint32_t dst = 0;
+        if (version == 4) {
+            dst = rte_be_to_cpu_32(rte_pktmbuf_mtod(m, const rte_ipv4_hdr*)->dst_addr);
+        }
+        const DropReason r = prepend_ethernet(
+            wc, port, m, dst, version == 4 ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
+        if (r != DropReason::count) {
+            enqueue_drop(graph, node, local_drop, m, r);
+        } else {
+            rte_node_enqueue_x1(graph, node, tx_edge_for(port, local_n3_tx), m);
+        }
+    }
+    const auto n = static_cast<uint16_t>(frames.size());
+    frames.clear();
+    return n;
+}
+
+// With several workers: the worker that opened the connection, when it is another one.
+std::optional<uint16_t> other_owner(const dataplane::WorkerContext& wc, rte_mbuf* m) {
+    const uint16_t l3 = dataplane::meta(m).l3_offset;
+    const uint8_t version = *rte_pktmbuf_mtod_offset(m, const uint8_t*, l3) >> 4;
+    dataplane::FlowKey key;
+    if (version == 4) {
+        const auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, l3);
+        const uint32_t ihl = (ip->version_ihl & 0x0f) * 4u;
+        if (rte_pktmbuf_data_len(m) < l3 + ihl + sizeof(rte_tcp_hdr)) {
+            return std::nullopt;  // tcp_local's checks name the problem
+        }
+        const auto* th = rte_pktmbuf_mtod_offset(m, const rte_tcp_hdr*, l3 + ihl);
+        key = dataplane::FlowKey::v4(rte_be_to_cpu_32(ip->src_addr), rte_be_to_cpu_32(ip->dst_addr),
+                                     rte_be_to_cpu_16(th->src_port), rte_be_to_cpu_16(th->dst_port),
+                                     IPPROTO_TCP);
+    } else {
+        const auto* ip6 = rte_pktmbuf_mtod_offset(m, const rte_ipv6_hdr*, l3);
+        if (rte_pktmbuf_data_len(m) < l3 + sizeof(rte_ipv6_hdr) + sizeof(rte_tcp_hdr)) {
+            return std::nullopt;
+        }
+        const auto* th = rte_pktmbuf_mtod_offset(m, const rte_tcp_hdr*, l3 + sizeof(rte_ipv6_hdr));
+        key = dataplane::FlowKey::v6(ip6->src_addr, ip6->dst_addr, rte_be_to_cpu_16(th->src_port),
+                                     rte_be_to_cpu_16(th->dst_port), IPPROTO_TCP);
+    }
+    auto owner = app().flows().owner(key);
+    if (owner && *owner != wc.index && *owner < wc.n_workers) {
+        return owner;
+    }
+    return std::nullopt;
+}
+
+uint16_t tcp_local_process(rte_graph* graph, rte_node* node, void** objs, uint16_t nb) {
+    dataplane::WorkerContext& wc = *ctx(node).wc;
+    const uint64_t now = now_us(wc);
+    for (uint16_t i = 0; i < nb; ++i) {
+        auto* m = static_cast<rte_mbuf*>(objs[i]);
+        if (wc.n_workers > 1) {
+            if (auto owner = other_owner(wc, m)) {
+                auto& md = dataplane::meta(m);
+                md.handoff_to = static_cast<uint8_t>(*owner & 0x1f);
+                md.resume = static_cast<uint8_t>(Resume::tcp_local);
+                rte_node_enqueue_x1(graph, node, local_handoff, m);
+                continue;
+            }
+        }
+        const DropReason r = wc.tcp->input(m, now);
+        if (r != DropReason::count) {
+            enqueue_drop(graph, node, local_drop, m, r);
+        }
+    }
+    send_frames(graph, node, wc);
+    return nb;
+}
+
+uint16_t tcp_timers_process(rte_graph* graph, rte_node* node, void** /*objs*/, uint16_t /*nb*/) {
+    dataplane::WorkerContext& wc = *ctx(node).wc;
+    wc.tcp->poll(now_us(wc));
+    return send_frames(graph, node, wc);
+}
+
+}  // namespace
+
+extern const NodeDef tcp_local_node = {"tcp_local", tcp_local_process, 0,
+                                       local_next,  local_count,       nullptr};
+extern const NodeDef tcp_timers_node = {"tcp_timers", tcp_timers_process, RTE_NODE_SOURCE_F,
+                                        timers_next,  timers_count,       nullptr};
+
+}  // namespace braid::pipelines
