@@ -45,6 +45,10 @@ void register_commands(cli::Registry& registry, CommandContext& ctx);
 // Static sessions and user-plane state (session_commands.cc).
 void register_session_commands(cli::Registry& registry, CommandContext& ctx);
 
+// The fault-injection stage: set/clear/show fault (fault_commands.cc).
+void register_fault_commands(cli::Registry& registry, CommandContext& ctx);
+void fault_families(const dataplane::App& app, std::vector<metrics::Family>& out);
+
 // Collectors for /metrics reading the dataplane (per-worker counters summed when read).
 void add_dataplane_collectors(metrics::Exporter& exporter, CommandContext& ctx);
 

@@ -54,7 +54,8 @@ namespace braid::pipelines {
     X(nd_not_for_us,       "neighbor solicitation for an address that is not braid's")         \
     X(tx_queue_full,       "TX queue full after retries")                                      \
     X(handoff_ring_full,   "the hand-off ring to the session's owner worker is full")          \
-    X(handoff_session_gone, "session deleted or re-keyed while the packet was handed off")
+    X(handoff_session_gone, "session deleted or re-keyed while the packet was handed off") \
+    X(fault_injected,      "dropped on purpose by the fault-injection stage (set fault)")
 // clang-format on
 
 enum class DropReason : uint16_t {
