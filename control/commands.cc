@@ -507,6 +507,7 @@ void register_commands(cli::Registry& r, CommandContext& ctx) {
     // clang-format on
     register_session_commands(r, ctx);
     register_tcp_commands(r, ctx);
+    register_fault_commands(r, ctx);
 }
 
 }  // namespace braid::control

@@ -49,6 +49,10 @@ void register_tcp_commands(cli::Registry& registry, CommandContext& ctx);
 // /metrics families of braid's TCP endpoint (control/tcp_commands.cc).
 void tcp_families(const dataplane::App& app, std::vector<metrics::Family>& out);
 
+// The fault-injection stage: set/clear/show fault (fault_commands.cc).
+void register_fault_commands(cli::Registry& registry, CommandContext& ctx);
+void fault_families(const dataplane::App& app, std::vector<metrics::Family>& out);
+
 // Collectors for /metrics reading the dataplane (per-worker counters summed when read).
 void add_dataplane_collectors(metrics::Exporter& exporter, CommandContext& ctx);
 

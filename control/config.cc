@@ -993,6 +993,61 @@ void check_pfcp(Reader& r, const Pfcp& pfcp) {
     }
 }
 
+// fault_injection: { n3|n6: { rx|tx: { drop: 1.5, delay_us: 25000, ... } } }
+void read_fault_injection(Reader& r, const YAML::Node& node, const std::string& path,
+                          dataplane::FaultPlan& plan) {
+    const auto direction = [&](uint8_t role, dataplane::FaultDirection dir) {
+        return [&r, &plan, role, dir](const YAML::Node& d, const std::string& dp) {
+            dataplane::FaultSpec& spec = plan.at(role, dir);
+            if (d.IsNull()) {
+                return;
+            }
+            if (!d.IsMap()) {
+                r.error(dp, r.line(d, dp), "expected a map, got " + std::string(type_name(d)));
+                return;
+            }
+            std::vector<std::string> seen;
+            for (const auto& entry : d) {
+                const YAML::Node key = entry.first;
+                const YAML::Node value = entry.second;
+                if (!key.IsScalar()) {
+                    r.error(dp, line_of(key), "map keys must be scalars");
+                    continue;
+                }
+                const std::string kp = join_path(dp, key.Scalar());
+                if (std::find(seen.begin(), seen.end(), key.Scalar()) != seen.end()) {
+                    r.error(kp, line_of(key), "duplicate key '" + key.Scalar() + "'");
+                    continue;
+                }
+                seen.push_back(key.Scalar());
+                if (value.IsNull()) {
+                    r.error(kp, line_of(key), "expected a value");
+                    continue;
+                }
+                if (auto text = r.scalar(value, kp, "a number")) {
+                    if (auto why = dataplane::set_fault_key(spec, key.Scalar(), *text)) {
+                        r.error(kp, line_of(key), *why);
+                    }
+                }
+            }
+        };
+    };
+    const auto role = [&](uint8_t ro) {
+        return [&r, direction, ro](const YAML::Node& v, const std::string& p) {
+            r.map(v, p,
+                  {
+                      {"rx", direction(ro, dataplane::FaultDirection::rx)},
+                      {"tx", direction(ro, dataplane::FaultDirection::tx)},
+                  });
+        };
+    };
+    r.map(node, path,
+          {
+              {"n3", role(static_cast<uint8_t>(PortRole::n3))},
+              {"n6", role(static_cast<uint8_t>(PortRole::n6))},
+          });
+}
+
 void read_config(Reader& r, const YAML::Node& root, Config& c) {
     bool have_ports = false;
     bool roles_ok = false;
@@ -1350,6 +1405,10 @@ void read_config(Reader& r, const YAML::Node& root, Config& c) {
                                 });
                             }},
                        });
+             }},
+            {"fault_injection",
+             [&](const YAML::Node& node, const std::string& path) {
+                 read_fault_injection(r, node, path, c.fault_injection);
              }},
             {"log",
              [&](const YAML::Node& node, const std::string& path) {
@@ -1932,6 +1991,26 @@ std::string render(const Config& c) {
     out << YAML::Key << "log" << YAML::Value << YAML::BeginMap;
     emit_string(out, "level", c.log.level);
     out << YAML::EndMap;
+
+    if (c.fault_injection != dataplane::FaultPlan{}) {
+        out << YAML::Key << "fault_injection" << YAML::Value << YAML::BeginMap;
+        for (PortRole role : {PortRole::n3, PortRole::n6}) {
+            const auto ro = static_cast<uint8_t>(role);
+            out << YAML::Key << std::string(to_string(role)) << YAML::Value << YAML::BeginMap;
+            for (auto dir : {dataplane::FaultDirection::rx, dataplane::FaultDirection::tx}) {
+                const dataplane::FaultSpec& spec = c.fault_injection.at(ro, dir);
+                out << YAML::Key << std::string(dataplane::to_string(dir)) << YAML::Value
+                    << YAML::BeginMap;
+                for (std::string_view k : dataplane::fault_keys) {
+                    out << YAML::Key << std::string(k) << YAML::Value
+                        << dataplane::fault_key_text(spec, k);
+                }
+                out << YAML::EndMap;
+            }
+            out << YAML::EndMap;
+        }
+        out << YAML::EndMap;
+    }
 
     out << YAML::EndMap;
     return std::string(out.c_str()) + "\n";

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 #include "control/pfcp/ue_ip_pool.h"
+#include "dataplane/fault_spec.h"
 
 namespace braid::config {
 
@@ -236,6 +237,8 @@ struct Config {
     Tcp tcp;
     Sessions sessions;
     Log log;
+    // `fault_injection:` — per port role and direction (docs/CONFIG.md); all off when absent.
+    dataplane::FaultPlan fault_injection;
 
     const Port* port_by_name(std::string_view name) const;
 

@@ -223,6 +223,7 @@ void add_dataplane_collectors(metrics::Exporter& exporter, CommandContext& ctx) 
                            [&app](std::vector<Family>& out) { worker_families(app, out); });
     exporter.add_collector("upf", [&app](std::vector<Family>& out) { upf_families(app, out); });
     exporter.add_collector("tcp", [&app](std::vector<Family>& out) { tcp_families(app, out); });
+    exporter.add_collector("fault", [&app](std::vector<Family>& out) { fault_families(app, out); });
     exporter.add_collector("control", [&app, &ctx](std::vector<Family>& out) {
         const auto& cs = app.control_stats();
         auto f = family("braid_neighbor_entries", "Neighbor table entries, by state", Type::gauge);

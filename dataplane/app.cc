@@ -133,6 +133,9 @@ bool App::setup(const config::Config& cfg, std::string* err) {
     }
     ports_started_ = true;
     publish_neighbors();
+    if (cfg.fault_injection.enabled()) {
+        set_fault_plan(cfg.fault_injection);
+    }
     return true;
 }
 
@@ -403,7 +406,9 @@ uint64_t App::shutdown() {
                 rte_eth_tx_buffer_flush(p.port_id, wc->txq, wc->tx_buffers[p.index]);
             }
         }
+        wc->fault.discard_all();  // packets the fault stage still held (delay line, reorder)
     }
+    fault_published_.reset();
     if (buffer_) {
         buffer_->discard_all();
     }

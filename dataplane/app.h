@@ -19,6 +19,7 @@
 
 #include "control/config.h"
 #include "dataplane/counter.h"
+#include "dataplane/fault.h"
 #include "dataplane/flow_owner.h"
 #include "dataplane/gtpu_paths.h"
 #include "dataplane/mbuf_meta.h"
@@ -187,6 +188,9 @@ struct alignas(cache_line) WorkerContext {
     ReplyLimiter error_ind_limiter;
     ReplyLimiter icmp_error_limiter;  // gtpu_encap: ICMP too-big replies
     WorkerCounters counters;
+    // The fault-injection stage (dataplane/fault.h, pipelines/fault_stage.cc). Last: its delay
+    // lines are large and stay cold while no fault is set.
+    FaultWorker fault;
 };
 
 // What the control core publishes for the exporter thread (relaxed atomics: statistics only).
@@ -283,6 +287,10 @@ public:
     const PacketBuffer& packet_buffer() const { return *buffer_; }
     // Send a GTP-U End Marker for `teid` to `peer_ipv4` on N3 (through worker 0).
     bool send_end_marker(uint32_t peer_ipv4, uint32_t teid);
+    // The fault-injection plan in force (dataplane/fault_control.cc): set publishes it to every
+    // worker and returns once no worker can still read the previous one.
+    void set_fault_plan(const FaultPlan& plan);
+    const FaultPlan& fault_plan() const { return fault_plan_; }
     // GTP-U path management: the peers that sessions tunnel to and their echo state.
     const GtpuPaths& gtpu_paths() const { return *gtpu_paths_; }
 
@@ -371,6 +379,9 @@ private:
     uint64_t control_tx_packets_ = 0;
     bool launched_ = false;
     bool ports_started_ = false;
+    FaultPlan fault_plan_;                              // what `show fault` shows
+    std::unique_ptr<const FaultPlan> fault_published_;  // what workers may be reading
+    uint64_t fault_generation_ = 0;
 };
 
 // The one App of this process; nodes use it in their init callbacks to find their worker.

@@ -57,7 +57,8 @@ namespace braid::pipelines {
     X(handoff_session_gone, "session deleted or re-keyed while the packet was handed off")    \
     X(tcp_bad_header,      "TCP to braid: header shorter than 20 bytes or bad data offset")    \
     X(tcp_bad_checksum,    "TCP to braid: checksum wrong")                                     \
-    X(tcp_bad_options,     "TCP to braid: malformed options (RFC 9293 §3.2)")
+    X(tcp_bad_options,     "TCP to braid: malformed options (RFC 9293 §3.2)")                  \
+    X(fault_injected,      "dropped on purpose by the fault-injection stage (set fault)")
 // clang-format on
 
 enum class DropReason : uint16_t {

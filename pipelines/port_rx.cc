@@ -4,14 +4,15 @@
 #include <rte_ethdev.h>
 #include <rte_ring.h>
 
+#include "pipelines/fault_stage.h"
 #include "pipelines/node.h"
 
 namespace braid::pipelines {
 
 namespace {
 
-enum RxNext : rte_edge_t { rx_eth_classify, rx_count };
-constexpr const char* rx_next[rx_count] = {"eth_classify"};
+enum RxNext : rte_edge_t { rx_eth_classify, rx_drop, rx_count };
+constexpr const char* rx_next[rx_count] = {"eth_classify", "drop"};  // drop: fault injection
 
 template <config::PortRole Role>
 int rx_init(const rte_graph* graph, rte_node* node) {
@@ -22,6 +23,9 @@ int rx_init(const rte_graph* graph, rte_node* node) {
 uint16_t rx_process(rte_graph* graph, rte_node* node, void** /*objs*/, uint16_t /*nb*/) {
     dataplane::WorkerContext& wc = *ctx(node).wc;
     const uint8_t role = ctx(node).aux;
+    if (wc.fault.attention()) [[unlikely]] {
+        return fault_rx_process(graph, node, wc, role, rx_eth_classify, rx_drop);
+    }
     uint16_t total = 0;
     for (uint16_t i = 0; i < wc.n_rx[role]; ++i) {
         const dataplane::RxQueueRef& q = wc.rx[role][i];

@@ -1088,3 +1088,52 @@ TEST_CASE("static session errors name the entry and the field", "[config]") {
     CHECK_ERROR(parse(with("sessions:\n  static:\n    - seid: 0\n" + base)),
                 "sessions.static[0].seid", 10, "out of range");
 }
+
+TEST_CASE("fault_injection: off when absent, parsed per role and direction, strict", "[config]") {
+    using braid::dataplane::FaultDirection;
+    SECTION("absent: every spec off") {
+        const ParseResult r = parse(two_ports);
+        REQUIRE_OK(r);
+        CHECK_FALSE(r.config->fault_injection.enabled());
+    }
+    SECTION("the documented example") {
+        const ParseResult r =
+            parse(with("fault_injection:\n"
+                       "  n6:\n"
+                       "    rx: {drop: 1.0, seed: 7}\n"
+                       "    tx: {delay_us: 25000, jitter_us: 5000}\n"));
+        REQUIRE_OK(r);
+        const auto& f = r.config->fault_injection;
+        CHECK(f.at(1, FaultDirection::rx).drop_ppm == 10'000);
+        CHECK(f.at(1, FaultDirection::rx).seed == 7);
+        CHECK(f.at(1, FaultDirection::tx).delay_us == 25'000);
+        CHECK(f.at(1, FaultDirection::tx).jitter_us == 5'000);
+        CHECK_FALSE(f.at(0, FaultDirection::rx).enabled());
+        const ParseResult again = parse(braid::config::render(*r.config));
+        REQUIRE_OK(again);
+        CHECK(again.config->fault_injection == f);
+    }
+    SECTION("errors name the key path and line") {
+        const auto first_error = [](const std::string& text) {
+            const ParseResult r = parse(with(text));
+            REQUIRE_FALSE(r.errors.empty());
+            return r.errors.front();
+        };
+        Error e = first_error("fault_injection:\n  n9: {}\n");
+        CHECK(e.key == "fault_injection.n9");
+        CHECK(e.line == 9);
+        e = first_error("fault_injection:\n  n3:\n    up: {}\n");
+        CHECK(e.key == "fault_injection.n3.up");
+        e = first_error("fault_injection:\n  n3:\n    rx:\n      drop: 150\n");
+        CHECK(e.key == "fault_injection.n3.rx.drop");
+        CHECK(e.line == 11);
+        CHECK(e.message.find("percentage") != std::string::npos);
+        e = first_error("fault_injection:\n  n3:\n    tx:\n      loss: 1\n");
+        CHECK(e.key == "fault_injection.n3.tx.loss");
+        CHECK(e.message.find("unknown key 'loss'") != std::string::npos);
+        e = first_error("fault_injection:\n  n3:\n    tx:\n      reorder_gap: 0\n");
+        CHECK(e.key == "fault_injection.n3.tx.reorder_gap");
+        e = first_error("fault_injection:\n  n3:\n    tx: [1]\n");
+        CHECK(e.key == "fault_injection.n3.tx");
+    }
+}

@@ -460,3 +460,51 @@ TEST_CASE("hand-off: the owner finds the session again after the ring", "[handof
         CHECK(lab.sent(1, 1) == 0);
     }
 }
+
+// The fault-injection stage in the real graph (pipelines/fault_stage.cc), on worker 0 of this
+// lab: a seeded drop on n6 RX, then duplication on n3 TX, then off again.
+TEST_CASE("fault stage: seeded drop on n6 rx and duplicate on n3 tx in the graph", "[fault]") {
+    TwoWorkerLab lab;
+    constexpr auto n3 = static_cast<uint8_t>(config::PortRole::n3);
+    constexpr auto n6 = static_cast<uint8_t>(config::PortRole::n6);
+    dataplane::FaultWorker& fw = lab.app.workers()[0]->fault;
+    CHECK_FALSE(fw.attention());  // off by default
+
+    dataplane::FaultPlan plan;
+    dataplane::FaultSpec& rx = plan.at(n6, dataplane::FaultDirection::rx);
+    rx.drop_ppm = 500'000;
+    rx.seed = 7;
+    lab.app.set_fault_plan(plan);
+    CHECK(fw.attention());
+    lab.inject(1, 0, downlink(plain), 16);
+    lab.walk(0);
+    // The same decisions as the PRNG's sequence for seed 7.
+    dataplane::FaultRng rng(7);
+    uint64_t expected = 0;
+    for (int i = 0; i < 16; ++i) {
+        expected += rng.chance(500'000) ? 1 : 0;
+    }
+    const auto& c = fw.at(n6, dataplane::FaultDirection::rx).counters;
+    CHECK(c.seen.get() == 16);
+    CHECK(c.dropped.get() == expected);
+    CHECK(expected > 0);
+    CHECK(lab.app.drops(DropReason::fault_injected) == expected);
+    CHECK(lab.sent(0, 0) == 16 - expected);  // encapsulated toward the gNB
+
+    dataplane::FaultPlan dup;
+    dup.at(n3, dataplane::FaultDirection::tx).duplicate_ppm = 1'000'000;
+    lab.app.set_fault_plan(dup);
+    lab.inject(1, 0, downlink(plain), 4);
+    lab.walk(0);
+    CHECK(lab.sent(0, 0) == 8);
+    CHECK(fw.at(n3, dataplane::FaultDirection::tx).counters.duplicated.get() == 4);
+    CHECK(lab.app.drops(DropReason::fault_injected) == expected);  // no more drops
+
+    lab.app.set_fault_plan(dataplane::FaultPlan{});
+    lab.walk(0);
+    CHECK_FALSE(fw.attention());  // free again
+    lab.inject(1, 0, downlink(plain), 4);
+    lab.walk(0);
+    CHECK(lab.sent(0, 0) == 4);
+    CHECK(fw.at(n6, dataplane::FaultDirection::rx).counters.seen.get() == 16);
+}
