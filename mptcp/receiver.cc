@@ -36,6 +36,12 @@ Receiver::Receiver(DataSeq first_dsn, uint32_t buffer, bool checksums, Counters&
     edge_ = buffer;
 }
 
+int64_t Receiver::rel_of(DataSeq d) const {
+    constexpr int64_t band = int64_t{1} << 40;
+    int64_t from_nxt = d - (base_ + static_cast<uint64_t>(nxt_));
+    return nxt_ + std::clamp(from_nxt, -band, band);
+}
+
 void Receiver::add(RxResult& r, const Stored& s) {
     r.accepted += s.accepted;
     r.duplicate += s.duplicate;
@@ -59,6 +65,11 @@ DataSeq Receiver::data_ack() const {
 }
 
 void Receiver::note_fin(int64_t fin_rel) {
+    // A DATA_FIN before data already received or past the window cannot be the end: ignored
+    // (a genuine one is sent again).
+    if (!fin_rel_ && (fin_rel < nxt_ || fin_rel > edge())) {
+        return;
+    }
     if (!fin_rel_) {
         fin_rel_ = fin_rel;
     }

@@ -118,7 +118,10 @@ private:
     void finish_mapping(Mapping& m, RxResult& r);
     void note_fin(int64_t fin_rel);
     int64_t edge();
-    int64_t rel_of(DataSeq d) const { return d - base_; }
+    // Offset of `d` from base_, saturated to nxt_ ± 2^40: a peer's 64-bit DSN may be anything,
+    // and far outside that band its data is all duplicate or all beyond the window (< 2^32)
+    // anyway; the band keeps every later offset sum far from int64 overflow.
+    int64_t rel_of(DataSeq d) const;
     static void add(RxResult& r, const Stored& s);
 
     DataSeq base_;

@@ -438,3 +438,23 @@ TEST_CASE("Sender to Receiver over two subflows with checksums, a stall and the 
     CHECK(tc[Counter::tx_reinjected_bytes] > 0);
     CHECK(rc[Counter::rx_checksum_failed] == 0);
 }
+
+TEST_CASE("Receiver: absurd DSNs from the peer are dropped, a DATA_FIN past the window ignored") {
+    Counters c;
+    Receiver r(D0, 100, false, c);
+    // 2^62 ahead: all beyond the window (found by fuzz_mptcp_data: offsets must not overflow).
+    r.on_mapping(0, map64(D0 + (uint64_t{1} << 62), 1, 4), false);
+    CHECK(r.on_data(0, 1, B("abcd")).beyond_window == 4);
+    // 2^62 behind: all duplicate.
+    r.on_mapping(1, map64(D0 - (uint64_t{1} << 62), 1, 4), false);
+    CHECK(r.on_data(1, 1, B("abcd")).duplicate == 4);
+    CHECK(r.data_ack() == D0);
+    // A DATA_FIN far past the window does not fix the end of the stream.
+    r.on_mapping(2, DssMapping{(D0 + 5000).raw(), true, 0, 1, std::nullopt}, true);
+    CHECK_FALSE(r.fin_received());
+    r.on_mapping(3, map64(D0, 1, 3), true);
+    r.on_data(3, 1, B("xy"));
+    CHECK(r.fin_received());
+    CHECK(r.data_ack() == D0 + 3);
+    CHECK(read_all(r) == "xy");
+}
