@@ -201,7 +201,7 @@ if ((QUICK == 0)); then
     fi
     if ((asan_rc == 0)); then
         # Only what the tests run: the daemon and the benchmark are not needed under ASan.
-        timeout --kill-after=30 2400 meson compile -C build-asan unit_tests tcp_tests || asan_rc=$?
+        timeout --kill-after=30 2400 meson compile -C build-asan unit_tests tcp_tests mptcp_tests || asan_rc=$?
     fi
     if ((asan_rc == 0)); then
         export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

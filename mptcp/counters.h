@@ -1,0 +1,55 @@
+// Per-worker MPTCP counters, declared as data (name = metric label / CLI text, help), in the
+// shape of tcpstack/counters.h. One array per worker; readers sum the workers' arrays.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace braid::mptcp {
+
+// clang-format off
+#define BRAID_MPTCP_COUNTERS(X)                                                                   \
+    X(rx_bytes,                 "data-level bytes accepted (in order or queued out of order)")    \
+    X(rx_duplicate_bytes,       "data-level bytes already received (e.g. re-sent on another subflow)") \
+    X(rx_beyond_window_bytes,   "data-level bytes past the receive window or the DATA_FIN (dropped)") \
+    X(rx_unmapped_bytes,        "subflow bytes without a DSS mapping (dropped)")                  \
+    X(rx_mapping_changed,       "mappings contradicting an earlier one for the same subflow bytes") \
+    X(rx_mapping_old,           "mappings for subflow bytes already consumed (ignored)")          \
+    X(rx_mapping_table_full,    "mappings refused: too many pending on one subflow")              \
+    X(rx_checksum_failed,       "mappings whose DSS checksum did not verify")                     \
+    X(rx_data_fin,              "DATA_FINs reached in order")                                     \
+    X(tx_bytes,                 "data-level bytes sent for the first time")                       \
+    X(tx_reinjected_bytes,      "data-level bytes sent again on another subflow")                 \
+    X(tx_data_fin,              "DATA_FINs sent (first transmission)")                            \
+    X(tx_data_ack_old,          "DATA_ACKs below the current one (ignored)")                      \
+    X(tx_data_ack_beyond_sent,  "DATA_ACKs for data never sent (ignored)")
+// clang-format on
+
+enum class Counter : uint16_t {
+#define BRAID_X(name, help) name,
+    BRAID_MPTCP_COUNTERS(BRAID_X)
+#undef BRAID_X
+        count
+};
+
+inline constexpr size_t counter_count = static_cast<size_t>(Counter::count);
+
+struct CounterInfo {
+    std::string_view name;
+    std::string_view help;
+};
+
+inline constexpr std::array<CounterInfo, counter_count> counter_info = {{
+#define BRAID_X(name, help) {#name, help},
+    BRAID_MPTCP_COUNTERS(BRAID_X)
+#undef BRAID_X
+}};
+
+struct Counters {
+    std::array<uint64_t, counter_count> v{};
+    void add(Counter c, uint64_t n = 1) { v[static_cast<size_t>(c)] += n; }
+    uint64_t operator[](Counter c) const { return v[static_cast<size_t>(c)]; }
+};
+
+}  // namespace braid::mptcp
