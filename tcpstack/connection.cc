@@ -1202,7 +1202,7 @@ void Connection::on_timer(uint64_t now_us) {
     if (timewait_at != 0 && now_us >= timewait_at) {
         timewait_at = 0;
         state = State::closed;
-        dead = true;
+        mark_dead();
         return;
     }
     if (rto_at != 0 && now_us >= rto_at) {
@@ -1310,7 +1310,7 @@ void Connection::enter_time_wait(uint64_t now_us) {
 void Connection::terminate(CloseReason r, bool reset_event) {
     leave_syn_received();
     state = State::closed;
-    dead = true;
+    mark_dead();
     rto_at = delack_at = persist_at = keepalive_at = timewait_at = 0;
     eng.event({reset_event ? EventKind::reset : EventKind::closed, id, 0, r});
 }

@@ -181,13 +181,14 @@ void Engine::destroy(Connection* c) {
 }
 
 void Engine::reap() {
-    for (auto it = conns_.begin(); it != conns_.end();) {
-        if (it->second->dead) {
-            Connection* c = it->second.get();
-            ++it;
-            destroy(c);
-        } else {
-            ++it;
+    // Only the connections that died during this call (Connection::mark_dead), not a scan of
+    // every connection: reap() runs at the end of every API call.
+    while (!dead_.empty()) {
+        const ConnId id = dead_.back();
+        dead_.pop_back();
+        auto it = conns_.find(id);
+        if (it != conns_.end() && it->second->dead) {
+            destroy(it->second.get());
         }
     }
 }
@@ -211,6 +212,8 @@ void Engine::input(const FourTuple& t, const wire::Header& h, const wire::Option
         c->input(h, o, payload, len, now_us);
         if (c->dead) {
             destroy(c);
+        } else {
+            schedule(c);
         }
         return;
     }
@@ -304,6 +307,7 @@ void Engine::input_listen(Listener& l, const FourTuple& t, const wire::Header& h
     Connection* c = create(t, rcv_buf, mss, now_us);
     ++l.half_open;
     c->open_passive(l, h, o, payload, len, now_us);
+    schedule(c);
 }
 
 bool Engine::try_syn_cookie(Listener& l, const FourTuple& t, const wire::Header& h,
@@ -340,25 +344,95 @@ bool Engine::try_syn_cookie(Listener& l, const FourTuple& t, const wire::Header&
     c->input(h, o, payload, payload_len(payload), now_us);
     if (c->dead) {
         destroy(c);
+    } else {
+        schedule(c);
     }
     return true;
 }
 
+namespace {
+struct LaterFirst {
+    template <typename E>
+    bool operator()(const E& a, const E& b) const {
+        return a.at > b.at;
+    }
+};
+}  // namespace
+
+void Engine::schedule(Connection* c) {
+    if (c->dead) {
+        return;
+    }
+    const uint64_t d = c->next_deadline();
+    if (d < c->timer_queued) {
+        c->timer_queued = d;
+        timers_.push_back({d, c->id});
+        std::push_heap(timers_.begin(), timers_.end(), LaterFirst{});
+        if (timers_.size() > 2 * conns_.size() + 64) {
+            compact_timers();
+        }
+    }
+}
+
+void Engine::compact_timers() const {
+    // Drop entries of freed connections and superseded deadlines; the heap then holds at most
+    // one entry per connection.
+    std::erase_if(timers_, [this](const TimerEntry& e) {
+        auto it = conns_.find(e.id);
+        return it == conns_.end() || it->second->dead || it->second->timer_queued != e.at;
+    });
+    std::make_heap(timers_.begin(), timers_.end(), LaterFirst{});
+}
+
 void Engine::on_timer(uint64_t now_us) {
-    for (auto& [id, c] : conns_) {
-        if (!c->dead && c->next_deadline() <= now_us) {
+    // Each connection due runs its timers once per call (as a scan would); deadlines it sets
+    // at or before now_us are queued after the loop so that this call ends.
+    timers_due_.clear();
+    while (!timers_.empty() && timers_.front().at <= now_us) {
+        std::pop_heap(timers_.begin(), timers_.end(), LaterFirst{});
+        const TimerEntry e = timers_.back();
+        timers_.pop_back();
+        auto it = conns_.find(e.id);
+        if (it == conns_.end() || it->second->dead || it->second->timer_queued != e.at) {
+            continue;
+        }
+        Connection* c = it->second.get();
+        c->timer_queued = UINT64_MAX;
+        if (c->next_deadline() <= now_us) {
             c->on_timer(now_us);
         }
+        timers_due_.push_back(c);
+    }
+    for (Connection* c : timers_due_) {
+        schedule(c);
     }
     reap();
 }
 
 uint64_t Engine::next_timer() const {
-    uint64_t d = UINT64_MAX;
-    for (const auto& [id, c] : conns_) {
-        d = std::min(d, c->next_deadline());
+    while (!timers_.empty()) {
+        const TimerEntry& e = timers_.front();
+        auto it = conns_.find(e.id);
+        if (it != conns_.end() && !it->second->dead && it->second->timer_queued == e.at) {
+            Connection* c = it->second.get();
+            const uint64_t d = c->next_deadline();
+            if (d == e.at) {
+                return d;
+            }
+            // The deadline moved later (or went away): requeue it exactly.
+            std::pop_heap(timers_.begin(), timers_.end(), LaterFirst{});
+            timers_.pop_back();
+            c->timer_queued = d;
+            if (d != UINT64_MAX) {
+                timers_.push_back({d, c->id});
+                std::push_heap(timers_.begin(), timers_.end(), LaterFirst{});
+            }
+            continue;
+        }
+        std::pop_heap(timers_.begin(), timers_.end(), LaterFirst{});
+        timers_.pop_back();
     }
-    return d;
+    return UINT64_MAX;
 }
 
 std::optional<ListenerId> Engine::listen(const ListenOptions& o) {
@@ -402,6 +476,7 @@ std::optional<ConnId> Engine::connect(const ConnectOptions& o, uint64_t now_us) 
     }
     Connection* c = create(o.tuple, o.rcv_buf != 0 ? o.rcv_buf : cfg_.default_rcv_buf, mss, now_us);
     c->open_active(now_us);
+    schedule(c);
     return c->id;
 }
 
@@ -411,6 +486,7 @@ uint32_t Engine::send(ConnId id, rte_mbuf* chain, uint64_t now_us) {
         return 0;
     }
     uint32_t n = c->send(chain, now_us);
+    schedule(c);
     reap();
     return n;
 }
@@ -422,7 +498,12 @@ uint32_t Engine::send_space(ConnId id) const {
 
 rte_mbuf* Engine::recv(ConnId id, uint64_t now_us) {
     Connection* c = find(id);
-    return c == nullptr ? nullptr : c->recv(now_us);
+    if (c == nullptr) {
+        return nullptr;
+    }
+    rte_mbuf* m = c->recv(now_us);
+    schedule(c);
+    return m;
 }
 
 uint32_t Engine::readable_bytes(ConnId id) const {
@@ -438,6 +519,7 @@ bool Engine::peer_closed(ConnId id) const {
 void Engine::shutdown_write(ConnId id, uint64_t now_us) {
     if (Connection* c = find(id)) {
         c->shutdown_write(now_us);
+        schedule(c);
     }
     reap();
 }
@@ -445,6 +527,7 @@ void Engine::shutdown_write(ConnId id, uint64_t now_us) {
 void Engine::close(ConnId id, uint64_t now_us) {
     if (Connection* c = find(id)) {
         c->close(now_us);
+        schedule(c);
     }
     reap();
 }
@@ -459,6 +542,7 @@ void Engine::abort(ConnId id, uint64_t now_us) {
 void Engine::set_rcv_buf(ConnId id, uint32_t bytes, uint64_t now_us) {
     if (Connection* c = find(id)) {
         c->set_rcv_buf(bytes, now_us);
+        schedule(c);
     }
 }
 

@@ -249,6 +249,11 @@ private:
     uint32_t make_isn(const FourTuple& t, uint64_t now_us) const;
     uint32_t ts_offset(const FourTuple& t) const;
     void reap();
+    // Timers: a lazy min-heap of (deadline, connection). schedule() after every call into a
+    // connection pushes its deadline when it moved earlier than what the heap holds for it
+    // (Connection::timer_queued); entries that no longer match are skipped when they surface.
+    void schedule(Connection* c);
+    void compact_timers() const;
 
     EngineConfig cfg_;
     SegmentSink out_;
@@ -261,6 +266,12 @@ private:
     std::unordered_map<IpAddr, uint32_t, IpAddrHash> per_source_;
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::vector<ConnId> dead_;  // closed during a call, freed at its end
+    struct TimerEntry {
+        uint64_t at;
+        ConnId id;
+    };
+    mutable std::vector<TimerEntry> timers_;  // heap, earliest first (see schedule())
+    std::vector<Connection*> timers_due_;     // on_timer scratch
     uint64_t challenge_window_start_us_ = 0;
     uint32_t challenge_in_window_ = 0;
 };
