@@ -169,6 +169,9 @@ Connection* Engine::create(const FourTuple& t, uint32_t rcv_buf, uint16_t our_ms
 }
 
 void Engine::destroy(Connection* c) {
+    if (last_conn_ == c) {
+        last_conn_ = nullptr;
+    }
     auto bt = by_tuple_.find(c->tuple);
     if (bt != by_tuple_.end() && bt->second == c->id) {
         by_tuple_.erase(bt);
@@ -197,8 +200,14 @@ void Engine::input(const FourTuple& t, const wire::Header& h, const wire::Option
                    rte_mbuf* payload, uint64_t now_us) {
     count(Counter::segments_in);
     uint32_t len = payload_len(payload);
-    auto it = by_tuple_.find(t);
-    Connection* c = it == by_tuple_.end() ? nullptr : find(it->second);
+    // One-entry demux cache: a burst of segments mostly belongs to one connection, and the
+    // keyed tuple hash (SipHash) is the costliest part of a lookup.
+    Connection* c = last_conn_;
+    if (c == nullptr || c->dead || !(c->tuple == t)) {
+        auto it = by_tuple_.find(t);
+        c = it == by_tuple_.end() ? nullptr : find(it->second);
+        last_conn_ = c;
+    }
     if (c != nullptr && c->state == State::time_wait && h.has(wire::flag::syn) &&
         !h.has(wire::flag::ack) && !h.has(wire::flag::rst) && find_listener(t) != nullptr &&
         c->timewait_acceptable_syn(h, o)) {

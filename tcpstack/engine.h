@@ -265,7 +265,8 @@ private:
     std::unordered_map<FourTuple, ConnId, FourTupleHash> by_tuple_;
     std::unordered_map<IpAddr, uint32_t, IpAddrHash> per_source_;
     std::vector<std::unique_ptr<Listener>> listeners_;
-    std::vector<ConnId> dead_;  // closed during a call, freed at its end
+    std::vector<ConnId> dead_;         // closed during a call, freed at its end
+    Connection* last_conn_ = nullptr;  // input()'s demux cache (cleared by destroy())
     struct TimerEntry {
         uint64_t at;
         ConnId id;

@@ -125,6 +125,7 @@ struct Opts {
     uint32_t inflight = 256;
     uint32_t tuples = 16384;
     uint32_t idle = 100'000;
+    uint16_t mss = 1460;
     std::string workloads = "bulk,rate,idle";
     bool linux_side = true;
 };
@@ -280,8 +281,11 @@ struct Pair {
     Engine server;
 };
 
+uint16_t g_mss = 1460;
+
 EngineConfig engine_config() {
     EngineConfig c;
+    c.default_mss = g_mss;
     c.clone_pool = g_clones;
     for (size_t i = 0; i < c.secret.size(); ++i) {
         c.secret[i] = static_cast<uint8_t>(i * 13 + 5);
@@ -889,11 +893,12 @@ bool has(const std::string& list, const char* w) {
 }
 
 int usage() {
-    std::fprintf(stderr,
-                 "usage: bench_tcp [--cpu N] [--csum sw|offload] [--workloads bulk,rate,idle] "
-                 "[--bulk-mb MB] "
-                 "[--bulk-s S] [--rate-conns N] [--rate-s S] [--inflight K] [--tuples T] "
-                 "[--idle M] [--no-linux]\n");
+    std::fprintf(
+        stderr,
+        "usage: bench_tcp [--cpu N] [--csum sw|offload] [--mss 1460] [--workloads bulk,rate,idle] "
+        "[--bulk-mb MB] "
+        "[--bulk-s S] [--rate-conns N] [--rate-s S] [--inflight K] [--tuples T] "
+        "[--idle M] [--no-linux]\n");
     return 2;
 }
 
@@ -919,6 +924,8 @@ int main(int argc, char** argv) {
                 return usage();
             }
             g_sw_csum = std::strcmp(v, "sw") == 0;
+        } else if (a == "--mss") {
+            o.mss = static_cast<uint16_t>(std::strtoul(v, nullptr, 10));
         } else if (a == "--workloads") {
             o.workloads = v;
         } else if (a == "--bulk-mb") {
@@ -941,7 +948,7 @@ int main(int argc, char** argv) {
     }
     if (o.bulk_mb == 0 || o.bulk_s <= 0 || o.bulk_s > 600 || o.rate_s <= 0 || o.rate_s > 600 ||
         o.inflight == 0 || o.tuples < o.inflight || o.idle == 0 || o.idle > 1'000'000 ||
-        o.cpu >= CPU_SETSIZE) {
+        o.cpu >= CPU_SETSIZE || o.mss < 536 || o.mss > 65495) {
         std::fprintf(stderr, "bench_tcp: bad option value (tuples must be >= inflight)\n");
         return 2;
     }
@@ -968,6 +975,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "bench_tcp: rte_eal_init failed\n");
         return 2;
     }
+    g_mss = o.mss;
     g_data = rte_pktmbuf_pool_create("btcp_data", 32767, 256, 0, 2048 + RTE_PKTMBUF_HEADROOM,
                                      SOCKET_ID_ANY);
     g_hdr = rte_pktmbuf_pool_create("btcp_hdr", 16383, 256, 0, 128 + RTE_PKTMBUF_HEADROOM,
