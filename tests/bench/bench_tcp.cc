@@ -27,6 +27,14 @@
 //         engine being called, plus mallinfo2() as a cross-check. mbuf buffers are excluded
 //         (idle connections hold none).
 //
+//   bench_tcp [--cpu 1] [--csum sw|offload] [--mss 1460] [--rounds 3] [--workloads bulk,rate,idle]
+//             [--bulk-mb 4096] [--bulk-s 10] [--rate-conns 2000000] [--rate-s 5] [--inflight 256]
+//             [--tuples 16384] [--idle 100000] [--no-linux]
+// --csum offload skips the TCP checksum on both ends (what a NIC with checksum offload saves);
+// --mss sets both engines' MSS (Linux loopback's is ~65483: what TSO/LRO would give braid);
+// rounds alternate braid and Linux and each side reports its best round. Bulk starts with
+// 256 MB untimed on both stacks (first touch of --no-huge pool memory).
+//
 // Output: a table, then `result.` key=value lines. Exit status 1 if a transfer is incomplete,
 // a checksum fails, a ring overflows or a connection closes abnormally.
 #include <arpa/inet.h>
@@ -126,6 +134,7 @@ struct Opts {
     uint32_t tuples = 16384;
     uint32_t idle = 100'000;
     uint16_t mss = 1460;
+    unsigned rounds = 3;
     std::string workloads = "bulk,rate,idle";
     bool linux_side = true;
 };
@@ -893,12 +902,12 @@ bool has(const std::string& list, const char* w) {
 }
 
 int usage() {
-    std::fprintf(
-        stderr,
-        "usage: bench_tcp [--cpu N] [--csum sw|offload] [--mss 1460] [--workloads bulk,rate,idle] "
-        "[--bulk-mb MB] "
-        "[--bulk-s S] [--rate-conns N] [--rate-s S] [--inflight K] [--tuples T] "
-        "[--idle M] [--no-linux]\n");
+    std::fprintf(stderr,
+                 "usage: bench_tcp [--cpu N] [--csum sw|offload] [--mss 1460] [--rounds 3] "
+                 "[--workloads bulk,rate,idle] "
+                 "[--bulk-mb MB] "
+                 "[--bulk-s S] [--rate-conns N] [--rate-s S] [--inflight K] [--tuples T] "
+                 "[--idle M] [--no-linux]\n");
     return 2;
 }
 
@@ -924,6 +933,8 @@ int main(int argc, char** argv) {
                 return usage();
             }
             g_sw_csum = std::strcmp(v, "sw") == 0;
+        } else if (a == "--rounds") {
+            o.rounds = static_cast<unsigned>(std::strtoul(v, nullptr, 10));
         } else if (a == "--mss") {
             o.mss = static_cast<uint16_t>(std::strtoul(v, nullptr, 10));
         } else if (a == "--workloads") {
@@ -948,7 +959,7 @@ int main(int argc, char** argv) {
     }
     if (o.bulk_mb == 0 || o.bulk_s <= 0 || o.bulk_s > 600 || o.rate_s <= 0 || o.rate_s > 600 ||
         o.inflight == 0 || o.tuples < o.inflight || o.idle == 0 || o.idle > 1'000'000 ||
-        o.cpu >= CPU_SETSIZE || o.mss < 536 || o.mss > 65495) {
+        o.cpu >= CPU_SETSIZE || o.mss < 536 || o.mss > 65495 || o.rounds == 0 || o.rounds > 20) {
         std::fprintf(stderr, "bench_tcp: bad option value (tuples must be >= inflight)\n");
         return 2;
     }
@@ -1012,33 +1023,46 @@ int main(int argc, char** argv) {
         }
     };
 
+    // Rounds alternate braid and Linux so that load from elsewhere on the machine hits both
+    // alike; each side reports its best round (its figure with the least interference).
+    auto best = [](Result& acc, const Result& r) {
+        acc.ok = acc.ok && r.ok;
+        if (r.value > acc.value) {
+            acc.value = r.value;
+            acc.note = r.note;
+        }
+    };
     if (has(o.workloads, "bulk")) {
         Result b, l;
-        {
-            Pair p(engine_config());
-            p.c2s.ring = make_ring("btcp_c2s");
-            p.s2c.ring = make_ring("btcp_s2c");
-            b = braid_bulk(o, p);
-            wire_check(p);
-        }
-        if (o.linux_side) {
-            l = linux_bulk(o);
+        for (unsigned round = 0; round < o.rounds; ++round) {
+            {
+                Pair p(engine_config());
+                p.c2s.ring = make_ring("btcp_c2s");
+                p.s2c.ring = make_ring("btcp_s2c");
+                best(b, braid_bulk(o, p));
+                wire_check(p);
+            }
+            if (o.linux_side) {
+                best(l, linux_bulk(o));
+            }
         }
         row("bulk goodput (Gbit/s)", "bulk", "gbps", b, l);
     }
     if (has(o.workloads, "rate")) {
         Result b, l;
-        {
-            Pair p(engine_config());
-            p.c2s.ring = make_ring("btcp_c2s");
-            p.s2c.ring = make_ring("btcp_s2c");
-            p.cev.reserve(1 << 16);
-            p.sev.reserve(1 << 16);
-            b = braid_rate(o, p);
-            wire_check(p);
-        }
-        if (o.linux_side) {
-            l = linux_rate(o);
+        for (unsigned round = 0; round < o.rounds; ++round) {
+            {
+                Pair p(engine_config());
+                p.c2s.ring = make_ring("btcp_c2s");
+                p.s2c.ring = make_ring("btcp_s2c");
+                p.cev.reserve(1 << 16);
+                p.sev.reserve(1 << 16);
+                best(b, braid_rate(o, p));
+                wire_check(p);
+            }
+            if (o.linux_side) {
+                best(l, linux_rate(o));
+            }
         }
         row("open+close per second", "rate", "per_s", b, l);
     }
