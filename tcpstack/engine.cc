@@ -9,6 +9,7 @@
 
 #include "tcpstack/connection.h"
 #include "tcpstack/siphash.h"
+#include "tcpstack/tuple_table.h"
 
 namespace braid::tcp {
 
@@ -76,7 +77,11 @@ size_t IpAddrHash::operator()(const IpAddr& a) const {
 }
 
 Engine::Engine(const EngineConfig& cfg, SegmentSink out, EventSink events)
-    : cfg_(cfg), out_(std::move(out)), events_(std::move(events)), cookies_(cfg.secret) {}
+    : cfg_(cfg),
+      out_(std::move(out)),
+      events_(std::move(events)),
+      cookies_(cfg.secret),
+      by_tuple_(std::make_unique<TupleTable>()) {}
 
 Engine::~Engine() = default;
 
@@ -163,7 +168,7 @@ Connection* Engine::create(const FourTuple& t, uint32_t rcv_buf, uint16_t our_ms
     auto c = std::make_unique<Connection>(*this, id, t, rcv_buf, our_mss, now_us);
     Connection* p = c.get();
     conns_.emplace(id, std::move(c));
-    by_tuple_[t] = id;
+    by_tuple_->insert(p);
     ++per_source_[t.remote];
     return p;
 }
@@ -172,10 +177,7 @@ void Engine::destroy(Connection* c) {
     if (last_conn_ == c) {
         last_conn_ = nullptr;
     }
-    auto bt = by_tuple_.find(c->tuple);
-    if (bt != by_tuple_.end() && bt->second == c->id) {
-        by_tuple_.erase(bt);
-    }
+    by_tuple_->erase(c);
     auto ps = per_source_.find(c->tuple.remote);
     if (ps != per_source_.end() && --ps->second == 0) {
         per_source_.erase(ps);
@@ -204,8 +206,10 @@ void Engine::input(const FourTuple& t, const wire::Header& h, const wire::Option
     // keyed tuple hash (SipHash) is the costliest part of a lookup.
     Connection* c = last_conn_;
     if (c == nullptr || c->dead || !(c->tuple == t)) {
-        auto it = by_tuple_.find(t);
-        c = it == by_tuple_.end() ? nullptr : find(it->second);
+        c = by_tuple_->find(t);
+        if (c != nullptr && c->dead) {
+            c = nullptr;
+        }
         last_conn_ = c;
     }
     if (c != nullptr && c->state == State::time_wait && h.has(wire::flag::syn) &&
@@ -476,7 +480,7 @@ std::optional<ConnId> Engine::accept(ListenerId lid) {
 }
 
 std::optional<ConnId> Engine::connect(const ConnectOptions& o, uint64_t now_us) {
-    if (by_tuple_.contains(o.tuple) || conns_.size() >= cfg_.max_connections) {
+    if (by_tuple_->find(o.tuple) != nullptr || conns_.size() >= cfg_.max_connections) {
         return std::nullopt;
     }
     uint16_t mss = cfg_.default_mss;

@@ -180,6 +180,7 @@ struct ConnInfo {
 };
 
 class Connection;
+class TupleTable;
 struct Listener;
 
 class Engine {
@@ -262,7 +263,7 @@ private:
     Counters counters_{};
     ConnId next_id_ = 1;
     std::unordered_map<ConnId, std::unique_ptr<Connection>> conns_;
-    std::unordered_map<FourTuple, ConnId, FourTupleHash> by_tuple_;
+    std::unique_ptr<TupleTable> by_tuple_;  // tuple_table.h
     std::unordered_map<IpAddr, uint32_t, IpAddrHash> per_source_;
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::vector<ConnId> dead_;         // closed during a call, freed at its end
