@@ -145,6 +145,11 @@ private:
     uint32_t snd_mss = 536;   // payload bytes per segment (peer MSS less TS overhead)
     RingQueue<SendChunk> sndq;
     Seq snd_data_seq;  // sequence number of sndq's first byte
+    // clone_range()'s place in the chunk it last cloned from: the chunk (by its first sequence
+    // number), the segment of its chain and that segment's offset in the chunk.
+    Seq clone_hint_seq;
+    rte_mbuf* clone_hint_m = nullptr;
+    uint32_t clone_hint_base = 0;
     uint32_t snd_buffered = 0;
     uint32_t snd_buf_limit;
     bool snd_blocked = false;  // send() refused bytes: emit writable when space frees up
