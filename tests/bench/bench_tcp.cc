@@ -237,6 +237,9 @@ unsigned deliver(Wire& w, Engine& e, uint64_t now) {
         }
         rte_mbuf* payload = m->next;
         if (payload != nullptr) {
+            // rte_pktmbuf_chain() reset the payload head's packet fields: restore them.
+            payload->pkt_len = m->pkt_len - m->data_len;
+            payload->nb_segs = static_cast<uint16_t>(m->nb_segs - 1);
             m->next = nullptr;
             m->nb_segs = 1;
             m->pkt_len = m->data_len;
@@ -426,11 +429,27 @@ Result braid_bulk(const Opts& o, Pair& p) {
     delivered = delivered > warm_bytes ? delivered - warm_bytes : 0;
     const double secs = double(now - start) / 1e6;
     r.value = timing ? double(delivered) * 8 / secs / 1e9 : 0;
-    char buf[160];
+    char buf[400];
     std::snprintf(buf, sizeof buf, "%.0f MB in %.2f s, %llu segments c->s",
                   double(delivered) / 1048576, secs,
                   static_cast<unsigned long long>(p.c2s.packets));
     r.note = buf;
+    if (auto ci = p.client.describe(*c); ci && delivered + warm_bytes < target) {
+        std::snprintf(buf, sizeof buf,
+                      "%s; stalled: cwnd %u snd_wnd %u snd_mss %u buffered %u una %u nxt %u",
+                      r.note.c_str(), ci->cwnd, ci->snd_wnd, ci->snd_mss, ci->snd_buffered,
+                      ci->snd_una, ci->snd_nxt);
+        r.note = buf;
+        for (const Engine* e : {&p.client, &p.server}) {
+            for (size_t i = 0; i < counter_count; ++i) {
+                if (e->counters()[i] != 0) {
+                    std::fprintf(stderr, "  %s %.*s=%llu\n", e == &p.client ? "client" : "server",
+                                 int(counter_info[i].name.size()), counter_info[i].name.data(),
+                                 static_cast<unsigned long long>(e->counters()[i]));
+                }
+            }
+        }
+    }
     rte_pktmbuf_free(pending);
     p.client.abort(*c, now);
     p.server.abort(*s, now);
@@ -1026,6 +1045,9 @@ int main(int argc, char** argv) {
     // Rounds alternate braid and Linux so that load from elsewhere on the machine hits both
     // alike; each side reports its best round (its figure with the least interference).
     auto best = [](Result& acc, const Result& r) {
+        if (!r.ok) {
+            std::fprintf(stderr, "bench_tcp: a round failed: %s\n", r.note.c_str());
+        }
         acc.ok = acc.ok && r.ok;
         if (r.value > acc.value) {
             acc.value = r.value;
