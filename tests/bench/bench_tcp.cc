@@ -434,7 +434,7 @@ Result braid_bulk(const Opts& o, Pair& p) {
                   double(delivered) / 1048576, secs,
                   static_cast<unsigned long long>(p.c2s.packets));
     r.note = buf;
-    if (auto ci = p.client.describe(*c); ci && delivered + warm_bytes < target) {
+    if (auto ci = p.client.describe(*c); ci && (!timing || delivered == 0)) {
         std::snprintf(buf, sizeof buf,
                       "%s; stalled: cwnd %u snd_wnd %u snd_mss %u buffered %u una %u nxt %u",
                       r.note.c_str(), ci->cwnd, ci->snd_wnd, ci->snd_mss, ci->snd_buffered,
