@@ -68,6 +68,7 @@ public:
     bool fin_received = false;
     // The earliest deadline the engine's timer heap holds for this connection (UINT64_MAX: none).
     uint64_t timer_queued = UINT64_MAX;
+    uint64_t tuple_hash = 0;  // TupleTable::hash(tuple), kept for the table's insert and erase
 
 private:
     struct SendChunk {

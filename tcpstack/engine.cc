@@ -159,14 +159,15 @@ Listener* Engine::find_listener(const FourTuple& t) {
     return any;
 }
 
-Connection* Engine::create(const FourTuple& t, uint32_t rcv_buf, uint16_t our_mss,
-                           uint64_t now_us) {
+Connection* Engine::create(const FourTuple& t, uint64_t tuple_hash, uint32_t rcv_buf,
+                           uint16_t our_mss, uint64_t now_us) {
     ConnId id = next_id_++;
     if (next_id_ == 0) {
         next_id_ = 1;
     }
     auto c = std::make_unique<Connection>(*this, id, t, rcv_buf, our_mss, now_us);
     Connection* p = c.get();
+    p->tuple_hash = tuple_hash;
     conns_.emplace(id, std::move(c));
     by_tuple_->insert(p);
     ++per_source_[t.remote];
@@ -206,7 +207,8 @@ void Engine::input(const FourTuple& t, const wire::Header& h, const wire::Option
     // keyed tuple hash (SipHash) is the costliest part of a lookup.
     Connection* c = last_conn_;
     if (c == nullptr || c->dead || !(c->tuple == t)) {
-        c = by_tuple_->find(t);
+        input_hash_ = TupleTable::hash(t);
+        c = by_tuple_->find(t, input_hash_);
         if (c != nullptr && c->dead) {
             c = nullptr;
         }
@@ -217,6 +219,7 @@ void Engine::input(const FourTuple& t, const wire::Header& h, const wire::Option
         c->timewait_acceptable_syn(h, o)) {
         // A new incarnation of a TIME-WAIT tuple (RFC 9293 §3.6.1, RFC 6191).
         count(Counter::timewait_reused);
+        input_hash_ = c->tuple_hash;
         c->dead = true;
         destroy(c);
         c = nullptr;
@@ -317,7 +320,7 @@ void Engine::input_listen(Listener& l, const FourTuple& t, const wire::Header& h
         return;
     }
     uint32_t rcv_buf = l.opts.rcv_buf != 0 ? l.opts.rcv_buf : cfg_.default_rcv_buf;
-    Connection* c = create(t, rcv_buf, mss, now_us);
+    Connection* c = create(t, input_hash_, rcv_buf, mss, now_us);
     ++l.half_open;
     c->open_passive(l, h, o, payload, len, now_us);
     schedule(c);
@@ -346,7 +349,7 @@ bool Engine::try_syn_cookie(Listener& l, const FourTuple& t, const wire::Header&
         mss = std::min(mss, l.opts.mss_clamp);
     }
     uint32_t rcv_buf = l.opts.rcv_buf != 0 ? l.opts.rcv_buf : cfg_.default_rcv_buf;
-    Connection* c = create(t, rcv_buf, mss, now_us);
+    Connection* c = create(t, input_hash_, rcv_buf, mss, now_us);
     c->open_from_cookie(l, h, o, *co, now_us);
     if (c->dead) {
         rte_pktmbuf_free(payload);
@@ -480,14 +483,16 @@ std::optional<ConnId> Engine::accept(ListenerId lid) {
 }
 
 std::optional<ConnId> Engine::connect(const ConnectOptions& o, uint64_t now_us) {
-    if (by_tuple_->find(o.tuple) != nullptr || conns_.size() >= cfg_.max_connections) {
+    const uint64_t th = TupleTable::hash(o.tuple);
+    if (by_tuple_->find(o.tuple, th) != nullptr || conns_.size() >= cfg_.max_connections) {
         return std::nullopt;
     }
     uint16_t mss = cfg_.default_mss;
     if (o.mss_clamp != 0) {
         mss = std::min(mss, o.mss_clamp);
     }
-    Connection* c = create(o.tuple, o.rcv_buf != 0 ? o.rcv_buf : cfg_.default_rcv_buf, mss, now_us);
+    Connection* c =
+        create(o.tuple, th, o.rcv_buf != 0 ? o.rcv_buf : cfg_.default_rcv_buf, mss, now_us);
     c->open_active(now_us);
     schedule(c);
     return c->id;

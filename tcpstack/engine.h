@@ -244,7 +244,9 @@ private:
     bool try_syn_cookie(Listener& l, const FourTuple& t, const wire::Header& h,
                         const wire::Options& o, rte_mbuf* payload, uint64_t now_us);
     Listener* find_listener(const FourTuple& t);
-    Connection* create(const FourTuple& t, uint32_t rcv_buf, uint16_t our_mss, uint64_t now_us);
+    // tuple_hash: TupleTable::hash(t), already computed by every caller's lookup.
+    Connection* create(const FourTuple& t, uint64_t tuple_hash, uint32_t rcv_buf, uint16_t our_mss,
+                       uint64_t now_us);
     void destroy(Connection* c);
     bool challenge_ack_allowed(uint64_t now_us);
     uint32_t make_isn(const FourTuple& t, uint64_t now_us) const;
@@ -268,6 +270,7 @@ private:
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::vector<ConnId> dead_;         // closed during a call, freed at its end
     Connection* last_conn_ = nullptr;  // input()'s demux cache (cleared by destroy())
+    uint64_t input_hash_ = 0;          // input(): hash of the tuple of a segment with no connection
     struct TimerEntry {
         uint64_t at;
         ConnId id;

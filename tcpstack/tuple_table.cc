@@ -23,7 +23,7 @@ void TupleTable::insert(Connection* c) {
     if (2 * (size_ + 1) > cap_) {
         grow();
     }
-    const uint64_t h = hash(c->tuple);
+    const uint64_t h = c->tuple_hash;
     for (size_t i = home(h);; i = (i + 1) & (cap_ - 1)) {
         Slot& s = slots_[i];
         if (s.conn == nullptr) {
@@ -42,8 +42,7 @@ void TupleTable::erase(const Connection* c) {
     if (size_ == 0) {
         return;
     }
-    const uint64_t h = hash(c->tuple);
-    size_t i = home(h);
+    size_t i = home(c->tuple_hash);
     for (;; i = (i + 1) & (cap_ - 1)) {
         if (slots_[i].conn == nullptr) {
             return;

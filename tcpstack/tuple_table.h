@@ -21,7 +21,8 @@ public:
     static uint64_t hash(const FourTuple& t) { return FourTupleHash{}(t); }
     Connection* find(const FourTuple& t, uint64_t h) const;
     Connection* find(const FourTuple& t) const { return find(t, hash(t)); }
-    // Maps c->tuple to c (replacing whatever that tuple mapped to).
+    // Maps c->tuple to c (replacing whatever that tuple mapped to). insert and erase use
+    // c->tuple_hash, which must be hash(c->tuple).
     void insert(Connection* c);
     // Removes c's tuple if it maps to c.
     void erase(const Connection* c);
