@@ -182,3 +182,39 @@ TEST_CASE("Engine tuple table: thousands of tuples inserted and removed in rando
     // Answered by the connection, not as a segment for no connection (§3.10.7.1).
     CHECK(h.counter(Counter::rst_sent_no_listener) == 0);
 }
+
+TEST_CASE("Engine timer heap: next_timer follows the earliest connection as deadlines move") {
+    // Three SYN-SENT connections opened 100 ms apart: their SYN RTOs (1 s initial) are the only
+    // deadlines. next_timer() names the earliest; aborting it moves to the next one; on_timer()
+    // at a deadline retransmits exactly the connection that was due.
+    using namespace braid::test;
+    Harness h;
+    std::vector<ConnId> ids;
+    const uint64_t t0 = h.now;
+    for (uint16_t i = 0; i < 3; ++i) {
+        ConnectOptions co;
+        co.tuple = FourTuple{kLocal, kRemote, static_cast<uint16_t>(5000 + i), 80};
+        auto c = h.eng.connect(co, h.now);
+        REQUIRE(c);
+        ids.push_back(*c);
+        h.now += 100'000;
+    }
+    h.out.clear();
+    CHECK(h.eng.next_timer() == t0 + 1'000'000);
+    h.eng.abort(ids[0], h.now);
+    h.out.clear();
+    CHECK(h.eng.next_timer() == t0 + 1'100'000);
+    h.now = t0 + 1'100'000;
+    h.eng.on_timer(h.now);
+    Out o = h.expect();  // the retransmitted SYN of the second connection only
+    CHECK(o.h.has(flag::syn));
+    CHECK(o.t.local_port == 5001);
+    h.expect_none();
+    // Its backed-off RTO (2 s) is now later than the third connection's first one.
+    CHECK(h.eng.next_timer() == t0 + 1'200'000);
+    h.now = t0 + 1'200'000;
+    h.eng.on_timer(h.now);
+    CHECK(h.expect().t.local_port == 5002);
+    h.expect_none();
+    CHECK(h.eng.next_timer() == t0 + 1'100'000 + 2'000'000);
+}
