@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # braid: benchmark the packet path against dpdk-testpmd on the same kind of vdev and core.
 #
-#   scripts/bench.sh [--workload icmp|upf|both] [--size 64|512] [--duration S] [--warmup S]
+#   scripts/bench.sh [--workload icmp|upf|both|tcp] [--size 64|512] [--duration S] [--warmup S]
 #                    [--rounds N] [--inflight K] [--builddir DIR] [--no-build]
 #
 # Builds bench_pipeline (meson compile -C DIR, default build/), then for each round runs, one
@@ -48,14 +48,34 @@ while (($#)); do
     *) echo "bench.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
-[[ "$WORKLOAD" == icmp || "$WORKLOAD" == upf || "$WORKLOAD" == both ]] ||
-    { echo "bench.sh: --workload must be icmp, upf or both" >&2; exit 2; }
+[[ "$WORKLOAD" == icmp || "$WORKLOAD" == upf || "$WORKLOAD" == both || "$WORKLOAD" == tcp ]] ||
+    { echo "bench.sh: --workload must be icmp, upf, both or tcp" >&2; exit 2; }
 [[ "$SIZE" == 64 || "$SIZE" == 512 ]] || { echo "bench.sh: --size must be 64 or 512" >&2; exit 2; }
 [[ "$DURATION" =~ ^[0-9]+$ && "$DURATION" -ge 1 && "$DURATION" -le 600 ]] ||
     { echo "bench.sh: --duration must be 1..600 (whole seconds)" >&2; exit 2; }
 [[ "$WARMUP" =~ ^[0-9]+$ && "$WARMUP" -le 60 ]] || { echo "bench.sh: --warmup must be 0..60" >&2; exit 2; }
 [[ "$ROUNDS" =~ ^[0-9]+$ && "$ROUNDS" -ge 1 && "$ROUNDS" -le 20 ]] ||
     { echo "bench.sh: --rounds must be 1..20" >&2; exit 2; }
+
+# --workload tcp: the tcpstack engine against Linux TCP on one CPU (tests/bench/bench_tcp.cc);
+# --rounds alternating rounds, --duration seconds per bulk and per rate run. No testpmd.
+if [[ "$WORKLOAD" == tcp ]]; then
+    if ((BUILD)); then
+        meson compile -C "$BUILDDIR" bench_tcp >/dev/null ||
+            { echo "bench.sh: build failed (meson compile -C $BUILDDIR bench_tcp)" >&2; exit 1; }
+    fi
+    BENCH=$BUILDDIR/tests/bench/bench_tcp
+    [[ -x "$BENCH" ]] || { echo "bench.sh: $BENCH missing (configure with meson setup $BUILDDIR)" >&2; exit 2; }
+    mkdir -p "$BUILDDIR/bench-logs"
+    log="$BUILDDIR/bench-logs/$(date -u +%Y%m%dT%H%M%SZ)-tcp.txt"
+    rc=0
+    timeout -k 10 $((ROUNDS * (4 * DURATION + 40) + 120)) "$BENCH" --rounds "$ROUNDS" \
+        --bulk-s "$DURATION" --rate-s "$DURATION" >"$log" 2>&1 || rc=$?
+    cat "$log"
+    cp "$log" "$BUILDDIR/bench-results-tcp.txt"
+    ((rc == 0)) || { echo "bench.sh: bench_tcp failed (exit $rc), see $log" >&2; exit 1; }
+    exit 0
+fi
 
 TESTPMD=$(command -v dpdk-testpmd || true)
 [[ -n "$TESTPMD" ]] || { echo "bench.sh: dpdk-testpmd not found (apt install dpdk)" >&2; exit 2; }

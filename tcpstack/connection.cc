@@ -922,17 +922,41 @@ rte_mbuf* Connection::clone_range(Seq seq, uint32_t len) {
     rte_mbuf* head = nullptr;
     rte_mbuf* tail = nullptr;
     uint32_t off = seq_span(it->seq, seq);
+    // Find the segment of the chunk that holds `off`, from where the last transmission from
+    // this chunk started when that is not past it: in-order sending walks each chunk once
+    // instead of from its head for every segment.
+    rte_mbuf* src = it->head;
+    uint32_t base = 0;
+    if (clone_hint_m != nullptr && clone_hint_seq == it->seq && clone_hint_base <= off) {
+        src = clone_hint_m;
+        base = clone_hint_base;
+    }
+    while (src != nullptr && off - base >= src->data_len) {
+        base += src->data_len;
+        src = src->next;
+    }
+    if (src == nullptr) {
+        return nullptr;
+    }
+    clone_hint_seq = it->seq;
+    clone_hint_m = src;
+    clone_hint_base = base;
+    off -= base;
     while (len > 0 && it != sndq.end()) {
-        rte_mbuf* piece = mbuf_clone_range(eng.cfg_.clone_pool, it->head, off, len, &tail, head);
+        rte_mbuf* piece = mbuf_clone_range(eng.cfg_.clone_pool, src, off, len, &tail, head);
         if (piece == nullptr) {
             rte_pktmbuf_free(head);
             return nullptr;
         }
         head = piece;
-        uint32_t took = std::min(len, it->len - off);
+        uint32_t took = std::min(len, it->len - base - off);
         len -= took;
         off = 0;
+        base = 0;
         ++it;
+        if (it != sndq.end()) {
+            src = it->head;
+        }
     }
     return head;
 }
@@ -969,6 +993,9 @@ void Connection::release_acked() {
         }
         snd_buffered -= c.len;
         snd_data_seq = c.seq + c.len;
+        if (clone_hint_m != nullptr && clone_hint_seq == c.seq) {
+            clone_hint_m = nullptr;  // its chunk goes
+        }
         rte_pktmbuf_free(c.head);
         sndq.pop_front();
     }
@@ -1202,7 +1229,7 @@ void Connection::on_timer(uint64_t now_us) {
     if (timewait_at != 0 && now_us >= timewait_at) {
         timewait_at = 0;
         state = State::closed;
-        dead = true;
+        mark_dead();
         return;
     }
     if (rto_at != 0 && now_us >= rto_at) {
@@ -1310,7 +1337,7 @@ void Connection::enter_time_wait(uint64_t now_us) {
 void Connection::terminate(CloseReason r, bool reset_event) {
     leave_syn_received();
     state = State::closed;
-    dead = true;
+    mark_dead();
     rto_at = delack_at = persist_at = keepalive_at = timewait_at = 0;
     eng.event({reset_event ? EventKind::reset : EventKind::closed, id, 0, r});
 }

@@ -9,6 +9,7 @@
 
 #include "tcpstack/cc/cc.h"
 #include "tcpstack/engine.h"
+#include "tcpstack/ring_queue.h"
 #include "tcpstack/seq.h"
 #include "tcpstack/wire/tcp.h"
 
@@ -66,6 +67,9 @@ public:
     bool nagle;
     uint32_t rcv_buffered = 0;
     bool fin_received = false;
+    // The earliest deadline the engine's timer heap holds for this connection (UINT64_MAX: none).
+    uint64_t timer_queued = UINT64_MAX;
+    uint64_t tuple_hash = 0;  // TupleTable::hash(tuple), kept for the table's insert and erase
 
 private:
     struct SendChunk {
@@ -122,6 +126,13 @@ private:
     void on_keepalive(uint64_t now_us);
     void enter_time_wait(uint64_t now_us);
     void terminate(CloseReason r, bool reset_event);
+    // Sets `dead` and queues the connection for Engine::reap() (freed at the end of the call).
+    void mark_dead() {
+        if (!dead) {
+            dead = true;
+            eng.dead_.push_back(id);
+        }
+    }
     void leave_syn_received();
     void established(uint64_t now_us);
 
@@ -134,8 +145,13 @@ private:
     uint16_t our_mss;         // what we advertise
     uint16_t peer_mss = 536;  // from the peer's SYN
     uint32_t snd_mss = 536;   // payload bytes per segment (peer MSS less TS overhead)
-    std::deque<SendChunk> sndq;
+    RingQueue<SendChunk> sndq;
     Seq snd_data_seq;  // sequence number of sndq's first byte
+    // clone_range()'s place in the chunk it last cloned from: the chunk (by its first sequence
+    // number), the segment of its chain and that segment's offset in the chunk.
+    Seq clone_hint_seq;
+    rte_mbuf* clone_hint_m = nullptr;
+    uint32_t clone_hint_base = 0;
     uint32_t snd_buffered = 0;
     uint32_t snd_buf_limit;
     bool snd_blocked = false;  // send() refused bytes: emit writable when space frees up
@@ -146,7 +162,7 @@ private:
     // Receive sequence space.
     Seq irs, rcv_nxt, rcv_adv;
     uint32_t rcv_buf_limit;
-    std::deque<rte_mbuf*> rcvq;
+    RingQueue<rte_mbuf*> rcvq;
     std::vector<OooSegment> ooo;
     std::optional<Seq> ooo_fin;
     std::vector<wire::SackBlock> recent_sacks;  // most recent first (RFC 2018 §4)

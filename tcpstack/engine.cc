@@ -9,6 +9,7 @@
 
 #include "tcpstack/connection.h"
 #include "tcpstack/siphash.h"
+#include "tcpstack/tuple_table.h"
 
 namespace braid::tcp {
 
@@ -76,7 +77,11 @@ size_t IpAddrHash::operator()(const IpAddr& a) const {
 }
 
 Engine::Engine(const EngineConfig& cfg, SegmentSink out, EventSink events)
-    : cfg_(cfg), out_(std::move(out)), events_(std::move(events)), cookies_(cfg.secret) {}
+    : cfg_(cfg),
+      out_(std::move(out)),
+      events_(std::move(events)),
+      cookies_(cfg.secret),
+      by_tuple_(std::make_unique<TupleTable>()) {}
 
 Engine::~Engine() = default;
 
@@ -154,25 +159,26 @@ Listener* Engine::find_listener(const FourTuple& t) {
     return any;
 }
 
-Connection* Engine::create(const FourTuple& t, uint32_t rcv_buf, uint16_t our_mss,
-                           uint64_t now_us) {
+Connection* Engine::create(const FourTuple& t, uint64_t tuple_hash, uint32_t rcv_buf,
+                           uint16_t our_mss, uint64_t now_us) {
     ConnId id = next_id_++;
     if (next_id_ == 0) {
         next_id_ = 1;
     }
     auto c = std::make_unique<Connection>(*this, id, t, rcv_buf, our_mss, now_us);
     Connection* p = c.get();
+    p->tuple_hash = tuple_hash;
     conns_.emplace(id, std::move(c));
-    by_tuple_[t] = id;
+    by_tuple_->insert(p);
     ++per_source_[t.remote];
     return p;
 }
 
 void Engine::destroy(Connection* c) {
-    auto bt = by_tuple_.find(c->tuple);
-    if (bt != by_tuple_.end() && bt->second == c->id) {
-        by_tuple_.erase(bt);
+    if (last_conn_ == c) {
+        last_conn_ = nullptr;
     }
+    by_tuple_->erase(c);
     auto ps = per_source_.find(c->tuple.remote);
     if (ps != per_source_.end() && --ps->second == 0) {
         per_source_.erase(ps);
@@ -181,13 +187,14 @@ void Engine::destroy(Connection* c) {
 }
 
 void Engine::reap() {
-    for (auto it = conns_.begin(); it != conns_.end();) {
-        if (it->second->dead) {
-            Connection* c = it->second.get();
-            ++it;
-            destroy(c);
-        } else {
-            ++it;
+    // Only the connections that died during this call (Connection::mark_dead), not a scan of
+    // every connection: reap() runs at the end of every API call.
+    while (!dead_.empty()) {
+        const ConnId id = dead_.back();
+        dead_.pop_back();
+        auto it = conns_.find(id);
+        if (it != conns_.end() && it->second->dead) {
+            destroy(it->second.get());
         }
     }
 }
@@ -196,13 +203,23 @@ void Engine::input(const FourTuple& t, const wire::Header& h, const wire::Option
                    rte_mbuf* payload, uint64_t now_us) {
     count(Counter::segments_in);
     uint32_t len = payload_len(payload);
-    auto it = by_tuple_.find(t);
-    Connection* c = it == by_tuple_.end() ? nullptr : find(it->second);
+    // One-entry demux cache: a burst of segments mostly belongs to one connection, and the
+    // keyed tuple hash (SipHash) is the costliest part of a lookup.
+    Connection* c = last_conn_;
+    if (c == nullptr || c->dead || !(c->tuple == t)) {
+        input_hash_ = TupleTable::hash(t);
+        c = by_tuple_->find(t, input_hash_);
+        if (c != nullptr && c->dead) {
+            c = nullptr;
+        }
+        last_conn_ = c;
+    }
     if (c != nullptr && c->state == State::time_wait && h.has(wire::flag::syn) &&
         !h.has(wire::flag::ack) && !h.has(wire::flag::rst) && find_listener(t) != nullptr &&
         c->timewait_acceptable_syn(h, o)) {
         // A new incarnation of a TIME-WAIT tuple (RFC 9293 §3.6.1, RFC 6191).
         count(Counter::timewait_reused);
+        input_hash_ = c->tuple_hash;
         c->dead = true;
         destroy(c);
         c = nullptr;
@@ -211,6 +228,8 @@ void Engine::input(const FourTuple& t, const wire::Header& h, const wire::Option
         c->input(h, o, payload, len, now_us);
         if (c->dead) {
             destroy(c);
+        } else {
+            schedule(c);
         }
         return;
     }
@@ -301,9 +320,10 @@ void Engine::input_listen(Listener& l, const FourTuple& t, const wire::Header& h
         return;
     }
     uint32_t rcv_buf = l.opts.rcv_buf != 0 ? l.opts.rcv_buf : cfg_.default_rcv_buf;
-    Connection* c = create(t, rcv_buf, mss, now_us);
+    Connection* c = create(t, input_hash_, rcv_buf, mss, now_us);
     ++l.half_open;
     c->open_passive(l, h, o, payload, len, now_us);
+    schedule(c);
 }
 
 bool Engine::try_syn_cookie(Listener& l, const FourTuple& t, const wire::Header& h,
@@ -329,7 +349,7 @@ bool Engine::try_syn_cookie(Listener& l, const FourTuple& t, const wire::Header&
         mss = std::min(mss, l.opts.mss_clamp);
     }
     uint32_t rcv_buf = l.opts.rcv_buf != 0 ? l.opts.rcv_buf : cfg_.default_rcv_buf;
-    Connection* c = create(t, rcv_buf, mss, now_us);
+    Connection* c = create(t, input_hash_, rcv_buf, mss, now_us);
     c->open_from_cookie(l, h, o, *co, now_us);
     if (c->dead) {
         rte_pktmbuf_free(payload);
@@ -340,25 +360,95 @@ bool Engine::try_syn_cookie(Listener& l, const FourTuple& t, const wire::Header&
     c->input(h, o, payload, payload_len(payload), now_us);
     if (c->dead) {
         destroy(c);
+    } else {
+        schedule(c);
     }
     return true;
 }
 
+namespace {
+struct LaterFirst {
+    template <typename E>
+    bool operator()(const E& a, const E& b) const {
+        return a.at > b.at;
+    }
+};
+}  // namespace
+
+void Engine::schedule(Connection* c) {
+    if (c->dead) {
+        return;
+    }
+    const uint64_t d = c->next_deadline();
+    if (d < c->timer_queued) {
+        c->timer_queued = d;
+        timers_.push_back({d, c->id});
+        std::push_heap(timers_.begin(), timers_.end(), LaterFirst{});
+        if (timers_.size() > 2 * conns_.size() + 64) {
+            compact_timers();
+        }
+    }
+}
+
+void Engine::compact_timers() const {
+    // Drop entries of freed connections and superseded deadlines; the heap then holds at most
+    // one entry per connection.
+    std::erase_if(timers_, [this](const TimerEntry& e) {
+        auto it = conns_.find(e.id);
+        return it == conns_.end() || it->second->dead || it->second->timer_queued != e.at;
+    });
+    std::make_heap(timers_.begin(), timers_.end(), LaterFirst{});
+}
+
 void Engine::on_timer(uint64_t now_us) {
-    for (auto& [id, c] : conns_) {
-        if (!c->dead && c->next_deadline() <= now_us) {
+    // Each connection due runs its timers once per call (as a scan would); deadlines it sets
+    // at or before now_us are queued after the loop so that this call ends.
+    timers_due_.clear();
+    while (!timers_.empty() && timers_.front().at <= now_us) {
+        std::pop_heap(timers_.begin(), timers_.end(), LaterFirst{});
+        const TimerEntry e = timers_.back();
+        timers_.pop_back();
+        auto it = conns_.find(e.id);
+        if (it == conns_.end() || it->second->dead || it->second->timer_queued != e.at) {
+            continue;
+        }
+        Connection* c = it->second.get();
+        c->timer_queued = UINT64_MAX;
+        if (c->next_deadline() <= now_us) {
             c->on_timer(now_us);
         }
+        timers_due_.push_back(c);
+    }
+    for (Connection* c : timers_due_) {
+        schedule(c);
     }
     reap();
 }
 
 uint64_t Engine::next_timer() const {
-    uint64_t d = UINT64_MAX;
-    for (const auto& [id, c] : conns_) {
-        d = std::min(d, c->next_deadline());
+    while (!timers_.empty()) {
+        const TimerEntry& e = timers_.front();
+        auto it = conns_.find(e.id);
+        if (it != conns_.end() && !it->second->dead && it->second->timer_queued == e.at) {
+            Connection* c = it->second.get();
+            const uint64_t d = c->next_deadline();
+            if (d == e.at) {
+                return d;
+            }
+            // The deadline moved later (or went away): requeue it exactly.
+            std::pop_heap(timers_.begin(), timers_.end(), LaterFirst{});
+            timers_.pop_back();
+            c->timer_queued = d;
+            if (d != UINT64_MAX) {
+                timers_.push_back({d, c->id});
+                std::push_heap(timers_.begin(), timers_.end(), LaterFirst{});
+            }
+            continue;
+        }
+        std::pop_heap(timers_.begin(), timers_.end(), LaterFirst{});
+        timers_.pop_back();
     }
-    return d;
+    return UINT64_MAX;
 }
 
 std::optional<ListenerId> Engine::listen(const ListenOptions& o) {
@@ -393,15 +483,18 @@ std::optional<ConnId> Engine::accept(ListenerId lid) {
 }
 
 std::optional<ConnId> Engine::connect(const ConnectOptions& o, uint64_t now_us) {
-    if (by_tuple_.contains(o.tuple) || conns_.size() >= cfg_.max_connections) {
+    const uint64_t th = TupleTable::hash(o.tuple);
+    if (by_tuple_->find(o.tuple, th) != nullptr || conns_.size() >= cfg_.max_connections) {
         return std::nullopt;
     }
     uint16_t mss = cfg_.default_mss;
     if (o.mss_clamp != 0) {
         mss = std::min(mss, o.mss_clamp);
     }
-    Connection* c = create(o.tuple, o.rcv_buf != 0 ? o.rcv_buf : cfg_.default_rcv_buf, mss, now_us);
+    Connection* c =
+        create(o.tuple, th, o.rcv_buf != 0 ? o.rcv_buf : cfg_.default_rcv_buf, mss, now_us);
     c->open_active(now_us);
+    schedule(c);
     return c->id;
 }
 
@@ -411,6 +504,7 @@ uint32_t Engine::send(ConnId id, rte_mbuf* chain, uint64_t now_us) {
         return 0;
     }
     uint32_t n = c->send(chain, now_us);
+    schedule(c);
     reap();
     return n;
 }
@@ -428,7 +522,12 @@ void Engine::want_writable(ConnId id) {
 
 rte_mbuf* Engine::recv(ConnId id, uint64_t now_us) {
     Connection* c = find(id);
-    return c == nullptr ? nullptr : c->recv(now_us);
+    if (c == nullptr) {
+        return nullptr;
+    }
+    rte_mbuf* m = c->recv(now_us);
+    schedule(c);
+    return m;
 }
 
 uint32_t Engine::readable_bytes(ConnId id) const {
@@ -444,6 +543,7 @@ bool Engine::peer_closed(ConnId id) const {
 void Engine::shutdown_write(ConnId id, uint64_t now_us) {
     if (Connection* c = find(id)) {
         c->shutdown_write(now_us);
+        schedule(c);
     }
     reap();
 }
@@ -451,6 +551,7 @@ void Engine::shutdown_write(ConnId id, uint64_t now_us) {
 void Engine::close(ConnId id, uint64_t now_us) {
     if (Connection* c = find(id)) {
         c->close(now_us);
+        schedule(c);
     }
     reap();
 }
@@ -465,6 +566,7 @@ void Engine::abort(ConnId id, uint64_t now_us) {
 void Engine::set_rcv_buf(ConnId id, uint32_t bytes, uint64_t now_us) {
     if (Connection* c = find(id)) {
         c->set_rcv_buf(bytes, now_us);
+        schedule(c);
     }
 }
 

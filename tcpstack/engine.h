@@ -180,6 +180,7 @@ struct ConnInfo {
 };
 
 class Connection;
+class TupleTable;
 struct Listener;
 
 class Engine {
@@ -246,12 +247,19 @@ private:
     bool try_syn_cookie(Listener& l, const FourTuple& t, const wire::Header& h,
                         const wire::Options& o, rte_mbuf* payload, uint64_t now_us);
     Listener* find_listener(const FourTuple& t);
-    Connection* create(const FourTuple& t, uint32_t rcv_buf, uint16_t our_mss, uint64_t now_us);
+    // tuple_hash: TupleTable::hash(t), already computed by every caller's lookup.
+    Connection* create(const FourTuple& t, uint64_t tuple_hash, uint32_t rcv_buf, uint16_t our_mss,
+                       uint64_t now_us);
     void destroy(Connection* c);
     bool challenge_ack_allowed(uint64_t now_us);
     uint32_t make_isn(const FourTuple& t, uint64_t now_us) const;
     uint32_t ts_offset(const FourTuple& t) const;
     void reap();
+    // Timers: a lazy min-heap of (deadline, connection). schedule() after every call into a
+    // connection pushes its deadline when it moved earlier than what the heap holds for it
+    // (Connection::timer_queued); entries that no longer match are skipped when they surface.
+    void schedule(Connection* c);
+    void compact_timers() const;
 
     EngineConfig cfg_;
     SegmentSink out_;
@@ -260,10 +268,18 @@ private:
     Counters counters_{};
     ConnId next_id_ = 1;
     std::unordered_map<ConnId, std::unique_ptr<Connection>> conns_;
-    std::unordered_map<FourTuple, ConnId, FourTupleHash> by_tuple_;
+    std::unique_ptr<TupleTable> by_tuple_;  // tuple_table.h
     std::unordered_map<IpAddr, uint32_t, IpAddrHash> per_source_;
     std::vector<std::unique_ptr<Listener>> listeners_;
-    std::vector<ConnId> dead_;  // closed during a call, freed at its end
+    std::vector<ConnId> dead_;         // closed during a call, freed at its end
+    Connection* last_conn_ = nullptr;  // input()'s demux cache (cleared by destroy())
+    uint64_t input_hash_ = 0;          // input(): hash of the tuple of a segment with no connection
+    struct TimerEntry {
+        uint64_t at;
+        ConnId id;
+    };
+    mutable std::vector<TimerEntry> timers_;  // heap, earliest first (see schedule())
+    std::vector<Connection*> timers_due_;     // on_timer scratch
     uint64_t challenge_window_start_us_ = 0;
     uint32_t challenge_in_window_ = 0;
 };

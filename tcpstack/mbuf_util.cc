@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "tcpstack/wire/tcp.h"
+
 namespace braid::tcp {
 
 rte_mbuf* mbuf_trim_front(rte_mbuf* m, uint32_t n) {
@@ -97,6 +99,26 @@ rte_mbuf* mbuf_clone_range(rte_mempool* pool, rte_mbuf* src, uint32_t off, uint3
         s = s->next;
     }
     return head;
+}
+
+uint16_t mbuf_tcp_checksum_ipv4(std::span<const uint8_t, 4> src, std::span<const uint8_t, 4> dst,
+                                std::span<const uint8_t> header, const rte_mbuf* payload) {
+    uint64_t len = header.size();
+    uint64_t acc = wire::partial_sum(src) + uint64_t{wire::partial_sum(dst)} + 6;
+    acc += wire::partial_sum(header);
+    bool odd = (header.size() & 1) != 0;
+    for (const rte_mbuf* m = payload; m != nullptr; m = m->next) {
+        uint16_t part =
+            wire::partial_sum({rte_pktmbuf_mtod(m, const uint8_t*), size_t{m->data_len}});
+        if (odd) {
+            part = static_cast<uint16_t>((part >> 8) | (part << 8));  // RFC 1071 §2(B)
+        }
+        acc += part;
+        odd ^= (m->data_len & 1) != 0;
+        len += m->data_len;
+    }
+    acc += (len >> 16) + (len & 0xffff);
+    return wire::checksum_fold(acc);
 }
 
 }  // namespace braid::tcp

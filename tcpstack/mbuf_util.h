@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 struct rte_mbuf;
 struct rte_mempool;
@@ -19,5 +20,12 @@ rte_mbuf* mbuf_truncate(rte_mbuf* m, uint32_t n);
 // caller frees).
 rte_mbuf* mbuf_clone_range(rte_mempool* pool, rte_mbuf* src, uint32_t off, uint32_t len,
                            rte_mbuf** tail, rte_mbuf* head);
+
+// TCP checksum (RFC 9293 §3.1) of an IPv4 segment whose header (with options, checksum field as
+// it stands) is `header` and whose payload is the chain `payload` (may be nullptr; segments of
+// any length, odd ones included). Building: write the result into a zeroed checksum field.
+// Verifying: 0 means the segment is intact.
+uint16_t mbuf_tcp_checksum_ipv4(std::span<const uint8_t, 4> src, std::span<const uint8_t, 4> dst,
+                                std::span<const uint8_t> header, const rte_mbuf* payload);
 
 }  // namespace braid::tcp

@@ -149,6 +149,12 @@ std::optional<size_t> emit_header(const Header& h, const Options& o, std::span<u
 // checksum field when that field was 0.
 uint16_t checksum_ipv4(std::span<const uint8_t, 4> src, std::span<const uint8_t, 4> dst,
                        std::span<const uint8_t> segment);
+// The building blocks, for segments in pieces (mbuf chains: tcpstack/mbuf_util.h): the one's
+// complement sum of `b` as big-endian 16-bit words, folded to 16 bits, not complemented (a piece
+// that starts at an odd offset of the segment contributes its sum byte-swapped), and the final
+// fold and complement of an accumulated sum.
+uint16_t partial_sum(std::span<const uint8_t> b);
+uint16_t checksum_fold(uint64_t acc);
 uint16_t checksum_ipv6(std::span<const uint8_t, 16> src, std::span<const uint8_t, 16> dst,
                        std::span<const uint8_t> segment);
 
