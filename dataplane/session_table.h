@@ -58,6 +58,15 @@ public:
     // from it).
     const SessionSpec* spec(uint64_t seid) const;
     std::vector<uint64_t> seids() const;
+    // Calls f(const SessionRules&) for every session's current snapshot, in SEID order, without
+    // the copy and the per-SEID lookups of seids() + by_seid(): the usage poll walks every
+    // session each 100 ms. `f` must not create or delete sessions.
+    template <typename F>
+    void for_each_rules(F&& f) const {
+        for (const auto& [seid, e] : sessions_) {
+            f(*e.handle->rules.load(std::memory_order_relaxed));
+        }
+    }
 
     // --- workers (lock-free readers; call between two quiescent-state reports) ----------
     const SessionRules* by_teid(uint32_t teid) const;
