@@ -342,6 +342,7 @@ double pct(std::vector<uint64_t>& v, double p, uint64_t hz) {
     return double(v[k]) * 1e6 / double(hz);  // µs
 }
 
+// Printed as soon as a phase ends (a long run shows progress; stdout is flushed).
 void report(Phase& p, uint64_t hz) {
     const double rate = p.seconds > 0 ? double(p.count) / p.seconds : 0;
     const double handler_rate =
@@ -361,6 +362,7 @@ void report(Phase& p, uint64_t hz) {
     std::printf("result.%s_p99_us=%.1f\n", p.name.c_str(), p99);
     std::printf("result.%s_p999_us=%.1f\n", p.name.c_str(), p999);
     std::printf("result.%s_max_us=%.1f\n", p.name.c_str(), pmax);
+    std::fflush(stdout);
 }
 
 // ---- braid
@@ -608,6 +610,7 @@ int main(int argc, char** argv) {
     // 1. establishment, back to back.
     est.latency.reserve(opt.sessions);
     establish_phase(est, 0, opt.sessions, 0);
+    report(est, hz);
     // The dataplane's tables hold every session: its UL TEID and UE address find it.
     for (uint32_t k = 0; ok && k < opt.sessions; k += std::max<uint32_t>(1, opt.sessions / 1000)) {
         if (actions.teid_owner(ul_teids[k]) != up_seids[k] ||
@@ -642,12 +645,14 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "bench_pfcp: the modification did not reach the dataplane\n");
             ok = false;
         }
+        report(mod, hz);
     }
 
     // 3. paced establishment.
     if (ok && paced_total != 0) {
         paced.latency.reserve(paced_total);
         establish_phase(paced, opt.sessions, static_cast<uint32_t>(paced_total), opt.paced_rate);
+        report(paced, hz);
     }
 
     // 4. deletion of everything, back to back.
@@ -670,14 +675,9 @@ int main(int argc, char** argv) {
                          app.sessions().size());
             ok = false;
         }
+        report(del, hz);
     }
 
-    report(est, hz);
-    report(mod, hz);
-    if (paced_total != 0) {
-        report(paced, hz);
-    }
-    report(del, hz);
     std::printf("result.sessions=%u\nresult.paced_rate=%u\nresult.paced_seconds=%u\n", opt.sessions,
                 opt.paced_rate, opt.paced_s);
     std::printf("result.tsc_hz=%" PRIu64 "\n", hz);
