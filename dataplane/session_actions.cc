@@ -178,12 +178,17 @@ std::optional<UsageTotals> App::current_usage(uint64_t seid, uint32_t urr_id) co
 }
 
 void App::poll_usage(uint64_t now_ms) {
+    // At most usage_poll_budget sessions per control tick: one pass over 100,000 sessions takes
+    // longer than a tick, and PFCP requests would wait behind all of it (bench_pfcp). A larger
+    // table is polled over several ticks; each session is still polled once per pass.
+    constexpr size_t usage_poll_budget = 4096;
     std::vector<UsageReport> out;
-    sessions_->for_each_rules([&](const SessionRules& r) {
-        if (!r.urrs.empty()) {
-            usage_->poll(r, now_ms, out);
-        }
-    });
+    usage_poll_resume_ = sessions_->for_each_rules_after(usage_poll_resume_, usage_poll_budget,
+                                                         [&](const SessionRules& r) {
+                                                             if (!r.urrs.empty()) {
+                                                                 usage_->poll(r, now_ms, out);
+                                                             }
+                                                         });
     for (UsageReport& r : out) {
         BRAID_LOG(dataplane, INFO,
                   "usage report: session %" PRIu64 " urr %u #%u %s: ul %" PRIu64 " B dl %" PRIu64
