@@ -502,9 +502,12 @@ void App::control_tick(uint64_t now_ms) {
     if (neighbors_->take_dirty()) {
         publish_neighbors();
     }
-    if (now_ms >= next_usage_poll_ms_) {
+    if (usage_poll_resume_ || now_ms >= next_usage_poll_ms_) {
+        if (!usage_poll_resume_) {
+            next_usage_poll_ms_ =
+                now_ms + usage_poll_ms;  // the next pass starts 100 ms after this one
+        }
         poll_usage(now_ms);
-        next_usage_poll_ms_ = now_ms + usage_poll_ms;
     }
     poll_gtpu_paths(now_ms);
     reclaim(false);

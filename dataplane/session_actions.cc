@@ -72,7 +72,10 @@ std::optional<SpecError> App::create_session(const SessionSpec& spec) {
     ++session_counters_.created;
     want_session_neighbors(spec, now_ms_);
     track_gtpu_peers(nullptr, &spec);
-    BRAID_LOG(dataplane, INFO,
+    // DEBUG, not INFO: a line per session costs ~15 us on the control core (DPDK's log stream
+    // writes stdout and syslog), a third of an establishment (docs/BENCHMARKS.md, bench_pfcp);
+    // the session counters and `show sessions` say the same in aggregate.
+    BRAID_LOG(dataplane, DEBUG,
               "session %" PRIu64 " created: %zu PDRs, %zu FARs, %zu QERs, %zu URRs", spec.seid,
               spec.pdrs.size(), spec.fars.size(), spec.qers.size(), spec.urrs.size());
     return std::nullopt;
@@ -146,7 +149,7 @@ std::optional<std::vector<UsageReport>> App::delete_session(uint64_t seid) {
     sessions_->delete_session(seid);
     ++session_counters_.deleted;
     session_counters_.usage_reports += out.size();
-    BRAID_LOG(dataplane, INFO, "session %" PRIu64 " deleted (%zu final usage reports)", seid,
+    BRAID_LOG(dataplane, DEBUG, "session %" PRIu64 " deleted (%zu final usage reports)", seid,
               out.size());
     return out;
 }
@@ -175,12 +178,17 @@ std::optional<UsageTotals> App::current_usage(uint64_t seid, uint32_t urr_id) co
 }
 
 void App::poll_usage(uint64_t now_ms) {
+    // At most usage_poll_budget sessions per control tick: one pass over 100,000 sessions takes
+    // longer than a tick, and PFCP requests would wait behind all of it (bench_pfcp). A larger
+    // table is polled over several ticks; each session is still polled once per pass.
+    constexpr size_t usage_poll_budget = 4096;
     std::vector<UsageReport> out;
-    for (uint64_t seid : sessions_->seids()) {
-        if (const SessionRules* r = sessions_->by_seid(seid); r != nullptr && !r->urrs.empty()) {
-            usage_->poll(*r, now_ms, out);
-        }
-    }
+    usage_poll_resume_ = sessions_->for_each_rules_after(usage_poll_resume_, usage_poll_budget,
+                                                         [&](const SessionRules& r) {
+                                                             if (!r.urrs.empty()) {
+                                                                 usage_->poll(r, now_ms, out);
+                                                             }
+                                                         });
     for (UsageReport& r : out) {
         BRAID_LOG(dataplane, INFO,
                   "usage report: session %" PRIu64 " urr %u #%u %s: ul %" PRIu64 " B dl %" PRIu64

@@ -305,18 +305,22 @@ void SessionTable::set_workers(unsigned n) {
 }
 
 void SessionTable::reclaim(bool wait) {
-    for (auto it = retired_.begin(); it != retired_.end();) {
+    // Tokens were taken in order (rte_rcu_qsbr_start increases), so the first grace period not
+    // yet over ends the scan, and what is freed is a prefix erased at once: erasing entries one
+    // by one from the front of the vector was quadratic (100,000 modifications retire 100,000
+    // snapshots; bench_pfcp spent most of the control core in here).
+    auto it = retired_.begin();
+    for (; it != retired_.end(); ++it) {
         if (rte_rcu_qsbr_check(rcu_, it->token, wait) != 1) {
-            ++it;
-            continue;
+            break;
         }
         delete it->rules;
         delete it->handle;
         if (it->hash != nullptr) {
             rte_hash_free_key_with_position(it->hash, it->position);
         }
-        it = retired_.erase(it);
     }
+    retired_.erase(retired_.begin(), it);
 }
 
 }  // namespace braid::dataplane

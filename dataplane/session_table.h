@@ -58,6 +58,28 @@ public:
     // from it).
     const SessionSpec* spec(uint64_t seid) const;
     std::vector<uint64_t> seids() const;
+    // Calls f(const SessionRules&) for every session's current snapshot, in SEID order, without
+    // the copy and the per-SEID lookups of seids() + by_seid(): the usage poll walks every
+    // session each 100 ms. `f` must not create or delete sessions.
+    template <typename F>
+    void for_each_rules(F&& f) const {
+        for (const auto& [seid, e] : sessions_) {
+            f(*e.handle->rules.load(std::memory_order_relaxed));
+        }
+    }
+    // The same for at most `budget` sessions, starting after SEID `after` (nullopt: from the
+    // first). Returns the last SEID visited, or nullopt once the walk reached the end.
+    template <typename F>
+    std::optional<uint64_t> for_each_rules_after(std::optional<uint64_t> after, size_t budget,
+                                                 F&& f) const {
+        auto it = after ? sessions_.upper_bound(*after) : sessions_.begin();
+        std::optional<uint64_t> last;
+        for (size_t n = 0; it != sessions_.end() && n < budget; ++it, ++n) {
+            f(*it->second.handle->rules.load(std::memory_order_relaxed));
+            last = it->first;
+        }
+        return it == sessions_.end() ? std::nullopt : last;
+    }
 
     // --- workers (lock-free readers; call between two quiescent-state reports) ----------
     const SessionRules* by_teid(uint32_t teid) const;
