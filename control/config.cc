@@ -1373,6 +1373,10 @@ void read_config(Reader& r, const YAML::Node& root, Config& c) {
                             [&](const YAML::Node& v, const std::string& p) {
                                 r.uint(v, p, c.tcp.msl_s, 1, 600);
                             }},
+                           {"rto_min_ms",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.uint(v, p, c.tcp.rto_min_ms, 10, 1000);
+                            }},
                            {"services",
                             [&](const YAML::Node& v, const std::string& p) {
                                 r.sequence(v, p, [&](const YAML::Node& e, const std::string& ep) {
@@ -1759,6 +1763,7 @@ tcp:                     # braid's own TCP endpoint on its N6 addresses (tcpstac
   rcv_buf_kb: 256             # per connection
   snd_buf_kb: 256
   msl_s: 30                   # TIME-WAIT lasts 2 MSL
+  rto_min_ms: 200             # RFC 6298 2.4 says 1000; Linux (and braid) use 200
   services: []                # test applications, e.g. {port: 5001, mode: echo}
 
 sessions:
@@ -1935,6 +1940,7 @@ std::string render(const Config& c) {
     emit_uint(out, "rcv_buf_kb", c.tcp.rcv_buf_kb);
     emit_uint(out, "snd_buf_kb", c.tcp.snd_buf_kb);
     emit_uint(out, "msl_s", c.tcp.msl_s);
+    emit_uint(out, "rto_min_ms", c.tcp.rto_min_ms);
     out << YAML::Key << "services" << YAML::Value << YAML::BeginSeq;
     for (const TcpService& svc : c.tcp.services) {
         out << YAML::BeginMap;

@@ -183,6 +183,7 @@ struct Tcp {
     uint32_t rcv_buf_kb = 256;    // 4..16384 per connection
     uint32_t snd_buf_kb = 256;    // 4..16384 per connection
     uint32_t msl_s = 30;          // 1..600: TIME-WAIT lasts 2 MSL
+    uint32_t rto_min_ms = 200;    // 10..1000: RFC 6298 §2.4 says 1 s; Linux (and braid) 200 ms
     std::vector<TcpService> services;
 
     bool operator==(const Tcp&) const = default;

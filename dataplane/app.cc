@@ -302,6 +302,7 @@ bool App::setup_tcp(std::string* err) {
             std::memcpy(ec.secret.data() + i, &r, 8);
         }
         ec.msl_us = uint64_t{tc.msl_s} * 1'000'000;
+        ec.rto_min_us = uint64_t{tc.rto_min_ms} * 1000;
         ec.max_connections = tc.max_connections;
         ec.max_per_source = tc.max_per_source;
         ec.default_rcv_buf = tc.rcv_buf_kb * 1024;

@@ -62,6 +62,34 @@ void hash_chain(Sha256& h, const rte_mbuf* m) {
     }
 }
 
+// Detaches from `chain` the longest prefix of whole segments holding at most `max` bytes (the
+// relay's unit: a received chain can be larger than the peer's send space). nullptr when even the
+// first segment does not fit. The remainder stays a valid chain in `chain` (nullptr if none).
+rte_mbuf* take_prefix(rte_mbuf*& chain, uint32_t max) {
+    uint32_t bytes = 0;
+    uint16_t segs = 0;
+    rte_mbuf* last = nullptr;
+    for (rte_mbuf* m = chain; m != nullptr && bytes + m->data_len <= max; m = m->next) {
+        bytes += m->data_len;
+        ++segs;
+        last = m;
+    }
+    if (last == nullptr) {
+        return nullptr;
+    }
+    rte_mbuf* head = chain;
+    rte_mbuf* rest = last->next;
+    if (rest != nullptr) {
+        rest->pkt_len = head->pkt_len - bytes;
+        rest->nb_segs = static_cast<uint16_t>(head->nb_segs - segs);
+        last->next = nullptr;
+        head->pkt_len = bytes;
+        head->nb_segs = segs;
+    }
+    chain = rest;
+    return head;
+}
+
 tcp::IpAddr addr_v4(const void* network_order) {
     tcp::IpAddr a;
     std::memcpy(a.bytes.data(), network_order, 4);
@@ -381,24 +409,30 @@ void TcpHost::pump(App& a, uint64_t now_us) {
     a.blocked = false;
     // Read side.
     if (a.rec.mode == TcpAppMode::echo) {
-        if (a.pending != nullptr) {
-            if (engine_->send(c, a.pending, now_us) == 0) {
-                a.blocked = true;
-                return;  // the writable event (or the next tick) tries again
+        // Relay what was received, never more than the send buffer takes: the rest waits in
+        // `pending` (the engine's receive window closes meanwhile: backpressure, no loss).
+        for (;;) {
+            if (a.pending == nullptr) {
+                a.pending = engine_->recv(c, now_us);
+                if (a.pending == nullptr) {
+                    break;
+                }
+                hash_chain(a.rx_hash, a.pending);
+                a.rec.rx_bytes += rte_pktmbuf_pkt_len(a.pending);
             }
-            a.pending = nullptr;
-        }
-        while (rte_mbuf* m = engine_->recv(c, now_us)) {
-            const uint32_t len = rte_pktmbuf_pkt_len(m);
-            hash_chain(a.rx_hash, m);
-            hash_chain(a.tx_hash, m);
-            a.rec.rx_bytes += len;
-            a.rec.tx_bytes += len;
-            if (engine_->send(c, m, now_us) == 0) {
-                a.pending = m;
+            rte_mbuf* part = take_prefix(a.pending, engine_->send_space(c));
+            if (part == nullptr) {
+                engine_->want_writable(c);
                 a.blocked = true;
                 return;
             }
+            const uint32_t len = rte_pktmbuf_pkt_len(part);
+            hash_chain(a.tx_hash, part);  // before send(): the engine owns `part` after it
+            if (engine_->send(c, part, now_us) == 0) {
+                rte_pktmbuf_free(part);  // writing was shut down: nothing more to echo
+                break;
+            }
+            a.rec.tx_bytes += len;
         }
     } else {
         while (rte_mbuf* m = engine_->recv(c, now_us)) {
