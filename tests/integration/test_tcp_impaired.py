@@ -12,8 +12,7 @@ import subprocess
 import textwrap
 
 import pytest
-from conftest import DN_IP
-from test_tcp_interop import ECHO, SERVER, SINK, run_client, wait_app
+from test_tcp_interop import ECHO, SINK, braid_sends_to_linux, run_client, wait_app
 
 SERVICES = [{"port": ECHO, "mode": "echo"}, {"port": SINK, "mode": "sink"}]
 
@@ -75,19 +74,7 @@ def test_delay_jitter_and_reordering_both_roles(lab, braid, alive, impaired):
                  and a["rx_sha"] == r["sent_sha"], timeout=60)
     assert a["rx"] == 4 << 20
     # braid as the client, sending.
-    port = 6101
-    code = SERVER.replace("int(sys.argv[1]), float(sys.argv[2])", f"{port}, 90.0")
-    proc = subprocess.Popen(["ip", "netns", "exec", lab.dn, "/usr/bin/python3", "-c", code],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "listening"
-        braid.cli_ok("tcp", "connect", DN_IP, str(port), "source", str(4 << 20))
-        stdout, _ = proc.communicate(timeout=100)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    got = json.loads(stdout.strip().splitlines()[-1])
+    got = braid_sends_to_linux(lab, braid, 6101, 4 << 20, timeout=90)
     src = wait_app(braid, lambda a: a["mode"] == "source" and a["open"] == "out"
                    and a["state"] == "finished", timeout=30)
     assert got["received"] == 4 << 20 and src["tx_sha"] == got["sha"]
@@ -175,7 +162,6 @@ def test_syn_flood_does_not_stop_established_transfers(lab, braid, alive):
     """A bounded SYN flood (20,000 SYNs from spoofed ports) while an echo transfer runs: the
     transfer completes byte-exact, SYN cookies are sent, and braid's connection count stays
     bounded by the listener's backlog (half-open ones never pile up)."""
-    from scapy.all import IP, TCP, Ether, RandShort  # noqa: F401
     n6_mac = lab.mac(f"{lab.name}-n6")
     cookies = engine_counter(braid, "syn_cookies_sent")
     flood = textwrap.dedent(f"""

@@ -163,25 +163,31 @@ SERVER = textwrap.dedent("""
 """)
 
 
-def test_braid_as_client_sends_1_gib_to_linux(lab, braid, alive):
+def braid_sends_to_linux(lab, braid, port, total, timeout) -> dict:
+    """A Linux server in the DN namespace; braid connects to it with a source of `total` bytes.
+    Returns the server's report (bytes, SHA-256, peer address, seconds)."""
     import json
     import subprocess
-    port = 6001
-    code = SERVER.replace("int(sys.argv[1]), float(sys.argv[2])", f"{port}, 240.0")
+    code = SERVER.replace("int(sys.argv[1]), float(sys.argv[2])", f"{port}, {float(timeout)}")
     proc = subprocess.Popen(["ip", "netns", "exec", lab.dn, "/usr/bin/python3", "-c", code],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert proc.stdout.readline().strip() == "listening"
-        out = braid.cli_ok("tcp", "connect", DN_IP, str(port), "source", str(GIB))
+        assert proc.stdout.readline().strip() == "listening", proc.stderr.read()
+        out = braid.cli_ok("tcp", "connect", DN_IP, str(port), "source", str(total))
         assert re.match(r"connection \d+ on worker \d+", out), out
-        stdout, stderr = proc.communicate(timeout=270)
+        stdout, stderr = proc.communicate(timeout=timeout + 30)
     finally:
         if proc.poll() is None:
             proc.kill()  # by PID
             proc.wait()
-    r = json.loads(stdout.strip().splitlines()[-1])
+    assert stdout.strip(), stderr
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def test_braid_as_client_sends_1_gib_to_linux(lab, braid, alive):
+    r = braid_sends_to_linux(lab, braid, 6001, GIB, timeout=240)
     assert r["peer"] == N6_IP
-    assert r["received"] == GIB, stderr
+    assert r["received"] == GIB
     a = wait_app(braid, lambda a: a["mode"] == "source" and a["open"] == "out"
                  and a["state"] == "finished", timeout=30)
     assert a["tx"] == GIB
