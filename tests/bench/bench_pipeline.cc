@@ -12,7 +12,10 @@
 // --workload upf: the GTP-U user plane (issue 3). Two net_ring ports (n3, n6) and one session
 // (SEID 1: UL TEID 0x1001, UE 198.19.100.1, gNB 198.18.0.2 with DL TEID 0x2002, a QER with QFI 9
 // and a URR without triggers on both PDRs), the addresses of tests/unit/pipelines/test_nodes.cc
-// and tests/pipeline/golden.py. Every frame alternates between the two directions:
+// and tests/pipeline/golden.py. --sessions N installs N such sessions (session i: SEID 1 + i,
+// TEIDs + i, UE ue_addr(i)) and spreads the frame slots over them; --sdf-filters K puts K SDF
+// filters on each uplink PDR, the matching one last. Every frame alternates between the two
+// directions:
 //   uplink:   n3_rx → eth_classify → gtpu_input → pdr_ul → qer_meter → urr_count → far_forward
 //             → n6_tx  (a G-PDU with a UL PDU Session Container is decapsulated)
 //   downlink: n6_rx → eth_classify → pdr_dl → qer_meter → urr_count → far_forward → gtpu_encap
@@ -93,7 +96,7 @@ void usage(const char* argv0) {
         "usage: %s [--workload icmp|upf] [--size 64|512] [--duration SECONDS]\n"
         "          [--warmup SECONDS] [--inflight K] [--burst N] [--mode cross|inline]\n"
         "  --workload  icmp: ICMP echo answered on N3 (default)\n"
-        "              upf: GTP-U uplink decapsulation and downlink encapsulation, one session\n"
+        "              upf: GTP-U uplink decapsulation and downlink encapsulation\n"
         "  --size      frame length in bytes without FCS (64 or 512; default 64); with upf, the\n"
         "              N6 frame (inner IPv4/UDP packet + 14), the N3 frame being 44 bytes longer\n"
         "  --duration  measured interval (default 10 s, at most 600)\n"
