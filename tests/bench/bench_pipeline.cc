@@ -1143,8 +1143,8 @@ int main(int argc, char** argv) {
     }
     const uint64_t control_tx = app.control_tx_packets();
 
-    // Stop braid; collect every frame (rings and braid's TX buffer, which the worker flushed).
-    const uint64_t braid_leak = app.shutdown();
+    // Drops before shutdown(): it frees the worker contexts that hold the counters, after which
+    // App::drops() sums over no worker and reads 0. The worker has stopped, so these are final.
     uint64_t drops_total = 0;
     std::string drops_text;
     for (size_t i = 0; i < pipelines::drop_reason_count; ++i) {
@@ -1155,6 +1155,8 @@ int main(int argc, char** argv) {
                 " " + std::string(pipelines::drop_reason_table[i].name) + "=" + std::to_string(d);
         }
     }
+    // Stop braid; collect every frame (rings and braid's TX buffer, which the worker flushed).
+    const uint64_t braid_leak = app.shutdown();
     std::set<rte_mbuf*> recovered;
     for (rte_ring* ring : rings) {
         rte_mbuf* m = nullptr;
