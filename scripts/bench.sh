@@ -2,8 +2,10 @@
 # braid: benchmark the packet path against dpdk-testpmd on the same kind of vdev and core.
 #
 #   scripts/bench.sh [--workload icmp|upf|both|tcp] [--size 64|512] [--duration S] [--warmup S]
-#                    [--rounds N] [--inflight K] [--builddir DIR] [--no-build]
+#                    [--rounds N] [--inflight K] [--sessions N] [--sdf-filters K]
+#                    [--builddir DIR] [--no-build]
 #
+# --sessions and --sdf-filters go to the upf runs only (bench_pipeline checks their ranges).
 # Builds bench_pipeline (meson compile -C DIR, default build/), then for each round runs, one
 # after the other:
 #   braid icmp  DIR/tests/bench/bench_pipeline --workload icmp: rx -> eth_classify -> icmp_local
@@ -31,6 +33,8 @@ DURATION=10
 WARMUP=1
 ROUNDS=3
 INFLIGHT=1024
+SESSIONS=1
+SDF=0
 BUILD=1
 WORKLOAD=both
 BUILDDIR=build
@@ -43,8 +47,10 @@ while (($#)); do
     --warmup) WARMUP=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --inflight) INFLIGHT=$2; shift 2 ;;
+    --sessions) SESSIONS=$2; shift 2 ;;
+    --sdf-filters) SDF=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
-    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
@@ -94,8 +100,11 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 # The same worker core for both: lcore 1 (braid's worker, testpmd's only forwarding core).
 run_braid() { # round mode workload
     local log="$LOGS/$STAMP-braid-$3-$2-$1.txt"
+    local upf_args=()
+    [[ "$3" == upf ]] && upf_args=(--sessions "$SESSIONS" --sdf-filters "$SDF")
     timeout -k 10 $((WARMUP + DURATION + 60)) "$BENCH" --workload "$3" --size "$SIZE" \
-        --duration "$DURATION" --warmup "$WARMUP" --inflight "$INFLIGHT" --mode "$2" >"$log" 2>&1 || {
+        --duration "$DURATION" --warmup "$WARMUP" --inflight "$INFLIGHT" --mode "$2" \
+        "${upf_args[@]}" >"$log" 2>&1 || {
         echo "bench.sh: bench_pipeline --workload $3 --mode $2 failed (round $1), see $log" >&2
         tail -20 "$log" >&2
         return 1

@@ -12,7 +12,10 @@
 // --workload upf: the GTP-U user plane (issue 3). Two net_ring ports (n3, n6) and one session
 // (SEID 1: UL TEID 0x1001, UE 198.19.100.1, gNB 198.18.0.2 with DL TEID 0x2002, a QER with QFI 9
 // and a URR without triggers on both PDRs), the addresses of tests/unit/pipelines/test_nodes.cc
-// and tests/pipeline/golden.py. Every frame alternates between the two directions:
+// and tests/pipeline/golden.py. --sessions N installs N such sessions (session i: SEID 1 + i,
+// TEIDs + i, UE ue_addr(i)) and spreads the frame slots over them; --sdf-filters K puts K SDF
+// filters on each uplink PDR, the matching one last. Every frame alternates between the two
+// directions:
 //   uplink:   n3_rx → eth_classify → gtpu_input → pdr_ul → qer_meter → urr_count → far_forward
 //             → n6_tx  (a G-PDU with a UL PDU Session Container is decapsulated)
 //   downlink: n6_rx → eth_classify → pdr_dl → qer_meter → urr_count → far_forward → gtpu_encap
@@ -70,6 +73,11 @@ using namespace braid;
 
 namespace {
 
+// --sessions: session i has SEID 1 + i, UL TEID 0x1001 + i, DL TEID 0x2002 + i and UE address
+// ue_addr(i). The UE addresses must stay in 198.18.0.0/15 and off braid's and the peers'
+// 198.18.0.x / 198.19.0.x, which bounds N (so the 1M-session point of the matrix needs IPv6 UEs).
+constexpr unsigned max_sessions = 100000;
+
 struct Options {
     unsigned size = 64;        // frame length without FCS (testpmd --txpkts counts the same way)
     double duration_s = 10.0;  // measured interval
@@ -78,6 +86,8 @@ struct Options {
     unsigned burst = 32;       // braid's workers.burst_size
     bool inline_mode = false;  // --mode inline: reflector on the worker lcore, between walks
     bool upf = false;          // --workload upf: the GTP-U user plane, both directions
+    unsigned sessions = 1;     // --sessions N (upf): sessions installed; frames spread over them
+    unsigned sdf_filters = 0;  // --sdf-filters K (upf): SDF filters on each uplink PDR
 };
 
 void usage(const char* argv0) {
@@ -86,13 +96,17 @@ void usage(const char* argv0) {
         "usage: %s [--workload icmp|upf] [--size 64|512] [--duration SECONDS]\n"
         "          [--warmup SECONDS] [--inflight K] [--burst N] [--mode cross|inline]\n"
         "  --workload  icmp: ICMP echo answered on N3 (default)\n"
-        "              upf: GTP-U uplink decapsulation and downlink encapsulation, one session\n"
+        "              upf: GTP-U uplink decapsulation and downlink encapsulation\n"
         "  --size      frame length in bytes without FCS (64 or 512; default 64); with upf, the\n"
         "              N6 frame (inner IPv4/UDP packet + 14), the N3 frame being 44 bytes longer\n"
         "  --duration  measured interval (default 10 s, at most 600)\n"
         "  --warmup    run before measuring (default 1 s)\n"
         "  --inflight  frames circulating (default 1024, 64..16384)\n"
         "  --burst     braid worker burst size (default 32)\n"
+        "  --sessions  upf: sessions installed (1..100000, default 1); frame slot s belongs to\n"
+        "              session s %% N when N <= K in flight, else to session s * N / K\n"
+        "  --sdf-filters upf: SDF filters on each session's uplink PDR (0..64, default 0); the\n"
+        "              K-1 first name other DN ports, the last matches the traffic\n"
         "  --mode      cross: braid's worker on lcore 1, reflector on lcore 0 (default)\n"
         "              inline: graph walk and reflector alternate on lcore 1\n",
         argv0);
@@ -133,6 +147,10 @@ bool parse_args(int argc, char** argv, Options& o) {
             }
             o.upf = std::string(v) == "upf";
             continue;
+        } else if (a == "--sessions") {
+            o.sessions = static_cast<unsigned>(std::strtoul(v, &end, 10));
+        } else if (a == "--sdf-filters") {
+            o.sdf_filters = static_cast<unsigned>(std::strtoul(v, &end, 10));
         } else if (a == "--burst") {
             o.burst = static_cast<unsigned>(std::strtoul(v, &end, 10));
         } else {
@@ -143,6 +161,14 @@ bool parse_args(int argc, char** argv, Options& o) {
             std::fprintf(stderr, "%s: bad value for %s: %s\n", argv[0], a.c_str(), v);
             return false;
         }
+    }
+    if (o.sessions < 1 || o.sessions > max_sessions) {
+        std::fprintf(stderr, "--sessions must be 1..%u\n", max_sessions);
+        return false;
+    }
+    if (o.sdf_filters > 64) {
+        std::fprintf(stderr, "--sdf-filters must be 0..64\n");
+        return false;
     }
     if (o.size != 64 && o.size != 512) {
         std::fprintf(stderr, "--size must be 64 or 512\n");
@@ -169,11 +195,18 @@ constexpr std::array<uint8_t, 6> n6_mac = {2, 0, 0, 0, 6, 1};
 constexpr std::array<uint8_t, 6> dn_mac = {2, 0, 0, 0, 6, 2};
 constexpr uint32_t n6_ip = 0xC6130001;  // 198.19.0.1
 constexpr uint32_t dn_ip = 0xC6130002;  // 198.19.0.2
-constexpr uint32_t ue_ip = 0xC6136401;  // 198.19.100.1
+constexpr uint32_t ue_ip = 0xC6136401;  // 198.19.100.1: session 0's UE
 constexpr uint64_t upf_seid = 1;
 constexpr uint32_t ul_teid = 0x1001;
 constexpr uint32_t dl_teid = 0x2002;
 constexpr uint8_t upf_qfi = 9;
+// Session i's UE: 198.19.100.1 + i up to 198.19.255.255 (39935 addresses), then from
+// 198.18.1.1 on (up to 198.18.255.255), so session 0 keeps the one-session address.
+constexpr uint32_t ue_addr(uint32_t i) {
+    constexpr uint32_t first_block = 0xC6140000 - ue_ip;
+    return i < first_block ? ue_ip + i : 0xC6120101 + (i - first_block);
+}
+static_assert(ue_addr(max_sessions - 1) < 0xC6130000, "UE addresses run into 198.19.0.0/24");
 constexpr uint16_t ue_port = 40000;  // inner UDP port of the UE
 constexpr uint16_t dn_port = 7;      // ... and of the DN host
 constexpr uint16_t icmp_ident = 0x4242;
@@ -302,14 +335,14 @@ inline void reflect(uint8_t* f) {
 // The inner packet at `ip` (`len` bytes): IPv4/UDP between the UE and the DN host, IPv4
 // identification = `seq`, TTL 64; `uplink`: UE → DN (UDP 40000 → 7), else DN → UE (7 → 40000).
 // The payload is the same for every frame; both checksums are computed from scratch.
-void write_inner(uint8_t* ip, size_t len, uint16_t seq, bool uplink) {
+void write_inner(uint8_t* ip, size_t len, uint16_t seq, bool uplink, uint32_t sess) {
     ip[0] = 0x45;
     put16(ip + 2, static_cast<uint16_t>(len));
     put16(ip + 4, seq);
     ip[8] = 64;
     ip[9] = 17;  // UDP
-    put32(ip + 12, uplink ? ue_ip : dn_ip);
-    put32(ip + 16, uplink ? dn_ip : ue_ip);
+    put32(ip + 12, uplink ? ue_addr(sess) : dn_ip);
+    put32(ip + 16, uplink ? dn_ip : ue_addr(sess));
     put16(ip + 10, 0);
     put16(ip + 10, inet_cksum(ip, 20));
     uint8_t* udp = ip + 20;
@@ -334,13 +367,13 @@ bool inner_udp_ok(const uint8_t* ip, size_t len) {
 
 // An N6 frame of `size` bytes. `from_braid`: what braid sends after decapsulating an uplink
 // G-PDU (N6 MAC → DN MAC, UE → DN); else what the DN host sends toward the UE (DN MAC → N6 MAC,
-// DN → UE).
-Frame n6_frame(unsigned size, uint16_t seq, bool from_braid) {
+// DN → UE). The UE is session `sess`'s.
+Frame n6_frame(unsigned size, uint16_t seq, bool from_braid, uint32_t sess) {
     Frame f{};
     std::memcpy(f.data(), from_braid ? dn_mac.data() : n6_mac.data(), 6);
     std::memcpy(f.data() + 6, from_braid ? n6_mac.data() : dn_mac.data(), 6);
     put16(f.data() + 12, 0x0800);
-    write_inner(f.data() + 14, size - 14, seq, from_braid);
+    write_inner(f.data() + 14, size - 14, seq, from_braid, sess);
     return f;
 }
 
@@ -348,8 +381,9 @@ Frame n6_frame(unsigned size, uint16_t seq, bool from_braid) {
 // `from_braid`: the downlink G-PDU braid sends (N3 → gNB, TEID 0x2002, DL PDU SESSION
 // INFORMATION with QFI 9, inner DN → UE); else the uplink G-PDU the gNB sends (gNB → N3, TEID
 // 0x1001, UL PDU SESSION INFORMATION with QFI 9, inner UE → DN). Outer IPv4 identification
-// `outer_id`, TTL 64, DF clear; UDP 2152 → 2152 with checksum 0.
-Frame n3_frame(unsigned size, uint16_t seq, uint16_t outer_id, bool from_braid) {
+// `outer_id`, TTL 64, DF clear; UDP 2152 → 2152 with checksum 0. The TEIDs and the UE are
+// session `sess`'s (the TEIDs above are session 0's).
+Frame n3_frame(unsigned size, uint16_t seq, uint16_t outer_id, bool from_braid, uint32_t sess) {
     Frame f{};
     const size_t inner_len = size - 14;
     const size_t len = size + n3_extra;
@@ -373,13 +407,13 @@ Frame n3_frame(unsigned size, uint16_t seq, uint16_t outer_id, bool from_braid) 
     gtp[0] = 0x34;  // version 1, PT 1, E 1
     gtp[1] = 0xff;  // G-PDU
     put16(gtp + 2, static_cast<uint16_t>(8 + inner_len));
-    put32(gtp + 4, from_braid ? dl_teid : ul_teid);
+    put32(gtp + 4, from_braid ? dl_teid + sess : ul_teid + sess);
     gtp[11] = 0x85;                      // next extension header: PDU Session Container
     gtp[12] = 1;                         // length in 4-octet units
     gtp[13] = from_braid ? 0x00 : 0x10;  // PDU type 0 (DL) / 1 (UL)
     gtp[14] = upf_qfi;                   // DL: PPP 0, RQI 0; UL: no delay, no new IE; QFI
     gtp[15] = 0;                         // no next extension header
-    write_inner(f.data() + n3_inner, inner_len, seq, !from_braid);
+    write_inner(f.data() + n3_inner, inner_len, seq, !from_braid, sess);
     return f;
 }
 
@@ -393,15 +427,22 @@ inline void reflect_n6(uint8_t* f) {
 }
 
 // A downlink G-PDU (N3 TX) → an uplink G-PDU (N3 RX), in place: swap MACs and outer IPs (outer
-// IPv4 checksum unchanged, UDP checksum 0), TEID := the UL TEID, PDU Session Container type
-// DL → UL (same QFI), swap inner IPs and UDP ports (inner checksums unchanged).
-inline void reflect_n3(uint8_t* f) {
+// IPv4 checksum unchanged, UDP checksum 0), TEID := the session's UL TEID `teid`, PDU Session
+// Container type DL → UL (same QFI), swap inner IPs and UDP ports (inner checksums unchanged).
+inline void reflect_n3(uint8_t* f, uint32_t teid) {
     swap_bytes(f, f + 6, 6);
     swap_bytes(f + 26, f + 30, 4);
-    put32(f + 46, ul_teid);
+    put32(f + 46, teid);
     f[55] = 0x10;
     swap_bytes(f + n3_inner + 12, f + n3_inner + 16, 4);
     swap_bytes(f + n3_inner + 20, f + n3_inner + 22, 2);
+}
+
+// The session frame slot `s` of `k` belongs to, of `n`: round robin while n <= k; with more
+// sessions than frames in flight, the slots are spread evenly over the whole session range (so
+// the sessions that carry traffic are scattered through the tables, not the first k).
+uint32_t session_of(unsigned s, unsigned k, unsigned n) {
+    return n <= k ? s % n : static_cast<uint32_t>(uint64_t(s) * n / k);
 }
 
 struct Snapshot {
@@ -518,16 +559,28 @@ struct UpfReflector final : Reflector {
     rte_ring* n6_tx = nullptr;  // braid's n6_tx produces (decapsulated uplink packets)
     unsigned size = 64;         // N6 frame; N3 frames are size + 44
     unsigned k = 0;
+    unsigned n_sessions = 1;
+    // By seq: what depends on the slot's session. The UE address is in both IPv4 checksums'
+    // words and the UDP pseudo-header, so those are kept whole rather than patched.
+    struct Slot {
+        uint32_t ue = 0;
+        uint32_t ul_teid = 0;
+        uint32_t dl_teid = 0;
+        uint32_t inner_sum = 0;  // sum of the inner IPv4 header with id 0 and checksum 0
+        uint16_t udp_ck = 0;     // inner UDP checksum (the same in both directions)
+    };
+    std::vector<Slot> slots;
     std::vector<uint8_t> n6_hdr;   // expected N6 TX header (42 bytes), seq 0
     std::vector<uint8_t> n3_hdr;   // expected N3 TX header (86 bytes), seq 0, outer id 0
     std::vector<uint8_t> payload;  // inner UDP payload (same for every frame)
-    uint32_t inner_sum0 = 0;       // sum of the inner IPv4 header with id 0 and checksum 0
     uint32_t outer_sum0 = 0;       // ... of the outer IPv4 header braid builds
     uint16_t next_outer_id = 0;    // braid numbers its G-PDUs 0, 1, 2, ... (one worker)
     dataplane::Counter from_n3;    // downlink G-PDUs turned into uplink G-PDUs
     dataplane::Counter from_n6;    // uplink packets turned into downlink packets
 
-    uint16_t inner_ck(uint16_t seq) const { return static_cast<uint16_t>(~fold(inner_sum0 + seq)); }
+    uint16_t inner_ck(uint16_t seq) const {
+        return static_cast<uint16_t>(~fold(slots[seq].inner_sum + seq));
+    }
 
     bool match_n6(const uint8_t* f, uint32_t len) const {
         if (len != size) {
@@ -541,6 +594,8 @@ struct UpfReflector final : Reflector {
         std::memcpy(h, n6_hdr.data(), upf_n6_hdr);
         put16(h + 14 + 4, seq);
         put16(h + 14 + 10, inner_ck(seq));
+        put32(h + 14 + 12, slots[seq].ue);
+        put16(h + 14 + 20 + 6, slots[seq].udp_ck);
         return std::memcmp(f, h, upf_n6_hdr) == 0 &&
                std::memcmp(f + upf_n6_hdr, payload.data(), size - upf_n6_hdr) == 0;
     }
@@ -557,8 +612,11 @@ struct UpfReflector final : Reflector {
         std::memcpy(h, n3_hdr.data(), upf_n3_hdr);
         put16(h + 14 + 4, outer_id);
         put16(h + 14 + 10, static_cast<uint16_t>(~fold(outer_sum0 + outer_id)));
+        put32(h + 14 + 20 + 8 + 4, slots[seq].dl_teid);
         put16(h + n3_inner + 4, seq);
         put16(h + n3_inner + 10, inner_ck(seq));
+        put32(h + n3_inner + 16, slots[seq].ue);
+        put16(h + n3_inner + 20 + 6, slots[seq].udp_ck);
         return std::memcmp(f, h, upf_n3_hdr) == 0 &&
                std::memcmp(f + upf_n3_hdr, payload.data(), size - upf_n6_hdr) == 0;
     }
@@ -571,7 +629,8 @@ struct UpfReflector final : Reflector {
     void replace(rte_mbuf* m, bool n3) {
         mismatches.add();
         const uint16_t seq = static_cast<uint16_t>(reflected.get() % k);
-        const Frame f = n3 ? n3_frame(size, seq, 0, false) : n6_frame(size, seq, false);
+        const uint32_t sess = session_of(seq, k, n_sessions);
+        const Frame f = n3 ? n3_frame(size, seq, 0, false, sess) : n6_frame(size, seq, false, sess);
         const unsigned len = n3 ? size + unsigned(n3_extra) : size;
         rte_pktmbuf_reset(m);
         std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(len)), f.data(), len);
@@ -596,7 +655,7 @@ struct UpfReflector final : Reflector {
             rte_mbuf* m = pkts[i];
             auto* f = rte_pktmbuf_mtod(m, uint8_t*);
             if (single(m) && match_n3(f, rte_pktmbuf_data_len(m), next_outer_id++)) [[likely]] {
-                reflect_n3(f);
+                reflect_n3(f, slots[get16(f + n3_inner + 4)].ul_teid);
             } else {
                 replace(m, true);
             }
@@ -607,17 +666,23 @@ struct UpfReflector final : Reflector {
         return n + n3;
     }
 
-    // Fill in the expected headers for K frames of `size`.
+    // Fill in the expected headers for K frames of `size` over `n_sessions` sessions.
     void prepare() {
-        const Frame n6 = n6_frame(size, 0, true);
+        const Frame n6 = n6_frame(size, 0, true, 0);
         n6_hdr.assign(n6.begin(), n6.begin() + upf_n6_hdr);
         payload.assign(n6.begin() + upf_n6_hdr, n6.begin() + size);
-        const Frame n3 = n3_frame(size, 0, 0, true);
+        const Frame n3 = n3_frame(size, 0, 0, true, 0);
         n3_hdr.assign(n3.begin(), n3.begin() + upf_n3_hdr);
         uint8_t ip[20];
-        std::memcpy(ip, n6.data() + 14, 20);
-        put16(ip + 10, 0);
-        inner_sum0 = sum16(ip, 20);
+        slots.assign(k, Slot{});
+        for (unsigned s = 0; s < k; ++s) {
+            const uint32_t sess = session_of(s, k, n_sessions);
+            const Frame f = n6_frame(size, 0, true, sess);
+            std::memcpy(ip, f.data() + 14, 20);
+            put16(ip + 10, 0);
+            slots[s] = {ue_addr(sess), ul_teid + sess, dl_teid + sess, sum16(ip, 20),
+                        get16(f.data() + 14 + 20 + 6)};
+        }
         std::memcpy(ip, n3.data() + 14, 20);
         put16(ip + 10, 0);
         outer_sum0 = sum16(ip, 20);
@@ -647,19 +712,21 @@ bool self_test_icmp(unsigned size, unsigned k) {
     return true;
 }
 
-bool self_test_upf(unsigned size, unsigned k) {
+bool self_test_upf(unsigned size, unsigned k, unsigned n) {
     UpfReflector r;
     r.size = size;
     r.k = k;
+    r.n_sessions = n;
     r.prepare();
     const size_t inner_len = size - 14;
     for (unsigned s = 0; s < k; ++s) {
         const auto seq = static_cast<uint16_t>(s);
         const auto id = static_cast<uint16_t>(s * 37 + 5);  // any outer identification
-        Frame ul6 = n6_frame(size, seq, true);
-        const Frame dl6 = n6_frame(size, seq, false);
-        Frame dl3 = n3_frame(size, seq, id, true);
-        const Frame ul3 = n3_frame(size, seq, id, false);
+        const uint32_t sess = session_of(s, k, n);
+        Frame ul6 = n6_frame(size, seq, true, sess);
+        const Frame dl6 = n6_frame(size, seq, false, sess);
+        Frame dl3 = n3_frame(size, seq, id, true, sess);
+        const Frame ul3 = n3_frame(size, seq, id, false, sess);
         for (const Frame* f : std::initializer_list<const Frame*>{&ul6, &dl6}) {
             if (inet_cksum(f->data() + 14, 20) != 0 || !inner_udp_ok(f->data() + 14, inner_len)) {
                 std::fprintf(stderr, "self-test: bad N6 checksum for seq %u\n", s);
@@ -681,7 +748,16 @@ bool self_test_upf(unsigned size, unsigned k) {
             return false;
         }
         reflect_n6(ul6.data());
-        reflect_n3(dl3.data());
+        // Another session's frame with this sequence number is not what braid must send.
+        if (n > 1) {
+            const uint32_t other = (sess + 1) % n;
+            if (r.match_n6(n6_frame(size, seq, true, other).data(), size) ||
+                r.match_n3(n3_frame(size, seq, id, true, other).data(), size + n3_extra, id)) {
+                std::fprintf(stderr, "self-test: the matcher ignores the session for seq %u\n", s);
+                return false;
+            }
+        }
+        reflect_n3(dl3.data(), ul_teid + sess);
         if (ul6 != dl6 || dl3 != ul3) {
             std::fprintf(stderr, "self-test: reflecting seq %u does not give braid's input\n", s);
             return false;
@@ -766,28 +842,50 @@ config::Port port_config(const char* name, config::PortRole role, const std::str
     return p;
 }
 
-// The session of the upf workload and the neighbors it needs, as RingLab::add_sessions does.
-bool install_session(dataplane::App& app, std::string* err) {
+// The sessions of the upf workload and the neighbors they need, as RingLab::add_sessions does:
+// session i through App::create_session, the action function the PFCP handler calls.
+// With `sdf` > 0, each uplink PDR gets `sdf` SDF filters: UDP from the DN host's ports
+// 1001, 1002, ... (never the traffic's 7) to the UE's port 40000, then the one that matches.
+bool install_sessions(dataplane::App& app, unsigned n, unsigned sdf, std::string* err) {
     using namespace dataplane;
+    std::vector<sdf::Filter> filters;
+    for (unsigned j = 0; j < sdf; ++j) {
+        const unsigned remote_port = j + 1 == sdf ? dn_port : 1001 + j;
+        const std::string text =
+            "permit out 17 from 198.19.0.2 " + std::to_string(remote_port) + " to assigned 40000";
+        auto parsed = sdf::parse_flow_description(text);
+        if (auto* e = std::get_if<std::string>(&parsed)) {
+            *err = "SDF filter '" + text + "': " + *e;
+            return false;
+        }
+        sdf::Filter f;
+        f.flow = std::get<sdf::FlowDescription>(parsed);
+        filters.push_back(f);
+    }
     // Neighbors first: a session's gNB peer that is already known sends no ARP request.
     app.neighbors().learn(0, peer_ip, {2, 0, 0, 0, 3, 2}, true, 0);
     app.neighbors().learn(1, dn_ip, {2, 0, 0, 0, 6, 2}, true, 0);
     app.control_tick(1);
-    SessionSpec s = simple_session(upf_seid, ul_teid, ue_ip, peer_ip, dl_teid);
-    Qer q;
-    q.id = 1;
-    q.qfi = upf_qfi;
-    Urr u;
-    u.id = 1;  // volume measured, no trigger: nothing is ever reported
-    s.qers = {q};
-    s.urrs = {u};
-    for (Pdr& p : s.pdrs) {
-        p.qer_ids = {1};
-        p.urr_ids = {1};
-    }
-    if (auto e = app.create_session(s)) {
-        *err = "create_session: " + e->rule + ": " + e->message;
-        return false;
+    for (uint32_t i = 0; i < n; ++i) {
+        SessionSpec s = simple_session(upf_seid + i, ul_teid + i, ue_addr(i), peer_ip, dl_teid + i);
+        Qer q;
+        q.id = 1;
+        q.qfi = upf_qfi;
+        Urr u;
+        u.id = 1;  // volume measured, no trigger: nothing is ever reported
+        s.qers = {q};
+        s.urrs = {u};
+        for (Pdr& p : s.pdrs) {
+            p.qer_ids = {1};
+            p.urr_ids = {1};
+            if (p.source == Interface::access) {
+                p.sdf_filters = filters;
+            }
+        }
+        if (auto e = app.create_session(s)) {
+            *err = "create_session " + std::to_string(i) + ": " + e->rule + ": " + e->message;
+            return false;
+        }
     }
     return true;
 }
@@ -815,7 +913,7 @@ int main(int argc, char** argv) {
         usage(argv[0]);
         return 2;
     }
-    if (!(opt.upf ? self_test_upf(opt.size, opt.inflight)
+    if (!(opt.upf ? self_test_upf(opt.size, opt.inflight, opt.sessions)
                   : self_test_icmp(opt.size, opt.inflight))) {
         return 1;
     }
@@ -861,6 +959,7 @@ int main(int argc, char** argv) {
     } else {
         rings = {icmp.rx, icmp.tx};
     }
+    cfg.sessions.max = std::max<uint32_t>(cfg.sessions.max, opt.sessions);
     cfg.workers.lcores = {1};
     cfg.workers.burst_size = static_cast<uint16_t>(opt.burst);
     cfg.mempool.mbufs_per_port = 2047;  // unused by net_ring (it never allocates)
@@ -871,11 +970,14 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "bench_pipeline: setup: %s\n", err.c_str());
         return 2;
     }
-    if (opt.upf && !install_session(app, &err)) {
+    const uint64_t install_t0 = rte_rdtsc();
+    if (opt.upf && !install_sessions(app, opt.sessions, opt.sdf_filters, &err)) {
         std::fprintf(stderr, "bench_pipeline: %s\n", err.c_str());
         app.shutdown();
         return 2;
     }
+
+    const double install_s = double(rte_rdtsc() - install_t0) / double(rte_get_tsc_hz());
 
     rte_mempool* pool = rte_pktmbuf_pool_create("bench_pool", opt.inflight + 63, 0, 0,
                                                 RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
@@ -887,13 +989,15 @@ int main(int argc, char** argv) {
         // Half the frames start as downlink packets on N6, half as uplink G-PDUs on N3.
         upf.size = opt.size;
         upf.k = opt.inflight;
+        upf.n_sessions = opt.sessions;
         upf.prepare();
         for (unsigned s = 0; s < opt.inflight; ++s) {
             const auto seq = static_cast<uint16_t>(s);
+            const uint32_t sess = session_of(s, opt.inflight, opt.sessions);
             const bool ok =
                 s % 2 == 0
-                    ? enqueue_frame(pool, upf.n6_rx, n6_frame(opt.size, seq, false), opt.size)
-                    : enqueue_frame(pool, upf.n3_rx, n3_frame(opt.size, seq, seq, false),
+                    ? enqueue_frame(pool, upf.n6_rx, n6_frame(opt.size, seq, false, sess), opt.size)
+                    : enqueue_frame(pool, upf.n3_rx, n3_frame(opt.size, seq, seq, false, sess),
                                     opt.size + unsigned(n3_extra));
             if (!ok) {
                 return 2;
@@ -1004,23 +1108,43 @@ int main(int argc, char** argv) {
     bool usage_ok = true;
     std::string usage_text = "-";
     if (opt.upf) {
-        auto u = app.current_usage(upf_seid, 1);
+        // Summed over the sessions; every session a frame slot belongs to has carried packets
+        // both ways (each slot alternates between uplink and downlink), every other none.
+        std::vector<bool> active(opt.sessions, false);
+        for (unsigned s = 0; s < opt.inflight; ++s) {
+            active[session_of(s, opt.inflight, opt.sessions)] = true;
+        }
+        std::optional<dataplane::UsageTotals> u = dataplane::UsageTotals{};
+        for (uint32_t i = 0; i < opt.sessions && u; ++i) {
+            auto ui = app.current_usage(upf_seid + i, 1);
+            if (!ui || (active[i] ? ui->packets_ul == 0 || ui->packets_dl == 0
+                                  : ui->packets_ul != 0 || ui->packets_dl != 0)) {
+                std::fprintf(stderr, "bench_pipeline: session %u usage is wrong\n", i);
+                u.reset();
+                break;
+            }
+            u->packets_ul += ui->packets_ul;
+            u->packets_dl += ui->packets_dl;
+            u->bytes_ul += ui->bytes_ul;
+            u->bytes_dl += ui->bytes_dl;
+        }
         const uint64_t inner = opt.size - 14;
         usage_ok = u && u->packets_ul == decap_total && u->packets_dl == encap_total &&
                    u->bytes_ul == decap_total * inner && u->bytes_dl == encap_total * inner &&
                    app.take_reports().empty();
         char t[200];
         std::snprintf(t, sizeof(t),
-                      "URR 1: ul %" PRIu64 " pkts / %" PRIu64 " B, dl %" PRIu64 " pkts / %" PRIu64
-                      " B (worker: %" PRIu64 " decapsulated, %" PRIu64 " encapsulated) %s",
+                      "URR 1 of all sessions: ul %" PRIu64 " pkts / %" PRIu64 " B, dl %" PRIu64
+                      " pkts / %" PRIu64 " B (worker: %" PRIu64 " decapsulated, %" PRIu64
+                      " encapsulated) %s",
                       u ? u->packets_ul : 0, u ? u->bytes_ul : 0, u ? u->packets_dl : 0,
                       u ? u->bytes_dl : 0, decap_total, encap_total, usage_ok ? "ok" : "WRONG");
         usage_text = t;
     }
     const uint64_t control_tx = app.control_tx_packets();
 
-    // Stop braid; collect every frame (rings and braid's TX buffer, which the worker flushed).
-    const uint64_t braid_leak = app.shutdown();
+    // Drops before shutdown(): it frees the worker contexts that hold the counters, after which
+    // App::drops() sums over no worker and reads 0. The worker has stopped, so these are final.
     uint64_t drops_total = 0;
     std::string drops_text;
     for (size_t i = 0; i < pipelines::drop_reason_count; ++i) {
@@ -1031,6 +1155,8 @@ int main(int argc, char** argv) {
                 " " + std::string(pipelines::drop_reason_table[i].name) + "=" + std::to_string(d);
         }
     }
+    // Stop braid; collect every frame (rings and braid's TX buffer, which the worker flushed).
+    const uint64_t braid_leak = app.shutdown();
     std::set<rte_mbuf*> recovered;
     for (rte_ring* ring : rings) {
         rte_mbuf* m = nullptr;
@@ -1058,14 +1184,17 @@ int main(int argc, char** argv) {
 
     if (opt.upf) {
         std::printf(
-            "braid bench_pipeline: UPF user plane, session %" PRIu64
-            " (QER QFI %u, URR), uplink n3_rx -> eth_classify -> gtpu_input -> pdr_ul -> "
+            "braid bench_pipeline: UPF user plane, %u session(s) from SEID %" PRIu64
+            " (QER QFI %u, URR, %u SDF filters on the uplink PDR; installed in %.3f s), uplink "
+            "n3_rx -> eth_classify -> gtpu_input "
+            "-> pdr_ul -> "
             "qer_meter -> urr_count -> far_forward -> n6_tx, downlink n6_rx -> eth_classify -> "
             "pdr_dl -> qer_meter -> urr_count -> far_forward -> gtpu_encap -> n3_tx;\n"
             "  inner IPv4/UDP packet %u B: N6 frames %u B, N3 frames %u B (GTP-U with PDU Session "
             "Container); %u in flight, burst %u, mode %s\n",
-            upf_seid, upf_qfi, opt.size - 14, opt.size, opt.size + unsigned(n3_extra), opt.inflight,
-            opt.burst, opt.inline_mode ? "inline" : "cross");
+            opt.sessions, upf_seid, upf_qfi, opt.sdf_filters, install_s, opt.size - 14, opt.size,
+            opt.size + unsigned(n3_extra), opt.inflight, opt.burst,
+            opt.inline_mode ? "inline" : "cross");
     } else {
         std::printf(
             "braid bench_pipeline: n3_rx -> eth_classify -> icmp_local -> n3_tx, ICMP echo, "
@@ -1188,6 +1317,8 @@ int main(int argc, char** argv) {
         std::printf("result.ul_cycles_per_pkt=%.2f\nresult.dl_cycles_per_pkt=%.2f\n", ul_cpp,
                     dl_cpp);
         std::printf("result.usage_ok=%d\n", usage_ok ? 1 : 0);
+        std::printf("result.sessions=%u\nresult.sessions_with_traffic=%u\nresult.sdf_filters=%u\n",
+                    opt.sessions, std::min(opt.sessions, opt.inflight), opt.sdf_filters);
     }
 
     for (rte_ring* ring : rings) {
