@@ -234,11 +234,11 @@ TEST_CASE("TcpHost: segments for no listener are answered with RST; bad headers 
         REQUIRE(d != nullptr);
         std::memcpy(d, f, sizeof f);
         meta(m).l3_offset = 14;
-        const auto r = p.a->input(m, p.now);
-        if (r != pipelines::DropReason::count) {
+        const auto reason = p.a->input(m, p.now);
+        if (reason != pipelines::DropReason::count) {
             rte_pktmbuf_free(m);
         }
-        return r;
+        return reason;
     };
     CHECK(input() == pipelines::DropReason::tcp_bad_header);
     th->cksum = 0x1234;
