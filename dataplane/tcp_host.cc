@@ -326,9 +326,11 @@ void TcpHost::poll(uint64_t now_us) {
     now_us_ = now_us;
     engine_->on_timer(now_us);
     run_events();
-    for (auto& [id, a] : apps_) {
-        if (a->blocked) {
-            pump(*a, now_us);
+    std::vector<tcp::ConnId> retry;
+    retry.swap(blocked_);
+    for (tcp::ConnId id : retry) {
+        if (auto it = apps_.find(id); it != apps_.end() && it->second->blocked) {
+            pump(*it->second, now_us);
         }
     }
     run_events();
@@ -406,7 +408,7 @@ void TcpHost::pump(App& a, uint64_t now_us) {
     if (!st || *st == tcp::State::syn_sent || *st == tcp::State::syn_received) {
         return;
     }
-    a.blocked = false;
+    a.blocked = false;  // block() lists it again if it still cannot proceed
     // Read side.
     if (a.rec.mode == TcpAppMode::echo) {
         // Relay what was received, never more than the send buffer takes: the rest waits in
@@ -423,7 +425,7 @@ void TcpHost::pump(App& a, uint64_t now_us) {
             rte_mbuf* part = take_prefix(a.pending, engine_->send_space(c));
             if (part == nullptr) {
                 engine_->want_writable(c);
-                a.blocked = true;
+                block(a);
                 return;
             }
             const uint32_t len = rte_pktmbuf_pkt_len(part);
@@ -474,14 +476,14 @@ void TcpHost::pump(App& a, uint64_t now_us) {
             }
             if (head == nullptr) {
                 count(TcpHostCounter::app_no_mbuf);
-                a.blocked = true;
+                block(a);
                 break;
             }
             const uint32_t len = rte_pktmbuf_pkt_len(head);
             hash_chain(a.tx_hash, head);
             if (engine_->send(c, head, now_us) == 0) {
                 rte_pktmbuf_free(head);  // cannot happen: len <= send_space()
-                a.blocked = true;
+                block(a);
                 break;
             }
             a.rec.tx_bytes += len;
@@ -496,6 +498,13 @@ void TcpHost::pump(App& a, uint64_t now_us) {
         (a.rec.mode != TcpAppMode::source || a.write_shut)) {
         a.closing = true;
         engine_->close(c, now_us);
+    }
+}
+
+void TcpHost::block(App& a) {
+    if (!a.blocked) {
+        a.blocked = true;
+        blocked_.push_back(a.rec.conn);
     }
 }
 

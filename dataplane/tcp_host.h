@@ -161,6 +161,7 @@ private:
     void run_events();
     void pump(App& a, uint64_t now_us);
     void finish(App& a, tcp::CloseReason reason, uint64_t now_us);
+    void block(App& a);  // pumped again on the next tick
     const PortRuntime* port_for(const tcp::IpAddr& local) const;
     void count(TcpHostCounter c) { host_counters_[static_cast<size_t>(c)].add(); }
 
@@ -174,6 +175,7 @@ private:
     std::unordered_map<uint16_t, tcp::ListenerId> listener_of_port_;
     std::unordered_map<tcp::ConnId, std::unique_ptr<App>> apps_;
     std::deque<TcpAppRecord> history_;
+    std::vector<tcp::ConnId> blocked_;  // applications waiting for mbufs or send space
     uint16_t next_ephemeral_ = 0;
     uint16_t ip_id_ = 0;
     uint64_t now_us_ = 0;  // of the call in progress (events carry no time)
