@@ -74,6 +74,10 @@ tx("icmp_echo_request_is_answered", "n3", Ether(src=GNB_MAC, dst=N3_MAC) / ping,
 small = IP(src=GNB_IP, dst=N3_IP, id=1, ttl=64) / ICMP(type=8, id=1, seq=9)
 tx("icmp_echo_padded_frame_is_trimmed", "n3", raw(Ether(src=GNB_MAC, dst=N3_MAC) / small) + b"\0" * 18,
    "n3", Ether(src=N3_MAC, dst=GNB_MAC) / IP(src=N3_IP, dst=GNB_IP, id=1, ttl=64) / ICMP(type=0, id=1, seq=9))
+# All-zero echo (id 0, seq 0, no data): the reply's checksum is 0xffff, not 0 (RFC 1624 §3).
+zero = IP(src=GNB_IP, dst=N3_IP, id=1, ttl=64) / ICMP(type=8, id=0, seq=0)
+tx("icmp_echo_all_zero_reply_checksum_is_ffff", "n3", Ether(src=GNB_MAC, dst=N3_MAC) / zero, "n3",
+   Ether(src=N3_MAC, dst=GNB_MAC) / IP(src=N3_IP, dst=GNB_IP, id=1, ttl=64) / ICMP(type=0, id=0, seq=0))
 ping6 = IP(src=DN_IP, dst=N6_IP, id=9, ttl=64) / ICMP(type=8, id=3, seq=4) / (b"x" * 1400)
 tx("icmp_echo_on_n6_large", "n6", Ether(src=DN_MAC, dst=N6_MAC) / ping6, "n6",
    Ether(src=N6_MAC, dst=DN_MAC) / IP(src=N6_IP, dst=DN_IP, id=9, ttl=64) / ICMP(type=0, id=3, seq=4) / (b"x" * 1400))
