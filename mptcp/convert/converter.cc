@@ -259,8 +259,12 @@ Decision Converter::on_syn(const UeContext& ctx, UeState& ue, const UeSyn& syn, 
                           syn.data, now_us);
     }
     if (pr.status == wire::Status::failed) {
-        const std::span<const uint8_t> received =
-            syn.data.first(std::min(syn.data.size(), pr.length != 0 ? pr.length : syn.data.size()));
+        // Echo the message, not the user data after it: Total Length bounds it.
+        size_t echo = syn.data.size();
+        if (syn.data.size() >= 2 && syn.data[1] != 0) {
+            echo = std::min(echo, size_t{syn.data[1]} * 4);
+        }
+        const std::span<const uint8_t> received = syn.data.first(echo);
         switch (pr.error) {
             case wire::ParseError::not_convert: {
                 Decision d;

@@ -251,6 +251,10 @@ TEST_CASE("converter: message errors answered per spec §1.6") {
         CHECK(reply_of(d) == hex("01 05 22 63  1e 04 01 00  01 03 22 63 01 01 00 00 01 01 00 00"));
         CHECK(d.refusal == Refusal::malformed_message);
         CHECK(cv.counters().errors_by_code[1] == 1);
+        // User data after the message is not echoed.
+        Bytes with_data = dup;
+        with_data.insert(with_data.end(), {'G', 'E', 'T', ' '});
+        CHECK(reply_of(f.syn(cv, with_data)) == reply_of(d));
     }
     SECTION("unknown TLV: Unsupported Message echo") {
         Decision d = f.syn(cv, hex("01 02 22 63  63 01 00 00"));
