@@ -139,8 +139,8 @@ struct Address {
 // destination.
 bool is_forbidden_destination(const Address& a);
 
-// One TCP option of a Connect TLV's list: kind, and the value (Len - 2 bytes) at `offset` of
-// Connect::options.
+// One TCP option of a Connect TLV's list: kind, and its value (Len - 2 bytes, a view into
+// Connect::options).
 struct ConnectOption {
     uint8_t kind = 0;
     std::span<const uint8_t> value;

@@ -65,7 +65,7 @@ void check_codec(std::span<const uint8_t> in) {
     }
 
     // The same bytes over a chain of three segments (cut at places taken from the input).
-    if (in.size() >= 3) {
+    if (in.size() >= 3 && in.size() <= UINT16_MAX) {  // data_len is 16 bits
         size_t a = in[0] % (in.size() + 1);
         size_t b = a + (in[1] % (in.size() - a + 1));
         std::array<rte_mbuf, 3> seg{};
