@@ -899,8 +899,66 @@ std::optional<pfcp::UeIpPoolConfig> read_ue_ip_pool(Reader& r, const YAML::Node&
     return pool;
 }
 
+// "198.18.0.0/15" or "2001:db8::/32": IPv4 lengths v4_min..32, IPv6 v6_min..128, host bits 0.
+std::optional<IpPrefix> read_ip_prefix(Reader& r, const YAML::Node& v, const std::string& p,
+                                       unsigned v4_min, unsigned v6_min) {
+    auto t = r.scalar(v, p, "an IPv4 or IPv6 prefix");
+    if (!t) {
+        return std::nullopt;
+    }
+    IpPrefix out;
+    std::string addr;
+    const bool v6 = t->find(':') != std::string::npos;
+    std::string why = split_prefix(*t, v6 ? 128 : 32, addr, out.len);
+    if (why.empty() && v6) {
+        out.family = 6;
+        if (auto a = parse_ipv6(addr)) {
+            out.addr = *a;
+        } else {
+            why = "'" + addr + "' is not an IPv6 address";
+        }
+    } else if (why.empty()) {
+        if (auto a = parse_ipv4(addr)) {
+            for (int i = 0; i < 4; ++i) {
+                out.addr[static_cast<size_t>(i)] = static_cast<uint8_t>(*a >> (24 - 8 * i));
+            }
+        } else {
+            why = "'" + addr + "' is not an IPv4 address";
+        }
+    }
+    const unsigned min = v6 ? v6_min : v4_min;
+    if (why.empty() && out.len < min) {
+        why = "prefix length must be " + std::to_string(min) + ".." + (v6 ? "128" : "32");
+    }
+    if (why.empty()) {
+        const size_t bytes = v6 ? 16 : 4;
+        for (size_t bit = out.len; bit < bytes * 8; ++bit) {
+            if ((out.addr[bit / 8] >> (7 - bit % 8)) & 1) {
+                why = "host bits are set (the prefix of '" + *t + "' ends at bit " +
+                      std::to_string(out.len) + ")";
+                break;
+            }
+        }
+    }
+    if (!why.empty()) {
+        r.error(p, r.line(v, p), "not a usable prefix: " + why);
+        return std::nullopt;
+    }
+    return out;
+}
+
+std::string prefix_text(const IpPrefix& p) {
+    if (p.family == 6) {
+        return format_ipv6(p.addr) + "/" + std::to_string(p.len);
+    }
+    uint32_t a = uint32_t{p.addr[0]} << 24 | uint32_t{p.addr[1]} << 16 | uint32_t{p.addr[2]} << 8 |
+                 p.addr[3];
+    return format_ipv4(a) + "/" + std::to_string(p.len);
+}
+
 // `pfcp.mptcp_proxy`: {enabled, address_v4, address_v6, port,
-// link_specific_pools: {tgpp: [{prefix}], non_tgpp: [{prefix}]}}.
+// link_specific_pools: {tgpp: [{prefix}], non_tgpp: [{prefix}]}, address_mode, n6_pool,
+// deny_prefixes, per_ue_max_connections, per_ue_max_pending_syns, error_reply_rate}.
 void read_mptcp_proxy(Reader& r, const YAML::Node& node, const std::string& path,
                       Pfcp::MptcpProxy& mp) {
     auto pools = [&](const YAML::Node& v, const std::string& p,
@@ -951,11 +1009,95 @@ void read_mptcp_proxy(Reader& r, const YAML::Node& node, const std::string& path
                               }},
                          });
                }},
+              {"address_mode",
+               [&](const YAML::Node& v, const std::string& p) {
+                   if (auto t = r.scalar(v, p, "preserving or sharing")) {
+                       if (*t == "preserving") {
+                           mp.address_mode = ProxyAddressMode::preserving;
+                       } else if (*t == "sharing") {
+                           mp.address_mode = ProxyAddressMode::sharing;
+                       } else {
+                           r.error(p, r.line(v, p),
+                                   "unknown address mode '" + *t +
+                                       "' (expected preserving or sharing)");
+                       }
+                   }
+               }},
+              {"n6_pool",
+               [&](const YAML::Node& v, const std::string& p) {
+                   mp.n6_pool.clear();
+                   r.sequence(v, p, [&](const YAML::Node& e, const std::string& ep) {
+                       // IPv6 pools give each UE one address of at most 2^64.
+                       if (auto pre = read_ip_prefix(r, e, ep, 8, 64)) {
+                           for (const IpPrefix& other : mp.n6_pool) {
+                               if (other.family == pre->family) {
+                                   r.error(ep, r.line(e, ep),
+                                           "a second IPv" + std::to_string(pre->family) +
+                                               " prefix (the pool has one prefix per family)");
+                               }
+                           }
+                           mp.n6_pool.push_back(*pre);
+                       }
+                   });
+               }},
+              {"deny_prefixes",
+               [&](const YAML::Node& v, const std::string& p) {
+                   mp.deny_prefixes.clear();
+                   r.sequence(v, p, [&](const YAML::Node& e, const std::string& ep) {
+                       if (auto pre = read_ip_prefix(r, e, ep, 0, 0)) {
+                           mp.deny_prefixes.push_back(*pre);
+                       }
+                   });
+               }},
+              {"per_ue_max_connections",
+               [&](const YAML::Node& v, const std::string& p) {
+                   r.uint(v, p, mp.per_ue_max_connections, 1, 65536);
+               }},
+              {"per_ue_max_pending_syns",
+               [&](const YAML::Node& v, const std::string& p) {
+                   r.uint(v, p, mp.per_ue_max_pending_syns, 1, 4096);
+               }},
+              {"error_reply_rate",
+               [&](const YAML::Node& v, const std::string& p) {
+                   r.uint(v, p, mp.error_reply_rate, 1, 10000);
+               }},
           });
+    const int line = r.key_line(path);
+    if (mp.address_mode == ProxyAddressMode::sharing && mp.n6_pool.empty()) {
+        const std::string key = join_path(path, "n6_pool");
+        r.error(key,
+                r.key_line(join_path(path, "address_mode"))
+                    ? r.key_line(join_path(path, "address_mode"))
+                    : line,
+                "address_mode sharing needs an n6_pool (an IPv4 and/or IPv6 prefix)");
+    }
+    if (mp.address_mode == ProxyAddressMode::preserving && !mp.n6_pool.empty()) {
+        const std::string key = join_path(path, "n6_pool");
+        r.error(key, r.key_line(key),
+                "n6_pool is used only with address_mode: sharing (the mode is preserving)");
+    }
+    if (mp.per_ue_max_pending_syns > mp.per_ue_max_connections) {
+        const std::string key = join_path(path, "per_ue_max_pending_syns");
+        r.error(key, r.key_line(key),
+                std::to_string(mp.per_ue_max_pending_syns) + " is above per_ue_max_connections (" +
+                    std::to_string(mp.per_ue_max_connections) +
+                    "): every pending SYN is a connection");
+    }
 }
 
 // Rules of the pfcp section that span fields.
 void check_pfcp(Reader& r, const Pfcp& pfcp) {
+    // The proxy's N6 pool (address sharing) must not hand out UE addresses.
+    for (const IpPrefix& n6 : pfcp.mptcp_proxy.n6_pool) {
+        for (const pfcp::UeIpPoolConfig& ue : pfcp.ue_ip_pools) {
+            const IpPrefix u{ue.family, ue.prefix, ue.length};
+            if (n6.contains(u) || u.contains(n6)) {
+                const std::string key = "pfcp.mptcp_proxy.n6_pool";
+                r.error(key, r.key_line(key),
+                        prefix_text(n6) + " overlaps the UE address pool " + pfcp::prefix_text(ue));
+            }
+        }
+    }
     if (pfcp.enabled && !pfcp.node_id && is_wildcard(pfcp.listen.address)) {
         const std::string key = "pfcp.node_id";
         r.error(key,
@@ -1585,6 +1727,23 @@ std::string_view to_string(PortRole role) {
     return "unknown";
 }
 
+std::string_view to_string(ProxyAddressMode mode) {
+    return mode == ProxyAddressMode::sharing ? "sharing" : "preserving";
+}
+
+bool IpPrefix::contains(const IpPrefix& o) const {
+    if (o.family != family || o.len < len) {
+        return false;
+    }
+    for (size_t bit = 0; bit < len; ++bit) {
+        const uint8_t m = static_cast<uint8_t>(0x80 >> (bit % 8));
+        if ((addr[bit / 8] & m) != (o.addr[bit / 8] & m)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 std::string_view to_string(PfcpPeerLost policy) {
     switch (policy) {
         case PfcpPeerLost::delete_sessions:
@@ -1895,6 +2054,19 @@ std::string render(const Config& c) {
         emit_pools("tgpp", mp.tgpp_pools);
         emit_pools("non_tgpp", mp.non_tgpp_pools);
         out << YAML::EndMap;
+        emit_string(out, "address_mode", std::string(to_string(mp.address_mode)));
+        auto emit_prefixes = [&](std::string_view key, const std::vector<IpPrefix>& v) {
+            out << YAML::Key << std::string(key) << YAML::Value << YAML::BeginSeq;
+            for (const IpPrefix& p : v) {
+                out << prefix_text(p);
+            }
+            out << YAML::EndSeq;
+        };
+        emit_prefixes("n6_pool", mp.n6_pool);
+        emit_prefixes("deny_prefixes", mp.deny_prefixes);
+        emit_uint(out, "per_ue_max_connections", mp.per_ue_max_connections);
+        emit_uint(out, "per_ue_max_pending_syns", mp.per_ue_max_pending_syns);
+        emit_uint(out, "error_reply_rate", mp.error_reply_rate);
         out << YAML::EndMap;
     }
     out << YAML::Key << "ue_ip_pools" << YAML::Value << YAML::BeginSeq;

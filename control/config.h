@@ -81,6 +81,24 @@ struct Eal {
     bool operator==(const Eal&) const = default;
 };
 
+// An IPv4 or IPv6 prefix, host bits zero.
+struct IpPrefix {
+    uint8_t family = 4;              // 4 or 6
+    std::array<uint8_t, 16> addr{};  // network order; IPv4 in the first 4 octets
+    uint8_t len = 0;
+
+    bool contains(const IpPrefix& o) const;  // same family and o lies within this prefix
+    bool operator==(const IpPrefix&) const = default;
+};
+
+// Where the MPTCP proxy's N6 connections come from (RFC 8803 §4.4).
+enum class ProxyAddressMode : uint8_t {
+    preserving,  // the session's UE address
+    sharing,     // an address of `n6_pool`, the same one for all of a UE's connections
+};
+
+std::string_view to_string(ProxyAddressMode mode);
+
 struct Endpoint {
     std::string address;  // IPv4 or IPv6 literal
     uint16_t port = 0;
@@ -126,6 +144,13 @@ struct Pfcp {
         uint16_t port = 0;
         std::vector<pfcp::UeIpPoolConfig> tgpp_pools;      // link_specific_pools.tgpp
         std::vector<pfcp::UeIpPoolConfig> non_tgpp_pools;  // link_specific_pools.non_tgpp
+        // The converter (mptcp/convert/converter.h Policy; RFC 8803 §4.4, §9).
+        ProxyAddressMode address_mode = ProxyAddressMode::preserving;
+        std::vector<IpPrefix> n6_pool;          // sharing mode: at most one prefix per family
+        std::vector<IpPrefix> deny_prefixes;    // destinations refused (Not Authorized)
+        uint32_t per_ue_max_connections = 64;   // 1..65536
+        uint32_t per_ue_max_pending_syns = 16;  // 1..4096, <= per_ue_max_connections
+        uint32_t error_reply_rate = 10;         // 1..10000 Error TLV replies per second per UE
         bool operator==(const MptcpProxy&) const = default;
     } mptcp_proxy;
 

@@ -908,6 +908,85 @@ TEST_CASE("pfcp.mptcp_proxy: keys checked, enabled refused until the proxy exist
                 "pfcp.mptcp_proxy.link_specific_pools.wifi", 11, "unknown key 'wifi'");
 }
 
+TEST_CASE("pfcp.mptcp_proxy: converter policy keys (address mode, pools, ACL, limits)",
+          "[config]") {
+    using braid::config::ProxyAddressMode;
+    SECTION("defaults") {
+        const ParseResult r = parse(two_ports);
+        REQUIRE_OK(r);
+        const auto& mp = r.config->pfcp.mptcp_proxy;
+        CHECK(mp.address_mode == ProxyAddressMode::preserving);
+        CHECK(mp.n6_pool.empty());
+        CHECK(mp.deny_prefixes.empty());
+        CHECK(mp.per_ue_max_connections == 64);
+        CHECK(mp.per_ue_max_pending_syns == 16);
+        CHECK(mp.error_reply_rate == 10);
+    }
+    SECTION("every key, and render round trip") {
+        const ParseResult r =
+            parse(with("pfcp:\n  mptcp_proxy:\n    address_mode: sharing\n"
+                       "    n6_pool: [198.18.100.0/24, \"2001:db8:100::/64\"]\n"
+                       "    deny_prefixes: [198.18.128.0/17, \"2001:db8:dead::/48\"]\n"
+                       "    per_ue_max_connections: 100\n    per_ue_max_pending_syns: 100\n"
+                       "    error_reply_rate: 5\n"));
+        REQUIRE_OK(r);
+        const auto& mp = r.config->pfcp.mptcp_proxy;
+        CHECK(mp.address_mode == ProxyAddressMode::sharing);
+        REQUIRE(mp.n6_pool.size() == 2);
+        CHECK(mp.n6_pool[0].family == 4);
+        CHECK(mp.n6_pool[0].addr[2] == 100);
+        CHECK(mp.n6_pool[0].len == 24);
+        CHECK(mp.n6_pool[1].family == 6);
+        CHECK(mp.n6_pool[1].len == 64);
+        REQUIRE(mp.deny_prefixes.size() == 2);
+        CHECK(mp.deny_prefixes[0].addr[2] == 128);
+        CHECK(mp.deny_prefixes[1].addr[4] == 0xde);
+        CHECK(mp.per_ue_max_connections == 100);
+        CHECK(mp.per_ue_max_pending_syns == 100);
+        CHECK(mp.error_reply_rate == 5);
+        const ParseResult back = parse(render(*r.config));
+        REQUIRE_OK(back);
+        CHECK(back.config->pfcp.mptcp_proxy == mp);
+    }
+    SECTION("bad values name the key and line") {
+        CHECK_ERROR(parse(with("pfcp:\n  mptcp_proxy:\n    address_mode: nat\n")),
+                    "pfcp.mptcp_proxy.address_mode", 10, "unknown address mode 'nat'");
+        CHECK_ERROR(parse(with("pfcp:\n  mptcp_proxy:\n    address_mode: sharing\n")),
+                    "pfcp.mptcp_proxy.n6_pool", 10, "sharing needs an n6_pool");
+        CHECK_ERROR(parse(with("pfcp:\n  mptcp_proxy:\n    n6_pool: [198.18.100.0/24]\n")),
+                    "pfcp.mptcp_proxy.n6_pool", 10, "only with address_mode: sharing");
+        CHECK_ERROR(parse(with("pfcp:\n  mptcp_proxy:\n    address_mode: sharing\n"
+                               "    n6_pool: [198.18.100.0/24, 198.18.101.0/24]\n")),
+                    "pfcp.mptcp_proxy.n6_pool[1]", 11, "one prefix per family");
+        CHECK_ERROR(parse(with("pfcp:\n  mptcp_proxy:\n    address_mode: sharing\n"
+                               "    n6_pool: [\"2001:db8::/48\"]\n")),
+                    "pfcp.mptcp_proxy.n6_pool[0]", 11, "prefix length must be 64..128");
+        CHECK_ERROR(parse(with("pfcp:\n  mptcp_proxy:\n    address_mode: sharing\n"
+                               "    n6_pool: [198.18.100.1/24]\n")),
+                    "pfcp.mptcp_proxy.n6_pool[0]", 11, "host bits are set");
+        CHECK_ERROR(parse(with("pfcp:\n  mptcp_proxy:\n    deny_prefixes: [198.18.0.0]\n")),
+                    "pfcp.mptcp_proxy.deny_prefixes[0]", 10, "missing prefix length");
+        CHECK_ERROR(parse(with("pfcp:\n  mptcp_proxy:\n    deny_prefixes: [300.1.2.0/24]\n")),
+                    "pfcp.mptcp_proxy.deny_prefixes[0]", 10, "not an IPv4 address");
+        CHECK_ERROR(parse(with("pfcp:\n  mptcp_proxy:\n    deny_prefixes: 198.18.0.0/15\n")),
+                    "pfcp.mptcp_proxy.deny_prefixes", 10, "expected a sequence");
+        CHECK_ERROR(parse(with("pfcp:\n  mptcp_proxy:\n    per_ue_max_connections: 0\n")),
+                    "pfcp.mptcp_proxy.per_ue_max_connections", 10, "out of range (1..65536)");
+        CHECK_ERROR(parse(with("pfcp:\n  mptcp_proxy:\n    per_ue_max_pending_syns: 5000\n")),
+                    "pfcp.mptcp_proxy.per_ue_max_pending_syns", 10, "out of range (1..4096)");
+        CHECK_ERROR(parse(with("pfcp:\n  mptcp_proxy:\n    error_reply_rate: 0\n")),
+                    "pfcp.mptcp_proxy.error_reply_rate", 10, "out of range (1..10000)");
+        CHECK_ERROR(parse(with("pfcp:\n  mptcp_proxy:\n    per_ue_max_connections: 8\n"
+                               "    per_ue_max_pending_syns: 9\n")),
+                    "pfcp.mptcp_proxy.per_ue_max_pending_syns", 11,
+                    "above per_ue_max_connections (8)");
+        CHECK_ERROR(parse(with("pfcp:\n  ue_ip_pools:\n    - prefix: 198.18.96.0/20\n"
+                               "  mptcp_proxy:\n    address_mode: sharing\n"
+                               "    n6_pool: [198.18.100.0/24]\n")),
+                    "pfcp.mptcp_proxy.n6_pool", 13, "overlaps the UE address pool 198.18.96.0/20");
+    }
+}
+
 TEST_CASE("the log level must be one of the syslog names", "[config]") {
     for (const char* level :
          {"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"}) {
