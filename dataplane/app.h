@@ -367,7 +367,7 @@ private:
     uint64_t now_ms_ = 0;  // of the last control_tick
     uint64_t next_usage_poll_ms_ = 0;
     // Where the usage poll in progress stopped (nullopt: none in progress): a pass over many
-    // sessions is spread over control ticks, usage_poll_budget sessions each.
+    // sessions is spread over control ticks, usage_poll_budget URRs each (App::poll_usage).
     std::optional<uint64_t> usage_poll_resume_;
     std::atomic<const NeighborSnapshot*> neighbor_snapshot_{nullptr};
     struct Retired {

@@ -79,7 +79,7 @@ rte_meter_srtcm_params meter_params(uint64_t kbps, uint32_t burst_ms) {
     return p;
 }
 
-CompileResult compile(const SessionSpec& spec, const SessionRules* previous) {
+CompileResult compile(const SessionSpec& spec, const SessionRules* previous, unsigned workers) {
     if (spec.pdrs.size() > max_rules_per_kind || spec.fars.size() > max_rules_per_kind ||
         spec.qers.size() > max_rules_per_kind || spec.urrs.size() > max_rules_per_kind ||
         spec.bars.size() > max_rules_per_kind) {
@@ -155,12 +155,12 @@ CompileResult compile(const SessionSpec& spec, const SessionRules* previous) {
             }
         }
         if (!c.meters) {
-            c.meters = std::make_shared<QerMeters>();
+            c.meters = QerMeters(std::max(workers, 1u));
         }
         rules->qers.push_back(std::move(c));
     }
     for (const Urr& u : spec.urrs) {
-        CompiledUrr c{u, nullptr};
+        CompiledUrr c{u, {}};
         if (previous != nullptr) {
             for (const CompiledUrr& old : previous->urrs) {
                 if (old.urr.id == u.id) {
@@ -169,7 +169,7 @@ CompileResult compile(const SessionSpec& spec, const SessionRules* previous) {
             }
         }
         if (!c.usage) {
-            c.usage = std::make_shared<UrrUsage>();
+            c.usage = UrrUsage(std::max(workers, 1u));
         }
         rules->urrs.push_back(std::move(c));
     }

@@ -4,11 +4,15 @@
 // the meaning.
 #pragma once
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <rte_meter.h>
@@ -153,6 +157,72 @@ struct SpecError {
 
 inline constexpr unsigned max_session_workers = 32;  // == max_workers (app.h)
 
+// One slice per worker, in one zeroed allocation sized by the number of workers the session
+// table was configured with (SessionTable::set_workers), not by max_session_workers: with one
+// worker a session's URR and QER state is 1/32 of what a fixed array would take, and an
+// establishment's cost was dominated by allocating and zeroing those arrays. Shared between
+// the snapshots of one session (it lives outside them) and carried over by rule ID.
+template <class Slice>
+class PerWorker {
+public:
+    PerWorker() = default;
+    explicit PerWorker(unsigned workers) {
+        // One allocation: a reference count, then the slices, value-initialised (zero).
+        void* mem =
+            ::operator new (slices_offset + sizeof(Slice) * workers, std::align_val_t{align});
+        block_ = new (mem) Header{1, workers};
+        Slice* first = slices();
+        for (unsigned w = 0; w < workers; ++w) {
+            new (first + w) Slice();
+        }
+    }
+    PerWorker(const PerWorker& o) noexcept : block_(o.block_) {
+        if (block_ != nullptr) {
+            block_->refs.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+    PerWorker(PerWorker&& o) noexcept : block_(std::exchange(o.block_, nullptr)) {}
+    PerWorker& operator=(PerWorker o) noexcept {
+        std::swap(block_, o.block_);
+        return *this;
+    }
+    ~PerWorker() { release(); }
+
+    unsigned size() const { return block_ != nullptr ? block_->size : 0; }
+    explicit operator bool() const { return block_ != nullptr; }
+    // Worker `w`'s slice; nullptr for a worker beyond the size (a worker count raised after the
+    // session was created), which the pipelines then skip instead of writing out of bounds.
+    Slice* at(unsigned w) const { return w < size() ? slices() + w : nullptr; }
+    Slice& operator[](unsigned w) const { return slices()[w]; }
+    const Slice* data() const { return block_ != nullptr ? slices() : nullptr; }  // identity
+
+private:
+    // Counted by the control core (snapshots are built and freed there), atomic for safety.
+    struct Header {
+        std::atomic<uint32_t> refs;
+        uint32_t size;
+    };
+    static constexpr size_t align = std::max(alignof(Header), alignof(Slice));
+    static constexpr size_t slices_offset = (sizeof(Header) + align - 1) / align * align;
+
+    Slice* slices() const {
+        return std::launder(
+            reinterpret_cast<Slice*>(reinterpret_cast<char*>(block_) + slices_offset));
+    }
+    void release() {
+        if (block_ != nullptr && block_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+            for (unsigned w = 0; w < block_->size; ++w) {
+                slices()[w].~Slice();
+            }
+            block_->~Header();
+            ::operator delete (block_, std::align_val_t{align});
+        }
+        block_ = nullptr;
+    }
+
+    Header* block_ = nullptr;
+};
+
 // Usage of one URR: one slice per worker (single writer each), summed by the control core.
 // Lives outside the snapshot and is carried from version to version by URR ID, so a
 // modification never loses what was counted.
@@ -160,19 +230,28 @@ struct alignas(64) UsageSlice {
     Counter packets_ul, bytes_ul, packets_dl, bytes_dl;
     Counter first_tsc, last_tsc;  // first and last packet seen by this worker (0: none)
 };
-struct UrrUsage {
-    std::array<UsageSlice, max_session_workers> per_worker;
-};
+using UrrUsage = PerWorker<UsageSlice>;
 
-// MBR policing state of one QER for one worker: an srTCM (RFC 2697) whose bucket this worker
-// alone refills. `profile` is the snapshot's profile the bucket was configured with; a new
-// snapshot (new profile address) reconfigures it on the next packet.
+// MBR policing state of one QER for one worker and direction: an srTCM (RFC 2697) whose bucket
+// this worker alone refills. `profile` is the snapshot's profile the bucket was configured with;
+// a new snapshot (new profile address) reconfigures it on the next packet.
 struct alignas(64) MeterSlice {
     rte_meter_srtcm meter;
     const rte_meter_srtcm_profile* profile = nullptr;
 };
-struct QerMeters {
-    std::array<MeterSlice, max_session_workers> ul, dl;
+// Both directions in one allocation: the uplink slice of worker w at 2w, the downlink at 2w + 1.
+class QerMeters {
+public:
+    QerMeters() = default;
+    explicit QerMeters(unsigned workers) : slices_(2 * workers) {}
+    unsigned workers() const { return slices_.size() / 2; }
+    explicit operator bool() const { return static_cast<bool>(slices_); }
+    MeterSlice* at(unsigned worker, bool uplink) const {
+        return slices_.at(2 * worker + (uplink ? 0 : 1));
+    }
+
+private:
+    PerWorker<MeterSlice> slices_;
 };
 
 // One PDR as workers use it: its FAR, QERs and URRs resolved to indices into SessionRules.
@@ -198,12 +277,12 @@ struct CompiledQer {
     Qer qer;
     bool limit_ul = false, limit_dl = false;
     rte_meter_srtcm_profile ul_profile{}, dl_profile{};
-    std::shared_ptr<QerMeters> meters;  // survives modifications with the QER ID
+    QerMeters meters;  // survives modifications with the QER ID
 };
 
 struct CompiledUrr {
     Urr urr;
-    std::shared_ptr<UrrUsage> usage;  // survives modifications with the URR ID
+    UrrUsage usage;  // survives modifications with the URR ID
 };
 
 // The immutable snapshot of a session that workers read. Never modified after publication.
@@ -237,7 +316,9 @@ struct CompileResult {
     std::optional<SpecError> error;
 };
 // `previous`: the session's current snapshot, whose URR usage and QER meters carry over by ID.
-CompileResult compile(const SessionSpec& spec, const SessionRules* previous = nullptr);
+// `workers`: how many per-worker slices a new URR or QER gets (the workers that forward).
+CompileResult compile(const SessionSpec& spec, const SessionRules* previous = nullptr,
+                      unsigned workers = max_session_workers);
 
 // srTCM parameters policing at `kbps` (kbit/s, as in the MBR IE): committed and excess burst
 // sized for `burst_ms` of traffic, at least two full-size frames.

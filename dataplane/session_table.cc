@@ -194,7 +194,7 @@ std::optional<SpecError> SessionTable::create_session(const SessionSpec& spec) {
         return SpecError{SpecError::Kind::too_many_rules, "session",
                          "the session table is full (" + std::to_string(max_sessions_) + ")"};
     }
-    CompileResult c = compile(spec);
+    CompileResult c = compile(spec, nullptr, static_cast<unsigned>(owned_.size()));
     if (c.error) {
         return c.error;
     }
@@ -234,7 +234,7 @@ std::optional<SpecError> SessionTable::modify_session(const SessionSpec& spec) {
     Entry& e = it->second;
     const SessionRules* old = e.handle->rules.load(std::memory_order_relaxed);
     // Usage counters and meters carry over by rule ID.
-    CompileResult c = compile(spec, old);
+    CompileResult c = compile(spec, old, static_cast<unsigned>(owned_.size()));
     if (c.error) {
         return c.error;
     }

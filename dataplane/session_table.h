@@ -5,6 +5,7 @@
 // pointer store; what a change replaced or removed is freed after an rte_rcu_qsbr grace period.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -67,15 +68,18 @@ public:
             f(*e.handle->rules.load(std::memory_order_relaxed));
         }
     }
-    // The same for at most `budget` sessions, starting after SEID `after` (nullopt: from the
-    // first). Returns the last SEID visited, or nullopt once the walk reached the end.
+    // The same for sessions after SEID `after` (nullopt: from the first) until `budget` is
+    // spent: `f` returns what visiting a session cost (e.g. its URRs; at least 1 is charged, so
+    // the walk always moves on). Returns the last SEID visited, or nullopt once the walk reached
+    // the end.
     template <typename F>
     std::optional<uint64_t> for_each_rules_after(std::optional<uint64_t> after, size_t budget,
                                                  F&& f) const {
         auto it = after ? sessions_.upper_bound(*after) : sessions_.begin();
         std::optional<uint64_t> last;
-        for (size_t n = 0; it != sessions_.end() && n < budget; ++it, ++n) {
-            f(*it->second.handle->rules.load(std::memory_order_relaxed));
+        for (size_t spent = 0; it != sessions_.end() && spent < budget; ++it) {
+            const size_t cost = f(*it->second.handle->rules.load(std::memory_order_relaxed));
+            spent += std::max<size_t>(cost, 1);
             last = it->first;
         }
         return it == sessions_.end() ? std::nullopt : last;

@@ -4,8 +4,8 @@ namespace braid::dataplane {
 
 UsageTotals sum(const UrrUsage& u, unsigned workers) {
     UsageTotals t;
-    for (unsigned w = 0; w < workers && w < u.per_worker.size(); ++w) {
-        const UsageSlice& s = u.per_worker[w];
+    for (unsigned w = 0; w < workers && w < u.size(); ++w) {
+        const UsageSlice& s = u[w];
         t.packets_ul += s.packets_ul.get();
         t.bytes_ul += s.bytes_ul.get();
         t.packets_dl += s.packets_dl.get();
@@ -45,7 +45,7 @@ UsageMonitor::State& UsageMonitor::state(uint64_t seid, const CompiledUrr& u, ui
 
 UsageReport UsageMonitor::close(uint64_t seid, const CompiledUrr& u, State& s, UsageTrigger t,
                                 uint64_t now_ms) {
-    const UsageTotals total = sum(*u.usage, workers_);
+    const UsageTotals total = sum(u.usage, workers_);
     UsageReport r;
     r.seid = seid;
     r.urr_id = u.urr.id;
@@ -65,7 +65,7 @@ UsageReport UsageMonitor::close(uint64_t seid, const CompiledUrr& u, State& s, U
 void UsageMonitor::poll(const SessionRules& rules, uint64_t now_ms, std::vector<UsageReport>& out) {
     for (const CompiledUrr& u : rules.urrs) {
         State& s = state(rules.seid, u, now_ms);
-        const UsageTotals delta = sum(*u.usage, workers_) - s.baseline;
+        const UsageTotals delta = sum(u.usage, workers_) - s.baseline;
         if (s.traffic_since_ms == 0 && delta.packets() != 0) {
             s.traffic_since_ms = now_ms;
         }
@@ -130,7 +130,7 @@ std::optional<UsageTotals> UsageMonitor::current(const SessionRules& rules, uint
     for (const CompiledUrr& u : rules.urrs) {
         if (u.urr.id == urr_id) {
             auto it = states_.find({rules.seid, urr_id});
-            const UsageTotals total = sum(*u.usage, workers_);
+            const UsageTotals total = sum(u.usage, workers_);
             return it == states_.end() ? total : total - it->second.baseline;
         }
     }

@@ -30,7 +30,13 @@ DropReason police(const dataplane::CompiledQer& q, bool uplink, unsigned worker,
     // rte_meter takes the profile by non-const pointer but only reads it; the snapshot's
     // profile is immutable.
     auto* profile = const_cast<rte_meter_srtcm_profile*>(uplink ? &q.ul_profile : &q.dl_profile);
-    dataplane::MeterSlice& s = (uplink ? q.meters->ul : q.meters->dl)[worker];
+    dataplane::MeterSlice* slice = q.meters.at(worker, uplink);
+    if (slice == nullptr) {
+        // Sized before this worker existed (SessionTable::set_workers): not policed here. The
+        // owner worker meters a session's MBRs, and owners are below the size.
+        return DropReason::count;
+    }
+    dataplane::MeterSlice& s = *slice;
     if (s.profile != profile) {
         // A new snapshot (or the first packet): start this worker's bucket full.
         rte_meter_srtcm_config(&s.meter, profile);

@@ -26,7 +26,11 @@ uint16_t urr_count_process(rte_graph* graph, rte_node* node, void** objs, uint16
             const uint32_t len = accounted_len(m);
             const bool uplink = dataplane::meta(m).uplink != 0;
             for (uint16_t ui : pdr.urr_indices) {
-                dataplane::UsageSlice& s = rules.urrs[ui].usage->per_worker[worker];
+                dataplane::UsageSlice* slice = rules.urrs[ui].usage.at(worker);
+                if (slice == nullptr) {
+                    continue;  // sized before this worker existed (SessionTable::set_workers)
+                }
+                dataplane::UsageSlice& s = *slice;
                 (uplink ? s.packets_ul : s.packets_dl).add();
                 (uplink ? s.bytes_ul : s.bytes_dl).add(len);
                 if (s.first_tsc.get() == 0) {

@@ -24,6 +24,29 @@ constexpr UpFeature implemented_up_features[] = {
     UpFeature::ftup,  // F-TEID allocation by the UP function (CHOOSE)
 };
 
+// The value of the first `type` IE (§7.6: the first instance counts), or nothing when the IE is
+// absent or its value does not parse. For IEs braid can do without or reports on its own terms
+// (a response's Cause, a heartbeat's Recovery Time Stamp); mandatory IEs of a request go through
+// missing_mandatory() and the rejection path instead.
+template <typename T>
+std::optional<T> find_ie(const IeList& ies, IeType type) {
+    if (auto ie = ies.find(type)) {
+        if (auto v = parse_ie<T>(*ie)) {
+            return *v;
+        }
+    }
+    return std::nullopt;
+}
+template <typename T>
+std::optional<T> find_ie(const Result<IeList, IeError>& ies, IeType type) {
+    return ies ? find_ie<T>(*ies, type) : std::nullopt;
+}
+// ... in a message body whose IE framing may not parse.
+template <typename T>
+std::optional<T> find_ie(std::span<const uint8_t> body, IeType type) {
+    return find_ie<T>(IeList::parse(body), type);
+}
+
 }  // namespace
 
 UpFunctionFeatures up_function_features() {
@@ -217,14 +240,9 @@ struct Node::Impl {
         if (!m) {
             return;
         }
-        auto ies = IeList::parse(m->body);
-        if (!ies) {
-            return;
-        }
-        if (auto c = ies->find(IeType::cause)) {
-            if (auto cause = parse_ie<CauseIe>(*c); cause && !is_acceptance(cause->value)) {
-                counters().rejections_by_cause[static_cast<uint8_t>(cause->value)].inc();
-            }
+        if (auto cause = find_ie<CauseIe>(m->body, IeType::cause);
+            cause && !is_acceptance(cause->value)) {
+            counters().rejections_by_cause[static_cast<uint8_t>(cause->value)].inc();
         }
     }
 
@@ -271,12 +289,8 @@ struct Node::Impl {
             return std::nullopt;
         }
         if (m.header.type == MessageType::session_establishment_request) {
-            if (auto ies = IeList::parse(m.body)) {
-                if (auto f = ies->find(IeType::f_seid)) {
-                    if (auto fseid = parse_ie<FSeid>(*f)) {
-                        return fseid->seid;
-                    }
-                }
+            if (auto fseid = find_ie<FSeid>(m.body, IeType::f_seid)) {
+                return fseid->seid;
             }
         }
         return Seid(0);
@@ -495,14 +509,7 @@ struct Node::Impl {
     // §6.2.2.2. Exempt from the Cause 66/68 rules (§7.6): always answered.
     std::optional<std::vector<uint8_t>> heartbeat_request(const Message& m,
                                                           const PeerAddress& from) {
-        std::optional<RecoveryTimeStamp> rts;
-        if (auto ies = IeList::parse(m.body)) {
-            if (auto ie = ies->find(IeType::recovery_time_stamp)) {
-                if (auto r = parse_ie<RecoveryTimeStamp>(*ie)) {
-                    rts = *r;
-                }
-            }
-        }
+        const auto rts = find_ie<RecoveryTimeStamp>(m.body, IeType::recovery_time_stamp);
         if (Association* a = by_ip(from.ip)) {
             heard_from(*a);
             if (rts && *rts != a->info.recovery_time) {
@@ -782,15 +789,7 @@ struct Node::Impl {
         if (m != nullptr) {
             heard_from(a);
             a.next_heartbeat_ms = a.heartbeat_sent_ms + cfg().heartbeat_interval_ms;
-            auto ies = IeList::parse(m->body);
-            std::optional<RecoveryTimeStamp> rts;
-            if (ies) {
-                if (auto ie = ies->find(IeType::recovery_time_stamp)) {
-                    if (auto r = parse_ie<RecoveryTimeStamp>(*ie)) {
-                        rts = *r;
-                    }
-                }
-            }
+            const auto rts = find_ie<RecoveryTimeStamp>(m->body, IeType::recovery_time_stamp);
             if (!rts) {
                 count(DropReason::malformed_response);  // alive all the same
             } else if (*rts != a.info.recovery_time) {
@@ -858,14 +857,7 @@ struct Node::Impl {
             return retry("no response");
         }
         auto ies = IeList::parse(m->body);
-        std::optional<CauseIe> cause;
-        if (ies) {
-            if (auto ie = ies->find(IeType::cause)) {
-                if (auto c = parse_ie<CauseIe>(*ie)) {
-                    cause = *c;
-                }
-            }
-        }
+        const auto cause = find_ie<CauseIe>(ies, IeType::cause);
         if (!cause) {
             count(DropReason::malformed_response);
             return retry("response without a valid Cause");

@@ -139,6 +139,49 @@ TEST_CASE("table: a created session is found by TEID and by UE address", "[sessi
     CHECK(t->size() == 1);
 }
 
+TEST_CASE("table: a session's per-worker URR slices follow set_workers", "[session]") {
+    Rcu rcu;
+    auto t = table(rcu);
+    const SessionSpec s = basic(1);
+    REQUIRE_FALSE(t->create_session(s));
+    CHECK(t->by_seid(1)->urrs[0].usage.size() == 1);  // the default: one worker
+    t->set_workers(4);
+    REQUIRE_FALSE(t->create_session(basic(2, ul_teid + 1, ue_ip + 1)));
+    CHECK(t->by_seid(2)->urrs[0].usage.size() == 4);
+    // Modifying the older session keeps its counters (the slices the workers wrote).
+    const UsageSlice* before = t->by_seid(1)->urrs[0].usage.data();
+    REQUIRE_FALSE(t->modify_session(s));
+    CHECK(t->by_seid(1)->urrs[0].usage.data() == before);
+}
+
+TEST_CASE("table: a budgeted walk resumes where it stopped and charges what f returns",
+          "[session]") {
+    Rcu rcu;
+    auto t = table(rcu);
+    for (uint64_t seid = 1; seid <= 5; ++seid) {
+        const uint32_t n = static_cast<uint32_t>(seid);
+        REQUIRE_FALSE(t->create_session(basic(seid, ul_teid + n, ue_ip + n)));
+    }
+    std::vector<uint64_t> seen;
+    const auto visit = [&](size_t cost) {
+        return [&seen, cost](const SessionRules& r) {
+            seen.push_back(r.seid);
+            return cost;
+        };
+    };
+    // Cost 2 per session, budget 3: two sessions (2, then 4 >= 3 stops).
+    auto resume = t->for_each_rules_after(std::nullopt, 3, visit(2));
+    CHECK(seen == std::vector<uint64_t>{1, 2});
+    REQUIRE(resume == 2u);
+    // A cost of 0 is charged as 1: the walk still ends.
+    resume = t->for_each_rules_after(resume, 2, visit(0));
+    CHECK(seen == std::vector<uint64_t>{1, 2, 3, 4});
+    REQUIRE(resume == 4u);
+    resume = t->for_each_rules_after(resume, 100, visit(1));
+    CHECK(seen == std::vector<uint64_t>{1, 2, 3, 4, 5});
+    CHECK_FALSE(resume);  // the end of the pass
+}
+
 TEST_CASE("table: keys of another session are refused and nothing changes", "[session]") {
     Rcu rcu;
     auto t = table(rcu);

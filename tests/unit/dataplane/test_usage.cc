@@ -27,7 +27,7 @@ SessionSpec with_urr(Urr u) {
 
 // What a worker's urr_count does for one packet.
 void count(const SessionRules& r, unsigned worker, bool uplink, uint32_t len) {
-    UsageSlice& s = r.urrs[0].usage->per_worker[worker];
+    UsageSlice& s = r.urrs[0].usage[worker];
     (uplink ? s.packets_ul : s.packets_dl).add();
     (uplink ? s.bytes_ul : s.bytes_dl).add(len);
 }
@@ -42,13 +42,13 @@ TEST_CASE("usage: per-worker slices are summed", "[usage]") {
     count(*c.rules, 0, true, 100);
     count(*c.rules, 1, false, 50);
     count(*c.rules, 1, true, 10);
-    UsageTotals t = sum(*c.rules->urrs[0].usage, 2);
+    UsageTotals t = sum(c.rules->urrs[0].usage, 2);
     CHECK(t.bytes_ul == 110);
     CHECK(t.bytes_dl == 50);
     CHECK(t.packets() == 3);
     // Slices beyond the worker count are not read.
     count(*c.rules, 5, true, 1000);
-    CHECK(sum(*c.rules->urrs[0].usage, 2).bytes() == 160);
+    CHECK(sum(c.rules->urrs[0].usage, 2).bytes() == 160);
 }
 
 TEST_CASE("usage: a modification keeps a URR's counters by ID, a new ID starts at zero",
@@ -60,11 +60,49 @@ TEST_CASE("usage: a modification keeps a URR's counters by ID, a new ID starts a
     SessionSpec changed = with_urr(u);
     changed.fars[1].outer_header->teid = 0x3003;
     auto second = compile(changed, first.rules.get());
-    CHECK(second.rules->urrs[0].usage == first.rules->urrs[0].usage);
-    CHECK(sum(*second.rules->urrs[0].usage, 1).bytes_ul == 700);
+    CHECK(second.rules->urrs[0].usage.data() == first.rules->urrs[0].usage.data());
+    CHECK(sum(second.rules->urrs[0].usage, 1).bytes_ul == 700);
     u.id = 5;
     auto third = compile(with_urr(u), second.rules.get());
-    CHECK(sum(*third.rules->urrs[0].usage, 1).bytes() == 0);
+    CHECK(sum(third.rules->urrs[0].usage, 1).bytes() == 0);
+}
+
+TEST_CASE("usage: URR and QER slices are sized by the worker count, aligned, zeroed", "[usage]") {
+    Urr u;
+    u.id = 4;
+    SessionSpec spec = with_urr(u);
+    Qer q;
+    q.id = 1;
+    q.mbr_ul_kbps = 1000;
+    spec.qers = {q};
+    spec.pdrs[0].qer_ids = {1};
+    for (unsigned workers : {1u, 3u}) {
+        auto c = compile(spec, nullptr, workers);
+        REQUIRE(c.rules);
+        const UrrUsage& usage = c.rules->urrs[0].usage;
+        CHECK(usage.size() == workers);
+        CHECK(usage.at(workers - 1) != nullptr);
+        CHECK(usage.at(workers) == nullptr);  // a worker beyond the size is skipped, not written
+        for (unsigned w = 0; w < workers; ++w) {
+            // One cache line per slice: no false sharing between workers.
+            CHECK(reinterpret_cast<uintptr_t>(usage.at(w)) % 64 == 0);
+            CHECK(usage[w].bytes_ul.get() == 0);
+            CHECK(usage[w].first_tsc.get() == 0);
+        }
+        const QerMeters& m = c.rules->qers[0].meters;
+        CHECK(m.workers() == workers);
+        for (unsigned w = 0; w < workers; ++w) {
+            REQUIRE(m.at(w, true) != nullptr);
+            CHECK(m.at(w, true) != m.at(w, false));
+            CHECK(reinterpret_cast<uintptr_t>(m.at(w, false)) % 64 == 0);
+            CHECK(m.at(w, true)->profile == nullptr);
+        }
+        CHECK(m.at(workers, true) == nullptr);
+        // A modification keeps both, whatever the worker count given then.
+        auto next = compile(spec, c.rules.get(), workers + 1);
+        CHECK(next.rules->urrs[0].usage.data() == usage.data());
+        CHECK(next.rules->qers[0].meters.at(0, true) == m.at(0, true));
+    }
 }
 
 TEST_CASE("usage: volume threshold fires once per threshold crossing (VOLTH)", "[usage]") {
@@ -262,7 +300,7 @@ TEST_CASE("qer: meters survive a modification by QER ID", "[qer]") {
     auto a = compile(s);
     s.qers[0].mbr_ul_kbps = 2000;
     auto b = compile(s, a.rules.get());
-    CHECK(a.rules->qers[0].meters == b.rules->qers[0].meters);
+    CHECK(a.rules->qers[0].meters.at(0, true) == b.rules->qers[0].meters.at(0, true));
     // A new profile object: workers reconfigure their bucket on the next packet.
     CHECK(&a.rules->qers[0].ul_profile != &b.rules->qers[0].ul_profile);
 }

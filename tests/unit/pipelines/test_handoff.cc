@@ -250,11 +250,12 @@ public:
         return *r;
     }
     const dataplane::UsageSlice& usage(uint64_t seid, unsigned w) {
-        return rules(seid).urrs[0].usage->per_worker[w];
+        return rules(seid).urrs[0].usage[w];
     }
     const dataplane::MeterSlice& meter(uint64_t seid, bool ul, unsigned w) {
-        const auto& m = *rules(seid).qers[0].meters;
-        return (ul ? m.ul : m.dl)[w];
+        const dataplane::MeterSlice* m = rules(seid).qers[0].meters.at(w, ul);
+        REQUIRE(m != nullptr);
+        return *m;
     }
     uint64_t handed(unsigned from, unsigned to) {
         return app.workers()[from]->counters.handoff_packets[to].get();
