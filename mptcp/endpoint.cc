@@ -581,6 +581,10 @@ void Endpoint::poll(uint64_t now_us) {
                     continue;
                 }
             }
+            if (c->wants_writable && send_space(id) > 0) {
+                c->wants_writable = false;
+                events_({tcp::EventKind::writable, id, 0, tcp::CloseReason::normal});
+            }
             if (c->tx && c->tx->fin_acked() && !c->subflow_closed) {
                 // §3.3.3: our DATA_FIN is acknowledged: FIN on the subflow. The peer may
                 // still send (its DATA_FIN ends that) unless the application closed.
@@ -637,8 +641,11 @@ uint32_t Endpoint::send_space(tcp::ConnId id) const {
 }
 
 void Endpoint::want_writable(tcp::ConnId id) {
-    // The connection-level buffer frees on DATA_ACKs, which the subflow's send space follows
-    // (the DATA_ACK comes with the subflow ACK): the subflow's writable event covers both.
+    // The connection-level buffer frees on DATA_ACKs (poll() tells the application then), the
+    // subflow's on subflow ACKs (its writable event, passed on).
+    if (Conn* c = find(id)) {
+        c->wants_writable = true;
+    }
     eng_.want_writable(id);
 }
 

@@ -180,6 +180,7 @@ private:
         bool app_closed = false;         // close(): received data is discarded
         bool subflow_closed = false;     // FIN on the subflow after our DATA_FIN was acked
         bool peer_fin_told = false;      // the application got `readable` for the DATA_FIN
+        bool wants_writable = false;     // want_writable(): `writable` once send_space() > 0
         bool need_pump = false, need_ack = false, need_abort = false, need_window = false;
         uint64_t bytes_in = 0, bytes_out = 0;
     };
