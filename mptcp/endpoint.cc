@@ -481,6 +481,11 @@ void Endpoint::pump(Conn& c, uint64_t now_us) {
         uint32_t n = static_cast<uint32_t>(ch->bytes.size());
         if (ch->data_fin) {
             c.fin_dsn = DataSeq(ch->mapping.dsn + n);
+            // The segment carrying it may be lost, and a bare ACK is never retransmitted by
+            // the subflow: poll() sends the DATA_FIN again until it is DATA_ACKed.
+            c.fin_backoff_us = fin_retry_initial_us;
+            c.fin_retry_us = now_us + c.fin_backoff_us;
+            fin_wait_.push_back(id);
         }
         if (n == 0) {
             rte_pktmbuf_free(m);
@@ -547,6 +552,20 @@ void Endpoint::on_engine_event(const tcp::Event& e) {
 }
 
 void Endpoint::poll(uint64_t now_us) {
+    for (auto it = fin_wait_.begin(); it != fin_wait_.end();) {
+        Conn* c = find(*it);
+        if (c == nullptr || !c->tx || c->tx->fin_acked()) {
+            it = fin_wait_.erase(it);
+            continue;
+        }
+        if (now_us >= c->fin_retry_us) {
+            c->fin_backoff_us = std::min(c->fin_backoff_us * 2, fin_retry_max_us);
+            c->fin_retry_us = now_us + c->fin_backoff_us;
+            c->need_ack = true;
+            queue(*c);
+        }
+        ++it;
+    }
     for (int round = 0; round < 4 && !pending_.empty(); ++round) {
         std::vector<tcp::ConnId> work;
         work.swap(pending_);

@@ -181,6 +181,8 @@ private:
         bool subflow_closed = false;     // FIN on the subflow after our DATA_FIN was acked
         bool peer_fin_told = false;      // the application got `readable` for the DATA_FIN
         bool wants_writable = false;     // want_writable(): `writable` once send_space() > 0
+        uint64_t fin_retry_us = 0;       // when our un-DATA_ACKed DATA_FIN goes out again
+        uint64_t fin_backoff_us = 0;
         bool need_pump = false, need_ack = false, need_abort = false, need_window = false;
         uint64_t bytes_in = 0, bytes_out = 0;
     };
@@ -205,6 +207,11 @@ private:
     Counters counters_{};
     std::unordered_map<tcp::ConnId, std::unique_ptr<Conn>> conns_;
     std::vector<tcp::ConnId> pending_;
+    std::vector<tcp::ConnId> fin_wait_;  // our DATA_FIN sent, not DATA_ACKed: retried by poll()
 };
+
+// First re-send of a DATA_FIN the peer has not DATA_ACKed (doubling, at most fin_retry_max_us).
+inline constexpr uint64_t fin_retry_initial_us = 1'000'000;
+inline constexpr uint64_t fin_retry_max_us = 30'000'000;
 
 }  // namespace braid::mptcp

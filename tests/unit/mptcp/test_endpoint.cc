@@ -499,6 +499,38 @@ TEST_CASE("mptcp endpoint: braid's DATA_FIN, then FIN on the subflow once DATA_A
     CHECK(t.counter(Counter::tx_data_fin) == 1);
 }
 
+TEST_CASE("mptcp endpoint: a DATA_FIN lost on a bare ACK is sent again until DATA_ACKed",
+          "[mptcp][endpoint]") {
+    Harness t;
+    ConnId id = t.connect();
+    uint64_t sdsn = keys(t.server_key).idsn + 1;
+    t.ep.shutdown_write(id, t.now);  // no data: the DATA_FIN goes alone on a bare ACK
+    Out f = t.expect();
+    REQUIRE(mp_of(f).dss->data_fin);
+    CHECK(mp_of(f).dss->mapping->dsn == sdsn);
+    t.out.clear();  // lost
+    t.now += 500'000;
+    t.ep.poll(t.now);
+    CHECK(t.out.empty());  // not yet
+    t.now += 600'000;
+    t.ep.poll(t.now);
+    Out again = t.expect();
+    MpOut m = mp_of(again);
+    REQUIRE(m.dss->mapping);
+    CHECK(m.dss->data_fin);
+    CHECK(m.dss->mapping->dsn == sdsn);
+    CHECK(m.dss->mapping->data_len == 1);
+    // DATA_ACKed: no more retries.
+    t.inject(tflag::ack, kIrs + 1, t.iss + 1, {dss(sdsn + 1)});
+    t.out.clear();
+    t.now += 5'000'000;
+    t.ep.poll(t.now);
+    for (const auto& o : t.out) {
+        MpOut x = mp_of(o);
+        CHECK_FALSE((x.dss && x.dss->data_fin));
+    }
+}
+
 TEST_CASE("mptcp endpoint: SYN cookies carry a derived key the third ACK proves",
           "[mptcp][endpoint]") {
     Harness t(false, 0);  // backlog 0: every SYN gets a cookie
