@@ -558,6 +558,7 @@ TcpService read_tcp_service(Reader& r, const YAML::Node& node, const std::string
              }},
             {"bytes", [&](const YAML::Node& v,
                           const std::string& p) { r.uint(v, p, s.bytes, 1, UINT64_MAX); }},
+            {"mptcp", [&](const YAML::Node& v, const std::string& p) { r.boolean(v, p, s.mptcp); }},
         });
     if (node.IsMap()) {
         for (const char* required : {"port", "mode"}) {
@@ -2120,6 +2121,9 @@ std::string render(const Config& c) {
         emit_string(out, "mode", svc.mode);
         if (svc.bytes != 0) {
             emit_uint(out, "bytes", svc.bytes);
+        }
+        if (svc.mptcp) {
+            emit_bool(out, "mptcp", true);
         }
         out << YAML::EndMap;
     }

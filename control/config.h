@@ -195,6 +195,7 @@ struct TcpService {
     uint16_t port = 0;   // TCP port, 1..65535
     std::string mode;    // echo | sink | source | discard
     uint64_t bytes = 0;  // source: bytes sent per connection (required, > 0)
+    bool mptcp = false;  // MPTCP v1 listener (plain TCP clients fall back)
 
     bool operator==(const TcpService&) const = default;
 };

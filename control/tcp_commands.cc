@@ -199,10 +199,11 @@ void show_tcp_services(dataplane::App& app, Output& out) {
     if (!app.workers().empty()) {
         app.call_on_worker(0, [&svcs](dataplane::WorkerContext& wc) { svcs = wc.tcp->services(); });
     }
-    out.printf("%-8s %-8s %s\n", "port", "mode", "bytes");
+    out.printf("%-8s %-8s %-6s %s\n", "port", "mode", "mptcp", "bytes");
     for (const auto& s : svcs) {
         const auto mode = dataplane::to_string(s.mode);
-        out.printf("%-8u %-8.*s %" PRIu64 "\n", s.tcp_port, int(mode.size()), mode.data(), s.bytes);
+        out.printf("%-8u %-8.*s %-6s %" PRIu64 "\n", s.tcp_port, int(mode.size()), mode.data(),
+                   s.mptcp ? "yes" : "no", s.bytes);
     }
 }
 
@@ -216,7 +217,7 @@ std::optional<dataplane::TcpAppMode> mode_arg(const Args& args, Output& out) {
     return mode;
 }
 
-void tcp_service_add(dataplane::App& app, const Args& args, Output& out) {
+void tcp_service_add(dataplane::App& app, const Args& args, Output& out, bool mptcp) {
     auto mode = mode_arg(args, out);
     if (!mode) {
         return;
@@ -225,6 +226,7 @@ void tcp_service_add(dataplane::App& app, const Args& args, Output& out) {
     spec.tcp_port = static_cast<uint16_t>(*args.get_uint("port"));
     spec.mode = *mode;
     spec.bytes = args.get_uint("bytes").value_or(0);
+    spec.mptcp = mptcp;
     if (spec.tcp_port == 0) {
         out.printf("error: TCP port 0\n");
         return;
@@ -241,8 +243,40 @@ void tcp_service_add(dataplane::App& app, const Args& args, Output& out) {
             return;
         }
     }
-    out.printf("listening on TCP port %u (%s)\n", spec.tcp_port,
-               std::string(dataplane::to_string(spec.mode)).c_str());
+    out.printf("listening on TCP port %u (%s%s)\n", spec.tcp_port,
+               std::string(dataplane::to_string(spec.mode)).c_str(), mptcp ? ", MPTCP" : "");
+}
+
+void show_mptcp_connections(dataplane::App& app, Output& out) {
+    out.printf("%-8s %-6s %-10s %-10s %-12s %-8s %-9s %12s %12s\n", "id", "worker", "token",
+               "peer_token", "state", "subflows", "checksums", "bytes_in", "bytes_out");
+    for (unsigned w = 0; w < app.workers().size(); ++w) {
+        std::vector<mptcp::ConnSummary> conns;
+        if (!app.call_on_worker(w, [&conns](dataplane::WorkerContext& wc) {
+                conns = wc.tcp->mptcp().describe_all();
+            })) {
+            out.printf("error: worker %u did not answer\n", w);
+            continue;
+        }
+        for (const auto& c : conns) {
+            const auto st = mptcp::to_string(c.state);
+            out.printf("%-8u %-6u %08x   %08x   %-12.*s %-8u %-9s %12" PRIu64 " %12" PRIu64 "\n",
+                       c.id, w, c.local_token, c.remote_token, int(st.size()), st.data(),
+                       c.subflows, c.checksums ? "yes" : "no", c.bytes_in, c.bytes_out);
+        }
+    }
+}
+
+void show_mptcp_stats(dataplane::App& app, Output& out) {
+    for (size_t i = 0; i < mptcp::counter_count; ++i) {
+        uint64_t n = 0;
+        for (const auto* wc : app.workers()) {
+            n += wc->tcp != nullptr ? wc->tcp->mptcp_counters().v[i] : 0;
+        }
+        const auto& info = mptcp::counter_info[i];
+        out.printf("%-26.*s %14" PRIu64 "  %.*s\n", int(info.name.size()), info.name.data(), n,
+                   int(info.help.size()), info.help.data());
+    }
 }
 
 void tcp_service_del(dataplane::App& app, const Args& args, Output& out) {
@@ -334,9 +368,17 @@ void register_tcp_commands(cli::Registry& r, CommandContext& ctx) {
     r.add({"show tcp services", "test applications listening on braid's N6 addresses",
            [&app](const Args&, Output& o) { show_tcp_services(app, o); }});
     r.add({"tcp service add <port:u16> <mode:str>", "listen on a TCP port of braid's N6 addresses: echo, sink, discard",
-           [&app](const Args& a, Output& o) { tcp_service_add(app, a, o); }});
+           [&app](const Args& a, Output& o) { tcp_service_add(app, a, o, false); }});
     r.add({"tcp service add <port:u16> <mode:str> <bytes:u64>", "listen with a source that sends <bytes> per connection",
-           [&app](const Args& a, Output& o) { tcp_service_add(app, a, o); }});
+           [&app](const Args& a, Output& o) { tcp_service_add(app, a, o, false); }});
+    r.add({"tcp service add <port:u16> <mode:str> mptcp", "listen with MPTCP v1 (plain TCP clients fall back)",
+           [&app](const Args& a, Output& o) { tcp_service_add(app, a, o, true); }});
+    r.add({"tcp service add <port:u16> <mode:str> <bytes:u64> mptcp", "an MPTCP source service",
+           [&app](const Args& a, Output& o) { tcp_service_add(app, a, o, true); }});
+    r.add({"show mptcp connections", "MPTCP connections: token, subflows, state, checksums, bytes",
+           [&app](const Args&, Output& o) { show_mptcp_connections(app, o); }});
+    r.add({"show mptcp stats", "MPTCP counters: handshakes, fallbacks by reason, checksum failures",
+           [&app](const Args&, Output& o) { show_mptcp_stats(app, o); }});
     r.add({"tcp service del <port:u16>", "stop listening (live connections continue)",
            [&app](const Args& a, Output& o) { tcp_service_del(app, a, o); }});
     r.add({"tcp connect <dst:ip> <dport:u16> <mode:str>", "open a connection from braid's N6 address running echo, sink or discard",
@@ -394,6 +436,34 @@ void tcp_families(const dataplane::App& app, std::vector<metrics::Family>& out) 
         host.samples.push_back({{{"event", host_names[i]}}, double(n)});
     }
     out.push_back(std::move(host));
+    metrics::Family mp_events{"braid_mptcp_events_total",
+                              "braid's MPTCP endpoint: handshakes, fallbacks by reason, checksum "
+                              "failures, data-level bytes (see show mptcp stats)",
+                              Type::counter,
+                              {}};
+    for (size_t i = 0; i < mptcp::counter_count; ++i) {
+        uint64_t n = 0;
+        for (const auto* wc : app.workers()) {
+            n += wc->tcp != nullptr ? wc->tcp->mptcp_counters().v[i] : 0;
+        }
+        mp_events.samples.push_back(
+            {{{"event", std::string(mptcp::counter_info[i].name)}}, double(n)});
+    }
+    out.push_back(std::move(mp_events));
+    metrics::Family mp_states{
+        "braid_mptcp_connections", "braid's MPTCP connections, by state", Type::gauge, {}};
+    for (size_t s = 0; s < static_cast<size_t>(mptcp::ConnState::count); ++s) {
+        uint64_t n = 0;
+        for (const auto* wc : app.workers()) {
+            n += wc->tcp != nullptr
+                     ? wc->tcp->mptcp_connections_in(static_cast<mptcp::ConnState>(s))
+                     : 0;
+        }
+        mp_states.samples.push_back(
+            {{{"state", std::string(mptcp::to_string(static_cast<mptcp::ConnState>(s)))}},
+             double(n)});
+    }
+    out.push_back(std::move(mp_states));
 }
 
 }  // namespace braid::control

@@ -319,6 +319,7 @@ bool App::setup_tcp(std::string* err) {
             spec.tcp_port = svc.port;
             spec.mode = *tcp_app_mode(svc.mode);  // the config checked the name
             spec.bytes = svc.bytes;
+            spec.mptcp = svc.mptcp;
             if (auto e = host->add_service(spec)) {
                 *err = "tcp.services: " + *e;
                 return false;

@@ -2,6 +2,7 @@
 
 #include <rte_ip.h>
 #include <rte_mbuf.h>
+#include <rte_random.h>
 #include <rte_tcp.h>
 
 #include <algorithm>
@@ -154,7 +155,24 @@ TcpHost::TcpHost(const TcpHostConfig& cfg, std::span<const PortRuntime> ports) :
     }
     engine_ = std::make_unique<tcp::Engine>(
         cfg_.engine, [this](tcp::OutSegment&& s) { on_segment(std::move(s)); },
-        [this](const tcp::Event& e) { events_.push_back(e); });
+        [this](const tcp::Event& e) {
+            // MPTCP connections' events pass through the endpoint (it owns their stream).
+            if (mptcp_) {
+                mptcp_->on_engine_event(e);
+            } else {
+                events_.push_back(e);
+            }
+        });
+    mptcp::EndpointConfig mc;
+    mc.data_pool = cfg_.pool;
+    mc.rcv_buf = cfg_.engine.default_rcv_buf;
+    mc.snd_buf = cfg_.engine.default_snd_buf;
+    mc.checksums = cfg_.mptcp_checksums;
+    mc.secret = cfg_.engine.secret;
+    mc.secret[0] ^= 0x5a;  // not the ISN/cookie key itself
+    mc.rng = [] { return rte_rand(); };
+    mptcp_ = std::make_unique<mptcp::Endpoint>(
+        *engine_, mc, tokens_, [this](const tcp::Event& e) { events_.push_back(e); });
     // Ephemeral ports: each worker starts at its own offset so that two workers rarely pick the
     // same port toward one server (the engine refuses a tuple already in use anyway).
     next_ephemeral_ =
@@ -167,6 +185,7 @@ TcpHost::~TcpHost() {
     }
     apps_.clear();
     engine_.reset();  // frees every queued mbuf
+    mptcp_.reset();
     for (rte_mbuf* m : frames_) {
         rte_pktmbuf_free(m);
     }
@@ -260,6 +279,7 @@ DropReason TcpHost::input(rte_mbuf* m, uint64_t now_us) {
     t.local_port = h.dst_port;
     t.remote_port = h.src_port;
     engine_->input(t, h, opts.options, payload, now_us);
+    mptcp_->poll(now_us);
     run_events();
     return DropReason::count;
 }
@@ -325,6 +345,7 @@ void TcpHost::poll(uint64_t now_us) {
     next_tick_us_ = now_us + tick_us;
     now_us_ = now_us;
     engine_->on_timer(now_us);
+    mptcp_->poll(now_us);
     run_events();
     std::vector<tcp::ConnId> retry;
     retry.swap(blocked_);
@@ -339,6 +360,10 @@ void TcpHost::poll(uint64_t now_us) {
         const auto by_state = engine_->connections_by_state();
         for (size_t i = 0; i < by_state.size(); ++i) {
             states_[i].set(by_state[i]);
+        }
+        const auto mp_state = mptcp_->connections_by_state();
+        for (size_t i = 0; i < mp_state.size(); ++i) {
+            mptcp_states_[i].set(mp_state[i]);
         }
     }
 }
@@ -415,29 +440,29 @@ void TcpHost::pump(App& a, uint64_t now_us) {
         // `pending` (the engine's receive window closes meanwhile: backpressure, no loss).
         for (;;) {
             if (a.pending == nullptr) {
-                a.pending = engine_->recv(c, now_us);
+                a.pending = mptcp_->recv(c, now_us);
                 if (a.pending == nullptr) {
                     break;
                 }
                 hash_chain(a.rx_hash, a.pending);
                 a.rec.rx_bytes += rte_pktmbuf_pkt_len(a.pending);
             }
-            rte_mbuf* part = take_prefix(a.pending, engine_->send_space(c));
+            rte_mbuf* part = take_prefix(a.pending, mptcp_->send_space(c));
             if (part == nullptr) {
-                engine_->want_writable(c);
+                mptcp_->want_writable(c);
                 block(a);
                 return;
             }
             const uint32_t len = rte_pktmbuf_pkt_len(part);
             hash_chain(a.tx_hash, part);  // before send(): the engine owns `part` after it
-            if (engine_->send(c, part, now_us) == 0) {
+            if (mptcp_->send(c, part, now_us) == 0) {
                 rte_pktmbuf_free(part);  // writing was shut down: nothing more to echo
                 break;
             }
             a.rec.tx_bytes += len;
         }
     } else {
-        while (rte_mbuf* m = engine_->recv(c, now_us)) {
+        while (rte_mbuf* m = mptcp_->recv(c, now_us)) {
             if (a.rec.mode == TcpAppMode::sink) {
                 hash_chain(a.rx_hash, m);
             }
@@ -448,11 +473,11 @@ void TcpHost::pump(App& a, uint64_t now_us) {
     // Write side: the source's pattern, as far as the send buffer takes it.
     if (a.rec.mode == TcpAppMode::source) {
         while (a.rec.tx_bytes < a.rec.target_bytes) {
-            const uint32_t space = engine_->send_space(c);
+            const uint32_t space = mptcp_->send_space(c);
             uint64_t want =
                 std::min<uint64_t>({space, a.rec.target_bytes - a.rec.tx_bytes, source_chunk});
             if (want == 0) {
-                engine_->want_writable(c);  // `writable` when ACKs free space
+                mptcp_->want_writable(c);  // `writable` when ACKs free space
                 break;
             }
             rte_mbuf* head = nullptr;
@@ -481,7 +506,7 @@ void TcpHost::pump(App& a, uint64_t now_us) {
             }
             const uint32_t len = rte_pktmbuf_pkt_len(head);
             hash_chain(a.tx_hash, head);
-            if (engine_->send(c, head, now_us) == 0) {
+            if (mptcp_->send(c, head, now_us) == 0) {
                 rte_pktmbuf_free(head);  // cannot happen: len <= send_space()
                 block(a);
                 break;
@@ -490,14 +515,14 @@ void TcpHost::pump(App& a, uint64_t now_us) {
         }
         if (a.rec.tx_bytes >= a.rec.target_bytes && !a.write_shut) {
             a.write_shut = true;
-            engine_->shutdown_write(c, now_us);  // FIN after the data; keep reading
+            mptcp_->shutdown_write(c, now_us);  // FIN after the data; keep reading
         }
     }
     // The peer closed and everything it sent was handled: close our side too.
-    if (!a.closing && a.pending == nullptr && engine_->peer_closed(c) &&
+    if (!a.closing && a.pending == nullptr && mptcp_->peer_closed(c) &&
         (a.rec.mode != TcpAppMode::source || a.write_shut)) {
         a.closing = true;
-        engine_->close(c, now_us);
+        mptcp_->close(c, now_us);
     }
 }
 
@@ -544,6 +569,9 @@ std::optional<std::string> TcpHost::add_service(const TcpServiceSpec& s) {
     tcp::ListenOptions o;
     o.any_addr = true;
     o.port = s.tcp_port;
+    if (s.mptcp) {
+        o.hook = mptcp_.get();
+    }
     auto id = engine_->listen(o);
     if (!id) {
         return "cannot listen on TCP port " + std::to_string(s.tcp_port);
@@ -636,7 +664,7 @@ bool TcpHost::close(tcp::ConnId c, uint64_t now_us) {
     if (auto it = apps_.find(c); it != apps_.end()) {
         it->second->closing = true;
     }
-    engine_->close(c, now_us);
+    mptcp_->close(c, now_us);
     run_events();
     return true;
 }
@@ -646,7 +674,7 @@ bool TcpHost::abort(tcp::ConnId c, uint64_t now_us) {
     if (!engine_->state(c)) {
         return false;
     }
-    engine_->abort(c, now_us);
+    mptcp_->abort(c, now_us);
     run_events();
     return true;
 }

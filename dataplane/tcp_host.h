@@ -26,6 +26,7 @@
 
 #include "dataplane/counter.h"
 #include "dataplane/sha256.h"
+#include "mptcp/endpoint.h"
 #include "pipelines/drop_reasons.h"
 #include "tcpstack/engine.h"
 
@@ -78,6 +79,7 @@ struct TcpServiceSpec {
     uint16_t tcp_port = 0;
     TcpAppMode mode = TcpAppMode::echo;
     uint64_t bytes = 0;  // source: bytes per connection
+    bool mptcp = false;  // MPTCP v1 listener (mptcp/endpoint.h); plain TCP clients fall back
 };
 
 struct TcpConnectSpec {
@@ -111,7 +113,8 @@ struct TcpHostConfig {
     FlowOwnerTable* flows = nullptr;  // with several workers: active opens registered here
     unsigned worker = 0;
     unsigned n_workers = 1;
-    size_t history = 256;  // finished application records kept
+    size_t history = 256;          // finished application records kept
+    bool mptcp_checksums = false;  // ask MPTCP peers for DSS checksums
 };
 
 class TcpHost {
@@ -145,6 +148,12 @@ public:
 
     tcp::Engine& engine() { return *engine_; }
     const tcp::Engine& engine() const { return *engine_; }
+    const mptcp::Endpoint& mptcp() const { return *mptcp_; }
+    // Statistics for exporters: MPTCP counters and connections by state.
+    const mptcp::Counters& mptcp_counters() const { return mptcp_->counters(); }
+    uint64_t mptcp_connections_in(mptcp::ConnState s) const {
+        return mptcp_states_[static_cast<size_t>(s)].get();
+    }
 
     // --- statistics: written by the worker, read by anyone (tear-free u64 reads) --------------
     const tcp::Counters& counters() const { return engine_->counters(); }
@@ -168,6 +177,8 @@ private:
     TcpHostConfig cfg_;
     std::vector<const PortRuntime*> ports_;
     std::unique_ptr<tcp::Engine> engine_;
+    mptcp::LocalTokenTable tokens_;           // before mptcp_: the endpoint uses it
+    std::unique_ptr<mptcp::Endpoint> mptcp_;  // MPTCP listeners' connections (the app API)
     std::vector<rte_mbuf*> frames_;
     std::vector<tcp::Event> events_;
     std::vector<TcpServiceSpec> services_;
@@ -183,6 +194,7 @@ private:
     uint64_t next_states_us_ = 0;
     std::array<Counter, static_cast<size_t>(TcpHostCounter::count)> host_counters_;
     std::array<Counter, static_cast<size_t>(tcp::State::count)> states_;
+    std::array<Counter, static_cast<size_t>(mptcp::ConnState::count)> mptcp_states_;
 };
 
 }  // namespace braid::dataplane

@@ -23,7 +23,21 @@ namespace braid::mptcp {
     X(tx_reinjected_bytes,      "data-level bytes sent again on another subflow")                 \
     X(tx_data_fin,              "DATA_FINs sent (first transmission)")                            \
     X(tx_data_ack_old,          "DATA_ACKs below the current one (ignored)")                      \
-    X(tx_data_ack_beyond_sent,  "DATA_ACKs for data never sent (ignored)")
+    X(tx_data_ack_beyond_sent,  "DATA_ACKs for data never sent (ignored)")                   \
+    X(syn_mp_capable,           "SYNs with a usable MP_CAPABLE on an MPTCP listener")            \
+    X(cookie_syn_acks,          "stateless (SYN cookie) SYN/ACKs with a derived key")            \
+    X(established,              "connections whose third ACK echoed the keys")                   \
+    X(fallback_syn_no_option,   "fallback: SYN without MP_CAPABLE (plain TCP)")                 \
+    X(fallback_syn_bad_option,  "fallback: MP_CAPABLE in the SYN unusable (version, flags B/H)") \
+    X(fallback_no_unique_key,   "fallback: no key with an unused token (SYN/ACK without MP_CAPABLE)") \
+    X(fallback_third_ack,       "fallback: third ACK without MP_CAPABLE (options stripped)")     \
+    X(fallback_bad_key,         "fallback: third ACK echoing a key that is not ours")           \
+    X(fallback_cookie_ack,      "fallback: SYN-cookie ACK without a valid MP_CAPABLE")          \
+    X(option_parse_errors,      "MPTCP options that did not parse (ignored)")                   \
+    X(data_before_keys,         "subflow bytes before the handshake completed (dropped)")       \
+    X(reset_checksum,           "connections reset after a DSS checksum failure (MP_FAIL not sent)") \
+    X(reset_protocol,           "connections reset: checksum missing/unexpected or unmapped data") \
+    X(no_mbuf,                  "stream bytes not moved for want of an mbuf (retried)")
 // clang-format on
 
 enum class Counter : uint16_t {

@@ -77,7 +77,7 @@ void Connection::negotiate(const wire::Options& peer, bool peer_is_syn_ack) {
         ts_recent = peer.timestamps->tsval;
     }
     (void)peer_is_syn_ack;
-    snd_mss = std::min<uint32_t>(peer_mss, our_mss) - (ts_ok ? 12 : 0);
+    snd_mss = std::min<uint32_t>(peer_mss, our_mss) - (ts_ok ? 12 : 0) - option_room();
     cc = CongestionControl(cfg.cc, snd_mss);
 }
 
@@ -97,6 +97,9 @@ void Connection::open_passive(const Listener& l, const wire::Header& h, const wi
     irs = h.seq;
     rcv_nxt = h.seq + 1;
     rcv_adv = rcv_nxt;
+    if (l.opts.hook != nullptr && l.opts.hook->on_syn(id, tuple, h, o, now_us)) {
+        hook = l.opts.hook;
+    }
     negotiate(o, false);
     snd_wnd = h.window;  // never scaled in a SYN (RFC 7323 §2.2)
     max_snd_wnd = snd_wnd;
@@ -107,7 +110,9 @@ void Connection::open_passive(const Listener& l, const wire::Header& h, const wi
     state = State::syn_received;
     // Data in the SYN (RFC 8803 / RFC 7413 without cookie): kept, delivered after ESTABLISHED;
     // the SYN/ACK acknowledges it. Otherwise it is dropped and the peer sends it again.
-    if (payload != nullptr && len > 0 && l.opts.accept_syn_data) {
+    // An attached connection's stream starts after the SYN (RFC 8684 App. B.2: SYN data is
+    // outside the data sequence space); its SYN data is not kept.
+    if (payload != nullptr && len > 0 && l.opts.accept_syn_data && hook == nullptr) {
         uint32_t room = rcv_buf_limit;
         if (len > room) {
             payload = mbuf_truncate(payload, room);
@@ -147,7 +152,7 @@ void Connection::open_from_cookie(const Listener& l, const wire::Header& h,
         // TS.Recent from the third segment: the SYN's TSval was not kept.
         ts_recent = ack_opts.timestamps->tsval;
         ts_recent_us = now_us;
-        snd_mss = std::min<uint32_t>(peer_mss, our_mss) - 12;
+        snd_mss = std::min<uint32_t>(peer_mss, our_mss) - 12 - option_room();
         cc = CongestionControl(eng.cfg_.cc, snd_mss);
     }
     snd_wnd = uint32_t{h.window} << snd_wscale;
@@ -327,6 +332,9 @@ void Connection::input(const wire::Header& h, const wire::Options& o, rte_mbuf* 
     if (dead) {
         rte_pktmbuf_free(payload);
         return;
+    }
+    if (hook != nullptr && !hook->on_input(id, h, o, len, now_us)) {
+        hook = nullptr;  // detached: plain TCP from here on (the MSS keeps its reserve)
     }
 
     // Seventh: segment text.
@@ -709,10 +717,9 @@ void Connection::process_data(Seq seq, rte_mbuf* payload, uint32_t len, uint64_t
         return;
     }
     bool filled_gap = !ooo.empty();
-    rcvq.push_back(payload);
-    rcv_buffered += len;
     rcv_nxt += len;
     eng.count(Counter::bytes_in, len);
+    deliver(seq, payload, len, now_us);
     // Pull what the hole was holding back.
     while (!ooo.empty() && ooo.front().seq <= rcv_nxt) {
         OooSegment s = ooo.front();
@@ -724,10 +731,10 @@ void Connection::process_data(Seq seq, rte_mbuf* payload, uint32_t len, uint64_t
         uint32_t cut = seq_span(s.seq, rcv_nxt);
         rte_mbuf* m = mbuf_trim_front(s.m, cut);
         uint32_t l = s.len - cut;
-        rcvq.push_back(m);
-        rcv_buffered += l;
+        Seq at = rcv_nxt;
         rcv_nxt += l;
         eng.count(Counter::bytes_in, l);
+        deliver(at, m, l, now_us);
     }
     std::erase_if(recent_sacks, [&](const wire::SackBlock& b) { return b.right <= rcv_nxt; });
     for (auto& b : recent_sacks) {
@@ -749,6 +756,15 @@ void Connection::process_data(Seq seq, rte_mbuf* payload, uint32_t len, uint64_t
     if (delack_at == 0) {
         delack_at = now_us + eng.cfg_.delack_us;
     }
+}
+
+void Connection::deliver(Seq seq, rte_mbuf* m, uint32_t len, uint64_t now_us) {
+    if (hook != nullptr) {
+        hook->on_data(id, seq, m, len, now_us);
+        return;
+    }
+    rcvq.push_back(m);
+    rcv_buffered += len;
 }
 
 void Connection::process_fin(uint64_t now_us) {
@@ -801,7 +817,8 @@ wire::Options Connection::syn_options(uint64_t now_us) const {
 }
 
 uint16_t Connection::window_field(bool syn) {
-    uint32_t free = rcv_buf_limit > rcv_buffered ? rcv_buf_limit - rcv_buffered : 0;
+    uint32_t used = rcv_used();
+    uint32_t free = rcv_buf_limit > used ? rcv_buf_limit - used : 0;
     if (syn) {
         uint32_t w = std::min<uint32_t>(free, 65535);
         rcv_adv = seq_max(rcv_adv, rcv_nxt + w);
@@ -861,6 +878,9 @@ void Connection::emit(uint8_t flags, Seq seq, rte_mbuf* payload, uint32_t len, u
         fill_sack(s.options);
     }
     s.header.window = (flags & wire::flag::rst) ? 0 : window_field(syn);
+    if (hook != nullptr && (flags & wire::flag::rst) == 0) {
+        hook->on_output(id, s.header, s.options, payload, len, now_us);
+    }
     s.payload = payload;
     s.payload_len = len;
     last_send_us = now_us;
@@ -1385,9 +1405,22 @@ rte_mbuf* Connection::recv(uint64_t now_us) {
         rcvq.pop_front();
     }
     rcv_buffered -= std::min(rcv_buffered, rte_pktmbuf_pkt_len(head));
+    window_update(old_wnd, now_us);
+    return head;
+}
+
+void Connection::ack_now(uint64_t now_us) {
+    if (state == State::syn_received || state == State::time_wait || dead) {
+        return;
+    }
+    send_ack(now_us);
+}
+
+void Connection::window_update(uint32_t old_wnd, uint64_t now_us) {
     // Window update when the advertised window had shrunk below half of what it can be and
     // reading opened a worthwhile amount (§3.8.6.2.2); otherwise the next ACK carries it.
-    uint32_t free = rcv_buf_limit > rcv_buffered ? rcv_buf_limit - rcv_buffered : 0;
+    uint32_t used = rcv_used();
+    uint32_t free = rcv_buf_limit > used ? rcv_buf_limit - used : 0;
     uint32_t cap = std::min<uint32_t>(rcv_buf_limit, 65535u << rcv_wscale);
     uint32_t new_wnd = std::min(free, cap);
     if (state != State::syn_sent && state != State::time_wait && state != State::closed &&
@@ -1395,7 +1428,6 @@ rte_mbuf* Connection::recv(uint64_t now_us) {
         new_wnd - old_wnd >= std::min<uint32_t>(rcv_buf_limit / 2, our_mss)) {
         send_ack(now_us);
     }
-    return head;
 }
 
 void Connection::shutdown_write(uint64_t now_us) {

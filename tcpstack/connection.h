@@ -69,7 +69,12 @@ public:
     bool fin_received = false;
     // The earliest deadline the engine's timer heap holds for this connection (UINT64_MAX: none).
     uint64_t timer_queued = UINT64_MAX;
-    uint64_t tuple_hash = 0;  // TupleTable::hash(tuple), kept for the table's insert and erase
+    uint64_t tuple_hash = 0;   // TupleTable::hash(tuple), kept for the table's insert and erase
+    ConnHook* hook = nullptr;  // attached to a layer above (tcpstack/hook.h), else plain TCP
+
+    void ack_now(uint64_t now_us);
+    void window_update(uint32_t old_wnd, uint64_t now_us);
+    uint32_t adv_window() const { return seq_span(rcv_nxt, rcv_adv); }
 
 private:
     struct SendChunk {
@@ -90,6 +95,10 @@ private:
     bool process_ack(const wire::Header& h, const wire::Options& o, uint32_t len, uint64_t now_us);
     void process_data(Seq seq, rte_mbuf* payload, uint32_t len, uint64_t now_us);
     void process_fin(uint64_t now_us);
+    // In-order payload: to the hook if attached, else to the receive queue.
+    void deliver(Seq seq, rte_mbuf* m, uint32_t len, uint64_t now_us);
+    uint32_t rcv_used() const { return rcv_buffered + (hook != nullptr ? hook->rcv_held(id) : 0); }
+    uint32_t option_room() const { return hook != nullptr ? hook->data_option_room(id) : 0; }
     void negotiate(const wire::Options& peer, bool peer_is_syn_ack);
     void update_scoreboard(const wire::Options& o);
     void rtt_sample(uint32_t rtt_us);

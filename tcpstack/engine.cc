@@ -178,6 +178,10 @@ void Engine::destroy(Connection* c) {
     if (last_conn_ == c) {
         last_conn_ = nullptr;
     }
+    if (ConnHook* h = c->hook) {
+        c->hook = nullptr;
+        h->on_closed(c->id);
+    }
     by_tuple_->erase(c);
     auto ps = per_source_.find(c->tuple.remote);
     if (ps != per_source_.end() && --ps->second == 0) {
@@ -315,6 +319,9 @@ void Engine::input_listen(Listener& l, const FourTuple& t, const wire::Header& h
             s.options.timestamps =
                 wire::Timestamps{cookies_.encode_tsval(now_ts, co), o.timestamps->tsval};
         }
+        if (l.opts.hook != nullptr) {
+            l.opts.hook->on_cookie_syn_ack(t, s.header.seq.raw(), o, s.options);
+        }
         count(Counter::syn_cookies_sent);
         emit(std::move(s));
         return;
@@ -350,6 +357,9 @@ bool Engine::try_syn_cookie(Listener& l, const FourTuple& t, const wire::Header&
     }
     uint32_t rcv_buf = l.opts.rcv_buf != 0 ? l.opts.rcv_buf : cfg_.default_rcv_buf;
     Connection* c = create(t, input_hash_, rcv_buf, mss, now_us);
+    if (l.opts.hook != nullptr && l.opts.hook->on_cookie_ack(c->id, t, h, o, now_us)) {
+        c->hook = l.opts.hook;  // before open_from_cookie: the MSS keeps the hook's room
+    }
     c->open_from_cookie(l, h, o, *co, now_us);
     if (c->dead) {
         rte_pktmbuf_free(payload);
@@ -568,6 +578,27 @@ void Engine::set_rcv_buf(ConnId id, uint32_t bytes, uint64_t now_us) {
         c->set_rcv_buf(bytes, now_us);
         schedule(c);
     }
+}
+
+void Engine::ack_now(ConnId id, uint64_t now_us) {
+    Connection* c = find(id);
+    if (c != nullptr) {
+        c->ack_now(now_us);
+        schedule(c);
+    }
+}
+
+void Engine::window_update(ConnId id, uint64_t now_us) {
+    Connection* c = find(id);
+    if (c != nullptr) {
+        c->window_update(c->adv_window(), now_us);
+        schedule(c);
+    }
+}
+
+bool Engine::hooked(ConnId id) const {
+    Connection* c = find(id);
+    return c != nullptr && c->hook != nullptr;
 }
 
 void Engine::set_nagle(ConnId id, bool on) {

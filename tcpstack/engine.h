@@ -30,6 +30,7 @@
 
 #include "tcpstack/cc/cc.h"
 #include "tcpstack/counters.h"
+#include "tcpstack/hook.h"
 #include "tcpstack/seq.h"
 #include "tcpstack/syn_cookie.h"
 #include "tcpstack/wire/tcp.h"
@@ -157,6 +158,9 @@ struct ListenOptions {
     bool accept_syn_data = false;  // keep SYN payload, deliver after ESTABLISHED (RFC 8803)
     uint32_t backlog = 128;        // half-open connections before SYN cookies
     uint32_t rcv_buf = 0;          // 0: default_rcv_buf
+    // A layer above TCP (MPTCP) that connections from this listener may be attached to
+    // (tcpstack/hook.h); nullptr: plain TCP. Not owned; outlives the listener.
+    ConnHook* hook = nullptr;
 };
 
 struct ConnectOptions {
@@ -224,6 +228,12 @@ public:
     // drops data already accepted or inside a window already advertised.
     void set_rcv_buf(ConnId c, uint32_t bytes, uint64_t now_us);
     void set_nagle(ConnId c, bool on);
+    // For a ConnHook's owner, after the call that changed what the hook signals: an ACK now
+    // (e.g. a DATA_ACK or DATA_FIN to carry), and a window update if reading data the hook held
+    // opened a worthwhile amount of window.
+    void ack_now(ConnId c, uint64_t now_us);
+    void window_update(ConnId c, uint64_t now_us);
+    bool hooked(ConnId c) const;
 
     std::optional<State> state(ConnId c) const;
     std::optional<ConnInfo> describe(ConnId c) const;

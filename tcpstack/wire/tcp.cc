@@ -55,6 +55,7 @@ size_t fixed_options_len(const Options& o) {
     for (uint8_t i = 0; i < o.mptcp_count; ++i) {
         n += o.mptcp[i].size();
     }
+    n += o.mptcp_out_len;
     if (o.fast_open) {
         n += 2 + o.fast_open_cookie.size();
     }
@@ -214,6 +215,9 @@ std::optional<size_t> emit_options(const Options& o, std::span<uint8_t, max_opti
         for (uint8_t byte : o.mptcp[i]) {
             p[n++] = byte;
         }
+    }
+    for (uint8_t i = 0; i < o.mptcp_out_len && i < max_options_len; ++i) {
+        p[n++] = o.mptcp_out[i];
     }
     if (o.fast_open) {
         p[n] = kind::fast_open;

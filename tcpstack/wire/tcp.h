@@ -91,6 +91,11 @@ struct Options {
     // MPTCP options (kind 30) kept whole (kind and length bytes included) for mptcp/.
     uint8_t mptcp_count = 0;
     std::array<std::span<const uint8_t>, max_mptcp_options> mptcp{};
+    // MPTCP option bytes to send, owned here so that a queued OutSegment carries them (the
+    // engine's ConnHook fills them on the way out; parse_options never does). Emitted after the
+    // `mptcp` spans.
+    std::array<uint8_t, max_options_len> mptcp_out{};
+    uint8_t mptcp_out_len = 0;
     // TFO: present with an empty cookie = cookie request.
     bool fast_open = false;
     std::span<const uint8_t> fast_open_cookie{};

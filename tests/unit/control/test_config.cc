@@ -1216,3 +1216,21 @@ TEST_CASE("fault_injection: off when absent, parsed per role and direction, stri
         CHECK(e.key == "fault_injection.n3.tx");
     }
 }
+
+TEST_CASE("tcp.services[].mptcp parses, defaults to off and renders back", "[config]") {
+    const ParseResult r =
+        parse(with("tcp:\n"
+                   "  services:\n"
+                   "    - {port: 5011, mode: echo, mptcp: true}\n"
+                   "    - {port: 5012, mode: sink}\n"));
+    REQUIRE_OK(r);
+    REQUIRE(r.config->tcp.services.size() == 2);
+    CHECK(r.config->tcp.services[0].mptcp);
+    CHECK_FALSE(r.config->tcp.services[1].mptcp);
+    const ParseResult again = parse(braid::config::render(*r.config), "<rendered>");
+    REQUIRE_OK(again);
+    CHECK(*again.config == *r.config);
+    const ParseResult bad =
+        parse(with("tcp:\n  services:\n    - {port: 5011, mode: echo, mptcp: maybe}\n"));
+    CHECK_FALSE(bad.ok());
+}

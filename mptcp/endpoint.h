@@ -1,0 +1,217 @@
+// MPTCP v1 connections on top of the tcpstack engine, braid as the passive side (RFC 8684 §3.1,
+// §3.3; issue 6). One Endpoint per worker, next to that worker's tcp::Engine: it implements the
+// engine's ConnHook (tcpstack/hook.h), so an MPTCP listener's connections are its subflows,
+// and it offers the application the engine's own API (send/recv of mbuf chains, the same
+// events) for every connection: an MPTCP connection is named by the ConnId of its initial
+// subflow, and a connection that fell back to plain TCP is passed straight to the engine. The
+// echo/sink/source applications thus run over MPTCP unchanged.
+//
+// What runs where:
+//   - handshake (MP_CAPABLE v1): SYN with MP_CAPABLE -> braid's key (token unique in the token
+//     table) in the SYN/ACK; the third ACK (or the first data, 22/24-byte form) must echo it;
+//     checksums on if either side asks. With SYN cookies the key is derived from the tuple, the
+//     cookie ISN and a secret, and the third ACK proves it: no state before it.
+//   - receive: DSS mappings and the subflow's in-order payload go through mptcp::Receiver; the
+//     DATA_ACK and the window on every segment braid sends are the connection's.
+//   - send: application bytes go to mptcp::Sender, which hands out DSN ranges; they are queued
+//     on the subflow as mbufs, and every data segment the subflow sends (retransmissions too)
+//     carries the DSS mapping of exactly its bytes (Linux wants a mapping per segment).
+//   - DATA_FIN both ways; once braid's DATA_FIN is DATA_ACKed the subflow is closed with FIN.
+//
+// Engine work decided inside a hook call (send more, an ACK to carry a DATA_FIN, a reset) is
+// queued and done by poll(), which the owner calls after every engine call (the hook must not
+// call back into the engine).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "mptcp/counters.h"
+#include "mptcp/crypto.h"
+#include "mptcp/data_seq.h"
+#include "mptcp/receiver.h"
+#include "mptcp/sender.h"
+#include "tcpstack/engine.h"
+#include "tcpstack/hook.h"
+
+struct rte_mempool;
+
+namespace braid::mptcp {
+
+// Tokens in use on this host (RFC 8684 §3.1: keys unique per host), token -> connection. A
+// per-worker table now; a cross-worker one (rte_hash, MP_JOIN handover) implements the same.
+class TokenTable {
+public:
+    virtual ~TokenTable() = default;
+    virtual bool contains(uint32_t token) const = 0;
+    // False if the token is taken.
+    virtual bool insert(uint32_t token, tcp::ConnId c) = 0;
+    virtual std::optional<tcp::ConnId> find(uint32_t token) const = 0;
+    virtual void erase(uint32_t token) = 0;
+};
+
+class LocalTokenTable final : public TokenTable {
+public:
+    bool contains(uint32_t token) const override { return map_.contains(token); }
+    bool insert(uint32_t token, tcp::ConnId c) override { return map_.emplace(token, c).second; }
+    std::optional<tcp::ConnId> find(uint32_t token) const override;
+    void erase(uint32_t token) override { map_.erase(token); }
+    size_t size() const { return map_.size(); }
+
+private:
+    std::unordered_map<uint32_t, tcp::ConnId> map_;
+};
+
+struct EndpointConfig {
+    rte_mempool* data_pool = nullptr;  // mbufs for the stream handed to the application
+    bool checksums = false;            // ask for DSS checksums (A in the SYN/ACK); Linux: off
+    uint32_t rcv_buf = 256 * 1024;     // connection-level receive buffer
+    uint32_t snd_buf = 256 * 1024;     // connection-level send buffer (§3.3.4: >= rcv side)
+    std::array<uint8_t, 16> secret{};  // SYN-cookie key derivation
+    std::function<uint64_t()> rng;     // keys; required
+};
+
+// clang-format off
+#define BRAID_MPTCP_CONN_STATES(X)                                                  \
+    X(handshake,   "HANDSHAKE")    /* SYN/ACK with our key sent, third ACK not yet */ \
+    X(established, "ESTABLISHED")                                                    \
+    X(fin_wait,    "FIN-WAIT")     /* our DATA_FIN sent, not DATA_ACKed */             \
+    X(close_wait,  "CLOSE-WAIT")   /* the peer's DATA_FIN received, ours not sent */   \
+    X(closing,     "CLOSING")      /* both DATA_FINs sent, ours not DATA_ACKed */     \
+    X(closed,      "CLOSED")       /* both DATA_FINs sent, ours DATA_ACKed */
+// clang-format on
+
+enum class ConnState : uint8_t {
+#define BRAID_X(name, text) name,
+    BRAID_MPTCP_CONN_STATES(BRAID_X)
+#undef BRAID_X
+        count
+};
+std::string_view to_string(ConnState s);
+
+struct ConnSummary {
+    tcp::ConnId id;  // the initial subflow
+    uint32_t local_token, remote_token;
+    ConnState state;
+    uint32_t subflows;
+    bool checksums;
+    uint64_t bytes_in, bytes_out;  // data-level, application bytes
+};
+
+class Endpoint final : public tcp::ConnHook {
+public:
+    using EventSink = std::function<void(const tcp::Event&)>;
+
+    // `tokens` (not owned) outlives the endpoint; `events` gets the application's events (the
+    // engine's, with `readable` for MPTCP connections coming from here).
+    Endpoint(tcp::Engine& eng, const EndpointConfig& cfg, TokenTable& tokens, EventSink events);
+    ~Endpoint() override;
+    Endpoint(const Endpoint&) = delete;
+    Endpoint& operator=(const Endpoint&) = delete;
+
+    bool ok() const { return sha_.ok(); }
+    // Feed every engine event through here (the owner's engine event sink calls it).
+    void on_engine_event(const tcp::Event& e);
+    // Queued engine work (see the header comment); call after every engine call.
+    void poll(uint64_t now_us);
+
+    // --- the application API: tcp::Engine's, for MPTCP and plain connections alike ------------
+    uint32_t send(tcp::ConnId c, rte_mbuf* chain, uint64_t now_us);
+    uint32_t send_space(tcp::ConnId c) const;
+    void want_writable(tcp::ConnId c);
+    rte_mbuf* recv(tcp::ConnId c, uint64_t now_us);
+    uint32_t readable_bytes(tcp::ConnId c) const;
+    bool peer_closed(tcp::ConnId c) const;
+    void shutdown_write(tcp::ConnId c, uint64_t now_us);
+    void close(tcp::ConnId c, uint64_t now_us);
+    void abort(tcp::ConnId c, uint64_t now_us);
+
+    bool is_mptcp(tcp::ConnId c) const { return conns_.contains(c); }
+    std::optional<ConnSummary> describe(tcp::ConnId c) const;
+    std::vector<ConnSummary> describe_all() const;
+    std::array<uint32_t, static_cast<size_t>(ConnState::count)> connections_by_state() const;
+    const Counters& counters() const { return counters_; }
+
+    // --- tcp::ConnHook ---------------------------------------------------------------------
+    bool on_syn(tcp::ConnId c, const tcp::FourTuple& t, const tcp::wire::Header& h,
+                const tcp::wire::Options& o, uint64_t now_us) override;
+    void on_cookie_syn_ack(const tcp::FourTuple& t, uint32_t isn, const tcp::wire::Options& syn,
+                           tcp::wire::Options& out) override;
+    bool on_cookie_ack(tcp::ConnId c, const tcp::FourTuple& t, const tcp::wire::Header& h,
+                       const tcp::wire::Options& o, uint64_t now_us) override;
+    bool on_input(tcp::ConnId c, const tcp::wire::Header& h, const tcp::wire::Options& o,
+                  uint32_t len, uint64_t now_us) override;
+    void on_data(tcp::ConnId c, tcp::Seq seq, rte_mbuf* payload, uint32_t len,
+                 uint64_t now_us) override;
+    void on_output(tcp::ConnId c, const tcp::wire::Header& h, tcp::wire::Options& o,
+                   const rte_mbuf* payload, uint32_t len, uint64_t now_us) override;
+    uint32_t rcv_held(tcp::ConnId c) const override;
+    uint32_t data_option_room(tcp::ConnId c) const override;
+    void on_closed(tcp::ConnId c) override;
+
+private:
+    // A range of subflow sequence space that carries a contiguous range of DSNs.
+    struct TxMap {
+        uint32_t ssn;  // relative
+        uint64_t dsn;
+        uint32_t len;
+    };
+    struct Conn {
+        tcp::ConnId id = 0;
+        ConnState state = ConnState::handshake;
+        crypto::KeyMaterial local;
+        crypto::KeyMaterial remote;
+        bool checksums = false;
+        bool syn_asked_checksums = false;
+        tcp::Seq iss, irs;
+        std::optional<Receiver> rx;
+        std::optional<Sender> tx;
+        uint32_t tx_ssn = 1;  // relative SSN of the next byte queued on the subflow
+        std::deque<TxMap> txmaps;
+        std::optional<DataSeq> fin_dsn;  // our DATA_FIN's DSN once handed to the subflow
+        bool fin_to_send = false;        // the DATA_FIN waits for a segment to carry it
+        bool app_closed = false;         // close(): received data is discarded
+        bool subflow_closed = false;     // FIN on the subflow after our DATA_FIN was acked
+        bool peer_fin_told = false;      // the application got `readable` for the DATA_FIN
+        bool wants_writable = false;     // want_writable(): `writable` once send_space() > 0
+        uint64_t fin_retry_us = 0;       // when our un-DATA_ACKed DATA_FIN goes out again
+        uint64_t fin_backoff_us = 0;
+        bool need_pump = false, need_ack = false, need_abort = false, need_window = false;
+        uint64_t bytes_in = 0, bytes_out = 0;
+    };
+
+    Conn* find(tcp::ConnId c);
+    const Conn* find(tcp::ConnId c) const;
+    Conn& create(tcp::ConnId c, const crypto::KeyMaterial& k);
+    void forget(tcp::ConnId c);
+    void queue(Conn& c);
+    void pump(Conn& c, uint64_t now_us);
+    void update_state(Conn& c);
+    uint64_t cookie_key(const tcp::FourTuple& t, uint32_t isn) const;
+    bool complete_handshake(Conn& c, const wire::MpCapable& cap);
+    void emit_option(const wire::Option& opt, tcp::wire::Options& o);
+    void readable_event(Conn& c);
+
+    tcp::Engine& eng_;
+    EndpointConfig cfg_;
+    TokenTable& tokens_;
+    EventSink events_;
+    crypto::Sha256 sha_;
+    Counters counters_{};
+    std::unordered_map<tcp::ConnId, std::unique_ptr<Conn>> conns_;
+    std::vector<tcp::ConnId> pending_;
+    std::vector<tcp::ConnId> fin_wait_;  // our DATA_FIN sent, not DATA_ACKed: retried by poll()
+};
+
+// First re-send of a DATA_FIN the peer has not DATA_ACKed (doubling, at most fin_retry_max_us).
+inline constexpr uint64_t fin_retry_initial_us = 1'000'000;
+inline constexpr uint64_t fin_retry_max_us = 30'000'000;
+
+}  // namespace braid::mptcp
