@@ -37,6 +37,7 @@
 #include "dataplane/app.h"
 #include "dataplane/eal.h"
 #include "dataplane/mbuf_meta.h"
+#include "fuzz_eal.h"
 #include "pipelines/stages.h"
 
 namespace {
@@ -170,40 +171,10 @@ void check_tx(rte_mbuf* m) {
     }
 }
 
-// At exit (libFuzzer ends with exit() after -max_total_time / -runs): release EAL and remove
-// the runtime directory (/var/run/dpdk/<file-prefix>/) that rte_eal_init created, so runs
-// leave nothing behind. After a crash it stays, named by pid.
-void cleanup_at_exit() {
-    const std::string dir = rte_eal_get_runtime_dir();
-    rte_eal_cleanup();
-    if (DIR* d = opendir(dir.c_str())) {
-        while (dirent* e = readdir(d)) {
-            if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
-                unlink((dir + "/" + e->d_name).c_str());
-            }
-        }
-        closedir(d);
-        rmdir(dir.c_str());
-    }
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
-    const std::string prefix = "braid-fuzz-" + std::to_string(getpid());
-    const std::vector<std::string> args = {
-        "fuzz",        "-l",
-        "0",           "--no-huge",
-        "-m",          "128",
-        "--no-pci",    "--file-prefix",
-        prefix,        "--no-telemetry",
-        "--log-level", "lib.*:error",
-    };
-    std::string err;
-    if (!braid::dataplane::eal_init(args, &err)) {
-        std::fprintf(stderr, "fuzz_packets: %s\n", err.c_str());
-        std::exit(1);
-    }
+    braid::fuzz::eal_up("packets");
     pool = rte_pktmbuf_pool_create("fuzz_pool", pool_size, 0, 0, data_room,
                                    static_cast<int>(rte_socket_id()));
     if (pool == nullptr) {
@@ -211,7 +182,6 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
         std::exit(1);
     }
     port = make_port();
-    std::atexit(cleanup_at_exit);
     verbose = std::getenv("BRAID_FUZZ_VERBOSE") != nullptr;
     return 0;
 }

@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "fuzz_eal.h"
 #include "tcpstack/engine.h"
 
 namespace {
@@ -47,20 +48,7 @@ void check(bool ok, const char* what) {
     }
 }
 
-struct Reader {
-    std::span<const uint8_t> in;
-    size_t pos = 0;
-    bool empty() const { return pos >= in.size(); }
-    uint8_t u8() { return pos < in.size() ? in[pos++] : 0; }
-    uint16_t u16() { return static_cast<uint16_t>((u8() << 8) | u8()); }
-    uint32_t u32() { return (uint32_t{u16()} << 16) | u16(); }
-    std::span<const uint8_t> bytes(size_t n) {
-        n = std::min(n, in.size() - std::min(pos, in.size()));
-        auto s = in.subspan(pos, n);
-        pos += n;
-        return s;
-    }
-};
+using braid::fuzz::Reader;
 
 FourTuple tuple_for(uint8_t k) {
     FourTuple t;
@@ -98,38 +86,10 @@ rte_mbuf* payload(size_t n) {
     return head;
 }
 
-void cleanup_at_exit() {
-    const std::string dir = rte_eal_get_runtime_dir();
-    rte_eal_cleanup();
-    if (DIR* d = opendir(dir.c_str())) {
-        while (dirent* e = readdir(d)) {
-            if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
-                unlink((dir + "/" + e->d_name).c_str());
-            }
-        }
-        closedir(d);
-        rmdir(dir.c_str());
-    }
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
-    static std::string prefix = "braid-fuzz-tcp-" + std::to_string(getpid());
-    std::vector<std::string> args = {"fuzz",        "-l",
-                                     "0",           "--no-huge",
-                                     "-m",          "128",
-                                     "--no-pci",    "--file-prefix",
-                                     prefix,        "--no-telemetry",
-                                     "--log-level", "lib.*:error"};
-    std::vector<char*> argv;
-    for (auto& a : args) {
-        argv.push_back(a.data());
-    }
-    if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
-        std::fprintf(stderr, "fuzz_tcp_engine: rte_eal_init failed\n");
-        std::exit(1);
-    }
+    braid::fuzz::eal_up("tcp");
     data_pool = rte_pktmbuf_pool_create("fuzz_tcp_data", pool_size, 0, 0,
                                         1024 + RTE_PKTMBUF_HEADROOM, SOCKET_ID_ANY);
     clone_pool = rte_pktmbuf_pool_create("fuzz_tcp_clone", pool_size, 0, 0, 0, SOCKET_ID_ANY);
@@ -137,7 +97,6 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
         std::fprintf(stderr, "fuzz_tcp_engine: cannot create mbuf pools\n");
         std::exit(1);
     }
-    std::atexit(cleanup_at_exit);
     return 0;
 }
 

@@ -29,6 +29,7 @@
 #include "dataplane/eal.h"
 #include "dataplane/mbuf_meta.h"
 #include "dataplane/tcp_host.h"
+#include "fuzz_eal.h"
 #include "pipelines/stages.h"
 
 namespace {
@@ -131,14 +132,9 @@ rte_mbuf* frame(const uint8_t* seg, size_t len, bool v6, bool fix_checksum) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
-    const std::string prefix = "braid-fuzz-tcph-" + std::to_string(getpid());
-    std::string err;
-    if (!braid::dataplane::eal_init(
-            {"fuzz", "-l", "0", "--no-huge", "-m", "128", "--no-pci", "--file-prefix", prefix,
-             "--no-telemetry", "--log-level", "lib.*:error"},
-            &err) ||
-        !braid::dataplane::register_mbuf_meta()) {
-        std::fprintf(stderr, "fuzz_tcp_host: %s\n", err.c_str());
+    braid::fuzz::eal_up("tcp_host");
+    if (!braid::dataplane::register_mbuf_meta()) {
+        std::fprintf(stderr, "fuzz_tcp_host: cannot register the mbuf metadata\n");
         std::exit(1);
     }
     rx_pool = rte_pktmbuf_pool_create("fz_rx", 511, 0, 0, 2176, SOCKET_ID_ANY);
