@@ -156,8 +156,10 @@ void Converter::count_error(const Decision& d) {
     }
 }
 
-Decision Converter::error_reply(UeState& ue, Refusal r, wire::ErrorCode code, uint8_t value,
-                                uint64_t now_us) {
+// Every error answer to a UE: the refusal counted, then a reply only if the UE's error budget
+// allows one (RFC 8803 §9.3 rate limit; otherwise ignored, counted); `emit` writes the reply.
+template <class Emit>
+Decision Converter::limited_error(UeState& ue, Refusal r, uint64_t now_us, Emit emit) {
     Decision d;
     d.refusal = r;
     counters_.refusals[static_cast<size_t>(r)]++;
@@ -168,41 +170,28 @@ Decision Converter::error_reply(UeState& ue, Refusal r, wire::ErrorCode code, ui
     }
     d.verdict = Verdict::reply;
     d.is_error = true;
-    d.reply_len = wire::emit_error(code, value, d.reply).value_or(0);
+    d.reply_len = emit(std::span<uint8_t>(d.reply)).value_or(0);
     count_error(d);
     return d;
+}
+
+Decision Converter::error_reply(UeState& ue, Refusal r, wire::ErrorCode code, uint8_t value,
+                                uint64_t now_us) {
+    return limited_error(
+        ue, r, now_us, [&](std::span<uint8_t> out) { return wire::emit_error(code, value, out); });
 }
 
 Decision Converter::echo_reply(UeState& ue, Refusal r, wire::ErrorCode code,
                                std::span<const uint8_t> received, uint64_t now_us) {
-    Decision d;
-    d.refusal = r;
-    counters_.refusals[static_cast<size_t>(r)]++;
-    if (!take_error_token(ue, now_us)) {
-        counters_.add(Counter::error_replies_limited);
-        d.verdict = Verdict::ignore;
-        return d;
-    }
-    d.verdict = Verdict::reply;
-    d.is_error = true;
-    d.reply_len = wire::emit_error_echo(code, received, d.reply).value_or(0);
-    count_error(d);
-    return d;
+    return limited_error(ue, r, now_us, [&](std::span<uint8_t> out) {
+        return wire::emit_error_echo(code, received, out);
+    });
 }
 
 Decision Converter::option_reply(UeState& ue, std::span<const uint8_t> kinds, uint64_t now_us) {
-    Decision d;
-    d.refusal = Refusal::unsupported_option;
-    counters_.refusals[static_cast<size_t>(Refusal::unsupported_option)]++;
-    if (!take_error_token(ue, now_us)) {
-        counters_.add(Counter::error_replies_limited);
-        return d;
-    }
-    d.verdict = Verdict::reply;
-    d.is_error = true;
-    d.reply_len = wire::emit_unsupported_options(kinds, d.reply).value_or(0);
-    count_error(d);
-    return d;
+    return limited_error(ue, Refusal::unsupported_option, now_us, [&](std::span<uint8_t> out) {
+        return wire::emit_unsupported_options(kinds, out);
+    });
 }
 
 bool Converter::destination_allowed(const Address& dst) const {

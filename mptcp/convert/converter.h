@@ -250,6 +250,8 @@ private:
                         std::span<const uint8_t> received, uint64_t now_us);
     Decision option_reply(UeState& ue, std::span<const uint8_t> kinds, uint64_t now_us);
     bool take_error_token(UeState& ue, uint64_t now_us);
+    template <class Emit>
+    Decision limited_error(UeState& ue, Refusal r, uint64_t now_us, Emit emit);
     void count_error(const Decision& d);
     bool destination_allowed(const Address& dst) const;
     std::optional<Address> pick_source(const UeContext& ctx, const Address& dst) const;
