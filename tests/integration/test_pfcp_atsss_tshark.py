@@ -130,7 +130,10 @@ def test_atsss_response_dissects_without_malformed_or_expert_info(atsss_response
     3GPP IPv4 + 3GPP IPv6 + non-3GPP IPv4), although it has read every field with the right
     value. It does so for the smallest spec-exact IE too, built here by hand: flags 0x01 and
     one IPv4 address, length 5 (../shared/spec/n4-gtpu-mams.md §1; no other encoding is
-    possible). So the exception is the dissector's, not braid's. This test pins exactly that:
+    possible). So the exception is the dissector's, not braid's; Wireshark's
+    dissect_pfcp_ue_link_specific_ip_address (packet-pfcp.c, 8.2.158) tests the V4/V6 bits
+    (0x01/0x02) again where the non-3GPP fields need NV4/NV6 (0x04/0x08), so with V4 set it
+    reads a second IPv4 address past the IE's end. This test pins exactly that:
     the response without 229 is clean, the hand-built minimal 229 shows the same single exception as
     braid's, and braid's response shows nothing else.
     """
