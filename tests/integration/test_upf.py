@@ -432,12 +432,21 @@ def test_too_big_for_n3_fragments_or_tells_the_source(lab, braid, gnb, alive):
     assert wait_until(lambda: braid.metrics().value("braid_gtpu_fragmented_total")
                       > frag_before, timeout=3)
     lab.ns(lab.dn, "ip", "route", "flush", "cache")
-    cp = lab.ns(lab.dn, PYTHON, "-c", BIG_SEND, UE, "7400", "2", "1472")
-    assert cp.stdout.strip() == "sent", cp.stdout + cp.stderr
-    assert wait_until(lambda: braid.metrics().value("braid_icmp_too_big_sent_total")
-                      > icmp_before, timeout=3)
-    route = wait_until(lambda: "mtu 1456" in lab.ns(lab.dn, "ip", "-4", "route", "get", UE).stdout
-                       and lab.ns(lab.dn, "ip", "-4", "route", "get", UE).stdout, timeout=3)
+    # Every DF send is answered (the counter); the DN must learn MTU 1456 from it. An ICMP error
+    # is a datagram like any other and can be lost on a loaded machine (seen once in ~10 runs
+    # with other suites on the same vCPUs), and RFC 1191 hosts recover by sending again: so
+    # does the test, up to three times.
+    route = None
+    for _ in range(3):
+        cp = lab.ns(lab.dn, PYTHON, "-c", BIG_SEND, UE, "7400", "2", "1472")
+        assert cp.stdout.strip() == "sent", cp.stdout + cp.stderr
+        assert wait_until(lambda: braid.metrics().value("braid_icmp_too_big_sent_total")
+                          > icmp_before, timeout=3)
+        icmp_before = braid.metrics().value("braid_icmp_too_big_sent_total")
+        route = wait_until(lambda: "mtu 1456" in lab.ns(lab.dn, "ip", "-4", "route", "get",
+                                                        UE).stdout, timeout=3)
+        if route:
+            break
     assert route, lab.ns(lab.dn, "ip", "-4", "route", "get", UE).stdout
     cp = lab.ns(lab.dn, PYTHON, "-c", BIG_SEND, UE, "7400", "2", "1472")
     assert cp.stdout.strip().startswith("emsgsize"), cp.stdout + cp.stderr
