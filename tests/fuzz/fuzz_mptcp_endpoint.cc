@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "fuzz_eal.h"
+#include "fuzz_tcp_script.h"
 #include "mptcp/endpoint.h"
 #include "mptcp/wire/options.h"
 #include "tcpstack/engine.h"
@@ -45,50 +46,9 @@ constexpr unsigned pool_size = 4095;
 rte_mempool* data_pool = nullptr;
 rte_mempool* clone_pool = nullptr;
 
-void check(bool ok, const char* what) {
-    if (!ok) {
-        std::fprintf(stderr, "invariant violated: %s\n", what);
-        std::abort();
-    }
-}
-
+using braid::fuzz::check;
 using braid::fuzz::Reader;
-
-FourTuple tuple_for(uint8_t k) {
-    FourTuple t;
-    t.local = IpAddr::v4(198, 18, 0, 1);
-    t.remote = IpAddr::v4(198, 18, 0, static_cast<uint8_t>(2 + (k >> 2 & 1)));
-    t.local_port = (k & 2) ? 443 : 80;  // 80 listens; 443 is the active open's local port
-    t.remote_port = static_cast<uint16_t>(40000 + (k & 1));
-    if (k & 2) {
-        t.remote_port = 8080;
-    }
-    return t;
-}
-
-rte_mbuf* payload(size_t n) {
-    if (n == 0) {
-        return nullptr;
-    }
-    rte_mbuf* head = nullptr;
-    while (n > 0) {
-        rte_mbuf* m = rte_pktmbuf_alloc(data_pool);
-        if (m == nullptr) {
-            break;
-        }
-        size_t take = std::min<size_t>(n, 700);
-        char* p = rte_pktmbuf_append(m, static_cast<uint16_t>(take));
-        std::memset(p, 'x', take);
-        n -= take;
-        if (head == nullptr) {
-            head = m;
-        } else if (rte_pktmbuf_chain(head, m) != 0) {
-            rte_pktmbuf_free(m);
-            break;
-        }
-    }
-    return head;
-}
+using braid::fuzz::tuple_for;
 
 }  // namespace
 
@@ -240,7 +200,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     if (parsed.error) {
                         break;  // the caller drops segments with malformed options
                     }
-                    rte_mbuf* p = payload(r.u16() % 3000);
+                    rte_mbuf* p = braid::fuzz::payload(data_pool, r.u16() % 3000);
                     eng.input(t, h, parsed.options, p, now);
                     ep.poll(now);
                     if (auto c = eng.accept(1)) {
@@ -256,7 +216,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 case 5:
                     if (!ids.empty()) {
                         ConnId c = ids[r.u8() % ids.size()];
-                        rte_mbuf* p = payload(r.u16() % 5000);
+                        rte_mbuf* p = braid::fuzz::payload(data_pool, r.u16() % 5000);
                         if (p != nullptr && ep.send(c, p, now) == 0) {
                             rte_pktmbuf_free(p);
                         }
