@@ -13,11 +13,14 @@ namespace {
 
 namespace tflag = tcp::wire::flag;
 
-// The connection-level window the Sender works with. One subflow: the subflow's own window is
-// the peer's connection-level window (its TCP window field is relative to the DATA_ACK, and
-// with one subflow the DATA_ACK and the subflow ACK move together), so the subflow's flow
-// control already holds the sender back; the Sender is not limited a second time.
-constexpr uint32_t single_subflow_window = 1u << 30;
+// The connection-level window the Sender works with (§3.3.4): the TCP window field of any
+// subflow's segment, scaled by that subflow's shift, is relative to the DATA_ACK it carries.
+// With one subflow this equals the subflow's own limit; with several it keeps their sum within
+// the peer's connection-level buffer (each subflow alone would let through a window each).
+uint32_t conn_window(const tcp::Engine& eng, tcp::ConnId sid, const tcp::wire::Header& h) {
+    auto info = eng.describe(sid);  // read-only: the shift is fixed since the handshake
+    return uint32_t{h.window} << (info ? info->snd_wscale : 0);
+}
 
 // DSS with a 64-bit DATA_ACK, a 64-bit mapping and a checksum: 28 bytes (26 without the
 // checksum, padded to 28 on the wire). With timestamps (12) a data segment's options are then
@@ -371,7 +374,7 @@ bool Endpoint::on_cookie_ack(tcp::ConnId c, const tcp::FourTuple& t, const tcp::
     return true;  // on_input follows with this segment and completes the handshake
 }
 
-bool Endpoint::complete_handshake(Conn& c, const wire::MpCapable& cap) {
+bool Endpoint::complete_handshake(Conn& c, const wire::MpCapable& cap, uint32_t window) {
     c.remote = crypto::key_material(sha_, *cap.sender_key);
     if ((cap.flags & wire::capable_flag::checksum) != 0) {
         c.checksums = true;
@@ -379,7 +382,7 @@ bool Endpoint::complete_handshake(Conn& c, const wire::MpCapable& cap) {
     // Receive buffer with slack over the subflow's: the subflow's window (counting what is
     // held here) is what the peer may send, rounded up to its scale unit.
     c.rx.emplace(DataSeq(c.remote.idsn + 1), cfg_.rcv_buf * 2, c.checksums, counters_);
-    c.tx.emplace(DataSeq(c.local.idsn + 1), cfg_.snd_buf, single_subflow_window, false, counters_);
+    c.tx.emplace(DataSeq(c.local.idsn + 1), cfg_.snd_buf, window, false, counters_);
     c.state = ConnState::established;
     c.subflows.front()->state = SubflowState::established;
     counters_.add(Counter::established);
@@ -439,7 +442,7 @@ bool Endpoint::on_input(tcp::ConnId id, const tcp::wire::Header& h, const tcp::w
             forget(c->id);
             return false;
         }
-        complete_handshake(*c, *p.cap);
+        complete_handshake(*c, *p.cap, conn_window(eng_, id, h));
         queue(*c);
         c->need_pump = true;
     }
@@ -485,7 +488,7 @@ bool Endpoint::on_input(tcp::ConnId id, const tcp::wire::Header& h, const tcp::w
     if (p.dss) {
         if (p.dss->data_ack) {
             AckStatus st =
-                c->tx->on_data_ack(*p.dss->data_ack, p.dss->data_ack8, single_subflow_window);
+                c->tx->on_data_ack(*p.dss->data_ack, p.dss->data_ack8, conn_window(eng_, id, h));
             if (st == AckStatus::advanced) {
                 c->need_pump = true;
                 queue(*c);
@@ -504,7 +507,6 @@ bool Endpoint::on_input(tcp::ConnId id, const tcp::wire::Header& h, const tcp::w
             handle(c->rx->on_mapping(idx, *p.dss->mapping, p.dss->data_fin));
         }
     }
-    (void)h;
     if (c->rx->fin_received() && !c->peer_fin_told) {
         c->peer_fin_told = true;
         readable_event(*c);

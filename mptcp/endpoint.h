@@ -273,7 +273,7 @@ private:
     void abort_subflows(Conn& c, uint64_t now_us);
     void update_state(Conn& c);
     uint64_t cookie_key(const tcp::FourTuple& t, uint32_t isn) const;
-    bool complete_handshake(Conn& c, const wire::MpCapable& cap);
+    bool complete_handshake(Conn& c, const wire::MpCapable& cap, uint32_t window);
     void emit_option(const wire::Option& opt, tcp::wire::Options& o);
     void readable_event(Conn& c);
 

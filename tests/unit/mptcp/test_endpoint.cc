@@ -133,7 +133,7 @@ struct Harness {
         h.seq = Seq(seq);
         h.ack = Seq(ack);
         h.flags = flags;
-        h.window = 65535;
+        h.window = window;
         rte_mbuf* p = data.empty() ? nullptr : make_payload(data);
         eng.input(to, h, o, p, now);
         ep.poll(now);
@@ -211,6 +211,7 @@ struct Harness {
     uint64_t now = 10'000'000;
     uint64_t rng_state = 7;
     uint32_t tsval = 100;
+    uint16_t window = 65535;               // the client's window field (scaled by 7 after the SYN)
     std::map<uint16_t, uint32_t> ts_echo;  // per subflow (client port): its TSecr
     uint32_t iss = 0;
     uint64_t server_key = 0;
@@ -906,6 +907,35 @@ TEST_CASE("mptcp endpoint: the first subflow reset, the second carries on",
     CHECK(has_event(t, id, EventKind::reset));
     CHECK_FALSE(t.ep.is_mptcp(id));
     CHECK_FALSE(t.tokens.contains(keys(t.server_key).token));
+}
+
+TEST_CASE("mptcp endpoint: two subflows share the peer's connection-level window",
+          "[mptcp][endpoint][join]") {
+    Harness t;
+    // The client's buffer: 16 << 7 = 2048 bytes past the DATA_ACK, said on both subflows.
+    t.window = 16;
+    ConnId id = t.connect();
+    const FourTuple t2{kLocal, kRemote2, 80, 40001};
+    Out sa = t.join_syn(t2, kIrs2, kNonceA);
+    t.join_ack(t2, kIrs2, sa, kNonceA);
+    const uint64_t sdsn = keys(t.server_key).idsn + 1;
+    t.inject(tflag::ack, kIrs + 1, t.iss + 1, {dss(sdsn)});
+    t.inject_to(t2, tflag::ack, kIrs2 + 1, sa.h.seq.raw() + 1, {dss(sdsn)});
+    t.out.clear();
+    REQUIRE(t.ep.send(id, make_payload(std::string(6000, 'w')), t.now) == 6000);
+    auto queued = [&] {
+        uint64_t n = 0;
+        for (const auto& s : t.ep.subflows(id)) {
+            n += s.bytes_out;
+        }
+        return n;
+    };
+    // Each subflow's own window would let 2048 through: together they must not exceed it.
+    CHECK(queued() == 2048);
+    CHECK_FALSE(t.out.empty());
+    // The DATA_ACK moves and the window with it: more is handed to the subflows.
+    t.inject(tflag::ack, kIrs + 1, t.iss + 1, {dss(sdsn + 2048)});
+    CHECK(queued() == 4096);
 }
 
 }  // namespace braid::test
