@@ -303,7 +303,7 @@ void show_mptcp_connection(dataplane::App& app, const Args& args, Output& out) {
                    "local -> remote", "state", "join", "backup", "srtt_us", "cwnd", "bytes_in",
                    "bytes_out");
         for (const auto& s : subs) {
-            const auto ss = mptcp::to_string(s.state);
+            const auto ss = s.stalled ? std::string_view("STALLED") : mptcp::to_string(s.state);
             const std::string ends = endpoint_text(s.tuple.local, s.tuple.local_port) + " -> " +
                                      endpoint_text(s.tuple.remote, s.tuple.remote_port);
             out.printf("  %-5u %-8u %-44s %-11.*s %-6s %-6s %9u %9u %12" PRIu64 " %12" PRIu64 "\n",

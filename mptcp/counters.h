@@ -40,6 +40,7 @@ namespace braid::mptcp {
     X(join_limit,               "MP_JOIN refused (RST): connection at its subflow limit")       \
     X(join_cookie_pressure,     "MP_JOIN refused (RST): listener under SYN-cookie pressure")    \
     X(join_bad_hmac,            "MP_JOIN third ACK with a wrong or missing HMAC-A (RST)")       \
+    X(subflow_stalled,          "subflows stalled (RTOs without progress): data reinjected on others") \
     X(subflow_failed,           "subflows gone (RST, timeout) while another subflow lived")     \
     X(mp_prio,                  "MP_PRIO received (a subflow's backup flag set or cleared)")    \
     X(option_parse_errors,      "MPTCP options that did not parse (ignored)")                   \

@@ -679,6 +679,9 @@ std::vector<Endpoint::Subflow*> Endpoint::candidates(Conn& c) {
         if (s->state != SubflowState::established || s->need_abort) {
             continue;
         }
+        if (s->stalled && c.subflows.size() > 1) {
+            continue;  // check_stalls() lets it back in once an ACK moves it
+        }
         auto info = eng_.describe(s->id);
         if (!info ||
             (info->state != tcp::State::established && info->state != tcp::State::close_wait)) {
@@ -850,7 +853,40 @@ void Endpoint::abort_subflows(Conn& c, uint64_t now_us) {
     forget(cid);
 }
 
+void Endpoint::check_stalls(uint64_t now_us) {
+    if (now_us < next_stall_check_us_) {
+        return;
+    }
+    next_stall_check_us_ = now_us + stall_check_us;
+    for (auto& [cid, c] : conns_) {
+        if (c->subflows.size() < 2 || !c->tx) {
+            continue;
+        }
+        for (auto& s : c->subflows) {
+            if (s->state != SubflowState::established) {
+                continue;
+            }
+            auto info = eng_.describe(s->id);
+            if (!info) {
+                continue;
+            }
+            if (!s->stalled && info->backoff >= stall_backoffs) {
+                s->stalled = true;
+                counters_.add(Counter::subflow_stalled);
+                c->tx->reinject(s->index);
+                c->need_pump = true;
+                queue(*c);
+            } else if (s->stalled && info->backoff == 0) {
+                s->stalled = false;
+                c->need_pump = true;
+                queue(*c);
+            }
+        }
+    }
+}
+
 void Endpoint::poll(uint64_t now_us) {
+    check_stalls(now_us);
     for (auto it = fin_wait_.begin(); it != fin_wait_.end();) {
         Conn* c = find(*it);
         if (c == nullptr || !c->tx || c->tx->fin_acked()) {
@@ -1165,6 +1201,7 @@ std::vector<SubflowSummary> Endpoint::subflows(tcp::ConnId id) const {
         x.state = s->state;
         x.join = s->join;
         x.backup = s->backup;
+        x.stalled = s->stalled;
         x.remote_address_id = s->remote_address_id;
         if (auto info = eng_.describe(s->id)) {
             x.srtt_us = info->srtt_us;

@@ -127,8 +127,9 @@ struct SubflowSummary {
     SubflowId index;
     tcp::FourTuple tuple;
     SubflowState state;
-    bool join;    // opened with MP_JOIN (false: the initial MP_CAPABLE subflow)
-    bool backup;  // the peer asked braid to use it only when no other works (B, MP_PRIO)
+    bool join;     // opened with MP_JOIN (false: the initial MP_CAPABLE subflow)
+    bool backup;   // the peer asked braid to use it only when no other works (B, MP_PRIO)
+    bool stalled;  // RTOs without progress: avoided, its data reinjected on the others
     uint8_t remote_address_id;
     uint32_t srtt_us, cwnd;
     uint64_t bytes_in, bytes_out;  // payload bytes received / queued for sending on it
@@ -225,6 +226,7 @@ private:
         uint32_t tx_ssn = 1;  // relative SSN of the next byte queued on the subflow
         std::deque<TxMap> txmaps;
         bool need_ack = false, need_abort = false;
+        bool stalled = false;  // RTOs without progress: its data reinjected, new data avoids it
         uint64_t bytes_in = 0, bytes_out = 0;
     };
     struct Conn {
@@ -286,11 +288,18 @@ private:
     std::unordered_map<tcp::ConnId, std::unique_ptr<Conn>> conns_;
     std::unordered_map<tcp::ConnId, tcp::ConnId> subflow_conn_;  // subflow -> connection
     std::vector<tcp::ConnId> pending_;
-    std::vector<tcp::ConnId> fin_wait_;  // our DATA_FIN sent, not DATA_ACKed: retried by poll()
+    std::vector<tcp::ConnId> fin_wait_;
+    uint64_t next_stall_check_us_ = 0;
+    void check_stalls(uint64_t now_us);  // our DATA_FIN sent, not DATA_ACKed: retried by poll()
 };
 
 // First re-send of a DATA_FIN the peer has not DATA_ACKed (doubling, at most fin_retry_max_us).
 inline constexpr uint64_t fin_retry_initial_us = 1'000'000;
 inline constexpr uint64_t fin_retry_max_us = 30'000'000;
+// A subflow whose RTO fired this many times in a row without progress counts as stalled while
+// another subflow works: its un-DATA_ACKed data goes out on the others (§3.3.6), new data
+// avoids it until an ACK moves it again. Checked every stall_check_us.
+inline constexpr uint32_t stall_backoffs = 2;
+inline constexpr uint64_t stall_check_us = 100'000;
 
 }  // namespace braid::mptcp

@@ -1505,6 +1505,7 @@ ConnInfo Connection::info() const {
     i.rcv_buffered = rcv_buffered;
     i.rcv_buf_limit = rcv_buf_limit;
     i.retransmits = retransmits;
+    i.backoff = backoff;
     i.in_recovery = in_recovery;
     i.sack_ok = sack_ok;
     i.ts_ok = ts_ok;

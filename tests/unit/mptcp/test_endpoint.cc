@@ -938,4 +938,41 @@ TEST_CASE("mptcp endpoint: two subflows share the peer's connection-level window
     CHECK(queued() == 4096);
 }
 
+TEST_CASE("mptcp endpoint: a stalled subflow's data goes out on the other one",
+          "[mptcp][endpoint][join]") {
+    Harness t;
+    ConnId id = t.connect();
+    const FourTuple t2{kLocal, kRemote2, 80, 40001};
+    Out sa = t.join_syn(t2, kIrs2, kNonceA, true);  // backup: braid sends on the first
+    t.join_ack(t2, kIrs2, sa, kNonceA);
+    t.out.clear();
+    const uint64_t sdsn = keys(t.server_key).idsn + 1;
+    REQUIRE(t.ep.send(id, make_payload("stuck"), t.now) == 5);
+    Out d = t.expect();
+    REQUIRE(d.tuple == t.tuple);
+    // The first subflow's path is cut: its RTO fires, twice, nothing comes back.
+    for (int i = 0; i < 2; ++i) {
+        t.now = t.eng.next_timer();
+        t.eng.on_timer(t.now);
+        t.ep.poll(t.now);
+    }
+    t.now += mptcp::stall_check_us;
+    t.ep.poll(t.now);
+    CHECK(t.counter(Counter::subflow_stalled) == 1);
+    CHECK(t.ep.subflows(id)[0].stalled);
+    // The same bytes, same DSN, on the second subflow; the connection lives.
+    bool reinjected = false;
+    while (!t.out.empty()) {
+        Out o = t.expect();
+        if (o.tuple == t2 && o.data == "stuck") {
+            REQUIRE(mp_of(o).dss->mapping);
+            CHECK(mp_of(o).dss->mapping->dsn == sdsn);
+            reinjected = true;
+        }
+    }
+    CHECK(reinjected);
+    CHECK(t.ep.subflows(id).size() == 2);
+    CHECK_FALSE(has_event(t, id, EventKind::reset));
+}
+
 }  // namespace braid::test
