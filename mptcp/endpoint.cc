@@ -415,7 +415,10 @@ bool Endpoint::join_input(Conn& c, Subflow& s, const tcp::wire::Options& o) {
 
 bool Endpoint::on_input(tcp::ConnId id, const tcp::wire::Header& h, const tcp::wire::Options& o,
                         uint32_t len, uint64_t) {
-    auto [c, sf] = find_subflow(id);
+    // Named pointers, not a structured binding: the lambda below captures them (clang < 16).
+    auto found = find_subflow(id);
+    Conn* c = found.first;
+    Subflow* sf = found.second;
     if (c == nullptr || sf == nullptr) {
         return false;
     }
@@ -868,6 +871,14 @@ void Endpoint::check_stalls(uint64_t now_us) {
             }
             auto info = eng_.describe(s->id);
             if (!info) {
+                continue;
+            }
+            if (s->stalled && c->state == ConnState::closed) {
+                // Both DATA_FINs are through: nothing is left for it to carry, and its own
+                // FIN would wait out R2 (minutes) on a dead path; the application's close
+                // waits for the last subflow.
+                s->need_abort = true;
+                queue(*c);
                 continue;
             }
             if (!s->stalled && info->backoff >= stall_backoffs) {
