@@ -837,6 +837,12 @@ void Endpoint::on_engine_event(const tcp::Event& e) {
             if (c->subflows.size() > 1) {
                 return;
             }
+            if (c->state == ConnState::closed) {
+                // Both DATA_FINs exchanged and acknowledged: the connection ended normally,
+                // however its last subflow went (e.g. reset after its path died).
+                out.kind = tcp::EventKind::closed;
+                out.reason = tcp::CloseReason::normal;
+            }
             events_(out);
             return;
     }
@@ -866,19 +872,22 @@ void Endpoint::check_stalls(uint64_t now_us) {
             continue;
         }
         for (auto& s : c->subflows) {
-            if (s->state != SubflowState::established) {
+            if (s->state == SubflowState::joining) {
                 continue;
             }
             auto info = eng_.describe(s->id);
             if (!info) {
                 continue;
             }
-            if (s->stalled && c->state == ConnState::closed) {
-                // Both DATA_FINs are through: nothing is left for it to carry, and its own
-                // FIN would wait out R2 (minutes) on a dead path; the application's close
-                // waits for the last subflow.
+            if (c->state == ConnState::closed && info->backoff >= stall_backoffs) {
+                // Both DATA_FINs are through: nothing is left for it to carry, and its FIN
+                // would wait out R2 (minutes) on a dead path while the application's close
+                // waits for the last subflow. RST it.
                 s->need_abort = true;
                 queue(*c);
+                continue;
+            }
+            if (s->state != SubflowState::established) {
                 continue;
             }
             if (!s->stalled && info->backoff >= stall_backoffs) {

@@ -975,4 +975,43 @@ TEST_CASE("mptcp endpoint: a stalled subflow's data goes out on the other one",
     CHECK_FALSE(has_event(t, id, EventKind::reset));
 }
 
+TEST_CASE("mptcp endpoint: after both DATA_FINs a subflow on a dead path is reset",
+          "[mptcp][endpoint][join]") {
+    Harness t;
+    ConnId id = t.connect();
+    const FourTuple t2{kLocal, kRemote2, 80, 40001};
+    Out sa = t.join_syn(t2, kIrs2, kNonceA);
+    t.join_ack(t2, kIrs2, sa, kNonceA);
+    const uint64_t cdsn = keys(kClientKey).idsn + 1;
+    const uint64_t sdsn = keys(t.server_key).idsn + 1;
+    // The client's DATA_FIN alone, then the application closes: braid's DATA_FIN, DATA_ACKed.
+    t.inject(tflag::ack, kIrs + 1, t.iss + 1, {dss(sdsn, mapping(cdsn, 0, 1), true)});
+    t.ep.close(id, t.now);
+    t.inject(tflag::ack, kIrs + 1, t.iss + 1, {dss(sdsn + 1)});
+    REQUIRE(t.ep.describe(id)->state == mptcp::ConnState::closed);
+    // FIN on both subflows; the first one's is acknowledged, the second path is dead.
+    auto i1 = t.eng.describe(id);
+    REQUIRE(i1);
+    t.inject(tflag::ack, kIrs + 1, i1->snd_nxt, {dss(sdsn + 1)});
+    for (int i = 0; i < 20 && t.ep.subflows(id).size() > 1; ++i) {
+        t.now += 1'000'000;
+        t.eng.on_timer(t.now);
+        t.ep.poll(t.now);
+    }
+    auto sfs = t.ep.subflows(id);
+    REQUIRE(sfs.size() == 1);
+    CHECK(sfs[0].tuple == t.tuple);
+    CHECK_FALSE(has_event(t, id, EventKind::reset));
+    CHECK_FALSE(has_event(t, id, EventKind::closed));
+    // The last subflow's end, however it goes, is the connection's normal close.
+    t.inject(tflag::rst, kIrs + 1, 0, {}, {}, false);
+    bool normal = false;
+    for (const Event& e : t.events) {
+        normal = normal ||
+                 (e.conn == id && e.kind == EventKind::closed && e.reason == CloseReason::normal);
+    }
+    CHECK(normal);
+    CHECK_FALSE(t.ep.is_mptcp(id));
+}
+
 }  // namespace braid::test
