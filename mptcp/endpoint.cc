@@ -633,7 +633,10 @@ void Endpoint::on_output(tcp::ConnId id, const tcp::wire::Header& h, tcp::wire::
 
 uint32_t Endpoint::rcv_held(tcp::ConnId id) const {
     auto [c, sf] = find_subflow(id);
-    return c == nullptr || !c->rx ? 0 : static_cast<uint32_t>(c->rx->buffered());
+    // In-order bytes the application has not read, not the out-of-order ones: those may wait
+    // for a hole on this very subflow, and closing its window on them would deadlock it (the
+    // Receiver bounds them by the connection-level window anyway).
+    return c == nullptr || !c->rx ? 0 : static_cast<uint32_t>(c->rx->readable());
 }
 
 uint32_t Endpoint::data_option_room(tcp::ConnId) const {
