@@ -639,6 +639,22 @@ uint32_t Endpoint::rcv_held(tcp::ConnId id) const {
     return c == nullptr || !c->rx ? 0 : static_cast<uint32_t>(c->rx->readable());
 }
 
+uint32_t Endpoint::segment_limit(tcp::ConnId id, tcp::Seq seq) const {
+    // One DSS mapping per segment: a segment ends where the chunk (TxMap) its first byte
+    // belongs to ends, since the next chunk on this subflow may carry unrelated DSNs.
+    auto [c, sf] = find_subflow(id);
+    if (c == nullptr || sf == nullptr) {
+        return UINT32_MAX;
+    }
+    const uint32_t ssn = seq.raw() - sf->iss.raw();
+    for (const TxMap& m : sf->txmaps) {
+        if (ssn - m.ssn < m.len) {
+            return m.len - (ssn - m.ssn);
+        }
+    }
+    return UINT32_MAX;
+}
+
 uint32_t Endpoint::data_option_room(tcp::ConnId) const {
     return dss_room;
 }

@@ -203,6 +203,7 @@ public:
                    const rte_mbuf* payload, uint32_t len, uint64_t now_us) override;
     uint32_t rcv_held(tcp::ConnId c) const override;
     uint32_t data_option_room(tcp::ConnId c) const override;
+    uint32_t segment_limit(tcp::ConnId c, tcp::Seq seq) const override;
     void on_closed(tcp::ConnId c) override;
 
 private:

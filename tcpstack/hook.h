@@ -62,6 +62,9 @@ public:
     // the 40 bytes. `payload` (may be nullptr) is the segment's data, for checksums.
     virtual void on_output(ConnId c, const wire::Header& h, wire::Options& o,
                            const rte_mbuf* payload, uint32_t len, uint64_t now_us) = 0;
+    // At most this many bytes from sequence `seq` on in one data segment (>= 1): MPTCP ends a
+    // segment where its DSS mapping ends (one mapping per segment).
+    virtual uint32_t segment_limit(ConnId, Seq) const { return UINT32_MAX; }
     // Bytes of this connection's stream the hook holds unread (shrinks the advertised window).
     virtual uint32_t rcv_held(ConnId c) const = 0;
     // Option bytes to keep free on data segments (the MSS shrinks by this much).

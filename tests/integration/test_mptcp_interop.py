@@ -258,11 +258,6 @@ def watch_two_subflows(braid, proc, until_both_carried=True, limit_s=60):
     return seen, both
 
 
-# Known failure (2026-11-30, branch mpjoin): the join completes (join_accepted 1), then Linux
-# resets the subflows during the transfer and the connection dies. Likely cause (see
-# mptcp/FEATURES.md): a subflow segment spanning two DSN-discontiguous chunks gets one DSS
-# mapping for only its first part. The unit tests cover the join paths with a scripted client.
-@pytest.mark.xfail(strict=True, reason="interop: Linux resets the subflows after the join")
 def test_linux_mptcp_two_subflows(lab, braid, alive, second_address):
     total = 128 * MIB  # a few seconds: the join (its SYN/ACK waits for ARP) is on in time
     with lab.capture(lab.dn, "mptcp-join.pcap", bpf=f"host {PEER2}") as cap:
@@ -286,11 +281,6 @@ def test_linux_mptcp_two_subflows(lab, braid, alive, second_address):
     assert int(accepted.split()[1]) >= 1
 
 
-# Known failure (2026-11-30, branch mpjoin): the join completes (join_accepted 1), then Linux
-# resets the subflows during the transfer and the connection dies. Likely cause (see
-# mptcp/FEATURES.md): a subflow segment spanning two DSN-discontiguous chunks gets one DSS
-# mapping for only its first part. The unit tests cover the join paths with a scripted client.
-@pytest.mark.xfail(strict=True, reason="interop: Linux resets the subflows after the join")
 def test_linux_mptcp_subflow_path_cut(lab, braid, alive, second_address):
     total = 128 * MIB  # a few seconds: the join (its SYN/ACK waits for ARP) is on in time
     proc = start_client(lab, total, 150)
