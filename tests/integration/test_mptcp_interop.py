@@ -282,7 +282,7 @@ def test_linux_mptcp_two_subflows(lab, braid, alive, second_address):
 
 
 def test_linux_mptcp_subflow_path_cut(lab, braid, alive, second_address):
-    total = 128 * MIB  # a few seconds: the join (its SYN/ACK waits for ARP) is on in time
+    total = 512 * MIB  # long enough to see both subflows carry data before the cut
     proc = start_client(lab, total, 150)
     seen, _ = watch_two_subflows(braid, proc, until_both_carried=True, limit_s=30)
     assert seen is not None and len(seen) == 2, "no second subflow to cut"
