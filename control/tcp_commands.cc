@@ -267,6 +267,56 @@ void show_mptcp_connections(dataplane::App& app, Output& out) {
     }
 }
 
+void show_mptcp_connection(dataplane::App& app, const Args& args, Output& out) {
+    const std::string text(*args.get("token"));
+    char* end = nullptr;
+    const unsigned long token = std::strtoul(text.c_str(), &end, 16);
+    if (text.empty() || end == nullptr || *end != '\0' || token > 0xffffffffUL) {
+        out.printf("error: token must be 8 hex digits (as in show mptcp connections)\n");
+        return;
+    }
+    bool found = false;
+    for (unsigned w = 0; w < app.workers().size() && !found; ++w) {
+        std::optional<mptcp::ConnSummary> conn;
+        std::vector<mptcp::SubflowSummary> subs;
+        if (!app.call_on_worker(w, [&](dataplane::WorkerContext& wc) {
+                const auto& ep = wc.tcp->mptcp();
+                if (auto id = ep.find_token(static_cast<uint32_t>(token))) {
+                    conn = ep.describe(*id);
+                    subs = ep.subflows(*id);
+                }
+            })) {
+            out.printf("error: worker %u did not answer\n", w);
+            continue;
+        }
+        if (!conn) {
+            continue;
+        }
+        found = true;
+        const auto st = mptcp::to_string(conn->state);
+        out.printf("connection %u worker %u token %08x peer_token %08x state %.*s checksums %s\n",
+                   conn->id, w, conn->local_token, conn->remote_token, int(st.size()), st.data(),
+                   conn->checksums ? "yes" : "no");
+        out.printf("  data-level bytes_in %" PRIu64 " bytes_out %" PRIu64 "\n", conn->bytes_in,
+                   conn->bytes_out);
+        out.printf("  %-5s %-8s %-44s %-11s %-6s %-6s %9s %9s %12s %12s\n", "index", "subflow",
+                   "local -> remote", "state", "join", "backup", "srtt_us", "cwnd", "bytes_in",
+                   "bytes_out");
+        for (const auto& s : subs) {
+            const auto ss = s.stalled ? std::string_view("STALLED") : mptcp::to_string(s.state);
+            const std::string ends = endpoint_text(s.tuple.local, s.tuple.local_port) + " -> " +
+                                     endpoint_text(s.tuple.remote, s.tuple.remote_port);
+            out.printf("  %-5u %-8u %-44s %-11.*s %-6s %-6s %9u %9u %12" PRIu64 " %12" PRIu64 "\n",
+                       unsigned(s.index), s.id, ends.c_str(), int(ss.size()), ss.data(),
+                       s.join ? "yes" : "no", s.backup ? "yes" : "no", s.srtt_us, s.cwnd,
+                       s.bytes_in, s.bytes_out);
+        }
+    }
+    if (!found) {
+        out.printf("error: no MPTCP connection with token %08lx\n", token);
+    }
+}
+
 void show_mptcp_stats(dataplane::App& app, Output& out) {
     for (size_t i = 0; i < mptcp::counter_count; ++i) {
         uint64_t n = 0;
@@ -377,6 +427,10 @@ void register_tcp_commands(cli::Registry& r, CommandContext& ctx) {
            [&app](const Args& a, Output& o) { tcp_service_add(app, a, o, true); }});
     r.add({"show mptcp connections", "MPTCP connections: token, subflows, state, checksums, bytes",
            [&app](const Args&, Output& o) { show_mptcp_connections(app, o); }});
+    r.add({"show mptcp connection <token:str>",
+           "one MPTCP connection by braid's token (hex): subflows with addresses, state, RTT, "
+           "cwnd, bytes, backup flag",
+           [&app](const Args& a, Output& o) { show_mptcp_connection(app, a, o); }});
     r.add({"show mptcp stats", "MPTCP counters: handshakes, fallbacks by reason, checksum failures",
            [&app](const Args&, Output& o) { show_mptcp_stats(app, o); }});
     r.add({"tcp service del <port:u16>", "stop listening (live connections continue)",
@@ -464,6 +518,20 @@ void tcp_families(const dataplane::App& app, std::vector<metrics::Family>& out) 
              double(n)});
     }
     out.push_back(std::move(mp_states));
+    metrics::Family mp_subflows{
+        "braid_mptcp_subflows", "braid's MPTCP subflows, by state", Type::gauge, {}};
+    for (size_t s = 0; s < static_cast<size_t>(mptcp::SubflowState::count); ++s) {
+        uint64_t n = 0;
+        for (const auto* wc : app.workers()) {
+            n += wc->tcp != nullptr
+                     ? wc->tcp->mptcp_subflows_in(static_cast<mptcp::SubflowState>(s))
+                     : 0;
+        }
+        mp_subflows.samples.push_back(
+            {{{"state", std::string(mptcp::to_string(static_cast<mptcp::SubflowState>(s)))}},
+             double(n)});
+    }
+    out.push_back(std::move(mp_subflows));
 }
 
 }  // namespace braid::control

@@ -365,6 +365,10 @@ void TcpHost::poll(uint64_t now_us) {
         for (size_t i = 0; i < mp_state.size(); ++i) {
             mptcp_states_[i].set(mp_state[i]);
         }
+        const auto sf_state = mptcp_->subflows_by_state();
+        for (size_t i = 0; i < sf_state.size(); ++i) {
+            mptcp_subflow_states_[i].set(sf_state[i]);
+        }
     }
 }
 
@@ -386,7 +390,8 @@ void TcpHost::on_event(const tcp::Event& e) {
         case tcp::EventKind::established: {
             if (e.listener != 0) {
                 auto svc = by_listener_.find(e.listener);
-                while (auto id = engine_->accept(e.listener)) {
+                // MP_JOIN subflows are not new connections: the endpoint keeps them.
+                while (auto id = mptcp_->accept(e.listener)) {
                     if (svc == by_listener_.end()) {
                         engine_->abort(*id, now_us);  // the service was removed meanwhile
                         continue;
@@ -429,7 +434,7 @@ void TcpHost::on_event(const tcp::Event& e) {
 
 void TcpHost::pump(App& a, uint64_t now_us) {
     const tcp::ConnId c = a.rec.conn;
-    auto st = engine_->state(c);
+    auto st = mptcp_->state(c);  // an MPTCP connection outlives its initial subflow
     if (!st || *st == tcp::State::syn_sent || *st == tcp::State::syn_received) {
         return;
     }
@@ -658,7 +663,7 @@ std::variant<tcp::ConnId, std::string> TcpHost::connect(const TcpConnectSpec& s,
 
 bool TcpHost::close(tcp::ConnId c, uint64_t now_us) {
     now_us_ = now_us;
-    if (!engine_->state(c)) {
+    if (!mptcp_->state(c)) {
         return false;
     }
     if (auto it = apps_.find(c); it != apps_.end()) {
@@ -671,7 +676,7 @@ bool TcpHost::close(tcp::ConnId c, uint64_t now_us) {
 
 bool TcpHost::abort(tcp::ConnId c, uint64_t now_us) {
     now_us_ = now_us;
-    if (!engine_->state(c)) {
+    if (!mptcp_->state(c)) {
         return false;
     }
     mptcp_->abort(c, now_us);

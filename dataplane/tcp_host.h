@@ -154,6 +154,9 @@ public:
     uint64_t mptcp_connections_in(mptcp::ConnState s) const {
         return mptcp_states_[static_cast<size_t>(s)].get();
     }
+    uint64_t mptcp_subflows_in(mptcp::SubflowState s) const {
+        return mptcp_subflow_states_[static_cast<size_t>(s)].get();
+    }
 
     // --- statistics: written by the worker, read by anyone (tear-free u64 reads) --------------
     const tcp::Counters& counters() const { return engine_->counters(); }
@@ -195,6 +198,7 @@ private:
     std::array<Counter, static_cast<size_t>(TcpHostCounter::count)> host_counters_;
     std::array<Counter, static_cast<size_t>(tcp::State::count)> states_;
     std::array<Counter, static_cast<size_t>(mptcp::ConnState::count)> mptcp_states_;
+    std::array<Counter, static_cast<size_t>(mptcp::SubflowState::count)> mptcp_subflow_states_;
 };
 
 }  // namespace braid::dataplane

@@ -33,6 +33,16 @@ namespace braid::mptcp {
     X(fallback_third_ack,       "fallback: third ACK without MP_CAPABLE (options stripped)")     \
     X(fallback_bad_key,         "fallback: third ACK echoing a key that is not ours")           \
     X(fallback_cookie_ack,      "fallback: SYN-cookie ACK without a valid MP_CAPABLE")          \
+    X(join_syn,                 "SYNs with MP_JOIN on an MPTCP listener")                        \
+    X(join_accepted,            "subflows joined: the third ACK's HMAC-A verified")              \
+    X(join_unknown_token,       "MP_JOIN refused (RST): no connection with that token on this worker") \
+    X(join_not_established,     "MP_JOIN refused (RST): connection still in its handshake or closing") \
+    X(join_limit,               "MP_JOIN refused (RST): connection at its subflow limit")       \
+    X(join_cookie_pressure,     "MP_JOIN refused (RST): listener under SYN-cookie pressure")    \
+    X(join_bad_hmac,            "MP_JOIN third ACK with a wrong or missing HMAC-A (RST)")       \
+    X(subflow_stalled,          "subflows stalled (RTOs without progress): data reinjected on others") \
+    X(subflow_failed,           "subflows gone (RST, timeout) while another subflow lived")     \
+    X(mp_prio,                  "MP_PRIO received (a subflow's backup flag set or cleared)")    \
     X(option_parse_errors,      "MPTCP options that did not parse (ignored)")                   \
     X(data_before_keys,         "subflow bytes before the handshake completed (dropped)")       \
     X(reset_checksum,           "connections reset after a DSS checksum failure (MP_FAIL not sent)") \

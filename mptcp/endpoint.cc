@@ -13,11 +13,14 @@ namespace {
 
 namespace tflag = tcp::wire::flag;
 
-// The connection-level window the Sender works with. One subflow: the subflow's own window is
-// the peer's connection-level window (its TCP window field is relative to the DATA_ACK, and
-// with one subflow the DATA_ACK and the subflow ACK move together), so the subflow's flow
-// control already holds the sender back; the Sender is not limited a second time.
-constexpr uint32_t single_subflow_window = 1u << 30;
+// The connection-level window the Sender works with (§3.3.4): the TCP window field of any
+// subflow's segment, scaled by that subflow's shift, is relative to the DATA_ACK it carries.
+// With one subflow this equals the subflow's own limit; with several it keeps their sum within
+// the peer's connection-level buffer (each subflow alone would let through a window each).
+uint32_t conn_window(const tcp::Engine& eng, tcp::ConnId sid, const tcp::wire::Header& h) {
+    auto info = eng.describe(sid);  // read-only: the shift is fixed since the handshake
+    return uint32_t{h.window} << (info ? info->snd_wscale : 0);
+}
 
 // DSS with a 64-bit DATA_ACK, a 64-bit mapping and a checksum: 28 bytes (26 without the
 // checksum, padded to 28 on the wire). With timestamps (12) a data segment's options are then
@@ -27,6 +30,9 @@ constexpr uint32_t dss_room = 28;
 struct Parsed {
     std::optional<wire::MpCapable> cap;
     std::optional<wire::Dss> dss;
+    std::optional<wire::MpJoinSyn> join_syn;
+    std::optional<wire::MpJoinAck> join_ack;
+    std::optional<wire::MpPrio> prio;
     bool bad = false;
 };
 
@@ -42,6 +48,12 @@ Parsed parse_all(const tcp::wire::Options& o) {
             p.cap = *c;
         } else if (auto* d = std::get_if<wire::Dss>(&*r.option); d != nullptr && !p.dss) {
             p.dss = *d;
+        } else if (auto* j = std::get_if<wire::MpJoinSyn>(&*r.option); j != nullptr) {
+            p.join_syn = *j;
+        } else if (auto* a = std::get_if<wire::MpJoinAck>(&*r.option); a != nullptr) {
+            p.join_ack = *a;
+        } else if (auto* pr = std::get_if<wire::MpPrio>(&*r.option); pr != nullptr) {
+            p.prio = *pr;
         }
     }
     return p;
@@ -78,6 +90,18 @@ std::string_view to_string(ConnState s) {
     }
 }
 
+std::string_view to_string(SubflowState s) {
+    switch (s) {
+#define BRAID_X(name, text)  \
+    case SubflowState::name: \
+        return text;
+        BRAID_MPTCP_SUBFLOW_STATES(BRAID_X)
+#undef BRAID_X
+        default:
+            return "?";
+    }
+}
+
 std::optional<tcp::ConnId> LocalTokenTable::find(uint32_t token) const {
     auto it = map_.find(token);
     if (it == map_.end()) {
@@ -106,11 +130,61 @@ const Endpoint::Conn* Endpoint::find(tcp::ConnId c) const {
     return it == conns_.end() ? nullptr : it->second.get();
 }
 
-Endpoint::Conn& Endpoint::create(tcp::ConnId c, const crypto::KeyMaterial& k) {
+Endpoint::Subflow* Endpoint::Conn::subflow(tcp::ConnId sid) {
+    for (auto& s : subflows) {
+        if (s->id == sid) {
+            return s.get();
+        }
+    }
+    return nullptr;
+}
+
+const Endpoint::Subflow* Endpoint::Conn::subflow(tcp::ConnId sid) const {
+    for (const auto& s : subflows) {
+        if (s->id == sid) {
+            return s.get();
+        }
+    }
+    return nullptr;
+}
+
+std::pair<Endpoint::Conn*, Endpoint::Subflow*> Endpoint::find_subflow(tcp::ConnId sid) {
+    auto it = subflow_conn_.find(sid);
+    if (it == subflow_conn_.end()) {
+        return {nullptr, nullptr};
+    }
+    Conn* c = find(it->second);
+    if (c == nullptr) {
+        return {nullptr, nullptr};
+    }
+    return {c, c->subflow(sid)};
+}
+
+std::pair<const Endpoint::Conn*, const Endpoint::Subflow*> Endpoint::find_subflow(
+    tcp::ConnId sid) const {
+    auto it = subflow_conn_.find(sid);
+    if (it == subflow_conn_.end()) {
+        return {nullptr, nullptr};
+    }
+    const Conn* c = find(it->second);
+    if (c == nullptr) {
+        return {nullptr, nullptr};
+    }
+    return {c, c->subflow(sid)};
+}
+
+Endpoint::Conn& Endpoint::create(tcp::ConnId c, const tcp::FourTuple& t,
+                                 const crypto::KeyMaterial& k) {
     auto conn = std::make_unique<Conn>();
     conn->id = c;
     conn->local = k;
+    auto sf = std::make_unique<Subflow>();
+    sf->id = c;
+    sf->index = 0;
+    sf->tuple = t;
+    conn->subflows.push_back(std::move(sf));
     tokens_.insert(k.token, c);
+    subflow_conn_[c] = c;
     Conn& r = *conn;
     conns_[c] = std::move(conn);
     return r;
@@ -122,6 +196,9 @@ void Endpoint::forget(tcp::ConnId c) {
         return;
     }
     tokens_.erase(it->second->local.token);
+    for (const auto& s : it->second->subflows) {
+        subflow_conn_.erase(s->id);
+    }
     conns_.erase(it);
 }
 
@@ -163,8 +240,68 @@ void Endpoint::readable_event(Conn& c) {
 // ---------------------------------------------------------------------------------------------
 // Handshake
 
-bool Endpoint::on_syn(tcp::ConnId c, const tcp::FourTuple&, const tcp::wire::Header& h,
+Endpoint::JoinCheck Endpoint::check_join(const tcp::wire::Options& o, bool cookie_pressure) {
+    JoinCheck r;
+    Parsed p = parse_all(o);
+    if (!p.join_syn) {
+        return r;
+    }
+    r.syn = p.join_syn;
+    auto id = tokens_.find(p.join_syn->token);
+    Conn* c = id ? find(*id) : nullptr;
+    if (c == nullptr) {
+        // Also a connection owned by another worker: the cross-worker handover is not done.
+        r.refused = Counter::join_unknown_token;
+    } else if (c->state != ConnState::established || !c->rx || c->app_closed) {
+        r.refused = Counter::join_not_established;
+    } else if (c->subflows.size() >= cfg_.max_subflows || c->next_index >= max_subflows) {
+        r.refused = Counter::join_limit;
+    } else if (cookie_pressure) {
+        // A join needs state (the nonces, the connection) that a SYN cookie cannot carry; the
+        // client keeps the subflows it has and may try again later (§3.9.3).
+        r.refused = Counter::join_cookie_pressure;
+    }
+    r.conn = c;
+    return r;
+}
+
+bool Endpoint::refuse_syn(const tcp::FourTuple&, const tcp::wire::Header&,
+                          const tcp::wire::Options& o, bool cookie_pressure) {
+    JoinCheck j = check_join(o, cookie_pressure);
+    if (!j.syn) {
+        return false;  // MP_CAPABLE or plain TCP: on_syn / on_cookie_syn_ack decide
+    }
+    counters_.add(Counter::join_syn);
+    if (j.refused) {
+        counters_.add(*j.refused);  // §3.2: RST (plain; MP_TCPRST is not sent on RSTs yet)
+        return true;
+    }
+    return false;
+}
+
+bool Endpoint::on_syn(tcp::ConnId c, const tcp::FourTuple& t, const tcp::wire::Header& h,
                       const tcp::wire::Options& o, uint64_t) {
+    if (JoinCheck j = check_join(o, false); j.syn) {
+        if (j.refused || j.conn == nullptr) {
+            return false;  // refuse_syn() answered it already; not reached
+        }
+        Conn& conn = *j.conn;
+        auto sf = std::make_unique<Subflow>();
+        sf->id = c;
+        sf->index = conn.next_index++;
+        sf->tuple = t;
+        sf->join = true;
+        sf->backup = j.syn->backup;
+        sf->remote_address_id = j.syn->address_id;
+        sf->remote_nonce = j.syn->nonce;
+        sf->local_nonce = static_cast<uint32_t>(cfg_.rng());
+        // One address ID per local address: the initial subflow's is 0 (§3.2, implicit).
+        sf->local_address_id = t.local == conn.subflows.front()->tuple.local ? 0 : 1;
+        sf->irs = h.seq;
+        subflow_conn_[c] = conn.id;
+        conn.subflows.push_back(std::move(sf));
+        return true;
+    }
     Parsed p = parse_all(o);
     switch (check_syn(p)) {
         case SynCheck::absent:
@@ -176,15 +313,15 @@ bool Endpoint::on_syn(tcp::ConnId c, const tcp::FourTuple&, const tcp::wire::Hea
         case SynCheck::usable:
             break;
     }
-    auto k =
-        crypto::generate_key(sha_, cfg_.rng, [this](uint32_t t) { return tokens_.contains(t); });
+    auto k = crypto::generate_key(sha_, cfg_.rng,
+                                  [this](uint32_t tok) { return tokens_.contains(tok); });
     if (!k) {
         counters_.add(Counter::fallback_no_unique_key);
         return false;
     }
     counters_.add(Counter::syn_mp_capable);
-    Conn& conn = create(c, *k);
-    conn.irs = h.seq;
+    Conn& conn = create(c, t, *k);
+    conn.subflows.front()->irs = h.seq;
     conn.syn_asked_checksums = (p.cap->flags & wire::capable_flag::checksum) != 0;
     conn.checksums = cfg_.checksums || conn.syn_asked_checksums;
     return true;
@@ -229,15 +366,15 @@ bool Endpoint::on_cookie_ack(tcp::ConnId c, const tcp::FourTuple& t, const tcp::
         counters_.add(Counter::fallback_cookie_ack);
         return false;
     }
-    Conn& conn = create(c, k);
-    conn.irs = h.seq - 1;
-    conn.iss = h.ack - 1;
+    Conn& conn = create(c, t, k);
+    conn.subflows.front()->irs = h.seq - 1;
+    conn.subflows.front()->iss = h.ack - 1;
     // The SYN's flags are gone; the third ACK repeats A when checksums were asked (§3.1).
     conn.checksums = cfg_.checksums || (p.cap->flags & wire::capable_flag::checksum) != 0;
     return true;  // on_input follows with this segment and completes the handshake
 }
 
-bool Endpoint::complete_handshake(Conn& c, const wire::MpCapable& cap) {
+bool Endpoint::complete_handshake(Conn& c, const wire::MpCapable& cap, uint32_t window) {
     c.remote = crypto::key_material(sha_, *cap.sender_key);
     if ((cap.flags & wire::capable_flag::checksum) != 0) {
         c.checksums = true;
@@ -245,41 +382,85 @@ bool Endpoint::complete_handshake(Conn& c, const wire::MpCapable& cap) {
     // Receive buffer with slack over the subflow's: the subflow's window (counting what is
     // held here) is what the peer may send, rounded up to its scale unit.
     c.rx.emplace(DataSeq(c.remote.idsn + 1), cfg_.rcv_buf * 2, c.checksums, counters_);
-    c.tx.emplace(DataSeq(c.local.idsn + 1), cfg_.snd_buf, single_subflow_window, false, counters_);
+    c.tx.emplace(DataSeq(c.local.idsn + 1), cfg_.snd_buf, window, false, counters_);
     c.state = ConnState::established;
+    c.subflows.front()->state = SubflowState::established;
     counters_.add(Counter::established);
+    return true;
+}
+
+bool Endpoint::join_input(Conn& c, Subflow& s, const tcp::wire::Options& o) {
+    // The third ACK of an MP_JOIN: HMAC-A = HMAC(Key-A || Key-B, R-A || R-B), A the client.
+    Parsed p = parse_all(o);
+    auto want =
+        crypto::join_ack_hmac(sha_, c.remote.key, c.local.key, s.remote_nonce, s.local_nonce);
+    if (!p.join_ack || p.join_ack->hmac != want) {
+        counters_.add(Counter::join_bad_hmac);
+        s.need_abort = true;
+        queue(c);
+        return false;
+    }
+    s.state = SubflowState::established;
+    // §3.2: the ACK carrying HMAC-A MUST be acknowledged at once (the client may not send data
+    // before that "4th ACK").
+    s.need_ack = true;
+    c.need_pump = true;
+    queue(c);
+    counters_.add(Counter::join_accepted);
     return true;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Subflow input
 
-bool Endpoint::on_input(tcp::ConnId id, const tcp::wire::Header&, const tcp::wire::Options& o,
+bool Endpoint::on_input(tcp::ConnId id, const tcp::wire::Header& h, const tcp::wire::Options& o,
                         uint32_t len, uint64_t) {
-    Conn* c = find(id);
-    if (c == nullptr) {
+    // Named pointers, not a structured binding: the lambda below captures them (clang < 16).
+    auto found = find_subflow(id);
+    Conn* c = found.first;
+    Subflow* sf = found.second;
+    if (c == nullptr || sf == nullptr) {
         return false;
     }
     Parsed p = parse_all(o);
     if (p.bad) {
         counters_.add(Counter::option_parse_errors);
     }
-    if (!c->rx) {
+    if (sf->need_abort) {
+        return true;  // a RST follows from poll()
+    }
+    if (sf->join && sf->state == SubflowState::joining) {
+        if (!join_input(*c, *sf, o)) {
+            return true;  // stays attached: poll() resets it
+        }
+    } else if (!c->rx) {
         // Third ACK, or the first data if that was lost (22/24-byte form): both keys echoed.
         if (!p.cap || !p.cap->sender_key || !p.cap->receiver_key) {
             counters_.add(Counter::fallback_third_ack);
-            forget(id);
+            forget(c->id);
             return false;
         }
         if (*p.cap->receiver_key != c->local.key) {
             counters_.add(Counter::fallback_bad_key);
-            forget(id);
+            forget(c->id);
             return false;
         }
-        complete_handshake(*c, *p.cap);
+        complete_handshake(*c, *p.cap, conn_window(eng_, id, h));
         queue(*c);
         c->need_pump = true;
     }
+    if (p.prio && p.prio->backup != sf->backup) {
+        // §3.3.8: the peer asks braid to (not) send on this subflow; it rides on the subflow
+        // it concerns (the address-ID form is not supported: Linux sends this one).
+        sf->backup = p.prio->backup;
+        counters_.add(Counter::mp_prio);
+        c->need_pump = true;
+        queue(*c);
+    }
+    if (!c->rx) {
+        return true;
+    }
+    const SubflowId idx = sf->index;
     auto handle = [&](const RxResult& r) {
         switch (r.error) {
             case RxError::checksum_failed:
@@ -299,34 +480,34 @@ bool Endpoint::on_input(tcp::ConnId id, const tcp::wire::Header&, const tcp::wir
         }
     };
     // MP_CAPABLE with data (the peer's first data): the mapping DSN = IDSN + 1, SSN = 1.
-    if (p.cap && p.cap->data_len && len > 0) {
+    if (!sf->join && p.cap && p.cap->data_len && len > 0) {
         wire::DssMapping m;
         m.dsn = c->remote.idsn + 1;
         m.ssn = 1;
         m.data_len = *p.cap->data_len;
         m.checksum = p.cap->checksum;
-        handle(c->rx->on_mapping(0, m, false));
+        handle(c->rx->on_mapping(idx, m, false));
     }
     if (p.dss) {
         if (p.dss->data_ack) {
-            AckStatus s =
-                c->tx->on_data_ack(*p.dss->data_ack, p.dss->data_ack8, single_subflow_window);
-            if (s == AckStatus::advanced) {
+            AckStatus st =
+                c->tx->on_data_ack(*p.dss->data_ack, p.dss->data_ack8, conn_window(eng_, id, h));
+            if (st == AckStatus::advanced) {
                 c->need_pump = true;
                 queue(*c);
             }
             // Everything but our DATA_FIN acknowledged: the segment that carried the DATA_FIN
             // may be lost (it rode on a bare ACK); each peer segment gets it again.
             if (c->fin_dsn && !c->tx->fin_acked() && c->tx->snd_una() == *c->fin_dsn && len > 0) {
-                c->need_ack = true;
+                sf->need_ack = true;
                 queue(*c);
             }
-            if (c->tx->fin_acked() && !c->subflow_closed) {
+            if (c->tx->fin_acked() && !c->subflows_closed) {
                 queue(*c);
             }
         }
         if (p.dss->mapping) {
-            handle(c->rx->on_mapping(0, *p.dss->mapping, p.dss->data_fin));
+            handle(c->rx->on_mapping(idx, *p.dss->mapping, p.dss->data_fin));
         }
     }
     if (c->rx->fin_received() && !c->peer_fin_told) {
@@ -337,17 +518,18 @@ bool Endpoint::on_input(tcp::ConnId id, const tcp::wire::Header&, const tcp::wir
     return true;
 }
 
-void Endpoint::on_data(tcp::ConnId id, tcp::Seq seq, rte_mbuf* payload, uint32_t, uint64_t) {
-    Conn* c = find(id);
-    if (c == nullptr || !c->rx) {
+void Endpoint::on_data(tcp::ConnId id, tcp::Seq seq, rte_mbuf* payload, uint32_t len, uint64_t) {
+    auto [c, sf] = find_subflow(id);
+    if (c == nullptr || sf == nullptr || !c->rx || sf->state == SubflowState::joining) {
         counters_.add(Counter::data_before_keys);
         rte_pktmbuf_free(payload);
         return;
     }
-    uint32_t ssn = seq.raw() - c->irs.raw();
+    sf->bytes_in += len;
+    uint32_t ssn = seq.raw() - sf->irs.raw();
     for (rte_mbuf* s = payload; s != nullptr; s = s->next) {
         std::span<const uint8_t> b(rte_pktmbuf_mtod(s, const uint8_t*), s->data_len);
-        RxResult r = c->rx->on_data(0, ssn, b);
+        RxResult r = c->rx->on_data(sf->index, ssn, b);
         ssn += s->data_len;
         if (r.error == RxError::checksum_failed) {
             counters_.add(Counter::reset_checksum);
@@ -379,12 +561,23 @@ void Endpoint::on_data(tcp::ConnId id, tcp::Seq seq, rte_mbuf* payload, uint32_t
 
 void Endpoint::on_output(tcp::ConnId id, const tcp::wire::Header& h, tcp::wire::Options& o,
                          const rte_mbuf* payload, uint32_t len, uint64_t) {
-    Conn* c = find(id);
-    if (c == nullptr) {
+    auto [c, sf] = find_subflow(id);
+    if (c == nullptr || sf == nullptr) {
         return;
     }
     if (h.has(tflag::syn)) {
-        c->iss = h.seq;
+        sf->iss = h.seq;
+        if (sf->join) {
+            // SYN/ACK: HMAC-B = HMAC(Key-B || Key-A, R-B || R-A), leftmost 64 bits (§3.2).
+            // braid never asks for backup itself: B is 0.
+            wire::MpJoinSynAck j;
+            j.address_id = sf->local_address_id;
+            j.nonce = sf->local_nonce;
+            j.truncated_hmac = crypto::join_synack_hmac(sha_, c->local.key, c->remote.key,
+                                                        sf->local_nonce, sf->remote_nonce);
+            emit_option(j, o);
+            return;
+        }
         wire::MpCapable cap;
         cap.flags = wire::capable_flag::hmac_sha256;
         if (c->checksums) {
@@ -394,15 +587,15 @@ void Endpoint::on_output(tcp::ConnId id, const tcp::wire::Header& h, tcp::wire::
         emit_option(cap, o);
         return;
     }
-    if (!c->rx) {
+    if (!c->rx || sf->state == SubflowState::joining) {
         return;
     }
     wire::Dss d;
     d.data_ack = c->rx->data_ack().raw();
     d.data_ack8 = true;
     if (len > 0) {
-        uint32_t ssn = h.seq.raw() - c->iss.raw();
-        for (const TxMap& m : c->txmaps) {
+        uint32_t ssn = h.seq.raw() - sf->iss.raw();
+        for (const TxMap& m : sf->txmaps) {
             if (ssn - m.ssn >= m.len) {
                 continue;
             }
@@ -439,8 +632,27 @@ void Endpoint::on_output(tcp::ConnId id, const tcp::wire::Header& h, tcp::wire::
 }
 
 uint32_t Endpoint::rcv_held(tcp::ConnId id) const {
-    const Conn* c = find(id);
-    return c == nullptr || !c->rx ? 0 : static_cast<uint32_t>(c->rx->buffered());
+    auto [c, sf] = find_subflow(id);
+    // In-order bytes the application has not read, not the out-of-order ones: those may wait
+    // for a hole on this very subflow, and closing its window on them would deadlock it (the
+    // Receiver bounds them by the connection-level window anyway).
+    return c == nullptr || !c->rx ? 0 : static_cast<uint32_t>(c->rx->readable());
+}
+
+uint32_t Endpoint::segment_limit(tcp::ConnId id, tcp::Seq seq) const {
+    // One DSS mapping per segment: a segment ends where the chunk (TxMap) its first byte
+    // belongs to ends, since the next chunk on this subflow may carry unrelated DSNs.
+    auto [c, sf] = find_subflow(id);
+    if (c == nullptr || sf == nullptr) {
+        return UINT32_MAX;
+    }
+    const uint32_t ssn = seq.raw() - sf->iss.raw();
+    for (const TxMap& m : sf->txmaps) {
+        if (ssn - m.ssn < m.len) {
+            return m.len - (ssn - m.ssn);
+        }
+    }
+    return UINT32_MAX;
 }
 
 uint32_t Endpoint::data_option_room(tcp::ConnId) const {
@@ -448,36 +660,118 @@ uint32_t Endpoint::data_option_room(tcp::ConnId) const {
 }
 
 void Endpoint::on_closed(tcp::ConnId id) {
-    forget(id);
+    auto [c, sf] = find_subflow(id);
+    subflow_conn_.erase(id);
+    if (c == nullptr || sf == nullptr) {
+        return;
+    }
+    const SubflowId idx = sf->index;
+    const bool carried = sf->state != SubflowState::joining;
+    std::erase_if(c->subflows, [id](const auto& s) { return s->id == id; });
+    if (c->subflows.empty()) {
+        forget(c->id);
+        return;
+    }
+    if (carried && c->rx) {
+        // §3.3.6: what it carried and the peer did not DATA_ACK goes out on the others; its
+        // partly received mappings arrive again the same way from the peer.
+        if (!c->subflows_closed) {
+            counters_.add(Counter::subflow_failed);
+        }
+        c->rx->remove_subflow(idx);
+        c->tx->reinject(idx);
+        c->need_pump = true;
+        queue(*c);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Engine work and events
 
+std::vector<Endpoint::Subflow*> Endpoint::candidates(Conn& c) {
+    struct Cand {
+        Subflow* s;
+        bool backup;
+        bool no_room;
+        uint32_t srtt;
+    };
+    std::vector<Cand> v;
+    bool any_regular = false;
+    for (auto& s : c.subflows) {
+        if (s->state != SubflowState::established || s->need_abort) {
+            continue;
+        }
+        if (s->stalled && c.subflows.size() > 1) {
+            continue;  // check_stalls() lets it back in once an ACK moves it
+        }
+        auto info = eng_.describe(s->id);
+        if (!info ||
+            (info->state != tcp::State::established && info->state != tcp::State::close_wait)) {
+            continue;
+        }
+        any_regular = any_regular || !s->backup;
+        // Congestion-window room: less queued on the subflow than its window holds.
+        bool no_room = info->snd_buffered >= info->cwnd;
+        v.push_back({s.get(), s->backup, no_room, info->srtt_us});
+    }
+    // §3.2 B: a backup subflow carries data only if no other subflow can.
+    std::stable_sort(v.begin(), v.end(), [](const Cand& a, const Cand& b) {
+        if (a.backup != b.backup) {
+            return !a.backup;
+        }
+        if (a.no_room != b.no_room) {
+            return !a.no_room;
+        }
+        return a.srtt < b.srtt;
+    });
+    std::vector<Subflow*> r;
+    for (const Cand& x : v) {
+        if (x.backup && any_regular) {
+            continue;
+        }
+        r.push_back(x.s);
+    }
+    return r;
+}
+
 void Endpoint::pump(Conn& c, uint64_t now_us) {
-    if (!c.tx || c.subflow_closed) {
+    if (!c.tx || c.subflows_closed) {
         return;
     }
-    const tcp::ConnId id = c.id;
     const uint32_t room = mbuf_room(cfg_.data_pool);
+    const tcp::ConnId cid = c.id;
     while (true) {
-        uint32_t space = eng_.send_space(id);
-        if (space == 0) {
-            if (c.tx->unsent() > 0) {
-                eng_.want_writable(id);
-            }
-            return;
-        }
+        // The mbuf first: a chunk taken from the Sender must go out.
         rte_mbuf* m = rte_pktmbuf_alloc(cfg_.data_pool);
         if (m == nullptr) {
             counters_.add(Counter::no_mbuf);
             return;
         }
-        std::optional<Chunk> ch = c.tx->next(0, c.tx_ssn, std::min(space, room));
-        if (!ch) {
+        std::vector<Subflow*> cands = candidates(c);
+        Subflow* sf = nullptr;
+        std::optional<Chunk> ch;
+        uint32_t space = 0;
+        for (Subflow* s : cands) {
+            space = eng_.send_space(s->id);
+            if (space == 0) {
+                continue;
+            }
+            ch = c.tx->next(s->index, s->tx_ssn, std::min(space, room));
+            if (ch) {
+                sf = s;
+                break;
+            }
+        }
+        if (sf == nullptr) {
             rte_pktmbuf_free(m);
+            if (c.tx->unsent() > 0 || space == 0) {
+                for (Subflow* s : cands) {
+                    eng_.want_writable(s->id);
+                }
+            }
             return;
         }
+        const tcp::ConnId id = sf->id;
         uint32_t n = static_cast<uint32_t>(ch->bytes.size());
         if (ch->data_fin) {
             c.fin_dsn = DataSeq(ch->mapping.dsn + n);
@@ -485,7 +779,7 @@ void Endpoint::pump(Conn& c, uint64_t now_us) {
             // the subflow: poll() sends the DATA_FIN again until it is DATA_ACKed.
             c.fin_backoff_us = fin_retry_initial_us;
             c.fin_retry_us = now_us + c.fin_backoff_us;
-            fin_wait_.push_back(id);
+            fin_wait_.push_back(cid);
         }
         if (n == 0) {
             rte_pktmbuf_free(m);
@@ -495,21 +789,23 @@ void Endpoint::pump(Conn& c, uint64_t now_us) {
         }
         std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(n)), ch->bytes.data(), n);
         // The mapping first: the segments eng_.send() emits look it up.
-        if (!c.txmaps.empty() && c.txmaps.back().ssn + c.txmaps.back().len == c.tx_ssn &&
-            c.txmaps.back().dsn + c.txmaps.back().len == ch->mapping.dsn) {
-            c.txmaps.back().len += n;
+        if (!sf->txmaps.empty() && sf->txmaps.back().ssn + sf->txmaps.back().len == sf->tx_ssn &&
+            sf->txmaps.back().dsn + sf->txmaps.back().len == ch->mapping.dsn) {
+            sf->txmaps.back().len += n;
         } else {
-            c.txmaps.push_back({c.tx_ssn, ch->mapping.dsn, n});
+            sf->txmaps.push_back({sf->tx_ssn, ch->mapping.dsn, n});
         }
-        c.tx_ssn += n;
+        sf->tx_ssn += n;
+        sf->bytes_out += n;
         if (eng_.send(id, m, now_us) == 0) {
             rte_pktmbuf_free(m);  // the subflow stopped taking data (closing): nothing more
+            c.tx->reinject(sf->index);
             return;
         }
-        // Ranges the peer DATA_ACKed are never sent again on this single subflow.
-        while (c.txmaps.size() > 1 &&
-               DataSeq(c.txmaps.front().dsn + c.txmaps.front().len) <= c.tx->snd_una()) {
-            c.txmaps.pop_front();
+        // Ranges the peer DATA_ACKed are never sent again on this subflow.
+        while (sf->txmaps.size() > 1 &&
+               DataSeq(sf->txmaps.front().dsn + sf->txmaps.front().len) <= c.tx->snd_una()) {
+            sf->txmaps.pop_front();
         }
         update_state(c);
     }
@@ -532,26 +828,104 @@ void Endpoint::update_state(Conn& c) {
 }
 
 void Endpoint::on_engine_event(const tcp::Event& e) {
-    Conn* c = find(e.conn);
-    if (c == nullptr) {
+    auto [c, sf] = find_subflow(e.conn);
+    if (c == nullptr || sf == nullptr) {
         events_(e);
         return;
     }
+    tcp::Event out = e;
+    out.conn = c->id;
     switch (e.kind) {
         case tcp::EventKind::readable:
             return;  // the subflow's bytes are this layer's; readable comes from on_data
+        case tcp::EventKind::established:
+            if (sf->join) {
+                return;  // part of its connection, not a new one for the application
+            }
+            events_(out);
+            return;
         case tcp::EventKind::writable:
             c->need_pump = true;
             queue(*c);
-            events_(e);
+            events_(out);
             return;
-        default:
-            events_(e);
+        case tcp::EventKind::closed:
+        case tcp::EventKind::reset:
+            // The connection lives while another subflow does (§3.3.6, §3.6); the last one's
+            // end is the connection's (on_closed follows and forgets it).
+            if (c->subflows.size() > 1) {
+                return;
+            }
+            if (c->state == ConnState::closed) {
+                // Both DATA_FINs exchanged and acknowledged: the connection ended normally,
+                // however its last subflow went (e.g. reset after its path died).
+                out.kind = tcp::EventKind::closed;
+                out.reason = tcp::CloseReason::normal;
+            }
+            events_(out);
             return;
     }
 }
 
+void Endpoint::abort_subflows(Conn& c, uint64_t now_us) {
+    std::vector<tcp::ConnId> ids;
+    for (const auto& s : c.subflows) {
+        ids.push_back(s->id);
+    }
+    const tcp::ConnId cid = c.id;
+    // The last abort's reset event reaches the application (the others are swallowed while a
+    // subflow is left); each on_closed removes its subflow.
+    for (tcp::ConnId sid : ids) {
+        eng_.abort(sid, now_us);
+    }
+    forget(cid);
+}
+
+void Endpoint::check_stalls(uint64_t now_us) {
+    if (now_us < next_stall_check_us_) {
+        return;
+    }
+    next_stall_check_us_ = now_us + stall_check_us;
+    for (auto& [cid, c] : conns_) {
+        if (c->subflows.size() < 2 || !c->tx) {
+            continue;
+        }
+        for (auto& s : c->subflows) {
+            if (s->state == SubflowState::joining) {
+                continue;
+            }
+            auto info = eng_.describe(s->id);
+            if (!info) {
+                continue;
+            }
+            if (c->state == ConnState::closed && info->backoff >= stall_backoffs) {
+                // Both DATA_FINs are through: nothing is left for it to carry, and its FIN
+                // would wait out R2 (minutes) on a dead path while the application's close
+                // waits for the last subflow. RST it.
+                s->need_abort = true;
+                queue(*c);
+                continue;
+            }
+            if (s->state != SubflowState::established) {
+                continue;
+            }
+            if (!s->stalled && info->backoff >= stall_backoffs) {
+                s->stalled = true;
+                counters_.add(Counter::subflow_stalled);
+                c->tx->reinject(s->index);
+                c->need_pump = true;
+                queue(*c);
+            } else if (s->stalled && info->backoff == 0) {
+                s->stalled = false;
+                c->need_pump = true;
+                queue(*c);
+            }
+        }
+    }
+}
+
 void Endpoint::poll(uint64_t now_us) {
+    check_stalls(now_us);
     for (auto it = fin_wait_.begin(); it != fin_wait_.end();) {
         Conn* c = find(*it);
         if (c == nullptr || !c->tx || c->tx->fin_acked()) {
@@ -561,7 +935,12 @@ void Endpoint::poll(uint64_t now_us) {
         if (now_us >= c->fin_retry_us) {
             c->fin_backoff_us = std::min(c->fin_backoff_us * 2, fin_retry_max_us);
             c->fin_retry_us = now_us + c->fin_backoff_us;
-            c->need_ack = true;
+            for (auto& s : c->subflows) {
+                if (s->state == SubflowState::established) {
+                    s->need_ack = true;
+                    break;  // one copy is enough
+                }
+            }
             queue(*c);
         }
         ++it;
@@ -575,8 +954,23 @@ void Endpoint::poll(uint64_t now_us) {
                 continue;
             }
             if (c->need_abort) {
-                eng_.abort(id, now_us);  // RST; on_closed forgets the connection
-                forget(id);
+                abort_subflows(*c, now_us);  // RSTs; the connection is forgotten
+                continue;
+            }
+            // Subflows refused after the handshake (bad HMAC-A): RST, the others go on.
+            std::vector<tcp::ConnId> dead;
+            for (const auto& s : c->subflows) {
+                if (s->need_abort) {
+                    dead.push_back(s->id);
+                }
+            }
+            for (tcp::ConnId sid : dead) {
+                eng_.abort(sid, now_us);  // on_closed removes it (maybe the connection too)
+                if ((c = find(id)) == nullptr) {
+                    break;
+                }
+            }
+            if (c == nullptr) {
                 continue;
             }
             if (c->need_pump) {
@@ -586,16 +980,28 @@ void Endpoint::poll(uint64_t now_us) {
                     continue;
                 }
             }
-            if (c->need_ack) {
-                c->need_ack = false;
-                eng_.ack_now(id, now_us);
-                if ((c = find(id)) == nullptr) {
-                    continue;
+            std::vector<tcp::ConnId> acks;
+            for (auto& s : c->subflows) {
+                if (s->need_ack) {
+                    s->need_ack = false;
+                    acks.push_back(s->id);
                 }
+            }
+            for (tcp::ConnId sid : acks) {
+                eng_.ack_now(sid, now_us);
+            }
+            if ((c = find(id)) == nullptr) {
+                continue;
             }
             if (c->need_window) {
                 c->need_window = false;
-                eng_.window_update(id, now_us);
+                std::vector<tcp::ConnId> ids;
+                for (const auto& s : c->subflows) {
+                    ids.push_back(s->id);
+                }
+                for (tcp::ConnId sid : ids) {
+                    eng_.window_update(sid, now_us);
+                }
                 if ((c = find(id)) == nullptr) {
                     continue;
                 }
@@ -604,14 +1010,24 @@ void Endpoint::poll(uint64_t now_us) {
                 c->wants_writable = false;
                 events_({tcp::EventKind::writable, id, 0, tcp::CloseReason::normal});
             }
-            if (c->tx && c->tx->fin_acked() && !c->subflow_closed) {
-                // §3.3.3: our DATA_FIN is acknowledged: FIN on the subflow. The peer may
+            if (c->tx && c->tx->fin_acked() && !c->subflows_closed) {
+                // §3.3.3: our DATA_FIN is acknowledged: FIN on every subflow. The peer may
                 // still send (its DATA_FIN ends that) unless the application closed.
-                c->subflow_closed = true;
-                if (c->app_closed) {
-                    eng_.close(id, now_us);
-                } else {
-                    eng_.shutdown_write(id, now_us);
+                c->subflows_closed = true;
+                std::vector<tcp::ConnId> ids;
+                for (auto& s : c->subflows) {
+                    if (s->state == SubflowState::established) {
+                        s->state = SubflowState::closing;
+                    }
+                    ids.push_back(s->id);
+                }
+                const bool app_closed = c->app_closed;
+                for (tcp::ConnId sid : ids) {
+                    if (app_closed) {
+                        eng_.close(sid, now_us);
+                    } else {
+                        eng_.shutdown_write(sid, now_us);
+                    }
                 }
             }
         }
@@ -661,11 +1077,16 @@ uint32_t Endpoint::send_space(tcp::ConnId id) const {
 
 void Endpoint::want_writable(tcp::ConnId id) {
     // The connection-level buffer frees on DATA_ACKs (poll() tells the application then), the
-    // subflow's on subflow ACKs (its writable event, passed on).
-    if (Conn* c = find(id)) {
-        c->wants_writable = true;
+    // subflows' on subflow ACKs (their writable events, passed on).
+    Conn* c = find(id);
+    if (c == nullptr) {
+        eng_.want_writable(id);
+        return;
     }
-    eng_.want_writable(id);
+    c->wants_writable = true;
+    for (const auto& s : c->subflows) {
+        eng_.want_writable(s->id);
+    }
 }
 
 rte_mbuf* Endpoint::recv(tcp::ConnId id, uint64_t now_us) {
@@ -698,7 +1119,8 @@ rte_mbuf* Endpoint::recv(tcp::ConnId id, uint64_t now_us) {
             head->pkt_len += n;
         }
     }
-    eng_.window_update(id, now_us);
+    c->need_window = true;
+    queue(*c);
     poll(now_us);
     return head;
 }
@@ -744,8 +1166,49 @@ void Endpoint::close(tcp::ConnId id, uint64_t now_us) {
 }
 
 void Endpoint::abort(tcp::ConnId id, uint64_t now_us) {
-    eng_.abort(id, now_us);  // RST on the subflow (MP_FASTCLOSE not sent yet)
-    forget(id);
+    Conn* c = find(id);
+    if (c == nullptr) {
+        eng_.abort(id, now_us);
+        return;
+    }
+    abort_subflows(*c, now_us);  // RST on every subflow (MP_FASTCLOSE not sent yet)
+}
+
+std::optional<tcp::State> Endpoint::state(tcp::ConnId id) const {
+    const Conn* c = find(id);
+    if (c == nullptr) {
+        return eng_.state(id);
+    }
+    if (auto st = eng_.state(id)) {
+        return st;
+    }
+    for (const auto& s : c->subflows) {
+        if (s->state != SubflowState::joining) {
+            if (auto st = eng_.state(s->id)) {
+                return st;
+            }
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<tcp::ConnId> Endpoint::accept(tcp::ListenerId l) {
+    while (auto id = eng_.accept(l)) {
+        auto [c, sf] = find_subflow(*id);
+        if (c != nullptr && sf != nullptr && sf->join) {
+            continue;  // a subflow of a connection the application has already
+        }
+        return id;
+    }
+    return std::nullopt;
+}
+
+std::optional<tcp::ConnId> Endpoint::find_token(uint32_t local_token) const {
+    auto id = tokens_.find(local_token);
+    if (!id || find(*id) == nullptr) {
+        return std::nullopt;
+    }
+    return id;
 }
 
 std::optional<ConnSummary> Endpoint::describe(tcp::ConnId id) const {
@@ -753,8 +1216,41 @@ std::optional<ConnSummary> Endpoint::describe(tcp::ConnId id) const {
     if (c == nullptr) {
         return std::nullopt;
     }
-    return ConnSummary{c->id, c->local.token, c->remote.token, c->state,
-                       1,     c->checksums,   c->bytes_in,     c->bytes_out};
+    return ConnSummary{c->id,
+                       c->local.token,
+                       c->remote.token,
+                       c->state,
+                       static_cast<uint32_t>(c->subflows.size()),
+                       c->checksums,
+                       c->bytes_in,
+                       c->bytes_out};
+}
+
+std::vector<SubflowSummary> Endpoint::subflows(tcp::ConnId id) const {
+    std::vector<SubflowSummary> v;
+    const Conn* c = find(id);
+    if (c == nullptr) {
+        return v;
+    }
+    for (const auto& s : c->subflows) {
+        SubflowSummary x{};
+        x.id = s->id;
+        x.index = s->index;
+        x.tuple = s->tuple;
+        x.state = s->state;
+        x.join = s->join;
+        x.backup = s->backup;
+        x.stalled = s->stalled;
+        x.remote_address_id = s->remote_address_id;
+        if (auto info = eng_.describe(s->id)) {
+            x.srtt_us = info->srtt_us;
+            x.cwnd = info->cwnd;
+        }
+        x.bytes_in = s->bytes_in;
+        x.bytes_out = s->bytes_out;
+        v.push_back(x);
+    }
+    return v;
 }
 
 std::vector<ConnSummary> Endpoint::describe_all() const {
@@ -770,6 +1266,16 @@ std::array<uint32_t, static_cast<size_t>(ConnState::count)> Endpoint::connection
     std::array<uint32_t, static_cast<size_t>(ConnState::count)> n{};
     for (const auto& [id, c] : conns_) {
         ++n[static_cast<size_t>(c->state)];
+    }
+    return n;
+}
+
+std::array<uint32_t, static_cast<size_t>(SubflowState::count)> Endpoint::subflows_by_state() const {
+    std::array<uint32_t, static_cast<size_t>(SubflowState::count)> n{};
+    for (const auto& [id, c] : conns_) {
+        for (const auto& s : c->subflows) {
+            ++n[static_cast<size_t>(s->state)];
+        }
     }
     return n;
 }

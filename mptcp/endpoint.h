@@ -16,7 +16,17 @@
 //   - send: application bytes go to mptcp::Sender, which hands out DSN ranges; they are queued
 //     on the subflow as mbufs, and every data segment the subflow sends (retransmissions too)
 //     carries the DSS mapping of exactly its bytes (Linux wants a mapping per segment).
-//   - DATA_FIN both ways; once braid's DATA_FIN is DATA_ACKed the subflow is closed with FIN.
+//   - DATA_FIN both ways; once braid's DATA_FIN is DATA_ACKed the subflows are closed with FIN.
+//   - more subflows (MP_JOIN, §3.2): a SYN with MP_JOIN is matched to its connection by token
+//     (refuse_syn() answers an unknown token, a connection not established or at its subflow
+//     limit, and any join while the listener is under SYN-cookie pressure with a RST: joins are
+//     never stateless), the SYN/ACK carries the truncated HMAC-B and braid's nonce, the third
+//     ACK's HMAC-A is checked (bad: RST) and answered at once (the "4th ACK"). Every subflow
+//     feeds the one Receiver; new data goes to the non-backup subflow with the lowest RTT that
+//     has congestion-window room; a subflow that dies (RST, timeout) has its un-DATA_ACKed data
+//     reinjected on the others and the connection lives on while one subflow does (§3.3.6).
+//     The application still names the connection by its initial subflow's ConnId (ConnIds are
+//     never reused by the engine), even after that subflow is gone.
 //
 // Engine work decided inside a hook call (send more, an ACK to carry a DATA_FIN, a reset) is
 // queued and done by poll(), which the owner calls after every engine call (the hook must not
@@ -75,7 +85,8 @@ struct EndpointConfig {
     uint32_t rcv_buf = 256 * 1024;     // connection-level receive buffer
     uint32_t snd_buf = 256 * 1024;     // connection-level send buffer (§3.3.4: >= rcv side)
     std::array<uint8_t, 16> secret{};  // SYN-cookie key derivation
-    std::function<uint64_t()> rng;     // keys; required
+    std::function<uint64_t()> rng;     // keys and MP_JOIN nonces; required
+    uint32_t max_subflows = 4;         // live subflows per connection (the initial one counts)
 };
 
 // clang-format off
@@ -95,6 +106,34 @@ enum class ConnState : uint8_t {
         count
 };
 std::string_view to_string(ConnState s);
+
+// clang-format off
+#define BRAID_MPTCP_SUBFLOW_STATES(X)                                                      \
+    X(joining,     "JOINING")      /* MP_JOIN SYN/ACK sent, the third ACK's HMAC-A not yet */ \
+    X(established, "ESTABLISHED")  /* may carry data */                                      \
+    X(closing,     "CLOSING")      /* FIN sent on it after our DATA_FIN was DATA_ACKed */
+// clang-format on
+
+enum class SubflowState : uint8_t {
+#define BRAID_X(name, text) name,
+    BRAID_MPTCP_SUBFLOW_STATES(BRAID_X)
+#undef BRAID_X
+        count
+};
+std::string_view to_string(SubflowState s);
+
+struct SubflowSummary {
+    tcp::ConnId id;  // the engine connection
+    SubflowId index;
+    tcp::FourTuple tuple;
+    SubflowState state;
+    bool join;     // opened with MP_JOIN (false: the initial MP_CAPABLE subflow)
+    bool backup;   // the peer asked braid to use it only when no other works (B, MP_PRIO)
+    bool stalled;  // RTOs without progress: avoided, its data reinjected on the others
+    uint8_t remote_address_id;
+    uint32_t srtt_us, cwnd;
+    uint64_t bytes_in, bytes_out;  // payload bytes received / queued for sending on it
+};
 
 struct ConnSummary {
     tcp::ConnId id;  // the initial subflow
@@ -134,12 +173,22 @@ public:
     void abort(tcp::ConnId c, uint64_t now_us);
 
     bool is_mptcp(tcp::ConnId c) const { return conns_.contains(c); }
+    // The application's view of a connection's TCP state: an MPTCP connection is as alive as
+    // its initial subflow, or any other subflow once that one is gone.
+    std::optional<tcp::State> state(tcp::ConnId c) const;
+    // Engine::accept() without the MP_JOIN subflows (they belong to their connection).
+    std::optional<tcp::ConnId> accept(tcp::ListenerId l);
+    std::optional<tcp::ConnId> find_token(uint32_t local_token) const;
+    std::vector<SubflowSummary> subflows(tcp::ConnId c) const;
+    std::array<uint32_t, static_cast<size_t>(SubflowState::count)> subflows_by_state() const;
     std::optional<ConnSummary> describe(tcp::ConnId c) const;
     std::vector<ConnSummary> describe_all() const;
     std::array<uint32_t, static_cast<size_t>(ConnState::count)> connections_by_state() const;
     const Counters& counters() const { return counters_; }
 
     // --- tcp::ConnHook ---------------------------------------------------------------------
+    bool refuse_syn(const tcp::FourTuple& t, const tcp::wire::Header& h,
+                    const tcp::wire::Options& o, bool cookie_pressure) override;
     bool on_syn(tcp::ConnId c, const tcp::FourTuple& t, const tcp::wire::Header& h,
                 const tcp::wire::Options& o, uint64_t now_us) override;
     void on_cookie_syn_ack(const tcp::FourTuple& t, uint32_t isn, const tcp::wire::Options& syn,
@@ -154,6 +203,7 @@ public:
                    const rte_mbuf* payload, uint32_t len, uint64_t now_us) override;
     uint32_t rcv_held(tcp::ConnId c) const override;
     uint32_t data_option_room(tcp::ConnId c) const override;
+    uint32_t segment_limit(tcp::ConnId c, tcp::Seq seq) const override;
     void on_closed(tcp::ConnId c) override;
 
 private:
@@ -163,39 +213,70 @@ private:
         uint64_t dsn;
         uint32_t len;
     };
-    struct Conn {
+    struct Subflow {
         tcp::ConnId id = 0;
+        SubflowId index = 0;
+        tcp::FourTuple tuple;
+        SubflowState state = SubflowState::joining;
+        bool join = false;
+        bool backup = false;
+        uint8_t remote_address_id = 0;
+        uint8_t local_address_id = 0;
+        uint32_t local_nonce = 0, remote_nonce = 0;
+        tcp::Seq iss, irs;
+        uint32_t tx_ssn = 1;  // relative SSN of the next byte queued on the subflow
+        std::deque<TxMap> txmaps;
+        bool need_ack = false, need_abort = false;
+        bool stalled = false;  // RTOs without progress: its data reinjected, new data avoids it
+        uint64_t bytes_in = 0, bytes_out = 0;
+    };
+    struct Conn {
+        tcp::ConnId id = 0;  // the initial subflow's: the application's name for it
         ConnState state = ConnState::handshake;
         crypto::KeyMaterial local;
         crypto::KeyMaterial remote;
         bool checksums = false;
         bool syn_asked_checksums = false;
-        tcp::Seq iss, irs;
         std::optional<Receiver> rx;
         std::optional<Sender> tx;
-        uint32_t tx_ssn = 1;  // relative SSN of the next byte queued on the subflow
-        std::deque<TxMap> txmaps;
-        std::optional<DataSeq> fin_dsn;  // our DATA_FIN's DSN once handed to the subflow
-        bool fin_to_send = false;        // the DATA_FIN waits for a segment to carry it
+        std::vector<std::unique_ptr<Subflow>> subflows;  // live ones
+        SubflowId next_index = 1;        // never reused (Sender/Receiver keep per-index state)
+        std::optional<DataSeq> fin_dsn;  // our DATA_FIN's DSN once handed to a subflow
         bool app_closed = false;         // close(): received data is discarded
-        bool subflow_closed = false;     // FIN on the subflow after our DATA_FIN was acked
+        bool subflows_closed = false;    // FIN on the subflows after our DATA_FIN was acked
         bool peer_fin_told = false;      // the application got `readable` for the DATA_FIN
         bool wants_writable = false;     // want_writable(): `writable` once send_space() > 0
         uint64_t fin_retry_us = 0;       // when our un-DATA_ACKed DATA_FIN goes out again
         uint64_t fin_backoff_us = 0;
-        bool need_pump = false, need_ack = false, need_abort = false, need_window = false;
+        bool need_pump = false, need_abort = false, need_window = false;
         uint64_t bytes_in = 0, bytes_out = 0;
+
+        Subflow* subflow(tcp::ConnId sid);
+        const Subflow* subflow(tcp::ConnId sid) const;
+    };
+    struct JoinCheck {
+        Conn* conn = nullptr;
+        std::optional<wire::MpJoinSyn> syn;
+        std::optional<Counter> refused;
     };
 
     Conn* find(tcp::ConnId c);
     const Conn* find(tcp::ConnId c) const;
-    Conn& create(tcp::ConnId c, const crypto::KeyMaterial& k);
+    // The connection a subflow (engine connection) belongs to, and the subflow.
+    std::pair<Conn*, Subflow*> find_subflow(tcp::ConnId sid);
+    std::pair<const Conn*, const Subflow*> find_subflow(tcp::ConnId sid) const;
+    Conn& create(tcp::ConnId c, const tcp::FourTuple& t, const crypto::KeyMaterial& k);
     void forget(tcp::ConnId c);
     void queue(Conn& c);
+    JoinCheck check_join(const tcp::wire::Options& o, bool cookie_pressure);
+    bool join_input(Conn& c, Subflow& s, const tcp::wire::Options& o);
+    // Subflows that may take new data now, best first (see the header comment).
+    std::vector<Subflow*> candidates(Conn& c);
     void pump(Conn& c, uint64_t now_us);
+    void abort_subflows(Conn& c, uint64_t now_us);
     void update_state(Conn& c);
     uint64_t cookie_key(const tcp::FourTuple& t, uint32_t isn) const;
-    bool complete_handshake(Conn& c, const wire::MpCapable& cap);
+    bool complete_handshake(Conn& c, const wire::MpCapable& cap, uint32_t window);
     void emit_option(const wire::Option& opt, tcp::wire::Options& o);
     void readable_event(Conn& c);
 
@@ -206,12 +287,20 @@ private:
     crypto::Sha256 sha_;
     Counters counters_{};
     std::unordered_map<tcp::ConnId, std::unique_ptr<Conn>> conns_;
+    std::unordered_map<tcp::ConnId, tcp::ConnId> subflow_conn_;  // subflow -> connection
     std::vector<tcp::ConnId> pending_;
-    std::vector<tcp::ConnId> fin_wait_;  // our DATA_FIN sent, not DATA_ACKed: retried by poll()
+    std::vector<tcp::ConnId> fin_wait_;
+    uint64_t next_stall_check_us_ = 0;
+    void check_stalls(uint64_t now_us);  // our DATA_FIN sent, not DATA_ACKed: retried by poll()
 };
 
 // First re-send of a DATA_FIN the peer has not DATA_ACKed (doubling, at most fin_retry_max_us).
 inline constexpr uint64_t fin_retry_initial_us = 1'000'000;
 inline constexpr uint64_t fin_retry_max_us = 30'000'000;
+// A subflow whose RTO fired this many times in a row without progress counts as stalled while
+// another subflow works: its un-DATA_ACKed data goes out on the others (§3.3.6), new data
+// avoids it until an ACK moves it again. Checked every stall_check_us.
+inline constexpr uint32_t stall_backoffs = 2;
+inline constexpr uint64_t stall_check_us = 100'000;
 
 }  // namespace braid::mptcp

@@ -504,7 +504,7 @@ bool Connection::process_ack(const wire::Header& h, const wire::Options& o, uint
                 // RFC 6582 §3.2 step 5: partial ACK, retransmit the next hole, deflate.
                 newreno_inflation = newreno_inflation > acked ? newreno_inflation - acked : 0;
                 newreno_inflation += snd_mss;
-                uint32_t l = std::min(snd_mss, seq_span(snd_una, snd_end()));
+                uint32_t l = hook_cap(snd_una, std::min(snd_mss, seq_span(snd_una, snd_end())));
                 if (l > 0) {
                     emit_data(snd_una, l, false, now_us);
                     eng.count(Counter::retransmissions);
@@ -584,7 +584,7 @@ void Connection::enter_recovery(uint64_t now_us) {
     } else {
         eng.count(Counter::newreno_recoveries);
         newreno_inflation = dup_thresh * snd_mss;
-        uint32_t l = std::min(snd_mss, seq_span(snd_una, snd_end()));
+        uint32_t l = hook_cap(snd_una, std::min(snd_mss, seq_span(snd_una, snd_end())));
         if (l > 0) {
             emit_data(snd_una, l, false, now_us);
             eng.count(Counter::retransmissions);
@@ -1106,7 +1106,7 @@ bool Connection::sack_next_seg(Seq& seq, uint32_t& len, bool& is_new) const {
     Seq hole_end;
     // (1) lost, unSACKed, above HighRxt.
     if (first_hole(start, lost, seq, hole_end)) {
-        len = std::min(snd_mss, seq_span(seq, hole_end));
+        len = hook_cap(seq, std::min(snd_mss, seq_span(seq, hole_end)));
         is_new = false;
         return len > 0;
     }
@@ -1114,14 +1114,14 @@ bool Connection::sack_next_seg(Seq& seq, uint32_t& len, bool& is_new) const {
     uint32_t unsent = seq_span(snd_max, snd_end());
     if (unsent > 0 && seq_span(snd_una, snd_max) < snd_wnd) {
         seq = snd_max;
-        len = std::min({snd_mss, unsent, snd_wnd - seq_span(snd_una, snd_max)});
+        len = hook_cap(seq, std::min({snd_mss, unsent, snd_wnd - seq_span(snd_una, snd_max)}));
         is_new = true;
         return len > 0;
     }
     // (3) unSACKed bytes below the highest SACK, not yet retransmitted.
     if (!scoreboard.empty() &&
         first_hole(seq_max(start, lost), scoreboard.back().left, seq, hole_end)) {
-        len = std::min(snd_mss, seq_span(seq, hole_end));
+        len = hook_cap(seq, std::min(snd_mss, seq_span(seq, hole_end)));
         is_new = false;
         return len > 0;
     }
@@ -1209,6 +1209,7 @@ void Connection::output(uint64_t now_us, bool force_ack) {
                 if (!retransmit && len < snd_mss && nagle && snd_una < snd_max && !fin_queued) {
                     break;  // Nagle (§3.7.4)
                 }
+                len = hook_cap(snd_nxt, len);  // after the SWS/Nagle checks: never a stall
                 bool fin = fin_queued && snd_nxt + len == fin_seq;
                 if (!emit_data(snd_nxt, len, fin, now_us)) {
                     break;
@@ -1505,6 +1506,7 @@ ConnInfo Connection::info() const {
     i.rcv_buffered = rcv_buffered;
     i.rcv_buf_limit = rcv_buf_limit;
     i.retransmits = retransmits;
+    i.backoff = backoff;
     i.in_recovery = in_recovery;
     i.sack_ok = sack_ok;
     i.ts_ok = ts_ok;

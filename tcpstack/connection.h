@@ -2,6 +2,7 @@
 // to the engine: the API is Engine's (tcpstack/engine.h).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -111,6 +112,10 @@ private:
     void send_rst(Seq seq);
     void send_challenge_ack(uint64_t now_us);
     bool emit_data(Seq seq, uint32_t len, bool fin, uint64_t now_us);
+    // `len` capped where the hook wants a data segment to end (hook.h segment_limit).
+    uint32_t hook_cap(Seq seq, uint32_t len) const {
+        return hook != nullptr ? std::min(len, std::max(1u, hook->segment_limit(id, seq))) : len;
+    }
     void emit(uint8_t flags, Seq seq, rte_mbuf* payload, uint32_t len, uint64_t now_us);
     wire::Options syn_options(uint64_t now_us) const;
     uint16_t window_field(bool syn);

@@ -37,6 +37,7 @@ namespace braid::tcp {
     X(rst_sent_no_listener,     "RSTs sent: segment for no connection and no listener")          \
     X(rst_sent_abort,           "RSTs sent: local abort")                                         \
     X(rst_sent_bad_ack,         "RSTs sent: ACK in LISTEN/SYN-SENT/SYN-RECEIVED not acceptable") \
+    X(rst_sent_hook_refused,    "RSTs sent: SYN refused by the layer above (e.g. MP_JOIN, unknown token)") \
     X(rst_sent_data_after_close, "RSTs sent: data arrived after the application closed reading") \
     X(rst_received_established, "RSTs accepted in a synchronized state")                         \
     X(rst_received_syn_sent,    "RSTs accepted in SYN-SENT (connection refused)")                 \

@@ -287,6 +287,11 @@ void Engine::input_listen(Listener& l, const FourTuple& t, const wire::Header& h
     if (l.opts.mss_clamp != 0) {
         mss = std::min(mss, l.opts.mss_clamp);
     }
+    if (l.opts.hook != nullptr && l.opts.hook->refuse_syn(t, h, o, l.half_open >= l.opts.backlog)) {
+        rte_pktmbuf_free(payload);
+        send_rst_for(t, h, len, Counter::rst_sent_hook_refused);
+        return;
+    }
     if (l.half_open >= l.opts.backlog) {
         // RFC 4987 §3.6: no state; the SYN/ACK's ISN carries what the ACK needs. Window scale
         // and SACK survive only inside the timestamp (else they are not offered).

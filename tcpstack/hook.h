@@ -36,6 +36,13 @@ public:
     // sent yet). True: attach the connection.
     virtual bool on_syn(ConnId c, const FourTuple& t, const wire::Header& h, const wire::Options& o,
                         uint64_t now_us) = 0;
+    // Every SYN on a listener with this hook, before any state exists for it. True: refuse it
+    // with a RST (MPTCP: an MP_JOIN for an unknown token or a full connection). `cookie_pressure`:
+    // the listener is answering with SYN cookies now (a hook that needs state may refuse).
+    virtual bool refuse_syn(const FourTuple&, const wire::Header&, const wire::Options&,
+                            bool /*cookie_pressure*/) {
+        return false;
+    }
     // Stateless SYN/ACK (SYN cookie, RFC 4987): add options to `out` for the SYN `syn`; `isn` is
     // the cookie ISN the SYN/ACK carries. Nothing may be kept: the ACK must prove it all.
     virtual void on_cookie_syn_ack(const FourTuple& t, uint32_t isn, const wire::Options& syn,
@@ -55,6 +62,9 @@ public:
     // the 40 bytes. `payload` (may be nullptr) is the segment's data, for checksums.
     virtual void on_output(ConnId c, const wire::Header& h, wire::Options& o,
                            const rte_mbuf* payload, uint32_t len, uint64_t now_us) = 0;
+    // At most this many bytes from sequence `seq` on in one data segment (>= 1): MPTCP ends a
+    // segment where its DSS mapping ends (one mapping per segment).
+    virtual uint32_t segment_limit(ConnId, Seq) const { return UINT32_MAX; }
     // Bytes of this connection's stream the hook holds unread (shrinks the advertised window).
     virtual uint32_t rcv_held(ConnId c) const = 0;
     // Option bytes to keep free on data segments (the MSS shrinks by this much).

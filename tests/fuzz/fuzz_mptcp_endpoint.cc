@@ -4,7 +4,9 @@
 // options reach the endpoint as the datapath gives them), the script can synthesize the MPTCP
 // options a client sends: the third ACK echoing braid's last key, DSS with DATA_ACK / mappings /
 // DATA_FIN at fuzzed offsets from the client's IDSN, with or without checksums, so that the
-// fuzzer gets past the handshake into the data level.
+// fuzzer gets past the handshake into the data level; and MP_JOIN (a SYN with the token of
+// braid's last key, the third ACK with the HMAC-A for braid's last SYN/ACK nonce, or a wrong
+// one) and MP_PRIO, so that connections get several subflows that fail in any order.
 //
 // EAL comes up once (--no-huge, --no-pci, no device, --file-prefix braid-fuzz-mptcp-<pid>).
 // Invariants checked (abort on violation):
@@ -40,7 +42,9 @@ using namespace braid::tcp;
 namespace mw = braid::mptcp::wire;
 
 constexpr uint64_t client_key = 0x1122334455667788ULL;
-uint64_t last_key = 0;  // braid's key from the last MP_CAPABLE it sent
+uint64_t last_key = 0;         // braid's key from the last MP_CAPABLE it sent
+uint32_t last_join_nonce = 0;  // braid's nonce from the last MP_JOIN SYN/ACK it sent
+constexpr uint32_t client_nonce = 0x0badcafe;
 
 constexpr unsigned pool_size = 4095;
 rte_mempool* data_pool = nullptr;
@@ -78,6 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         cfg.default_snd_buf = 8192;
         uint64_t now = 1'000'000;
         last_key = 0;
+        last_join_nonce = 0;
         std::vector<Event> events;
         braid::mptcp::Endpoint* epp = nullptr;
         Engine eng(
@@ -94,6 +99,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                           "braid emitted an MPTCP option that does not parse");
                     if (auto* c = std::get_if<mw::MpCapable>(&*p.option); c && c->sender_key) {
                         last_key = *c->sender_key;
+                    }
+                    if (auto* j = std::get_if<mw::MpJoinSynAck>(&*p.option)) {
+                        last_join_nonce = j->nonce;
                     }
                     b = b.subspan(b[1]);
                 }
@@ -154,13 +162,38 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     std::array<uint8_t, 40> ob{};
                     size_t on = 0;
                     const uint8_t kind = r.u8();
-                    if (kind % 3 == 0) {  // raw bytes
+                    if (kind % 4 == 3) {  // MP_JOIN SYN / third ACK, or MP_PRIO
+                        braid::mptcp::crypto::Sha256 sha;
+                        std::optional<mw::Option> opt;
+                        if ((kind & 12) == 0) {
+                            mw::MpJoinSyn j;
+                            j.backup = (kind & 16) != 0;
+                            j.address_id = r.u8();
+                            j.token = braid::mptcp::crypto::key_material(sha, last_key).token ^
+                                      (kind & 32 ? r.u32() : 0);
+                            j.nonce = client_nonce;
+                            opt = j;
+                        } else if ((kind & 12) == 4) {
+                            mw::MpJoinAck a;
+                            a.hmac = braid::mptcp::crypto::join_ack_hmac(
+                                sha, client_key, last_key, client_nonce, last_join_nonce);
+                            a.hmac[0] ^= (kind & 32) ? 1 : 0;
+                            opt = a;
+                        } else {
+                            mw::MpPrio pr;
+                            pr.backup = (kind & 16) != 0;
+                            opt = pr;
+                        }
+                        if (auto n = mw::emit(*opt, ob)) {
+                            on = *n;
+                        }
+                    } else if (kind % 4 == 0) {  // raw bytes
                         auto raw = r.bytes(r.u8() % 41);
                         std::memcpy(ob.data(), raw.data(), raw.size());
                         on = raw.size();
                     } else {
                         std::optional<mw::Option> opt;
-                        if (kind % 3 == 1) {  // MP_CAPABLE: SYN form or the echo of the keys
+                        if (kind % 4 == 1) {  // MP_CAPABLE: SYN form or the echo of the keys
                             mw::MpCapable c;
                             c.flags = r.u8();
                             if (kind & 8) {
@@ -203,7 +236,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     rte_mbuf* p = braid::fuzz::payload(data_pool, r.u16() % 3000);
                     eng.input(t, h, parsed.options, p, now);
                     ep.poll(now);
-                    if (auto c = eng.accept(1)) {
+                    if (auto c = ep.accept(1)) {
                         ids.push_back(*c);
                     }
                     break;

@@ -28,7 +28,7 @@ inline tcp::FourTuple tuple_for(uint8_t k) {
     t.local = tcp::IpAddr::v4(198, 18, 0, 1);
     t.remote = tcp::IpAddr::v4(198, 18, 0, static_cast<uint8_t>(2 + (k >> 2 & 1)));
     t.local_port = (k & 2) ? 443 : 80;  // 80 listens; 443 is the active open's local port
-    t.remote_port = static_cast<uint16_t>(40000 + (k & 1));
+    t.remote_port = static_cast<uint16_t>(40000 + (k & 1) + (k >> 3 & 1) * 2);
     if (k & 2) {
         t.remote_port = 8080;
     }

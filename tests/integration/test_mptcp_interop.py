@@ -5,6 +5,12 @@ MPTCP echo service: the bytes come back identical (SHA-256 both ends), the kerne
 MP_CAPABLE handshake (MPTcpExt counters of the namespace) and keeps the connection MPTCP (no
 fallback), and braid lists it under `show mptcp connections`. braid's options on the wire are
 checked with tshark's MPTCP dissector. A plain TCP client to the same service falls back.
+
+Two subflows: the client namespace gets a second address with an in-kernel PM `subflow`
+endpoint, so Linux joins a second subflow (MP_JOIN) to braid: the echo runs over both, braid's
+`show mptcp connection <token>` lists them; then the second address's path is cut mid-transfer
+(a blackhole rule for packets from it: the test kernels have no tc drop action or netfilter) and
+the transfer completes on the first subflow.
 """
 
 from __future__ import annotations
@@ -12,14 +18,16 @@ from __future__ import annotations
 import json
 import subprocess
 import textwrap
+import time
 
 import pytest
-from conftest import N6_IP
+from conftest import N6_IP, PYTHON
 from test_tcp_interop import wait_app
 
 ECHO = 5011
 MIB = 1 << 20
 IPPROTO_MPTCP = 262
+PEER2 = "198.19.0.3"  # the client's second address (same link as DN_IP)
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +181,117 @@ def test_show_mptcp_and_metrics(lab, braid, alive):
     m = braid.metrics()
     assert m.value("braid_mptcp_events_total", event="established") >= 1
     assert "braid_mptcp_connections" in m
+
+
+# --------------------------------------------------------------------------- two subflows
+
+
+@pytest.fixture
+def second_address(lab):
+    """A second client address and an in-kernel PM endpoint for it: Linux opens a second
+    subflow from it to braid (MP_JOIN). Everything is undone afterwards."""
+    limits = lab.ns(lab.dn, "ip", "mptcp", "limits", "show").stdout.split()
+    lab.ns(lab.dn, "ip", "addr", "add", f"{PEER2}/24", "dev", "eth0", check=True)
+    lab.ns(lab.dn, "ip", "mptcp", "endpoint", "flush")
+    lab.ns(lab.dn, "ip", "mptcp", "limits", "set", "subflows", "2", check=True)
+    lab.ns(lab.dn, "ip", "mptcp", "endpoint", "add", PEER2, "dev", "eth0", "subflow", check=True)
+    # braid resolves the new address before the test: a SYN/ACK waiting for ARP would come a
+    # retransmission (1 s) late.
+    assert lab.ping(lab.dn, N6_IP, count=2, extra=("-I", PEER2)).returncode == 0
+    yield
+    lab.ns(lab.dn, "ip", "rule", "del", "from", PEER2, "blackhole")
+    lab.ns(lab.dn, "ip", "mptcp", "endpoint", "flush")
+    if len(limits) >= 4:  # "add_addr_accepted N subflows M"
+        lab.ns(lab.dn, "ip", "mptcp", "limits", "set", *limits[:4])
+    lab.ns(lab.dn, "ip", "addr", "del", f"{PEER2}/24", "dev", "eth0")
+
+
+def start_client(lab, total, timeout):
+    code = CLIENT.format(host=N6_IP, port=ECHO, total=total, proto=IPPROTO_MPTCP,
+                         timeout=float(timeout))
+    return subprocess.Popen(["ip", "netns", "exec", lab.dn, PYTHON, "-c", code],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish_client(proc, timeout):
+    out, err = proc.communicate(timeout=timeout + 30)
+    assert proc.returncode == 0, err
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def subflow_rows(braid):
+    """{token: [subflow rows]} for every MPTCP connection `show mptcp connections` lists."""
+    text = braid.cli_ok("show", "mptcp", "connections")
+    rows = {}
+    for line in text.splitlines()[1:]:
+        f = line.split()
+        if len(f) < 3:
+            continue
+        rc, t = braid.cli("show", "mptcp", "connection", f[2])
+        if rc != 0 or t.startswith("error:"):
+            continue  # gone meanwhile
+        subs = []
+        for sl in t.splitlines():
+            g = sl.split()
+            # index subflow local -> remote state join backup srtt_us cwnd bytes_in bytes_out
+            if len(g) == 12 and g[0].isdigit() and g[3] == "->":
+                subs.append({"index": int(g[0]), "local": g[2], "remote": g[4], "state": g[5],
+                             "join": g[6], "backup": g[7], "bytes_in": int(g[10]),
+                             "bytes_out": int(g[11])})
+        rows[f[2]] = subs
+    return rows
+
+
+def watch_two_subflows(braid, proc, until_both_carried=True, limit_s=60):
+    """Samples braid's subflow table while the client runs; returns the last sample that had
+    two subflows (and, if asked, stops once both carried bytes from the client)."""
+    seen, both = None, False
+    deadline = time.monotonic() + limit_s
+    while proc.poll() is None and time.monotonic() < deadline:
+        for subs in subflow_rows(braid).values():
+            if len(subs) >= 2:
+                seen = subs
+                both = both or all(x["bytes_in"] > 0 for x in subs)
+        if seen is not None and (both or not until_both_carried):
+            break
+        time.sleep(0.2)
+    return seen, both
+
+
+def test_linux_mptcp_two_subflows(lab, braid, alive, second_address):
+    total = 128 * MIB  # a few seconds: the join (its SYN/ACK waits for ARP) is on in time
+    with lab.capture(lab.dn, "mptcp-join.pcap", bpf=f"host {PEER2}") as cap:
+        proc = start_client(lab, total, 120)
+        seen, both = watch_two_subflows(braid, proc)
+        r = finish_client(proc, 120)
+    cap.stop()
+    assert r["received"] == r["sent"] == total
+    assert r["received_sha"] == r["sent_sha"]
+    assert r["mptcp"].get("MPJoinSynAckRx", 0) >= 1, r["mptcp"]
+    assert seen is not None, "braid never listed two subflows"
+    assert len(seen) == 2
+    assert [x["join"] for x in seen] == ["no", "yes"]
+    assert any(x["remote"].startswith(PEER2 + ":") for x in seen), seen
+    assert both, f"the client's bytes did not arrive on both subflows: {seen}"
+    a = wait_app(braid, lambda a: a["mode"] == "echo" and a["state"] == "finished"
+                 and a["rx_sha"] == r["sent_sha"], timeout=30)
+    assert a["rx"] == total and a["tx"] == total
+    stats = braid.cli_ok("show", "mptcp", "stats")
+    accepted = next(line for line in stats.splitlines() if line.startswith("join_accepted"))
+    assert int(accepted.split()[1]) >= 1
+
+
+def test_linux_mptcp_subflow_path_cut(lab, braid, alive, second_address):
+    total = 512 * MIB  # long enough to see both subflows carry data before the cut
+    proc = start_client(lab, total, 150)
+    seen, _ = watch_two_subflows(braid, proc, until_both_carried=True, limit_s=30)
+    assert seen is not None and len(seen) == 2, "no second subflow to cut"
+    # The second address's path goes dead mid-transfer: nothing from it leaves the namespace.
+    lab.ns(lab.dn, "ip", "rule", "add", "from", PEER2, "blackhole", check=True)
+    r = finish_client(proc, 150)
+    assert not r["reader_alive"], "the echo did not finish after the cut"
+    assert r["received"] == r["sent"] == total
+    assert r["received_sha"] == r["sent_sha"]
+    a = wait_app(braid, lambda a: a["mode"] == "echo" and a["state"] == "finished"
+                 and a["rx_sha"] == r["sent_sha"], timeout=60)
+    assert a["rx"] == total and a["tx"] == total

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <deque>
+#include <map>
 #include <string>
 
 #include "mptcp/endpoint.h"
@@ -28,12 +29,14 @@ struct Out {
     wire::Header h;
     wire::Options opt;
     std::string data;
+    FourTuple tuple{};
 };
 
 // The MPTCP options of a segment braid sent.
 struct MpOut {
     std::optional<mw::MpCapable> cap;
     std::optional<mw::Dss> dss;
+    std::optional<mw::MpJoinSynAck> join;
 };
 
 MpOut mp_of(const Out& o) {
@@ -51,23 +54,27 @@ MpOut mp_of(const Out& o) {
         if (auto* d = std::get_if<mw::Dss>(&*p.option)) {
             r.dss = *d;
         }
+        if (auto* j = std::get_if<mw::MpJoinSynAck>(&*p.option)) {
+            r.join = *j;
+        }
         b = b.subspan(len);
     }
     return r;
 }
 
 struct Harness {
-    explicit Harness(bool checksums = false, uint32_t backlog = 128)
+    explicit Harness(bool checksums = false, uint32_t backlog = 128, uint32_t max_subflows = 4)
         : eng(
               config(),
               [this](OutSegment&& s) {
                   // The whole segment must fit: options within 40 bytes.
                   CHECK(wire::options_len(s.options) <= wire::max_options_len);
                   CHECK((s.header.has(tflag::rst) || wire::options_len(s.options) > 0));
-                  out.push_back(Out{s.header, s.options, take_bytes(s.payload)});
+                  out.push_back(Out{s.header, s.options, take_bytes(s.payload), s.tuple});
               },
               [this](const Event& e) { ep.on_engine_event(e); }),
-          ep(eng, ep_config(checksums), tokens, [this](const Event& e) { events.push_back(e); }) {
+          ep(eng, ep_config(checksums, max_subflows), tokens,
+             [this](const Event& e) { events.push_back(e); }) {
         ListenOptions lo;
         lo.port = 80;
         lo.hook = &ep;
@@ -84,8 +91,9 @@ struct Harness {
         c.cc = CcAlgorithm::newreno;
         return c;
     }
-    mptcp::EndpointConfig ep_config(bool checksums) {
+    mptcp::EndpointConfig ep_config(bool checksums, uint32_t max_subflows) {
         mptcp::EndpointConfig c;
+        c.max_subflows = max_subflows;
         c.data_pool = tcp_env().data;
         c.checksums = checksums;
         c.rcv_buf = 64 * 1024;
@@ -100,9 +108,13 @@ struct Harness {
     // call) and timestamps.
     void inject(uint8_t flags, uint32_t seq, uint32_t ack, std::vector<mw::Option> mp = {},
                 const std::string& data = {}, bool ts = true) {
+        inject_to(tuple, flags, seq, ack, std::move(mp), data, ts);
+    }
+    void inject_to(const FourTuple& to, uint8_t flags, uint32_t seq, uint32_t ack,
+                   std::vector<mw::Option> mp = {}, const std::string& data = {}, bool ts = true) {
         wire::Options o;
         if (ts) {
-            o.timestamps = wire::Timestamps{tsval++, ts_echo};
+            o.timestamps = wire::Timestamps{tsval++, ts_echo[to.remote_port]};
         }
         std::array<std::array<uint8_t, 40>, 4> store{};
         for (size_t i = 0; i < mp.size(); ++i) {
@@ -116,14 +128,14 @@ struct Harness {
             o.window_scale = 7;
         }
         wire::Header h;
-        h.src_port = 40000;
-        h.dst_port = 80;
+        h.src_port = to.remote_port;
+        h.dst_port = to.local_port;
         h.seq = Seq(seq);
         h.ack = Seq(ack);
         h.flags = flags;
-        h.window = 65535;
+        h.window = window;
         rte_mbuf* p = data.empty() ? nullptr : make_payload(data);
-        eng.input(tuple, h, o, p, now);
+        eng.input(to, h, o, p, now);
         ep.poll(now);
     }
     Out expect() {
@@ -131,7 +143,7 @@ struct Harness {
         Out o = out.front();
         out.pop_front();
         if (o.opt.timestamps) {
-            ts_echo = o.opt.timestamps->tsval;
+            ts_echo[o.tuple.remote_port] = o.opt.timestamps->tsval;
         }
         return o;
     }
@@ -166,7 +178,32 @@ struct Harness {
         return *id;
     }
 
+    // MP_JOIN SYN on `to` for the connection with braid's key `key`; returns braid's SYN/ACK.
+    Out join_syn(const FourTuple& to, uint32_t irs, uint32_t nonce, bool backup = false,
+                 std::optional<uint32_t> token = {}) {
+        mw::MpJoinSyn j;
+        j.backup = backup;
+        j.address_id = 1;
+        j.token = token ? *token : mptcp::crypto::key_material(sha, server_key).token;
+        j.nonce = nonce;
+        inject_to(to, tflag::syn, irs, 0, {j});
+        return expect();
+    }
+    // The join's third ACK with HMAC-A computed as a Linux client does (or a wrong one).
+    void join_ack(const FourTuple& to, uint32_t irs, const Out& synack, uint32_t nonce,
+                  bool good = true) {
+        MpOut m = mp_of(synack);
+        REQUIRE(m.join);
+        mw::MpJoinAck a;
+        a.hmac = mptcp::crypto::join_ack_hmac(sha, kClientKey, server_key, nonce, m.join->nonce);
+        if (!good) {
+            a.hmac[0] ^= 1;
+        }
+        inject_to(to, tflag::ack, irs + 1, synack.h.seq.raw() + 1, {a});
+    }
+
     uint64_t counter(Counter c) const { return ep.counters()[c]; }
+    mptcp::crypto::Sha256 sha;
 
     mptcp::LocalTokenTable tokens;
     std::deque<Out> out;
@@ -174,7 +211,8 @@ struct Harness {
     uint64_t now = 10'000'000;
     uint64_t rng_state = 7;
     uint32_t tsval = 100;
-    uint32_t ts_echo = 0;
+    uint16_t window = 65535;               // the client's window field (scaled by 7 after the SYN)
+    std::map<uint16_t, uint32_t> ts_echo;  // per subflow (client port): its TSecr
     uint32_t iss = 0;
     uint64_t server_key = 0;
     wire::Options synack_opt;
@@ -595,6 +633,385 @@ TEST_CASE("mptcp endpoint: echo through the endpoint API", "[mptcp][endpoint]") 
     }
     CHECK(echoed.size() == msg.size());
     CHECK((echoed == msg));
+}
+
+// ---------------------------------------------------------------------------------------------
+// MP_JOIN: more subflows (RFC 8684 §3.2)
+
+namespace {
+const IpAddr kRemote2 = IpAddr::v4(198, 18, 0, 3);  // the client's second address
+constexpr uint32_t kIrs2 = 50000;
+constexpr uint32_t kNonceA = 0x11223344;
+
+bool has_event(const Harness& t, ConnId id, EventKind k) {
+    for (const Event& e : t.events) {
+        if (e.conn == id && e.kind == k) {
+            return true;
+        }
+    }
+    return false;
+}
+}  // namespace
+
+TEST_CASE("mptcp endpoint: MP_JOIN with the right HMACs adds a subflow",
+          "[mptcp][endpoint][join]") {
+    Harness t;
+    ConnId id = t.connect();
+    t.out.clear();
+    const FourTuple t2{kLocal, kRemote2, 80, 40001};
+    Out sa = t.join_syn(t2, kIrs2, kNonceA);
+    REQUIRE(sa.h.flags == (tflag::syn | tflag::ack));
+    CHECK(sa.tuple == t2);
+    MpOut m = mp_of(sa);
+    REQUIRE(m.join);
+    CHECK_FALSE(m.join->backup);
+    CHECK(m.join->address_id == 0);  // same local address as the initial subflow
+    // HMAC-B = HMAC(Key-B || Key-A, R-B || R-A), leftmost 64 bits: what Linux checks.
+    CHECK(m.join->truncated_hmac ==
+          mptcp::crypto::join_synack_hmac(t.sha, t.server_key, kClientKey, m.join->nonce, kNonceA));
+    CHECK(wire::options_len(sa.opt) <= wire::max_options_len);
+    CHECK(t.ep.subflows(id).size() == 2);
+    CHECK(t.ep.subflows(id)[1].state == mptcp::SubflowState::joining);
+
+    t.join_ack(t2, kIrs2, sa, kNonceA);
+    // The "4th ACK": an immediate ACK on the new subflow (§3.2), carrying the DATA_ACK.
+    Out a4 = t.expect();
+    CHECK(a4.tuple == t2);
+    CHECK(a4.h.flags == tflag::ack);
+    CHECK(a4.data.empty());
+    REQUIRE(mp_of(a4).dss);
+    CHECK(mp_of(a4).dss->data_ack == keys(kClientKey).idsn + 1);
+    CHECK(t.counter(Counter::join_syn) == 1);
+    CHECK(t.counter(Counter::join_accepted) == 1);
+    auto sfs = t.ep.subflows(id);
+    REQUIRE(sfs.size() == 2);
+    CHECK(sfs[1].state == mptcp::SubflowState::established);
+    CHECK(sfs[1].join);
+    CHECK(sfs[1].tuple == t2);
+    CHECK(sfs[1].remote_address_id == 1);
+    CHECK(t.ep.describe(id)->subflows == 2);
+    CHECK(t.ep.subflows_by_state()[static_cast<size_t>(mptcp::SubflowState::established)] == 2);
+    // The subflow is not a new connection for the application.
+    CHECK_FALSE(t.ep.accept(t.lid));
+    CHECK(t.ep.find_token(keys(t.server_key).token) == id);
+}
+
+TEST_CASE("mptcp endpoint: MP_JOIN with a bad HMAC-A is reset", "[mptcp][endpoint][join]") {
+    Harness t;
+    ConnId id = t.connect();
+    t.out.clear();
+    const FourTuple t2{kLocal, kRemote2, 80, 40001};
+    Out sa = t.join_syn(t2, kIrs2, kNonceA);
+    t.join_ack(t2, kIrs2, sa, kNonceA, false);
+    Out r = t.expect();
+    CHECK(r.tuple == t2);
+    CHECK((r.h.flags & tflag::rst) != 0);
+    CHECK(t.counter(Counter::join_bad_hmac) == 1);
+    CHECK(t.counter(Counter::join_accepted) == 0);
+    // The connection goes on on its first subflow; the application saw nothing.
+    CHECK(t.ep.subflows(id).size() == 1);
+    CHECK(t.ep.describe(id)->state == mptcp::ConnState::established);
+    CHECK_FALSE(has_event(t, id, EventKind::reset));
+    CHECK_FALSE(has_event(t, id, EventKind::closed));
+    CHECK(t.ep.state(id) == State::established);
+}
+
+TEST_CASE("mptcp endpoint: MP_JOIN for an unknown token is refused with a RST",
+          "[mptcp][endpoint][join]") {
+    Harness t;
+    ConnId id = t.connect();
+    t.out.clear();
+    size_t conns = t.eng.connection_count();
+    const FourTuple t2{kLocal, kRemote2, 80, 40001};
+    Out r = t.join_syn(t2, kIrs2, kNonceA, false, keys(t.server_key).token ^ 0x5a5a);
+    CHECK(r.h.flags == (tflag::rst | tflag::ack));
+    CHECK(r.h.ack.raw() == kIrs2 + 1);
+    CHECK(t.counter(Counter::join_unknown_token) == 1);
+    CHECK(t.eng.connection_count() == conns);  // no state kept
+    CHECK(t.eng.counters()[static_cast<size_t>(braid::tcp::Counter::rst_sent_hook_refused)] == 1);
+    CHECK(t.ep.subflows(id).size() == 1);
+    CHECK(t.out.empty());
+}
+
+TEST_CASE("mptcp endpoint: MP_JOIN beyond the subflow limit is refused",
+          "[mptcp][endpoint][join]") {
+    Harness t(false, 128, 2);
+    ConnId id = t.connect();
+    t.out.clear();
+    const FourTuple t2{kLocal, kRemote2, 80, 40001};
+    Out sa = t.join_syn(t2, kIrs2, kNonceA);
+    t.join_ack(t2, kIrs2, sa, kNonceA);
+    t.out.clear();
+    REQUIRE(t.ep.subflows(id).size() == 2);
+    const FourTuple t3{kLocal, kRemote2, 80, 40002};
+    Out r = t.join_syn(t3, kIrs2 + 7, kNonceA + 1);
+    CHECK((r.h.flags & tflag::rst) != 0);
+    CHECK(r.tuple == t3);
+    CHECK(t.counter(Counter::join_limit) == 1);
+    CHECK(t.counter(Counter::join_accepted) == 1);
+    CHECK(t.ep.subflows(id).size() == 2);
+}
+
+TEST_CASE("mptcp endpoint: MP_JOIN under SYN-cookie pressure is refused",
+          "[mptcp][endpoint][join]") {
+    Harness t(false, 0);  // every SYN gets a cookie: a join would need state
+    uint64_t key = t.syn();
+    mw::MpCapable ack;
+    ack.sender_key = kClientKey;
+    ack.receiver_key = key;
+    t.inject(tflag::ack, kIrs + 1, t.iss + 1, {ack});
+    auto id = t.eng.accept(t.lid);
+    REQUIRE(id);
+    t.server_key = key;
+    t.out.clear();
+    const FourTuple t2{kLocal, kRemote2, 80, 40001};
+    Out r = t.join_syn(t2, kIrs2, kNonceA);
+    CHECK((r.h.flags & tflag::rst) != 0);
+    CHECK(t.counter(Counter::join_cookie_pressure) == 1);
+    CHECK(t.ep.subflows(*id).size() == 1);
+}
+
+TEST_CASE("mptcp endpoint: MP_JOIN before the connection is established is refused",
+          "[mptcp][endpoint][join]") {
+    Harness t;
+    t.server_key = t.syn();  // SYN/ACK sent, the third ACK not yet
+    t.out.clear();
+    const FourTuple t2{kLocal, kRemote2, 80, 40001};
+    Out r = t.join_syn(t2, kIrs2, kNonceA);
+    CHECK((r.h.flags & tflag::rst) != 0);
+    CHECK(t.counter(Counter::join_not_established) == 1);
+}
+
+TEST_CASE("mptcp endpoint: data over two subflows is reassembled", "[mptcp][endpoint][join]") {
+    Harness t;
+    ConnId id = t.connect();
+    const FourTuple t2{kLocal, kRemote2, 80, 40001};
+    Out sa = t.join_syn(t2, kIrs2, kNonceA);
+    t.join_ack(t2, kIrs2, sa, kNonceA);
+    t.out.clear();
+    const uint64_t cdsn = keys(kClientKey).idsn + 1;
+    const uint64_t sdsn = keys(t.server_key).idsn + 1;
+    const uint32_t iss2 = sa.h.seq.raw();
+    // The second half first, on the new subflow: held out of order at the data level.
+    t.inject_to(t2, tflag::ack | tflag::psh, kIrs2 + 1, iss2 + 1,
+                {dss(sdsn, mapping(cdsn + 6, 1, 5))}, "world");
+    CHECK(t.ep.readable_bytes(id) == 0);
+    t.inject(tflag::ack | tflag::psh, kIrs + 1, t.iss + 1, {dss(sdsn, mapping(cdsn, 1, 6))},
+             "hello ");
+    CHECK(take_bytes(t.ep.recv(id, t.now)) == "hello world");
+    // A copy of the same bytes on the other subflow (the client reinjecting) is not delivered
+    // twice.
+    t.inject_to(t2, tflag::ack | tflag::psh, kIrs2 + 6, iss2 + 1, {dss(sdsn, mapping(cdsn, 6, 6))},
+                "hello ");
+    CHECK(t.ep.readable_bytes(id) == 0);
+    CHECK(t.counter(Counter::rx_duplicate_bytes) == 6);
+    // The DATA_ACK covers both subflows' bytes on every subflow's ACKs.
+    t.now += 50'000;
+    t.eng.on_timer(t.now);
+    t.ep.poll(t.now);
+    REQUIRE_FALSE(t.out.empty());
+    while (!t.out.empty()) {
+        Out a = t.expect();
+        REQUIRE(mp_of(a).dss);
+        CHECK(mp_of(a).dss->data_ack == cdsn + 11);
+    }
+    auto sfs = t.ep.subflows(id);
+    REQUIRE(sfs.size() == 2);
+    CHECK(sfs[0].bytes_in == 6);
+    CHECK(sfs[1].bytes_in == 11);
+}
+
+TEST_CASE("mptcp endpoint: new data avoids a backup subflow; MP_PRIO changes that",
+          "[mptcp][endpoint][join]") {
+    Harness t;
+    ConnId id = t.connect();
+    const FourTuple t2{kLocal, kRemote2, 80, 40001};
+    Out sa = t.join_syn(t2, kIrs2, kNonceA, true);  // B: "use only if no other works"
+    t.join_ack(t2, kIrs2, sa, kNonceA);
+    t.out.clear();
+    CHECK(t.ep.subflows(id)[1].backup);
+    REQUIRE(t.ep.send(id, make_payload("abc"), t.now) == 3);
+    Out d = t.expect();
+    CHECK(d.tuple == t.tuple);
+    CHECK(d.data == "abc");
+    // MP_PRIO on the first subflow: it becomes the backup, the other one carries new data.
+    const uint64_t sdsn = keys(t.server_key).idsn + 1;
+    mw::MpPrio prio;
+    prio.backup = true;
+    t.inject(tflag::ack, kIrs + 1, t.iss + 4, {prio, dss(sdsn + 3)});
+    mw::MpPrio regular;
+    t.inject_to(t2, tflag::ack, kIrs2 + 1, sa.h.seq.raw() + 1, {regular});
+    CHECK(t.counter(Counter::mp_prio) == 2);
+    t.out.clear();
+    REQUIRE(t.ep.send(id, make_payload("def"), t.now) == 3);
+    Out d2 = t.expect();
+    CHECK(d2.tuple == t2);
+    CHECK(d2.data == "def");
+    REQUIRE(mp_of(d2).dss);
+    REQUIRE(mp_of(d2).dss->mapping);
+    CHECK(mp_of(d2).dss->mapping->dsn == sdsn + 3);
+    CHECK(mp_of(d2).dss->mapping->ssn == 1);  // the subflow's own sequence space
+}
+
+TEST_CASE("mptcp endpoint: the first subflow reset, the second carries on",
+          "[mptcp][endpoint][join]") {
+    Harness t;
+    ConnId id = t.connect();
+    const FourTuple t2{kLocal, kRemote2, 80, 40001};
+    Out sa = t.join_syn(t2, kIrs2, kNonceA, true);  // backup: braid sends on the first
+    t.join_ack(t2, kIrs2, sa, kNonceA);
+    t.out.clear();
+    const uint64_t cdsn = keys(kClientKey).idsn + 1;
+    const uint64_t sdsn = keys(t.server_key).idsn + 1;
+    const uint32_t iss2 = sa.h.seq.raw();
+    // The client's first bytes arrive on the first subflow and are read.
+    t.inject(tflag::ack | tflag::psh, kIrs + 1, t.iss + 1, {dss(sdsn, mapping(cdsn, 1, 4))},
+             "AAAA");
+    CHECK(take_bytes(t.ep.recv(id, t.now)) == "AAAA");
+    // braid's data goes out on the first subflow and is lost with it.
+    REQUIRE(t.ep.send(id, make_payload("server-data"), t.now) == 11);
+    t.out.clear();
+    t.inject(tflag::rst, kIrs + 5, 0, {}, {}, false);
+    // The connection lives: the application hears nothing, its state is the second subflow's.
+    CHECK_FALSE(has_event(t, id, EventKind::reset));
+    CHECK(t.ep.is_mptcp(id));
+    CHECK(t.ep.state(id) == State::established);
+    CHECK(t.counter(Counter::subflow_failed) == 1);
+    auto sfs = t.ep.subflows(id);
+    REQUIRE(sfs.size() == 1);
+    CHECK(sfs[0].tuple == t2);
+    // braid's un-DATA_ACKed bytes are reinjected on the second subflow with their DSNs.
+    Out r = t.expect();
+    CHECK(r.tuple == t2);
+    CHECK(r.data == "server-data");
+    REQUIRE(mp_of(r).dss);
+    REQUIRE(mp_of(r).dss->mapping);
+    CHECK(mp_of(r).dss->mapping->dsn == sdsn);
+    CHECK(mp_of(r).dss->mapping->ssn == 1);
+    CHECK(t.counter(Counter::tx_reinjected_bytes) == 11);
+    CHECK(t.out.empty());  // once
+    // The client reinjects its own bytes too (AAAA again, then new ones): delivered once.
+    t.inject_to(t2, tflag::ack | tflag::psh, kIrs2 + 1, iss2 + 12,
+                {dss(sdsn + 11, mapping(cdsn, 1, 8))}, "AAAABBBB");
+    CHECK(take_bytes(t.ep.recv(id, t.now)) == "BBBB");
+    CHECK(t.ep.describe(id)->bytes_in == 8);
+    // More data from the application goes out on the survivor.
+    t.out.clear();
+    REQUIRE(t.ep.send(id, make_payload("more"), t.now) == 4);
+    Out m = t.expect();
+    CHECK(m.tuple == t2);
+    CHECK(m.data == "more");
+    CHECK(mp_of(m).dss->mapping->dsn == sdsn + 11);
+    // The last subflow's end is the connection's.
+    t.inject_to(t2, tflag::rst, kIrs2 + 9, 0, {}, {}, false);
+    CHECK(has_event(t, id, EventKind::reset));
+    CHECK_FALSE(t.ep.is_mptcp(id));
+    CHECK_FALSE(t.tokens.contains(keys(t.server_key).token));
+}
+
+TEST_CASE("mptcp endpoint: two subflows share the peer's connection-level window",
+          "[mptcp][endpoint][join]") {
+    Harness t;
+    // The client's buffer: 16 << 7 = 2048 bytes past the DATA_ACK, said on both subflows.
+    t.window = 16;
+    ConnId id = t.connect();
+    const FourTuple t2{kLocal, kRemote2, 80, 40001};
+    Out sa = t.join_syn(t2, kIrs2, kNonceA);
+    t.join_ack(t2, kIrs2, sa, kNonceA);
+    const uint64_t sdsn = keys(t.server_key).idsn + 1;
+    t.inject(tflag::ack, kIrs + 1, t.iss + 1, {dss(sdsn)});
+    t.inject_to(t2, tflag::ack, kIrs2 + 1, sa.h.seq.raw() + 1, {dss(sdsn)});
+    t.out.clear();
+    REQUIRE(t.ep.send(id, make_payload(std::string(6000, 'w')), t.now) == 6000);
+    auto queued = [&] {
+        uint64_t n = 0;
+        for (const auto& s : t.ep.subflows(id)) {
+            n += s.bytes_out;
+        }
+        return n;
+    };
+    // Each subflow's own window would let 2048 through: together they must not exceed it.
+    CHECK(queued() == 2048);
+    CHECK_FALSE(t.out.empty());
+    // The DATA_ACK moves and the window with it: more is handed to the subflows.
+    t.inject(tflag::ack, kIrs + 1, t.iss + 1, {dss(sdsn + 2048)});
+    CHECK(queued() == 4096);
+}
+
+TEST_CASE("mptcp endpoint: a stalled subflow's data goes out on the other one",
+          "[mptcp][endpoint][join]") {
+    Harness t;
+    ConnId id = t.connect();
+    const FourTuple t2{kLocal, kRemote2, 80, 40001};
+    Out sa = t.join_syn(t2, kIrs2, kNonceA, true);  // backup: braid sends on the first
+    t.join_ack(t2, kIrs2, sa, kNonceA);
+    t.out.clear();
+    const uint64_t sdsn = keys(t.server_key).idsn + 1;
+    REQUIRE(t.ep.send(id, make_payload("stuck"), t.now) == 5);
+    Out d = t.expect();
+    REQUIRE(d.tuple == t.tuple);
+    // The first subflow's path is cut: its RTO fires, twice, nothing comes back.
+    for (int i = 0; i < 2; ++i) {
+        t.now = t.eng.next_timer();
+        t.eng.on_timer(t.now);
+        t.ep.poll(t.now);
+    }
+    t.now += mptcp::stall_check_us;
+    t.ep.poll(t.now);
+    CHECK(t.counter(Counter::subflow_stalled) == 1);
+    CHECK(t.ep.subflows(id)[0].stalled);
+    // The same bytes, same DSN, on the second subflow; the connection lives.
+    bool reinjected = false;
+    while (!t.out.empty()) {
+        Out o = t.expect();
+        if (o.tuple == t2 && o.data == "stuck") {
+            REQUIRE(mp_of(o).dss->mapping);
+            CHECK(mp_of(o).dss->mapping->dsn == sdsn);
+            reinjected = true;
+        }
+    }
+    CHECK(reinjected);
+    CHECK(t.ep.subflows(id).size() == 2);
+    CHECK_FALSE(has_event(t, id, EventKind::reset));
+}
+
+TEST_CASE("mptcp endpoint: after both DATA_FINs a subflow on a dead path is reset",
+          "[mptcp][endpoint][join]") {
+    Harness t;
+    ConnId id = t.connect();
+    const FourTuple t2{kLocal, kRemote2, 80, 40001};
+    Out sa = t.join_syn(t2, kIrs2, kNonceA);
+    t.join_ack(t2, kIrs2, sa, kNonceA);
+    const uint64_t cdsn = keys(kClientKey).idsn + 1;
+    const uint64_t sdsn = keys(t.server_key).idsn + 1;
+    // The client's DATA_FIN alone, then the application closes: braid's DATA_FIN, DATA_ACKed.
+    t.inject(tflag::ack, kIrs + 1, t.iss + 1, {dss(sdsn, mapping(cdsn, 0, 1), true)});
+    t.ep.close(id, t.now);
+    t.inject(tflag::ack, kIrs + 1, t.iss + 1, {dss(sdsn + 1)});
+    REQUIRE(t.ep.describe(id)->state == mptcp::ConnState::closed);
+    // FIN on both subflows; the first one's is acknowledged, the second path is dead.
+    auto i1 = t.eng.describe(id);
+    REQUIRE(i1);
+    t.inject(tflag::ack, kIrs + 1, i1->snd_nxt, {dss(sdsn + 1)});
+    for (int i = 0; i < 20 && t.ep.subflows(id).size() > 1; ++i) {
+        t.now += 1'000'000;
+        t.eng.on_timer(t.now);
+        t.ep.poll(t.now);
+    }
+    auto sfs = t.ep.subflows(id);
+    REQUIRE(sfs.size() == 1);
+    CHECK(sfs[0].tuple == t.tuple);
+    CHECK_FALSE(has_event(t, id, EventKind::reset));
+    CHECK_FALSE(has_event(t, id, EventKind::closed));
+    // The last subflow's end, however it goes, is the connection's normal close.
+    t.inject(tflag::rst, kIrs + 1, 0, {}, {}, false);
+    bool normal = false;
+    for (const Event& e : t.events) {
+        normal = normal ||
+                 (e.conn == id && e.kind == EventKind::closed && e.reason == CloseReason::normal);
+    }
+    CHECK(normal);
+    CHECK_FALSE(t.ep.is_mptcp(id));
 }
 
 }  // namespace braid::test
