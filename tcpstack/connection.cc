@@ -1424,8 +1424,11 @@ void Connection::window_update(uint32_t old_wnd, uint64_t now_us) {
     uint32_t free = rcv_buf_limit > used ? rcv_buf_limit - used : 0;
     uint32_t cap = std::min<uint32_t>(rcv_buf_limit, 65535u << rcv_wscale);
     uint32_t new_wnd = std::min(free, cap);
-    if (state != State::syn_sent && state != State::time_wait && state != State::closed &&
-        old_wnd < cap / 2 && new_wnd > old_wnd &&
+    // Not before ESTABLISHED: in SYN-RECEIVED the peer has not acknowledged our SYN, and a bare
+    // ACK there is no handshake segment (an MPTCP peer resets a joining subflow on an ACK
+    // without MPTCP options, which a layer above cannot add before the handshake completes).
+    if (state != State::syn_sent && state != State::syn_received && state != State::time_wait &&
+        state != State::closed && old_wnd < cap / 2 && new_wnd > old_wnd &&
         new_wnd - old_wnd >= std::min<uint32_t>(rcv_buf_limit / 2, our_mss)) {
         send_ack(now_us);
     }

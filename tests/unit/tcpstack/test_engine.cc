@@ -209,6 +209,17 @@ TEST_CASE("RFC 9293 3.5 figure 8: simultaneous open") {
     CHECK(h.eng.state(*id) == State::established);
 }
 
+TEST_CASE("RFC 9293 3.10.7.4: no window update in SYN-RECEIVED, only the handshake's segments") {
+    // The SYN,ACK advertised 64 KiB (unscaled), less than half the 256 KiB the buffer allows:
+    // established, that gap would be worth a window update; before, it must wait.
+    SynReceived s({.ws = 2});
+    auto all = s.eng.describe_all();
+    REQUIRE(all.size() == 1);
+    REQUIRE(all[0].state == State::syn_received);
+    s.eng.window_update(all[0].id, s.now);
+    s.expect_none();
+}
+
 TEST_CASE("RFC 9293 3.10.7.3: RST with an acceptable ACK in SYN-SENT refuses the connection") {
     Harness h;
     FourTuple t{kLocal, kRemote, 50000, 443};
