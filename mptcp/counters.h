@@ -43,6 +43,11 @@ namespace braid::mptcp {
     X(subflow_stalled,          "subflows stalled (RTOs without progress): data reinjected on others") \
     X(subflow_failed,           "subflows gone (RST, timeout) while another subflow lived")     \
     X(mp_prio,                  "MP_PRIO received (a subflow's backup flag set or cleared)")    \
+    X(fastclose_sent,           "connections aborted by braid with MP_FASTCLOSE on every subflow's RST") \
+    X(fastclose_received,       "MP_FASTCLOSE with braid's key received: the connection reset") \
+    X(fastclose_bad_key,        "MP_FASTCLOSE with a key that is not braid's (ignored)")        \
+    X(tcprst_sent,              "subflow RSTs carrying MP_TCPRST with a reason")               \
+    X(tcprst_received,          "subflow RSTs received carrying MP_TCPRST")                    \
     X(option_parse_errors,      "MPTCP options that did not parse (ignored)")                   \
     X(data_before_keys,         "subflow bytes before the handshake completed (dropped)")       \
     X(reset_checksum,           "connections reset after a DSS checksum failure (MP_FAIL not sent)") \

@@ -33,6 +33,8 @@ struct Parsed {
     std::optional<wire::MpJoinSyn> join_syn;
     std::optional<wire::MpJoinAck> join_ack;
     std::optional<wire::MpPrio> prio;
+    std::optional<wire::MpFastclose> fastclose;
+    std::optional<wire::MpTcpRst> tcprst;
     bool bad = false;
 };
 
@@ -54,6 +56,10 @@ Parsed parse_all(const tcp::wire::Options& o) {
             p.join_ack = *a;
         } else if (auto* pr = std::get_if<wire::MpPrio>(&*r.option); pr != nullptr) {
             p.prio = *pr;
+        } else if (auto* f = std::get_if<wire::MpFastclose>(&*r.option); f != nullptr) {
+            p.fastclose = *f;
+        } else if (auto* t = std::get_if<wire::MpTcpRst>(&*r.option); t != nullptr) {
+            p.tcprst = *t;
         }
     }
     return p;
@@ -397,6 +403,7 @@ bool Endpoint::join_input(Conn& c, Subflow& s, const tcp::wire::Options& o) {
     if (!p.join_ack || p.join_ack->hmac != want) {
         counters_.add(Counter::join_bad_hmac);
         s.need_abort = true;
+        s.rst_reason = wire::ResetReason::administratively_prohibited;
         queue(c);
         return false;
     }
@@ -449,6 +456,11 @@ bool Endpoint::on_input(tcp::ConnId id, const tcp::wire::Header& h, const tcp::w
         queue(*c);
         c->need_pump = true;
     }
+    if (p.fastclose) {
+        // §3.5 option A: MP_FASTCLOSE on an ACK; braid resets every subflow, this one too.
+        peer_fastclose(*c, *p.fastclose);
+        return true;
+    }
     if (p.prio && p.prio->backup != sf->backup) {
         // §3.3.8: the peer asks braid to (not) send on this subflow; it rides on the subflow
         // it concerns (the address-ID form is not supported: Linux sends this one).
@@ -465,14 +477,14 @@ bool Endpoint::on_input(tcp::ConnId id, const tcp::wire::Header& h, const tcp::w
         switch (r.error) {
             case RxError::checksum_failed:
                 counters_.add(Counter::reset_checksum);
-                c->need_abort = true;
+                c->need_abort = c->fastclose = true;
                 queue(*c);
                 break;
             case RxError::checksum_missing:
             case RxError::checksum_unexpected:
             case RxError::unmapped_overflow:
                 counters_.add(Counter::reset_protocol);
-                c->need_abort = true;
+                c->need_abort = c->fastclose = true;
                 queue(*c);
                 break;
             default:
@@ -533,11 +545,11 @@ void Endpoint::on_data(tcp::ConnId id, tcp::Seq seq, rte_mbuf* payload, uint32_t
         ssn += s->data_len;
         if (r.error == RxError::checksum_failed) {
             counters_.add(Counter::reset_checksum);
-            c->need_abort = true;
+            c->need_abort = c->fastclose = true;
             queue(*c);
         } else if (r.error == RxError::unmapped_overflow) {
             counters_.add(Counter::reset_protocol);
-            c->need_abort = true;
+            c->need_abort = c->fastclose = true;
             queue(*c);
         }
     }
@@ -659,6 +671,55 @@ uint32_t Endpoint::data_option_room(tcp::ConnId) const {
     return dss_room;
 }
 
+void Endpoint::on_rst_output(tcp::ConnId id, tcp::wire::Options& o) {
+    auto [c, sf] = find_subflow(id);
+    if (c == nullptr || sf == nullptr) {
+        return;
+    }
+    if (c->fastclose) {
+        // §3.5: the option carries the receiver's key, proof that the RST comes from us.
+        wire::MpFastclose f;
+        f.receiver_key = c->remote.key;
+        emit_option(f, o);
+    } else if (sf->rst_reason) {
+        wire::MpTcpRst r;
+        r.reason = static_cast<uint8_t>(*sf->rst_reason);
+        emit_option(r, o);
+        counters_.add(Counter::tcprst_sent);
+    }
+}
+
+void Endpoint::on_rst_input(tcp::ConnId id, const tcp::wire::Options& o) {
+    auto [c, sf] = find_subflow(id);
+    if (c == nullptr || sf == nullptr) {
+        return;
+    }
+    Parsed p = parse_all(o);
+    if (p.tcprst) {
+        counters_.add(Counter::tcprst_received);
+        sf->peer_rst_reason = p.tcprst->reason;
+    }
+    if (p.fastclose) {
+        peer_fastclose(*c, *p.fastclose);  // §3.5 option R: RST with MP_FASTCLOSE
+    }
+}
+
+void Endpoint::peer_fastclose(Conn& c, const wire::MpFastclose& f) {
+    if (f.receiver_key != c.local.key) {
+        // Only a peer that knows braid's key may close the whole connection (§3.5); this
+        // subflow still ends if the option rode on its RST.
+        counters_.add(Counter::fastclose_bad_key);
+        return;
+    }
+    if (c.peer_fastclosed) {
+        return;  // one per subflow's RST (option R): counted once
+    }
+    counters_.add(Counter::fastclose_received);
+    c.peer_fastclosed = true;
+    c.need_abort = true;  // RST (without MP_FASTCLOSE) on the subflows left
+    queue(c);
+}
+
 void Endpoint::on_closed(tcp::ConnId id) {
     auto [c, sf] = find_subflow(id);
     subflow_conn_.erase(id);
@@ -675,7 +736,7 @@ void Endpoint::on_closed(tcp::ConnId id) {
     if (carried && c->rx) {
         // §3.3.6: what it carried and the peer did not DATA_ACK goes out on the others; its
         // partly received mappings arrive again the same way from the peer.
-        if (!c->subflows_closed) {
+        if (!c->subflows_closed && !c->peer_fastclosed) {
             counters_.add(Counter::subflow_failed);
         }
         c->rx->remove_subflow(idx);
@@ -856,7 +917,10 @@ void Endpoint::on_engine_event(const tcp::Event& e) {
             if (c->subflows.size() > 1) {
                 return;
             }
-            if (c->state == ConnState::closed) {
+            if (c->peer_fastclosed) {
+                out.kind = tcp::EventKind::reset;
+                out.reason = tcp::CloseReason::reset_received;
+            } else if (c->state == ConnState::closed) {
                 // Both DATA_FINs exchanged and acknowledged: the connection ended normally,
                 // however its last subflow went (e.g. reset after its path died).
                 out.kind = tcp::EventKind::closed;
@@ -868,6 +932,11 @@ void Endpoint::on_engine_event(const tcp::Event& e) {
 }
 
 void Endpoint::abort_subflows(Conn& c, uint64_t now_us) {
+    if (c.fastclose && c.rx) {
+        counters_.add(Counter::fastclose_sent);
+    } else {
+        c.fastclose = false;  // before the keys are confirmed a plain RST is all there is
+    }
     std::vector<tcp::ConnId> ids;
     for (const auto& s : c.subflows) {
         ids.push_back(s->id);
@@ -903,6 +972,7 @@ void Endpoint::check_stalls(uint64_t now_us) {
                 // would wait out R2 (minutes) on a dead path while the application's close
                 // waits for the last subflow. RST it.
                 s->need_abort = true;
+                s->rst_reason = wire::ResetReason::unacceptable_performance;
                 queue(*c);
                 continue;
             }
@@ -1171,7 +1241,8 @@ void Endpoint::abort(tcp::ConnId id, uint64_t now_us) {
         eng_.abort(id, now_us);
         return;
     }
-    abort_subflows(*c, now_us);  // RST on every subflow (MP_FASTCLOSE not sent yet)
+    c->fastclose = true;
+    abort_subflows(*c, now_us);  // RST with MP_FASTCLOSE on every subflow (§3.5 option R)
 }
 
 std::optional<tcp::State> Endpoint::state(tcp::ConnId id) const {

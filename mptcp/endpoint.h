@@ -205,6 +205,8 @@ public:
     uint32_t data_option_room(tcp::ConnId c) const override;
     uint32_t segment_limit(tcp::ConnId c, tcp::Seq seq) const override;
     void on_closed(tcp::ConnId c) override;
+    void on_rst_output(tcp::ConnId c, tcp::wire::Options& o) override;
+    void on_rst_input(tcp::ConnId c, const tcp::wire::Options& o) override;
 
 private:
     // A range of subflow sequence space that carries a contiguous range of DSNs.
@@ -227,6 +229,9 @@ private:
         uint32_t tx_ssn = 1;  // relative SSN of the next byte queued on the subflow
         std::deque<TxMap> txmaps;
         bool need_ack = false, need_abort = false;
+        // The reason its RST carries in MP_TCPRST when braid resets this subflow alone (§3.6).
+        std::optional<wire::ResetReason> rst_reason;
+        std::optional<uint8_t> peer_rst_reason;  // the MP_TCPRST reason of the peer's RST
         bool stalled = false;  // RTOs without progress: its data reinjected, new data avoids it
         uint64_t bytes_in = 0, bytes_out = 0;
     };
@@ -249,6 +254,8 @@ private:
         uint64_t fin_retry_us = 0;       // when our un-DATA_ACKed DATA_FIN goes out again
         uint64_t fin_backoff_us = 0;
         bool need_pump = false, need_abort = false, need_window = false;
+        bool fastclose = false;        // braid aborts it: its subflows' RSTs carry MP_FASTCLOSE
+        bool peer_fastclosed = false;  // the peer's MP_FASTCLOSE: the application sees a reset
         uint64_t bytes_in = 0, bytes_out = 0;
 
         Subflow* subflow(tcp::ConnId sid);
@@ -274,6 +281,7 @@ private:
     std::vector<Subflow*> candidates(Conn& c);
     void pump(Conn& c, uint64_t now_us);
     void abort_subflows(Conn& c, uint64_t now_us);
+    void peer_fastclose(Conn& c, const wire::MpFastclose& f);
     void update_state(Conn& c);
     uint64_t cookie_key(const tcp::FourTuple& t, uint32_t isn) const;
     bool complete_handshake(Conn& c, const wire::MpCapable& cap, uint32_t window);

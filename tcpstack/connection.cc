@@ -290,6 +290,9 @@ void Connection::input(const wire::Header& h, const wire::Options& o, rte_mbuf* 
         } else {
             eng.count(Counter::rst_received_established);
         }
+        if (hook != nullptr) {
+            hook->on_rst_input(id, o);
+        }
         terminate(CloseReason::reset_received, true);
         return;
     }
@@ -918,6 +921,9 @@ void Connection::send_rst(Seq seq) {
     s.header.dst_port = tuple.remote_port;
     s.header.seq = seq;
     s.header.flags = wire::flag::rst;
+    if (hook != nullptr) {
+        hook->on_rst_output(id, s.options);
+    }
     eng.emit(std::move(s));
 }
 

@@ -62,6 +62,12 @@ public:
     // the 40 bytes. `payload` (may be nullptr) is the segment's data, for checksums.
     virtual void on_output(ConnId c, const wire::Header& h, wire::Options& o,
                            const rte_mbuf* payload, uint32_t len, uint64_t now_us) = 0;
+    // A RST of an attached connection is about to go out (abort, timeout, keep-alive): add
+    // options (MPTCP: MP_FASTCLOSE for the whole connection, MP_TCPRST with a reason).
+    virtual void on_rst_output(ConnId, wire::Options&) {}
+    // An acceptable RST arrived on an attached connection (RFC 5961: exact sequence number);
+    // the connection closes right after this call.
+    virtual void on_rst_input(ConnId, const wire::Options&) {}
     // At most this many bytes from sequence `seq` on in one data segment (>= 1): MPTCP ends a
     // segment where its DSS mapping ends (one mapping per segment).
     virtual uint32_t segment_limit(ConnId, Seq) const { return UINT32_MAX; }

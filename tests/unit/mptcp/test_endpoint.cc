@@ -6,6 +6,7 @@
 
 #include <deque>
 #include <map>
+#include <set>
 #include <string>
 
 #include "mptcp/endpoint.h"
@@ -37,6 +38,8 @@ struct MpOut {
     std::optional<mw::MpCapable> cap;
     std::optional<mw::Dss> dss;
     std::optional<mw::MpJoinSynAck> join;
+    std::optional<mw::MpFastclose> fastclose;
+    std::optional<mw::MpTcpRst> tcprst;
 };
 
 MpOut mp_of(const Out& o) {
@@ -56,6 +59,12 @@ MpOut mp_of(const Out& o) {
         }
         if (auto* j = std::get_if<mw::MpJoinSynAck>(&*p.option)) {
             r.join = *j;
+        }
+        if (auto* f = std::get_if<mw::MpFastclose>(&*p.option)) {
+            r.fastclose = *f;
+        }
+        if (auto* x = std::get_if<mw::MpTcpRst>(&*p.option)) {
+            r.tcprst = *x;
         }
         b = b.subspan(len);
     }
@@ -706,6 +715,12 @@ TEST_CASE("mptcp endpoint: MP_JOIN with a bad HMAC-A is reset", "[mptcp][endpoin
     Out r = t.expect();
     CHECK(r.tuple == t2);
     CHECK((r.h.flags & tflag::rst) != 0);
+    // §3.6: the subflow alone is reset, and says why.
+    REQUIRE(mp_of(r).tcprst);
+    CHECK(mp_of(r).tcprst->reason ==
+          static_cast<uint8_t>(mw::ResetReason::administratively_prohibited));
+    CHECK_FALSE(mp_of(r).fastclose);
+    CHECK(t.counter(Counter::tcprst_sent) == 1);
     CHECK(t.counter(Counter::join_bad_hmac) == 1);
     CHECK(t.counter(Counter::join_accepted) == 0);
     // The connection goes on on its first subflow; the application saw nothing.
@@ -1012,6 +1027,105 @@ TEST_CASE("mptcp endpoint: after both DATA_FINs a subflow on a dead path is rese
     }
     CHECK(normal);
     CHECK_FALSE(t.ep.is_mptcp(id));
+}
+
+namespace {
+// A connection with a second, joined subflow on kRemote2 (braid's key in t.server_key).
+struct TwoSubflows {
+    Harness t;
+    ConnId id = 0;
+    const FourTuple t2{kLocal, kRemote2, 80, 40001};
+    uint32_t iss2 = 0;
+    TwoSubflows() {
+        id = t.connect();
+        Out sa = t.join_syn(t2, kIrs2, kNonceA);
+        iss2 = sa.h.seq.raw();
+        t.join_ack(t2, kIrs2, sa, kNonceA);
+        REQUIRE(t.ep.subflows(id).size() == 2);
+        t.out.clear();
+    }
+};
+}  // namespace
+
+TEST_CASE("mptcp endpoint: braid's abort sends MP_FASTCLOSE with the peer's key on every RST",
+          "[mptcp][endpoint][fastclose]") {
+    TwoSubflows f;
+    f.t.ep.abort(f.id, f.t.now);
+    std::set<uint16_t> ports;
+    while (!f.t.out.empty()) {
+        Out r = f.t.expect();
+        CHECK(r.h.flags == tflag::rst);
+        REQUIRE(mp_of(r).fastclose);
+        CHECK(mp_of(r).fastclose->receiver_key == kClientKey);  // §3.5: the receiver's key
+        ports.insert(r.tuple.remote_port);
+    }
+    CHECK(ports == std::set<uint16_t>{40000, 40001});  // option R: on all subflows
+    CHECK(f.t.counter(Counter::fastclose_sent) == 1);
+    CHECK_FALSE(f.t.ep.is_mptcp(f.id));
+    CHECK_FALSE(f.t.tokens.contains(keys(f.t.server_key).token));
+}
+
+TEST_CASE("mptcp endpoint: the peer's MP_FASTCLOSE on a RST resets the whole connection",
+          "[mptcp][endpoint][fastclose]") {
+    TwoSubflows f;
+    mw::MpFastclose fc;
+    fc.receiver_key = f.t.server_key;
+    f.t.inject(tflag::rst, kIrs + 1, 0, {fc}, {}, false);
+    // The other subflow is reset too, with a plain RST (no MP_FASTCLOSE back).
+    Out r = f.t.expect();
+    CHECK(r.tuple == f.t2);
+    CHECK(r.h.flags == tflag::rst);
+    CHECK_FALSE(mp_of(r).fastclose);
+    CHECK(f.t.out.empty());
+    CHECK(has_event(f.t, f.id, EventKind::reset));
+    CHECK(f.t.counter(Counter::fastclose_received) == 1);
+    CHECK(f.t.counter(Counter::subflow_failed) == 0);
+    CHECK_FALSE(f.t.ep.is_mptcp(f.id));
+}
+
+TEST_CASE("mptcp endpoint: MP_FASTCLOSE on an ACK (option A) resets every subflow",
+          "[mptcp][endpoint][fastclose]") {
+    TwoSubflows f;
+    mw::MpFastclose fc;
+    fc.receiver_key = f.t.server_key;
+    f.t.inject_to(f.t2, tflag::ack, kIrs2 + 1, f.iss2 + 1, {fc});
+    std::set<uint16_t> ports;
+    while (!f.t.out.empty()) {
+        Out r = f.t.expect();
+        if (r.h.flags & tflag::rst) {
+            ports.insert(r.tuple.remote_port);
+        }
+    }
+    CHECK(ports == std::set<uint16_t>{40000, 40001});
+    CHECK(has_event(f.t, f.id, EventKind::reset));
+    CHECK(f.t.counter(Counter::fastclose_received) == 1);
+}
+
+TEST_CASE("mptcp endpoint: MP_FASTCLOSE with a key that is not braid's ends one subflow only",
+          "[mptcp][endpoint][fastclose]") {
+    TwoSubflows f;
+    mw::MpFastclose fc;
+    fc.receiver_key = f.t.server_key ^ 1;
+    f.t.inject(tflag::rst, kIrs + 1, 0, {fc}, {}, false);
+    CHECK(f.t.counter(Counter::fastclose_bad_key) == 1);
+    CHECK(f.t.counter(Counter::fastclose_received) == 0);
+    CHECK_FALSE(has_event(f.t, f.id, EventKind::reset));
+    CHECK(f.t.ep.state(f.id) == State::established);
+    auto sfs = f.t.ep.subflows(f.id);
+    REQUIRE(sfs.size() == 1);
+    CHECK(sfs[0].tuple == f.t2);
+}
+
+TEST_CASE("mptcp endpoint: MP_TCPRST on the peer's RST is counted, the connection lives",
+          "[mptcp][endpoint][fastclose]") {
+    TwoSubflows f;
+    mw::MpTcpRst x;
+    x.reason = static_cast<uint8_t>(mw::ResetReason::unacceptable_performance);
+    f.t.inject_to(f.t2, tflag::rst, kIrs2 + 1, 0, {x}, {}, false);
+    CHECK(f.t.counter(Counter::tcprst_received) == 1);
+    CHECK(f.t.counter(Counter::subflow_failed) == 1);
+    CHECK(f.t.ep.state(f.id) == State::established);
+    CHECK(f.t.ep.subflows(f.id).size() == 1);
 }
 
 }  // namespace braid::test
