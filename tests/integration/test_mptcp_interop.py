@@ -103,6 +103,11 @@ CLIENT = textwrap.dedent("""
 """)
 
 
+def stat(text, name):
+    """A counter's value in `show mptcp stats` output."""
+    return int(next(line for line in text.splitlines() if line.startswith(name + " ")).split()[1])
+
+
 def run_client(lab, total, proto, timeout=120):
     code = CLIENT.format(host=N6_IP, port=ECHO, total=total, proto=proto, timeout=float(timeout))
     cp = lab.py(lab.dn, code, timeout=timeout + 30)
@@ -168,11 +173,7 @@ def test_plain_tcp_client_falls_back(lab, braid, alive):
     assert r["received"] == r["sent"]
     assert r["received_sha"] == r["sent_sha"]
     after = braid.cli_ok("show", "mptcp", "stats")
-
-    def count(text, name):
-        return int(next(line for line in text.splitlines() if line.startswith(name)).split()[1])
-
-    assert count(after, "fallback_syn_no_option") == count(before, "fallback_syn_no_option") + 1
+    assert stat(after, "fallback_syn_no_option") == stat(before, "fallback_syn_no_option") + 1
 
 
 def test_show_mptcp_and_metrics(lab, braid, alive):
@@ -301,3 +302,66 @@ def test_linux_mptcp_subflow_path_cut(lab, braid, alive, second_address):
     a = wait_app(braid, lambda a: a["mode"] == "echo" and a["state"] == "finished"
                  and a["rx_sha"] == r["sent_sha"], timeout=60)
     assert a["rx"] == total and a["tx"] == total
+
+
+# --------------------------------------------------------------------------- MP_FASTCLOSE
+
+# Opens an MPTCP connection, checks one echo round trip, then waits (bounded) for braid to
+# abort it; prints how the socket ended and the MPTcpExt counters that moved, as JSON.
+ABORT_CLIENT = textwrap.dedent("""
+    import json, socket, sys, time
+    HOST, PORT = {host!r}, {port}
+    def mptcp_counters():
+        names, values = None, None
+        with open("/proc/net/netstat") as f:
+            for line in f:
+                if line.startswith("MPTcpExt:"):
+                    if names is None:
+                        names = line.split()[1:]
+                    else:
+                        values = [int(x) for x in line.split()[1:]]
+        return dict(zip(names or [], values or []))
+    before = mptcp_counters()
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)
+    s.settimeout(20)
+    s.connect((HOST, PORT))
+    s.sendall(b"ping")
+    echo = s.recv(4)
+    print("ready", flush=True)
+    end = "timeout"
+    try:
+        end = "eof" if s.recv(1) == b"" else "data"
+    except ConnectionResetError:
+        end = "reset"
+    except socket.timeout:
+        pass
+    after = mptcp_counters()
+    delta = {{k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}}
+    print(json.dumps({{"echo": echo.decode(), "end": end, "mptcp": delta}}))
+""")
+
+
+def test_braid_abort_sends_mp_fastclose_linux_resets(lab, braid, alive):
+    before = braid.cli_ok("show", "mptcp", "stats")
+    code = ABORT_CLIENT.format(host=N6_IP, port=ECHO)
+    proc = subprocess.Popen(["ip", "netns", "exec", lab.dn, PYTHON, "-c", code],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+        conns = [line.split() for line in
+                 braid.cli_ok("show", "mptcp", "connections").splitlines()[1:]]
+        live = [c for c in conns if len(c) > 4 and c[4] == "ESTABLISHED"]
+        assert len(live) == 1, conns
+        braid.cli_ok("tcp", "abort", live[0][0], "worker", live[0][1])
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    r = json.loads(out.strip().splitlines()[-1])
+    assert r["echo"] == "ping"
+    # Linux checked the key in braid's MP_FASTCLOSE and reset the MPTCP socket.
+    assert r["end"] == "reset", r
+    assert r["mptcp"].get("MPFastcloseRx", 0) >= 1, r["mptcp"]
+    after = braid.cli_ok("show", "mptcp", "stats")
+    assert stat(after, "fastclose_sent") == stat(before, "fastclose_sent") + 1
