@@ -13,6 +13,7 @@
 #include "control/config.h"
 
 #include "dataplane/sdf.h"
+#include "mptcp/scheduler.h"
 
 #include <arpa/inet.h>
 
@@ -540,6 +541,55 @@ StaticSession read_static_session(Reader& r, const YAML::Node& node, const std::
     return s;
 }
 
+std::optional<IpPrefix> read_ip_prefix(Reader& r, const YAML::Node& v, const std::string& p,
+                                       unsigned v4_min, unsigned v6_min);
+
+// `tcp.services[].scheduler`: {mode, tgpp, non_tgpp, preferred, tgpp_weight, rtt_threshold_ms}.
+void read_tcp_scheduler(Reader& r, const YAML::Node& node, const std::string& path,
+                        TcpService::Scheduler& s) {
+    auto prefixes = [&](const YAML::Node& v, const std::string& p, std::vector<IpPrefix>& out) {
+        out.clear();
+        r.sequence(v, p, [&](const YAML::Node& e, const std::string& ep) {
+            if (auto pre = read_ip_prefix(r, e, ep, 0, 0)) {
+                out.push_back(*pre);
+            }
+        });
+    };
+    r.map(node, path,
+          {
+              {"mode",
+               [&](const YAML::Node& v, const std::string& p) {
+                   r.string(v, p, s.mode);
+                   if (!mptcp::scheduler_mode(s.mode)) {
+                       r.error(p, r.line(v, p),
+                               "'" + s.mode +
+                                   "' is not a scheduler (active_standby, smallest_delay, "
+                                   "load_balancing, priority_based, redundant)");
+                   }
+               }},
+              {"tgpp", [&](const YAML::Node& v, const std::string& p) { prefixes(v, p, s.tgpp); }},
+              {"non_tgpp",
+               [&](const YAML::Node& v, const std::string& p) { prefixes(v, p, s.non_tgpp); }},
+              {"preferred",
+               [&](const YAML::Node& v, const std::string& p) {
+                   r.string(v, p, s.preferred);
+                   if (s.preferred != "3gpp" && s.preferred != "non-3gpp") {
+                       r.error(p, r.line(v, p),
+                               "'" + s.preferred + "' is not an access (3gpp, non-3gpp)");
+                   }
+               }},
+              {"tgpp_weight", [&](const YAML::Node& v,
+                                  const std::string& p) { r.uint(v, p, s.tgpp_weight, 0, 100); }},
+              {"rtt_threshold_ms",
+               [&](const YAML::Node& v, const std::string& p) {
+                   uint32_t ms = 0;
+                   if (r.uint(v, p, ms, 1, 60000)) {
+                       s.rtt_threshold_ms = ms;
+                   }
+               }},
+          });
+}
+
 TcpService read_tcp_service(Reader& r, const YAML::Node& node, const std::string& path) {
     TcpService s;
     const auto seen = r.map(
@@ -559,6 +609,11 @@ TcpService read_tcp_service(Reader& r, const YAML::Node& node, const std::string
             {"bytes", [&](const YAML::Node& v,
                           const std::string& p) { r.uint(v, p, s.bytes, 1, UINT64_MAX); }},
             {"mptcp", [&](const YAML::Node& v, const std::string& p) { r.boolean(v, p, s.mptcp); }},
+            {"scheduler",
+             [&](const YAML::Node& v, const std::string& p) {
+                 s.scheduler_set = true;
+                 read_tcp_scheduler(r, v, p, s.scheduler);
+             }},
         });
     if (node.IsMap()) {
         for (const char* required : {"port", "mode"}) {
@@ -569,6 +624,10 @@ TcpService read_tcp_service(Reader& r, const YAML::Node& node, const std::string
         }
         if (s.mode == "source" && seen.count("bytes") == 0) {
             r.error(path, r.line(node, path), "a source service needs 'bytes'");
+        }
+        if (s.scheduler_set && !s.mptcp) {
+            r.error(path + ".scheduler", r.line(node, path),
+                    "a scheduler needs 'mptcp: true' (plain TCP has one path)");
         }
     }
     return s;
@@ -2124,6 +2183,27 @@ std::string render(const Config& c) {
         }
         if (svc.mptcp) {
             emit_bool(out, "mptcp", true);
+        }
+        if (svc.scheduler_set) {
+            const TcpService::Scheduler& s = svc.scheduler;
+            out << YAML::Key << "scheduler" << YAML::Value << YAML::BeginMap;
+            emit_string(out, "mode", s.mode);
+            for (auto [key, list] :
+                 {std::pair{"tgpp", &s.tgpp}, std::pair{"non_tgpp", &s.non_tgpp}}) {
+                if (!list->empty()) {
+                    out << YAML::Key << key << YAML::Value << YAML::BeginSeq;
+                    for (const IpPrefix& pre : *list) {
+                        out << prefix_text(pre);
+                    }
+                    out << YAML::EndSeq;
+                }
+            }
+            emit_string(out, "preferred", s.preferred);
+            emit_uint(out, "tgpp_weight", s.tgpp_weight);
+            if (s.rtt_threshold_ms) {
+                emit_uint(out, "rtt_threshold_ms", *s.rtt_threshold_ms);
+            }
+            out << YAML::EndMap;
         }
         out << YAML::EndMap;
     }

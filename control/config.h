@@ -196,6 +196,19 @@ struct TcpService {
     std::string mode;    // echo | sink | source | discard
     uint64_t bytes = 0;  // source: bytes sent per connection (required, > 0)
     bool mptcp = false;  // MPTCP v1 listener (plain TCP clients fall back)
+    // MPTCP: the packet scheduler of each connection (mptcp/scheduler.h) and which client
+    // addresses are which access, as a PFCP MAR would say for an ATSSS session.
+    struct Scheduler {
+        std::string mode = "smallest_delay";  // active_standby | smallest_delay | load_balancing
+                                              // | priority_based | redundant
+        std::vector<IpPrefix> tgpp;           // client addresses of the 3GPP access
+        std::vector<IpPrefix> non_tgpp;       // ... and of the non-3GPP access
+        std::string preferred = "3gpp";       // active / high / primary access: 3gpp | non-3gpp
+        uint32_t tgpp_weight = 50;            // load_balancing: percent on 3GPP (0..100)
+        std::optional<uint32_t> rtt_threshold_ms;  // 1..60000
+        bool operator==(const Scheduler&) const = default;
+    } scheduler;
+    bool scheduler_set = false;  // the `scheduler` key was given (only with mptcp: true)
 
     bool operator==(const TcpService&) const = default;
 };

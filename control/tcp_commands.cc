@@ -299,17 +299,21 @@ void show_mptcp_connection(dataplane::App& app, const Args& args, Output& out) {
                    conn->checksums ? "yes" : "no");
         out.printf("  data-level bytes_in %" PRIu64 " bytes_out %" PRIu64 "\n", conn->bytes_in,
                    conn->bytes_out);
-        out.printf("  %-5s %-8s %-44s %-11s %-6s %-6s %9s %9s %12s %12s\n", "index", "subflow",
+        const auto sched = mptcp::to_string(conn->scheduler);
+        out.printf("  scheduler %.*s\n", int(sched.size()), sched.data());
+        out.printf("  %-5s %-8s %-44s %-11s %-6s %-6s %9s %9s %12s %12s %-8s\n", "index", "subflow",
                    "local -> remote", "state", "join", "backup", "srtt_us", "cwnd", "bytes_in",
-                   "bytes_out");
+                   "bytes_out", "access");
         for (const auto& s : subs) {
             const auto ss = s.stalled ? std::string_view("STALLED") : mptcp::to_string(s.state);
             const std::string ends = endpoint_text(s.tuple.local, s.tuple.local_port) + " -> " +
                                      endpoint_text(s.tuple.remote, s.tuple.remote_port);
-            out.printf("  %-5u %-8u %-44s %-11.*s %-6s %-6s %9u %9u %12" PRIu64 " %12" PRIu64 "\n",
+            const auto acc = mptcp::to_string(s.access);
+            out.printf("  %-5u %-8u %-44s %-11.*s %-6s %-6s %9u %9u %12" PRIu64 " %12" PRIu64
+                       " %-8.*s\n",
                        unsigned(s.index), s.id, ends.c_str(), int(ss.size()), ss.data(),
                        s.join ? "yes" : "no", s.backup ? "yes" : "no", s.srtt_us, s.cwnd,
-                       s.bytes_in, s.bytes_out);
+                       s.bytes_in, s.bytes_out, int(acc.size()), acc.data());
         }
     }
     if (!found) {

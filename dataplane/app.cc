@@ -37,6 +37,35 @@ constexpr uint32_t buffer_packets_total = 16384;
 constexpr uint64_t usage_poll_ms = 100;          // URR triggers are checked this often
 constexpr uint32_t flow_owner_capacity = 65536;  // flows the workers may own at once
 
+// `tcp.services[].scheduler` as the scheduler's config (the config checked the names). The
+// preferred access is the Active (active-standby), High (priority-based) and Primary
+// (redundant) one; the other is Standby, Low and Secondary.
+mptcp::SchedulerConfig scheduler_config(const config::TcpService::Scheduler& s) {
+    mptcp::SchedulerConfig c;
+    c.mode = mptcp::scheduler_mode(s.mode).value_or(mptcp::SchedulerMode::smallest_delay);
+    const bool tgpp_first = s.preferred != "non-3gpp";
+    auto& first = c.access[tgpp_first ? 0 : 1];
+    auto& second = c.access[tgpp_first ? 1 : 0];
+    switch (c.mode) {
+        case mptcp::SchedulerMode::priority_based:
+            first.priority = mptcp::AccessPriority::high;
+            second.priority = mptcp::AccessPriority::low;
+            break;
+        case mptcp::SchedulerMode::redundant:
+            first.priority = mptcp::AccessPriority::primary;
+            second.priority = mptcp::AccessPriority::secondary;
+            break;
+        default:
+            first.priority = mptcp::AccessPriority::active;
+            second.priority = mptcp::AccessPriority::standby;
+            break;
+    }
+    c.access[0].weight = static_cast<uint8_t>(s.tgpp_weight);
+    c.access[1].weight = static_cast<uint8_t>(100 - s.tgpp_weight);
+    c.rtt_threshold_ms = s.rtt_threshold_ms;
+    return c;
+}
+
 std::string errno_text() {
     return rte_strerror(rte_errno);
 }
@@ -320,6 +349,19 @@ bool App::setup_tcp(std::string* err) {
             spec.mode = *tcp_app_mode(svc.mode);  // the config checked the name
             spec.bytes = svc.bytes;
             spec.mptcp = svc.mptcp;
+            spec.scheduler = scheduler_config(svc.scheduler);
+            for (auto [list, access] :
+                 {std::pair{&svc.scheduler.tgpp, mptcp::Access::tgpp},
+                  std::pair{&svc.scheduler.non_tgpp, mptcp::Access::non_tgpp}}) {
+                for (const config::IpPrefix& pre : *list) {
+                    AccessPrefix a;
+                    a.addr.family = pre.family;
+                    a.addr.bytes = pre.addr;
+                    a.len = pre.len;
+                    a.access = access;
+                    spec.access.push_back(a);
+                }
+            }
             if (auto e = host->add_service(spec)) {
                 *err = "tcp.services: " + *e;
                 return false;

@@ -171,6 +171,7 @@ TcpHost::TcpHost(const TcpHostConfig& cfg, std::span<const PortRuntime> ports) :
     mc.secret = cfg_.engine.secret;
     mc.secret[0] ^= 0x5a;  // not the ISN/cookie key itself
     mc.rng = [] { return rte_rand(); };
+    mc.access_of = [this](const tcp::FourTuple& t) { return access_of(t); };
     mptcp_ = std::make_unique<mptcp::Endpoint>(
         *engine_, mc, tokens_, [this](const tcp::Event& e) { events_.push_back(e); });
     // Ephemeral ports: each worker starts at its own offset so that two workers rarely pick the
@@ -406,6 +407,9 @@ void TcpHost::on_event(const tcp::Event& e) {
                     }
                     a->rec.started_us = now_us;
                     count(TcpHostCounter::app_connections);
+                    if (svc->second.mptcp) {
+                        mptcp_->set_scheduler(*id, svc->second.scheduler, now_us);
+                    }
                     App& ref = *a;
                     apps_[*id] = std::move(a);
                     pump(ref, now_us);
@@ -560,6 +564,37 @@ void TcpHost::finish(App& a, tcp::CloseReason reason, uint64_t now_us) {
     count(TcpHostCounter::app_finished);
     const tcp::ConnId id = a.rec.conn;
     apps_.erase(id);  // `a` is gone from here on
+}
+
+bool AccessPrefix::contains(const tcp::IpAddr& a) const {
+    if (a.family != addr.family) {
+        return false;
+    }
+    for (unsigned bit = 0; bit < len; bit += 8) {
+        const unsigned n = std::min(8u, len - bit);
+        const uint8_t mask = static_cast<uint8_t>(0xff00 >> n);
+        if (((a.bytes[bit / 8] ^ addr.bytes[bit / 8]) & mask) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+mptcp::Access TcpHost::access_of(const tcp::FourTuple& t) const {
+    auto l = listener_of_port_.find(t.local_port);
+    if (l == listener_of_port_.end()) {
+        return mptcp::Access::unknown;
+    }
+    auto svc = by_listener_.find(l->second);
+    if (svc == by_listener_.end()) {
+        return mptcp::Access::unknown;
+    }
+    for (const AccessPrefix& p : svc->second.access) {
+        if (p.contains(t.remote)) {
+            return p.access;
+        }
+    }
+    return mptcp::Access::unknown;
 }
 
 // --- control -----------------------------------------------------------------------------

@@ -74,12 +74,23 @@ struct TcpAppRecord {
     uint64_t finished_us = 0;
 };
 
+// Client addresses of one access (the MPTCP scheduler's view of a subflow; ATSSS sessions get
+// this from PFCP, a test service from the config).
+struct AccessPrefix {
+    tcp::IpAddr addr;
+    uint8_t len = 0;
+    mptcp::Access access = mptcp::Access::unknown;
+    bool contains(const tcp::IpAddr& a) const;
+};
+
 // A listening application on braid's N6 addresses (eth_classify passes TCP to braid only there).
 struct TcpServiceSpec {
     uint16_t tcp_port = 0;
     TcpAppMode mode = TcpAppMode::echo;
     uint64_t bytes = 0;  // source: bytes per connection
     bool mptcp = false;  // MPTCP v1 listener (mptcp/endpoint.h); plain TCP clients fall back
+    mptcp::SchedulerConfig scheduler;  // MPTCP: each accepted connection's scheduler
+    std::vector<AccessPrefix> access;  // MPTCP: which client addresses are which access
 };
 
 struct TcpConnectSpec {
@@ -175,6 +186,7 @@ private:
     void finish(App& a, tcp::CloseReason reason, uint64_t now_us);
     void block(App& a);  // pumped again on the next tick
     const PortRuntime* port_for(const tcp::IpAddr& local) const;
+    mptcp::Access access_of(const tcp::FourTuple& t) const;
     void count(TcpHostCounter c) { host_counters_[static_cast<size_t>(c)].add(); }
 
     TcpHostConfig cfg_;

@@ -20,6 +20,9 @@ namespace braid::mptcp {
     X(rx_checksum_failed,       "mappings whose DSS checksum did not verify")                     \
     X(rx_data_fin,              "DATA_FINs reached in order")                                     \
     X(tx_bytes,                 "data-level bytes sent for the first time")                       \
+    X(tx_redundant_bytes,       "data-level bytes sent again as copies on another subflow (redundant scheduler)") \
+    X(sched_failover,           "scheduler decisions that used the Standby access (active-standby)") \
+    X(sched_overflow,           "scheduler decisions that let the Low access take new data (priority-based)") \
     X(tx_reinjected_bytes,      "data-level bytes sent again on another subflow")                 \
     X(tx_data_fin,              "DATA_FINs sent (first transmission)")                            \
     X(tx_data_ack_old,          "DATA_ACKs below the current one (ignored)")                      \

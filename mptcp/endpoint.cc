@@ -188,6 +188,8 @@ Endpoint::Conn& Endpoint::create(tcp::ConnId c, const tcp::FourTuple& t,
     sf->id = c;
     sf->index = 0;
     sf->tuple = t;
+    sf->access = cfg_.access_of ? cfg_.access_of(t) : Access::unknown;
+    conn->sched = cfg_.scheduler;
     conn->subflows.push_back(std::move(sf));
     tokens_.insert(k.token, c);
     subflow_conn_[c] = c;
@@ -304,6 +306,7 @@ bool Endpoint::on_syn(tcp::ConnId c, const tcp::FourTuple& t, const tcp::wire::H
         // One address ID per local address: the initial subflow's is 0 (§3.2, implicit).
         sf->local_address_id = t.local == conn.subflows.front()->tuple.local ? 0 : 1;
         sf->irs = h.seq;
+        sf->access = cfg_.access_of ? cfg_.access_of(t) : Access::unknown;
         subflow_conn_[c] = conn.id;
         conn.subflows.push_back(std::move(sf));
         return true;
@@ -749,50 +752,54 @@ void Endpoint::on_closed(tcp::ConnId id) {
 // ---------------------------------------------------------------------------------------------
 // Engine work and events
 
-std::vector<Endpoint::Subflow*> Endpoint::candidates(Conn& c) {
-    struct Cand {
-        Subflow* s;
-        bool backup;
-        bool no_room;
-        uint32_t srtt;
-    };
-    std::vector<Cand> v;
-    bool any_regular = false;
-    for (auto& s : c.subflows) {
-        if (s->state != SubflowState::established || s->need_abort) {
-            continue;
+std::vector<Endpoint::Candidate> Endpoint::candidates(Conn& c) {
+    std::vector<SubflowView> views;
+    for (size_t i = 0; i < c.subflows.size(); ++i) {
+        Subflow& s = *c.subflows[i];
+        SubflowView v;
+        v.slot = static_cast<uint32_t>(i);
+        v.access = s.access;
+        v.backup = s.backup;
+        v.bytes_out = s.bytes_out;
+        // check_stalls() lets a stalled subflow back in once an ACK moves it.
+        v.usable = s.state == SubflowState::established && !s.need_abort &&
+                   !(s.stalled && c.subflows.size() > 1);
+        if (v.usable) {
+            auto info = eng_.describe(s.id);
+            v.usable = info && (info->state == tcp::State::established ||
+                                info->state == tcp::State::close_wait);
+            if (v.usable) {
+                // Congestion-window room: less queued on the subflow than its window holds.
+                v.room = info->snd_buffered < info->cwnd;
+                v.srtt_us = info->srtt_us;
+            }
         }
-        if (s->stalled && c.subflows.size() > 1) {
-            continue;  // check_stalls() lets it back in once an ACK moves it
-        }
-        auto info = eng_.describe(s->id);
-        if (!info ||
-            (info->state != tcp::State::established && info->state != tcp::State::close_wait)) {
-            continue;
-        }
-        any_regular = any_regular || !s->backup;
-        // Congestion-window room: less queued on the subflow than its window holds.
-        bool no_room = info->snd_buffered >= info->cwnd;
-        v.push_back({s.get(), s->backup, no_room, info->srtt_us});
+        views.push_back(v);
     }
-    // §3.2 B: a backup subflow carries data only if no other subflow can.
-    std::stable_sort(v.begin(), v.end(), [](const Cand& a, const Cand& b) {
-        if (a.backup != b.backup) {
-            return !a.backup;
-        }
-        if (a.no_room != b.no_room) {
-            return !a.no_room;
-        }
-        return a.srtt < b.srtt;
-    });
-    std::vector<Subflow*> r;
-    for (const Cand& x : v) {
-        if (x.backup && any_regular) {
-            continue;
-        }
-        r.push_back(x.s);
+    Decision d = schedule(c.sched, views);
+    if (d.failover) {
+        counters_.add(Counter::sched_failover);
+    }
+    if (d.overflow) {
+        counters_.add(Counter::sched_overflow);
+    }
+    std::vector<Candidate> r;
+    for (const Pick& p : d.order) {
+        r.push_back({c.subflows[p.slot].get(), p.copies_only});
     }
     return r;
+}
+
+bool Endpoint::set_scheduler(tcp::ConnId id, const SchedulerConfig& s, uint64_t now_us) {
+    Conn* c = find(id);
+    if (c == nullptr) {
+        return false;
+    }
+    c->sched = s;
+    c->need_pump = true;  // a subflow the old mode held back may send now
+    queue(*c);
+    poll(now_us);
+    return true;
 }
 
 void Endpoint::pump(Conn& c, uint64_t now_us) {
@@ -808,29 +815,33 @@ void Endpoint::pump(Conn& c, uint64_t now_us) {
             counters_.add(Counter::no_mbuf);
             return;
         }
-        std::vector<Subflow*> cands = candidates(c);
+        std::vector<Candidate> cands = candidates(c);
         Subflow* sf = nullptr;
         std::optional<Chunk> ch;
         uint32_t space = 0;
-        for (Subflow* s : cands) {
-            space = eng_.send_space(s->id);
+        for (const Candidate& cand : cands) {
+            space = eng_.send_space(cand.sf->id);
             if (space == 0) {
                 continue;
             }
-            ch = c.tx->next(s->index, s->tx_ssn, std::min(space, room));
+            ch = c.tx->next(cand.sf->index, cand.sf->tx_ssn, std::min(space, room),
+                            !cand.copies_only);
             if (ch) {
-                sf = s;
+                sf = cand.sf;
                 break;
             }
         }
         if (sf == nullptr) {
             rte_pktmbuf_free(m);
             if (c.tx->unsent() > 0 || space == 0) {
-                for (Subflow* s : cands) {
-                    eng_.want_writable(s->id);
+                for (const Candidate& cand : cands) {
+                    eng_.want_writable(cand.sf->id);
                 }
             }
             return;
+        }
+        if (c.sched.mode == SchedulerMode::redundant && !ch->reinjected) {
+            c.tx->duplicate(sf->index, *ch);  // the copy subflows take it on the next rounds
         }
         const tcp::ConnId id = sf->id;
         uint32_t n = static_cast<uint32_t>(ch->bytes.size());
@@ -1293,6 +1304,7 @@ std::optional<ConnSummary> Endpoint::describe(tcp::ConnId id) const {
                        c->state,
                        static_cast<uint32_t>(c->subflows.size()),
                        c->checksums,
+                       c->sched.mode,
                        c->bytes_in,
                        c->bytes_out};
 }
@@ -1313,6 +1325,7 @@ std::vector<SubflowSummary> Endpoint::subflows(tcp::ConnId id) const {
         x.backup = s->backup;
         x.stalled = s->stalled;
         x.remote_address_id = s->remote_address_id;
+        x.access = s->access;
         if (auto info = eng_.describe(s->id)) {
             x.srtt_us = info->srtt_us;
             x.cwnd = info->cwnd;

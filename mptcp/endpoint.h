@@ -47,6 +47,7 @@
 #include "mptcp/crypto.h"
 #include "mptcp/data_seq.h"
 #include "mptcp/receiver.h"
+#include "mptcp/scheduler.h"
 #include "mptcp/sender.h"
 #include "tcpstack/engine.h"
 #include "tcpstack/hook.h"
@@ -87,6 +88,10 @@ struct EndpointConfig {
     std::array<uint8_t, 16> secret{};  // SYN-cookie key derivation
     std::function<uint64_t()> rng;     // keys and MP_JOIN nonces; required
     uint32_t max_subflows = 4;         // live subflows per connection (the initial one counts)
+    SchedulerConfig scheduler;         // new connections' scheduler (set_scheduler changes one)
+    // The access a subflow runs over, from its addresses (ATSSS: the UE's link-specific
+    // addresses); unset: every subflow's access is unknown.
+    std::function<Access(const tcp::FourTuple&)> access_of;
 };
 
 // clang-format off
@@ -131,6 +136,7 @@ struct SubflowSummary {
     bool backup;   // the peer asked braid to use it only when no other works (B, MP_PRIO)
     bool stalled;  // RTOs without progress: avoided, its data reinjected on the others
     uint8_t remote_address_id;
+    Access access;
     uint32_t srtt_us, cwnd;
     uint64_t bytes_in, bytes_out;  // payload bytes received / queued for sending on it
 };
@@ -141,6 +147,7 @@ struct ConnSummary {
     ConnState state;
     uint32_t subflows;
     bool checksums;
+    SchedulerMode scheduler;
     uint64_t bytes_in, bytes_out;  // data-level, application bytes
 };
 
@@ -171,6 +178,9 @@ public:
     void shutdown_write(tcp::ConnId c, uint64_t now_us);
     void close(tcp::ConnId c, uint64_t now_us);
     void abort(tcp::ConnId c, uint64_t now_us);
+    // The scheduler of a live MPTCP connection (a PFCP Session Modification of its MAR applies
+    // at once). False: no such MPTCP connection.
+    bool set_scheduler(tcp::ConnId c, const SchedulerConfig& s, uint64_t now_us);
 
     bool is_mptcp(tcp::ConnId c) const { return conns_.contains(c); }
     // The application's view of a connection's TCP state: an MPTCP connection is as alive as
@@ -232,6 +242,7 @@ private:
         // The reason its RST carries in MP_TCPRST when braid resets this subflow alone (§3.6).
         std::optional<wire::ResetReason> rst_reason;
         std::optional<uint8_t> peer_rst_reason;  // the MP_TCPRST reason of the peer's RST
+        Access access = Access::unknown;
         bool stalled = false;  // RTOs without progress: its data reinjected, new data avoids it
         uint64_t bytes_in = 0, bytes_out = 0;
     };
@@ -254,6 +265,7 @@ private:
         uint64_t fin_retry_us = 0;       // when our un-DATA_ACKed DATA_FIN goes out again
         uint64_t fin_backoff_us = 0;
         bool need_pump = false, need_abort = false, need_window = false;
+        SchedulerConfig sched;
         bool fastclose = false;        // braid aborts it: its subflows' RSTs carry MP_FASTCLOSE
         bool peer_fastclosed = false;  // the peer's MP_FASTCLOSE: the application sees a reset
         uint64_t bytes_in = 0, bytes_out = 0;
@@ -278,7 +290,11 @@ private:
     JoinCheck check_join(const tcp::wire::Options& o, bool cookie_pressure);
     bool join_input(Conn& c, Subflow& s, const tcp::wire::Options& o);
     // Subflows that may take new data now, best first (see the header comment).
-    std::vector<Subflow*> candidates(Conn& c);
+    struct Candidate {
+        Subflow* sf;
+        bool copies_only;  // redundant: only copies of what another subflow sent
+    };
+    std::vector<Candidate> candidates(Conn& c);
     void pump(Conn& c, uint64_t now_us);
     void abort_subflows(Conn& c, uint64_t now_us);
     void peer_fastclose(Conn& c, const wire::MpFastclose& f);

@@ -49,7 +49,7 @@ Chunk Sender::make_chunk(int64_t rel, uint32_t len, uint32_t ssn, SubflowId sf, 
     return c;
 }
 
-std::optional<Chunk> Sender::next(SubflowId sf, uint32_t ssn, uint32_t max_len) {
+std::optional<Chunk> Sender::next(SubflowId sf, uint32_t ssn, uint32_t max_len, bool new_data) {
     if (sf >= max_subflows) {
         return std::nullopt;
     }
@@ -81,7 +81,8 @@ std::optional<Chunk> Sender::next(SubflowId sf, uint32_t ssn, uint32_t max_len) 
             return std::nullopt;
         }
         Chunk c = make_chunk(it->rel, take, ssn, sf, true);
-        counters_.add(Counter::tx_reinjected_bytes, c.bytes.size());
+        counters_.add(it->copy ? Counter::tx_redundant_bytes : Counter::tx_reinjected_bytes,
+                      c.bytes.size());
         it->rel += take;
         it->len -= take;
         if (it->len == 0) {
@@ -90,6 +91,9 @@ std::optional<Chunk> Sender::next(SubflowId sf, uint32_t ssn, uint32_t max_len) 
         return c;
     }
 
+    if (!new_data) {
+        return std::nullopt;
+    }
     // 2. New data within the connection-level window (§3.3.4), DATA_FIN with the last bytes.
     int64_t window_room = std::max<int64_t>(edge_ - nxt_, 0);
     int64_t avail = std::min<int64_t>({fin_rel - nxt_, window_room, max_len});
@@ -114,6 +118,23 @@ std::optional<Chunk> Sender::next(SubflowId sf, uint32_t ssn, uint32_t max_len) 
         return c;
     }
     return std::nullopt;
+}
+
+void Sender::duplicate(SubflowId sf, const Chunk& c) {
+    if (sf >= max_subflows || c.reinjected || c.mapping.data_len == 0) {
+        return;
+    }
+    const int64_t rel = DataSeq(c.mapping.dsn) - base_;
+    const uint32_t len = c.mapping.data_len;
+    const uint32_t bit = uint32_t{1} << sf;
+    if (!reinject_.empty()) {
+        Range& last = reinject_.back();
+        if (last.copy && last.carried == bit && last.rel + last.len == rel) {
+            last.len += len;  // one range per run of segments, not one per segment
+            return;
+        }
+    }
+    reinject_.push_back(Range{rel, len, bit, true});
 }
 
 void Sender::reinject(SubflowId sf) {

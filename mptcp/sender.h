@@ -51,8 +51,12 @@ public:
 
     // The next chunk for subflow `sf`, whose next payload byte has relative SSN `ssn`, at most
     // `max_len` bytes: first data waiting for reinjection that `sf` has not carried, then new
-    // data within the connection-level window, then the DATA_FIN.
-    std::optional<Chunk> next(SubflowId sf, uint32_t ssn, uint32_t max_len);
+    // data within the connection-level window, then the DATA_FIN. `new_data` false: only the
+    // first kind (a redundant scheduler's copy subflow).
+    std::optional<Chunk> next(SubflowId sf, uint32_t ssn, uint32_t max_len, bool new_data = true);
+    // Redundant scheduling: the new data of `c`, just sent on subflow `sf`, is offered to one
+    // other subflow as a copy with the same DSNs (counted as tx_redundant_bytes when taken).
+    void duplicate(SubflowId sf, const Chunk& c);
     // Subflow `sf` stalled or failed: everything it carried that is not Data-ACKed becomes
     // available to the other subflows (§3.3.6).
     void reinject(SubflowId sf);
@@ -81,7 +85,8 @@ private:
     struct Range {
         int64_t rel;
         uint32_t len;
-        uint32_t carried;  // subflows that already carried it
+        uint32_t carried;   // subflows that already carried it
+        bool copy = false;  // a redundant copy (not a reinjection)
     };
 
     int64_t queued_end() const { return una_ + static_cast<int64_t>(buf_.size()); }

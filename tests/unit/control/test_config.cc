@@ -1234,3 +1234,48 @@ TEST_CASE("tcp.services[].mptcp parses, defaults to off and renders back", "[con
         parse(with("tcp:\n  services:\n    - {port: 5011, mode: echo, mptcp: maybe}\n"));
     CHECK_FALSE(bad.ok());
 }
+
+TEST_CASE("tcp.services[].scheduler parses, is checked and renders back", "[config]") {
+    const ParseResult r = parse(with("tcp:\n"
+                                     "  services:\n"
+                                     "    - port: 5011\n"
+                                     "      mode: echo\n"
+                                     "      mptcp: true\n"
+                                     "      scheduler:\n"
+                                     "        mode: load_balancing\n"
+                                     "        tgpp: [198.19.0.2/32]\n"
+                                     "        non_tgpp: [198.19.0.3/32, 2001:db8:6::/64]\n"
+                                     "        preferred: non-3gpp\n"
+                                     "        tgpp_weight: 70\n"
+                                     "        rtt_threshold_ms: 150\n"));
+    REQUIRE_OK(r);
+    const auto& s = r.config->tcp.services[0];
+    CHECK(s.scheduler_set);
+    CHECK(s.scheduler.mode == "load_balancing");
+    CHECK(s.scheduler.tgpp.size() == 1);
+    CHECK(s.scheduler.non_tgpp.size() == 2);
+    CHECK(s.scheduler.preferred == "non-3gpp");
+    CHECK(s.scheduler.tgpp_weight == 70);
+    CHECK(s.scheduler.rtt_threshold_ms == 150u);
+    const ParseResult again = parse(braid::config::render(*r.config), "<rendered>");
+    REQUIRE_OK(again);
+    CHECK(*again.config == *r.config);
+
+    auto err = [](const std::string& svc) {
+        const ParseResult bad = parse(with("tcp:\n  services:\n    - " + svc + "\n"));
+        REQUIRE_FALSE(bad.errors.empty());
+        return bad.errors.front();
+    };
+    auto e = err("{port: 1, mode: echo, mptcp: true, scheduler: {mode: fastest}}");
+    CHECK(e.key == "tcp.services[0].scheduler.mode");
+    CHECK_THAT(e.message, Catch::Contains("not a scheduler"));
+    e = err("{port: 1, mode: echo, scheduler: {mode: redundant}}");
+    CHECK(e.key == "tcp.services[0].scheduler");
+    CHECK_THAT(e.message, Catch::Contains("mptcp: true"));
+    e = err("{port: 1, mode: echo, mptcp: true, scheduler: {tgpp_weight: 101}}");
+    CHECK(e.key == "tcp.services[0].scheduler.tgpp_weight");
+    e = err("{port: 1, mode: echo, mptcp: true, scheduler: {preferred: wifi}}");
+    CHECK(e.key == "tcp.services[0].scheduler.preferred");
+    e = err("{port: 1, mode: echo, mptcp: true, scheduler: {tgpp: [198.19.0.0/33]}}");
+    CHECK(e.key == "tcp.services[0].scheduler.tgpp[0]");
+}

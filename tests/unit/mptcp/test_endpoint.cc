@@ -23,6 +23,7 @@ using mptcp::Counter;
 
 const IpAddr kLocal = IpAddr::v4(198, 18, 0, 1);
 const IpAddr kRemote = IpAddr::v4(198, 18, 0, 2);
+const IpAddr kRemote2 = IpAddr::v4(198, 18, 0, 3);  // the client's second address
 constexpr uint32_t kIrs = 1000;  // the client's ISN
 constexpr uint64_t kClientKey = 0x0123456789abcdefULL;
 
@@ -72,7 +73,8 @@ MpOut mp_of(const Out& o) {
 }
 
 struct Harness {
-    explicit Harness(bool checksums = false, uint32_t backlog = 128, uint32_t max_subflows = 4)
+    explicit Harness(bool checksums = false, uint32_t backlog = 128, uint32_t max_subflows = 4,
+                     mptcp::SchedulerConfig sched = {})
         : eng(
               config(),
               [this](OutSegment&& s) {
@@ -82,7 +84,7 @@ struct Harness {
                   out.push_back(Out{s.header, s.options, take_bytes(s.payload), s.tuple});
               },
               [this](const Event& e) { ep.on_engine_event(e); }),
-          ep(eng, ep_config(checksums, max_subflows), tokens,
+          ep(eng, ep_config(checksums, max_subflows, sched), tokens,
              [this](const Event& e) { events.push_back(e); }) {
         ListenOptions lo;
         lo.port = 80;
@@ -100,8 +102,14 @@ struct Harness {
         c.cc = CcAlgorithm::newreno;
         return c;
     }
-    mptcp::EndpointConfig ep_config(bool checksums, uint32_t max_subflows) {
+    mptcp::EndpointConfig ep_config(bool checksums, uint32_t max_subflows,
+                                    const mptcp::SchedulerConfig& sched) {
         mptcp::EndpointConfig c;
+        c.scheduler = sched;
+        // The client's first address is its 3GPP one, the second (kRemote2) its non-3GPP one.
+        c.access_of = [](const FourTuple& t) {
+            return t.remote == kRemote2 ? mptcp::Access::non_tgpp : mptcp::Access::tgpp;
+        };
         c.max_subflows = max_subflows;
         c.data_pool = tcp_env().data;
         c.checksums = checksums;
@@ -648,7 +656,6 @@ TEST_CASE("mptcp endpoint: echo through the endpoint API", "[mptcp][endpoint]") 
 // MP_JOIN: more subflows (RFC 8684 §3.2)
 
 namespace {
-const IpAddr kRemote2 = IpAddr::v4(198, 18, 0, 3);  // the client's second address
 constexpr uint32_t kIrs2 = 50000;
 constexpr uint32_t kNonceA = 0x11223344;
 
@@ -1036,7 +1043,7 @@ struct TwoSubflows {
     ConnId id = 0;
     const FourTuple t2{kLocal, kRemote2, 80, 40001};
     uint32_t iss2 = 0;
-    TwoSubflows() {
+    explicit TwoSubflows(mptcp::SchedulerConfig sched = {}) : t(false, 128, 4, sched) {
         id = t.connect();
         Out sa = t.join_syn(t2, kIrs2, kNonceA);
         iss2 = sa.h.seq.raw();
@@ -1126,6 +1133,61 @@ TEST_CASE("mptcp endpoint: MP_TCPRST on the peer's RST is counted, the connectio
     CHECK(f.t.counter(Counter::subflow_failed) == 1);
     CHECK(f.t.ep.state(f.id) == State::established);
     CHECK(f.t.ep.subflows(f.id).size() == 1);
+}
+
+TEST_CASE("mptcp endpoint: the redundant scheduler sends every byte on both subflows",
+          "[mptcp][endpoint][scheduler]") {
+    mptcp::SchedulerConfig sched;
+    sched.mode = mptcp::SchedulerMode::redundant;  // 3GPP primary by default
+    TwoSubflows f(sched);
+    const uint64_t sdsn = keys(f.t.server_key).idsn + 1;
+    REQUIRE(f.t.ep.send(f.id, make_payload("hello"), f.t.now) == 5);
+    std::map<uint16_t, Out> by_port;
+    while (!f.t.out.empty()) {
+        Out o = f.t.expect();
+        if (!o.data.empty()) {
+            by_port[o.tuple.remote_port] = o;
+        }
+    }
+    REQUIRE(by_port.size() == 2);
+    for (auto& [port, o] : by_port) {
+        CHECK(o.data == "hello");
+        REQUIRE(mp_of(o).dss);
+        REQUIRE(mp_of(o).dss->mapping);
+        CHECK(mp_of(o).dss->mapping->dsn == sdsn);  // the same data-level bytes twice
+    }
+    CHECK(f.t.counter(Counter::tx_bytes) == 5);
+    CHECK(f.t.counter(Counter::tx_redundant_bytes) == 5);
+    CHECK(f.t.ep.describe(f.id)->scheduler == mptcp::SchedulerMode::redundant);
+}
+
+TEST_CASE("mptcp endpoint: set_scheduler switches a live connection to another access",
+          "[mptcp][endpoint][scheduler]") {
+    mptcp::SchedulerConfig sched;
+    sched.mode = mptcp::SchedulerMode::active_standby;  // 3GPP active
+    TwoSubflows f(sched);
+    auto sent_on = [&f](const std::string& data) {
+        REQUIRE(f.t.ep.send(f.id, make_payload(data), f.t.now) == data.size());
+        std::set<uint16_t> ports;
+        while (!f.t.out.empty()) {
+            Out o = f.t.expect();
+            if (!o.data.empty()) {
+                ports.insert(o.tuple.remote_port);
+            }
+        }
+        return ports;
+    };
+    CHECK(sent_on("one") == std::set<uint16_t>{40000});
+    auto subs = f.t.ep.subflows(f.id);
+    CHECK(subs[0].access == mptcp::Access::tgpp);
+    CHECK(subs[1].access == mptcp::Access::non_tgpp);
+    // A Session Modification makes non-3GPP the active access.
+    sched.access[0].priority = mptcp::AccessPriority::standby;
+    sched.access[1].priority = mptcp::AccessPriority::active;
+    REQUIRE(f.t.ep.set_scheduler(f.id, sched, f.t.now));
+    CHECK(sent_on("two") == std::set<uint16_t>{40001});
+    CHECK(f.t.counter(Counter::sched_failover) == 0);
+    CHECK_FALSE(f.t.ep.set_scheduler(f.id + 1000, sched, f.t.now));
 }
 
 }  // namespace braid::test

@@ -1,0 +1,112 @@
+// Packet schedulers for the data braid sends on an MPTCP connection (issue 6 item 5): which
+// subflow carries the next new bytes. They are the ATSSS steering modes of the PFCP MAR
+// (TS 23.501 §5.32.8, TS 29.244 §8.2.163–8.2.164; spec n4-gtpu-mams.md §1.10 Steering Mode,
+// Weight, Priority, Thresholds), applied to subflows by the access each one runs over:
+//
+//   active_standby  everything on the Active access; the Standby one only while the active one
+//                   has no usable subflow or is past the RTT threshold; No Standby: never.
+//   smallest_delay  the usable subflow with the smallest smoothed RTT that has congestion-window
+//                   room (then the others, by RTT): braid's default.
+//   load_balancing  bytes split by the accesses' weights (percent): the next bytes go to the
+//                   access furthest below its share; an access with no usable subflow gets
+//                   none and the other takes everything.
+//   priority_based  the High access while it has congestion-window room; Low takes the
+//                   overflow, or everything when High has no usable subflow.
+//   redundant       new bytes on the Primary access; every byte also on the Secondary one
+//                   (a copy with the same DSNs: whichever arrives first is delivered).
+//
+// Sans-I/O and pure: the endpoint describes its subflows, the scheduler orders them. The peer's
+// backup flag (RFC 8684 §3.2, MP_PRIO) is honoured on top of every mode: a backup subflow
+// carries new data only when no other usable one exists. A subflow whose access is unknown
+// (not an ATSSS session, or an address outside the link-specific ones) is used after the
+// subflows of known accesses, by RTT.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace braid::mptcp {
+
+// clang-format off
+#define BRAID_MPTCP_SCHEDULERS(X)                                                        \
+    X(active_standby, "Active access only; Standby when it fails or passes a threshold") \
+    X(smallest_delay, "lowest smoothed RTT with congestion-window room (default)")       \
+    X(load_balancing, "bytes split between the accesses by weight (percent)")            \
+    X(priority_based, "High access first; Low takes its overflow")                       \
+    X(redundant,      "Primary access, every byte copied on the Secondary")
+// clang-format on
+
+// Values as the PFCP Steering Mode IE (172): 0..4 in this order.
+enum class SchedulerMode : uint8_t {
+#define BRAID_X(name, help) name,
+    BRAID_MPTCP_SCHEDULERS(BRAID_X)
+#undef BRAID_X
+        count
+};
+std::string_view to_string(SchedulerMode m);
+std::optional<SchedulerMode> scheduler_mode(std::string_view name);
+
+enum class Access : uint8_t { tgpp, non_tgpp, unknown };
+std::string_view to_string(Access a);
+
+// The PFCP Priority IE (174) values a steering mode uses for an access.
+enum class AccessPriority : uint8_t {
+    active = 0,
+    standby = 1,
+    no_standby = 2,
+    high = 3,
+    low = 4,
+    primary = 5,
+    secondary = 6,
+};
+
+struct AccessPolicy {
+    bool present = true;  // the MAR has forwarding information for this access
+    uint8_t weight = 50;  // load_balancing: percent
+    AccessPriority priority = AccessPriority::active;
+    bool operator==(const AccessPolicy&) const = default;
+};
+
+struct SchedulerConfig {
+    SchedulerMode mode = SchedulerMode::smallest_delay;
+    // Indexed by Access::tgpp / Access::non_tgpp. Defaults: 3GPP active/high/primary, non-3GPP
+    // standby/low/secondary, 50/50.
+    std::array<AccessPolicy, 2> access{
+        AccessPolicy{true, 50, AccessPriority::active},
+        AccessPolicy{true, 50, AccessPriority::standby},
+    };
+    std::optional<uint32_t> rtt_threshold_ms;  // Thresholds IE (288), RTT
+    bool operator==(const SchedulerConfig&) const = default;
+};
+
+// One subflow as the scheduler sees it.
+struct SubflowView {
+    uint32_t slot = 0;  // the caller's name for it (returned in Pick)
+    Access access = Access::unknown;
+    bool usable = false;  // established, not stalled, not being reset
+    bool backup = false;  // the peer's B flag / MP_PRIO
+    bool room = false;    // congestion-window room (less queued than cwnd)
+    uint32_t srtt_us = 0;
+    uint64_t bytes_out = 0;  // new bytes this subflow carried (load balancing)
+};
+
+struct Pick {
+    uint32_t slot = 0;
+    bool copies_only = false;  // redundant: carries copies of what the primary sent, no new data
+};
+
+// Counted by the endpoint per decision that is not the plain first choice.
+struct Decision {
+    std::vector<Pick> order;  // try in this order; empty: nothing may send now
+    bool failover = false;    // active_standby used the Standby access
+    bool overflow = false;    // priority_based let the Low access take new data
+    bool redundant = false;   // redundant: the order includes a copy subflow
+};
+
+Decision schedule(const SchedulerConfig& cfg, std::span<const SubflowView> subflows);
+
+}  // namespace braid::mptcp
