@@ -336,6 +336,7 @@ private:
     bool setup_tcp(std::string* err);
     void publish_neighbors();
     void reclaim(bool wait);
+    void reclaim_sessions();
     void drain_worker_events(uint64_t now_ms);
     void drain_buffered_packets();
     void release_buffered_packets();

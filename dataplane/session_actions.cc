@@ -186,12 +186,34 @@ void App::poll_usage(uint64_t now_ms) {
     // that size.
     constexpr size_t usage_poll_budget = 1024;
     std::vector<UsageReport> out;
-    usage_pass_active_ = !sessions_->walk_step(usage_poll_budget, [&](const SessionRules& r) {
-        if (!r.urrs.empty()) {
-            usage_->poll(r, now_ms, out);
+    // Prefetch ahead of the walk (SessionTable::walk_step): the URR array of a snapshot, then
+    // each URR's usage block: the monitor state (two lines) and the workers' slices. Without it
+    // every URR cost a chain of dependent cache misses (~0.25 µs each at 40,000 sessions).
+    const auto ahead = [](const SessionRules& r, unsigned stage) {
+        if (stage == 1) {
+            __builtin_prefetch(r.urrs.data());
+            return;
         }
-        return r.urrs.size();
-    });
+        for (const CompiledUrr& u : r.urrs) {
+            if (u.usage) {
+                const char* m = reinterpret_cast<const char*>(&u.usage.shared());
+                __builtin_prefetch(m);
+                __builtin_prefetch(m + 64);
+                for (unsigned w = 0; w < u.usage.size(); ++w) {
+                    __builtin_prefetch(&u.usage[w]);
+                }
+            }
+        }
+    };
+    usage_pass_active_ = !sessions_->walk_step(
+        usage_poll_budget,
+        [&](const SessionRules& r) {
+            if (!r.urrs.empty()) {
+                usage_->poll(r, now_ms, out);
+            }
+            return r.urrs.size();
+        },
+        ahead);
     for (UsageReport& r : out) {
         BRAID_LOG(dataplane, INFO,
                   "usage report: session %" PRIu64 " urr %u #%u %s: ul %" PRIu64 " B dl %" PRIu64

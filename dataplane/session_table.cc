@@ -221,10 +221,10 @@ std::optional<SpecError> SessionTable::create_session(const SessionSpec& spec) {
                          "the TEID or UE IP table is full"};
     }
     ++owned_[owner];
-    const SessionHandle* handle = e.handle.get();
+    const SessionRules* rules = e.handle->rules.load(std::memory_order_relaxed);
     Entry& placed = sessions_.emplace(spec.seid, std::move(e)).first->second;
     placed.walk_index = walk_.size();
-    walk_.push_back({handle, &placed});
+    walk_.push_back({rules, &placed});
     return std::nullopt;
 }
 
@@ -272,6 +272,7 @@ std::optional<SpecError> SessionTable::modify_session(const SessionSpec& spec) {
     c.rules->owner = old->owner;
     // Publish the snapshot, then retire the keys that went away (update_keys finds the new
     // ones present).
+    walk_[e.walk_index].rules = c.rules.get();
     e.handle->rules.store(c.rules.release(), std::memory_order_release);
     retired_.push_back({rte_rcu_qsbr_start(rcu_), old, nullptr, nullptr, -1});
     update_keys(e, keys);

@@ -14,6 +14,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dataplane/session.h"
@@ -78,17 +79,36 @@ public:
     // one. Each session present for a whole pass is visited exactly once in it: deleting a
     // session keeps the visited ones before the cursor and the others after it; a session
     // created during a pass is visited at its end. `f` must not create or delete sessions.
-    template <typename F>
-    bool walk_step(size_t budget, F&& f) {
-        for (size_t spent = 0; walk_cursor_ < walk_.size() && spent < budget;) {
-            const SessionHandle* h = walk_[walk_cursor_++].handle;
-            spent += std::max<size_t>(f(*h->rules.load(std::memory_order_relaxed)), 1);
+    //
+    // The visits are cache-cold (a pass over 100,000 sessions touches megabytes), so the walk
+    // prefetches ahead: the snapshot `walk_ahead` sessions ahead, and `ahead(rules, stage)`
+    // lets the caller prefetch what it will read through a snapshot already in cache: stage 1
+    // for the session 2/3 of that distance ahead, stage 0 for the one 1/3 ahead.
+    template <typename F, typename A>
+    bool walk_step(size_t budget, F&& f, A&& ahead) {
+        const size_t n = walk_.size();
+        for (size_t spent = 0; walk_cursor_ < n && spent < budget;) {
+            const size_t i = walk_cursor_++;
+            if (i + walk_ahead < n) {
+                __builtin_prefetch(walk_[i + walk_ahead].rules);
+            }
+            if (i + walk_ahead * 2 / 3 < n) {
+                ahead(*walk_[i + walk_ahead * 2 / 3].rules, 1u);
+            }
+            if (i + walk_ahead / 3 < n) {
+                ahead(*walk_[i + walk_ahead / 3].rules, 0u);
+            }
+            spent += std::max<size_t>(f(*walk_[i].rules), 1);
         }
-        if (walk_cursor_ < walk_.size()) {
+        if (walk_cursor_ < n) {
             return false;
         }
         walk_cursor_ = 0;
         return true;
+    }
+    template <typename F>
+    bool walk_step(size_t budget, F&& f) {
+        return walk_step(budget, std::forward<F>(f), [](const SessionRules&, unsigned) {});
     }
     // Where the pass in progress is (sessions visited in it so far); for tests.
     size_t walk_position() const { return walk_cursor_; }
@@ -114,9 +134,10 @@ private:
         size_t walk_index = 0;  // in walk_
     };
     struct WalkSlot {
-        const SessionHandle* handle;
-        Entry* entry;  // map nodes do not move
+        const SessionRules* rules;  // the current snapshot, kept up to date by every publish
+        Entry* entry;               // map nodes do not move
     };
+    static constexpr size_t walk_ahead = 12;
     struct Retired {
         uint64_t token;
         const SessionRules* rules = nullptr;

@@ -4,6 +4,7 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 #include <catch2/catch.hpp>
 
@@ -409,7 +410,7 @@ TEST_CASE("usage poll: with 6,000 URRs (a pass spans ticks) triggers still fire 
     }
 }
 
-TEST_CASE("control tick: retired snapshots are freed within a budget per tick, all in the end",
+TEST_CASE("control tick: retired snapshots are freed within a time budget per tick, all in the end",
           "[pipeline][session]") {
     RingLab lab(false);
     dataplane::App& app = lab.app_;
@@ -425,13 +426,15 @@ TEST_CASE("control tick: retired snapshots are freed within a budget per tick, a
     }
     const size_t retired = app.sessions().retired();
     CHECK(retired >= n);
-    // Let the worker pass its quiescent state: every grace period is over.
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // Wait until the worker has passed a quiescent state: every grace period is over.
+    REQUIRE(rte_rcu_qsbr_check(app.rcu(), rte_rcu_qsbr_start(app.rcu()), true) == 1);
     uint64_t now = 2000;
     app.control_tick(now);
     const size_t after = app.sessions().retired();
-    CHECK(after < retired);                        // something was freed ...
-    CHECK(retired - after <= 256 + retired / 32);  // ... but not the whole burst at once
+    // At least one chunk (32) is freed, but not the whole burst: the tick stops after ~200 µs
+    // (3,000 snapshots take several times that to free).
+    CHECK(retired - after >= 32);
+    CHECK(after > 0);
     int ticks = 1;
     while (app.sessions().retired() != 0 && ticks < 1000) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -439,7 +442,7 @@ TEST_CASE("control tick: retired snapshots are freed within a budget per tick, a
         ++ticks;
     }
     CHECK(app.sessions().retired() == 0);
-    CHECK(ticks >= 3000 / (256 + 3000 / 32));
+    CHECK(ticks >= 2);
     while (lab.sent("n3", std::chrono::milliseconds(0))) {
     }
 }
