@@ -336,6 +336,7 @@ private:
     bool setup_tcp(std::string* err);
     void publish_neighbors();
     void reclaim(bool wait);
+    void reclaim_sessions();
     void drain_worker_events(uint64_t now_ms);
     void drain_buffered_packets();
     void release_buffered_packets();
@@ -366,9 +367,9 @@ private:
     SessionCounters session_counters_;
     uint64_t now_ms_ = 0;  // of the last control_tick
     uint64_t next_usage_poll_ms_ = 0;
-    // Where the usage poll in progress stopped (nullopt: none in progress): a pass over many
-    // sessions is spread over control ticks, usage_poll_budget URRs each (App::poll_usage).
-    std::optional<uint64_t> usage_poll_resume_;
+    // A usage poll pass is in progress: a pass over many sessions is spread over control ticks,
+    // usage_poll_budget URRs each (App::poll_usage); SessionTable::walk_step keeps its place.
+    bool usage_pass_active_ = false;
     std::atomic<const NeighborSnapshot*> neighbor_snapshot_{nullptr};
     struct Retired {
         const NeighborSnapshot* snap;

@@ -157,12 +157,17 @@ struct SpecError {
 
 inline constexpr unsigned max_session_workers = 32;  // == max_workers (app.h)
 
+// What a PerWorker block holds besides the slices when nothing is shared (QER meters).
+struct NoShared {};
+
 // One slice per worker, in one zeroed allocation sized by the number of workers the session
 // table was configured with (SessionTable::set_workers), not by max_session_workers: with one
 // worker a session's URR and QER state is 1/32 of what a fixed array would take, and an
 // establishment's cost was dominated by allocating and zeroing those arrays. Shared between
-// the snapshots of one session (it lives outside them) and carried over by rule ID.
-template <class Slice>
+// the snapshots of one session (it lives outside them) and carried over by rule ID. `Shared`
+// is one more object in the same block, before the slices, for the control core's own state
+// of the rule (a URR's monitor state: UrrMonitor); NoShared takes no room.
+template <class Slice, class Shared = NoShared>
 class PerWorker {
 public:
     PerWorker() = default;
@@ -170,7 +175,7 @@ public:
         // One allocation: a reference count, then the slices, value-initialised (zero).
         void* mem =
             ::operator new (slices_offset + sizeof(Slice) * workers, std::align_val_t{align});
-        block_ = new (mem) Header{1, workers};
+        block_ = new (mem) Header{1, workers, Shared()};
         Slice* first = slices();
         for (unsigned w = 0; w < workers; ++w) {
             new (first + w) Slice();
@@ -195,12 +200,18 @@ public:
     Slice* at(unsigned w) const { return w < size() ? slices() + w : nullptr; }
     Slice& operator[](unsigned w) const { return slices()[w]; }
     const Slice* data() const { return block_ != nullptr ? slices() : nullptr; }  // identity
+    // The block's shared object (only when the block exists). Mutable through a const
+    // snapshot like the slices: it is state beside the snapshot, not part of it.
+    Shared& shared() const { return block_->shared; }
 
 private:
     // Counted by the control core (snapshots are built and freed there), atomic for safety.
+    // Workers read `size`; a Shared that the control core writes is aligned by its own type
+    // (UrrMonitor: a cache line) so that its writes do not invalidate that line.
     struct Header {
         std::atomic<uint32_t> refs;
         uint32_t size;
+        [[no_unique_address]] Shared shared;
     };
     static constexpr size_t align = std::max(alignof(Header), alignof(Slice));
     static constexpr size_t slices_offset = (sizeof(Header) + align - 1) / align * align;
@@ -223,14 +234,49 @@ private:
     Header* block_ = nullptr;
 };
 
+// Usage totals of one URR (or a difference of two): packets and octets per direction.
+struct UsageTotals {
+    uint64_t packets_ul = 0, bytes_ul = 0, packets_dl = 0, bytes_dl = 0;
+    uint64_t bytes() const { return bytes_ul + bytes_dl; }
+    uint64_t packets() const { return packets_ul + packets_dl; }
+    UsageTotals operator-(const UsageTotals& o) const {
+        return {packets_ul - o.packets_ul, bytes_ul - o.bytes_ul, packets_dl - o.packets_dl,
+                bytes_dl - o.bytes_dl};
+    }
+    bool operator==(const UsageTotals&) const = default;
+};
+
+// The usage monitor's state of one URR (UsageMonitor, usage.h): the measurement in progress and
+// when a time-based trigger falls due. The control core alone reads and writes it. It lives in
+// the URR's usage block (outside the immutable snapshot, like the counters), so it survives a
+// modification with the URR ID, dies with the URR, and the poll reaches it from the compiled
+// URR without a lookup. On cache lines of its own: workers never touch them.
+struct alignas(64) UrrMonitor {
+    UsageTotals baseline;           // totals at the last report
+    UsageTotals seen;               // totals at the last full evaluation (the skip check)
+    uint64_t start_ms = 0;          // start of the current measurement
+    uint64_t traffic_since_ms = 0;  // first time traffic was seen in this measurement (0: none)
+    uint64_t next_period_ms = 0;
+    uint64_t due_ms = 0;  // the earliest time a time-based trigger can fire (UINT64_MAX: never)
+    // The URR's trigger settings at the last full evaluation: a modification that changes them
+    // under the same ID makes the next poll evaluate fully.
+    uint64_t volume_threshold_bytes = 0;
+    uint32_t time_threshold_s = 0;
+    uint32_t measurement_period_s = 0;
+    uint32_t sequence = 0;  // UR-SEQN of the next report
+    bool started = false;   // the measurement started (first poll or report)
+    bool stale = true;      // evaluate fully on the next poll (first poll, after a report)
+};
+
 // Usage of one URR: one slice per worker (single writer each), summed by the control core.
 // Lives outside the snapshot and is carried from version to version by URR ID, so a
-// modification never loses what was counted.
+// modification never loses what was counted. The block also holds the URR's monitor state
+// (UrrMonitor), written by the control core only.
 struct alignas(64) UsageSlice {
     Counter packets_ul, bytes_ul, packets_dl, bytes_dl;
     Counter first_tsc, last_tsc;  // first and last packet seen by this worker (0: none)
 };
-using UrrUsage = PerWorker<UsageSlice>;
+using UrrUsage = PerWorker<UsageSlice, UrrMonitor>;
 
 // MBR policing state of one QER for one worker and direction: an srTCM (RFC 2697) whose bucket
 // this worker alone refills. `profile` is the snapshot's profile the bucket was configured with;

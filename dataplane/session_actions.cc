@@ -110,8 +110,8 @@ std::optional<SpecError> App::modify_session(const SessionSpec& spec, const Modi
         }
     }
     if (!removed.empty()) {
+        // Their monitor state goes with their usage blocks when the old snapshot is freed.
         usage_->report_now(*old_rules, removed, UsageTrigger::termination, now_ms_, out);
-        usage_->forget_missing(*rules);
     }
     if (flags.query_all_urrs || !flags.query_urrs.empty()) {
         usage_->report_now(*rules,
@@ -143,7 +143,6 @@ std::optional<std::vector<UsageReport>> App::delete_session(uint64_t seid) {
     }
     std::vector<UsageReport> out;
     usage_->report_now(*rules, {}, UsageTrigger::termination, now_ms_, out);
-    usage_->forget(seid);
     buffer_->discard(seid);
     track_gtpu_peers(sessions_->spec(seid), nullptr);
     sessions_->delete_session(seid);
@@ -180,19 +179,41 @@ std::optional<UsageTotals> App::current_usage(uint64_t seid, uint32_t urr_id) co
 void App::poll_usage(uint64_t now_ms) {
     // A bounded slice of the pass per control tick: PFCP requests wait behind a tick, so its
     // pause must stay well under a millisecond (bench_pfcp prints each tick's pause). The cost
-    // is one per URR (a cache-cold lookup and a sum over the workers' slices), one per session
-    // without URRs; a pass over a table larger than the budget is spread over several 10 ms
-    // ticks, each session still polled once per pass: 100,000 single-URR sessions take 100
-    // ticks, so a URR's triggers are checked every ~1 s instead of 100 ms at that size.
+    // is one per URR (its usage block: the workers' slices and the monitor state beside them),
+    // one per session without URRs; a pass over a table larger than the budget is spread over
+    // several 10 ms ticks, each session still polled once per pass: 100,000 single-URR
+    // sessions take 100 ticks, so a URR's triggers are checked every ~1 s instead of 100 ms at
+    // that size.
     constexpr size_t usage_poll_budget = 1024;
     std::vector<UsageReport> out;
-    usage_poll_resume_ = sessions_->for_each_rules_after(usage_poll_resume_, usage_poll_budget,
-                                                         [&](const SessionRules& r) -> size_t {
-                                                             if (!r.urrs.empty()) {
-                                                                 usage_->poll(r, now_ms, out);
-                                                             }
-                                                             return r.urrs.size();
-                                                         });
+    // Prefetch ahead of the walk (SessionTable::walk_step): the URR array of a snapshot, then
+    // each URR's usage block: the monitor state (two lines) and the workers' slices. Without it
+    // every URR cost a chain of dependent cache misses (~0.25 µs each at 40,000 sessions).
+    const auto ahead = [](const SessionRules& r, unsigned stage) {
+        if (stage == 1) {
+            __builtin_prefetch(r.urrs.data());
+            return;
+        }
+        for (const CompiledUrr& u : r.urrs) {
+            if (u.usage) {
+                const char* m = reinterpret_cast<const char*>(&u.usage.shared());
+                __builtin_prefetch(m);
+                __builtin_prefetch(m + 64);
+                for (unsigned w = 0; w < u.usage.size(); ++w) {
+                    __builtin_prefetch(&u.usage[w]);
+                }
+            }
+        }
+    };
+    usage_pass_active_ = !sessions_->walk_step(
+        usage_poll_budget,
+        [&](const SessionRules& r) {
+            if (!r.urrs.empty()) {
+                usage_->poll(r, now_ms, out);
+            }
+            return r.urrs.size();
+        },
+        ahead);
     for (UsageReport& r : out) {
         BRAID_LOG(dataplane, INFO,
                   "usage report: session %" PRIu64 " urr %u #%u %s: ul %" PRIu64 " B dl %" PRIu64

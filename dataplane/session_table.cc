@@ -221,7 +221,10 @@ std::optional<SpecError> SessionTable::create_session(const SessionSpec& spec) {
                          "the TEID or UE IP table is full"};
     }
     ++owned_[owner];
-    sessions_.emplace(spec.seid, std::move(e));
+    const SessionRules* rules = e.handle->rules.load(std::memory_order_relaxed);
+    Entry& placed = sessions_.emplace(spec.seid, std::move(e)).first->second;
+    placed.walk_index = walk_.size();
+    walk_.push_back({rules, &placed});
     return std::nullopt;
 }
 
@@ -269,6 +272,7 @@ std::optional<SpecError> SessionTable::modify_session(const SessionSpec& spec) {
     c.rules->owner = old->owner;
     // Publish the snapshot, then retire the keys that went away (update_keys finds the new
     // ones present).
+    walk_[e.walk_index].rules = c.rules.get();
     e.handle->rules.store(c.rules.release(), std::memory_order_release);
     retired_.push_back({rte_rcu_qsbr_start(rcu_), old, nullptr, nullptr, -1});
     update_keys(e, keys);
@@ -287,10 +291,32 @@ bool SessionTable::delete_session(uint64_t seid) {
         --owned_[owner];
     }
     update_keys(e, {});
+    walk_remove(e);
     retired_.push_back({rte_rcu_qsbr_start(rcu_), e.handle->rules.load(std::memory_order_relaxed),
                         e.handle.release(), nullptr, -1});
     sessions_.erase(it);
     return true;
+}
+
+void SessionTable::walk_move(size_t to, size_t from) {
+    if (to != from) {
+        walk_[to] = walk_[from];
+        walk_[to].entry->walk_index = to;
+    }
+}
+
+void SessionTable::walk_remove(Entry& e) {
+    // Keep [0, cursor) the sessions visited in this pass and [cursor, end) the others, so that
+    // every session is still visited once: a hole among the visited ones is filled by the last
+    // visited one and the cursor steps back onto the hole it leaves; a hole among the others is
+    // filled by the last session.
+    size_t hole = e.walk_index;
+    if (hole < walk_cursor_) {
+        walk_move(hole, walk_cursor_ - 1);
+        hole = --walk_cursor_;
+    }
+    walk_move(hole, walk_.size() - 1);
+    walk_.pop_back();
 }
 
 void SessionTable::set_workers(unsigned n) {
@@ -304,23 +330,25 @@ void SessionTable::set_workers(unsigned n) {
     }
 }
 
-void SessionTable::reclaim(bool wait) {
+size_t SessionTable::reclaim(bool wait, size_t budget) {
     // Tokens were taken in order (rte_rcu_qsbr_start increases), so the first grace period not
-    // yet over ends the scan, and what is freed is a prefix erased at once: erasing entries one
-    // by one from the front of the vector was quadratic (100,000 modifications retire 100,000
-    // snapshots; bench_pfcp spent most of the control core in here).
-    auto it = retired_.begin();
-    for (; it != retired_.end(); ++it) {
-        if (rte_rcu_qsbr_check(rcu_, it->token, wait) != 1) {
+    // yet over ends the scan. Freed from the front of a deque: erasing from the front of a
+    // vector was quadratic (100,000 modifications retire 100,000 snapshots).
+    size_t freed = 0;
+    while (!retired_.empty() && freed < budget) {
+        const Retired& r = retired_.front();
+        if (rte_rcu_qsbr_check(rcu_, r.token, wait) != 1) {
             break;
         }
-        delete it->rules;
-        delete it->handle;
-        if (it->hash != nullptr) {
-            rte_hash_free_key_with_position(it->hash, it->position);
+        delete r.rules;
+        delete r.handle;
+        if (r.hash != nullptr) {
+            rte_hash_free_key_with_position(r.hash, r.position);
         }
+        retired_.pop_front();
+        ++freed;
     }
-    retired_.erase(retired_.begin(), it);
+    return freed;
 }
 
 }  // namespace braid::dataplane

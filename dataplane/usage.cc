@@ -1,5 +1,7 @@
 #include "dataplane/usage.h"
 
+#include <algorithm>
+
 namespace braid::dataplane {
 
 UsageTotals sum(const UrrUsage& u, unsigned workers) {
@@ -30,12 +32,36 @@ std::string_view to_string(UsageTrigger t) {
     return "?";
 }
 
-UsageMonitor::State& UsageMonitor::state(uint64_t seid, const CompiledUrr& u, uint64_t now_ms) {
-    auto [it, fresh] = states_.try_emplace({seid, u.urr.id});
-    State& s = it->second;
-    if (fresh) {
+namespace {
+
+// The earliest time a time-based trigger of `u` can fire with the state as it is: the next
+// period, or the time threshold counted from the first packet of the measurement (without
+// traffic it cannot start: the counters must move first, which ends the skipping).
+uint64_t next_due_ms(const UrrMonitor& s, const Urr& u) {
+    uint64_t due = UINT64_MAX;
+    if (s.next_period_ms != 0) {
+        due = s.next_period_ms;
+    }
+    if (u.time_threshold_s != 0 && s.traffic_since_ms != 0) {
+        due = std::min<uint64_t>(due, s.traffic_since_ms + u.time_threshold_s * 1000ull);
+    }
+    return due;
+}
+
+bool same_triggers(const UrrMonitor& s, const Urr& u) {
+    return s.volume_threshold_bytes == u.volume_threshold_bytes &&
+           s.time_threshold_s == u.time_threshold_s &&
+           s.measurement_period_s == u.measurement_period_s;
+}
+
+}  // namespace
+
+UrrMonitor& UsageMonitor::state(const CompiledUrr& u, uint64_t now_ms) const {
+    UrrMonitor& s = u.usage.shared();
+    if (!s.started) {
         // Counting may have started before the first poll (the URR's counters are shared with
         // earlier versions of the session only under the same ID, so this is the URR's start).
+        s.started = true;
         s.start_ms = now_ms;
         s.next_period_ms =
             u.urr.measurement_period_s != 0 ? now_ms + u.urr.measurement_period_s * 1000ull : 0;
@@ -43,9 +69,8 @@ UsageMonitor::State& UsageMonitor::state(uint64_t seid, const CompiledUrr& u, ui
     return s;
 }
 
-UsageReport UsageMonitor::close(uint64_t seid, const CompiledUrr& u, State& s, UsageTrigger t,
-                                uint64_t now_ms) {
-    const UsageTotals total = sum(u.usage, workers_);
+UsageReport UsageMonitor::close(uint64_t seid, const CompiledUrr& u, UrrMonitor& s,
+                                const UsageTotals& total, UsageTrigger t, uint64_t now_ms) {
     UsageReport r;
     r.seid = seid;
     r.urr_id = u.urr.id;
@@ -59,13 +84,28 @@ UsageReport UsageMonitor::close(uint64_t seid, const CompiledUrr& u, State& s, U
     s.baseline = total;
     s.start_ms = now_ms;
     s.traffic_since_ms = 0;
+    s.stale = true;  // a new measurement: the next poll evaluates it fully
     return r;
 }
 
 void UsageMonitor::poll(const SessionRules& rules, uint64_t now_ms, std::vector<UsageReport>& out) {
     for (const CompiledUrr& u : rules.urrs) {
-        State& s = state(rules.seid, u, now_ms);
-        const UsageTotals delta = sum(u.usage, workers_) - s.baseline;
+        if (!u.usage) {
+            continue;  // not compiled by compile(): nothing counts it
+        }
+        const UsageTotals total = sum(u.usage, workers_);
+        UrrMonitor& s = u.usage.shared();
+        // The cheap check. Nothing moved and no time-based trigger is due: the full evaluation
+        // below would find the same delta (a volume threshold it did not fire on last time),
+        // the same first-traffic time and a period not yet over, and change nothing.
+        if (s.started && !s.stale && total == s.seen && now_ms < s.due_ms &&
+            same_triggers(s, u.urr)) {
+            ++stats_.skipped;
+            continue;
+        }
+        ++stats_.evaluated;
+        state(u, now_ms);
+        const UsageTotals delta = total - s.baseline;
         if (s.traffic_since_ms == 0 && delta.packets() != 0) {
             s.traffic_since_ms = now_ms;
         }
@@ -79,7 +119,7 @@ void UsageMonitor::poll(const SessionRules& rules, uint64_t now_ms, std::vector<
             fired = UsageTrigger::periodic;
         }
         if (fired) {
-            out.push_back(close(rules.seid, u, s, *fired, now_ms));
+            out.push_back(close(rules.seid, u, s, total, *fired, now_ms));
         }
         // The period runs on from its own schedule, not from the last report of any kind.
         if (u.urr.measurement_period_s != 0) {
@@ -93,6 +133,13 @@ void UsageMonitor::poll(const SessionRules& rules, uint64_t now_ms, std::vector<
         } else {
             s.next_period_ms = 0;
         }
+        s.seen = total;
+        s.volume_threshold_bytes = u.urr.volume_threshold_bytes;
+        s.time_threshold_s = u.urr.time_threshold_s;
+        s.measurement_period_s = u.urr.measurement_period_s;
+        s.due_ms = next_due_ms(s, u.urr);
+        // After a report the new measurement is already evaluated here at `now_ms` (delta 0).
+        s.stale = false;
     }
 }
 
@@ -104,34 +151,22 @@ void UsageMonitor::report_now(const SessionRules& rules, const std::vector<uint3
         for (uint32_t id : urr_ids) {
             wanted = wanted || id == u.urr.id;
         }
-        if (wanted) {
-            State& s = state(rules.seid, u, now_ms);
-            out.push_back(close(rules.seid, u, s, trigger, now_ms));
+        if (wanted && u.usage) {
+            UrrMonitor& s = state(u, now_ms);
+            out.push_back(close(rules.seid, u, s, sum(u.usage, workers_), trigger, now_ms));
         }
-    }
-}
-
-void UsageMonitor::forget(uint64_t seid) {
-    states_.erase(states_.lower_bound({seid, 0}), states_.upper_bound({seid, UINT32_MAX}));
-}
-
-void UsageMonitor::forget_missing(const SessionRules& rules) {
-    auto it = states_.lower_bound({rules.seid, 0});
-    while (it != states_.end() && it->first.first == rules.seid) {
-        bool present = false;
-        for (const CompiledUrr& u : rules.urrs) {
-            present = present || u.urr.id == it->first.second;
-        }
-        it = present ? std::next(it) : states_.erase(it);
     }
 }
 
 std::optional<UsageTotals> UsageMonitor::current(const SessionRules& rules, uint32_t urr_id) const {
     for (const CompiledUrr& u : rules.urrs) {
         if (u.urr.id == urr_id) {
-            auto it = states_.find({rules.seid, urr_id});
+            if (!u.usage) {
+                return UsageTotals{};
+            }
             const UsageTotals total = sum(u.usage, workers_);
-            return it == states_.end() ? total : total - it->second.baseline;
+            const UrrMonitor& s = u.usage.shared();
+            return s.started ? total - s.baseline : total;
         }
     }
     return std::nullopt;

@@ -5,26 +5,13 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "dataplane/session.h"
 
 namespace braid::dataplane {
-
-struct UsageTotals {
-    uint64_t packets_ul = 0, bytes_ul = 0, packets_dl = 0, bytes_dl = 0;
-    uint64_t bytes() const { return bytes_ul + bytes_dl; }
-    uint64_t packets() const { return packets_ul + packets_dl; }
-    UsageTotals operator-(const UsageTotals& o) const {
-        return {packets_ul - o.packets_ul, bytes_ul - o.bytes_ul, packets_dl - o.packets_dl,
-                bytes_dl - o.bytes_dl};
-    }
-    bool operator==(const UsageTotals&) const = default;
-};
 
 // The sum of the first `workers` slices.
 UsageTotals sum(const UrrUsage& u, unsigned workers);
@@ -55,33 +42,33 @@ public:
     explicit UsageMonitor(unsigned workers) : workers_(workers) {}
 
     // Check every URR of `rules` at `now_ms`; reports for the triggers that fired. A URR seen for
-    // the first time starts its measurement now.
+    // the first time starts its measurement now. A URR whose counters did not move since its
+    // last evaluation, whose trigger settings are the same and whose next time-based trigger
+    // (time threshold, periodic) is not due yet cannot fire: it is skipped without a write.
     void poll(const SessionRules& rules, uint64_t now_ms, std::vector<UsageReport>& out);
     // Reports for `urr_ids` (all URRs if empty) of the session now, with `trigger` (query or
     // termination); a new measurement starts for each.
     void report_now(const SessionRules& rules, const std::vector<uint32_t>& urr_ids,
                     UsageTrigger trigger, uint64_t now_ms, std::vector<UsageReport>& out);
-    // Forget a session (after its final reports) or the URRs it no longer has.
-    void forget(uint64_t seid);
-    void forget_missing(const SessionRules& rules);
 
     // What the current measurement of a URR has counted so far.
     std::optional<UsageTotals> current(const SessionRules& rules, uint32_t urr_id) const;
 
-private:
-    struct State {
-        UsageTotals baseline;           // totals at the last report
-        uint64_t start_ms = 0;          // start of the current measurement
-        uint64_t traffic_since_ms = 0;  // first time traffic was seen in this measurement (0: none)
-        uint64_t next_period_ms = 0;
-        uint32_t sequence = 0;
+    // URRs poll() evaluated fully and URRs it skipped (the cheap check), since construction.
+    struct Stats {
+        uint64_t evaluated = 0, skipped = 0;
     };
-    State& state(uint64_t seid, const CompiledUrr& u, uint64_t now_ms);
-    UsageReport close(uint64_t seid, const CompiledUrr& u, State& s, UsageTrigger t,
-                      uint64_t now_ms);
+    const Stats& stats() const { return stats_; }
+
+private:
+    // The URR's monitor state lives in its usage block (UrrMonitor in session.h): no map, no
+    // lookup, and it goes away with the URR (a session deleted, a URR removed).
+    UrrMonitor& state(const CompiledUrr& u, uint64_t now_ms) const;
+    static UsageReport close(uint64_t seid, const CompiledUrr& u, UrrMonitor& s,
+                             const UsageTotals& total, UsageTrigger t, uint64_t now_ms);
 
     unsigned workers_;
-    std::map<std::pair<uint64_t, uint32_t>, State> states_;
+    Stats stats_;
 };
 
 }  // namespace braid::dataplane

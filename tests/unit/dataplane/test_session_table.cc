@@ -4,6 +4,7 @@
 #include <rte_rcu_qsbr.h>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstring>
 
 #include "dataplane/session_table.h"
@@ -170,16 +171,113 @@ TEST_CASE("table: a budgeted walk resumes where it stopped and charges what f re
         };
     };
     // Cost 2 per session, budget 3: two sessions (2, then 4 >= 3 stops).
-    auto resume = t->for_each_rules_after(std::nullopt, 3, visit(2));
-    CHECK(seen == std::vector<uint64_t>{1, 2});
-    REQUIRE(resume == 2u);
+    CHECK_FALSE(t->walk_step(3, visit(2)));
+    CHECK(seen.size() == 2);
+    CHECK(t->walk_position() == 2);
     // A cost of 0 is charged as 1: the walk still ends.
-    resume = t->for_each_rules_after(resume, 2, visit(0));
-    CHECK(seen == std::vector<uint64_t>{1, 2, 3, 4});
-    REQUIRE(resume == 4u);
-    resume = t->for_each_rules_after(resume, 100, visit(1));
+    CHECK_FALSE(t->walk_step(2, visit(0)));
+    CHECK(seen.size() == 4);
+    CHECK(t->walk_step(100, visit(1)));  // the end of the pass
+    REQUIRE(seen.size() == 5);
+    CHECK(t->walk_position() == 0);
+    std::sort(seen.begin(), seen.end());
     CHECK(seen == std::vector<uint64_t>{1, 2, 3, 4, 5});
-    CHECK_FALSE(resume);  // the end of the pass
+    // The next step starts a new pass.
+    seen.clear();
+    CHECK(t->walk_step(100, visit(1)));
+    CHECK(seen.size() == 5);
+}
+
+TEST_CASE("table: sessions deleted or created during a pass: the others are visited exactly once",
+          "[session]") {
+    Rcu rcu;
+    auto t = table(rcu);
+    for (uint64_t seid = 1; seid <= 40; ++seid) {
+        const uint32_t n = static_cast<uint32_t>(seid);
+        REQUIRE_FALSE(t->create_session(basic(seid, ul_teid + n, ue_ip + n)));
+    }
+    std::vector<int> visits(64, 0);
+    const auto visit = [&](const SessionRules& r) {
+        ++visits[r.seid];
+        return size_t{1};
+    };
+    // Several steps, each followed by deletions before and after the cursor (the visited and the
+    // not yet visited parts of the pass) and a creation.
+    std::vector<uint64_t> deleted;
+    uint64_t next_seid = 41;
+    bool done = false;
+    for (int step = 0; !done; ++step) {
+        REQUIRE(step < 100);
+        done = t->walk_step(3, visit);
+        if (done) {
+            break;
+        }
+        // The first visited session still present, and the last session not yet visited.
+        for (uint64_t seid = 1; seid < 64; ++seid) {
+            if (visits[seid] == 1 && t->by_seid(seid) != nullptr) {
+                REQUIRE(t->delete_session(seid));
+                deleted.push_back(seid);
+                break;
+            }
+        }
+        for (uint64_t seid = 63; seid >= 1; --seid) {
+            if (visits[seid] == 0 && t->by_seid(seid) != nullptr) {
+                REQUIRE(t->delete_session(seid));
+                deleted.push_back(seid);
+                break;
+            }
+        }
+        if (next_seid < 48) {
+            const uint32_t n = static_cast<uint32_t>(next_seid);
+            REQUIRE_FALSE(t->create_session(basic(next_seid, ul_teid + n, ue_ip + n)));
+            ++next_seid;
+        }
+    }
+    for (uint64_t seid = 1; seid < next_seid; ++seid) {
+        const bool gone = std::find(deleted.begin(), deleted.end(), seid) != deleted.end();
+        INFO("seid " << seid);
+        if (gone) {
+            CHECK(visits[seid] <= 1);  // deleted before or after its visit
+        } else {
+            CHECK(visits[seid] == 1);  // present at the end: visited once, created ones too
+        }
+    }
+    CHECK(t->size() == next_seid - 1 - deleted.size());
+    // The walk still knows every session: a new pass visits each remaining one once.
+    std::fill(visits.begin(), visits.end(), 0);
+    REQUIRE(t->walk_step(1000, visit));
+    size_t total = 0;
+    for (uint64_t seid = 1; seid < 64; ++seid) {
+        CHECK(visits[seid] == (t->by_seid(seid) != nullptr ? 1 : 0));
+        total += static_cast<size_t>(visits[seid]);
+    }
+    CHECK(total == t->size());
+}
+
+TEST_CASE("table: reclaim frees at most its budget per call, oldest first", "[session]") {
+    Rcu rcu;
+    auto t = table(rcu);
+    REQUIRE_FALSE(t->create_session(basic()));
+    // Ten modifications retire ten snapshots (the keys stay: same TEID and UE address).
+    for (uint32_t i = 0; i < 10; ++i) {
+        SessionSpec s = basic();
+        s.fars[1].outer_header->teid = 0x5000 + i;
+        REQUIRE_FALSE(t->modify_session(s));
+    }
+    REQUIRE(t->retired() == 10);
+    CHECK(t->reclaim(false, 4) == 4);
+    CHECK(t->retired() == 6);
+    CHECK(t->reclaim(false, 0) == 0);
+    CHECK(t->retired() == 6);
+    // A reader online that has not reported: nothing more is freed, whatever the budget.
+    rte_rcu_qsbr_thread_online(rcu.v, 0);
+    REQUIRE_FALSE(t->modify_session(basic()));
+    CHECK(t->reclaim(false, 100) == 6);  // the six retired before the reader came online
+    CHECK(t->retired() == 1);
+    rte_rcu_qsbr_quiescent(rcu.v, 0);
+    CHECK(t->reclaim(false, 100) == 1);
+    CHECK(t->retired() == 0);
+    rte_rcu_qsbr_thread_offline(rcu.v, 0);
 }
 
 TEST_CASE("table: keys of another session are refused and nothing changes", "[session]") {

@@ -205,6 +205,161 @@ TEST_CASE("usage: query and termination report what was counted since the last r
     CHECK(out.size() == 2);
 }
 
+TEST_CASE("usage: a URR whose counters did not move and has nothing due is skipped", "[usage]") {
+    Urr u;
+    u.id = 1;
+    u.volume_threshold_bytes = 1000;
+    auto c = compile(with_urr(u));
+    UsageMonitor m(1);
+    std::vector<UsageReport> out;
+    m.poll(*c.rules, 0, out);  // the first poll starts the measurement
+    CHECK(m.stats().evaluated == 1);
+    for (uint64_t t = 100; t <= 1000; t += 100) {
+        m.poll(*c.rules, t, out);
+    }
+    CHECK(m.stats().evaluated == 1);
+    CHECK(m.stats().skipped == 10);
+    // Traffic below the threshold: evaluated once, then skipped again.
+    count(*c.rules, 0, true, 400);
+    m.poll(*c.rules, 1100, out);
+    m.poll(*c.rules, 1200, out);
+    CHECK(m.stats().evaluated == 2);
+    CHECK(m.stats().skipped == 11);
+    CHECK(out.empty());
+    // A byte counted without a packet (a reader between a worker's two adds) still counts as
+    // movement: the skip compares every counter.
+    c.rules->urrs[0].usage[0].bytes_dl.add(600);
+    m.poll(*c.rules, 1300, out);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].trigger == UsageTrigger::volume_threshold);
+    CHECK(out[0].volume.bytes() == 1000);
+    CHECK(out[0].end_ms == 1300);
+}
+
+TEST_CASE("usage: skipping keeps periodic and time-threshold reports on time, to the poll",
+          "[usage]") {
+    Urr u;
+    u.id = 1;
+    u.measurement_period_s = 5;
+    u.time_threshold_s = 3;
+    auto c = compile(with_urr(u));
+    UsageMonitor m(1);
+    std::vector<UsageReport> out;
+    // Traffic at 500 ms, then silence: TIMTH at 3500, the period at 5000 (its own schedule).
+    // Traffic again at 6100: TIMTH at 9100, the period at 10000. Polled every 10 ms.
+    for (uint64_t t = 0; t <= 10000; t += 10) {
+        if (t == 500 || t == 6100) {
+            count(*c.rules, 0, true, 42);
+        }
+        m.poll(*c.rules, t, out);
+    }
+    REQUIRE(out.size() == 4);
+    CHECK(out[0].trigger == UsageTrigger::time_threshold);
+    CHECK(out[0].end_ms == 3500);
+    CHECK(out[0].volume.bytes() == 42);
+    CHECK(out[0].duration_s == 3);
+    CHECK(out[1].trigger == UsageTrigger::periodic);
+    CHECK(out[1].end_ms == 5000);
+    CHECK(out[1].volume.bytes() == 0);
+    CHECK(out[2].trigger == UsageTrigger::time_threshold);
+    CHECK(out[2].end_ms == 9100);
+    CHECK(out[2].start_ms == 5000);
+    CHECK(out[2].volume.bytes() == 42);
+    CHECK(out[3].trigger == UsageTrigger::periodic);
+    CHECK(out[3].end_ms == 10000);
+    // Only the first poll, the two with new traffic and the four due times were evaluated.
+    CHECK(m.stats().evaluated == 7);
+    CHECK(m.stats().skipped == 1001 - 7);
+}
+
+TEST_CASE("usage: a time threshold fires at its due time even though nothing moves", "[usage]") {
+    Urr u;
+    u.id = 1;
+    u.time_threshold_s = 3;
+    auto c = compile(with_urr(u));
+    UsageMonitor m(1);
+    std::vector<UsageReport> out;
+    for (uint64_t t = 0; t <= 5000; t += 10) {
+        if (t == 1230) {
+            count(*c.rules, 0, false, 7);
+        }
+        m.poll(*c.rules, t, out);
+    }
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].trigger == UsageTrigger::time_threshold);
+    CHECK(out[0].end_ms == 4230);  // the first poll at or after 1230 + 3000
+    CHECK(m.stats().skipped > 450);
+}
+
+TEST_CASE("usage: the monitor state lives with the URR: kept by a modification, new with a new ID",
+          "[usage]") {
+    Urr u;
+    u.id = 1;
+    u.volume_threshold_bytes = 1000;
+    auto first = compile(with_urr(u));
+    UsageMonitor m(1);
+    std::vector<UsageReport> out;
+    m.poll(*first.rules, 100, out);
+    count(*first.rules, 0, true, 600);
+    m.poll(*first.rules, 200, out);
+    CHECK(out.empty());
+    // A modification with the same URR ID: same block, same measurement (start 100).
+    auto second = compile(with_urr(u), first.rules.get());
+    CHECK(&second.rules->urrs[0].usage.shared() == &first.rules->urrs[0].usage.shared());
+    count(*second.rules, 0, false, 500);
+    m.poll(*second.rules, 300, out);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].start_ms == 100);
+    CHECK(out[0].volume.bytes() == 1100);
+    CHECK(out[0].sequence == 0);
+    // Lowering the threshold under the same ID fires on the next poll, without new traffic.
+    count(*second.rules, 0, true, 300);
+    m.poll(*second.rules, 400, out);
+    CHECK(out.size() == 1);
+    u.volume_threshold_bytes = 200;
+    auto third = compile(with_urr(u), second.rules.get());
+    m.poll(*third.rules, 500, out);
+    REQUIRE(out.size() == 2);
+    CHECK(out[1].trigger == UsageTrigger::volume_threshold);
+    CHECK(out[1].volume.bytes() == 300);
+    CHECK(out[1].sequence == 1);
+    // Another ID: a new block, a new measurement, sequence from 0.
+    u.id = 2;
+    auto fourth = compile(with_urr(u), third.rules.get());
+    CHECK_FALSE(fourth.rules->urrs[0].usage.shared().started);
+    m.poll(*fourth.rules, 600, out);
+    count(*fourth.rules, 0, true, 250);
+    m.poll(*fourth.rules, 700, out);
+    REQUIRE(out.size() == 3);
+    CHECK(out[2].urr_id == 2);
+    CHECK(out[2].sequence == 0);
+    CHECK(out[2].start_ms == 600);
+}
+
+TEST_CASE("usage: after a query the next poll starts from the report, not from the skip state",
+          "[usage]") {
+    Urr u;
+    u.id = 1;
+    u.volume_threshold_bytes = 1000;
+    auto c = compile(with_urr(u));
+    UsageMonitor m(1);
+    std::vector<UsageReport> out;
+    m.poll(*c.rules, 0, out);
+    count(*c.rules, 0, true, 900);
+    m.poll(*c.rules, 100, out);
+    m.report_now(*c.rules, {}, UsageTrigger::query, 150, out);
+    REQUIRE(out.size() == 1);
+    CHECK(m.current(*c.rules, 1)->bytes() == 0);
+    count(*c.rules, 0, true, 200);  // 1100 since the start, 200 since the query
+    m.poll(*c.rules, 200, out);
+    CHECK(out.size() == 1);
+    count(*c.rules, 0, true, 800);
+    m.poll(*c.rules, 300, out);
+    REQUIRE(out.size() == 2);
+    CHECK(out[1].volume.bytes() == 1000);
+    CHECK(out[1].start_ms == 150);
+}
+
 namespace {
 
 std::vector<rte_mbuf*> freed;
