@@ -59,11 +59,8 @@ def mptcp_enabled(lab):
         pytest.skip("the kernel has no MPTCP (net.mptcp.enabled)")
 
 
-# Sends `total` bytes on a socket of protocol `proto` (0: TCP, 262: MPTCP), reads the echo,
-# prints both SHA-256 and the namespace's MPTcpExt counters before and after, as JSON.
-CLIENT = textwrap.dedent("""
-    import hashlib, json, os, socket, threading, time
-    HOST, PORT, TOTAL, PROTO, TIMEOUT = {host!r}, {port}, {total}, {proto}, {timeout}
+# The namespace's MPTcpExt counters (/proc/net/netstat), for the client scripts below.
+MPTCP_COUNTERS = textwrap.dedent("""
     def mptcp_counters():
         names, values = None, None
         with open("/proc/net/netstat") as f:
@@ -74,6 +71,14 @@ CLIENT = textwrap.dedent("""
                     else:
                         values = [int(x) for x in line.split()[1:]]
         return dict(zip(names or [], values or []))
+""").replace("{", "{{").replace("}", "}}")
+
+# Sends `total` bytes on a socket of protocol `proto` (0: TCP, 262: MPTCP), reads the echo,
+# prints both SHA-256 and the namespace's MPTcpExt counters before and after, as JSON.
+CLIENT = textwrap.dedent("""
+    import hashlib, json, os, socket, threading, time
+    HOST, PORT, TOTAL, PROTO, TIMEOUT = {host!r}, {port}, {total}, {proto}, {timeout}
+""") + MPTCP_COUNTERS + textwrap.dedent("""
     before = mptcp_counters()
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, PROTO)
     s.settimeout(TIMEOUT)
@@ -323,16 +328,7 @@ def test_linux_mptcp_subflow_path_cut(lab, braid, alive, second_address):
 ABORT_CLIENT = textwrap.dedent("""
     import json, socket, sys, time
     HOST, PORT = {host!r}, {port}
-    def mptcp_counters():
-        names, values = None, None
-        with open("/proc/net/netstat") as f:
-            for line in f:
-                if line.startswith("MPTcpExt:"):
-                    if names is None:
-                        names = line.split()[1:]
-                    else:
-                        values = [int(x) for x in line.split()[1:]]
-        return dict(zip(names or [], values or []))
+""") + MPTCP_COUNTERS + textwrap.dedent("""
     before = mptcp_counters()
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)
     s.settimeout(20)

@@ -24,7 +24,7 @@ using mptcp::Counter;
 const IpAddr kLocal = IpAddr::v4(198, 18, 0, 1);
 const IpAddr kRemote = IpAddr::v4(198, 18, 0, 2);
 const IpAddr kRemote2 = IpAddr::v4(198, 18, 0, 3);  // the client's second address
-constexpr uint32_t kIrs = 1000;  // the client's ISN
+constexpr uint32_t kIrs = 1000;                     // the client's ISN
 constexpr uint64_t kClientKey = 0x0123456789abcdefULL;
 
 struct Out {
@@ -667,6 +667,30 @@ bool has_event(const Harness& t, ConnId id, EventKind k) {
     }
     return false;
 }
+
+// A connection with a second, joined subflow from kRemote2 (braid's key in t.server_key); the
+// segments of the handshakes are taken.
+struct Joined {
+    explicit Joined(mptcp::SchedulerConfig sched = {}, bool backup = false)
+        : t(false, 128, 4, sched) {
+        id = t.connect();
+        sa = t.join_syn(t2, kIrs2, kNonceA, backup);
+        t.join_ack(t2, kIrs2, sa, kNonceA);
+        iss2 = sa.h.seq.raw();
+        REQUIRE(t.ep.subflows(id).size() == 2);
+        t.out.clear();
+    }
+    Harness t;
+    ConnId id = 0;
+    const FourTuple t2{kLocal, kRemote2, 80, 40001};
+    Out sa;
+    uint32_t iss2 = 0;
+};
+
+// The same with the join's backup flag set: braid sends on the first subflow.
+struct JoinedBackup : Joined {
+    JoinedBackup() : Joined({}, true) {}
+};
 }  // namespace
 
 TEST_CASE("mptcp endpoint: MP_JOIN with the right HMACs adds a subflow",
@@ -804,16 +828,10 @@ TEST_CASE("mptcp endpoint: MP_JOIN before the connection is established is refus
     CHECK(t.counter(Counter::join_not_established) == 1);
 }
 
-TEST_CASE("mptcp endpoint: data over two subflows is reassembled", "[mptcp][endpoint][join]") {
-    Harness t;
-    ConnId id = t.connect();
-    const FourTuple t2{kLocal, kRemote2, 80, 40001};
-    Out sa = t.join_syn(t2, kIrs2, kNonceA);
-    t.join_ack(t2, kIrs2, sa, kNonceA);
-    t.out.clear();
+TEST_CASE_METHOD(Joined, "mptcp endpoint: data over two subflows is reassembled",
+                 "[mptcp][endpoint][join]") {
     const uint64_t cdsn = keys(kClientKey).idsn + 1;
     const uint64_t sdsn = keys(t.server_key).idsn + 1;
-    const uint32_t iss2 = sa.h.seq.raw();
     // The second half first, on the new subflow: held out of order at the data level.
     t.inject_to(t2, tflag::ack | tflag::psh, kIrs2 + 1, iss2 + 1,
                 {dss(sdsn, mapping(cdsn + 6, 1, 5))}, "world");
@@ -843,14 +861,9 @@ TEST_CASE("mptcp endpoint: data over two subflows is reassembled", "[mptcp][endp
     CHECK(sfs[1].bytes_in == 11);
 }
 
-TEST_CASE("mptcp endpoint: new data avoids a backup subflow; MP_PRIO changes that",
-          "[mptcp][endpoint][join]") {
-    Harness t;
-    ConnId id = t.connect();
-    const FourTuple t2{kLocal, kRemote2, 80, 40001};
-    Out sa = t.join_syn(t2, kIrs2, kNonceA, true);  // B: "use only if no other works"
-    t.join_ack(t2, kIrs2, sa, kNonceA);
-    t.out.clear();
+TEST_CASE_METHOD(JoinedBackup,
+                 "mptcp endpoint: new data avoids a backup subflow; MP_PRIO changes that",
+                 "[mptcp][endpoint][join]") {
     CHECK(t.ep.subflows(id)[1].backup);
     REQUIRE(t.ep.send(id, make_payload("abc"), t.now) == 3);
     Out d = t.expect();
@@ -875,17 +888,10 @@ TEST_CASE("mptcp endpoint: new data avoids a backup subflow; MP_PRIO changes tha
     CHECK(mp_of(d2).dss->mapping->ssn == 1);  // the subflow's own sequence space
 }
 
-TEST_CASE("mptcp endpoint: the first subflow reset, the second carries on",
-          "[mptcp][endpoint][join]") {
-    Harness t;
-    ConnId id = t.connect();
-    const FourTuple t2{kLocal, kRemote2, 80, 40001};
-    Out sa = t.join_syn(t2, kIrs2, kNonceA, true);  // backup: braid sends on the first
-    t.join_ack(t2, kIrs2, sa, kNonceA);
-    t.out.clear();
+TEST_CASE_METHOD(JoinedBackup, "mptcp endpoint: the first subflow reset, the second carries on",
+                 "[mptcp][endpoint][join]") {
     const uint64_t cdsn = keys(kClientKey).idsn + 1;
     const uint64_t sdsn = keys(t.server_key).idsn + 1;
-    const uint32_t iss2 = sa.h.seq.raw();
     // The client's first bytes arrive on the first subflow and are read.
     t.inject(tflag::ack | tflag::psh, kIrs + 1, t.iss + 1, {dss(sdsn, mapping(cdsn, 1, 4))},
              "AAAA");
@@ -960,14 +966,8 @@ TEST_CASE("mptcp endpoint: two subflows share the peer's connection-level window
     CHECK(queued() == 4096);
 }
 
-TEST_CASE("mptcp endpoint: a stalled subflow's data goes out on the other one",
-          "[mptcp][endpoint][join]") {
-    Harness t;
-    ConnId id = t.connect();
-    const FourTuple t2{kLocal, kRemote2, 80, 40001};
-    Out sa = t.join_syn(t2, kIrs2, kNonceA, true);  // backup: braid sends on the first
-    t.join_ack(t2, kIrs2, sa, kNonceA);
-    t.out.clear();
+TEST_CASE_METHOD(JoinedBackup, "mptcp endpoint: a stalled subflow's data goes out on the other one",
+                 "[mptcp][endpoint][join]") {
     const uint64_t sdsn = keys(t.server_key).idsn + 1;
     REQUIRE(t.ep.send(id, make_payload("stuck"), t.now) == 5);
     Out d = t.expect();
@@ -1036,27 +1036,9 @@ TEST_CASE("mptcp endpoint: after both DATA_FINs a subflow on a dead path is rese
     CHECK_FALSE(t.ep.is_mptcp(id));
 }
 
-namespace {
-// A connection with a second, joined subflow on kRemote2 (braid's key in t.server_key).
-struct TwoSubflows {
-    Harness t;
-    ConnId id = 0;
-    const FourTuple t2{kLocal, kRemote2, 80, 40001};
-    uint32_t iss2 = 0;
-    explicit TwoSubflows(mptcp::SchedulerConfig sched = {}) : t(false, 128, 4, sched) {
-        id = t.connect();
-        Out sa = t.join_syn(t2, kIrs2, kNonceA);
-        iss2 = sa.h.seq.raw();
-        t.join_ack(t2, kIrs2, sa, kNonceA);
-        REQUIRE(t.ep.subflows(id).size() == 2);
-        t.out.clear();
-    }
-};
-}  // namespace
-
 TEST_CASE("mptcp endpoint: braid's abort sends MP_FASTCLOSE with the peer's key on every RST",
           "[mptcp][endpoint][fastclose]") {
-    TwoSubflows f;
+    Joined f;
     f.t.ep.abort(f.id, f.t.now);
     std::set<uint16_t> ports;
     while (!f.t.out.empty()) {
@@ -1074,7 +1056,7 @@ TEST_CASE("mptcp endpoint: braid's abort sends MP_FASTCLOSE with the peer's key 
 
 TEST_CASE("mptcp endpoint: the peer's MP_FASTCLOSE on a RST resets the whole connection",
           "[mptcp][endpoint][fastclose]") {
-    TwoSubflows f;
+    Joined f;
     mw::MpFastclose fc;
     fc.receiver_key = f.t.server_key;
     f.t.inject(tflag::rst, kIrs + 1, 0, {fc}, {}, false);
@@ -1092,7 +1074,7 @@ TEST_CASE("mptcp endpoint: the peer's MP_FASTCLOSE on a RST resets the whole con
 
 TEST_CASE("mptcp endpoint: MP_FASTCLOSE on an ACK (option A) resets every subflow",
           "[mptcp][endpoint][fastclose]") {
-    TwoSubflows f;
+    Joined f;
     mw::MpFastclose fc;
     fc.receiver_key = f.t.server_key;
     f.t.inject_to(f.t2, tflag::ack, kIrs2 + 1, f.iss2 + 1, {fc});
@@ -1110,7 +1092,7 @@ TEST_CASE("mptcp endpoint: MP_FASTCLOSE on an ACK (option A) resets every subflo
 
 TEST_CASE("mptcp endpoint: MP_FASTCLOSE with a key that is not braid's ends one subflow only",
           "[mptcp][endpoint][fastclose]") {
-    TwoSubflows f;
+    Joined f;
     mw::MpFastclose fc;
     fc.receiver_key = f.t.server_key ^ 1;
     f.t.inject(tflag::rst, kIrs + 1, 0, {fc}, {}, false);
@@ -1125,7 +1107,7 @@ TEST_CASE("mptcp endpoint: MP_FASTCLOSE with a key that is not braid's ends one 
 
 TEST_CASE("mptcp endpoint: MP_TCPRST on the peer's RST is counted, the connection lives",
           "[mptcp][endpoint][fastclose]") {
-    TwoSubflows f;
+    Joined f;
     mw::MpTcpRst x;
     x.reason = static_cast<uint8_t>(mw::ResetReason::unacceptable_performance);
     f.t.inject_to(f.t2, tflag::rst, kIrs2 + 1, 0, {x}, {}, false);
@@ -1139,7 +1121,7 @@ TEST_CASE("mptcp endpoint: the redundant scheduler sends every byte on both subf
           "[mptcp][endpoint][scheduler]") {
     mptcp::SchedulerConfig sched;
     sched.mode = mptcp::SchedulerMode::redundant;  // 3GPP primary by default
-    TwoSubflows f(sched);
+    Joined f(sched);
     const uint64_t sdsn = keys(f.t.server_key).idsn + 1;
     REQUIRE(f.t.ep.send(f.id, make_payload("hello"), f.t.now) == 5);
     std::map<uint16_t, Out> by_port;
@@ -1165,7 +1147,7 @@ TEST_CASE("mptcp endpoint: set_scheduler switches a live connection to another a
           "[mptcp][endpoint][scheduler]") {
     mptcp::SchedulerConfig sched;
     sched.mode = mptcp::SchedulerMode::active_standby;  // 3GPP active
-    TwoSubflows f(sched);
+    Joined f(sched);
     auto sent_on = [&f](const std::string& data) {
         REQUIRE(f.t.ep.send(f.id, make_payload(data), f.t.now) == data.size());
         std::set<uint16_t> ports;
