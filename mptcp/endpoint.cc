@@ -760,7 +760,6 @@ std::vector<Endpoint::Candidate> Endpoint::candidates(Conn& c) {
         v.slot = static_cast<uint32_t>(i);
         v.access = s.access;
         v.backup = s.backup;
-        v.bytes_out = s.bytes_out;
         // check_stalls() lets a stalled subflow back in once an ACK moves it.
         v.usable = s.state == SubflowState::established && !s.need_abort &&
                    !(s.stalled && c.subflows.size() > 1);
@@ -776,7 +775,7 @@ std::vector<Endpoint::Candidate> Endpoint::candidates(Conn& c) {
         }
         views.push_back(v);
     }
-    Decision d = schedule(c.sched, views);
+    Decision d = schedule(c.sched, views, c.balance);
     if (d.failover) {
         counters_.add(Counter::sched_failover);
     }
@@ -785,7 +784,7 @@ std::vector<Endpoint::Candidate> Endpoint::candidates(Conn& c) {
     }
     std::vector<Candidate> r;
     for (const Pick& p : d.order) {
-        r.push_back({c.subflows[p.slot].get(), p.copies_only});
+        r.push_back({c.subflows[p.slot].get(), p.copies_only, d.balanced});
     }
     return r;
 }
@@ -819,6 +818,7 @@ void Endpoint::pump(Conn& c, uint64_t now_us) {
         Subflow* sf = nullptr;
         std::optional<Chunk> ch;
         uint32_t space = 0;
+        bool balanced = false;
         for (const Candidate& cand : cands) {
             space = eng_.send_space(cand.sf->id);
             if (space == 0) {
@@ -828,6 +828,7 @@ void Endpoint::pump(Conn& c, uint64_t now_us) {
                             !cand.copies_only);
             if (ch) {
                 sf = cand.sf;
+                balanced = cand.balanced;
                 break;
             }
         }
@@ -842,6 +843,9 @@ void Endpoint::pump(Conn& c, uint64_t now_us) {
         }
         if (c.sched.mode == SchedulerMode::redundant && !ch->reinjected) {
             c.tx->duplicate(sf->index, *ch);  // the copy subflows take it on the next rounds
+        }
+        if (balanced && !ch->reinjected && sf->access != Access::unknown) {
+            c.balance[static_cast<size_t>(sf->access)] += ch->bytes.size();
         }
         const tcp::ConnId id = sf->id;
         uint32_t n = static_cast<uint32_t>(ch->bytes.size());

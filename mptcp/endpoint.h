@@ -266,7 +266,8 @@ private:
         uint64_t fin_backoff_us = 0;
         bool need_pump = false, need_abort = false, need_window = false;
         SchedulerConfig sched;
-        bool fastclose = false;        // braid aborts it: its subflows' RSTs carry MP_FASTCLOSE
+        BalanceBytes balance{};  // load balancing: new bytes per access while both were usable
+        bool fastclose = false;  // braid aborts it: its subflows' RSTs carry MP_FASTCLOSE
         bool peer_fastclosed = false;  // the peer's MP_FASTCLOSE: the application sees a reset
         uint64_t bytes_in = 0, bytes_out = 0;
 
@@ -293,6 +294,7 @@ private:
     struct Candidate {
         Subflow* sf;
         bool copies_only;  // redundant: only copies of what another subflow sent
+        bool balanced;     // load balancing between two accesses: count its bytes
     };
     std::vector<Candidate> candidates(Conn& c);
     void pump(Conn& c, uint64_t now_us);

@@ -92,7 +92,8 @@ Access other(Access a) {
 
 }  // namespace
 
-Decision schedule(const SchedulerConfig& cfg, std::span<const SubflowView> subflows) {
+Decision schedule(const SchedulerConfig& cfg, std::span<const SubflowView> subflows,
+                  const BalanceBytes& balance) {
     // §3.2 / §3.3.8: backup subflows only when no regular one is usable.
     bool any_regular = false;
     for (const SubflowView& s : subflows) {
@@ -142,9 +143,10 @@ Decision schedule(const SchedulerConfig& cfg, std::span<const SubflowView> subfl
             break;
         }
         case SchedulerMode::load_balancing: {
-            // The access furthest below its share of the bytes both carried: bytes[a] / w[a]
-            // smallest (compared as bytes[a] * w[b] < bytes[b] * w[a]). Only accesses with a
-            // usable subflow and a weight; ones with congestion-window room first.
+            // The access furthest below its share of the bytes both carried while both could:
+            // bytes[a] / w[a] smallest (compared as bytes[a] * w[b] < bytes[b] * w[a]). Only
+            // accesses with a usable subflow and a weight; ones with congestion-window room
+            // first.
             struct Cand {
                 Access a;
                 uint64_t bytes;
@@ -157,11 +159,7 @@ Decision schedule(const SchedulerConfig& cfg, std::span<const SubflowView> subfl
                 if (!ap.present || ap.weight == 0 || of(a).empty()) {
                     continue;
                 }
-                uint64_t b = 0;
-                for (const SubflowView* s : of(a)) {
-                    b += s->bytes_out;
-                }
-                c.push_back({a, b, ap.weight, any_room(of(a))});
+                c.push_back({a, balance[static_cast<size_t>(a)], ap.weight, any_room(of(a))});
             }
             const bool some_room =
                 std::any_of(c.begin(), c.end(), [](const Cand& x) { return x.room; });
@@ -176,6 +174,7 @@ Decision schedule(const SchedulerConfig& cfg, std::span<const SubflowView> subfl
             }
             if (best != nullptr) {
                 append(d, of(best->a));
+                d.balanced = c.size() == 2;
             }
             break;
         }

@@ -91,8 +91,12 @@ struct SubflowView {
     bool backup = false;  // the peer's B flag / MP_PRIO
     bool room = false;    // congestion-window room (less queued than cwnd)
     uint32_t srtt_us = 0;
-    uint64_t bytes_out = 0;  // new bytes this subflow carried (load balancing)
 };
+
+// What load balancing splits: new bytes sent per access (tgpp, non_tgpp) while both accesses
+// had a usable subflow (the endpoint adds a chunk's bytes when the decision was `balanced`), so
+// a late second subflow does not first get a burst to "catch up" on bytes sent without it.
+using BalanceBytes = std::array<uint64_t, 2>;
 
 struct Pick {
     uint32_t slot = 0;
@@ -105,8 +109,10 @@ struct Decision {
     bool failover = false;    // active_standby used the Standby access
     bool overflow = false;    // priority_based let the Low access take new data
     bool redundant = false;   // redundant: the order includes a copy subflow
+    bool balanced = false;    // load_balancing chose between two accesses (count the bytes)
 };
 
-Decision schedule(const SchedulerConfig& cfg, std::span<const SubflowView> subflows);
+Decision schedule(const SchedulerConfig& cfg, std::span<const SubflowView> subflows,
+                  const BalanceBytes& balance = {});
 
 }  // namespace braid::mptcp

@@ -27,6 +27,7 @@ from test_tcp_interop import wait_app
 ECHO = 5011
 REDUNDANT = 5012  # echo whose connections use the redundant scheduler
 STANDBY = 5013    # echo with active-standby, the client's second address the active access
+BALANCED = 5014   # echo with load balancing, 70 % on the client's first (3GPP) address
 MIB = 1 << 20
 IPPROTO_MPTCP = 262
 PEER2 = "198.19.0.3"  # the client's second address (same link as DN_IP)
@@ -44,6 +45,9 @@ def braid(braid_factory):
                 {"port": STANDBY, "mode": "echo", "mptcp": True,
                  "scheduler": {"mode": "active_standby", "tgpp": [f"{DN_IP}/32"],
                                "non_tgpp": [f"{PEER2}/32"], "preferred": "non-3gpp"}},
+                {"port": BALANCED, "mode": "echo", "mptcp": True,
+                 "scheduler": {"mode": "load_balancing", "tgpp": [f"{DN_IP}/32"],
+                               "non_tgpp": [f"{PEER2}/32"], "tgpp_weight": 70}},
             ],
         },
     })
@@ -378,16 +382,23 @@ def test_braid_abort_sends_mp_fastclose_linux_resets(lab, braid, alive):
 # --------------------------------------------------------------------------- schedulers
 
 
-def last_two_subflow_sample(braid, proc, limit_s=60):
-    """The last `show mptcp connection` sample with two subflows while the client runs."""
-    last = None
+def two_subflow_samples(braid, proc, limit_s=60):
+    """Every `show mptcp connection` sample with two established subflows while the client
+    runs, oldest first."""
+    samples = []
     deadline = time.monotonic() + limit_s
     while proc.poll() is None and time.monotonic() < deadline:
         for subs in subflow_rows(braid).values():
-            if len(subs) == 2:
-                last = subs
+            if len(subs) == 2 and all(x["state"] == "ESTABLISHED" for x in subs):
+                samples.append(subs)
         time.sleep(0.2)
-    return last
+    return samples
+
+
+def last_two_subflow_sample(braid, proc, limit_s=60):
+    """The last `show mptcp connection` sample with two subflows while the client runs."""
+    samples = two_subflow_samples(braid, proc, limit_s)
+    return samples[-1] if samples else None
 
 
 def test_redundant_scheduler_sends_every_byte_on_both_subflows(lab, braid, alive, second_address):
@@ -427,3 +438,19 @@ def test_active_standby_scheduler_keeps_to_the_active_access(lab, braid, alive, 
     after = braid.cli_ok("show", "mptcp", "stats")
     assert stat(after, "sched_failover") > stat(before, "sched_failover")
     assert stat(after, "tx_redundant_bytes") == stat(before, "tx_redundant_bytes")
+
+
+def test_load_balancing_scheduler_splits_70_30(lab, braid, alive, second_address):
+    total = 256 * MIB
+    proc = start_client(lab, total, 120, port=BALANCED)
+    samples = two_subflow_samples(braid, proc)
+    r = finish_client(proc, 120)
+    assert r["received"] == r["sent"] == total
+    assert r["received_sha"] == r["sent_sha"]
+    assert len(samples) >= 2, "too few samples with both subflows"
+    first = {x["access"]: x["bytes_out"] for x in samples[0]}
+    last = {x["access"]: x["bytes_out"] for x in samples[-1]}
+    moved = {a: last[a] - first[a] for a in last}
+    share = moved["3gpp"] / max(1, moved["3gpp"] + moved["non-3gpp"])
+    # Between the two samples braid's bytes went 70/30 (issue 6: within ±10 %).
+    assert 0.60 <= share <= 0.80, (share, moved, len(samples))
