@@ -204,10 +204,9 @@ def test_show_mptcp_and_metrics(lab, braid, alive):
 # --------------------------------------------------------------------------- two subflows
 
 
-@pytest.fixture
-def second_address(lab):
+def add_second_address(lab):
     """A second client address and an in-kernel PM endpoint for it: Linux opens a second
-    subflow from it to braid (MP_JOIN). Everything is undone afterwards."""
+    subflow from it to braid (MP_JOIN). Returns what remove_second_address() needs."""
     limits = lab.ns(lab.dn, "ip", "mptcp", "limits", "show").stdout.split()
     lab.ns(lab.dn, "ip", "addr", "add", f"{PEER2}/24", "dev", "eth0", check=True)
     lab.ns(lab.dn, "ip", "mptcp", "endpoint", "flush")
@@ -219,12 +218,23 @@ def second_address(lab):
     # (an ICMP echo alone does not: braid answers it to the sender's MAC).
     lab.ns(lab.dn, "ip", "neigh", "flush", "dev", "eth0")
     assert lab.ping(lab.dn, N6_IP, count=2, extra=("-I", PEER2)).returncode == 0
-    yield
+    return limits
+
+
+def remove_second_address(lab, limits):
     lab.ns(lab.dn, "ip", "rule", "del", "from", PEER2, "blackhole")
     lab.ns(lab.dn, "ip", "mptcp", "endpoint", "flush")
     if len(limits) >= 4:  # "add_addr_accepted N subflows M"
         lab.ns(lab.dn, "ip", "mptcp", "limits", "set", *limits[:4])
     lab.ns(lab.dn, "ip", "addr", "del", f"{PEER2}/24", "dev", "eth0")
+
+
+@pytest.fixture
+def second_address(lab):
+    """add_second_address() for one test, undone afterwards."""
+    limits = add_second_address(lab)
+    yield
+    remove_second_address(lab, limits)
 
 
 def start_client(lab, total, timeout, port=ECHO):
