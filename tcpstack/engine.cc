@@ -656,6 +656,11 @@ void Engine::set_nagle(ConnId id, bool on) {
     }
 }
 
+bool Engine::owns(const FourTuple& t) const {
+    const Connection* c = by_tuple_->find(t, TupleTable::hash(t));
+    return c != nullptr && !c->dead;
+}
+
 std::optional<State> Engine::state(ConnId id) const {
     Connection* c = find(id);
     if (c == nullptr) {

@@ -262,6 +262,9 @@ public:
     bool hooked(ConnId c) const;
 
     std::optional<State> state(ConnId c) const;
+    // A live connection has this tuple (the datapath's test for segments owned by braid's TCP,
+    // e.g. N6 replies to a UE address the proxy connected from).
+    bool owns(const FourTuple& t) const;
     std::optional<ConnInfo> describe(ConnId c) const;
     std::vector<ConnInfo> describe_all() const;
     size_t connection_count() const { return conns_.size(); }
