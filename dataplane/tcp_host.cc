@@ -415,6 +415,12 @@ void TcpHost::poll(uint64_t now_us) {
         for (size_t i = 0; i < sf_state.size(); ++i) {
             mptcp_subflow_states_[i].set(sf_state[i]);
         }
+        if (proxy_) {
+            const auto px_state = proxy_->connections_by_state();
+            for (size_t i = 0; i < px_state.size(); ++i) {
+                proxy_states_[i].set(px_state[i]);
+            }
+        }
     }
 }
 

@@ -151,7 +151,12 @@ public:
     std::vector<rte_mbuf*>& downlink_frames() { return dl_frames_; }
     // A segment with this tuple (local = its destination) belongs to a connection here.
     bool owns(const tcp::FourTuple& t) const { return engine_->owns(t); }
+    // The proxy (nullptr: not configured). Its connections only on the owning worker; its
+    // counters and the converter's are single-writer statistics anyone may read.
     const mptcp::convert::Proxy* proxy() const { return proxy_.get(); }
+    uint64_t proxy_connections_in(mptcp::convert::ProxyState s) const {
+        return proxy_states_[static_cast<size_t>(s)].get();
+    }
     // Timers and applications. Call every loop; it does work at most every `tick_us`.
     void poll(uint64_t now_us);
     // Frames built since the last take (IP packets, see above). The caller owns them.
@@ -225,6 +230,7 @@ private:
     std::array<Counter, static_cast<size_t>(tcp::State::count)> states_;
     std::array<Counter, static_cast<size_t>(mptcp::ConnState::count)> mptcp_states_;
     std::array<Counter, static_cast<size_t>(mptcp::SubflowState::count)> mptcp_subflow_states_;
+    std::array<Counter, static_cast<size_t>(mptcp::convert::ProxyState::count)> proxy_states_;
 };
 
 }  // namespace braid::dataplane
