@@ -144,3 +144,12 @@ def test_quit_stops_braid_cleanly(braid):
     except Exception:  # noqa: BLE001
         pytest.fail(f"braid still running 15 s after 'quit'\n--- log\n{braid.log()}")
     assert code == 0, f"braid exited with {code} after 'quit'\n--- log\n{braid.log()}"
+
+
+def test_proxy_commands_without_the_proxy(alive):
+    # pfcp.mptcp_proxy.enabled is refused until the datapath steers traffic to the proxy
+    # (issue 7): the commands answer, saying so; no braid_proxy_* families are exported.
+    for words in (("show", "proxy", "stats"), ("show", "proxy", "connections"),
+                  ("show", "proxy", "connection", "1")):
+        out = alive.cli_ok(*words)
+        assert "the MPTCP proxy is not running" in out, out
