@@ -300,6 +300,33 @@ DropReason TcpHost::input(rte_mbuf* m, uint64_t now_us) {
     return DropReason::count;
 }
 
+bool TcpHost::for_proxy(const uint8_t* ip, size_t len) const {
+    if (!proxy_ || len < 1) {
+        return false;
+    }
+    const mptcp::convert::ProxyConfig& pc = proxy_->config();
+    const uint8_t version = ip[0] >> 4;
+    size_t l4 = 0;
+    if (version == 4 && pc.address.family == 4) {
+        const size_t ihl = (ip[0] & 0x0f) * 4u;
+        if (len < 20 || ihl < 20 || len < ihl + 4 || ip[9] != IPPROTO_TCP ||
+            std::memcmp(ip + 16, pc.address.bytes.data(), 4) != 0) {
+            return false;
+        }
+        l4 = ihl;
+    } else if (version == 6 && pc.address.family == 6) {
+        if (len < 44 || ip[6] != IPPROTO_TCP ||
+            std::memcmp(ip + 24, pc.address.bytes.data(), 16) != 0) {
+            return false;  // extension headers before TCP: not for the proxy
+        }
+        l4 = 40;
+    } else {
+        return false;
+    }
+    const uint16_t dport = static_cast<uint16_t>(ip[l4 + 2] << 8 | ip[l4 + 3]);
+    return dport == pc.port;
+}
+
 DropReason TcpHost::input_uplink(rte_mbuf* m, const mptcp::convert::UeContext& ue,
                                  uint64_t now_us) {
     uplink_ue_ = ue;

@@ -149,6 +149,8 @@ public:
     pipelines::DropReason input_uplink(rte_mbuf* m, const mptcp::convert::UeContext& ue,
                                        uint64_t now_us);
     std::vector<rte_mbuf*>& downlink_frames() { return dl_frames_; }
+    // The T-PDU starting at `ip` (`len` bytes) is TCP to the proxy's address and port.
+    bool for_proxy(const uint8_t* ip, size_t len) const;
     // A segment with this tuple (local = its destination) belongs to a connection here.
     bool owns(const tcp::FourTuple& t) const { return engine_->owns(t); }
     // The proxy (nullptr: not configured). Its connections only on the owning worker; its

@@ -127,6 +127,9 @@ struct Proxy::Conn {
     bool down_fin = false;  // UE write side shut (N6 finished)
     bool ue_gone = false;
     bool n6_gone = false;
+    // N6 closed normally (e.g. TIME-WAIT) with bytes the proxy has not read yet: they are
+    // still relayed; n6_gone follows once they are.
+    bool n6_draining = false;
     uint64_t bytes_up = 0, bytes_down = 0;
     uint64_t started_us = 0;
     uint64_t deadline_us = 0;  // connecting: the N6 SYN/ACK's deadline
@@ -379,6 +382,13 @@ void Proxy::on_n6_event(Conn& c, const tcp::Event& e, uint64_t now_us) {
                           now_us);
                 return;
             }
+            if (e.kind == tcp::EventKind::closed && e.reason == tcp::CloseReason::normal) {
+                // Both FINs exchanged (the engine reports it on entering TIME-WAIT): what the
+                // server sent may still wait unread in the connection; relay it first.
+                c.n6_draining = true;
+                pump(c, now_us);
+                return;
+            }
             c.n6_gone = true;
             by_n6_.erase(c.n6);
             if (c.port_reserved) {
@@ -532,12 +542,23 @@ void Proxy::pump(Conn& c, uint64_t now_us) {
     }
     if (!c.ue_gone && !c.n6_gone) {
         uint64_t up = 0, down = 0;
-        relay(c.ue, c.n6, c.up_pending, up, now_us);
-        relay(c.n6, c.ue, c.down_pending, down, now_us);
+        const bool up_done = relay(c.ue, c.n6, c.up_pending, up, now_us);
+        const bool down_done = relay(c.n6, c.ue, c.down_pending, down, now_us);
+        if (!up_done || !down_done) {
+            blocked_.push_back(c.id);
+        }
         c.bytes_up += up;
         c.bytes_down += down;
         count(ProxyCounter::bytes_up, up);
         count(ProxyCounter::bytes_down, down);
+    }
+    if (c.n6_draining && !c.n6_gone && c.down_pending == nullptr && ep_.readable_bytes(c.n6) == 0) {
+        c.n6_gone = true;
+        by_n6_.erase(c.n6);
+        if (c.port_reserved) {
+            ports_.release(c.open.src, c.open.dst, c.open.dst_port, c.open.src_port);
+            c.port_reserved = false;
+        }
     }
     // Half-closes follow the bytes (§4.2, §5.1): DATA_FIN/FIN → FIN/DATA_FIN once relayed.
     if (!c.up_fin && !c.n6_gone && c.up_pending == nullptr &&
@@ -579,6 +600,19 @@ void Proxy::maybe_finish(Conn& c) {
 }
 
 void Proxy::on_timer(uint64_t now_us) {
+    std::vector<uint32_t> retry;
+    retry.swap(blocked_);
+    std::sort(retry.begin(), retry.end());
+    retry.erase(std::unique(retry.begin(), retry.end()), retry.end());
+    for (uint32_t id : retry) {
+        if (auto it = conns_.find(id); it != conns_.end()) {
+            pump(*it->second, now_us);
+            ep_.poll(now_us);
+            if (it->second->ue_gone && it->second->n6_gone) {
+                maybe_finish(*it->second);
+            }
+        }
+    }
     std::vector<uint32_t> due;
     for (auto& [id, c] : conns_) {
         if (c->state == ProxyState::connecting && c->deadline_us != 0 && now_us >= c->deadline_us) {
@@ -601,7 +635,7 @@ void Proxy::on_timer(uint64_t now_us) {
 }
 
 uint64_t Proxy::next_timer() const {
-    uint64_t d = UINT64_MAX;
+    uint64_t d = blocked_.empty() ? UINT64_MAX : 0;  // retry at the owner's next tick
     for (const auto& [id, c] : conns_) {
         if (c->state == ProxyState::connecting && c->deadline_us != 0) {
             d = std::min(d, c->deadline_us);

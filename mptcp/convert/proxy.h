@@ -124,6 +124,7 @@ public:
     // Opens the proxy's listener (MPTCP hook, deferred SYNs). False: the port is taken.
     bool start();
     tcp::ListenerId listener() const { return lid_; }
+    const ProxyConfig& config() const { return cfg_; }
 
     // Every application event of the owner's Endpoint goes here first: true if it was the
     // proxy's (the owner then ignores it).
@@ -183,6 +184,9 @@ private:
     std::unordered_map<tcp::ConnId, uint32_t> by_ue_;
     std::unordered_map<tcp::ConnId, uint32_t> by_n6_;
     std::unordered_map<tcp::IpAddr, UeState, tcp::IpAddrHash> ues_;
+    // Connections a relay direction stopped on (no send space, or no mbuf for a split): pumped
+    // again on the next on_timer() as well as on their writable events.
+    std::vector<uint32_t> blocked_;
     std::array<uint64_t, proxy_counter_count> counters_{};
 };
 

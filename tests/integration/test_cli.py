@@ -147,8 +147,8 @@ def test_quit_stops_braid_cleanly(braid):
 
 
 def test_proxy_commands_without_the_proxy(alive):
-    # pfcp.mptcp_proxy.enabled is refused until the datapath steers traffic to the proxy
-    # (issue 7): the commands answer, saying so; no braid_proxy_* families are exported.
+    # The lab's braid runs without pfcp.mptcp_proxy.enabled: the commands answer, saying so
+    # (test_proxy.py runs them with the proxy).
     for words in (("show", "proxy", "stats"), ("show", "proxy", "connections"),
                   ("show", "proxy", "connection", "1")):
         out = alive.cli_ok(*words)

@@ -550,4 +550,51 @@ TEST_CASE("proxy: an MPTCP UE (MP_CAPABLE SYN with the Convert message), DATA_FI
     CHECK(n6_fin);
 }
 
+TEST_CASE("proxy: bytes still unread when N6 reaches TIME-WAIT are relayed, then FIN", "[proxy]") {
+    Lab l(true, 16 * 1024);
+    l.establish();
+    // The UE closes its side and stops reading (zero window); the proxy's FIN goes to N6.
+    l.ue(tflag::ack | tflag::fin, l.ue_nxt, l.down_seq, {}, 0);
+    uint32_t n6_fin_seq = 0;
+    for (const Seg& s : l.sent_to(kServer)) {
+        if (s.h.flags & tflag::fin) {
+            n6_fin_seq = s.h.seq.raw();
+        }
+    }
+    REQUIRE(n6_fin_seq != 0);
+    // The server acknowledges it, sends 24000 bytes and its FIN: the proxy's UE-side send
+    // buffer (16 KiB) fills, N6 enters TIME-WAIT while the rest waits in its receive queue.
+    const std::string body(24000, 'z');
+    uint32_t seq = l.server_nxt;
+    for (size_t off = 0; off < body.size(); off += 1000) {
+        l.server(tflag::ack, seq, n6_fin_seq + 1, body.substr(off, 1000));
+        seq += 1000;
+    }
+    l.server(tflag::ack | tflag::fin, seq, n6_fin_seq + 1);
+    REQUIRE(l.eng.state(l.proxy.describe_all()[0].n6) == State::time_wait);
+    REQUIRE(l.eng.readable_bytes(l.proxy.describe_all()[0].n6) > 0);
+    l.out.clear();
+    // The UE opens its window: every byte, then the FIN.
+    std::string got;
+    bool fin = false;
+    uint32_t ack = l.down_seq;
+    for (int i = 0; i < 400 && !fin; ++i) {
+        l.ue(tflag::ack, l.ue_nxt + 1, ack, {}, 65535);
+        l.advance(250'000);
+        for (const Seg& s : l.sent_to(kUe)) {
+            if (s.h.seq.raw() == ack) {
+                got += s.data;
+                ack += static_cast<uint32_t>(s.data.size());
+                if (s.h.flags & tflag::fin) {
+                    fin = true;
+                    ack += 1;
+                }
+            }
+        }
+        l.out.clear();
+    }
+    CHECK(got == body);
+    CHECK(fin);
+}
+
 }  // namespace braid::test
