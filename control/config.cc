@@ -494,6 +494,7 @@ StaticSession read_static_session(Reader& r, const YAML::Node& node, const std::
              }},
             {"gnb_teid", [&](const YAML::Node& v,
                              const std::string& p) { r.uint(v, p, s.gnb_teid, 1, UINT32_MAX); }},
+            {"mptcp", [&](const YAML::Node& v, const std::string& p) { r.boolean(v, p, s.mptcp); }},
             {"qfi",
              [&](const YAML::Node& v, const std::string& p) {
                  uint8_t q = 0;
@@ -518,9 +519,8 @@ StaticSession read_static_session(Reader& r, const YAML::Node& node, const std::
                  s.downlink_filters = read_filters(r, v, p);
              }},
             {"volume_threshold_bytes",
-             [&](const YAML::Node& v, const std::string& p) {
-                 r.uint(v, p, s.volume_threshold_bytes, 0, UINT64_MAX);
-             }},
+             [&](const YAML::Node& v,
+                 const std::string& p) { r.uint(v, p, s.volume_threshold_bytes, 0, UINT64_MAX); }},
             {"time_threshold_s",
              [&](const YAML::Node& v,
                  const std::string& p) { r.uint(v, p, s.time_threshold_s, 0, 86400 * 365); }},
@@ -1036,14 +1036,7 @@ void read_mptcp_proxy(Reader& r, const YAML::Node& node, const std::string& path
     r.map(node, path,
           {
               {"enabled",
-               [&](const YAML::Node& v, const std::string& p) {
-                   r.boolean(v, p, mp.enabled);
-                   if (mp.enabled) {
-                       r.error(p, r.line(v, p),
-                               "the MPTCP proxy is not implemented yet (issue 7): braid cannot "
-                               "serve MPTCP Parameters, so it must stay false");
-                   }
-               }},
+               [&](const YAML::Node& v, const std::string& p) { r.boolean(v, p, mp.enabled); }},
               {"address_v4", [&](const YAML::Node& v,
                                  const std::string& p) { mp.address_v4 = read_ipv4(r, v, p); }},
               {"address_v6",
@@ -2231,6 +2224,9 @@ std::string render(const Config& c) {
             }
             emit_uint(out, "mbr_ul_kbps", st.mbr_ul_kbps);
             emit_uint(out, "mbr_dl_kbps", st.mbr_dl_kbps);
+            if (st.mptcp) {
+                out << YAML::Key << "mptcp" << YAML::Value << true;
+            }
             for (const auto& [key, list] : {std::pair{"uplink_filters", &st.uplink_filters},
                                             std::pair{"downlink_filters", &st.downlink_filters}}) {
                 if (!list->empty()) {

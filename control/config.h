@@ -135,8 +135,9 @@ struct Pfcp {
     std::vector<Endpoint> peers;  // SMFs braid sets up an association with itself (port: 8805)
     // UE address pools for CHV4/CHV6 in PDIs (TS 29.244 §5.21); non-empty: braid claims UEIP.
     std::vector<pfcp::UeIpPoolConfig> ue_ip_pools;
-    // The ATSSS MPTCP proxy's PFCP parameters (TS 29.244 §5.20.2.3). `enabled: true` is refused
-    // until the proxy datapath exists (issue 7); the other keys are checked and kept.
+    // The ATSSS MPTCP proxy's PFCP parameters (TS 29.244 §5.20.2.3) and the converter's policy
+    // (issue 7). `enabled: true` runs the proxy on every worker and lets PFCP return MPTCP
+    // Parameters.
     struct MptcpProxy {
         bool enabled = false;
         std::optional<uint32_t> address_v4;  // host order
@@ -244,6 +245,7 @@ struct StaticSession {
     uint64_t mbr_dl_kbps = 0;
     std::vector<std::string> uplink_filters;    // SDF filters (IPFilterRule) of the uplink PDR
     std::vector<std::string> downlink_filters;  // ... of the downlink PDRs
+    bool mptcp = false;                         // the UE may use the MPTCP proxy (pfcp.mptcp_proxy)
     uint64_t volume_threshold_bytes = 0;        // URR 1 triggers (0: off)
     uint32_t time_threshold_s = 0;
     uint32_t period_s = 0;

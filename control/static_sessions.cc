@@ -29,6 +29,7 @@ dataplane::SessionSpec session_spec(const config::StaticSession& s) {
     using namespace dataplane;
     SessionSpec spec;
     spec.seid = s.seid;
+    spec.mptcp = s.mptcp;
     Pdr ul;
     ul.id = 1;
     ul.precedence = 200;

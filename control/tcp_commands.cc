@@ -402,6 +402,183 @@ void tcp_close(dataplane::App& app, const Args& args, Output& out, bool abort) {
     out.printf("connection %u on worker %u: %s\n", id, w, abort ? "aborted (RST sent)" : "closing");
 }
 
+// --- the RFC 8803 proxy (issue 7) ----------------------------------------------------------
+
+namespace cv = mptcp::convert;
+
+bool any_proxy(dataplane::App& app, Output& out) {
+    for (const auto* wc : app.workers()) {
+        if (wc->tcp != nullptr && wc->tcp->proxy() != nullptr) {
+            return true;
+        }
+    }
+    out.printf("the MPTCP proxy is not running (pfcp.mptcp_proxy)\n");
+    return false;
+}
+
+void show_proxy_stats(dataplane::App& app, Output& out) {
+    if (!any_proxy(app, out)) {
+        return;
+    }
+    std::array<uint64_t, cv::proxy_counter_count> px{};
+    cv::Counters conv{};
+    std::array<uint64_t, static_cast<size_t>(cv::ProxyState::count)> states{};
+    for (const auto* wc : app.workers()) {
+        const cv::Proxy* p = wc->tcp != nullptr ? wc->tcp->proxy() : nullptr;
+        if (p == nullptr) {
+            continue;
+        }
+        for (size_t i = 0; i < px.size(); ++i) {
+            px[i] += p->counters()[i];
+        }
+        const cv::Counters& c = p->converter().counters();
+        for (size_t i = 0; i < conv.v.size(); ++i) {
+            conv.v[i] += c.v[i];
+        }
+        for (size_t i = 0; i < conv.refusals.size(); ++i) {
+            conv.refusals[i] += c.refusals[i];
+        }
+        for (size_t i = 0; i < conv.errors_by_code.size(); ++i) {
+            conv.errors_by_code[i] += c.errors_by_code[i];
+        }
+        for (size_t i = 0; i < states.size(); ++i) {
+            states[i] += wc->tcp->proxy_connections_in(static_cast<cv::ProxyState>(i));
+        }
+    }
+    out.printf("proxied connections by state (refreshed every 200 ms):\n");
+    for (size_t i = 0; i < states.size(); ++i) {
+        const auto n = cv::to_string(static_cast<cv::ProxyState>(i));
+        out.printf("  %-12.*s %10" PRIu64 "\n", int(n.size()), n.data(), states[i]);
+    }
+    out.printf("proxy:\n");
+    for (size_t i = 0; i < px.size(); ++i) {
+        const auto n = cv::to_string(static_cast<cv::ProxyCounter>(i));
+        out.printf("  %-20.*s %14" PRIu64 "\n", int(n.size()), n.data(), px[i]);
+    }
+    out.printf("converter:\n");
+    for (size_t i = 0; i < conv.v.size(); ++i) {
+        const auto n = cv::to_string(static_cast<cv::Counter>(i));
+        out.printf("  %-24.*s %14" PRIu64 "\n", int(n.size()), n.data(), conv.v[i]);
+    }
+    out.printf("refusals by reason:\n");
+    for (size_t i = 0; i < conv.refusals.size(); ++i) {
+        const auto n = cv::to_string(static_cast<cv::Refusal>(i));
+        out.printf("  %-24.*s %14" PRIu64 "\n", int(n.size()), n.data(), conv.refusals[i]);
+    }
+    out.printf("Error TLVs sent by code:\n");
+    for (size_t i = 0; i < conv.errors_by_code.size(); ++i) {
+        if (conv.errors_by_code[i] != 0) {
+            out.printf("  %-24zu %14" PRIu64 "\n", i, conv.errors_by_code[i]);
+        }
+    }
+}
+
+void show_proxy_connections(dataplane::App& app, Output& out) {
+    if (!any_proxy(app, out)) {
+        return;
+    }
+    out.printf("%-8s %-6s %-11s %-6s %-46s %-46s %-46s %12s %12s\n", "id", "worker", "state",
+               "mptcp", "ue", "n6_local", "n6_remote", "bytes_up", "bytes_down");
+    for (unsigned w = 0; w < app.workers().size(); ++w) {
+        std::vector<cv::ProxyConnInfo> conns;
+        if (!app.call_on_worker(w, [&conns](dataplane::WorkerContext& wc) {
+                if (wc.tcp != nullptr && wc.tcp->proxy() != nullptr) {
+                    conns = wc.tcp->proxy()->describe_all();
+                }
+            })) {
+            out.printf("error: worker %u did not answer\n", w);
+            continue;
+        }
+        for (const auto& c : conns) {
+            const auto st = cv::to_string(c.state);
+            out.printf(
+                "%-8u %-6u %-11.*s %-6s %-46s %-46s %-46s %12" PRIu64 " %12" PRIu64 "\n", c.id, w,
+                int(st.size()), st.data(), c.mptcp ? "yes" : "no",
+                endpoint_text(c.ue_tuple.remote, c.ue_tuple.remote_port).c_str(),
+                c.n6 != 0 ? endpoint_text(c.n6_tuple.local, c.n6_tuple.local_port).c_str() : "-",
+                c.n6 != 0 ? endpoint_text(c.n6_tuple.remote, c.n6_tuple.remote_port).c_str() : "-",
+                c.bytes_up, c.bytes_down);
+        }
+    }
+}
+
+void show_proxy_connection(dataplane::App& app, const Args& args, Output& out) {
+    if (!any_proxy(app, out)) {
+        return;
+    }
+    const auto id = static_cast<uint32_t>(*args.get_uint("id"));
+    const auto worker = args.get_uint("worker");
+    bool found = false;
+    for (unsigned w = 0; w < app.workers().size(); ++w) {
+        if (worker && *worker != w) {
+            continue;
+        }
+        std::optional<cv::ProxyConnInfo> conn;
+        std::vector<mptcp::SubflowSummary> subs;
+        std::optional<tcp::ConnInfo> ue_tcp, n6_tcp;
+        app.call_on_worker(w, [&](dataplane::WorkerContext& wc) {
+            if (wc.tcp == nullptr || wc.tcp->proxy() == nullptr) {
+                return;
+            }
+            conn = wc.tcp->proxy()->describe(id);
+            if (!conn) {
+                return;
+            }
+            subs = wc.tcp->mptcp().subflows(conn->ue);
+            ue_tcp = wc.tcp->engine().describe(conn->ue);
+            if (conn->n6 != 0) {
+                n6_tcp = wc.tcp->engine().describe(conn->n6);
+            }
+        });
+        if (!conn) {
+            continue;
+        }
+        found = true;
+        const auto st = cv::to_string(conn->state);
+        out.printf("proxied connection %u worker %u state %.*s %s\n", conn->id, w, int(st.size()),
+                   st.data(), conn->mptcp ? "MPTCP" : "plain TCP");
+        out.printf("  bytes up %" PRIu64 " down %" PRIu64 "\n", conn->bytes_up, conn->bytes_down);
+        if (conn->refusal) {
+            const auto r = cv::to_string(*conn->refusal);
+            out.printf("  refused: %.*s\n", int(r.size()), r.data());
+        }
+        out.printf("  UE side %s -> %s\n",
+                   endpoint_text(conn->ue_tuple.remote, conn->ue_tuple.remote_port).c_str(),
+                   endpoint_text(conn->ue_tuple.local, conn->ue_tuple.local_port).c_str());
+        for (const auto& sf : subs) {
+            const auto ss = mptcp::to_string(sf.state);
+            out.printf("    subflow %u %s -> %s %.*s%s srtt %u us cwnd %u in %" PRIu64
+                       " out %" PRIu64 "\n",
+                       sf.id, endpoint_text(sf.tuple.remote, sf.tuple.remote_port).c_str(),
+                       endpoint_text(sf.tuple.local, sf.tuple.local_port).c_str(), int(ss.size()),
+                       ss.data(), sf.backup ? " backup" : "", sf.srtt_us, sf.cwnd, sf.bytes_in,
+                       sf.bytes_out);
+        }
+        if (subs.empty() && ue_tcp) {
+            const auto ts = tcp::to_string(ue_tcp->state);
+            out.printf("    tcp %u %.*s srtt %u us cwnd %u\n", ue_tcp->id, int(ts.size()),
+                       ts.data(), ue_tcp->srtt_us, ue_tcp->cwnd);
+        }
+        if (conn->n6 != 0) {
+            const auto ns = n6_tcp ? tcp::to_string(n6_tcp->state) : std::string_view("CLOSED");
+            out.printf("  N6 side %s -> %s tcp %u %.*s",
+                       endpoint_text(conn->n6_tuple.local, conn->n6_tuple.local_port).c_str(),
+                       endpoint_text(conn->n6_tuple.remote, conn->n6_tuple.remote_port).c_str(),
+                       conn->n6, int(ns.size()), ns.data());
+            if (n6_tcp) {
+                out.printf(" srtt %u us cwnd %u snd_buffered %u rcv_buffered %u", n6_tcp->srtt_us,
+                           n6_tcp->cwnd, n6_tcp->snd_buffered, n6_tcp->rcv_buffered);
+            }
+            out.printf("\n");
+        } else {
+            out.printf("  N6 side: none\n");
+        }
+    }
+    if (!found) {
+        out.printf("error: no proxied connection %u (see 'show proxy connections')\n", id);
+    }
+}
+
 }  // namespace
 
 void register_tcp_commands(cli::Registry& r, CommandContext& ctx) {
@@ -437,6 +614,14 @@ void register_tcp_commands(cli::Registry& r, CommandContext& ctx) {
            [&app](const Args& a, Output& o) { show_mptcp_connection(app, a, o); }});
     r.add({"show mptcp stats", "MPTCP counters: handshakes, fallbacks by reason, checksum failures",
            [&app](const Args&, Output& o) { show_mptcp_stats(app, o); }});
+    r.add({"show proxy stats", "the MPTCP proxy: connections by state, converter counters, refusals by reason, Error TLVs by code",
+           [&app](const Args&, Output& o) { show_proxy_stats(app, o); }});
+    r.add({"show proxy connections", "proxied connections: state, UE, N6 tuple, bytes each way",
+           [&app](const Args&, Output& o) { show_proxy_connections(app, o); }});
+    r.add({"show proxy connection <id:u32>", "one proxied connection: UE subflows (RTT, cwnd, bytes), N6 tuple and state",
+           [&app](const Args& a, Output& o) { show_proxy_connection(app, a, o); }});
+    r.add({"show proxy connection <id:u32> worker <worker:u32>", "one proxied connection of one worker",
+           [&app](const Args& a, Output& o) { show_proxy_connection(app, a, o); }});
     r.add({"tcp service del <port:u16>", "stop listening (live connections continue)",
            [&app](const Args& a, Output& o) { tcp_service_del(app, a, o); }});
     r.add({"tcp connect <dst:ip> <dport:u16> <mode:str>", "open a connection from braid's N6 address running echo, sink or discard",
@@ -449,6 +634,96 @@ void register_tcp_commands(cli::Registry& r, CommandContext& ctx) {
            [&app](const Args& a, Output& o) { tcp_close(app, a, o, true); }});
     // clang-format on
 }
+
+namespace {
+
+// The RFC 8803 proxy's families (nothing when no worker runs it).
+void proxy_families(const dataplane::App& app, std::vector<metrics::Family>& out) {
+    using metrics::Type;
+    std::vector<const dataplane::TcpHost*> hosts;
+    for (const auto* wc : app.workers()) {
+        if (wc->tcp != nullptr && wc->tcp->proxy() != nullptr) {
+            hosts.push_back(wc->tcp);
+        }
+    }
+    if (hosts.empty()) {
+        return;
+    }
+    metrics::Family states{
+        "braid_proxy_connections", "proxied connections, by state", Type::gauge, {}};
+    for (size_t s = 0; s < static_cast<size_t>(cv::ProxyState::count); ++s) {
+        uint64_t n = 0;
+        for (const auto* h : hosts) {
+            n += h->proxy_connections_in(static_cast<cv::ProxyState>(s));
+        }
+        states.samples.push_back(
+            {{{"state", std::string(cv::to_string(static_cast<cv::ProxyState>(s)))}}, double(n)});
+    }
+    out.push_back(std::move(states));
+    metrics::Family bytes{
+        "braid_proxy_bytes_total", "bytes relayed by the proxy, by direction", Type::counter, {}};
+    metrics::Family events{
+        "braid_proxy_events_total", "the proxy's events (see show proxy stats)", Type::counter, {}};
+    for (size_t i = 0; i < cv::proxy_counter_count; ++i) {
+        uint64_t n = 0;
+        for (const auto* h : hosts) {
+            n += h->proxy()->counters()[i];
+        }
+        const auto k = static_cast<cv::ProxyCounter>(i);
+        if (k == cv::ProxyCounter::bytes_up || k == cv::ProxyCounter::bytes_down) {
+            bytes.samples.push_back(
+                {{{"direction", k == cv::ProxyCounter::bytes_up ? "uplink" : "downlink"}},
+                 double(n)});
+        } else {
+            events.samples.push_back({{{"event", std::string(cv::to_string(k))}}, double(n)});
+        }
+    }
+    out.push_back(std::move(bytes));
+    out.push_back(std::move(events));
+    metrics::Family conv{
+        "braid_proxy_convert_total", "the RFC 8803 converter's decisions", Type::counter, {}};
+    metrics::Family refusals{"braid_proxy_refusals_total",
+                             "SYNs refused or proxied connections failed, by reason",
+                             Type::counter,
+                             {}};
+    metrics::Family errors{"braid_proxy_convert_errors_total",
+                           "Error TLVs sent to UEs, by RFC 8803 error code",
+                           Type::counter,
+                           {}};
+    cv::Counters sum{};
+    for (const auto* h : hosts) {
+        const cv::Counters& c = h->proxy()->converter().counters();
+        for (size_t i = 0; i < sum.v.size(); ++i) {
+            sum.v[i] += c.v[i];
+        }
+        for (size_t i = 0; i < sum.refusals.size(); ++i) {
+            sum.refusals[i] += c.refusals[i];
+        }
+        for (size_t i = 0; i < sum.errors_by_code.size(); ++i) {
+            sum.errors_by_code[i] += c.errors_by_code[i];
+        }
+    }
+    for (size_t i = 0; i < sum.v.size(); ++i) {
+        conv.samples.push_back(
+            {{{"event", std::string(cv::to_string(static_cast<cv::Counter>(i)))}},
+             double(sum.v[i])});
+    }
+    for (size_t i = 0; i < sum.refusals.size(); ++i) {
+        refusals.samples.push_back(
+            {{{"reason", std::string(cv::to_string(static_cast<cv::Refusal>(i)))}},
+             double(sum.refusals[i])});
+    }
+    // The codes RFC 8803 §6.2.8 registers (others are never sent).
+    for (unsigned code : {0u, 1u, 2u, 3u, 32u, 33u, 64u, 65u, 96u, 97u}) {
+        errors.samples.push_back(
+            {{{"code", std::to_string(code)}}, double(sum.errors_by_code[code])});
+    }
+    out.push_back(std::move(conv));
+    out.push_back(std::move(refusals));
+    out.push_back(std::move(errors));
+}
+
+}  // namespace
 
 void tcp_families(const dataplane::App& app, std::vector<metrics::Family>& out) {
     using metrics::Type;
@@ -536,6 +811,7 @@ void tcp_families(const dataplane::App& app, std::vector<metrics::Family>& out) 
              double(n)});
     }
     out.push_back(std::move(mp_subflows));
+    proxy_families(app, out);
 }
 
 }  // namespace braid::control

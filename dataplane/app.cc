@@ -297,6 +297,65 @@ bool App::setup_workers(std::string* err) {
     return true;
 }
 
+// The MPTCP proxy of every worker (config pfcp.mptcp_proxy; RFC 8803 converter, issue 7).
+ProxyHostConfig App::proxy_host_config() const {
+    namespace cv = mptcp::convert;
+    const config::Pfcp::MptcpProxy& mp = cfg_.pfcp.mptcp_proxy;
+    auto prefix = [](const config::IpPrefix& p) {
+        if (p.family == 4) {
+            return cv::Prefix::v4(uint32_t{p.addr[0]} << 24 | uint32_t{p.addr[1]} << 16 |
+                                      uint32_t{p.addr[2]} << 8 | p.addr[3],
+                                  p.len);
+        }
+        return cv::Prefix::v6(p.addr, p.len);
+    };
+    ProxyHostConfig pc;
+    cv::Policy& pol = pc.policy;
+    pol.mode = mp.address_mode == config::ProxyAddressMode::sharing ? cv::AddressMode::sharing
+                                                                    : cv::AddressMode::preserving;
+    for (const config::IpPrefix& p : mp.n6_pool) {
+        (p.family == 4 ? pol.n6_pool_v4 : pol.n6_pool_v6) = prefix(p);
+    }
+    for (const config::IpPrefix& p : mp.deny_prefixes) {
+        pol.deny.push_back(prefix(p));
+    }
+    pol.per_ue_max_connections = mp.per_ue_max_connections;
+    pol.per_ue_max_pending_syns = mp.per_ue_max_pending_syns;
+    pol.error_reply_rate = mp.error_reply_rate;
+    for (const PortRuntime& p : ports_) {
+        if (p.has_ipv4) {
+            pol.own.push_back(cv::Address::v4(p.ipv4));
+        }
+        if (p.has_ipv6) {
+            pol.own.push_back(cv::Address::v6(p.ipv6));
+        }
+        if (p.role == config::PortRole::n6) {
+            pc.n6_port_index = p.index;
+        }
+    }
+    // The proxy listens on one address: IPv4 when configured, else IPv6.
+    if (mp.address_v4) {
+        const uint32_t a = *mp.address_v4;
+        pc.proxy.address =
+            tcp::IpAddr::v4(static_cast<uint8_t>(a >> 24), static_cast<uint8_t>(a >> 16),
+                            static_cast<uint8_t>(a >> 8), static_cast<uint8_t>(a));
+        pol.own.push_back(cv::Address::v4(a));
+    } else if (mp.address_v6) {
+        pc.proxy.address.family = 6;
+        pc.proxy.address.bytes = *mp.address_v6;
+        pol.own.push_back(cv::Address::v6(*mp.address_v6));
+    }
+    pc.proxy.port = mp.port;
+    // UE-side segments travel in GTP-U: leave room for outer IPv4 + UDP + GTP-U (48 bytes with the
+    // PDU Session Container) inside the N3 MTU.
+    uint16_t mtu = UINT16_MAX;
+    for (const PortRuntime& p : ports_) {
+        mtu = std::min(mtu, p.mtu);
+    }
+    pc.proxy.ue_mss_clamp = static_cast<uint16_t>(mtu - 40 - 48 - (mp.address_v4 ? 0 : 20));
+    return pc;
+}
+
 bool App::setup_tcp(std::string* err) {
     const config::Tcp& tc = cfg_.tcp;
     for (WorkerContext* wc : workers_) {
@@ -347,6 +406,9 @@ bool App::setup_tcp(std::string* err) {
             mtu = std::min(mtu, p.mtu);
         }
         ec.default_mss = static_cast<uint16_t>(mtu - 40);
+        if (cfg_.pfcp.mptcp_proxy.enabled) {
+            hc.proxy = proxy_host_config();
+        }
         auto host = std::make_unique<TcpHost>(hc, std::span<const PortRuntime>(ports_));
         for (const config::TcpService& svc : tc.services) {
             TcpServiceSpec spec;

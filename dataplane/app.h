@@ -149,6 +149,7 @@ static_assert(sizeof(W2MEvent) == 20);
 static_assert(max_workers <= max_handoff_workers, "MbufMeta::handoff_to names a worker");
 
 class TcpHost;
+struct ProxyHostConfig;
 
 // A function the control core runs on a worker, between two graph walks (App::call_on_worker):
 // the way into state only the worker may touch (its TCP engine).
@@ -334,6 +335,7 @@ private:
     bool setup_port(const config::Port& pc, uint16_t index, std::string* err);
     bool setup_workers(std::string* err);
     bool setup_tcp(std::string* err);
+    ProxyHostConfig proxy_host_config() const;
     void publish_neighbors();
     void reclaim(bool wait);
     void reclaim_sessions();

@@ -134,6 +134,9 @@ CompileResult compile(const SessionSpec& spec, const SessionRules* previous, uns
     rules->seid = spec.seid;
     rules->fars = spec.fars;
     rules->bars = spec.bars;
+    rules->mptcp = spec.mptcp || std::any_of(spec.mars.begin(), spec.mars.end(), [](const Mar& m) {
+                       return m.steering_functionality == 1;  // MPTCP (TS 29.244 §8.2.163)
+                   });
     for (const Qer& q : spec.qers) {
         CompiledQer c;
         c.qer = q;

@@ -134,6 +134,10 @@ struct SessionSpec {
     std::vector<Urr> urrs;
     std::vector<Bar> bars;
     std::vector<Mar> mars;
+    // The UE may use the MPTCP proxy (RFC 8803 converter, issue 7): braid provided MPTCP
+    // parameters, or a static session says so. A MAR whose steering functionality is MPTCP
+    // implies it too (see compile()).
+    bool mptcp = false;
 };
 
 // Why a spec was refused; `rule` names the offending rule ("pdr 3", "far 7").
@@ -342,7 +346,8 @@ struct SessionRules {
     std::vector<CompiledUrr> urrs;
     std::vector<Bar> bars;
     sdf::UeAddresses ue;
-    std::unique_ptr<sdf::Classifier> uplink;     // PDRs with source interface access
+    bool mptcp = false;                       // SessionSpec::mptcp: the UE may use the MPTCP proxy
+    std::unique_ptr<sdf::Classifier> uplink;  // PDRs with source interface access
     std::unique_ptr<sdf::Classifier> downlink4;  // the others, for IPv4 packets to the UE
     std::unique_ptr<sdf::Classifier> downlink6;  // ... for IPv6 packets
 

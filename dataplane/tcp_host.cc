@@ -174,6 +174,18 @@ TcpHost::TcpHost(const TcpHostConfig& cfg, std::span<const PortRuntime> ports) :
     mc.access_of = [this](const tcp::FourTuple& t) { return access_of(t); };
     mptcp_ = std::make_unique<mptcp::Endpoint>(
         *engine_, mc, tokens_, [this](const tcp::Event& e) { events_.push_back(e); });
+    if (cfg_.proxy) {
+        mptcp::convert::ProxyConfig pc = cfg_.proxy->proxy;
+        if (pc.pool == nullptr) {
+            pc.pool = cfg_.pool;
+        }
+        converter_ = std::make_unique<mptcp::convert::Converter>(cfg_.proxy->policy);
+        // The converter asks for the context of the UE whose SYN is being handled: that of the
+        // T-PDU input_uplink() is feeding in (the event runs inside that call).
+        proxy_ = std::make_unique<mptcp::convert::Proxy>(
+            *engine_, *mptcp_, *converter_, [this](const tcp::IpAddr&) { return uplink_ue_; }, pc);
+        proxy_->start();
+    }
     // Ephemeral ports: each worker starts at its own offset so that two workers rarely pick the
     // same port toward one server (the engine refuses a tuple already in use anyway).
     next_ephemeral_ =
@@ -185,9 +197,13 @@ TcpHost::~TcpHost() {
         rte_pktmbuf_free(a->pending);
     }
     apps_.clear();
+    proxy_.reset();
     engine_.reset();  // frees every queued mbuf
     mptcp_.reset();
     for (rte_mbuf* m : frames_) {
+        rte_pktmbuf_free(m);
+    }
+    for (rte_mbuf* m : dl_frames_) {
         rte_pktmbuf_free(m);
     }
 }
@@ -285,10 +301,62 @@ DropReason TcpHost::input(rte_mbuf* m, uint64_t now_us) {
     return DropReason::count;
 }
 
+bool TcpHost::for_proxy(const uint8_t* ip, size_t len) const {
+    if (!proxy_ || len < 1) {
+        return false;
+    }
+    const mptcp::convert::ProxyConfig& pc = proxy_->config();
+    const uint8_t version = ip[0] >> 4;
+    size_t l4 = 0;
+    if (version == 4 && pc.address.family == 4) {
+        const size_t ihl = (ip[0] & 0x0f) * 4u;
+        if (len < 20 || ihl < 20 || len < ihl + 4 || ip[9] != IPPROTO_TCP ||
+            std::memcmp(ip + 16, pc.address.bytes.data(), 4) != 0) {
+            return false;
+        }
+        l4 = ihl;
+    } else if (version == 6 && pc.address.family == 6) {
+        if (len < 44 || ip[6] != IPPROTO_TCP ||
+            std::memcmp(ip + 24, pc.address.bytes.data(), 16) != 0) {
+            return false;  // extension headers before TCP: not for the proxy
+        }
+        l4 = 40;
+    } else {
+        return false;
+    }
+    const uint16_t dport = static_cast<uint16_t>(ip[l4 + 2] << 8 | ip[l4 + 3]);
+    return dport == pc.port;
+}
+
+DropReason TcpHost::input_uplink(rte_mbuf* m, const mptcp::convert::UeContext& ue,
+                                 uint64_t now_us) {
+    uplink_ue_ = ue;
+    meta(m).l3_offset = 0;
+    const DropReason r = input(m, now_us);
+    uplink_ue_ = {};
+    return r;
+}
+
 // --- segments out ------------------------------------------------------------------------
 
 void TcpHost::on_segment(tcp::OutSegment&& s) {
     const PortRuntime* port = port_for(s.tuple.local);
+    std::vector<rte_mbuf*>* out = &frames_;
+    if (port == nullptr && proxy_) {
+        // Not one of braid's port addresses: the proxy's. From the proxy address it goes to a
+        // UE (the session's downlink path adds GTP-U); from anything else it is an N6
+        // connection opened from the UE's address or the N6 pool.
+        if (s.tuple.local == cfg_.proxy->proxy.address) {
+            out = &dl_frames_;
+            port = ports_.empty() ? nullptr : ports_.front();  // not used to send
+        } else {
+            for (const PortRuntime* p : ports_) {
+                if (p->index == cfg_.proxy->n6_port_index) {
+                    port = p;
+                }
+            }
+        }
+    }
     rte_mbuf* m = port != nullptr ? rte_pktmbuf_alloc(cfg_.pool) : nullptr;
     uint8_t tcp_hdr[tcp::wire::min_header_len + tcp::wire::max_options_len];
     const auto hdr_len = tcp::wire::emit_header(s.header, s.options, tcp_hdr);
@@ -333,7 +401,7 @@ void TcpHost::on_segment(tcp::OutSegment&& s) {
     MbufMeta& md = meta(m);
     md.port_index = port->index;
     md.l3_offset = 0;
-    frames_.push_back(m);
+    out->push_back(m);
     count(TcpHostCounter::frames_out);
 }
 
@@ -348,6 +416,11 @@ void TcpHost::poll(uint64_t now_us) {
     engine_->on_timer(now_us);
     mptcp_->poll(now_us);
     run_events();
+    if (proxy_ && proxy_->next_timer() <= now_us) {
+        proxy_->on_timer(now_us);
+        mptcp_->poll(now_us);
+        run_events();
+    }
     std::vector<tcp::ConnId> retry;
     retry.swap(blocked_);
     for (tcp::ConnId id : retry) {
@@ -370,6 +443,12 @@ void TcpHost::poll(uint64_t now_us) {
         for (size_t i = 0; i < sf_state.size(); ++i) {
             mptcp_subflow_states_[i].set(sf_state[i]);
         }
+        if (proxy_) {
+            const auto px_state = proxy_->connections_by_state();
+            for (size_t i = 0; i < px_state.size(); ++i) {
+                proxy_states_[i].set(px_state[i]);
+            }
+        }
     }
 }
 
@@ -387,6 +466,9 @@ void TcpHost::run_events() {
 
 void TcpHost::on_event(const tcp::Event& e) {
     const uint64_t now_us = now_us_;
+    if (proxy_ && proxy_->on_event(e, now_us)) {
+        return;
+    }
     switch (e.kind) {
         case tcp::EventKind::established: {
             if (e.listener != 0) {
@@ -433,6 +515,8 @@ void TcpHost::on_event(const tcp::Event& e) {
                 finish(*it->second, e.reason, now_us);
             }
             return;
+        case tcp::EventKind::syn_data:
+            return;  // the test applications' listeners do not defer SYNs
     }
 }
 

@@ -26,6 +26,8 @@
 
 #include "dataplane/counter.h"
 #include "dataplane/sha256.h"
+#include "mptcp/convert/converter.h"
+#include "mptcp/convert/proxy.h"
 #include "mptcp/endpoint.h"
 #include "pipelines/drop_reasons.h"
 #include "tcpstack/engine.h"
@@ -118,14 +120,23 @@ enum class TcpHostCounter : uint8_t {
         count
 };
 
+// The RFC 8803 proxy on this worker (mptcp/convert/proxy.h): its listener on the proxy
+// address, the converter's policy, and the port its N6 connections leave by.
+struct ProxyHostConfig {
+    mptcp::convert::Policy policy;
+    mptcp::convert::ProxyConfig proxy;  // pool: TcpHostConfig::pool when unset
+    uint16_t n6_port_index = 0;
+};
+
 struct TcpHostConfig {
     tcp::EngineConfig engine;         // clone_pool required
     rte_mempool* pool = nullptr;      // header mbufs and source payload
     FlowOwnerTable* flows = nullptr;  // with several workers: active opens registered here
     unsigned worker = 0;
     unsigned n_workers = 1;
-    size_t history = 256;          // finished application records kept
-    bool mptcp_checksums = false;  // ask MPTCP peers for DSS checksums
+    size_t history = 256;                  // finished application records kept
+    bool mptcp_checksums = false;          // ask MPTCP peers for DSS checksums
+    std::optional<ProxyHostConfig> proxy;  // the MPTCP proxy (issue 7); unset: none
 };
 
 class TcpHost {
@@ -141,6 +152,24 @@ public:
     // validated). Takes the mbuf; DropReason::count when the engine got it, else the reason
     // the caller must count (the mbuf is then still the caller's).
     pipelines::DropReason input(rte_mbuf* m, uint64_t now_us);
+    // An uplink T-PDU for the proxy: the UE's inner IP packet (IPv4/IPv6 TCP to the proxy
+    // address, the mbuf starting at the IP header) and what its session says about the UE.
+    // Same ownership rules as input(). Segments the proxy sends to UEs are collected in
+    // downlink_frames() (inner IP packets for the session's downlink path); its N6 segments
+    // go to frames() with the N6 port as MbufMeta::port_index.
+    pipelines::DropReason input_uplink(rte_mbuf* m, const mptcp::convert::UeContext& ue,
+                                       uint64_t now_us);
+    std::vector<rte_mbuf*>& downlink_frames() { return dl_frames_; }
+    // The T-PDU starting at `ip` (`len` bytes) is TCP to the proxy's address and port.
+    bool for_proxy(const uint8_t* ip, size_t len) const;
+    // A segment with this tuple (local = its destination) belongs to a connection here.
+    bool owns(const tcp::FourTuple& t) const { return engine_->owns(t); }
+    // The proxy (nullptr: not configured). Its connections only on the owning worker; its
+    // counters and the converter's are single-writer statistics anyone may read.
+    const mptcp::convert::Proxy* proxy() const { return proxy_.get(); }
+    uint64_t proxy_connections_in(mptcp::convert::ProxyState s) const {
+        return proxy_states_[static_cast<size_t>(s)].get();
+    }
     // Timers and applications. Call every loop; it does work at most every `tick_us`.
     void poll(uint64_t now_us);
     // Frames built since the last take (IP packets, see above). The caller owns them.
@@ -195,6 +224,10 @@ private:
     mptcp::LocalTokenTable tokens_;           // before mptcp_: the endpoint uses it
     std::unique_ptr<mptcp::Endpoint> mptcp_;  // MPTCP listeners' connections (the app API)
     std::vector<rte_mbuf*> frames_;
+    std::vector<rte_mbuf*> dl_frames_;  // the proxy's segments to UEs
+    std::unique_ptr<mptcp::convert::Converter> converter_;
+    std::unique_ptr<mptcp::convert::Proxy> proxy_;
+    mptcp::convert::UeContext uplink_ue_;  // of the input_uplink() call in progress
     std::vector<tcp::Event> events_;
     std::vector<TcpServiceSpec> services_;
     std::unordered_map<tcp::ListenerId, TcpServiceSpec> by_listener_;
@@ -211,6 +244,7 @@ private:
     std::array<Counter, static_cast<size_t>(tcp::State::count)> states_;
     std::array<Counter, static_cast<size_t>(mptcp::ConnState::count)> mptcp_states_;
     std::array<Counter, static_cast<size_t>(mptcp::SubflowState::count)> mptcp_subflow_states_;
+    std::array<Counter, static_cast<size_t>(mptcp::convert::ProxyState::count)> proxy_states_;
 };
 
 }  // namespace braid::dataplane

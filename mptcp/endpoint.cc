@@ -336,6 +336,15 @@ bool Endpoint::on_syn(tcp::ConnId c, const tcp::FourTuple& t, const tcp::wire::H
     return true;
 }
 
+void Endpoint::on_syn_data(tcp::ConnId c, uint32_t len) {
+    // RFC 8684 App. B.2: SYN data is outside both sequence spaces; the peer's first byte after
+    // the handshake is SSN 1 (ssn = seq - irs in on_data), so the SYN data shifts irs.
+    auto [conn, sf] = find_subflow(c);
+    if (conn != nullptr && sf != nullptr) {
+        sf->irs += len;
+    }
+}
+
 void Endpoint::on_cookie_syn_ack(const tcp::FourTuple& t, uint32_t isn,
                                  const tcp::wire::Options& syn, tcp::wire::Options& out) {
     Parsed p = parse_all(syn);
@@ -914,6 +923,9 @@ void Endpoint::on_engine_event(const tcp::Event& e) {
     switch (e.kind) {
         case tcp::EventKind::readable:
             return;  // the subflow's bytes are this layer's; readable comes from on_data
+        case tcp::EventKind::syn_data:
+            events_(out);  // a deferred MP_CAPABLE SYN: the application answers it
+            return;
         case tcp::EventKind::established:
             if (sf->join) {
                 return;  // part of its connection, not a new one for the application

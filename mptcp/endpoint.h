@@ -201,6 +201,7 @@ public:
                     const tcp::wire::Options& o, bool cookie_pressure) override;
     bool on_syn(tcp::ConnId c, const tcp::FourTuple& t, const tcp::wire::Header& h,
                 const tcp::wire::Options& o, uint64_t now_us) override;
+    void on_syn_data(tcp::ConnId c, uint32_t len) override;
     void on_cookie_syn_ack(const tcp::FourTuple& t, uint32_t isn, const tcp::wire::Options& syn,
                            tcp::wire::Options& out) override;
     bool on_cookie_ack(tcp::ConnId c, const tcp::FourTuple& t, const tcp::wire::Header& h,

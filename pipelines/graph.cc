@@ -4,14 +4,15 @@
 //   n6_rx ─┴→ eth_classify → { arp, icmp_local, gtpu_input (UDP 2152 on N3),
 //                              pdr_dl (IP to a foreign address on N6), drop }
 //   gtpu_input → { pdr_ul (G-PDU), gtpu_echo (Echo, SEHN), gtpu_error_ind, drop }
-//   pdr_ul → { qer_meter, handoff, gtpu_error_ind (unknown TEID), drop }
-//   pdr_dl → { qer_meter, handoff, drop }
+//   pdr_ul → { qer_meter, handoff, gtpu_error_ind (unknown TEID), proxy_input, drop }
+//   pdr_dl → { qer_meter, handoff, tcp_local (the proxy's N6 connections), drop }
+//   proxy_input (TCP to the MPTCP proxy) → { n6_tx (N6 side), pdr_dl (to the UE), drop }
 //   handoff → (the owner worker's ring) … handoff_rx → { qer_meter, drop }   (DESIGN.md §5)
 //   qer_meter → urr_count → far_forward → { n6_tx, gtpu_encap → n3_tx, buffer, drop }
 //   ctrl_tx → { n3_tx, n6_tx, pdr_dl (released buffered packets) }
 //   arp, icmp_local, gtpu_echo, gtpu_error_ind → { n3_tx, n6_tx, drop }
-//   eth_classify → tcp_local (TCP to braid's address) → { n3_tx, n6_tx, handoff, drop }
-//   tcp_timers (engine timers, applications) → { n3_tx, n6_tx, drop }
+//   eth_classify → tcp_local (TCP to braid's address) → { n3_tx, n6_tx, handoff, pdr_dl, drop }
+//   tcp_timers (engine timers, applications) → { n3_tx, n6_tx, pdr_dl, drop }
 #include "pipelines/graph.h"
 
 #include <rte_errno.h>
@@ -28,7 +29,8 @@ namespace braid::pipelines {
 extern const NodeDef n3_rx_node, n6_rx_node, ctrl_tx_node, eth_classify_node, arp_node,
     icmp_local_node, gtpu_input_node, gtpu_echo_node, gtpu_error_ind_node, pdr_ul_node, pdr_dl_node,
     qer_meter_node, urr_count_node, far_forward_node, gtpu_encap_node, buffer_node, drop_node,
-    n3_tx_node, n6_tx_node, handoff_node, handoff_rx_node, tcp_local_node, tcp_timers_node;
+    n3_tx_node, n6_tx_node, handoff_node, handoff_rx_node, tcp_local_node, tcp_timers_node,
+    proxy_input_node;
 
 namespace {
 
@@ -37,7 +39,7 @@ const NodeDef* const all_nodes[] = {
     &icmp_local_node, &gtpu_input_node, &gtpu_echo_node,  &gtpu_error_ind_node, &pdr_ul_node,
     &pdr_dl_node,     &qer_meter_node,  &urr_count_node,  &far_forward_node,    &gtpu_encap_node,
     &buffer_node,     &drop_node,       &n3_tx_node,      &n6_tx_node,          &handoff_node,
-    &handoff_rx_node, &tcp_local_node,  &tcp_timers_node,
+    &handoff_rx_node, &tcp_local_node,  &tcp_timers_node, &proxy_input_node,
 };
 
 std::once_flag registered;

@@ -7,6 +7,10 @@
 // ctrl_tx, already without their Ethernet header (`meta.l3_offset == 0`).
 #include <rte_ip.h>
 
+#include <cstring>
+
+#include "dataplane/tcp_host.h"
+
 #include "pipelines/node.h"
 #include "pipelines/upf.h"
 
@@ -14,11 +18,50 @@ namespace braid::pipelines {
 
 namespace {
 
-enum Next : rte_edge_t { next_drop, next_qer_meter, next_handoff, next_count };
-constexpr const char* next_names[next_count] = {"drop", "qer_meter", "handoff"};
+enum Next : rte_edge_t { next_drop, next_qer_meter, next_handoff, next_tcp_local, next_count };
+constexpr const char* next_names[next_count] = {"drop", "qer_meter", "handoff", "tcp_local"};
+
+// A TCP segment to a UE address that one of braid's own connections owns: the MPTCP proxy's
+// N6 side, opened from the UE's address (RFC 8803 §4.4.1). Not forwarded to the UE.
+bool owned_by_proxy(const dataplane::WorkerContext& wc, rte_mbuf* m) {
+    if (wc.tcp == nullptr || wc.tcp->proxy() == nullptr) {
+        return false;
+    }
+    const uint16_t l3 = dataplane::meta(m).l3_offset;
+    const size_t len = rte_pktmbuf_data_len(m);
+    if (len < l3 + 1u) {
+        return false;
+    }
+    const uint8_t* ip = rte_pktmbuf_mtod_offset(m, const uint8_t*, l3);
+    tcp::FourTuple t;
+    size_t l4 = 0;
+    if (ip[0] >> 4 == 4) {
+        const size_t ihl = (ip[0] & 0x0f) * 4u;
+        if (len < l3 + ihl + 4 || ihl < 20 || ip[9] != IPPROTO_TCP) {
+            return false;
+        }
+        std::memcpy(t.remote.bytes.data(), ip + 12, 4);
+        std::memcpy(t.local.bytes.data(), ip + 16, 4);
+        l4 = ihl;
+    } else {
+        if (len < l3 + 44u || ip[6] != IPPROTO_TCP) {
+            return false;
+        }
+        t.local.family = t.remote.family = 6;
+        std::memcpy(t.remote.bytes.data(), ip + 8, 16);
+        std::memcpy(t.local.bytes.data(), ip + 24, 16);
+        l4 = 40;
+    }
+    t.remote_port = static_cast<uint16_t>(ip[l4] << 8 | ip[l4 + 1]);
+    t.local_port = static_cast<uint16_t>(ip[l4 + 2] << 8 | ip[l4 + 3]);
+    return wc.tcp->owns(t);
+}
 
 rte_edge_t classify(const dataplane::WorkerContext& wc, rte_mbuf* m, DropReason& reason) {
     auto& md = dataplane::meta(m);
+    if (owned_by_proxy(wc, m)) {
+        return next_tcp_local;
+    }
     if (md.l3_offset != 0) {
         rte_pktmbuf_adj(m, md.l3_offset);
         md.l3_offset = 0;

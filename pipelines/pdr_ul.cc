@@ -4,6 +4,7 @@
 // outer headers are removed when the PDR says so (Outer Header Removal GTP-U/UDP/IPv4) and the
 // packet continues to qer_meter — through handoff when an MBR of the session is policed on
 // another worker (DESIGN.md §5). An unknown TEID goes to gtpu_error_ind.
+#include "dataplane/tcp_host.h"
 #include "pipelines/node.h"
 #include "pipelines/upf.h"
 
@@ -11,8 +12,16 @@ namespace braid::pipelines {
 
 namespace {
 
-enum Next : rte_edge_t { next_drop, next_qer_meter, next_gtpu_error_ind, next_handoff, next_count };
-constexpr const char* next_names[next_count] = {"drop", "qer_meter", "gtpu_error_ind", "handoff"};
+enum Next : rte_edge_t {
+    next_drop,
+    next_qer_meter,
+    next_gtpu_error_ind,
+    next_handoff,
+    next_proxy_input,
+    next_count
+};
+constexpr const char* next_names[next_count] = {"drop", "qer_meter", "gtpu_error_ind", "handoff",
+                                                "proxy_input"};
 
 rte_edge_t classify(const dataplane::WorkerContext& wc, rte_mbuf* m, DropReason& reason) {
     auto& md = dataplane::meta(m);
@@ -42,6 +51,13 @@ rte_edge_t classify(const dataplane::WorkerContext& wc, rte_mbuf* m, DropReason&
         }
         rte_pktmbuf_adj(m, md.inner_offset);  // the mbuf now starts at the UE's IP packet
         md.inner_offset = 0;
+        // TCP to the MPTCP proxy's address (RFC 8803 converter, issue 7): this worker's proxy
+        // terminates it, whatever the session (one without MPTCP gets Not Authorized). Not
+        // handed off: the proxy's connections live on the worker their first SYN reached.
+        if (wc.tcp != nullptr &&
+            wc.tcp->for_proxy(rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m))) {
+            return next_proxy_input;
+        }
     } else {
         // braid forwards T-PDUs only; relaying GTP-U toward the core (N9) is not done.
         reason = DropReason::far_unsupported;

@@ -19,11 +19,25 @@ namespace braid::pipelines {
 
 namespace {
 
-enum LocalNext : rte_edge_t { local_drop, local_n3_tx, local_n6_tx, local_handoff, local_count };
-constexpr const char* local_next[local_count] = {"drop", "n3_tx", "n6_tx", "handoff"};
+enum LocalNext : rte_edge_t {
+    local_drop,
+    local_n3_tx,
+    local_n6_tx,
+    local_handoff,
+    local_pdr_dl,
+    local_count
+};
+constexpr const char* local_next[local_count] = {"drop", "n3_tx", "n6_tx", "handoff", "pdr_dl"};
 
-enum TimersNext : rte_edge_t { timers_drop, timers_n3_tx, timers_n6_tx, timers_count };
-constexpr const char* timers_next[timers_count] = {"drop", "n3_tx", "n6_tx"};
+// tcp_timers and proxy_input share these edges.
+enum TimersNext : rte_edge_t {
+    timers_drop,
+    timers_n3_tx,
+    timers_n6_tx,
+    timers_pdr_dl,
+    timers_count
+};
+constexpr const char* timers_next[timers_count] = {"drop", "n3_tx", "n6_tx", "pdr_dl"};
 static_assert(static_cast<int>(local_n3_tx) == static_cast<int>(timers_n3_tx) &&
               static_cast<int>(local_n6_tx) == static_cast<int>(timers_n6_tx) &&
               static_cast<int>(local_drop) == static_cast<int>(timers_drop));
@@ -51,6 +65,19 @@ uint16_t send_frames(rte_graph* graph, rte_node* node, dataplane::WorkerContext&
         } else {
             rte_node_enqueue_x1(graph, node, tx_edge_for(port, local_n3_tx), m);
         }
+    }
+    const auto n = static_cast<uint16_t>(frames.size());
+    frames.clear();
+    return n;
+}
+
+// The proxy's segments to UEs: inner IP packets that take the session's downlink path
+// (pdr_dl → QER, URR, GTP-U encapsulation) like any packet to the UE.
+uint16_t send_downlink(rte_graph* graph, rte_node* node, dataplane::WorkerContext& wc,
+                       rte_edge_t pdr_dl_edge) {
+    auto& frames = wc.tcp->downlink_frames();
+    for (rte_mbuf* m : frames) {
+        rte_node_enqueue_x1(graph, node, pdr_dl_edge, m);
     }
     const auto n = static_cast<uint16_t>(frames.size());
     frames.clear();
@@ -108,13 +135,46 @@ uint16_t tcp_local_process(rte_graph* graph, rte_node* node, void** objs, uint16
         }
     }
     send_frames(graph, node, wc);
+    send_downlink(graph, node, wc, local_pdr_dl);
+    return nb;
+}
+
+// proxy_input: T-PDUs pdr_ul found addressed to the MPTCP proxy (TcpHost::for_proxy), the
+// session's context (MPTCP allowed or not, the UE's address) from the PDR match.
+uint16_t proxy_input_process(rte_graph* graph, rte_node* node, void** objs, uint16_t nb) {
+    dataplane::WorkerContext& wc = *ctx(node).wc;
+    const uint64_t now = now_us(wc);
+    for (uint16_t i = 0; i < nb; ++i) {
+        auto* m = static_cast<rte_mbuf*>(objs[i]);
+        const auto* rules = static_cast<const dataplane::SessionRules*>(dataplane::meta(m).rules);
+        mptcp::convert::UeContext ue;
+        ue.in_session = rules != nullptr;
+        if (rules != nullptr) {
+            ue.mptcp_enabled = rules->mptcp;
+            if (rules->ue.v4.family == 4) {
+                ue.ue_v4 = mptcp::convert::Address::v4(
+                    uint32_t{rules->ue.v4.addr[0]} << 24 | uint32_t{rules->ue.v4.addr[1]} << 16 |
+                    uint32_t{rules->ue.v4.addr[2]} << 8 | rules->ue.v4.addr[3]);
+            }
+            if (rules->ue.v6.family == 6) {
+                ue.ue_v6 = mptcp::convert::Address::v6(rules->ue.v6.addr);
+            }
+        }
+        const DropReason r = wc.tcp->input_uplink(m, ue, now);
+        if (r != DropReason::count) {
+            enqueue_drop(graph, node, timers_drop, m, r);
+        }
+    }
+    send_frames(graph, node, wc);
+    send_downlink(graph, node, wc, timers_pdr_dl);
     return nb;
 }
 
 uint16_t tcp_timers_process(rte_graph* graph, rte_node* node, void** /*objs*/, uint16_t /*nb*/) {
     dataplane::WorkerContext& wc = *ctx(node).wc;
     wc.tcp->poll(now_us(wc));
-    return send_frames(graph, node, wc);
+    const uint16_t n = send_frames(graph, node, wc);
+    return static_cast<uint16_t>(n + send_downlink(graph, node, wc, timers_pdr_dl));
 }
 
 }  // namespace
@@ -123,5 +183,7 @@ extern const NodeDef tcp_local_node = {"tcp_local", tcp_local_process, 0,
                                        local_next,  local_count,       nullptr};
 extern const NodeDef tcp_timers_node = {"tcp_timers", tcp_timers_process, RTE_NODE_SOURCE_F,
                                         timers_next,  timers_count,       nullptr};
+extern const NodeDef proxy_input_node = {"proxy_input", proxy_input_process, 0,
+                                         timers_next,   timers_count,        nullptr};
 
 }  // namespace braid::pipelines

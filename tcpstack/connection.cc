@@ -52,6 +52,7 @@ Connection::~Connection() {
     for (auto& s : ooo) {
         rte_pktmbuf_free(s.m);
     }
+    rte_pktmbuf_free(syn_data);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -108,6 +109,30 @@ void Connection::open_passive(const Listener& l, const wire::Header& h, const wi
     snd_una = snd_nxt = snd_max = iss;
     snd_data_seq = iss + 1;
     state = State::syn_received;
+    if (l.opts.defer_syn_data && payload != nullptr && len > 0) {
+        // RFC 8803 0-RTT: hold the SYN and its data; the application answers (answer_syn) once
+        // it knows what to say. The data stays outside the stream (RFC 8684 App. B.2 for a
+        // hooked connection); the SYN/ACK will acknowledge it.
+        uint32_t room = std::max<uint32_t>(rcv_buf_limit, 1);
+        if (len > room) {
+            payload = mbuf_truncate(payload, room);
+            len = room;
+        }
+        syn_data = payload;
+        syn_data_len = len;
+        syn_options_len = static_cast<uint32_t>(wire::options_len(o));
+        rcv_nxt += len;
+        rcv_adv = rcv_nxt;
+        if (hook != nullptr) {
+            hook->on_syn_data(id, len);
+        }
+        syn_deferred = true;
+        rto_at = now_us + eng.cfg_.syn_defer_timeout_us;
+        eng.count(Counter::syn_data_deferred);
+        eng.count(Counter::syn_data_accepted, len);
+        eng.event({EventKind::syn_data, id, l.id, CloseReason::normal});
+        return;
+    }
     // Data in the SYN (RFC 8803 / RFC 7413 without cookie): kept, delivered after ESTABLISHED;
     // the SYN/ACK acknowledges it. Otherwise it is dropped and the peer sends it again.
     // An attached connection's stream starts after the SYN (RFC 8684 App. B.2: SYN data is
@@ -227,6 +252,12 @@ void Connection::input(const wire::Header& h, const wire::Options& o, rte_mbuf* 
         h.seq == irs) {
         if (payload != nullptr) {
             rte_pktmbuf_free(payload);
+        }
+        if (syn_deferred) {
+            // Still waiting for the application (RFC 8803: for the N6 SYN/ACK): the same SYN,
+            // not a second connection, and nothing to answer yet.
+            eng.count(Counter::syn_retransmits_absorbed);
+            return;
         }
         send_syn(now_us);
         return;
@@ -1285,6 +1316,12 @@ void Connection::on_timer(uint64_t now_us) {
 }
 
 void Connection::on_rto(uint64_t now_us) {
+    if (syn_deferred) {
+        // Nothing was sent: the timer was the application's deadline to answer.
+        eng.count(Counter::syn_deferred_timeouts);
+        terminate(CloseReason::syn_timeout, false);
+        return;
+    }
     eng.count(Counter::rtos);
     ++backoff;
     rto_us = std::min<uint64_t>(rto_us * 2, eng.cfg_.rto_max_us);  // RFC 6298 §5.5
@@ -1476,11 +1513,47 @@ void Connection::close(uint64_t now_us) {
 
 void Connection::abort(uint64_t now_us) {
     (void)now_us;
+    if (syn_deferred) {
+        // The peer has seen no ISN of ours: answer its SYN like §3.10.7.2 answers a refused
+        // one, <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>, acknowledging the SYN data too.
+        OutSegment s;
+        s.tuple = tuple;
+        s.header.src_port = tuple.local_port;
+        s.header.dst_port = tuple.remote_port;
+        s.header.ack = rcv_nxt;
+        s.header.flags = wire::flag::rst | wire::flag::ack;
+        eng.count(Counter::rst_sent_abort);
+        eng.emit(std::move(s));
+        terminate(CloseReason::aborted, false);
+        return;
+    }
     if (state != State::syn_sent && state != State::closed && state != State::time_wait) {
         eng.count(Counter::rst_sent_abort);
         send_rst(snd_nxt);
     }
     terminate(CloseReason::aborted, false);
+}
+
+rte_mbuf* Connection::take_syn_data() {
+    rte_mbuf* m = syn_data;
+    syn_data = nullptr;
+    return m;
+}
+
+bool Connection::answer_syn(uint64_t now_us) {
+    if (!syn_deferred || state != State::syn_received) {
+        return false;
+    }
+    syn_deferred = false;
+    rto_at = 0;
+    eng.count(Counter::syn_deferred_answered);
+    send_syn(now_us);  // ack = rcv_nxt = ISN + 1 + SYN data
+    return true;
+}
+
+void Connection::refuse_syn() {
+    eng.count(Counter::syn_deferred_refused);
+    terminate(CloseReason::refused, false);
 }
 
 void Connection::set_rcv_buf(uint32_t bytes, uint64_t now_us) {

@@ -54,6 +54,10 @@ public:
     void close(uint64_t now_us);
     void abort(uint64_t now_us);
     void set_rcv_buf(uint32_t bytes, uint64_t now_us);
+    // A deferred SYN (ListenOptions::defer_syn_data): its data, the SYN/ACK now, or forget it.
+    rte_mbuf* take_syn_data();
+    bool answer_syn(uint64_t now_us);
+    void refuse_syn();
 
     ConnInfo info() const;
     // RFC 6191-style TIME-WAIT reuse test for a new SYN on this tuple.
@@ -72,6 +76,12 @@ public:
     uint64_t timer_queued = UINT64_MAX;
     uint64_t tuple_hash = 0;   // TupleTable::hash(tuple), kept for the table's insert and erase
     ConnHook* hook = nullptr;  // attached to a layer above (tcpstack/hook.h), else plain TCP
+    // Deferred SYN (ListenOptions::defer_syn_data): no SYN/ACK sent yet; the SYN's payload is
+    // held here, outside the stream, until take_syn_data().
+    bool syn_deferred = false;
+    rte_mbuf* syn_data = nullptr;
+    uint32_t syn_data_len = 0;
+    uint32_t syn_options_len = 0;
 
     void ack_now(uint64_t now_us);
     void window_update(uint32_t old_wnd, uint64_t now_us);

@@ -47,6 +47,12 @@ namespace braid::tcp {
     X(refused_source_limit,     "SYNs refused: per-source-address connection limit")              \
     X(refused_no_mbuf,          "segments not sent: clone mempool empty")                         \
     X(syn_data_accepted,        "payload bytes accepted in SYNs by listeners that ask for it")    \
+    X(syn_data_deferred,        "SYNs with data held unanswered for the application (defer_syn_data)") \
+    X(syn_deferred_answered,    "deferred SYNs the application answered (SYN/ACK sent)")          \
+    X(syn_deferred_refused,     "deferred SYNs the application refused (state freed, no segment)") \
+    X(syn_deferred_timeouts,    "deferred SYNs neither answered nor refused in time (freed)")     \
+    X(syn_retransmits_absorbed, "retransmitted SYNs of a deferred SYN (no answer yet, dropped)")  \
+    X(syn_data_refused_pressure, "SYNs with data dropped by a deferring listener under SYN-cookie pressure") \
     X(timewait_reused,          "TIME-WAIT tuples reused by a new SYN (RFC 6191 style)")          \
     X(timeouts,                 "connections closed by retransmission or SYN timeout")            \
     X(keepalive_timeouts,       "connections closed by unanswered keep-alive probes")

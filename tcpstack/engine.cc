@@ -292,6 +292,13 @@ void Engine::input_listen(Listener& l, const FourTuple& t, const wire::Header& h
         send_rst_for(t, h, len, Counter::rst_sent_hook_refused);
         return;
     }
+    if (l.opts.defer_syn_data && len > 0 && l.half_open >= l.opts.backlog) {
+        // A deferred SYN needs state, and a cookie SYN/ACK could not acknowledge its data
+        // (RFC 8803 clients then stop using the converter): drop it, the peer retries.
+        count(Counter::syn_data_refused_pressure);
+        rte_pktmbuf_free(payload);
+        return;
+    }
     if (l.half_open >= l.opts.backlog) {
         // RFC 4987 §3.6: no state; the SYN/ACK's ISN carries what the ACK needs. Window scale
         // and SACK survive only inside the timestamp (else they are not offered).
@@ -545,6 +552,43 @@ rte_mbuf* Engine::recv(ConnId id, uint64_t now_us) {
     return m;
 }
 
+rte_mbuf* Engine::take_syn_data(ConnId id) {
+    Connection* c = find(id);
+    return c == nullptr ? nullptr : c->take_syn_data();
+}
+
+uint32_t Engine::syn_data_len(ConnId id) const {
+    Connection* c = find(id);
+    return c == nullptr ? 0 : c->syn_data_len;
+}
+
+uint32_t Engine::syn_options_len(ConnId id) const {
+    Connection* c = find(id);
+    return c == nullptr ? 0 : c->syn_options_len;
+}
+
+bool Engine::syn_deferred(ConnId id) const {
+    Connection* c = find(id);
+    return c != nullptr && c->syn_deferred;
+}
+
+bool Engine::answer_syn(ConnId id, uint64_t now_us) {
+    Connection* c = find(id);
+    if (c == nullptr || !c->answer_syn(now_us)) {
+        return false;
+    }
+    schedule(c);
+    return true;
+}
+
+void Engine::refuse_syn(ConnId id, uint64_t now_us) {
+    (void)now_us;
+    if (Connection* c = find(id); c != nullptr && c->syn_deferred) {
+        c->refuse_syn();
+    }
+    reap();
+}
+
 uint32_t Engine::readable_bytes(ConnId id) const {
     Connection* c = find(id);
     return c == nullptr ? 0 : c->rcv_buffered;
@@ -610,6 +654,11 @@ void Engine::set_nagle(ConnId id, bool on) {
     if (Connection* c = find(id)) {
         c->nagle = on;
     }
+}
+
+bool Engine::owns(const FourTuple& t) const {
+    const Connection* c = by_tuple_->find(t, TupleTable::hash(t));
+    return c != nullptr && !c->dead;
 }
 
 std::optional<State> Engine::state(ConnId id) const {

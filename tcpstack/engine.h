@@ -114,7 +114,10 @@ struct OutSegment {
     uint32_t payload_len = 0;
 };
 
-enum class EventKind : uint8_t { established, readable, writable, closed, reset };
+// syn_data: a listener with ListenOptions::defer_syn_data created this connection from a SYN
+// carrying data and holds it in SYN-RECEIVED without answering: the application takes the data
+// (take_syn_data) and later calls answer_syn() or refuse_syn() (or abort()).
+enum class EventKind : uint8_t { established, readable, writable, closed, reset, syn_data };
 
 struct Event {
     EventKind kind;
@@ -148,6 +151,9 @@ struct EngineConfig {
     uint64_t keepalive_idle_us = 7200'000'000;
     uint64_t keepalive_interval_us = 75'000'000;
     uint32_t keepalive_probes = 9;
+    // A deferred SYN (ListenOptions::defer_syn_data) the application neither answered nor
+    // refused is dropped after this long (closed event, reason syn_timeout).
+    uint64_t syn_defer_timeout_us = 60'000'000;
 };
 
 struct ListenOptions {
@@ -156,8 +162,16 @@ struct ListenOptions {
     uint16_t port = 0;
     uint16_t mss_clamp = 0;  // advertise at most this MSS (0: default_mss); e.g. fits in GTP-U
     bool accept_syn_data = false;  // keep SYN payload, deliver after ESTABLISHED (RFC 8803)
-    uint32_t backlog = 128;        // half-open connections before SYN cookies
-    uint32_t rcv_buf = 0;          // 0: default_rcv_buf
+    // RFC 8803 0-RTT: a SYN carrying data is not answered at once. The connection waits in
+    // SYN-RECEIVED holding the SYN data outside its stream (take_syn_data; for a hooked
+    // connection the hook's stream starts after it, RFC 8684 App. B.2) and a syn_data event
+    // tells the application, which answers (answer_syn: the SYN/ACK acknowledges all SYN data)
+    // or refuses. Retransmissions of that SYN are absorbed meanwhile. Under SYN-cookie pressure
+    // such SYNs are dropped and counted (no state, so nothing to defer). SYNs without data are
+    // answered as usual.
+    bool defer_syn_data = false;
+    uint32_t backlog = 128;  // half-open connections before SYN cookies
+    uint32_t rcv_buf = 0;    // 0: default_rcv_buf
     // A layer above TCP (MPTCP) that connections from this listener may be attached to
     // (tcpstack/hook.h); nullptr: plain TCP. Not owned; outlives the listener.
     ConnHook* hook = nullptr;
@@ -220,6 +234,17 @@ public:
     void want_writable(ConnId c);
     // Dequeues in-order received data as one chain (nullptr if none).
     rte_mbuf* recv(ConnId c, uint64_t now_us);
+    // Deferred SYNs (ListenOptions::defer_syn_data). take_syn_data hands the held SYN payload
+    // over once (nullptr if none or already taken). answer_syn sends the SYN/ACK (ack = ISN + 1
+    // + SYN data length, hook options as usual); false if `c` is not a deferred SYN.
+    // refuse_syn forgets the connection without a segment (a closed event follows, reason
+    // refused); abort() instead answers the SYN with a RST.
+    rte_mbuf* take_syn_data(ConnId c);
+    uint32_t syn_data_len(ConnId c) const;
+    uint32_t syn_options_len(ConnId c) const;  // TCP option bytes of that SYN (as received)
+    bool syn_deferred(ConnId c) const;
+    bool answer_syn(ConnId c, uint64_t now_us);
+    void refuse_syn(ConnId c, uint64_t now_us);
     uint32_t readable_bytes(ConnId c) const;
     bool peer_closed(ConnId c) const;                // FIN received and all data read
     void shutdown_write(ConnId c, uint64_t now_us);  // half-close: FIN after queued data
@@ -237,6 +262,9 @@ public:
     bool hooked(ConnId c) const;
 
     std::optional<State> state(ConnId c) const;
+    // A live connection has this tuple (the datapath's test for segments owned by braid's TCP,
+    // e.g. N6 replies to a UE address the proxy connected from).
+    bool owns(const FourTuple& t) const;
     std::optional<ConnInfo> describe(ConnId c) const;
     std::vector<ConnInfo> describe_all() const;
     size_t connection_count() const { return conns_.size(); }

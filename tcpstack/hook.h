@@ -36,6 +36,10 @@ public:
     // sent yet). True: attach the connection.
     virtual bool on_syn(ConnId c, const FourTuple& t, const wire::Header& h, const wire::Options& o,
                         uint64_t now_us) = 0;
+    // After on_syn attached `c`: its SYN carried `len` bytes that the connection keeps outside
+    // the hook's stream (a deferred SYN, ListenOptions::defer_syn_data; RFC 8684 App. B.2: the
+    // first byte after the handshake has relative subflow sequence number 1).
+    virtual void on_syn_data(ConnId /*c*/, uint32_t /*len*/) {}
     // Every SYN on a listener with this hook, before any state exists for it. True: refuse it
     // with a RST (MPTCP: an MP_JOIN for an unknown token or a full connection). `cookie_pressure`:
     // the listener is answering with SYN cookies now (a hook that needs state may refuse).

@@ -135,6 +135,15 @@ def test_concurrent_clients(alive):
     assert all(rc == 0 for rc, _ in results), results
 
 
+def test_proxy_commands_without_the_proxy(alive):
+    # The lab's braid runs without pfcp.mptcp_proxy.enabled: the commands answer, saying so
+    # (test_proxy.py runs them with the proxy).
+    for words in (("show", "proxy", "stats"), ("show", "proxy", "connections"),
+                  ("show", "proxy", "connection", "1")):
+        out = alive.cli_ok(*words)
+        assert "the MPTCP proxy is not running" in out, out
+
+
 # Keep last: `quit` stops the module's braid (like testpmd: ports stopped, workers joined, exit 0).
 def test_quit_stops_braid_cleanly(braid):
     rc, out = braid.cli("quit")

@@ -7,8 +7,8 @@ MPTCP proxy resources configured: ATSSS Control Parameters ⊃ MPTCP Parameters 
 Information (228) + Link-Specific Multipath IP Address (229) (../shared/spec/n4-gtpu-mams.md
 §1.13).
 
-The daemon cannot send it yet: `pfcp.mptcp_proxy.enabled: true` is refused until the MPTCP proxy
-exists (issue 7), and braid never claims what it does not do. So the bytes come from braid's
+The bytes are not captured from a running daemon (that needs an SMF-side ATSSS exchange this test
+does not script; test_proxy.py runs the proxy itself with a static session). They come from braid's
 own session procedures and encoder in-process: the unit test "ATSSS: MPTCP Parameters from the
 proxy config and link-specific pools" writes every message braid built when
 BRAID_PFCP_SESSION_DUMP is set. They are wrapped in UDP/8805 as braid sends them and handed to

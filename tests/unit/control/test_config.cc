@@ -883,7 +883,7 @@ TEST_CASE("pfcp.ue_ip_pools: prefixes, network instances, errors naming the key"
                 "expected a map");
 }
 
-TEST_CASE("pfcp.mptcp_proxy: keys checked, enabled refused until the proxy exists", "[config]") {
+TEST_CASE("pfcp.mptcp_proxy: keys checked, enabled accepted", "[config]") {
     const ParseResult r = parse(
         with("pfcp:\n  mptcp_proxy:\n    address_v4: 198.18.7.1\n    address_v6: 2001:db8:7::1\n"
              "    port: 5124\n    link_specific_pools:\n      tgpp:\n        - prefix: "
@@ -900,8 +900,12 @@ TEST_CASE("pfcp.mptcp_proxy: keys checked, enabled refused until the proxy exist
     REQUIRE_OK(back);
     CHECK(back.config->pfcp.mptcp_proxy == mp);
 
-    CHECK_ERROR(parse(with("pfcp:\n  mptcp_proxy:\n    enabled: true\n")),
-                "pfcp.mptcp_proxy.enabled", 10, "not implemented yet");
+    // The proxy datapath exists (issue 7): enabled is accepted and round-trips.
+    const ParseResult on = parse(with("pfcp:\n  mptcp_proxy:\n    enabled: true\n"));
+    REQUIRE_OK(on);
+    CHECK(on.config->pfcp.mptcp_proxy.enabled);
+    REQUIRE_OK(parse(render(*on.config)));
+    CHECK(parse(render(*on.config)).config->pfcp.mptcp_proxy.enabled);
     CHECK_ERROR(parse(with("pfcp:\n  mptcp_proxy:\n    address_v6: 198.18.7.1\n")),
                 "pfcp.mptcp_proxy.address_v6", 10, "not an IPv6 address");
     CHECK_ERROR(parse(with("pfcp:\n  mptcp_proxy:\n    link_specific_pools:\n      wifi: []\n")),

@@ -255,4 +255,231 @@ TEST_CASE("TcpHost: services are validated and removable") {
     CHECK(p.a->services().empty());
 }
 
+// --- The MPTCP proxy on a TcpHost (issue 7): the UE's T-PDUs in, N6 frames out of the N6 port
+// from the UE's address, the proxy's UE-bound segments collected for the downlink path. --------
+
+namespace {
+
+constexpr uint32_t kProxyAddr = 0xc6120001;  // 198.18.0.1 (not a port address)
+constexpr uint32_t kUeAddr = 0xc6126407;     // 198.18.100.7
+constexpr uint16_t kProxyPort = 5000;
+constexpr uint16_t kUePort = 41000;
+
+tcp::IpAddr ip4(uint32_t host_order) {
+    return tcp::IpAddr::v4(static_cast<uint8_t>(host_order >> 24),
+                           static_cast<uint8_t>(host_order >> 16),
+                           static_cast<uint8_t>(host_order >> 8), static_cast<uint8_t>(host_order));
+}
+
+struct ProxyLab {
+    std::vector<PortRuntime> ports_a{n6_port(0xc6130001, 0)};  // braid's N6: 198.19.0.1
+    std::vector<PortRuntime> ports_b{n6_port(0xc6130002, 0)};  // the server: 198.19.0.2
+    rte_mempool* data = pool("th_data", 4095, RTE_MBUF_DEFAULT_BUF_SIZE);
+    rte_mempool* clones = pool("th_clones", 8191, 0);
+    std::unique_ptr<TcpHost> braid, server;
+    uint64_t now = 1'000'000;
+
+    explicit ProxyLab() {
+        TcpHostConfig c;
+        c.pool = data;
+        c.engine.clone_pool = clones;
+        c.engine.default_mss = 1400;
+        server = std::make_unique<TcpHost>(c, ports_b);
+        REQUIRE_FALSE(server->add_service({7, TcpAppMode::echo, 0}));
+        ProxyHostConfig pc;
+        pc.policy.own = {mptcp::convert::Address::v4(0xc6130001),
+                         mptcp::convert::Address::v4(kProxyAddr)};
+        pc.proxy.address = ip4(kProxyAddr);
+        pc.proxy.port = kProxyPort;
+        pc.n6_port_index = 0;
+        c.proxy = pc;
+        c.engine.secret[0] = 3;
+        braid = std::make_unique<TcpHost>(c, ports_a);
+    }
+    ~ProxyLab() {
+        braid.reset();
+        server.reset();
+    }
+
+    // The UE's segment as the T-PDU pdr_ul hands over (IPv4 at the data pointer).
+    void ue_send(uint8_t flags, uint32_t seq, uint32_t ack, const std::string& payload,
+                 bool mptcp_enabled = true) {
+        tcp::wire::Header h;
+        h.src_port = kUePort;
+        h.dst_port = kProxyPort;
+        h.seq = tcp::Seq(seq);
+        h.ack = tcp::Seq(ack);
+        h.flags = flags;
+        h.window = 65535;
+        tcp::wire::Options o;
+        if (flags & tcp::wire::flag::syn) {
+            o.mss = 1360;
+        }
+        uint8_t th[60];
+        auto hl = tcp::wire::emit_header(h, o, th);
+        REQUIRE(hl);
+        rte_mbuf* m = rte_pktmbuf_alloc(data);
+        REQUIRE(m != nullptr);
+        const auto total = static_cast<uint16_t>(20 + *hl + payload.size());
+        auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, total));
+        REQUIRE(p != nullptr);
+        auto* ip = reinterpret_cast<rte_ipv4_hdr*>(p);
+        std::memset(ip, 0, 20);
+        ip->version_ihl = 0x45;
+        ip->total_length = rte_cpu_to_be_16(total);
+        ip->time_to_live = 64;
+        ip->next_proto_id = IPPROTO_TCP;
+        ip->src_addr = rte_cpu_to_be_32(kUeAddr);
+        ip->dst_addr = rte_cpu_to_be_32(kProxyAddr);
+        std::memcpy(p + 20, th, *hl);
+        std::memcpy(p + 20 + *hl, payload.data(), payload.size());
+        auto* t = reinterpret_cast<rte_tcp_hdr*>(p + 20);
+        t->cksum = rte_ipv4_udptcp_cksum(ip, t);
+        mptcp::convert::UeContext ue;
+        ue.in_session = true;
+        ue.mptcp_enabled = mptcp_enabled;
+        ue.ue_v4 = mptcp::convert::Address::v4(kUeAddr);
+        const auto r = braid->input_uplink(m, ue, now);
+        if (r != pipelines::DropReason::count) {
+            rte_pktmbuf_free(m);
+            FAIL("uplink dropped");
+        }
+    }
+
+    // N6 frames between braid and the server, until quiet.
+    void carry_n6() {
+        for (int round = 0; round < 1000; ++round) {
+            bool moved = false;
+            for (auto [from, to] :
+                 {std::pair{braid.get(), server.get()}, std::pair{server.get(), braid.get()}}) {
+                std::vector<rte_mbuf*> out;
+                out.swap(from->frames());
+                for (rte_mbuf* m : out) {
+                    if (from == braid.get()) {
+                        // From the UE's address (preserving mode), out of the N6 port.
+                        const auto* ip = rte_pktmbuf_mtod(m, const rte_ipv4_hdr*);
+                        CHECK(rte_be_to_cpu_32(ip->src_addr) == kUeAddr);
+                        CHECK(meta(m).port_index == 0);
+                    }
+                    rte_mbuf* rx = rte_pktmbuf_alloc(data);
+                    REQUIRE(rx != nullptr);
+                    const uint32_t len = rte_pktmbuf_pkt_len(m);
+                    char* p = rte_pktmbuf_append(rx, static_cast<uint16_t>(14 + len));
+                    REQUIRE(p != nullptr);
+                    std::memset(p, 0, 14);
+                    const void* src = rte_pktmbuf_read(m, 0, len, p + 14);
+                    if (src != p + 14) {
+                        std::memcpy(p + 14, src, len);
+                    }
+                    rte_pktmbuf_free(m);
+                    meta(rx).l3_offset = 14;
+                    if (to->input(rx, now) != pipelines::DropReason::count) {
+                        rte_pktmbuf_free(rx);
+                    }
+                    moved = true;
+                }
+            }
+            if (!moved) {
+                return;
+            }
+        }
+    }
+
+    struct Down {
+        tcp::wire::Header h;
+        std::string data;
+        uint32_t src = 0, dst = 0;
+    };
+    std::vector<Down> downlink() {
+        std::vector<Down> r;
+        for (rte_mbuf* m : braid->downlink_frames()) {
+            std::vector<uint8_t> b(rte_pktmbuf_pkt_len(m));
+            const void* p = rte_pktmbuf_read(m, 0, static_cast<uint32_t>(b.size()), b.data());
+            if (p != b.data()) {
+                std::memcpy(b.data(), p, b.size());
+            }
+            rte_pktmbuf_free(m);
+            const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(b.data());
+            auto seg = tcp::wire::parse_segment(std::span<const uint8_t>(b).subspan(20));
+            REQUIRE(seg.segment);
+            r.push_back({seg.segment->header,
+                         std::string(seg.segment->payload.begin(), seg.segment->payload.end()),
+                         rte_be_to_cpu_32(ip->src_addr), rte_be_to_cpu_32(ip->dst_addr)});
+        }
+        braid->downlink_frames().clear();
+        return r;
+    }
+};
+
+std::string connect_tlv(uint32_t dst, uint16_t port) {
+    mptcp::convert::wire::Connect c;
+    c.port = port;
+    c.address = mptcp::convert::Address::v4(dst);
+    std::array<uint8_t, mptcp::convert::wire::max_message_len> buf{};
+    mptcp::convert::wire::Builder b(buf);
+    auto n = b.connect(c).finish();
+    REQUIRE(n);
+    return std::string(buf.begin(), buf.begin() + static_cast<ptrdiff_t>(*n));
+}
+
+}  // namespace
+
+TEST_CASE("TcpHost proxy: a UE's Convert SYN through to an N6 echo server and back") {
+    ProxyLab l;
+    namespace flag = tcp::wire::flag;
+    const std::string syn_data = connect_tlv(0xc6130002, 7);
+    l.ue_send(flag::syn, 5000, 0, syn_data);
+    CHECK(l.downlink().empty());             // 0-RTT: held until the server answers
+    REQUIRE(l.braid->frames().size() == 1);  // the N6 SYN
+    l.carry_n6();
+    auto sa = l.downlink();
+    REQUIRE(sa.size() == 1);
+    CHECK(sa[0].src == kProxyAddr);
+    CHECK(sa[0].dst == kUeAddr);
+    CHECK(sa[0].h.flags == (flag::syn | flag::ack));
+    const uint32_t ue_nxt = 5001 + static_cast<uint32_t>(syn_data.size());
+    CHECK(sa[0].h.ack.raw() == ue_nxt);
+    const uint32_t iss = sa[0].h.seq.raw();
+    l.ue_send(flag::ack, ue_nxt, iss + 1, "");
+    auto reply = l.downlink();
+    REQUIRE(reply.size() == 1);
+    CHECK(reply[0].data == std::string("\x01\x01\x22\x63", 4));
+    l.ue_send(flag::ack | flag::psh, ue_nxt, iss + 5, "hello braid");
+    l.carry_n6();
+    std::string echoed;
+    for (const auto& d : l.downlink()) {
+        echoed += d.data;
+    }
+    CHECK(echoed == "hello braid");
+    REQUIRE(l.braid->proxy() != nullptr);
+    auto conns = l.braid->proxy()->describe_all();
+    REQUIRE(conns.size() == 1);
+    CHECK(conns[0].bytes_up == 11);
+    CHECK(conns[0].bytes_down == 11);
+    CHECK(conns[0].n6_tuple.local == ip4(kUeAddr));
+}
+
+TEST_CASE("TcpHost proxy: a session without MPTCP gets Not Authorized, nothing on N6") {
+    ProxyLab l;
+    namespace flag = tcp::wire::flag;
+    const std::string syn_data = connect_tlv(0xc6130002, 7);
+    l.ue_send(flag::syn, 5000, 0, syn_data, false);
+    CHECK(l.braid->frames().empty());
+    auto sa = l.downlink();
+    REQUIRE(sa.size() == 1);
+    CHECK(sa[0].h.flags == (flag::syn | flag::ack));
+    const uint32_t ue_nxt = 5001 + static_cast<uint32_t>(syn_data.size());
+    l.ue_send(flag::ack, ue_nxt, sa[0].h.seq.raw() + 1, "", false);
+    std::string stream;
+    bool fin = false;
+    for (const auto& d : l.downlink()) {
+        stream += d.data;
+        fin |= (d.h.flags & flag::fin) != 0;
+    }
+    CHECK(stream == std::string("\x01\x02\x22\x63\x1e\x01\x20\x00", 8));
+    CHECK(fin);
+    CHECK(l.braid->proxy()->converter().counters()[mptcp::convert::Refusal::mptcp_not_enabled] ==
+          1);
+}
+
 }  // namespace braid::dataplane

@@ -74,7 +74,7 @@ MpOut mp_of(const Out& o) {
 
 struct Harness {
     explicit Harness(bool checksums = false, uint32_t backlog = 128, uint32_t max_subflows = 4,
-                     mptcp::SchedulerConfig sched = {})
+                     mptcp::SchedulerConfig sched = {}, bool defer_syn_data = false)
         : eng(
               config(),
               [this](OutSegment&& s) {
@@ -90,6 +90,7 @@ struct Harness {
         lo.port = 80;
         lo.hook = &ep;
         lo.backlog = backlog;
+        lo.defer_syn_data = defer_syn_data;
         lo.rcv_buf = 64 * 1024;
         lid = *eng.listen(lo);
     }
@@ -1170,6 +1171,43 @@ TEST_CASE("mptcp endpoint: set_scheduler switches a live connection to another a
     CHECK(sent_on("two") == std::set<uint16_t>{40001});
     CHECK(f.t.counter(Counter::sched_failover) == 0);
     CHECK_FALSE(f.t.ep.set_scheduler(f.id + 1000, sched, f.t.now));
+}
+
+TEST_CASE("mptcp endpoint: a deferred MP_CAPABLE SYN with data (RFC 8803 over RFC 8684 B.2)",
+          "[mptcp][endpoint][convert]") {
+    Harness t(false, 128, 4, {}, true);
+    mw::MpCapable c;
+    c.flags = mw::capable_flag::hmac_sha256;
+    t.inject(tflag::syn, kIrs, 0, {c}, "CONVERT");
+    CHECK(t.out.empty());  // held: the converter answers once N6 has
+    REQUIRE(t.events.size() == 1);
+    REQUIRE(t.events[0].kind == EventKind::syn_data);
+    const ConnId id = t.events[0].conn;
+    CHECK(take_bytes(t.eng.take_syn_data(id)) == "CONVERT");
+    t.eng.answer_syn(id, t.now);
+    t.ep.poll(t.now);
+    Out sa = t.expect();
+    REQUIRE(sa.h.flags == (tflag::syn | tflag::ack));
+    CHECK(sa.h.ack.raw() == kIrs + 1 + 7);  // all SYN data acknowledged
+    MpOut m = mp_of(sa);
+    REQUIRE(m.cap);
+    REQUIRE(m.cap->sender_key);
+    t.iss = sa.h.seq.raw();
+    t.server_key = *m.cap->sender_key;
+    // The client's first data after the handshake: TCP seq after the SYN data, SSN 1 and
+    // DSN = IDSN + 1 (the SYN data is outside both spaces).
+    mw::MpCapable first;
+    first.sender_key = kClientKey;
+    first.receiver_key = t.server_key;
+    first.data_len = 5;
+    t.inject(tflag::ack | tflag::psh, kIrs + 8, t.iss + 1, {first}, "hello");
+    REQUIRE(t.eng.accept(t.lid) == id);
+    REQUIRE(t.ep.is_mptcp(id));
+    uint64_t cdsn = keys(kClientKey).idsn + 1;
+    t.inject(tflag::ack | tflag::psh, kIrs + 13, t.iss + 1, {dss({}, mapping(cdsn + 5, 6, 6))},
+             " world");
+    CHECK(take_bytes(t.ep.recv(id, t.now)) == "hello world");
+    CHECK(t.ep.describe(id)->state == mptcp::ConnState::established);
 }
 
 }  // namespace braid::test

@@ -795,6 +795,171 @@ TEST_CASE("RFC 8803 / RFC 7413: listener that asks keeps SYN data, delivered aft
     CHECK(l.counter(Counter::syn_data_accepted) == 11);
 }
 
+// --- Deferred SYN (RFC 8803 0-RTT: the converter answers only once N6 has) --------------------
+
+namespace {
+struct Deferring : Listening {
+    explicit Deferring(uint32_t backlog = 128, EngineConfig cfg = test_config())
+        : Listening(ListenOptions{.defer_syn_data = true, .backlog = backlog}, cfg) {}
+    // The client's SYN with `data`; returns the connection the syn_data event names.
+    ConnId syn(const std::string& data, uint16_t port = kRemotePort) {
+        events.clear();
+        inject({flag::syn, kIrs, 0, 65535, syn_options({.ts = true}), data, tuple(port)});
+        REQUIRE(events.size() == 1);
+        REQUIRE(events[0].kind == EventKind::syn_data);
+        CHECK(events[0].listener == lid);
+        return events[0].conn;
+    }
+};
+}  // namespace
+
+TEST_CASE("RFC 8803 0-RTT: a deferring listener holds a SYN with data unanswered") {
+    Deferring l;
+    ConnId c = l.syn("convert-tlv");
+    l.expect_none();  // no SYN/ACK until the application answers
+    CHECK(l.eng.state(c) == State::syn_received);
+    CHECK(l.eng.syn_deferred(c));
+    CHECK(l.eng.syn_data_len(c) == 11);
+    CHECK(take_bytes(l.eng.take_syn_data(c)) == "convert-tlv");
+    CHECK(l.eng.take_syn_data(c) == nullptr);  // handed over once
+    CHECK(l.counter(Counter::syn_data_deferred) == 1);
+    CHECK_FALSE(l.eng.accept(l.lid).has_value());
+}
+
+TEST_CASE("RFC 8803 0-RTT: answer_syn sends a SYN/ACK that acknowledges all SYN data") {
+    Deferring l;
+    ConnId c = l.syn("convert-tlv");
+    l.now += 30'000;  // the N6 round trip
+    REQUIRE(l.eng.answer_syn(c, l.now));
+    Out sa = l.expect();
+    CHECK(sa.h.flags == (flag::syn | flag::ack));
+    CHECK(sa.h.ack.raw() == kIrs + 1 + 11);
+    REQUIRE(sa.opt.timestamps);
+    CHECK(sa.opt.timestamps->tsecr == 100);
+    CHECK_FALSE(l.eng.syn_deferred(c));
+    CHECK_FALSE(l.eng.answer_syn(c, l.now));  // once
+    CHECK(l.counter(Counter::syn_deferred_answered) == 1);
+    // The third ACK establishes; the SYN data is not in the stream, what follows it is.
+    Options o;
+    o.timestamps = wire::Timestamps{101, sa.opt.timestamps->tsval};
+    l.inject({flag::ack, kIrs + 12, sa.h.seq.raw() + 1, 65535, o});
+    REQUIRE(l.eng.accept(l.lid) == c);
+    CHECK(l.eng.state(c) == State::established);
+    CHECK(l.eng.readable_bytes(c) == 0);
+    l.inject({flag::ack | flag::psh, kIrs + 12, sa.h.seq.raw() + 1, 65535, o, "after"});
+    CHECK(take_bytes(l.eng.recv(c, l.now)) == "after");
+    // The SYN/ACK is retransmitted on its own RTO once sent (normal SYN-RECEIVED from here).
+    CHECK(take_bytes(l.eng.take_syn_data(c)) == "convert-tlv");
+}
+
+TEST_CASE("RFC 8803 0-RTT: the unanswered SYN/ACK is retransmitted after answer_syn") {
+    Deferring l;
+    ConnId c = l.syn("x");
+    REQUIRE(l.eng.answer_syn(c, l.now));
+    Out first = l.expect();
+    l.advance(1'000'000);
+    Out again = l.expect();
+    CHECK(again.h.flags == (flag::syn | flag::ack));
+    CHECK(again.h.seq == first.h.seq);
+    CHECK(again.h.ack.raw() == kIrs + 2);
+}
+
+TEST_CASE("RFC 8803 0-RTT: retransmitted SYNs of a deferred SYN are absorbed") {
+    Deferring l;
+    ConnId c = l.syn("convert-tlv");
+    l.events.clear();
+    l.advance(1'000'000);
+    l.inject({flag::syn, kIrs, 0, 65535, syn_options({.ts = true}, 101), "convert-tlv"});
+    l.advance(2'000'000);
+    l.inject({flag::syn, kIrs, 0, 65535, syn_options({.ts = true}, 102), "convert-tlv"});
+    l.expect_none();
+    CHECK(l.events.empty());  // no second connection, no second syn_data
+    CHECK(l.eng.connection_count() == 1);
+    CHECK(l.counter(Counter::syn_retransmits_absorbed) == 2);
+    CHECK(l.eng.syn_deferred(c));
+    CHECK(l.eng.syn_data_len(c) == 11);
+}
+
+TEST_CASE("RFC 8803 0-RTT: refuse_syn frees the state without a segment") {
+    Deferring l;
+    ConnId c = l.syn("not-convert");
+    l.events.clear();
+    l.eng.refuse_syn(c, l.now);
+    l.expect_none();
+    CHECK_FALSE(l.eng.state(c).has_value());
+    CHECK(l.eng.connection_count() == 0);
+    REQUIRE(l.events.size() == 1);
+    CHECK(l.events[0].kind == EventKind::closed);
+    CHECK(l.events[0].reason == CloseReason::refused);
+    CHECK(l.counter(Counter::syn_deferred_refused) == 1);
+    // The half-open slot is free again: a new SYN is deferred, not cookied.
+    ConnId d = l.syn("again", kRemotePort + 1);
+    CHECK(l.eng.syn_deferred(d));
+}
+
+TEST_CASE("RFC 8803 0-RTT: abort of a deferred SYN answers it with RST,ACK covering its data") {
+    Deferring l;
+    ConnId c = l.syn("abc");
+    l.eng.abort(c, l.now);
+    Out r = l.expect();
+    CHECK(r.h.flags == (flag::rst | flag::ack));
+    CHECK(r.h.ack.raw() == kIrs + 1 + 3);
+    CHECK_FALSE(l.eng.state(c).has_value());
+}
+
+TEST_CASE("RFC 8803 0-RTT: a deferred SYN nobody answers is dropped after its deadline") {
+    EngineConfig cfg = test_config();
+    cfg.syn_defer_timeout_us = 5'000'000;
+    Deferring l(128, cfg);
+    ConnId c = l.syn("abc");
+    l.events.clear();
+    l.advance(4'999'999);
+    CHECK(l.eng.syn_deferred(c));
+    l.advance(1);
+    l.expect_none();
+    CHECK_FALSE(l.eng.state(c).has_value());
+    REQUIRE(l.events.size() == 1);
+    CHECK(l.events[0].kind == EventKind::closed);
+    CHECK(l.events[0].reason == CloseReason::syn_timeout);
+    CHECK(l.counter(Counter::syn_deferred_timeouts) == 1);
+}
+
+TEST_CASE("RFC 8803 0-RTT: a peer RST ends a deferred SYN (reset event)") {
+    Deferring l;
+    ConnId c = l.syn("abc");
+    l.events.clear();
+    l.inject({flag::rst, kIrs + 4, 0});
+    CHECK_FALSE(l.eng.state(c).has_value());
+    CHECK(l.has_event(EventKind::reset));
+}
+
+TEST_CASE("RFC 8803 0-RTT: under SYN-cookie pressure SYNs with data are dropped and counted") {
+    Deferring l(1);
+    ConnId c = l.syn("first");
+    CHECK(l.eng.syn_deferred(c));
+    l.events.clear();
+    l.inject({flag::syn, 5000, 0, 65535, syn_options({.ts = true}), "second", tuple(40001)});
+    l.expect_none();  // neither a SYN/ACK nor a cookie: a cookie could not ack the data
+    CHECK(l.events.empty());
+    CHECK(l.eng.connection_count() == 1);
+    CHECK(l.counter(Counter::syn_data_refused_pressure) == 1);
+    CHECK(l.counter(Counter::syn_cookies_sent) == 0);
+    // A SYN without data still gets its cookie SYN/ACK.
+    l.inject({flag::syn, 6000, 0, 65535, syn_options({.ts = true}), "", tuple(40002)});
+    Out sa = l.expect();
+    CHECK(sa.h.flags == (flag::syn | flag::ack));
+    CHECK(l.counter(Counter::syn_cookies_sent) == 1);
+}
+
+TEST_CASE("RFC 8803 0-RTT: a SYN without data on a deferring listener is answered at once") {
+    Deferring l;
+    l.inject({flag::syn, kIrs, 0, 65535, syn_options({})});
+    Out sa = l.expect();
+    CHECK(sa.h.flags == (flag::syn | flag::ack));
+    CHECK(sa.h.ack.raw() == kIrs + 1);
+    CHECK(l.events.empty());
+}
+
 TEST_CASE("RFC 9293 3.10.7.2: SYN data is not acknowledged by a listener that did not ask") {
     Listening l;
     l.inject({flag::syn, kIrs, 0, 65535, syn_options({}), "data"});

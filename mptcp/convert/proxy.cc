@@ -1,0 +1,690 @@
+// The converter's application on the engine and the endpoint: see proxy.h for the life of one
+// proxied connection.
+#include "mptcp/convert/proxy.h"
+
+#include <rte_mbuf.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "tcpstack/mbuf_util.h"
+
+namespace braid::mptcp::convert {
+
+namespace {
+
+Address to_address(const tcp::IpAddr& a) {
+    if (a.family == 6) {
+        return Address::v6(a.bytes);
+    }
+    return Address::v4(uint32_t{a.bytes[0]} << 24 | uint32_t{a.bytes[1]} << 16 |
+                       uint32_t{a.bytes[2]} << 8 | uint32_t{a.bytes[3]});
+}
+
+tcp::IpAddr to_ip(const Address& a) {
+    if (a.is_v4()) {
+        const uint32_t v = a.v4_host();
+        return tcp::IpAddr::v4(static_cast<uint8_t>(v >> 24), static_cast<uint8_t>(v >> 16),
+                               static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v));
+    }
+    tcp::IpAddr x;
+    x.family = 6;
+    x.bytes = a.bytes;
+    return x;
+}
+
+uint32_t chain_len(const rte_mbuf* m) {
+    return m == nullptr ? 0 : rte_pktmbuf_pkt_len(m);
+}
+
+// Copies `bytes` into a chain from `pool` (nullptr if it ran dry).
+rte_mbuf* make_chain(rte_mempool* pool, std::span<const uint8_t> bytes) {
+    rte_mbuf* head = nullptr;
+    rte_mbuf* tail = nullptr;
+    size_t off = 0;
+    while (off < bytes.size()) {
+        rte_mbuf* m = rte_pktmbuf_alloc(pool);
+        if (m == nullptr) {
+            rte_pktmbuf_free(head);
+            return nullptr;
+        }
+        const size_t n = std::min<size_t>(rte_pktmbuf_tailroom(m), bytes.size() - off);
+        std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(n)), bytes.data() + off, n);
+        off += n;
+        if (head == nullptr) {
+            head = tail = m;
+        } else {
+            tail->next = m;
+            tail = m;
+            head->nb_segs = static_cast<uint16_t>(head->nb_segs + 1);
+            head->pkt_len += static_cast<uint32_t>(n);
+        }
+    }
+    return head;
+}
+
+}  // namespace
+
+std::string_view to_string(ProxyState s) {
+    switch (s) {
+#define BRAID_X(name, text) \
+    case ProxyState::name:  \
+        return text;
+        BRAID_PROXY_STATES(BRAID_X)
+#undef BRAID_X
+        case ProxyState::count:
+            break;
+    }
+    return "?";
+}
+
+std::string_view to_string(ProxyCounter c) {
+    switch (c) {
+#define BRAID_X(name, help)  \
+    case ProxyCounter::name: \
+        return #name;
+        BRAID_PROXY_COUNTERS(BRAID_X)
+#undef BRAID_X
+        case ProxyCounter::count:
+            break;
+    }
+    return "?";
+}
+
+std::string_view help(ProxyCounter c) {
+    switch (c) {
+#define BRAID_X(name, text)  \
+    case ProxyCounter::name: \
+        return text;
+        BRAID_PROXY_COUNTERS(BRAID_X)
+#undef BRAID_X
+        case ProxyCounter::count:
+            break;
+    }
+    return "?";
+}
+
+struct Proxy::Conn {
+    uint32_t id = 0;
+    ProxyState state = ProxyState::connecting;
+    tcp::ConnId ue = 0;
+    tcp::ConnId n6 = 0;
+    tcp::FourTuple ue_tuple;
+    tcp::FourTuple n6_tuple;
+    bool mptcp = false;
+    N6Open open;
+    bool port_reserved = false;
+    std::vector<uint8_t> reply;  // the Convert reply, first bytes of the UE-bound stream
+    bool reply_sent = false;
+    bool close_after_reply = false;    // an Error (or Info-only) reply: FIN after it
+    bool counted = false;              // holds one of the UE's converter connections
+    std::vector<uint8_t> early_up;     // SYN data after the Convert message, for N6
+    rte_mbuf* up_pending = nullptr;    // received from the UE, not yet taken by N6
+    rte_mbuf* down_pending = nullptr;  // received from N6, not yet taken by the UE side
+    bool ue_established = false;
+    bool n6_established = false;
+    bool up_fin = false;    // N6 write side shut (the UE finished)
+    bool down_fin = false;  // UE write side shut (N6 finished)
+    bool ue_gone = false;
+    bool n6_gone = false;
+    // N6 closed normally (e.g. TIME-WAIT) with bytes the proxy has not read yet: they are
+    // still relayed; n6_gone follows once they are.
+    bool n6_draining = false;
+    uint64_t bytes_up = 0, bytes_down = 0;
+    uint64_t started_us = 0;
+    uint64_t deadline_us = 0;  // connecting: the N6 SYN/ACK's deadline
+    std::optional<Refusal> refusal;
+};
+
+std::optional<uint16_t> Proxy::Ports::reserve(const Address& src, const Address& dst,
+                                              uint16_t dst_port, uint16_t preferred) {
+    auto key = [&](uint16_t p) { return Key{src.bytes, dst.bytes, dst_port, p}; };
+    if (preferred != 0 && !used_.contains(key(preferred))) {
+        used_.emplace(key(preferred), true);
+        return preferred;
+    }
+    const uint32_t span = uint32_t{hi_} - lo_ + 1;
+    for (uint32_t i = 0; i < span; ++i) {
+        const uint16_t p = next_;
+        next_ = next_ == hi_ ? lo_ : static_cast<uint16_t>(next_ + 1);
+        if (!used_.contains(key(p))) {
+            used_.emplace(key(p), true);
+            return p;
+        }
+    }
+    return std::nullopt;
+}
+
+void Proxy::Ports::release(const Address& src, const Address& dst, uint16_t dst_port,
+                           uint16_t port) {
+    used_.erase(Key{src.bytes, dst.bytes, dst_port, port});
+}
+
+Proxy::Proxy(tcp::Engine& eng, Endpoint& ep, Converter& conv, UeLookup lookup, ProxyConfig cfg)
+    : eng_(eng),
+      ep_(ep),
+      conv_(conv),
+      lookup_(std::move(lookup)),
+      cfg_(cfg),
+      ports_(cfg.port_min, cfg.port_max) {}
+
+Proxy::~Proxy() {
+    for (auto& [id, c] : conns_) {
+        rte_pktmbuf_free(c->up_pending);
+        rte_pktmbuf_free(c->down_pending);
+    }
+}
+
+bool Proxy::start() {
+    tcp::ListenOptions lo;
+    lo.addr = cfg_.address;
+    lo.any_addr = false;
+    lo.port = cfg_.port;
+    lo.mss_clamp = cfg_.ue_mss_clamp;
+    lo.defer_syn_data = true;
+    lo.rcv_buf = cfg_.ue_rcv_buf;
+    lo.hook = &ep_;
+    auto l = eng_.listen(lo);
+    if (!l) {
+        return false;
+    }
+    lid_ = *l;
+    return true;
+}
+
+bool Proxy::on_event(const tcp::Event& e, uint64_t now_us) {
+    if (e.kind == tcp::EventKind::syn_data) {
+        if (lid_ == 0 || e.listener != lid_) {
+            return false;
+        }
+        on_syn_data(e.conn, now_us);
+        return true;
+    }
+    if (auto it = by_n6_.find(e.conn); it != by_n6_.end()) {
+        auto c = conns_.find(it->second);
+        if (c != conns_.end()) {
+            on_n6_event(*c->second, e, now_us);
+            if (c->second->ue_gone && c->second->n6_gone) {
+                maybe_finish(*c->second);
+            }
+        }
+        return true;
+    }
+    if (auto it = by_ue_.find(e.conn); it != by_ue_.end()) {
+        auto c = conns_.find(it->second);
+        if (c != conns_.end()) {
+            on_ue_event(*c->second, e, now_us);
+            if (c->second->ue_gone && c->second->n6_gone) {
+                maybe_finish(*c->second);
+            }
+        }
+        return true;
+    }
+    return false;
+}
+
+void Proxy::on_syn_data(tcp::ConnId u, uint64_t now_us) {
+    count(ProxyCounter::syns);
+    auto ci = eng_.describe(u);
+    if (!ci) {
+        return;
+    }
+    rte_mbuf* m = eng_.take_syn_data(u);
+    std::vector<uint8_t> data(chain_len(m));
+    if (m != nullptr) {
+        // rte_pktmbuf_read copies only when the bytes span segments, else points into m.
+        const void* p = rte_pktmbuf_read(m, 0, static_cast<uint32_t>(data.size()), data.data());
+        if (p != nullptr && p != data.data()) {
+            std::memcpy(data.data(), p, data.size());
+        }
+        rte_pktmbuf_free(m);
+    }
+    const tcp::IpAddr ue_addr = ci->tuple.remote;
+    UeContext ctx = lookup_ ? lookup_(ue_addr) : UeContext{};
+    UeState& us = ue_state(ue_addr);
+    UeSyn syn;
+    syn.data = data;
+    const uint32_t ip_len = ue_addr.family == 6 ? 40 : 20;
+    syn.syn_bytes = ip_len + 20 + eng_.syn_options_len(u) + static_cast<uint32_t>(data.size());
+    syn.client = to_address(ue_addr);
+    syn.client_port = ci->tuple.remote_port;
+    syn.mptcp = ep_.is_mptcp(u);
+    Decision d = conv_.on_syn(ctx, us, syn, ports_, now_us);
+
+    switch (d.verdict) {
+        case Verdict::ignore:
+            eng_.refuse_syn(u, now_us);
+            ep_.poll(now_us);
+            return;
+        case Verdict::reset:
+            eng_.abort(u, now_us);
+            ep_.poll(now_us);
+            return;
+        default:
+            break;
+    }
+    auto c = std::make_unique<Conn>();
+    c->id = next_id_++;
+    c->ue = u;
+    c->ue_tuple = ci->tuple;
+    c->mptcp = syn.mptcp;
+    c->started_us = now_us;
+    c->refusal = d.refusal;
+    Conn& ref = *c;
+    by_ue_[u] = c->id;
+    conns_.emplace(c->id, std::move(c));
+    if (d.verdict != Verdict::open_n6) {
+        // An Error TLV or an answer without an N6 side (Info): the reply, then FIN.
+        ref.n6_gone = true;
+        answer_ue(ref, d, true, now_us);
+        return;
+    }
+    ref.open = d.n6;
+    ref.port_reserved = true;
+    ref.counted = true;
+    if (d.n6.message_len < data.size()) {
+        ref.early_up.assign(data.begin() + d.n6.message_len, data.end());
+    }
+    tcp::ConnectOptions co;
+    co.tuple = tcp::FourTuple{to_ip(d.n6.src), to_ip(d.n6.dst), d.n6.src_port, d.n6.dst_port};
+    co.mss_clamp = cfg_.n6_mss_clamp;
+    co.rcv_buf = cfg_.n6_rcv_buf;
+    ref.n6_tuple = co.tuple;
+    auto n = eng_.connect(co, now_us);
+    if (!n) {
+        count(ProxyCounter::n6_connect_failed);
+        n6_failed(ref, N6Outcome::Kind::timeout, now_us);
+        return;
+    }
+    count(ProxyCounter::n6_connects);
+    ref.n6 = *n;
+    by_n6_[*n] = ref.id;
+    ref.deadline_us = now_us + cfg_.n6_connect_timeout_us;
+}
+
+void Proxy::answer_ue(Conn& c, const Decision& d, bool close_after, uint64_t now_us) {
+    c.reply.assign(d.reply_bytes().begin(), d.reply_bytes().end());
+    c.close_after_reply = close_after;
+    if (d.is_error) {
+        count(ProxyCounter::error_replies);
+        c.refusal = d.refusal;
+    }
+    c.state = close_after ? ProxyState::closing : ProxyState::replying;
+    // The SYN/ACK acknowledges all SYN data; the reply goes out once the UE's third ACK has
+    // established the connection (RFC 8684 App. B.2: the first bytes after the handshake).
+    eng_.answer_syn(c.ue, now_us);
+    ep_.poll(now_us);
+}
+
+void Proxy::n6_failed(Conn& c, N6Outcome::Kind kind, uint64_t now_us) {
+    N6Outcome o;
+    o.kind = kind;
+    Decision d = conv_.on_n6_outcome(ue_state(c.ue_tuple.remote), c.open, o);
+    c.counted = false;  // on_n6_outcome released the UE's connection and pending SYN
+    c.n6_gone = true;
+    if (c.n6 != 0) {
+        by_n6_.erase(c.n6);
+    }
+    if (c.port_reserved) {
+        ports_.release(c.open.src, c.open.dst, c.open.dst_port, c.open.src_port);
+        c.port_reserved = false;
+    }
+    if (c.ue_gone) {
+        return;
+    }
+    answer_ue(c, d, true, now_us);
+}
+
+void Proxy::on_n6_event(Conn& c, const tcp::Event& e, uint64_t now_us) {
+    switch (e.kind) {
+        case tcp::EventKind::established: {
+            if (c.n6_established) {
+                return;
+            }
+            c.n6_established = true;
+            c.deadline_us = 0;
+            if (c.ue_gone) {
+                ep_.abort(c.n6, now_us);
+                return;
+            }
+            N6Outcome o;
+            o.kind = N6Outcome::Kind::syn_ack;
+            Decision d = conv_.on_n6_outcome(ue_state(c.ue_tuple.remote), c.open, o);
+            count(ProxyCounter::established);
+            if (!c.early_up.empty()) {
+                if (rte_mbuf* m = make_chain(cfg_.pool, c.early_up)) {
+                    if (ep_.send(c.n6, m, now_us) == 0) {
+                        rte_pktmbuf_free(m);  // cannot happen: a fresh send buffer
+                    } else {
+                        c.bytes_up += c.early_up.size();
+                        count(ProxyCounter::bytes_up, c.early_up.size());
+                    }
+                } else {
+                    count(ProxyCounter::no_mbuf);
+                }
+                c.early_up.clear();
+            }
+            answer_ue(c, d, false, now_us);
+            return;
+        }
+        case tcp::EventKind::readable:
+        case tcp::EventKind::writable:
+            pump(c, now_us);
+            return;
+        case tcp::EventKind::closed:
+        case tcp::EventKind::reset:
+            if (!c.n6_established) {
+                // The N6 SYN's fate: RST (refused) → Connection Reset; anything else (SYN
+                // retransmissions exhausted) → Network Failure.
+                n6_failed(c,
+                          e.reason == tcp::CloseReason::refused ? N6Outcome::Kind::rst
+                                                                : N6Outcome::Kind::timeout,
+                          now_us);
+                return;
+            }
+            if (e.kind == tcp::EventKind::closed && e.reason == tcp::CloseReason::normal) {
+                // Both FINs exchanged (the engine reports it on entering TIME-WAIT): what the
+                // server sent may still wait unread in the connection; relay it first.
+                c.n6_draining = true;
+                pump(c, now_us);
+                return;
+            }
+            c.n6_gone = true;
+            by_n6_.erase(c.n6);
+            if (c.port_reserved) {
+                ports_.release(c.open.src, c.open.dst, c.open.dst_port, c.open.src_port);
+                c.port_reserved = false;
+            }
+            if (e.kind == tcp::EventKind::reset || e.reason == tcp::CloseReason::timeout ||
+                e.reason == tcp::CloseReason::keepalive_timeout) {
+                // §5.1: downstream reset → MP_FASTCLOSE upstream (the Endpoint's abort puts it
+                // on every subflow's RST; a plain-TCP UE gets a RST).
+                count(ProxyCounter::n6_resets);
+                if (!c.ue_gone) {
+                    rte_pktmbuf_free(c.down_pending);
+                    c.down_pending = nullptr;
+                    ep_.abort(c.ue, now_us);
+                }
+                return;
+            }
+            pump(c, now_us);
+            return;
+        case tcp::EventKind::syn_data:
+            return;
+    }
+}
+
+void Proxy::on_ue_event(Conn& c, const tcp::Event& e, uint64_t now_us) {
+    switch (e.kind) {
+        case tcp::EventKind::established:
+            // Drain the listener's accept queue: the proxy owns its connections.
+            while (ep_.accept(lid_)) {
+            }
+            c.ue_established = true;
+            send_reply(c, now_us);
+            pump(c, now_us);
+            return;
+        case tcp::EventKind::readable:
+        case tcp::EventKind::writable:
+            pump(c, now_us);
+            return;
+        case tcp::EventKind::closed:
+        case tcp::EventKind::reset: {
+            const bool was_up = c.ue_established;
+            c.ue_gone = true;
+            by_ue_.erase(c.ue);
+            rte_pktmbuf_free(c.down_pending);
+            c.down_pending = nullptr;
+            if (c.n6_gone) {
+                return;
+            }
+            if (c.state == ProxyState::connecting) {
+                // The UE gave up on its SYN (RST or our defer deadline) before N6 answered.
+                count(ProxyCounter::ue_gave_up);
+                UeState& us = ue_state(c.ue_tuple.remote);
+                us.pending_syns -= us.pending_syns != 0 ? 1 : 0;
+                us.connections -= us.connections != 0 ? 1 : 0;
+                c.counted = false;
+                c.n6_gone = true;
+                by_n6_.erase(c.n6);
+                ep_.abort(c.n6, now_us);  // its closed event no longer finds the connection
+                return;
+            }
+            if (e.kind == tcp::EventKind::reset || !was_up) {
+                // §5.1 MP_FASTCLOSE (or RST of a plain-TCP UE) → RST the N6 connection.
+                count(ProxyCounter::ue_resets);
+                ep_.abort(c.n6, now_us);
+                return;
+            }
+            // Closed normally: N6 got its FIN from pump() when the UE's DATA_FIN arrived.
+            pump(c, now_us);
+            return;
+        }
+        case tcp::EventKind::syn_data:
+            return;
+    }
+}
+
+void Proxy::send_reply(Conn& c, uint64_t now_us) {
+    if (c.reply_sent || !c.ue_established) {
+        return;
+    }
+    c.reply_sent = true;
+    if (!c.reply.empty()) {
+        rte_mbuf* m = make_chain(cfg_.pool, c.reply);
+        if (m == nullptr) {
+            count(ProxyCounter::no_mbuf);
+            ep_.abort(c.ue, now_us);
+            return;
+        }
+        if (ep_.send(c.ue, m, now_us) == 0) {
+            rte_pktmbuf_free(m);
+        }
+    }
+    if (c.close_after_reply) {
+        ep_.close(c.ue, now_us);  // FIN (DATA_FIN) after the Error TLV (RFC 8803 §6.2.2)
+        return;
+    }
+    c.state = ProxyState::relaying;
+}
+
+bool Proxy::relay(tcp::ConnId from, tcp::ConnId to, rte_mbuf*& pending, uint64_t& bytes,
+                  uint64_t now_us) {
+    // Moves what `to` can take now; false when `to` is full (a writable event will come).
+    for (;;) {
+        uint32_t space = ep_.send_space(to);
+        if (space == 0) {
+            ep_.want_writable(to);
+            return false;
+        }
+        if (pending == nullptr) {
+            pending = ep_.recv(from, now_us);
+            if (pending == nullptr) {
+                return true;
+            }
+        }
+        rte_mbuf* piece = pending;
+        const uint32_t len = rte_pktmbuf_pkt_len(pending);
+        uint32_t n = len;
+        if (len > space) {
+            // Indirect mbufs over the first `space` bytes; the rest stays pending.
+            rte_mbuf* tail = nullptr;
+            piece =
+                tcp::mbuf_clone_range(eng_.config().clone_pool, pending, 0, space, &tail, nullptr);
+            if (piece == nullptr) {
+                ep_.want_writable(to);
+                return false;  // pool dry: retried on the next event
+            }
+            n = space;
+        }
+        if (ep_.send(to, piece, now_us) == 0) {
+            if (piece != pending) {
+                rte_pktmbuf_free(piece);
+            }
+            ep_.want_writable(to);
+            return false;
+        }
+        if (piece == pending) {
+            pending = nullptr;
+        } else {
+            pending = tcp::mbuf_trim_front(pending, n);
+        }
+        bytes += n;
+    }
+}
+
+void Proxy::pump(Conn& c, uint64_t now_us) {
+    if (c.state != ProxyState::relaying && c.state != ProxyState::closing) {
+        return;
+    }
+    if (c.close_after_reply) {
+        return;  // an Error reply: nothing is relayed
+    }
+    if (!c.ue_gone && !c.n6_gone) {
+        uint64_t up = 0, down = 0;
+        const bool up_done = relay(c.ue, c.n6, c.up_pending, up, now_us);
+        const bool down_done = relay(c.n6, c.ue, c.down_pending, down, now_us);
+        if (!up_done || !down_done) {
+            blocked_.push_back(c.id);
+        }
+        c.bytes_up += up;
+        c.bytes_down += down;
+        count(ProxyCounter::bytes_up, up);
+        count(ProxyCounter::bytes_down, down);
+    }
+    if (c.n6_draining && !c.n6_gone && c.down_pending == nullptr && ep_.readable_bytes(c.n6) == 0) {
+        c.n6_gone = true;
+        by_n6_.erase(c.n6);
+        if (c.port_reserved) {
+            ports_.release(c.open.src, c.open.dst, c.open.dst_port, c.open.src_port);
+            c.port_reserved = false;
+        }
+    }
+    // Half-closes follow the bytes (§4.2, §5.1): DATA_FIN/FIN → FIN/DATA_FIN once relayed.
+    if (!c.up_fin && !c.n6_gone && c.up_pending == nullptr &&
+        (c.ue_gone || ep_.peer_closed(c.ue))) {
+        c.up_fin = true;
+        c.state = ProxyState::closing;
+        ep_.shutdown_write(c.n6, now_us);
+    }
+    if (!c.down_fin && !c.ue_gone && c.down_pending == nullptr &&
+        (c.n6_gone || ep_.peer_closed(c.n6))) {
+        c.down_fin = true;
+        c.state = ProxyState::closing;
+        ep_.shutdown_write(c.ue, now_us);
+    }
+}
+
+void Proxy::maybe_finish(Conn& c) {
+    if (!c.ue_gone || !c.n6_gone) {
+        return;
+    }
+    if (c.counted) {
+        conv_.on_closed(ue_state(c.ue_tuple.remote));
+    }
+    if (c.port_reserved) {
+        ports_.release(c.open.src, c.open.dst, c.open.dst_port, c.open.src_port);
+    }
+    rte_pktmbuf_free(c.up_pending);
+    rte_pktmbuf_free(c.down_pending);
+    by_ue_.erase(c.ue);
+    if (c.n6 != 0) {
+        by_n6_.erase(c.n6);
+    }
+    const tcp::IpAddr ue = c.ue_tuple.remote;
+    conns_.erase(c.id);
+    auto it = ues_.find(ue);
+    if (it != ues_.end() && it->second.connections == 0 && it->second.pending_syns == 0) {
+        ues_.erase(it);  // the error-reply bucket refills by time: nothing else to keep
+    }
+}
+
+void Proxy::on_timer(uint64_t now_us) {
+    std::vector<uint32_t> retry;
+    retry.swap(blocked_);
+    std::sort(retry.begin(), retry.end());
+    retry.erase(std::unique(retry.begin(), retry.end()), retry.end());
+    for (uint32_t id : retry) {
+        if (auto it = conns_.find(id); it != conns_.end()) {
+            pump(*it->second, now_us);
+            ep_.poll(now_us);
+            if (it->second->ue_gone && it->second->n6_gone) {
+                maybe_finish(*it->second);
+            }
+        }
+    }
+    std::vector<uint32_t> due;
+    for (auto& [id, c] : conns_) {
+        if (c->state == ProxyState::connecting && c->deadline_us != 0 && now_us >= c->deadline_us) {
+            due.push_back(id);
+        }
+    }
+    for (uint32_t id : due) {
+        auto it = conns_.find(id);
+        if (it == conns_.end()) {
+            continue;
+        }
+        Conn& c = *it->second;
+        count(ProxyCounter::n6_timeouts);
+        const tcp::ConnId n6 = c.n6;
+        c.deadline_us = 0;
+        n6_failed(c, N6Outcome::Kind::timeout, now_us);
+        eng_.abort(n6, now_us);  // its closed event no longer finds the connection
+        ep_.poll(now_us);
+    }
+}
+
+uint64_t Proxy::next_timer() const {
+    uint64_t d = blocked_.empty() ? UINT64_MAX : 0;  // retry at the owner's next tick
+    for (const auto& [id, c] : conns_) {
+        if (c->state == ProxyState::connecting && c->deadline_us != 0) {
+            d = std::min(d, c->deadline_us);
+        }
+    }
+    return d;
+}
+
+ProxyConnInfo Proxy::info(const Conn& c) const {
+    ProxyConnInfo i;
+    i.id = c.id;
+    i.state = c.state;
+    i.ue = c.ue;
+    i.n6 = c.n6;
+    i.ue_tuple = c.ue_tuple;
+    i.n6_tuple = c.n6_tuple;
+    i.mptcp = c.mptcp;
+    i.bytes_up = c.bytes_up;
+    i.bytes_down = c.bytes_down;
+    i.started_us = c.started_us;
+    i.refusal = c.refusal;
+    return i;
+}
+
+std::vector<ProxyConnInfo> Proxy::describe_all() const {
+    std::vector<ProxyConnInfo> v;
+    v.reserve(conns_.size());
+    for (const auto& [id, c] : conns_) {
+        v.push_back(info(*c));
+    }
+    std::sort(v.begin(), v.end(),
+              [](const ProxyConnInfo& a, const ProxyConnInfo& b) { return a.id < b.id; });
+    return v;
+}
+
+std::optional<ProxyConnInfo> Proxy::describe(uint32_t id) const {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) {
+        return std::nullopt;
+    }
+    return info(*it->second);
+}
+
+std::array<uint32_t, static_cast<size_t>(ProxyState::count)> Proxy::connections_by_state() const {
+    std::array<uint32_t, static_cast<size_t>(ProxyState::count)> n{};
+    for (const auto& [id, c] : conns_) {
+        ++n[static_cast<size_t>(c->state)];
+    }
+    return n;
+}
+
+}  // namespace braid::mptcp::convert
