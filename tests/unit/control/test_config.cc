@@ -1240,18 +1240,19 @@ TEST_CASE("tcp.services[].mptcp parses, defaults to off and renders back", "[con
 }
 
 TEST_CASE("tcp.services[].scheduler parses, is checked and renders back", "[config]") {
-    const ParseResult r = parse(with("tcp:\n"
-                                     "  services:\n"
-                                     "    - port: 5011\n"
-                                     "      mode: echo\n"
-                                     "      mptcp: true\n"
-                                     "      scheduler:\n"
-                                     "        mode: load_balancing\n"
-                                     "        tgpp: [198.19.0.2/32]\n"
-                                     "        non_tgpp: [198.19.0.3/32, 2001:db8:6::/64]\n"
-                                     "        preferred: non-3gpp\n"
-                                     "        tgpp_weight: 70\n"
-                                     "        rtt_threshold_ms: 150\n"));
+    const ParseResult r =
+        parse(with("tcp:\n"
+                   "  services:\n"
+                   "    - port: 5011\n"
+                   "      mode: echo\n"
+                   "      mptcp: true\n"
+                   "      scheduler:\n"
+                   "        mode: load_balancing\n"
+                   "        tgpp: [198.19.0.2/32]\n"
+                   "        non_tgpp: [198.19.0.3/32, 2001:db8:6::/64]\n"
+                   "        preferred: non-3gpp\n"
+                   "        tgpp_weight: 70\n"
+                   "        rtt_threshold_ms: 150\n"));
     REQUIRE_OK(r);
     const auto& s = r.config->tcp.services[0];
     CHECK(s.scheduler_set);
