@@ -534,6 +534,24 @@ TEST_CASE("proxy: an MPTCP UE (MP_CAPABLE SYN with the Convert message), DATA_FI
         up += s.data;
     }
     CHECK(up == "ping");
+    SECTION("server RST → MP_FASTCLOSE with the UE's key on the UE's RST (§5.1)") {
+        l.server(tflag::rst, kServerIsn + 1, 0);
+        bool fastclose = false;
+        for (const Seg& s : l.sent_to(kUe)) {
+            if ((s.h.flags & tflag::rst) == 0 || s.opt.mptcp_out_len == 0) {
+                continue;
+            }
+            auto o =
+                mw::parse(std::span<const uint8_t>(s.opt.mptcp_out.data(), s.opt.mptcp_out_len));
+            REQUIRE(o.option);
+            if (auto* f = std::get_if<mw::MpFastclose>(&*o.option)) {
+                fastclose = f->receiver_key == kUeKey;
+            }
+        }
+        CHECK(fastclose);
+        CHECK(l.proxy.size() == 0);
+        return;
+    }
     // DATA_FIN from the UE → FIN on N6 (§5.1).
     mw::Dss fin;
     fin.data_ack = braid_dsn + 4;
