@@ -144,12 +144,21 @@ uint16_t tcp_local_process(rte_graph* graph, rte_node* node, void** objs, uint16
 uint16_t proxy_input_process(rte_graph* graph, rte_node* node, void** objs, uint16_t nb) {
     dataplane::WorkerContext& wc = *ctx(node).wc;
     const uint64_t now = now_us(wc);
+    const uint64_t now_tsc = rte_rdtsc();
     for (uint16_t i = 0; i < nb; ++i) {
         auto* m = static_cast<rte_mbuf*>(objs[i]);
         const auto* rules = static_cast<const dataplane::SessionRules*>(dataplane::meta(m).rules);
         mptcp::convert::UeContext ue;
         ue.in_session = rules != nullptr;
         if (rules != nullptr) {
+            // The proxy's uplink is charged like forwarded traffic (issue 7: byte counts feed
+            // the session's URRs); a FAR that drops keeps it from the proxy too.
+            const dataplane::CompiledPdr& pdr = pdr_of(m);
+            if (rules->fars[pdr.far_index].action.drop) {
+                enqueue_drop(graph, node, timers_drop, m, DropReason::far_drop);
+                continue;
+            }
+            count_usage(*rules, pdr, m, wc.index, now_tsc);
             ue.mptcp_enabled = rules->mptcp;
             if (rules->ue.v4.family == 4) {
                 ue.ue_v4 = mptcp::convert::Address::v4(

@@ -34,6 +34,27 @@ inline uint32_t accounted_len(const rte_mbuf* m) {
     return rte_pktmbuf_pkt_len(m);
 }
 
+// Usage measurement of one packet for every URR the matched PDR names, into this worker's
+// slice (urr_count; also proxy_input, where the proxy's uplink leaves the forwarding path).
+inline void count_usage(const dataplane::SessionRules& rules, const dataplane::CompiledPdr& pdr,
+                        rte_mbuf* m, unsigned worker, uint64_t now_tsc) {
+    const uint32_t len = accounted_len(m);
+    const bool uplink = dataplane::meta(m).uplink != 0;
+    for (uint16_t ui : pdr.urr_indices) {
+        dataplane::UsageSlice* slice = rules.urrs[ui].usage.at(worker);
+        if (slice == nullptr) {
+            continue;  // sized before this worker existed (SessionTable::set_workers)
+        }
+        dataplane::UsageSlice& s = *slice;
+        (uplink ? s.packets_ul : s.packets_dl).add();
+        (uplink ? s.bytes_ul : s.bytes_dl).add(len);
+        if (s.first_tsc.get() == 0) {
+            s.first_tsc.set(now_tsc);
+        }
+        s.last_tsc.set(now_tsc);
+    }
+}
+
 // Where a packet handed to another worker continues there (MbufMeta::resume; handoff_rx's
 // edges after `drop`, in this order).
 enum class Resume : uint8_t { qer_meter, tcp_local, count };

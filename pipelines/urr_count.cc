@@ -23,21 +23,7 @@ uint16_t urr_count_process(rte_graph* graph, rte_node* node, void** objs, uint16
         const dataplane::SessionRules& rules = rules_of(m);
         const dataplane::CompiledPdr& pdr = pdr_of(m);
         if (!rules.fars[pdr.far_index].action.drop) {
-            const uint32_t len = accounted_len(m);
-            const bool uplink = dataplane::meta(m).uplink != 0;
-            for (uint16_t ui : pdr.urr_indices) {
-                dataplane::UsageSlice* slice = rules.urrs[ui].usage.at(worker);
-                if (slice == nullptr) {
-                    continue;  // sized before this worker existed (SessionTable::set_workers)
-                }
-                dataplane::UsageSlice& s = *slice;
-                (uplink ? s.packets_ul : s.packets_dl).add();
-                (uplink ? s.bytes_ul : s.bytes_dl).add(len);
-                if (s.first_tsc.get() == 0) {
-                    s.first_tsc.set(now);
-                }
-                s.last_tsc.set(now);
-            }
+            count_usage(rules, pdr, m, worker, now);
         }
     }
     rte_node_next_stream_move(graph, node, next_far_forward);

@@ -12,6 +12,7 @@ FIN) and a session without MPTCP (Not Authorized). Each test is bounded (timeout
 from __future__ import annotations
 
 import hashlib
+import re
 import socket
 import struct
 import subprocess
@@ -158,6 +159,11 @@ def test_proxy_relays_both_ways(ue_lab, braid_factory):
     stats = b.cli_ok("show", "proxy", "stats")
     assert stat(stats, "established") == 1, stats
     assert stat(stats, "bytes_up") == SIZE and stat(stats, "bytes_down") == 64 + SIZE, stats
+    # The proxied bytes are charged to the session's URR both ways (IP packets: headers too).
+    report = b.cli_ok("session", "query", "31")
+    m = re.search(r"ul (\d+) B / (\d+) pkts, dl (\d+) B / (\d+) pkts", report)
+    assert m, report
+    assert int(m.group(1)) > SIZE and int(m.group(3)) > 64 + SIZE, report
     b.stop()
 
 
