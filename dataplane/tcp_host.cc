@@ -11,6 +11,7 @@
 #include "dataplane/app.h"
 #include "dataplane/flow_owner.h"
 #include "dataplane/mbuf_meta.h"
+#include "dataplane/sdf.h"
 
 namespace braid::dataplane {
 
@@ -301,31 +302,13 @@ DropReason TcpHost::input(rte_mbuf* m, uint64_t now_us) {
     return DropReason::count;
 }
 
-bool TcpHost::for_proxy(const uint8_t* ip, size_t len) const {
-    if (!proxy_ || len < 1) {
+bool TcpHost::for_proxy(const sdf::PacketKey& key) const {
+    if (!proxy_ || key.proto != IPPROTO_TCP || !key.has_ports) {
         return false;
     }
     const mptcp::convert::ProxyConfig& pc = proxy_->config();
-    const uint8_t version = ip[0] >> 4;
-    size_t l4 = 0;
-    if (version == 4 && pc.address.family == 4) {
-        const size_t ihl = (ip[0] & 0x0f) * 4u;
-        if (len < 20 || ihl < 20 || len < ihl + 4 || ip[9] != IPPROTO_TCP ||
-            std::memcmp(ip + 16, pc.address.bytes.data(), 4) != 0) {
-            return false;
-        }
-        l4 = ihl;
-    } else if (version == 6 && pc.address.family == 6) {
-        if (len < 44 || ip[6] != IPPROTO_TCP ||
-            std::memcmp(ip + 24, pc.address.bytes.data(), 16) != 0) {
-            return false;  // extension headers before TCP: not for the proxy
-        }
-        l4 = 40;
-    } else {
-        return false;
-    }
-    const uint16_t dport = static_cast<uint16_t>(ip[l4 + 2] << 8 | ip[l4 + 3]);
-    return dport == pc.port;
+    return key.family == pc.address.family && key.remote_port == pc.port &&
+           std::memcmp(key.remote.data(), pc.address.bytes.data(), key.family == 4 ? 4 : 16) == 0;
 }
 
 DropReason TcpHost::input_uplink(rte_mbuf* m, const mptcp::convert::UeContext& ue,

@@ -37,6 +37,9 @@ struct rte_mempool;
 
 namespace braid::dataplane {
 
+namespace sdf {
+struct PacketKey;
+}
 struct PortRuntime;
 class FlowOwnerTable;
 
@@ -160,8 +163,9 @@ public:
     pipelines::DropReason input_uplink(rte_mbuf* m, const mptcp::convert::UeContext& ue,
                                        uint64_t now_us);
     std::vector<rte_mbuf*>& downlink_frames() { return dl_frames_; }
-    // The T-PDU starting at `ip` (`len` bytes) is TCP to the proxy's address and port.
-    bool for_proxy(const uint8_t* ip, size_t len) const;
+    // The T-PDU whose key pdr_ul extracted (sdf::extract_key, uplink) is TCP to the proxy's
+    // address and port.
+    bool for_proxy(const sdf::PacketKey& key) const;
     // A segment with this tuple (local = its destination) belongs to a connection here.
     bool owns(const tcp::FourTuple& t) const { return engine_->owns(t); }
     // The proxy (nullptr: not configured). Its connections only on the owning worker; its

@@ -23,45 +23,22 @@ constexpr const char* next_names[next_count] = {"drop", "qer_meter", "handoff", 
 
 // A TCP segment to a UE address that one of braid's own connections owns: the MPTCP proxy's
 // N6 side, opened from the UE's address (RFC 8803 §4.4.1). Not forwarded to the UE.
-bool owned_by_proxy(const dataplane::WorkerContext& wc, rte_mbuf* m) {
-    if (wc.tcp == nullptr || wc.tcp->proxy() == nullptr) {
+bool owned_by_proxy(const dataplane::WorkerContext& wc, const sdf::PacketKey& key) {
+    if (wc.tcp == nullptr || wc.tcp->proxy() == nullptr || key.proto != IPPROTO_TCP ||
+        !key.has_ports) {
         return false;
     }
-    const uint16_t l3 = dataplane::meta(m).l3_offset;
-    const size_t len = rte_pktmbuf_data_len(m);
-    if (len < l3 + 1u) {
-        return false;
-    }
-    const uint8_t* ip = rte_pktmbuf_mtod_offset(m, const uint8_t*, l3);
     tcp::FourTuple t;
-    size_t l4 = 0;
-    if (ip[0] >> 4 == 4) {
-        const size_t ihl = (ip[0] & 0x0f) * 4u;
-        if (len < l3 + ihl + 4 || ihl < 20 || ip[9] != IPPROTO_TCP) {
-            return false;
-        }
-        std::memcpy(t.remote.bytes.data(), ip + 12, 4);
-        std::memcpy(t.local.bytes.data(), ip + 16, 4);
-        l4 = ihl;
-    } else {
-        if (len < l3 + 44u || ip[6] != IPPROTO_TCP) {
-            return false;
-        }
-        t.local.family = t.remote.family = 6;
-        std::memcpy(t.remote.bytes.data(), ip + 8, 16);
-        std::memcpy(t.local.bytes.data(), ip + 24, 16);
-        l4 = 40;
-    }
-    t.remote_port = static_cast<uint16_t>(ip[l4] << 8 | ip[l4 + 1]);
-    t.local_port = static_cast<uint16_t>(ip[l4 + 2] << 8 | ip[l4 + 3]);
+    t.local.family = t.remote.family = key.family;
+    t.local.bytes = key.ue;
+    t.remote.bytes = key.remote;
+    t.local_port = key.ue_port;
+    t.remote_port = key.remote_port;
     return wc.tcp->owns(t);
 }
 
 rte_edge_t classify(const dataplane::WorkerContext& wc, rte_mbuf* m, DropReason& reason) {
     auto& md = dataplane::meta(m);
-    if (owned_by_proxy(wc, m)) {
-        return next_tcp_local;
-    }
     if (md.l3_offset != 0) {
         rte_pktmbuf_adj(m, md.l3_offset);
         md.l3_offset = 0;
@@ -73,6 +50,9 @@ rte_edge_t classify(const dataplane::WorkerContext& wc, rte_mbuf* m, DropReason&
     if (len == 0 || !sdf::extract_key(ip, len, sdf::Direction::downlink, key)) {
         reason = DropReason::inner_malformed;
         return next_drop;
+    }
+    if (owned_by_proxy(wc, key)) {
+        return next_tcp_local;  // the mbuf starts at the IP header (l3_offset 0)
     }
     const dataplane::SessionRules* rules = nullptr;
     if (key.family == 4) {

@@ -54,8 +54,7 @@ rte_edge_t classify(const dataplane::WorkerContext& wc, rte_mbuf* m, DropReason&
         // TCP to the MPTCP proxy's address (RFC 8803 converter, issue 7): this worker's proxy
         // terminates it, whatever the session (one without MPTCP gets Not Authorized). Not
         // handed off: the proxy's connections live on the worker their first SYN reached.
-        if (wc.tcp != nullptr &&
-            wc.tcp->for_proxy(rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m))) {
+        if (wc.tcp != nullptr && wc.tcp->for_proxy(key)) {
             return next_proxy_input;
         }
     } else {
