@@ -761,8 +761,11 @@ void Endpoint::on_closed(tcp::ConnId id) {
 // ---------------------------------------------------------------------------------------------
 // Engine work and events
 
-std::vector<Endpoint::Candidate> Endpoint::candidates(Conn& c) {
-    std::vector<SubflowView> views;
+// A connection's live subflows have Receiver indexes: never more than a decision can hold.
+static_assert(max_subflows <= max_scheduled_subflows);
+
+Endpoint::Candidates Endpoint::candidates(Conn& c) {
+    FixedList<SubflowView, max_scheduled_subflows> views;
     for (size_t i = 0; i < c.subflows.size(); ++i) {
         Subflow& s = *c.subflows[i];
         SubflowView v;
@@ -784,14 +787,15 @@ std::vector<Endpoint::Candidate> Endpoint::candidates(Conn& c) {
         }
         views.push_back(v);
     }
-    Decision d = schedule(c.sched, views, c.balance);
+    Decision d =
+        schedule(c.sched, std::span<const SubflowView>(views.begin(), views.size()), c.balance);
     if (d.failover) {
         counters_.add(Counter::sched_failover);
     }
     if (d.overflow) {
         counters_.add(Counter::sched_overflow);
     }
-    std::vector<Candidate> r;
+    Candidates r;
     for (const Pick& p : d.order) {
         r.push_back({c.subflows[p.slot].get(), p.copies_only, d.balanced});
     }
@@ -823,7 +827,7 @@ void Endpoint::pump(Conn& c, uint64_t now_us) {
             counters_.add(Counter::no_mbuf);
             return;
         }
-        std::vector<Candidate> cands = candidates(c);
+        const Candidates cands = candidates(c);
         Subflow* sf = nullptr;
         std::optional<Chunk> ch;
         uint32_t space = 0;

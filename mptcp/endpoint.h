@@ -297,7 +297,8 @@ private:
         bool copies_only;  // redundant: only copies of what another subflow sent
         bool balanced;     // load balancing between two accesses: count its bytes
     };
-    std::vector<Candidate> candidates(Conn& c);
+    using Candidates = FixedList<Candidate, max_scheduled_subflows>;
+    Candidates candidates(Conn& c);
     void pump(Conn& c, uint64_t now_us);
     void abort_subflows(Conn& c, uint64_t now_us);
     void peer_fastclose(Conn& c, const wire::MpFastclose& f);

@@ -41,7 +41,7 @@ std::string_view to_string(Access a) {
 
 namespace {
 
-using Views = std::vector<const SubflowView*>;
+using Views = FixedList<const SubflowView*, max_scheduled_subflows>;
 
 // Subflows with room first, then by smoothed RTT (0 = not measured yet: as good as any).
 void by_delay(Views& v, const SchedulerConfig& cfg) {
@@ -137,7 +137,9 @@ Decision schedule(const SchedulerConfig& cfg, std::span<const SubflowView> subfl
         }
         case SchedulerMode::smallest_delay: {
             Views all = of(Access::tgpp);
-            all.insert(all.end(), of(Access::non_tgpp).begin(), of(Access::non_tgpp).end());
+            for (const SubflowView* s : of(Access::non_tgpp)) {
+                all.push_back(s);
+            }
             by_delay(all, cfg);
             append(d, all);
             break;
@@ -153,7 +155,7 @@ Decision schedule(const SchedulerConfig& cfg, std::span<const SubflowView> subfl
                 uint64_t weight;
                 bool room;
             };
-            std::vector<Cand> c;
+            FixedList<Cand, 2> c;
             for (Access a : {Access::tgpp, Access::non_tgpp}) {
                 const AccessPolicy& ap = cfg.access[static_cast<size_t>(a)];
                 if (!ap.present || ap.weight == 0 || of(a).empty()) {
@@ -202,7 +204,10 @@ Decision schedule(const SchedulerConfig& cfg, std::span<const SubflowView> subfl
             if (p.empty() && s.empty() && !unknown.empty()) {
                 // No access information: the fastest subflow is the primary, the rest copy.
                 p.push_back(unknown.front());
-                s.assign(unknown.begin() + 1, unknown.end());
+                s.clear();
+                for (size_t i = 1; i < unknown.size(); ++i) {
+                    s.push_back(unknown[i]);
+                }
                 unknown.clear();
             }
             if (p.empty()) {

@@ -27,9 +27,34 @@
 #include <optional>
 #include <span>
 #include <string_view>
-#include <vector>
 
 namespace braid::mptcp {
+
+// Subflows one decision covers: the endpoint never has more live subflows than its Receiver
+// has indexes (static_assert in endpoint.cc), so every list below fits without allocating.
+inline constexpr size_t max_scheduled_subflows = 8;
+
+// A list of at most N elements in place: scheduling runs for every chunk sent, on the packet
+// path, and must not allocate. Callers stay within N by the invariant above.
+template <class T, size_t N>
+class FixedList {
+public:
+    void push_back(const T& v) { items_[n_++] = v; }
+    size_t size() const { return n_; }
+    bool empty() const { return n_ == 0; }
+    void clear() { n_ = 0; }
+    T& operator[](size_t i) { return items_[i]; }
+    const T& operator[](size_t i) const { return items_[i]; }
+    T& front() { return items_[0]; }
+    T* begin() { return items_.data(); }
+    T* end() { return items_.data() + n_; }
+    const T* begin() const { return items_.data(); }
+    const T* end() const { return items_.data() + n_; }
+
+private:
+    std::array<T, N> items_{};
+    size_t n_ = 0;
+};
 
 // clang-format off
 #define BRAID_MPTCP_SCHEDULERS(X)                                                        \
@@ -105,11 +130,11 @@ struct Pick {
 
 // Counted by the endpoint per decision that is not the plain first choice.
 struct Decision {
-    std::vector<Pick> order;  // try in this order; empty: nothing may send now
-    bool failover = false;    // active_standby used the Standby access
-    bool overflow = false;    // priority_based let the Low access take new data
-    bool redundant = false;   // redundant: the order includes a copy subflow
-    bool balanced = false;    // load_balancing chose between two accesses (count the bytes)
+    FixedList<Pick, max_scheduled_subflows> order;  // try in this order; empty: nothing may send
+    bool failover = false;                          // active_standby used the Standby access
+    bool overflow = false;   // priority_based let the Low access take new data
+    bool redundant = false;  // redundant: the order includes a copy subflow
+    bool balanced = false;   // load_balancing chose between two accesses (count the bytes)
 };
 
 Decision schedule(const SchedulerConfig& cfg, std::span<const SubflowView> subflows,
