@@ -1018,7 +1018,8 @@ std::string prefix_text(const IpPrefix& p) {
 
 // `pfcp.mptcp_proxy`: {enabled, address_v4, address_v6, port,
 // link_specific_pools: {tgpp: [{prefix}], non_tgpp: [{prefix}]}, address_mode, n6_pool,
-// deny_prefixes, per_ue_max_connections, per_ue_max_pending_syns, error_reply_rate}.
+// deny_prefixes, per_ue_max_connections, per_ue_max_pending_syns, error_reply_rate,
+// connect_timeout_ms}.
 void read_mptcp_proxy(Reader& r, const YAML::Node& node, const std::string& path,
                       Pfcp::MptcpProxy& mp) {
     auto pools = [&](const YAML::Node& v, const std::string& p,
@@ -1113,6 +1114,10 @@ void read_mptcp_proxy(Reader& r, const YAML::Node& node, const std::string& path
               {"error_reply_rate",
                [&](const YAML::Node& v, const std::string& p) {
                    r.uint(v, p, mp.error_reply_rate, 1, 10000);
+               }},
+              {"connect_timeout_ms",
+               [&](const YAML::Node& v, const std::string& p) {
+                   r.uint(v, p, mp.connect_timeout_ms, 100, 120000);
                }},
           });
     const int line = r.key_line(path);
@@ -2120,6 +2125,7 @@ std::string render(const Config& c) {
         emit_uint(out, "per_ue_max_connections", mp.per_ue_max_connections);
         emit_uint(out, "per_ue_max_pending_syns", mp.per_ue_max_pending_syns);
         emit_uint(out, "error_reply_rate", mp.error_reply_rate);
+        emit_uint(out, "connect_timeout_ms", mp.connect_timeout_ms);
         out << YAML::EndMap;
     }
     out << YAML::Key << "ue_ip_pools" << YAML::Value << YAML::BeginSeq;

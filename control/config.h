@@ -152,6 +152,7 @@ struct Pfcp {
         uint32_t per_ue_max_connections = 64;   // 1..65536
         uint32_t per_ue_max_pending_syns = 16;  // 1..4096, <= per_ue_max_connections
         uint32_t error_reply_rate = 10;         // 1..10000 Error TLV replies per second per UE
+        uint32_t connect_timeout_ms = 10'000;   // 100..120000: no N6 SYN/ACK by then → Error
         bool operator==(const MptcpProxy&) const = default;
     } mptcp_proxy;
 

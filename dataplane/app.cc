@@ -322,6 +322,7 @@ ProxyHostConfig App::proxy_host_config() const {
     pol.per_ue_max_connections = mp.per_ue_max_connections;
     pol.per_ue_max_pending_syns = mp.per_ue_max_pending_syns;
     pol.error_reply_rate = mp.error_reply_rate;
+    pc.proxy.n6_connect_timeout_us = uint64_t{mp.connect_timeout_ms} * 1000;
     for (const PortRuntime& p : ports_) {
         if (p.has_ipv4) {
             pol.own.push_back(cv::Address::v4(p.ipv4));

@@ -12,6 +12,7 @@
 #include "dataplane/flow_owner.h"
 #include "dataplane/mbuf_meta.h"
 #include "dataplane/sdf.h"
+#include "tcpstack/icmp.h"
 
 namespace braid::dataplane {
 
@@ -300,6 +301,65 @@ DropReason TcpHost::input(rte_mbuf* m, uint64_t now_us) {
     mptcp_->poll(now_us);
     run_events();
     return DropReason::count;
+}
+
+namespace {
+
+pipelines::DropReason icmp_drop_reason(tcp::IcmpParseError e) {
+    using E = tcp::IcmpParseError;
+    switch (e) {
+        case E::bad_checksum:
+            return DropReason::icmp_bad_checksum;
+        case E::not_an_error:
+        case E::unhandled_type:
+            return DropReason::icmp_unhandled;
+        case E::address_mismatch:
+            return DropReason::icmp_error_mismatch;
+        default:
+            return DropReason::icmp_malformed;
+    }
+}
+
+// ICMP errors are short (RFC 1812 §4.3.2.3: at most 576 octets; RFC 4443 §2.4: at most the
+// IPv6 minimum MTU): a longer one in several segments is not read.
+constexpr uint32_t icmp_read_max = 1280;
+
+}  // namespace
+
+DropReason TcpHost::input_icmp(rte_mbuf* m, uint64_t now_us) {
+    const uint16_t l3 = meta(m).l3_offset;
+    const uint32_t len = rte_pktmbuf_pkt_len(m) - l3;
+    uint8_t copy[icmp_read_max];
+    const auto* p =
+        static_cast<const uint8_t*>(rte_pktmbuf_read(m, l3, std::min(len, icmp_read_max), copy));
+    if (p == nullptr) {
+        return DropReason::icmp_malformed;
+    }
+    tcp::IcmpParseError why{};
+    const auto e = tcp::parse_icmp_error({p, std::min(len, icmp_read_max)}, &why);
+    if (!e) {
+        return icmp_drop_reason(why);
+    }
+    now_us_ = now_us;
+    switch (engine_->icmp_error(*e, now_us)) {
+        case tcp::IcmpVerdict::no_connection:
+            return DropReason::icmp_error_no_connection;
+        case tcp::IcmpVerdict::out_of_window:
+            return DropReason::icmp_error_out_of_window;
+        case tcp::IcmpVerdict::aborted:
+        case tcp::IcmpVerdict::soft:
+        case tcp::IcmpVerdict::ignored:
+            break;
+    }
+    rte_pktmbuf_free(m);
+    mptcp_->poll(now_us);
+    run_events();
+    return DropReason::count;
+}
+
+bool TcpHost::owns_icmp_error(const uint8_t* ip, size_t len) const {
+    const auto e = tcp::parse_icmp_error({ip, len}, nullptr);
+    return e && engine_->owns(e->tuple);
 }
 
 bool TcpHost::for_proxy(const sdf::PacketKey& key) const {

@@ -51,6 +51,9 @@ namespace braid::pipelines {
     X(icmp_bad_checksum,   "ICMP/ICMPv6 checksum wrong")                                       \
     X(icmp_malformed,      "ICMP/ICMPv6 message truncated")                                    \
     X(icmp_unhandled,      "ICMP/ICMPv6 type braid does not answer")                           \
+    X(icmp_error_mismatch, "ICMP error: the quoted source is not the address it was sent to")  \
+    X(icmp_error_no_connection, "ICMP error quoting TCP no connection of braid's has")         \
+    X(icmp_error_out_of_window, "ICMP error quoting a sequence number outside the connection's send window (RFC 5927)") \
     X(nd_not_for_us,       "neighbor solicitation for an address that is not braid's")         \
     X(tx_queue_full,       "TX queue full after retries")                                      \
     X(handoff_ring_full,   "the hand-off ring to the session's owner worker is full")          \

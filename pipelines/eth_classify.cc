@@ -28,6 +28,12 @@ constexpr const char* next_names[next_count] = {"drop",       "arp",    "icmp_lo
 
 constexpr uint16_t eth_len = sizeof(rte_ether_hdr);
 
+// ICMP error messages TCP acts on (tcpstack/icmp.h): Destination Unreachable, Time Exceeded,
+// Parameter Problem; ICMPv6 also Packet Too Big.
+bool icmp_error_type(bool v6, uint8_t type) {
+    return v6 ? (type >= 1 && type <= 4) : (type == 3 || type == 11 || type == 12);
+}
+
 bool ipv6_is_ours(const dataplane::PortRuntime& p, const uint8_t* dst) {
     static constexpr uint8_t all_nodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
     static constexpr uint8_t solicited_prefix[12] = {0xff, 0x02, 0, 0, 0, 0,
@@ -101,6 +107,11 @@ rte_edge_t classify(const dataplane::PortRuntime& port, rte_mbuf* m, DropReason&
                 return next_drop;
             }
             if (ip->next_proto_id == IPPROTO_ICMP) {
+                const uint8_t* icmp = reinterpret_cast<const uint8_t*>(ip) + ihl;
+                if (port.role == config::PortRole::n6 && total > ihl &&
+                    icmp_error_type(false, icmp[0])) {
+                    return next_tcp_local;  // about braid's TCP (TcpHost::input_icmp)
+                }
                 return next_icmp_local;
             }
             if (ip->next_proto_id == IPPROTO_TCP && port.role == config::PortRole::n6) {
@@ -152,6 +163,11 @@ rte_edge_t classify(const dataplane::PortRuntime& port, rte_mbuf* m, DropReason&
                 return next_drop;
             }
             if (ip6->proto == IPPROTO_ICMPV6) {
+                const uint8_t* icmp = reinterpret_cast<const uint8_t*>(ip6 + 1);
+                if (port.role == config::PortRole::n6 && total > sizeof(rte_ipv6_hdr) &&
+                    icmp_error_type(true, icmp[0])) {
+                    return next_tcp_local;
+                }
                 return next_icmp_local;
             }
             if (ip6->proto == IPPROTO_TCP && port.role == config::PortRole::n6) {

@@ -37,6 +37,15 @@ bool owned_by_proxy(const dataplane::WorkerContext& wc, const sdf::PacketKey& ke
     return wc.tcp->owns(t);
 }
 
+// An ICMP error about one of those N6 connections (sent to the UE's address, quoting the
+// proxy's segment): the proxy's too (TcpHost::input_icmp; RFC 8803 Destination Unreachable).
+bool icmp_for_proxy(const dataplane::WorkerContext& wc, const sdf::PacketKey& key,
+                    const uint8_t* ip, size_t len) {
+    return wc.tcp != nullptr && wc.tcp->proxy() != nullptr &&
+           (key.proto == IPPROTO_ICMP || key.proto == IPPROTO_ICMPV6) &&
+           wc.tcp->owns_icmp_error(ip, len);
+}
+
 rte_edge_t classify(const dataplane::WorkerContext& wc, rte_mbuf* m, DropReason& reason) {
     auto& md = dataplane::meta(m);
     if (md.l3_offset != 0) {
@@ -51,7 +60,7 @@ rte_edge_t classify(const dataplane::WorkerContext& wc, rte_mbuf* m, DropReason&
         reason = DropReason::inner_malformed;
         return next_drop;
     }
-    if (owned_by_proxy(wc, key)) {
+    if (owned_by_proxy(wc, key) || icmp_for_proxy(wc, key, ip, len)) {
         return next_tcp_local;  // the mbuf starts at the IP header (l3_offset 0)
     }
     const dataplane::SessionRules* rules = nullptr;

@@ -1,7 +1,8 @@
 // tcp_local and tcp_timers: braid's own TCP endpoint (dataplane/tcp_host.h, issue 5).
 //
 // tcp_local takes TCP segments addressed to braid (eth_classify: IPv4/IPv6 TCP to one of the
-// port's addresses) and feeds them to this worker's TcpHost; with several workers, a segment of
+// port's addresses), and ICMP errors about braid's connections (icmp_local, pdr_dl), and feeds
+// them to this worker's TcpHost; with several workers, a segment (or the one an error quotes) of
 // a connection another worker opened goes to that worker first (the flow-owner table, DESIGN.md
 // §5). tcp_timers, a source node, runs the engine's timers and the applications that wait for
 // buffer space. Both send what the engine emitted: an Ethernet header toward the next hop, then
@@ -10,10 +11,13 @@
 #include <rte_ip.h>
 #include <rte_tcp.h>
 
+#include <cstring>
+
 #include "dataplane/flow_owner.h"
 #include "dataplane/tcp_host.h"
 #include "pipelines/node.h"
 #include "pipelines/upf.h"
+#include "tcpstack/icmp.h"
 
 namespace braid::pipelines {
 
@@ -84,12 +88,48 @@ uint16_t send_downlink(rte_graph* graph, rte_node* node, dataplane::WorkerContex
     return n;
 }
 
+// An ICMP/ICMPv6 packet (an error for one of braid's connections: icmp_local and pdr_dl pass
+// only those on) rather than TCP.
+bool is_icmp(rte_mbuf* m) {
+    const uint16_t l3 = dataplane::meta(m).l3_offset;
+    const auto* ip = rte_pktmbuf_mtod_offset(m, const uint8_t*, l3);
+    return (ip[0] >> 4 == 4) ? ip[9] == IPPROTO_ICMP : ip[6] == IPPROTO_ICMPV6;
+}
+
+// The flow key of the segment an ICMP error quotes, as the connection's own segments arrive
+// (source = the peer).
+std::optional<dataplane::FlowKey> quoted_flow(rte_mbuf* m) {
+    const uint16_t l3 = dataplane::meta(m).l3_offset;
+    const auto e = tcp::parse_icmp_error({rte_pktmbuf_mtod_offset(m, const uint8_t*, l3),
+                                          static_cast<size_t>(rte_pktmbuf_data_len(m) - l3)},
+                                         nullptr);
+    if (!e) {
+        return std::nullopt;
+    }
+    const tcp::FourTuple& t = e->tuple;
+    if (t.local.family == 4) {
+        uint32_t src, dst;
+        std::memcpy(&src, t.remote.bytes.data(), 4);
+        std::memcpy(&dst, t.local.bytes.data(), 4);
+        return dataplane::FlowKey::v4(rte_be_to_cpu_32(src), rte_be_to_cpu_32(dst), t.remote_port,
+                                      t.local_port, IPPROTO_TCP);
+    }
+    return dataplane::FlowKey::v6(t.remote.bytes.data(), t.local.bytes.data(), t.remote_port,
+                                  t.local_port, IPPROTO_TCP);
+}
+
 // With several workers: the worker that opened the connection, when it is another one.
 std::optional<uint16_t> other_owner(const dataplane::WorkerContext& wc, rte_mbuf* m) {
     const uint16_t l3 = dataplane::meta(m).l3_offset;
     const uint8_t version = *rte_pktmbuf_mtod_offset(m, const uint8_t*, l3) >> 4;
     dataplane::FlowKey key;
-    if (version == 4) {
+    if (is_icmp(m)) {
+        auto q = quoted_flow(m);
+        if (!q) {
+            return std::nullopt;  // input_icmp names the problem
+        }
+        key = *q;
+    } else if (version == 4) {
         const auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, l3);
         const uint32_t ihl = (ip->version_ihl & 0x0f) * 4u;
         if (rte_pktmbuf_data_len(m) < l3 + ihl + sizeof(rte_tcp_hdr)) {
@@ -129,7 +169,7 @@ uint16_t tcp_local_process(rte_graph* graph, rte_node* node, void** objs, uint16
                 continue;
             }
         }
-        const DropReason r = wc.tcp->input(m, now);
+        const DropReason r = is_icmp(m) ? wc.tcp->input_icmp(m, now) : wc.tcp->input(m, now);
         if (r != DropReason::count) {
             enqueue_drop(graph, node, local_drop, m, r);
         }

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "tcpstack/icmp.h"
 #include "tcpstack/mbuf_util.h"
 
 namespace braid::tcp {
@@ -1403,7 +1404,29 @@ void Connection::terminate(CloseReason r, bool reset_event) {
     state = State::closed;
     mark_dead();
     rto_at = delack_at = persist_at = keepalive_at = timewait_at = 0;
-    eng.event({reset_event ? EventKind::reset : EventKind::closed, id, 0, r});
+    eng.event({reset_event ? EventKind::reset : EventKind::closed, id, 0, r, last_icmp});
+}
+
+IcmpVerdict Connection::icmp(const IcmpError& e) {
+    if (!(snd_una <= e.seq && e.seq <= snd_max)) {
+        eng.count(Counter::icmp_out_of_window);
+        return IcmpVerdict::out_of_window;
+    }
+    eng.count(Counter::icmp_errors);
+    last_icmp = IcmpNote{e.v6, e.type, e.code};
+    if (e.kind == IcmpKind::too_big) {
+        eng.count(Counter::icmp_too_big_ignored);
+        return IcmpVerdict::ignored;
+    }
+    // RFC 1122 §4.2.3.9: a hard error aborts a connection attempt. RFC 5461 §4: in the other
+    // states, hard errors too are only reported (with the connection's timeout): ICMP is
+    // unauthenticated, and a transient routing failure must not kill a connection.
+    if (state == State::syn_sent && e.hard()) {
+        eng.count(Counter::icmp_hard_aborts);
+        terminate(CloseReason::unreachable, true);
+        return IcmpVerdict::aborted;
+    }
+    return IcmpVerdict::soft;
 }
 
 // ---------------------------------------------------------------------------------------------

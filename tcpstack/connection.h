@@ -83,6 +83,10 @@ public:
     uint32_t syn_data_len = 0;
     uint32_t syn_options_len = 0;
 
+    // An ICMP error quoting this connection (Engine::icmp_error; tcpstack/icmp.h).
+    IcmpVerdict icmp(const IcmpError& e);
+    std::optional<IcmpNote> last_icmp;
+
     void ack_now(uint64_t now_us);
     void window_update(uint32_t old_wnd, uint64_t now_us);
     uint32_t adv_window() const { return seq_span(rcv_nxt, rcv_adv); }

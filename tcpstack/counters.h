@@ -55,7 +55,11 @@ namespace braid::tcp {
     X(syn_data_refused_pressure, "SYNs with data dropped by a deferring listener under SYN-cookie pressure") \
     X(timewait_reused,          "TIME-WAIT tuples reused by a new SYN (RFC 6191 style)")          \
     X(timeouts,                 "connections closed by retransmission or SYN timeout")            \
-    X(keepalive_timeouts,       "connections closed by unanswered keep-alive probes")
+    X(keepalive_timeouts,       "connections closed by unanswered keep-alive probes")            \
+    X(icmp_errors,              "ICMP errors about a connection's segments, quoted sequence in window") \
+    X(icmp_out_of_window,       "ICMP errors whose quoted sequence number is outside [SND.UNA, SND.MAX]") \
+    X(icmp_hard_aborts,         "connection attempts aborted by a hard ICMP error (SYN-SENT)")   \
+    X(icmp_too_big_ignored,     "Packet Too Big / Fragmentation Needed received (no PMTU discovery)")
 // clang-format on
 
 enum class Counter : uint16_t {

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "tcpstack/connection.h"
+#include "tcpstack/icmp.h"
 #include "tcpstack/siphash.h"
 #include "tcpstack/tuple_table.h"
 
@@ -656,9 +657,27 @@ void Engine::set_nagle(ConnId id, bool on) {
     }
 }
 
+IcmpVerdict Engine::icmp_error(const IcmpError& e, uint64_t now_us) {
+    (void)now_us;
+    Connection* c = by_tuple_->find(e.tuple, TupleTable::hash(e.tuple));
+    if (c == nullptr || c->dead) {
+        return IcmpVerdict::no_connection;
+    }
+    const IcmpVerdict v = c->icmp(e);
+    if (c->dead) {
+        destroy(c);
+    }
+    return v;
+}
+
 bool Engine::owns(const FourTuple& t) const {
     const Connection* c = by_tuple_->find(t, TupleTable::hash(t));
     return c != nullptr && !c->dead;
+}
+
+std::optional<IcmpNote> Engine::last_icmp(ConnId id) const {
+    const Connection* c = find(id);
+    return c != nullptr ? c->last_icmp : std::nullopt;
 }
 
 std::optional<State> Engine::state(ConnId id) const {

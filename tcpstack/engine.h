@@ -83,7 +83,8 @@ struct IpAddrHash {
     X(aborted,           "local abort (RST sent)")                         \
     X(timeout,           "retransmissions exhausted (R2)")                 \
     X(syn_timeout,       "SYN or SYN/ACK retransmissions exhausted")       \
-    X(keepalive_timeout, "keep-alive probes unanswered")
+    X(keepalive_timeout, "keep-alive probes unanswered")                \
+    X(unreachable,       "a hard ICMP error answered our SYN (RFC 1122 §4.2.3.9)")
 // clang-format on
 
 enum class State : uint8_t {
@@ -119,11 +120,31 @@ struct OutSegment {
 // (take_syn_data) and later calls answer_syn() or refuse_syn() (or abort()).
 enum class EventKind : uint8_t { established, readable, writable, closed, reset, syn_data };
 
+// The last ICMP error about a connection's segments (tcpstack/icmp.h), reported with its end:
+// the cause of an `unreachable` close, or the soft error behind a timeout.
+struct IcmpNote {
+    bool v6 = false;
+    uint8_t type = 0;
+    uint8_t code = 0;
+    bool operator==(const IcmpNote&) const = default;
+};
+
 struct Event {
     EventKind kind;
     ConnId conn;
-    ListenerId listener;  // for established connections accepted from a listener, else 0
-    CloseReason reason;   // for closed and reset
+    ListenerId listener;             // for established connections accepted from a listener, else 0
+    CloseReason reason;              // for closed and reset
+    std::optional<IcmpNote> icmp{};  // closed and reset: the last ICMP error received
+};
+
+struct IcmpError;
+// What Engine::icmp_error did with an ICMP error.
+enum class IcmpVerdict : uint8_t {
+    no_connection,  // no live connection has the quoted tuple
+    out_of_window,  // the quoted sequence number is not in [SND.UNA, SND.MAX] (RFC 5927 §4.1)
+    aborted,        // a hard error in SYN-SENT: the connection is closed (reset event)
+    soft,           // remembered, reported with the connection's end
+    ignored,        // Packet Too Big / Fragmentation Needed: no path MTU discovery
 };
 
 struct EngineConfig {
@@ -220,6 +241,8 @@ public:
     void on_timer(uint64_t now_us);
     // Earliest pending deadline, or UINT64_MAX.
     uint64_t next_timer() const;
+    // An ICMP error quoting one of our segments (parsed by tcpstack/icmp.h).
+    IcmpVerdict icmp_error(const IcmpError& e, uint64_t now_us);
 
     // --- API for the proxy and tests -------------------------------------------------------
     std::optional<ListenerId> listen(const ListenOptions& o);
@@ -262,6 +285,7 @@ public:
     bool hooked(ConnId c) const;
 
     std::optional<State> state(ConnId c) const;
+    std::optional<IcmpNote> last_icmp(ConnId c) const;  // the last ICMP error it received
     // A live connection has this tuple (the datapath's test for segments owned by braid's TCP,
     // e.g. N6 replies to a UE address the proxy connected from).
     bool owns(const FourTuple& t) const;

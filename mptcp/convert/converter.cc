@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "tcpstack/icmp.h"
+
 namespace braid::mptcp::convert {
 
 namespace {
@@ -106,9 +108,7 @@ Prefix Prefix::v6(const std::array<uint8_t, 16>& a, uint8_t l) {
 }
 
 bool icmp_is_hard(bool v6, uint8_t code) {
-    // ICMPv4: protocol (2) and port (3) unreachable are hard (RFC 1122 §4.2.3.9; 4, fragmentation
-    // needed, belongs to path MTU discovery); ICMPv6: port unreachable (4) is the equivalent.
-    return v6 ? code == 4 : (code == 2 || code == 3);
+    return tcp::icmp_unreachable_is_hard(v6, code);
 }
 
 TeardownAction on_event(Event e) {

@@ -44,7 +44,7 @@ using wire::Address;
     X(no_source_port,          "no free N6 source port")                                         \
     X(syn_amplification,       "the N6 SYN would be bigger than the UE's")                       \
     X(server_reset,            "the server answered the N6 SYN with RST")                        \
-    X(destination_unreachable, "ICMP hard error for the N6 SYN")                                 \
+    X(destination_unreachable, "ICMP Destination Unreachable for the N6 SYN (hard, or the last soft one at the timeout)") \
     X(server_timeout,          "no answer to the N6 SYN")
 
 #define BRAID_CONVERT_COUNTERS(X)                                                                 \

@@ -13,6 +13,15 @@ namespace braid::mptcp::convert {
 
 namespace {
 
+// The code of a Destination Unreachable the N6 connection received (its soft error), if that
+// is what its last ICMP error was (RFC 8803 §4.2 reports it when the SYN times out).
+std::optional<uint8_t> soft_unreachable(const std::optional<tcp::IcmpNote>& n) {
+    if (n && ((!n->v6 && n->type == 3 && n->code != 4) || (n->v6 && n->type == 1))) {
+        return n->code;
+    }
+    return std::nullopt;
+}
+
 Address to_address(const tcp::IpAddr& a) {
     if (a.family == 6) {
         return Address::v6(a.bytes);
@@ -293,7 +302,7 @@ void Proxy::on_syn_data(tcp::ConnId u, uint64_t now_us) {
     auto n = eng_.connect(co, now_us);
     if (!n) {
         count(ProxyCounter::n6_connect_failed);
-        n6_failed(ref, N6Outcome::Kind::timeout, now_us);
+        n6_failed(ref, N6Outcome{.kind = N6Outcome::Kind::timeout}, now_us);
         return;
     }
     count(ProxyCounter::n6_connects);
@@ -316,9 +325,7 @@ void Proxy::answer_ue(Conn& c, const Decision& d, bool close_after, uint64_t now
     ep_.poll(now_us);
 }
 
-void Proxy::n6_failed(Conn& c, N6Outcome::Kind kind, uint64_t now_us) {
-    N6Outcome o;
-    o.kind = kind;
+void Proxy::n6_failed(Conn& c, const N6Outcome& o, uint64_t now_us) {
     Decision d = conv_.on_n6_outcome(ue_state(c.ue_tuple.remote), c.open, o);
     c.counted = false;  // on_n6_outcome released the UE's connection and pending SYN
     c.n6_gone = true;
@@ -374,12 +381,21 @@ void Proxy::on_n6_event(Conn& c, const tcp::Event& e, uint64_t now_us) {
         case tcp::EventKind::closed:
         case tcp::EventKind::reset:
             if (!c.n6_established) {
-                // The N6 SYN's fate: RST (refused) → Connection Reset; anything else (SYN
-                // retransmissions exhausted) → Network Failure.
-                n6_failed(c,
-                          e.reason == tcp::CloseReason::refused ? N6Outcome::Kind::rst
-                                                                : N6Outcome::Kind::timeout,
-                          now_us);
+                // The N6 SYN's fate: RST (refused) → Connection Reset; a hard ICMP error →
+                // Destination Unreachable with its code; anything else (SYN retransmissions
+                // exhausted) → the last soft ICMP error's code, else Network Failure.
+                N6Outcome o;
+                o.kind = N6Outcome::Kind::timeout;
+                if (e.reason == tcp::CloseReason::refused) {
+                    o.kind = N6Outcome::Kind::rst;
+                } else if (e.reason == tcp::CloseReason::unreachable && e.icmp) {
+                    o.kind = N6Outcome::Kind::icmp;
+                    o.icmp_v6 = e.icmp->v6;
+                    o.icmp_code = e.icmp->code;
+                } else {
+                    o.last_soft_icmp = soft_unreachable(e.icmp);
+                }
+                n6_failed(c, o, now_us);
                 return;
             }
             if (e.kind == tcp::EventKind::closed && e.reason == tcp::CloseReason::normal) {
@@ -628,7 +644,10 @@ void Proxy::on_timer(uint64_t now_us) {
         count(ProxyCounter::n6_timeouts);
         const tcp::ConnId n6 = c.n6;
         c.deadline_us = 0;
-        n6_failed(c, N6Outcome::Kind::timeout, now_us);
+        N6Outcome o;
+        o.kind = N6Outcome::Kind::timeout;
+        o.last_soft_icmp = soft_unreachable(eng_.last_icmp(n6));
+        n6_failed(c, o, now_us);
         eng_.abort(n6, now_us);  // its closed event no longer finds the connection
         ep_.poll(now_us);
     }

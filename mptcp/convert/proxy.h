@@ -11,8 +11,10 @@
 //      reset → RST; reply (Error TLV or Info answer) → SYN/ACK now, the reply as the first
 //      bytes of the stream, then FIN; open_n6 → engine connect() from the chosen N6 source.
 //   2. The N6 SYN/ACK → Converter::on_n6_outcome → the UE's SYN/ACK (acknowledging all SYN
-//      data), the Convert reply first in the UE-bound stream, then the relay. N6 RST or no
-//      answer within ProxyConfig::n6_connect_timeout_us → the Error TLV, then FIN (never an
+//      data), the Convert reply first in the UE-bound stream, then the relay. N6 RST, a hard
+//      ICMP error (tcp::Engine::icmp_error: Destination Unreachable with its code) or no
+//      answer within ProxyConfig::n6_connect_timeout_us (with the last soft ICMP error's code
+//      if one came, RFC 1122 §4.2.3.9) → the Error TLV, then FIN (never an
 //      immediate RST, RFC 8803 §6.2.2). User data that followed the Convert message in the SYN
 //      data is sent on N6 after its handshake.
 //   3. Relay: a direction moves bytes only while the receiving side has send space, and at
@@ -166,7 +168,7 @@ private:
     void pump(Conn& c, uint64_t now_us);
     bool relay(tcp::ConnId from, tcp::ConnId to, rte_mbuf*& pending, uint64_t& bytes,
                uint64_t now_us);
-    void n6_failed(Conn& c, N6Outcome::Kind kind, uint64_t now_us);
+    void n6_failed(Conn& c, const N6Outcome& o, uint64_t now_us);
     void maybe_finish(Conn& c);
     void count(ProxyCounter k, uint64_t n = 1) { counters_[static_cast<size_t>(k)] += n; }
     UeState& ue_state(const tcp::IpAddr& a) { return ues_[a]; }

@@ -190,3 +190,38 @@ def test_proxy_refuses_a_session_without_mptcp(ue_lab, braid_factory):
     stats = b.cli_ok("show", "proxy", "stats")
     assert stat(stats, "mptcp_not_enabled") == 1, stats
     b.stop()
+
+
+def test_proxy_reports_icmp_destination_unreachable(ue_lab, braid_factory):
+    """RFC 8803 §6.2.5 Destination Unreachable carries the ICMP code: the DN answers braid's N6
+    SYN with ICMP Administratively Prohibited (`ip route prohibit` on a forwarding host, code
+    13, a soft error): braid keeps retrying until connect_timeout_ms, then replies with it."""
+    lab = ue_lab
+    cfg = proxy_config(mptcp=True)
+    cfg["pfcp"]["mptcp_proxy"]["connect_timeout_ms"] = 2500
+    b = braid_factory(cfg)
+    forward = lab.ns(lab.dn, "sysctl", "-n", "net.ipv4.ip_forward").stdout.strip()
+    setup = (["sysctl", "-w", "net.ipv4.ip_forward=1"],
+             ["ip", "route", "add", "prohibit", "198.18.77.0/24"])
+    try:
+        for cmd in setup:
+            cp = lab.ns(lab.dn, *cmd)
+            assert cp.returncode == 0, cp.stderr
+        with Gnb(lab, UE, ul_teid=0x7001, dl_teid=0x8001, upf_n3_ip=N3_IP,
+                 routes=["198.19.0.0/24", "198.18.50.0/24"]):
+            start = time.monotonic()
+            out = run_client(lab, connect_msg("198.18.77.7", 80), 0)
+            waited = time.monotonic() - start
+    finally:
+        lab.ns(lab.dn, "ip", "route", "del", "prohibit", "198.18.77.0/24")
+        lab.ns(lab.dn, "sysctl", "-w", f"net.ipv4.ip_forward={forward or '0'}")
+    diag = f"{out}\n{b.cli('show', 'tcp', 'stats')[1]}\n{b.cli('show', 'drops')[1]}"
+    # Error TLV Destination Unreachable (97 = 0x61) with the ICMP code 13, then FIN.
+    assert out["data"] == "01022263" + "1e01610d", diag
+    assert 2.0 < waited < 10, diag  # the soft error waited for the timeout
+    stats = b.cli_ok("show", "proxy", "stats")
+    assert stat(stats, "destination_unreachable") == 1, stats
+    tcp_stats = b.cli_ok("show", "tcp", "stats")
+    m = re.search(r"^\s*icmp_errors\s+(\d+)", tcp_stats, re.M)
+    assert m and int(m.group(1)) >= 1, tcp_stats
+    b.stop()

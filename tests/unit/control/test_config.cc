@@ -925,6 +925,7 @@ TEST_CASE("pfcp.mptcp_proxy: converter policy keys (address mode, pools, ACL, li
         CHECK(mp.per_ue_max_connections == 64);
         CHECK(mp.per_ue_max_pending_syns == 16);
         CHECK(mp.error_reply_rate == 10);
+        CHECK(mp.connect_timeout_ms == 10000);
     }
     SECTION("every key, and render round trip") {
         const ParseResult r =
@@ -932,7 +933,7 @@ TEST_CASE("pfcp.mptcp_proxy: converter policy keys (address mode, pools, ACL, li
                        "    n6_pool: [198.18.100.0/24, \"2001:db8:100::/64\"]\n"
                        "    deny_prefixes: [198.18.128.0/17, \"2001:db8:dead::/48\"]\n"
                        "    per_ue_max_connections: 100\n    per_ue_max_pending_syns: 100\n"
-                       "    error_reply_rate: 5\n"));
+                       "    error_reply_rate: 5\n    connect_timeout_ms: 2500\n"));
         REQUIRE_OK(r);
         const auto& mp = r.config->pfcp.mptcp_proxy;
         CHECK(mp.address_mode == ProxyAddressMode::sharing);
@@ -948,6 +949,7 @@ TEST_CASE("pfcp.mptcp_proxy: converter policy keys (address mode, pools, ACL, li
         CHECK(mp.per_ue_max_connections == 100);
         CHECK(mp.per_ue_max_pending_syns == 100);
         CHECK(mp.error_reply_rate == 5);
+        CHECK(mp.connect_timeout_ms == 2500);
         const ParseResult back = parse(render(*r.config));
         REQUIRE_OK(back);
         CHECK(back.config->pfcp.mptcp_proxy == mp);
@@ -980,6 +982,8 @@ TEST_CASE("pfcp.mptcp_proxy: converter policy keys (address mode, pools, ACL, li
                     "pfcp.mptcp_proxy.per_ue_max_pending_syns", 10, "out of range (1..4096)");
         CHECK_ERROR(parse(with("pfcp:\n  mptcp_proxy:\n    error_reply_rate: 0\n")),
                     "pfcp.mptcp_proxy.error_reply_rate", 10, "out of range (1..10000)");
+        CHECK_ERROR(parse(with("pfcp:\n  mptcp_proxy:\n    connect_timeout_ms: 50\n")),
+                    "pfcp.mptcp_proxy.connect_timeout_ms", 10, "out of range (100..120000)");
         CHECK_ERROR(parse(with("pfcp:\n  mptcp_proxy:\n    per_ue_max_connections: 8\n"
                                "    per_ue_max_pending_syns: 9\n")),
                     "pfcp.mptcp_proxy.per_ue_max_pending_syns", 11,

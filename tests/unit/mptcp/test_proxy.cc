@@ -13,6 +13,7 @@
 #include "mptcp/crypto.h"
 #include "mptcp/endpoint.h"
 #include "tcpstack/engine.h"
+#include "tcpstack/icmp.h"
 #include "tests/unit/tcpstack/tcp_env.h"
 
 namespace braid::test {
@@ -367,6 +368,64 @@ TEST_CASE("proxy: an N6 SYN without an answer → Network Failure after the conn
         stream += s.data;
     }
     CHECK(stream == std::string("\x01\x02\x22\x63\x1e\x01\x41\x00", 8));  // code 65
+}
+
+namespace {
+
+// An ICMPv4 Destination Unreachable with `code` about the N6 SYN `syn`, delivered as TcpHost
+// does (tcpstack/icmp.h parsed it).
+tcp::IcmpVerdict n6_unreachable(Lab& l, const Seg& syn, uint8_t code) {
+    tcp::IcmpError e;
+    e.type = 3;
+    e.code = code;
+    e.kind = tcp::IcmpKind::unreachable;
+    e.tuple = l.n6_side();
+    e.seq = syn.h.seq;
+    const tcp::IcmpVerdict v = l.eng.icmp_error(e, l.now);
+    l.drain();
+    return v;
+}
+
+// The UE side's byte stream once it ACKs the SYN/ACK `sa`.
+std::string ue_stream(Lab& l, const Seg& sa) {
+    const uint32_t ue_nxt = kUeIsn + 1 + static_cast<uint32_t>(l.syn_data.size());
+    l.out.clear();
+    l.ue(tflag::ack, ue_nxt, sa.h.seq.raw() + 1);
+    std::string stream;
+    for (const Seg& s : l.sent_to(kUe)) {
+        stream += s.data;
+    }
+    return stream;
+}
+
+}  // namespace
+
+TEST_CASE("proxy: a hard ICMP error on the N6 SYN → Destination Unreachable with its code",
+          "[proxy]") {
+    Lab l;
+    Seg syn = l.open();
+    CHECK(n6_unreachable(l, syn, 3) == tcp::IcmpVerdict::aborted);  // port unreachable
+    Seg sa = l.one_to(kUe);
+    REQUIRE(sa.h.flags == (tflag::syn | tflag::ack));
+    CHECK(sa.h.ack.raw() == kUeIsn + 1 + l.syn_data.size());
+    // Error TLV code 97 (0x61) Destination Unreachable, value = the ICMP code (RFC 8803 §6.2.5).
+    CHECK(ue_stream(l, sa) == std::string("\x01\x02\x22\x63\x1e\x01\x61\x03", 8));
+    CHECK(l.conv.counters()[cv::Refusal::destination_unreachable] == 1);
+    CHECK(l.conv.counters().errors_by_code[0x61] == 1);
+    CHECK(l.eng.connection_count() == 1);  // only the UE side; no RST went to the server
+}
+
+TEST_CASE("proxy: a soft ICMP error is the reason given when the N6 SYN times out", "[proxy]") {
+    Lab l;
+    Seg syn = l.open();
+    CHECK(n6_unreachable(l, syn, 13) == tcp::IcmpVerdict::soft);  // administratively prohibited
+    CHECK(l.sent_to(kUe).empty());  // the SYN is retried (RFC 1122 §4.2.3.9)
+    l.advance(10'000'000);
+    Seg sa = l.one_to(kUe);
+    REQUIRE(sa.h.flags == (tflag::syn | tflag::ack));
+    CHECK(ue_stream(l, sa) == std::string("\x01\x02\x22\x63\x1e\x01\x61\x0d", 8));
+    CHECK(l.proxy[cv::ProxyCounter::n6_timeouts] == 1);
+    CHECK(l.conv.counters()[cv::Refusal::destination_unreachable] == 1);
 }
 
 TEST_CASE("proxy: a session without MPTCP is Not Authorized (Error then FIN, no N6 SYN)",
