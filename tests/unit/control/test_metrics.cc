@@ -84,8 +84,7 @@ TEST_CASE("render_text escapes label values and help", "[metrics]") {
     CHECK(std::count(text.begin(), text.end(), '\n') == 3);
 }
 
-TEST_CASE("render_text writes a histogram: cumulative buckets, +Inf, sum and count",
-          "[metrics]") {
+TEST_CASE("render_text writes a histogram: cumulative buckets, +Inf, sum and count", "[metrics]") {
     metrics::Sample s;
     s.buckets = {{0.001, 2}, {0.01, 3}};
     s.count = 4;
