@@ -335,6 +335,8 @@ def test_proxy_mar_modification_changes_the_live_scheduler(ue_lab, braid_factory
         assert "scheduler load_balancing (from the MAR) 3gpp weight 70" in shown, shown
         stats = b.cli_ok("show", "proxy", "stats")
         assert stat(stats, "scheduler_updates") == 1, stats
+        assert "connection setup (UE SYN to UE SYN/ACK, the N6 handshake): 1 connections" \
+            in stats, stats
         # Remove MAR: back to the default.
         b.cli_ok("session", "set", "31", "mar", "none")
         shown = until(lambda: (lambda o: o if "scheduler default" in o else "")(
