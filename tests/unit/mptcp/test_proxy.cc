@@ -798,6 +798,10 @@ TEST_CASE("proxy steering: session deletion fast-closes the UE, FINs the server 
     }
     REQUIRE(up == "ping");
     l.out.clear();
+    // Per access (no access_of in this lab: unknown): "ping" in, the Convert reply out.
+    CHECK(l.ep.access_bytes(mptcp::Access::unknown, true) == 4);
+    CHECK(l.ep.access_bytes(mptcp::Access::unknown, false) == 4);
+    CHECK(l.ep.access_bytes(mptcp::Access::tgpp, true) == 0);
 
     SECTION("deleted: MP_FASTCLOSE to the UE, FIN (no RST) to the server, then gone") {
         l.session_alive = false;
