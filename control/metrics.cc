@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -74,8 +75,9 @@ prometheus::MetricFamily to_prometheus(const Family& f) {
     prometheus::MetricFamily pf;
     pf.name = f.name;
     pf.help = escape_help(f.help);
-    pf.type =
-        f.type == Type::counter ? prometheus::MetricType::Counter : prometheus::MetricType::Gauge;
+    pf.type = f.type == Type::counter ? prometheus::MetricType::Counter
+              : f.type == Type::gauge ? prometheus::MetricType::Gauge
+                                      : prometheus::MetricType::Histogram;
     pf.metric.reserve(f.samples.size());
     for (const Sample& s : f.samples) {
         prometheus::ClientMetric m;
@@ -85,8 +87,16 @@ prometheus::MetricFamily to_prometheus(const Family& f) {
         }
         if (f.type == Type::counter) {
             m.counter.value = s.value;
-        } else {
+        } else if (f.type == Type::gauge) {
             m.gauge.value = s.value;
+        } else {
+            m.histogram.sample_count = s.count;
+            m.histogram.sample_sum = s.value;
+            for (const auto& [bound, cum] : s.buckets) {
+                m.histogram.bucket.push_back(prometheus::ClientMetric::Bucket{cum, bound});
+            }
+            m.histogram.bucket.push_back(
+                prometheus::ClientMetric::Bucket{s.count, std::numeric_limits<double>::infinity()});
         }
         pf.metric.push_back(std::move(m));
     }
@@ -158,8 +168,19 @@ bool valid_family(const Family& f, std::string* why) {
     if (f.type == Type::counter && !ends_with(f.name, "_total")) {
         return fail("counter name must end in _total");
     }
-    if (f.type == Type::gauge && ends_with(f.name, "_total")) {
-        return fail("gauge name must not end in _total");
+    if (f.type != Type::counter && ends_with(f.name, "_total")) {
+        return fail("gauge or histogram name must not end in _total");
+    }
+    if (f.type == Type::histogram) {
+        for (const Sample& s : f.samples) {
+            for (size_t i = 0; i < s.buckets.size(); ++i) {
+                const bool ordered = i == 0 || (s.buckets[i].first > s.buckets[i - 1].first &&
+                                                s.buckets[i].second >= s.buckets[i - 1].second);
+                if (!ordered || s.buckets[i].second > s.count) {
+                    return fail("histogram buckets must be cumulative with increasing bounds");
+                }
+            }
+        }
     }
     std::vector<std::vector<std::pair<std::string, std::string>>> sets;
     sets.reserve(f.samples.size());

@@ -19,11 +19,15 @@
 
 namespace braid::metrics {
 
-enum class Type { counter, gauge };
+enum class Type { counter, gauge, histogram };
 
 struct Sample {
     std::vector<std::pair<std::string, std::string>> labels;  // (name, value)
-    double value = 0;
+    double value = 0;  // counter, gauge: the value; histogram: the sum of the observations
+    // Histogram only: (upper bound, cumulative count) in increasing order of bound, without
+    // +Inf (the exporter adds it with `count`), and the number of observations.
+    std::vector<std::pair<double, uint64_t>> buckets;
+    uint64_t count = 0;
 };
 
 struct Family {
@@ -72,7 +76,8 @@ private:
 // Renders what it is given: it does not validate.
 std::string render_text(const std::vector<Family>& families);
 
-// Naming rules: name matches ^braid_[a-z0-9_]+$, counters end in _total and gauges don't; label
+// Naming rules: name matches ^braid_[a-z0-9_]+$, counters end in _total, gauges and histograms
+// don't (a histogram's buckets are cumulative, their bounds increasing, none above `count`); label
 // names match ^[a-z_][a-z0-9_]*$ and do not repeat within a sample; no two samples of a family
 // have the same label set. On failure sets *why (if not null) to a message naming the family.
 bool valid_family(const Family& family, std::string* why);

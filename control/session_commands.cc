@@ -10,6 +10,7 @@
 
 #include "control/commands.h"
 #include "control/static_sessions.h"
+#include "mptcp/scheduler.h"
 
 namespace braid::control {
 
@@ -233,6 +234,70 @@ void register_changes(cli::Registry& r, dataplane::App& app) {
                    return "";
                });
            }});
+    // The MPTCP MAR of a session (issue 7), as an SMF's Create/Update/Remove MAR would set it:
+    // MAR 1, steering functionality MPTCP, on every downlink PDR; the 3GPP access forwards
+    // through the downlink FAR. The proxy applies it to the session's live connections.
+    auto set_mar = [&app](const Args& a, Output& o) {
+        session_change(app, a, o, [&a](SessionSpec& s, Flags&) -> std::string {
+            const std::string mode(a.get("mode").value_or(""));
+            auto is_mar1 = [](const dataplane::Mar& m) { return m.id == 1; };
+            std::erase_if(s.mars, is_mar1);
+            for (auto& p : s.pdrs) {
+                if (p.mar_id == uint16_t{1}) {
+                    p.mar_id.reset();
+                }
+            }
+            if (mode == "none") {
+                return "";  // Remove MAR
+            }
+            auto sm = mptcp::scheduler_mode(mode);
+            if (!sm) {
+                return "steering mode must be one of active_standby, smallest_delay, "
+                       "load_balancing, priority_based, redundant (none: remove the MAR)";
+            }
+            const dataplane::Far* far = downlink_far(s);
+            if (far == nullptr) {
+                return "the session has no downlink FAR";
+            }
+            dataplane::Mar m;
+            m.id = 1;
+            m.steering_functionality = 1;  // MPTCP
+            m.steering_mode = static_cast<uint8_t>(*sm);
+            dataplane::MarAccess tgpp;
+            tgpp.far_id = far->id;
+            if (auto w = a.get_uint("weight")) {
+                if (*w > 100) {
+                    return "weight is a percentage (0..100)";
+                }
+                tgpp.weight = static_cast<uint8_t>(*w);
+            }
+            m.tgpp = tgpp;
+            if (auto t = a.get_uint("rtt_ms")) {
+                if (*t == 0 || *t > UINT16_MAX) {
+                    return "rtt threshold must be 1..65535 ms";
+                }
+                m.rtt_threshold_ms = static_cast<uint16_t>(*t);
+            }
+            s.mars.push_back(m);
+            for (auto& p : s.pdrs) {
+                if (p.source != dataplane::Interface::access) {
+                    p.mar_id = 1;
+                }
+            }
+            return "";
+        });
+    };
+    r.add({"session set <seid:u64> mar <mode:str>",
+           "MPTCP MAR 1 with a steering mode (active_standby, smallest_delay, load_balancing, "
+           "priority_based, redundant; none removes it) on the downlink PDRs: the proxy's "
+           "scheduler",
+           [set_mar](const Args& a, Output& o) { set_mar(a, o); }});
+    r.add({"session set <seid:u64> mar <mode:str> weight <weight:u32>",
+           "MPTCP MAR 1 with the 3GPP access's weight (load_balancing, percent)",
+           [set_mar](const Args& a, Output& o) { set_mar(a, o); }});
+    r.add({"session set <seid:u64> mar <mode:str> rtt <rtt_ms:u32>",
+           "MPTCP MAR 1 with an RTT threshold (Thresholds IE) in ms",
+           [set_mar](const Args& a, Output& o) { set_mar(a, o); }});
     r.add({"session set <seid:u64> mbr <ul_kbps:u64> <dl_kbps:u64>",
            "maximum bit rate of QER 1 in kbit/s per direction (0: none)",
            [&app](const Args& a, Output& o) {

@@ -455,6 +455,27 @@ void show_proxy_stats(dataplane::App& app, Output& out) {
         const auto n = cv::to_string(static_cast<cv::ProxyCounter>(i));
         out.printf("  %-20.*s %14" PRIu64 "\n", int(n.size()), n.data(), px[i]);
     }
+    cv::SetupHistogram setup;
+    for (const auto* wc : app.workers()) {
+        if (wc->tcp != nullptr && wc->tcp->proxy() != nullptr) {
+            const cv::SetupHistogram& h = wc->tcp->proxy()->setup_histogram();
+            for (size_t i = 0; i < setup.counts.size(); ++i) {
+                setup.counts[i] += h.counts[i];
+            }
+            setup.sum_us += h.sum_us;
+        }
+    }
+    out.printf("connection setup (UE SYN to UE SYN/ACK, the N6 handshake): %" PRIu64 " connections",
+               setup.total());
+    if (setup.total() != 0) {
+        auto bound = [&setup](double q) {
+            const uint64_t b = setup.quantile_bound_us(q);
+            return b == UINT64_MAX ? std::string("> 5 s") : "<= " + std::to_string(b) + " us";
+        };
+        out.printf(", mean %" PRIu64 " us, p50 %s, p99 %s", setup.sum_us / setup.total(),
+                   bound(0.5).c_str(), bound(0.99).c_str());
+    }
+    out.printf("\n");
     out.printf("converter:\n");
     for (size_t i = 0; i < conv.v.size(); ++i) {
         const auto n = cv::to_string(static_cast<cv::Counter>(i));
@@ -538,6 +559,34 @@ void show_proxy_connection(dataplane::App& app, const Args& args, Output& out) {
         out.printf("proxied connection %u worker %u state %.*s %s\n", conn->id, w, int(st.size()),
                    st.data(), conn->mptcp ? "MPTCP" : "plain TCP");
         out.printf("  bytes up %" PRIu64 " down %" PRIu64 "\n", conn->bytes_up, conn->bytes_down);
+        if (conn->seid != 0) {
+            out.printf("  session seid 0x%016" PRIx64 " generation %" PRIu64 "%s\n", conn->seid,
+                       conn->generation, conn->session_deleted ? " (deleted: closing)" : "");
+        }
+        if (conn->mptcp) {
+            // The scheduler: the session's MPTCP MAR, else the endpoint's default.
+            if (conn->scheduler) {
+                const auto& sc = *conn->scheduler;
+                const auto mode = mptcp::to_string(sc.mode);
+                out.printf("  scheduler %.*s (from the MAR)", int(mode.size()), mode.data());
+                for (auto a : {mptcp::Access::tgpp, mptcp::Access::non_tgpp}) {
+                    const auto& p = sc.access[static_cast<size_t>(a)];
+                    const auto an = mptcp::to_string(a);
+                    if (p.present) {
+                        out.printf(" %.*s weight %u priority %u", int(an.size()), an.data(),
+                                   unsigned(p.weight), unsigned(p.priority));
+                    } else {
+                        out.printf(" %.*s absent", int(an.size()), an.data());
+                    }
+                }
+                if (sc.rtt_threshold_ms) {
+                    out.printf(" rtt_threshold %u ms", *sc.rtt_threshold_ms);
+                }
+                out.printf("\n");
+            } else {
+                out.printf("  scheduler default\n");
+            }
+        }
         if (conn->refusal) {
             const auto r = cv::to_string(*conn->refusal);
             out.printf("  refused: %.*s\n", int(r.size()), r.data());
@@ -680,6 +729,29 @@ void proxy_families(const dataplane::App& app, std::vector<metrics::Family>& out
     }
     out.push_back(std::move(bytes));
     out.push_back(std::move(events));
+    // UE SYN → UE SYN/ACK: the N6 handshake a 0-RTT conversion waits for.
+    metrics::Family setup{"braid_proxy_setup_seconds",
+                          "proxied connection setup: UE SYN to UE SYN/ACK (the N6 handshake)",
+                          Type::histogram,
+                          {}};
+    cv::SetupHistogram setup_sum;
+    for (const auto* host : hosts) {
+        const cv::SetupHistogram& w = host->proxy()->setup_histogram();
+        for (size_t i = 0; i < setup_sum.counts.size(); ++i) {
+            setup_sum.counts[i] += w.counts[i];
+        }
+        setup_sum.sum_us += w.sum_us;
+    }
+    metrics::Sample hs;
+    hs.count = setup_sum.total();
+    hs.value = double(setup_sum.sum_us) / 1e6;
+    uint64_t cum = 0;
+    for (size_t i = 0; i < cv::setup_buckets_us.size(); ++i) {
+        cum += setup_sum.counts[i];
+        hs.buckets.emplace_back(double(cv::setup_buckets_us[i]) / 1e6, cum);
+    }
+    setup.samples.push_back(std::move(hs));
+    out.push_back(std::move(setup));
     metrics::Family conv{
         "braid_proxy_convert_total", "the RFC 8803 converter's decisions", Type::counter, {}};
     metrics::Family refusals{"braid_proxy_refusals_total",
@@ -811,6 +883,23 @@ void tcp_families(const dataplane::App& app, std::vector<metrics::Family>& out) 
              double(n)});
     }
     out.push_back(std::move(mp_subflows));
+    // Per access and direction (issue 7: the proxy's UE sides are MPTCP connections here).
+    metrics::Family mp_bytes{"braid_mptcp_subflow_bytes_total",
+                             "MPTCP subflow payload bytes, by the subflow's access and direction",
+                             Type::counter,
+                             {}};
+    for (auto a : {mptcp::Access::tgpp, mptcp::Access::non_tgpp, mptcp::Access::unknown}) {
+        for (bool received : {true, false}) {
+            uint64_t n = 0;
+            for (const auto* wc : app.workers()) {
+                n += wc->tcp != nullptr ? wc->tcp->mptcp().access_bytes(a, received) : 0;
+            }
+            mp_bytes.samples.push_back({{{"access", std::string(mptcp::to_string(a))},
+                                         {"direction", received ? "received" : "sent"}},
+                                        double(n)});
+        }
+    }
+    out.push_back(std::move(mp_bytes));
     proxy_families(app, out);
 }
 

@@ -409,6 +409,7 @@ bool App::setup_tcp(std::string* err) {
         ec.default_mss = static_cast<uint16_t>(mtu - 40);
         if (cfg_.pfcp.mptcp_proxy.enabled) {
             hc.proxy = proxy_host_config();
+            hc.sessions = sessions_.get();
         }
         auto host = std::make_unique<TcpHost>(hc, std::span<const PortRuntime>(ports_));
         for (const config::TcpService& svc : tc.services) {

@@ -134,9 +134,12 @@ CompileResult compile(const SessionSpec& spec, const SessionRules* previous, uns
     rules->seid = spec.seid;
     rules->fars = spec.fars;
     rules->bars = spec.bars;
-    rules->mptcp = spec.mptcp || std::any_of(spec.mars.begin(), spec.mars.end(), [](const Mar& m) {
-                       return m.steering_functionality == 1;  // MPTCP (TS 29.244 §8.2.163)
-                   });
+    rules->mptcp = spec.mptcp || std::any_of(spec.mars.begin(), spec.mars.end(),
+                                             [](const Mar& m) { return m.is_mptcp(); });
+    if (const Mar* mar = mptcp_mar(spec)) {
+        rules->scheduler = mar_scheduler(*mar);
+        rules->scheduler_mar = mar->id;
+    }
     for (const Qer& q : spec.qers) {
         CompiledQer c;
         c.qer = q;
@@ -290,6 +293,114 @@ const MarAccess* Mar::primary() const {
         default:
             return &*tgpp;
     }
+}
+
+const Mar* mptcp_mar(const SessionSpec& spec) {
+    const Pdr* best = nullptr;
+    const Mar* best_mar = nullptr;
+    auto find_mar = [&spec](uint16_t id) -> const Mar* {
+        for (const Mar& m : spec.mars) {
+            if (m.id == id && m.is_mptcp()) {
+                return &m;
+            }
+        }
+        return nullptr;
+    };
+    for (const Pdr& p : spec.pdrs) {
+        if (p.source == Interface::access || !p.mar_id) {
+            continue;
+        }
+        const Mar* m = find_mar(*p.mar_id);
+        if (m == nullptr) {
+            continue;
+        }
+        if (best == nullptr || p.precedence < best->precedence ||
+            (p.precedence == best->precedence && p.id < best->id)) {
+            best = &p;
+            best_mar = m;
+        }
+    }
+    if (best_mar != nullptr) {
+        return best_mar;
+    }
+    for (const Mar& m : spec.mars) {
+        if (m.is_mptcp() && (best_mar == nullptr || m.id < best_mar->id)) {
+            best_mar = &m;
+        }
+    }
+    return best_mar;
+}
+
+namespace {
+
+// The priority an access without a Priority IE gets: the complement of the other access's.
+std::optional<mptcp::AccessPriority> complement(std::optional<uint8_t> other) {
+    using P = mptcp::AccessPriority;
+    if (!other) {
+        return std::nullopt;
+    }
+    switch (*other) {
+        case 0:
+            return P::standby;
+        case 1:
+        case 2:
+            return P::active;
+        case 3:
+            return P::low;
+        case 4:
+            return P::high;
+        case 5:
+            return P::secondary;
+        case 6:
+            return P::primary;
+        default:
+            return std::nullopt;
+    }
+}
+
+}  // namespace
+
+mptcp::SchedulerConfig mar_scheduler(const Mar& mar) {
+    using mptcp::AccessPriority;
+    using mptcp::SchedulerMode;
+    mptcp::SchedulerConfig c;
+    c.mode = mar.steering_mode < static_cast<uint8_t>(SchedulerMode::count)
+                 ? static_cast<SchedulerMode>(mar.steering_mode)
+                 : SchedulerMode::smallest_delay;
+    // Defaults per mode: 3GPP first (Active, High, Primary), non-3GPP second.
+    AccessPriority first = AccessPriority::active;
+    AccessPriority second = AccessPriority::standby;
+    if (c.mode == SchedulerMode::priority_based) {
+        first = AccessPriority::high;
+        second = AccessPriority::low;
+    } else if (c.mode == SchedulerMode::redundant) {
+        first = AccessPriority::primary;
+        second = AccessPriority::secondary;
+    }
+    const bool any_weight =
+        (mar.tgpp && mar.tgpp->weight) || (mar.non_tgpp && mar.non_tgpp->weight);
+    auto policy = [&](const std::optional<MarAccess>& a, const std::optional<MarAccess>& other,
+                      AccessPriority dflt) {
+        mptcp::AccessPolicy p;
+        p.present = a.has_value();
+        p.priority = dflt;
+        if (!a) {
+            return p;
+        }
+        p.weight = any_weight ? std::min<uint8_t>(a->weight.value_or(0), 100) : 50;
+        if (a->priority && *a->priority <= static_cast<uint8_t>(AccessPriority::secondary)) {
+            p.priority = static_cast<AccessPriority>(*a->priority);
+        } else if (auto comp = complement(other ? other->priority : std::nullopt)) {
+            p.priority = *comp;
+        }
+        return p;
+    };
+    c.access[static_cast<size_t>(mptcp::Access::tgpp)] = policy(mar.tgpp, mar.non_tgpp, first);
+    c.access[static_cast<size_t>(mptcp::Access::non_tgpp)] = policy(mar.non_tgpp, mar.tgpp, second);
+    if (mar.rtt_threshold_ms) {
+        c.rtt_threshold_ms = *mar.rtt_threshold_ms;
+    }
+    return c;
 }
 
 SessionSpec simple_session(uint64_t seid, uint32_t teid, uint32_t ue, uint32_t gnb,

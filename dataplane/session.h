@@ -19,6 +19,7 @@
 
 #include "dataplane/counter.h"
 #include "dataplane/sdf.h"
+#include "mptcp/scheduler.h"
 
 namespace braid::dataplane {
 
@@ -120,6 +121,7 @@ struct Mar {
     std::optional<uint8_t> plr_threshold;      // Thresholds, %
     uint8_t steering_mode_indicator = 0;       // 0x01 ALBI, 0x02 UEAI
     bool operator==(const Mar&) const = default;
+    bool is_mptcp() const { return steering_functionality == 1; }  // TS 29.244 §8.2.163
 
     // The access that carries the traffic when only one does: Active (Active-Standby), High
     // (Priority-based), the larger weight (Load Balancing), else 3GPP when present.
@@ -351,6 +353,14 @@ struct SessionRules {
     std::unique_ptr<sdf::Classifier> downlink4;  // the others, for IPv4 packets to the UE
     std::unique_ptr<sdf::Classifier> downlink6;  // ... for IPv6 packets
 
+    // --- MPTCP proxy steering (issue 7: MAR → scheduler) ---------------------------------
+    // The scheduler of the session's proxied connections, compiled from the session's MPTCP
+    // MAR (see mptcp_mar()): a proxied connection gets it when it is created, and a new
+    // snapshot with a different one is applied to the live connections by their worker
+    // (mptcp::convert::Proxy::check_sessions). Unset: no MPTCP MAR, the proxy's default.
+    std::optional<mptcp::SchedulerConfig> scheduler;
+    uint16_t scheduler_mar = 0;  // the MAR ID it was compiled from (0: none)
+
     // The highest-precedence PDR matching an uplink G-PDU to `teid` whose inner packet has
     // `key` (nullptr: no inner key, e.g. a non-IP payload) and QFI `qfi`.
     const CompiledPdr* match_uplink(uint32_t teid, std::optional<uint8_t> qfi,
@@ -370,6 +380,25 @@ struct CompileResult {
 // `workers`: how many per-worker slices a new URR or QER gets (the workers that forward).
 CompileResult compile(const SessionSpec& spec, const SessionRules* previous = nullptr,
                       unsigned workers = max_session_workers);
+
+// The MAR whose steering functionality is MPTCP that steers a session's proxied connections:
+// the MAR of the highest-precedence downlink PDR (lowest precedence value, then lowest PDR ID)
+// that names an MPTCP MAR; when no PDR names one, the MPTCP MAR with the lowest MAR ID. One per
+// session, not per connection: TS 29.244 §5.20.1 has the SMF put all MPTCP traffic of an MA
+// PDU session under one DL PDR (traffic not subject to MPTCP gets its own PDR with an ATSSS-LL
+// MAR), so a session with several MPTCP MARs is an unusual one and gets a deterministic choice.
+// nullptr: the session has no MPTCP MAR.
+const Mar* mptcp_mar(const SessionSpec& spec);
+
+// A MAR as the proxy's scheduler (mptcp/scheduler.h): Steering Mode 0..4 → active_standby,
+// smallest_delay, load_balancing, priority_based, redundant (the same order); an access is
+// present when the MAR has its forwarding information; Weight → weight (Load Balancing: an
+// access without one gets 0, as TS 29.244 §8.2.165 says, 50/50 when neither has one);
+// Priority 0..6 → AccessPriority (an access without one takes the complement of the other's:
+// Active↔Standby, High↔Low, Primary↔Secondary; neither: 3GPP Active/High/Primary); the RTT
+// of Thresholds → rtt_threshold_ms. The PLR threshold is not used: the scheduler does not
+// measure packet loss per subflow (docs/FEATURES.md).
+mptcp::SchedulerConfig mar_scheduler(const Mar& mar);
 
 // srTCM parameters policing at `kbps` (kbit/s, as in the MBR IE): committed and excess burst
 // sized for `burst_ms` of traffic, at least two full-size frames.

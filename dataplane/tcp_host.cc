@@ -4,14 +4,17 @@
 #include <rte_mbuf.h>
 #include <rte_random.h>
 #include <rte_tcp.h>
+#include <rte_udp.h>
 
 #include <algorithm>
 #include <cstring>
 
 #include "dataplane/app.h"
 #include "dataplane/flow_owner.h"
+#include "dataplane/gtpu.h"
 #include "dataplane/mbuf_meta.h"
 #include "dataplane/sdf.h"
+#include "dataplane/session_table.h"
 #include "tcpstack/icmp.h"
 
 namespace braid::dataplane {
@@ -20,10 +23,11 @@ using pipelines::DropReason;
 
 namespace {
 
-constexpr uint64_t tick_us = 1000;              // timers and blocked applications: every 1 ms
-constexpr uint64_t states_period_us = 200'000;  // connections-by-state gauge refresh
-constexpr uint32_t source_chunk = 64 * 1024;    // bytes a source queues per send() at most
-constexpr uint16_t ephemeral_first = 32768;     // like Linux's ip_local_port_range
+constexpr uint64_t tunnel_keep_us = 10'000'000;  // see TcpHost::tunnels_
+constexpr uint64_t tick_us = 1000;               // timers and blocked applications: every 1 ms
+constexpr uint64_t states_period_us = 200'000;   // connections-by-state gauge refresh
+constexpr uint32_t source_chunk = 64 * 1024;     // bytes a source queues per send() at most
+constexpr uint16_t ephemeral_first = 32768;      // like Linux's ip_local_port_range
 constexpr uint16_t ephemeral_count = 28232;
 
 constexpr std::string_view mode_names[] = {
@@ -187,6 +191,9 @@ TcpHost::TcpHost(const TcpHostConfig& cfg, std::span<const PortRuntime> ports) :
         proxy_ = std::make_unique<mptcp::convert::Proxy>(
             *engine_, *mptcp_, *converter_, [this](const tcp::IpAddr&) { return uplink_ue_; }, pc);
         proxy_->start();
+        if (cfg_.sessions != nullptr) {
+            proxy_->set_session_lookup([this](const tcp::IpAddr& a) { return session_of(a); });
+        }
     }
     // Ephemeral ports: each worker starts at its own offset so that two workers rarely pick the
     // same port toward one server (the engine refuses a tuple already in use anyway).
@@ -371,6 +378,122 @@ bool TcpHost::for_proxy(const sdf::PacketKey& key) const {
            std::memcmp(key.remote.data(), pc.address.bytes.data(), key.family == 4 ? 4 : 16) == 0;
 }
 
+mptcp::convert::UeContext TcpHost::session_of(const tcp::IpAddr& a) {
+    const SessionRules* r =
+        a.family == 4
+            ? cfg_.sessions->by_ue_ipv4(uint32_t{a.bytes[0]} << 24 | uint32_t{a.bytes[1]} << 16 |
+                                        uint32_t{a.bytes[2]} << 8 | a.bytes[3])
+            : cfg_.sessions->by_ue_ipv6(a.bytes.data());
+    if (r == nullptr) {
+        if (auto it = tunnels_.find(a); it != tunnels_.end()) {
+            it->second.gone = true;  // the proxy is about to say goodbye through it
+        }
+        return {};
+    }
+    // The tunnel the session's downlink PDR for the proxy's segments to this UE uses.
+    sdf::PacketKey key;
+    key.family = a.family;
+    key.proto = IPPROTO_TCP;
+    key.has_ports = true;
+    key.remote_port = cfg_.proxy->proxy.port;
+    std::memcpy(key.ue.data(), a.bytes.data(), a.family == 4 ? 4 : 16);
+    std::memcpy(key.remote.data(), cfg_.proxy->proxy.address.bytes.data(), a.family == 4 ? 4 : 16);
+    const CompiledPdr* pdr = r->match_downlink(key);
+    const Far* far = pdr != nullptr ? &r->fars[pdr->far_index] : nullptr;
+    if (far != nullptr && far->action.forward && far->outer_header) {
+        DlTunnel& t = tunnels_[a];
+        t.teid = far->outer_header->teid;
+        t.peer_ipv4 = far->outer_header->peer_ipv4;
+        t.qfi.reset();
+        for (uint16_t qi : pdr->qer_indices) {
+            if (r->qers[qi].qer.qfi) {
+                t.qfi = r->qers[qi].qer.qfi;
+                break;
+            }
+        }
+        t.gone = false;
+        t.seen_us = now_us_;
+    }
+    return ue_context(*r);
+}
+
+// A segment of the proxy to a UE whose session is gone: GTP-U/UDP/IPv4 in front of it with the
+// remembered tunnel, out of the N3 port (send_frames adds Ethernet). Not charged to any URR
+// and not policed: the session's rules no longer exist. False: no tunnel known (the caller
+// sends it down the normal path, where pdr_dl drops it).
+bool TcpHost::farewell(rte_mbuf* m, const tcp::IpAddr& ue) {
+    auto it = tunnels_.find(ue);
+    if (it == tunnels_.end() || !it->second.gone) {
+        return false;
+    }
+    const PortRuntime* n3 = nullptr;
+    for (const PortRuntime* p : ports_) {
+        if (p->role == config::PortRole::n3 && p->has_ipv4) {
+            n3 = p;
+            break;
+        }
+    }
+    if (n3 == nullptr) {
+        return false;
+    }
+    std::optional<gtpu::DlPduSessionInfo> pdu;
+    if (it->second.qfi) {
+        pdu = gtpu::DlPduSessionInfo{};
+        pdu->qfi = *it->second.qfi & 0x3f;
+    }
+    const uint32_t payload = rte_pktmbuf_pkt_len(m);
+    const size_t gtp_len = gtpu::gpdu_header_len(pdu);
+    const size_t outer = sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr) + gtp_len;
+    auto* ip =
+        reinterpret_cast<rte_ipv4_hdr*>(rte_pktmbuf_prepend(m, static_cast<uint16_t>(outer)));
+    if (ip == nullptr || payload > UINT16_MAX - outer) {
+        return false;
+    }
+    auto* udp = reinterpret_cast<rte_udp_hdr*>(ip + 1);
+    auto* gtp = reinterpret_cast<uint8_t*>(udp + 1);
+    gtpu::encode_gpdu_header(std::span<uint8_t>(gtp, gtp_len), gtpu::Teid(it->second.teid),
+                             static_cast<uint16_t>(payload), pdu);
+    udp->src_port = rte_cpu_to_be_16(gtpu::udp_port);
+    udp->dst_port = rte_cpu_to_be_16(gtpu::udp_port);
+    udp->dgram_len =
+        rte_cpu_to_be_16(static_cast<uint16_t>(sizeof(rte_udp_hdr) + gtp_len + payload));
+    udp->dgram_cksum = 0;
+    ip->version_ihl = RTE_IPV4_VHL_DEF;
+    ip->type_of_service = 0;
+    ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(outer + payload));
+    ip->packet_id = rte_cpu_to_be_16(ip_id_++);
+    ip->fragment_offset = 0;
+    ip->time_to_live = 64;
+    ip->next_proto_id = IPPROTO_UDP;
+    ip->src_addr = rte_cpu_to_be_32(n3->ipv4);
+    ip->dst_addr = rte_cpu_to_be_32(it->second.peer_ipv4);
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    meta(m).port_index = n3->index;
+    meta(m).l3_offset = 0;
+    frames_.push_back(m);
+    count(TcpHostCounter::farewell_frames);
+    return true;
+}
+
+mptcp::convert::UeContext ue_context(const SessionRules& rules) {
+    mptcp::convert::UeContext ue;
+    ue.in_session = true;
+    ue.mptcp_enabled = rules.mptcp;
+    if (rules.ue.v4.family == 4) {
+        ue.ue_v4 = mptcp::convert::Address::v4(
+            uint32_t{rules.ue.v4.addr[0]} << 24 | uint32_t{rules.ue.v4.addr[1]} << 16 |
+            uint32_t{rules.ue.v4.addr[2]} << 8 | rules.ue.v4.addr[3]);
+    }
+    if (rules.ue.v6.family == 6) {
+        ue.ue_v6 = mptcp::convert::Address::v6(rules.ue.v6.addr);
+    }
+    ue.seid = rules.seid;
+    ue.generation = rules.generation;
+    ue.scheduler = rules.scheduler;
+    return ue;
+}
+
 DropReason TcpHost::input_uplink(rte_mbuf* m, const mptcp::convert::UeContext& ue,
                                  uint64_t now_us) {
     uplink_ue_ = ue;
@@ -444,8 +567,11 @@ void TcpHost::on_segment(tcp::OutSegment&& s) {
     MbufMeta& md = meta(m);
     md.port_index = port->index;
     md.l3_offset = 0;
-    out->push_back(m);
     count(TcpHostCounter::frames_out);
+    if (out == &dl_frames_ && !tunnels_.empty() && farewell(m, s.tuple.remote)) {
+        return;
+    }
+    out->push_back(m);
 }
 
 // --- timers and applications ---------------------------------------------------------------
@@ -459,6 +585,12 @@ void TcpHost::poll(uint64_t now_us) {
     engine_->on_timer(now_us);
     mptcp_->poll(now_us);
     run_events();
+    if (proxy_) {
+        // Session steering: a bounded number of connections per tick (MAR changes, deletions).
+        proxy_->check_sessions(now_us);
+        mptcp_->poll(now_us);
+        run_events();
+    }
     if (proxy_ && proxy_->next_timer() <= now_us) {
         proxy_->on_timer(now_us);
         mptcp_->poll(now_us);
@@ -486,6 +618,10 @@ void TcpHost::poll(uint64_t now_us) {
         for (size_t i = 0; i < sf_state.size(); ++i) {
             mptcp_subflow_states_[i].set(sf_state[i]);
         }
+        // Tunnels of UEs the proxy no longer checks (no connection left) are forgotten.
+        std::erase_if(tunnels_, [now_us](const auto& kv) {
+            return now_us - kv.second.seen_us > tunnel_keep_us;
+        });
         if (proxy_) {
             const auto px_state = proxy_->connections_by_state();
             for (size_t i = 0; i < px_state.size(); ++i) {

@@ -41,7 +41,13 @@ namespace sdf {
 struct PacketKey;
 }
 struct PortRuntime;
+struct SessionRules;
 class FlowOwnerTable;
+class SessionTable;
+
+// What the proxy's converter and its session steering know of a session's UE (proxy_input
+// builds it for each uplink T-PDU; the proxy's session checks for live connections).
+mptcp::convert::UeContext ue_context(const SessionRules& rules);
 
 // clang-format off
 #define BRAID_TCP_APP_MODES(X)                                                   \
@@ -113,7 +119,8 @@ struct TcpConnectSpec {
     X(tx_no_mbuf,        "segments not sent: the header mempool was empty")              \
     X(app_no_mbuf,       "source applications that found the mempool empty (retried)")    \
     X(app_connections,   "application connections opened (accepted or connected)")       \
-    X(app_finished,      "application connections finished")
+    X(app_finished,      "application connections finished")                             \
+    X(farewell_frames,   "proxy segments to UEs whose session was deleted, sent through the last known tunnel")
 // clang-format on
 
 enum class TcpHostCounter : uint8_t {
@@ -140,6 +147,10 @@ struct TcpHostConfig {
     size_t history = 256;                  // finished application records kept
     bool mptcp_checksums = false;          // ask MPTCP peers for DSS checksums
     std::optional<ProxyHostConfig> proxy;  // the MPTCP proxy (issue 7); unset: none
+    // The proxy finds its connections' sessions again here (lock-free reads on the worker,
+    // between two quiescent-state reports: poll() runs inside the graph walk). nullptr: live
+    // connections do not follow their session (MAR changes, deletion).
+    const SessionTable* sessions = nullptr;
 };
 
 class TcpHost {
@@ -229,6 +240,9 @@ private:
     const PortRuntime* port_for(const tcp::IpAddr& local) const;
     mptcp::Access access_of(const tcp::FourTuple& t) const;
     void count(TcpHostCounter c) { host_counters_[static_cast<size_t>(c)].add(); }
+    // Session steering's lookup for the proxy: the session of a UE address (and its tunnel).
+    mptcp::convert::UeContext session_of(const tcp::IpAddr& ue);
+    bool farewell(rte_mbuf* m, const tcp::IpAddr& ue);
 
     TcpHostConfig cfg_;
     std::vector<const PortRuntime*> ports_;
@@ -257,6 +271,19 @@ private:
     std::array<Counter, static_cast<size_t>(mptcp::ConnState::count)> mptcp_states_;
     std::array<Counter, static_cast<size_t>(mptcp::SubflowState::count)> mptcp_subflow_states_;
     std::array<Counter, static_cast<size_t>(mptcp::convert::ProxyState::count)> proxy_states_;
+    // The downlink GTP-U tunnel of each UE address with proxied connections, as the proxy's
+    // session checks last saw it. When the session is deleted its rules are gone, so pdr_dl
+    // cannot take the proxy's last segments to the UE (the MP_FASTCLOSE); they are
+    // encapsulated here with the remembered tunnel instead (`gone`). Entries not refreshed for
+    // tunnel_keep_us are forgotten.
+    struct DlTunnel {
+        uint32_t teid = 0;
+        uint32_t peer_ipv4 = 0;  // host order
+        std::optional<uint8_t> qfi;
+        bool gone = false;
+        uint64_t seen_us = 0;
+    };
+    std::unordered_map<tcp::IpAddr, DlTunnel, tcp::IpAddrHash> tunnels_;
 };
 
 }  // namespace braid::dataplane

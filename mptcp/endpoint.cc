@@ -550,6 +550,7 @@ void Endpoint::on_data(tcp::ConnId id, tcp::Seq seq, rte_mbuf* payload, uint32_t
         return;
     }
     sf->bytes_in += len;
+    access_bytes_[static_cast<size_t>(sf->access)][0] += len;
     uint32_t ssn = seq.raw() - sf->irs.raw();
     for (rte_mbuf* s = payload; s != nullptr; s = s->next) {
         std::span<const uint8_t> b(rte_pktmbuf_mtod(s, const uint8_t*), s->data_len);
@@ -886,6 +887,7 @@ void Endpoint::pump(Conn& c, uint64_t now_us) {
         }
         sf->tx_ssn += n;
         sf->bytes_out += n;
+        access_bytes_[static_cast<size_t>(sf->access)][1] += n;
         if (eng_.send(id, m, now_us) == 0) {
             rte_pktmbuf_free(m);  // the subflow stopped taking data (closing): nothing more
             c.tx->reinject(sf->index);

@@ -181,6 +181,8 @@ public:
     // The scheduler of a live MPTCP connection (a PFCP Session Modification of its MAR applies
     // at once). False: no such MPTCP connection.
     bool set_scheduler(tcp::ConnId c, const SchedulerConfig& s, uint64_t now_us);
+    // What new connections get (EndpointConfig::scheduler).
+    const SchedulerConfig& default_scheduler() const { return cfg_.scheduler; }
 
     bool is_mptcp(tcp::ConnId c) const { return conns_.contains(c); }
     // The application's view of a connection's TCP state: an MPTCP connection is as alive as
@@ -195,6 +197,12 @@ public:
     std::vector<ConnSummary> describe_all() const;
     std::array<uint32_t, static_cast<size_t>(ConnState::count)> connections_by_state() const;
     const Counters& counters() const { return counters_; }
+    // Subflow payload bytes by the access of the subflow (Access::unknown too), received from
+    // the peer (`received`) or sent to it: every MPTCP connection of this endpoint, the proxy's
+    // UE sides included. Single-writer statistics.
+    uint64_t access_bytes(Access a, bool received) const {
+        return access_bytes_[static_cast<size_t>(a)][received ? 0 : 1];
+    }
 
     // --- tcp::ConnHook ---------------------------------------------------------------------
     bool refuse_syn(const tcp::FourTuple& t, const tcp::wire::Header& h,
@@ -314,6 +322,7 @@ private:
     EventSink events_;
     crypto::Sha256 sha_;
     Counters counters_{};
+    std::array<std::array<uint64_t, 2>, 3> access_bytes_{};  // [access][received, sent]
     std::unordered_map<tcp::ConnId, std::unique_ptr<Conn>> conns_;
     std::unordered_map<tcp::ConnId, tcp::ConnId> subflow_conn_;  // subflow -> connection
     std::vector<tcp::ConnId> pending_;

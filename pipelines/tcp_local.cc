@@ -189,25 +189,22 @@ uint16_t proxy_input_process(rte_graph* graph, rte_node* node, void** objs, uint
         auto* m = static_cast<rte_mbuf*>(objs[i]);
         const auto* rules = static_cast<const dataplane::SessionRules*>(dataplane::meta(m).rules);
         mptcp::convert::UeContext ue;
-        ue.in_session = rules != nullptr;
         if (rules != nullptr) {
             // The proxy's uplink is charged like forwarded traffic (issue 7: byte counts feed
-            // the session's URRs); a FAR that drops keeps it from the proxy too.
+            // the session's URRs); a FAR that drops keeps it from the proxy too, and the
+            // session's QERs gate and police it like any uplink packet (qer_check).
             const dataplane::CompiledPdr& pdr = pdr_of(m);
             if (rules->fars[pdr.far_index].action.drop) {
                 enqueue_drop(graph, node, timers_drop, m, DropReason::far_drop);
                 continue;
             }
+            const DropReason q = qer_check(*rules, pdr, true, wc.index, now_tsc, accounted_len(m));
+            if (q != DropReason::count) {
+                enqueue_drop(graph, node, timers_drop, m, q);
+                continue;
+            }
             count_usage(*rules, pdr, m, wc.index, now_tsc);
-            ue.mptcp_enabled = rules->mptcp;
-            if (rules->ue.v4.family == 4) {
-                ue.ue_v4 = mptcp::convert::Address::v4(
-                    uint32_t{rules->ue.v4.addr[0]} << 24 | uint32_t{rules->ue.v4.addr[1]} << 16 |
-                    uint32_t{rules->ue.v4.addr[2]} << 8 | rules->ue.v4.addr[3]);
-            }
-            if (rules->ue.v6.family == 6) {
-                ue.ue_v6 = mptcp::convert::Address::v6(rules->ue.v6.addr);
-            }
+            ue = dataplane::ue_context(*rules);
         }
         const DropReason r = wc.tcp->input_uplink(m, ue, now);
         if (r != DropReason::count) {

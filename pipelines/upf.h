@@ -6,6 +6,7 @@
 #include <rte_ether.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
+#include <rte_meter.h>
 
 #include <cstring>
 
@@ -53,6 +54,52 @@ inline void count_usage(const dataplane::SessionRules& rules, const dataplane::C
         }
         s.last_tsc.set(now_tsc);
     }
+}
+
+// QoS enforcement of one QER for one packet (qer_meter): the gate of the packet's direction
+// (closed: drop), then the maximum bit rate, policed by this worker's srTCM slot of the QER.
+inline DropReason police(const dataplane::CompiledQer& q, bool uplink, unsigned worker,
+                         uint64_t now_tsc, uint32_t len) {
+    if (uplink ? !q.qer.gate_ul_open : !q.qer.gate_dl_open) {
+        return DropReason::qer_gate_closed;
+    }
+    if (!(uplink ? q.limit_ul : q.limit_dl)) {
+        return DropReason::count;
+    }
+    // rte_meter takes the profile by non-const pointer but only reads it; the snapshot's
+    // profile is immutable.
+    auto* profile = const_cast<rte_meter_srtcm_profile*>(uplink ? &q.ul_profile : &q.dl_profile);
+    dataplane::MeterSlice* slice = q.meters.at(worker, uplink);
+    if (slice == nullptr) {
+        // Sized before this worker existed (SessionTable::set_workers): not policed here. The
+        // owner worker meters a session's MBRs, and owners are below the size.
+        return DropReason::count;
+    }
+    dataplane::MeterSlice& s = *slice;
+    if (s.profile != profile) {
+        // A new snapshot (or the first packet): start this worker's bucket full.
+        rte_meter_srtcm_config(&s.meter, profile);
+        s.profile = profile;
+    }
+    const rte_color c = rte_meter_srtcm_color_blind_check(&s.meter, profile, now_tsc, len);
+    return c == RTE_COLOR_RED ? DropReason::qer_mbr_exceeded : DropReason::count;
+}
+
+// Every QER the matched PDR names, in order; the first refusal wins (DropReason::count: pass).
+// qer_meter runs it for forwarded packets; proxy_input for the uplink T-PDUs the MPTCP proxy
+// terminates, which leave the forwarding path before qer_meter. Those are not handed to the
+// session's owner worker (the proxy's connection lives where its SYN arrived), so their MBR
+// is policed by this worker's slot: with several workers a session's proxied uplink and its
+// other uplink are policed separately (DESIGN.md §5 caveat, docs/FEATURES.md).
+inline DropReason qer_check(const dataplane::SessionRules& rules, const dataplane::CompiledPdr& pdr,
+                            bool uplink, unsigned worker, uint64_t now_tsc, uint32_t len) {
+    for (uint16_t qi : pdr.qer_indices) {
+        const DropReason r = police(rules.qers[qi], uplink, worker, now_tsc, len);
+        if (r != DropReason::count) {
+            return r;
+        }
+    }
+    return DropReason::count;
 }
 
 // Where a packet handed to another worker continues there (MbufMeta::resume; handoff_rx's

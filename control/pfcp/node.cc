@@ -17,9 +17,12 @@ namespace braid::pfcp {
 
 namespace {
 
-// What braid implements of §8.2.25, one row per feature. Add MPTCP and ATSSS-LL here when the
-// mptcp/ proxy and ATSSS steering are wired to PFCP sessions (and not before: the SMF selects
-// UPFs by these bits).
+// What braid implements of §8.2.25 whatever its configuration, one row per feature (the SMF
+// selects UPFs by these bits). node_config() (server.cc) adds what depends on the config:
+// UEIP with UE IP pools, MPTCP (octet 8 bit 8) with the MPTCP proxy running — steered by the
+// session's MPTCP MAR, applied to live connections on modification, torn down with the
+// session (issue 7). ATSSS-LL stays unclaimed: the datapath does not split traffic between the
+// accesses by an ATSSS-LL MAR (a PDR with a MAR forwards through the primary access's FAR).
 constexpr UpFeature implemented_up_features[] = {
     UpFeature::ftup,  // F-TEID allocation by the UP function (CHOOSE)
 };

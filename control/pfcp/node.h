@@ -55,9 +55,9 @@ struct PeerAddress {
 
 // The UP Function Features braid advertises (§8.2.25): exactly what it implements, no more.
 // Today: FTUP (braid allocates F-TEIDs for CHOOSE), plus UEIP when UE IP pools are configured
-// (node_config() in server.cc adds it). The list is the `implemented_up_features`
-// table in node.cc: add a row there when a feature lands — MPTCP (octet 8 bit 8) with the
-// mptcp/ proxy and ATSSS-LL (octet 9 bit 1) with ATSSS steering are the expected next ones.
+// and MPTCP when the MPTCP proxy runs (node_config() in server.cc adds both). The list is the
+// `implemented_up_features` table in node.cc: add a row there when a feature lands —
+// ATSSS-LL (octet 9 bit 1) with ATSSS steering is the expected next one.
 // NodeConfig::features starts from this set; a component enabled at run time may set more bits.
 UpFunctionFeatures up_function_features();
 

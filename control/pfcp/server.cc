@@ -129,6 +129,11 @@ std::optional<NodeConfig> node_config(const config::Pfcp& cfg, int64_t unix_now,
     if (!cfg.ue_ip_pools.empty()) {
         n.features.set(UpFeature::ueip);
     }
+    // MPTCP (§5.20, octet 8 bit 8) only with the proxy running: the SMF then sends TCI and
+    // MPTCP MARs to braid, which steers and tears down proxied connections by them.
+    if (cfg.mptcp_proxy.enabled) {
+        n.features.set(UpFeature::mptcp);
+    }
     n.peer_lost = cfg.peer_lost == config::PfcpPeerLost::keep_sessions
                       ? PeerLostPolicy::keep_sessions
                       : PeerLostPolicy::delete_sessions;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "mptcp/convert/wire.h"
+#include "mptcp/scheduler.h"
 
 namespace braid::mptcp::convert {
 
@@ -125,6 +126,12 @@ struct UeContext {
     bool mptcp_enabled = false;  // that session requested MPTCP (ATSSS TCI)
     std::optional<Address> ue_v4;
     std::optional<Address> ue_v6;
+    // For the proxy, not the converter (issue 7: PFCP steering of proxied connections): the
+    // session's identity and snapshot generation, and the scheduler its MPTCP MAR compiles to
+    // (unset: no MPTCP MAR, the endpoint's default).
+    uint64_t seid = 0;
+    uint64_t generation = 0;
+    std::optional<SchedulerConfig> scheduler;
 };
 
 // Per-UE state the datapath keeps with the session; the converter updates it.

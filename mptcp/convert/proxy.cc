@@ -74,6 +74,33 @@ rte_mbuf* make_chain(rte_mempool* pool, std::span<const uint8_t> bytes) {
 
 }  // namespace
 
+void SetupHistogram::add(uint64_t us) {
+    size_t i = 0;
+    while (i < setup_buckets_us.size() && us > setup_buckets_us[i]) {
+        ++i;
+    }
+    ++counts[i];
+    sum_us += us;
+}
+
+uint64_t SetupHistogram::quantile_bound_us(double q) const {
+    const uint64_t n = total();
+    if (n == 0) {
+        return 0;
+    }
+    // The rank of the q-quantile sample, 1-based: the first bucket whose cumulative count
+    // reaches it.
+    const auto rank = static_cast<uint64_t>(q * static_cast<double>(n) + 0.999999);
+    uint64_t cum = 0;
+    for (size_t i = 0; i < counts.size(); ++i) {
+        cum += counts[i];
+        if (cum >= std::max<uint64_t>(rank, 1)) {
+            return i < setup_buckets_us.size() ? setup_buckets_us[i] : UINT64_MAX;
+        }
+    }
+    return UINT64_MAX;
+}
+
 std::string_view to_string(ProxyState s) {
     switch (s) {
 #define BRAID_X(name, text) \
@@ -143,6 +170,14 @@ struct Proxy::Conn {
     uint64_t started_us = 0;
     uint64_t deadline_us = 0;  // connecting: the N6 SYN/ACK's deadline
     std::optional<Refusal> refusal;
+    // Session steering (issue 7): the session the connection was opened for, the snapshot
+    // generation last applied, the address its session is found by, the scheduler applied.
+    uint64_t seid = 0;
+    uint64_t generation = 0;
+    tcp::IpAddr session_addr;
+    std::optional<SchedulerConfig> scheduler;
+    bool session_gone = false;  // closing because the session was deleted
+    uint64_t linger_us = 0;     // session_gone: the N6 side is reset if still open by then
 };
 
 std::optional<uint16_t> Proxy::Ports::reserve(const Address& src, const Address& dst,
@@ -291,6 +326,23 @@ void Proxy::on_syn_data(tcp::ConnId u, uint64_t now_us) {
     ref.open = d.n6;
     ref.port_reserved = true;
     ref.counted = true;
+    if (ctx.in_session && ctx.seid != 0) {
+        // Found again by the session's own UE address (not the subflow's source, which may be
+        // a link-specific address): check_sessions() follows the session from here.
+        ref.seid = ctx.seid;
+        ref.generation = ctx.generation;
+        const std::optional<Address>& a = ue_addr.family == 6 ? (ctx.ue_v6 ? ctx.ue_v6 : ctx.ue_v4)
+                                                              : (ctx.ue_v4 ? ctx.ue_v4 : ctx.ue_v6);
+        ref.session_addr = a ? to_ip(*a) : ue_addr;
+        if (ctx.scheduler && ref.mptcp && ep_.set_scheduler(u, *ctx.scheduler, now_us)) {
+            ref.scheduler = ctx.scheduler;
+        }
+        if (session_lookup_) {
+            // Once now, so that the owner knows the session's downlink path even if the session
+            // is deleted before the first check_sessions() pass reaches the connection.
+            session_lookup_(ref.session_addr);
+        }
+    }
     if (d.n6.message_len < data.size()) {
         ref.early_up.assign(data.begin() + d.n6.message_len, data.end());
     }
@@ -371,6 +423,7 @@ void Proxy::on_n6_event(Conn& c, const tcp::Event& e, uint64_t now_us) {
                 }
                 c.early_up.clear();
             }
+            setup_.add(now_us - c.started_us);
             answer_ue(c, d, false, now_us);
             return;
         }
@@ -446,6 +499,9 @@ void Proxy::on_ue_event(Conn& c, const tcp::Event& e, uint64_t now_us) {
             return;
         case tcp::EventKind::closed:
         case tcp::EventKind::reset: {
+            if (c.session_gone) {
+                return;  // close_for_session already let the UE side go
+            }
             const bool was_up = c.ue_established;
             c.ue_gone = true;
             by_ue_.erase(c.ue);
@@ -550,6 +606,10 @@ bool Proxy::relay(tcp::ConnId from, tcp::ConnId to, rte_mbuf*& pending, uint64_t
 }
 
 void Proxy::pump(Conn& c, uint64_t now_us) {
+    if (c.session_gone) {
+        drain_deleted(c, now_us);
+        return;
+    }
     if (c.state != ProxyState::relaying && c.state != ProxyState::closing) {
         return;
     }
@@ -588,6 +648,141 @@ void Proxy::pump(Conn& c, uint64_t now_us) {
         c.down_fin = true;
         c.state = ProxyState::closing;
         ep_.shutdown_write(c.ue, now_us);
+    }
+}
+
+void Proxy::release_n6(Conn& c) {
+    c.n6_gone = true;
+    if (c.n6 != 0) {
+        by_n6_.erase(c.n6);
+    }
+    if (c.port_reserved) {
+        ports_.release(c.open.src, c.open.dst, c.open.dst_port, c.open.src_port);
+        c.port_reserved = false;
+    }
+}
+
+// The session of `c` was deleted (PFCP Session Deletion, `session del`, association release,
+// a peer's restart: every path ends in SessionTable::delete_session, and this worker notices
+// it without a lock when the lookup fails). The UE can no longer be reached through braid (its
+// tunnels are gone), so its side is aborted at once: MP_FASTCLOSE on every subflow (a plain-TCP
+// UE gets a RST). The server side is closed with a FIN, not a RST: the bytes the UE sent and
+// braid acknowledged are delivered first (RFC 8803 §4.2/§5.1 map a finished client to a FIN,
+// and the server sees an orderly end of the request rather than losing acknowledged data);
+// what the server sends afterwards has nowhere to go and is read and dropped. A server that
+// does not close within ProxyConfig::session_close_linger_us is reset. A connection whose N6
+// side is not established yet (the UE's SYN still held) has nothing to deliver: the UE's SYN
+// is reset and the N6 connection aborted (in SYN-SENT that sends nothing; a late SYN/ACK
+// gets the engine's RST).
+void Proxy::close_for_session(Conn& c, uint64_t now_us) {
+    count(ProxyCounter::session_deleted);
+    c.session_gone = true;
+    if (!c.ue_gone) {
+        if (c.state == ProxyState::connecting) {
+            // The pending SYN and the connection the converter counted for the UE.
+            UeState& us = ue_state(c.ue_tuple.remote);
+            us.pending_syns -= us.pending_syns != 0 ? 1 : 0;
+            us.connections -= us.connections != 0 ? 1 : 0;
+            c.counted = false;
+        } else if (!c.n6_gone && c.n6_established && !c.close_after_reply) {
+            // Take what the UE sent and braid acknowledged: it goes to the server before FIN.
+            while (rte_mbuf* m = ep_.recv(c.ue, now_us)) {
+                if (c.up_pending == nullptr) {
+                    c.up_pending = m;
+                } else if (rte_pktmbuf_chain(c.up_pending, m) != 0) {
+                    rte_pktmbuf_free(m);  // over the segment limit: cannot happen with buffers
+                    break;                // bounded by the receive buffer
+                }
+            }
+        }
+        c.ue_gone = true;
+        by_ue_.erase(c.ue);
+        rte_pktmbuf_free(c.down_pending);
+        c.down_pending = nullptr;
+        ep_.abort(c.ue, now_us);  // MP_FASTCLOSE; its reset event no longer finds `c`
+    }
+    c.state = ProxyState::closing;
+    if (!c.n6_gone) {
+        if (!c.n6_established) {
+            const tcp::ConnId n6 = c.n6;
+            release_n6(c);
+            if (n6 != 0) {
+                ep_.abort(n6, now_us);
+            }
+        } else {
+            c.linger_us = now_us + cfg_.session_close_linger_us;
+            drain_deleted(c, now_us);
+        }
+    }
+    ep_.poll(now_us);
+}
+
+void Proxy::drain_deleted(Conn& c, uint64_t now_us) {
+    if (c.n6_gone) {
+        return;
+    }
+    if (c.up_pending != nullptr) {
+        uint64_t up = 0;
+        // From connection 0 (none): only what is pending is sent.
+        if (!relay(0, c.n6, c.up_pending, up, now_us)) {
+            blocked_.push_back(c.id);
+        }
+        c.bytes_up += up;
+        count(ProxyCounter::bytes_up, up);
+    }
+    if (c.up_pending == nullptr && !c.up_fin) {
+        c.up_fin = true;
+        ep_.shutdown_write(c.n6, now_us);
+    }
+    while (rte_mbuf* m = ep_.recv(c.n6, now_us)) {
+        rte_pktmbuf_free(m);  // the UE is gone: the server's bytes have nowhere to go
+    }
+    if (c.n6_draining) {
+        release_n6(c);
+    }
+}
+
+void Proxy::check_sessions(uint64_t now_us) {
+    if (!session_lookup_) {
+        return;
+    }
+    if (check_queue_.empty()) {
+        for (const auto& [id, c] : conns_) {
+            if (c->seid != 0 && !c->session_gone) {
+                check_queue_.push_back(id);
+            }
+        }
+    }
+    uint32_t budget = std::max<uint32_t>(cfg_.session_checks_per_tick, 1);
+    while (!check_queue_.empty() && budget-- > 0) {
+        const uint32_t id = check_queue_.back();
+        check_queue_.pop_back();
+        auto it = conns_.find(id);
+        if (it == conns_.end() || it->second->session_gone) {
+            continue;
+        }
+        Conn& c = *it->second;
+        const UeContext ctx = session_lookup_(c.session_addr);
+        if (!ctx.in_session || ctx.seid != c.seid) {
+            close_for_session(c, now_us);
+            if (c.ue_gone && c.n6_gone) {
+                maybe_finish(c);
+            }
+            continue;
+        }
+        if (ctx.generation == c.generation) {
+            continue;
+        }
+        c.generation = ctx.generation;
+        if (!c.mptcp || c.ue_gone || ctx.scheduler == c.scheduler) {
+            continue;
+        }
+        // A MAR removed: back to the endpoint's default for new connections.
+        const SchedulerConfig next = ctx.scheduler.value_or(ep_.default_scheduler());
+        if (ep_.set_scheduler(c.ue, next, now_us)) {
+            c.scheduler = ctx.scheduler;
+            count(ProxyCounter::scheduler_updates);
+        }
     }
 }
 
@@ -630,10 +825,27 @@ void Proxy::on_timer(uint64_t now_us) {
         }
     }
     std::vector<uint32_t> due;
+    std::vector<uint32_t> lingering;
     for (auto& [id, c] : conns_) {
         if (c->state == ProxyState::connecting && c->deadline_us != 0 && now_us >= c->deadline_us) {
             due.push_back(id);
         }
+        if (c->session_gone && !c->n6_gone && c->linger_us != 0 && now_us >= c->linger_us) {
+            lingering.push_back(id);
+        }
+    }
+    for (uint32_t id : lingering) {
+        auto it = conns_.find(id);
+        if (it == conns_.end()) {
+            continue;
+        }
+        Conn& c = *it->second;
+        count(ProxyCounter::session_linger_resets);
+        const tcp::ConnId n6 = c.n6;
+        release_n6(c);
+        ep_.abort(n6, now_us);  // its reset event no longer finds the connection
+        ep_.poll(now_us);
+        maybe_finish(c);
     }
     for (uint32_t id : due) {
         auto it = conns_.find(id);
@@ -659,6 +871,9 @@ uint64_t Proxy::next_timer() const {
         if (c->state == ProxyState::connecting && c->deadline_us != 0) {
             d = std::min(d, c->deadline_us);
         }
+        if (c->session_gone && !c->n6_gone && c->linger_us != 0) {
+            d = std::min(d, c->linger_us);
+        }
     }
     return d;
 }
@@ -676,6 +891,10 @@ ProxyConnInfo Proxy::info(const Conn& c) const {
     i.bytes_down = c.bytes_down;
     i.started_us = c.started_us;
     i.refusal = c.refusal;
+    i.seid = c.seid;
+    i.generation = c.generation;
+    i.scheduler = c.scheduler;
+    i.session_deleted = c.session_gone;
     return i;
 }
 

@@ -23,9 +23,16 @@
 //      level window, rcv_held). Nothing accepted is dropped; memory is bounded by the buffers.
 //   4. Teardown (RFC 8803 §4.2, §5.1, Converter::on_event): UE DATA_FIN (FIN) → FIN on N6 after
 //      the relayed bytes; N6 FIN → DATA_FIN (FIN) to the UE after the relayed bytes; N6 RST or
-//      N6 retransmission timeout → the UE side is reset (the Endpoint sends RST on every
-//      subflow: MP_FASTCLOSE is not implemented by the Endpoint yet); UE reset → N6 RST. One
+//      N6 retransmission timeout → the UE side is reset (the Endpoint's abort: RST with
+//      MP_FASTCLOSE on every subflow); UE reset → N6 RST. One
 //      subflow's RST is the Endpoint's business (the connection lives on its other subflows).
+//   5. Session steering (issue 7, PFCP): a connection opened for a session (UeContext::seid)
+//      gets the session's scheduler (its MPTCP MAR, UeContext::scheduler) at once. The owner
+//      calls check_sessions() every tick: it looks a bounded number of connections up again
+//      (set_session_lookup) and applies a new snapshot's scheduler (Endpoint::set_scheduler),
+//      or, when the session is gone (lookup fails, or the address now belongs to another
+//      SEID), closes the connection: MP_FASTCLOSE (RST) to the UE, and toward the server the
+//      bytes already taken from the UE, then FIN (see close_for_session in proxy.cc).
 #pragma once
 
 #include <cstdint>
@@ -57,6 +64,10 @@ struct ProxyConfig {
     rte_mempool* pool = nullptr;                  // mbufs for the Convert replies (required)
     uint16_t port_min = 32768;                    // N6 source ports (sharing mode)
     uint16_t port_max = 60999;
+    // After a Session Deletion: how long the N6 side may take to finish (its FIN) before it
+    // is reset, and how many connections check_sessions() looks at per call.
+    uint64_t session_close_linger_us = 5'000'000;
+    uint32_t session_checks_per_tick = 64;
 };
 
 // The owner's session lookup: the context of the UE whose address is `ue` (the UE-side
@@ -82,7 +93,10 @@ using UeLookup = std::function<UeContext(const tcp::IpAddr& ue)>;
     X(n6_resets,       "N6 sides reset or timed out after establishment (UE side reset)") \
     X(bytes_up,        "bytes relayed UE to N6")                                        \
     X(bytes_down,      "bytes relayed N6 to UE")                                        \
-    X(no_mbuf,         "replies not sent: mbuf pool empty")
+    X(no_mbuf,         "replies not sent: mbuf pool empty")                              \
+    X(scheduler_updates, "live connections given a new scheduler (MAR modified)")        \
+    X(session_deleted, "connections closed because their session was deleted")          \
+    X(session_linger_resets, "N6 sides reset: no FIN within the linger after deletion")
 // clang-format on
 
 enum class ProxyState : uint8_t {
@@ -103,6 +117,27 @@ inline constexpr size_t proxy_counter_count = static_cast<size_t>(ProxyCounter::
 std::string_view to_string(ProxyCounter c);
 std::string_view help(ProxyCounter c);
 
+// Connection setup latency: the UE's SYN to the UE's SYN/ACK, i.e. the N6 handshake the
+// proxy waits for (0-RTT conversion). Upper bounds of the buckets in microseconds; the last
+// count is +Inf. Written by the owning worker, read by exporters (single-writer statistics).
+inline constexpr std::array<uint64_t, 12> setup_buckets_us = {
+    250, 500, 1'000, 2'500, 5'000, 10'000, 25'000, 50'000, 100'000, 250'000, 1'000'000, 5'000'000};
+struct SetupHistogram {
+    std::array<uint64_t, setup_buckets_us.size() + 1> counts{};  // not cumulative
+    uint64_t sum_us = 0;
+    uint64_t total() const {
+        uint64_t n = 0;
+        for (uint64_t c : counts) {
+            n += c;
+        }
+        return n;
+    }
+    void add(uint64_t us);
+    // The smallest bucket bound below which a fraction q of the samples lie (UINT64_MAX: the
+    // +Inf bucket, 0: no samples).
+    uint64_t quantile_bound_us(double q) const;
+};
+
 struct ProxyConnInfo {
     uint32_t id = 0;
     ProxyState state = ProxyState::connecting;
@@ -113,7 +148,11 @@ struct ProxyConnInfo {
     bool mptcp = false;
     uint64_t bytes_up = 0, bytes_down = 0;
     uint64_t started_us = 0;
-    std::optional<Refusal> refusal;  // the reason of an Error reply
+    std::optional<Refusal> refusal;            // the reason of an Error reply
+    uint64_t seid = 0;                         // the session it was opened for (0: none)
+    uint64_t generation = 0;                   // the session snapshot last applied
+    std::optional<SchedulerConfig> scheduler;  // from the session's MAR (unset: default)
+    bool session_deleted = false;              // closing because the session went away
 };
 
 class Proxy {
@@ -125,6 +164,12 @@ public:
 
     // Opens the proxy's listener (MPTCP hook, deferred SYNs). False: the port is taken.
     bool start();
+    // How check_sessions() finds a connection's session again (by the session's UE address,
+    // UeContext::in_session false when there is none). Unset: sessions are never checked.
+    void set_session_lookup(UeLookup f) { session_lookup_ = std::move(f); }
+    // Looks up to ProxyConfig::session_checks_per_tick connections' sessions again (round
+    // robin over passes): applies a changed scheduler, closes those whose session is gone.
+    void check_sessions(uint64_t now_us);
     tcp::ListenerId listener() const { return lid_; }
     const ProxyConfig& config() const { return cfg_; }
 
@@ -140,6 +185,7 @@ public:
     uint64_t operator[](ProxyCounter c) const { return counters_[static_cast<size_t>(c)]; }
     const std::array<uint64_t, proxy_counter_count>& counters() const { return counters_; }
     const Converter& converter() const { return conv_; }
+    const SetupHistogram& setup_histogram() const { return setup_; }
     size_t size() const { return conns_.size(); }
 
 private:
@@ -170,6 +216,9 @@ private:
                uint64_t now_us);
     void n6_failed(Conn& c, const N6Outcome& o, uint64_t now_us);
     void maybe_finish(Conn& c);
+    void close_for_session(Conn& c, uint64_t now_us);
+    void drain_deleted(Conn& c, uint64_t now_us);
+    void release_n6(Conn& c);
     void count(ProxyCounter k, uint64_t n = 1) { counters_[static_cast<size_t>(k)] += n; }
     UeState& ue_state(const tcp::IpAddr& a) { return ues_[a]; }
     ProxyConnInfo info(const Conn& c) const;
@@ -178,6 +227,7 @@ private:
     Endpoint& ep_;
     Converter& conv_;
     UeLookup lookup_;
+    UeLookup session_lookup_;
     ProxyConfig cfg_;
     Ports ports_;
     tcp::ListenerId lid_ = 0;
@@ -190,6 +240,8 @@ private:
     // again on the next on_timer() as well as on their writable events.
     std::vector<uint32_t> blocked_;
     std::array<uint64_t, proxy_counter_count> counters_{};
+    SetupHistogram setup_;
+    std::vector<uint32_t> check_queue_;  // check_sessions(): the rest of the current pass
 };
 
 }  // namespace braid::mptcp::convert

@@ -84,6 +84,33 @@ TEST_CASE("render_text escapes label values and help", "[metrics]") {
     CHECK(std::count(text.begin(), text.end(), '\n') == 3);
 }
 
+TEST_CASE("render_text writes a histogram: cumulative buckets, +Inf, sum and count", "[metrics]") {
+    metrics::Sample s;
+    s.buckets = {{0.001, 2}, {0.01, 3}};
+    s.count = 4;
+    s.value = 1.5;
+    metrics::Family f{"braid_proxy_setup_seconds", "Setup.", metrics::Type::histogram, {s}};
+    std::string why;
+    CHECK(metrics::valid_family(f, &why));
+    const std::string text = metrics::render_text({f});
+    CHECK(contains(text, "# TYPE braid_proxy_setup_seconds histogram\n"));
+    CHECK(contains(text, "braid_proxy_setup_seconds_bucket{le=\"0.001\"} 2\n"));
+    CHECK(contains(text, "braid_proxy_setup_seconds_bucket{le=\"0.01\"} 3\n"));
+    CHECK(contains(text, "braid_proxy_setup_seconds_bucket{le=\"+Inf\"} 4\n"));
+    CHECK(contains(text, "braid_proxy_setup_seconds_sum 1.5\n"));
+    CHECK(contains(text, "braid_proxy_setup_seconds_count 4\n"));
+    // Not cumulative, or above the count, or named like a counter: refused.
+    f.samples[0].buckets = {{0.001, 3}, {0.01, 2}};
+    CHECK_FALSE(metrics::valid_family(f, &why));
+    CHECK(contains(why, "cumulative"));
+    f.samples[0].buckets = {{0.001, 5}};
+    CHECK_FALSE(metrics::valid_family(f, nullptr));
+    f.samples[0].buckets = {{0.01, 1}, {0.001, 2}};
+    CHECK_FALSE(metrics::valid_family(f, nullptr));
+    CHECK_FALSE(
+        metrics::valid_family({"braid_setup_total", "", metrics::Type::histogram, {}}, nullptr));
+}
+
 TEST_CASE("valid_family naming rules", "[metrics]") {
     std::string why;
     CHECK(metrics::valid_family(rx_family(), &why));

@@ -127,6 +127,149 @@ TEST_CASE("compile: refuses what a worker could not act on", "[session]") {
     }
 }
 
+// ---- MAR → the MPTCP proxy's scheduler (issue 7) ------------------------------------------
+
+namespace {
+
+Mar mptcp_mar_with(uint16_t id, uint8_t mode, std::optional<MarAccess> tgpp,
+                   std::optional<MarAccess> non) {
+    Mar m;
+    m.id = id;
+    m.steering_functionality = 1;
+    m.steering_mode = mode;
+    m.tgpp = std::move(tgpp);
+    m.non_tgpp = std::move(non);
+    return m;
+}
+MarAccess afai(uint32_t far, std::optional<uint8_t> weight, std::optional<uint8_t> prio) {
+    MarAccess a;
+    a.far_id = far;
+    a.weight = weight;
+    a.priority = prio;
+    return a;
+}
+
+using braid::mptcp::AccessPriority;
+using braid::mptcp::SchedulerMode;
+constexpr size_t g3 = 0, n3 = 1;  // SchedulerConfig::access indexes
+
+}  // namespace
+
+TEST_CASE("mar scheduler: each steering mode and its per-access parameters", "[session][mar]") {
+    SECTION("Active-Standby, non-3GPP active, RTT threshold") {
+        Mar m = mptcp_mar_with(1, 0, afai(2, {}, 1), afai(3, {}, 0));
+        m.rtt_threshold_ms = 120;
+        m.plr_threshold = 5;  // not used by the scheduler (docs/FEATURES.md)
+        const auto c = mar_scheduler(m);
+        CHECK(c.mode == SchedulerMode::active_standby);
+        CHECK(c.access[g3].present);
+        CHECK(c.access[g3].priority == AccessPriority::standby);
+        CHECK(c.access[n3].priority == AccessPriority::active);
+        REQUIRE(c.rtt_threshold_ms);
+        CHECK(*c.rtt_threshold_ms == 120);
+    }
+    SECTION("Active-Standby, only the active access has a Priority: the other is Standby") {
+        const auto c = mar_scheduler(mptcp_mar_with(1, 0, afai(2, {}, {}), afai(3, {}, 0)));
+        CHECK(c.access[n3].priority == AccessPriority::active);
+        CHECK(c.access[g3].priority == AccessPriority::standby);
+        CHECK_FALSE(c.rtt_threshold_ms);
+    }
+    SECTION("Active-Standby, No Standby: the standby access is never used") {
+        const auto c = mar_scheduler(mptcp_mar_with(1, 0, afai(2, {}, 0), afai(3, {}, 2)));
+        CHECK(c.access[g3].priority == AccessPriority::active);
+        CHECK(c.access[n3].priority == AccessPriority::no_standby);
+    }
+    SECTION("Active-Standby with only the 3GPP AFAI: non-3GPP absent") {
+        const auto c = mar_scheduler(mptcp_mar_with(1, 0, afai(2, {}, 0), std::nullopt));
+        CHECK(c.access[g3].present);
+        CHECK_FALSE(c.access[n3].present);
+    }
+    SECTION("Smallest Delay") {
+        const auto c = mar_scheduler(mptcp_mar_with(1, 1, afai(2, {}, {}), afai(3, {}, {})));
+        CHECK(c.mode == SchedulerMode::smallest_delay);
+        CHECK(c.access[g3].present);
+        CHECK(c.access[n3].present);
+    }
+    SECTION("Load Balancing: the weights; one missing counts as 0; none: 50/50") {
+        auto c = mar_scheduler(mptcp_mar_with(1, 2, afai(2, 30, {}), afai(3, 70, {})));
+        CHECK(c.mode == SchedulerMode::load_balancing);
+        CHECK(c.access[g3].weight == 30);
+        CHECK(c.access[n3].weight == 70);
+        c = mar_scheduler(mptcp_mar_with(1, 2, afai(2, 100, {}), afai(3, {}, {})));
+        CHECK(c.access[g3].weight == 100);
+        CHECK(c.access[n3].weight == 0);
+        c = mar_scheduler(mptcp_mar_with(1, 2, afai(2, {}, {}), afai(3, {}, {})));
+        CHECK(c.access[g3].weight == 50);
+        CHECK(c.access[n3].weight == 50);
+    }
+    SECTION("Priority-based: High and Low, defaults 3GPP High") {
+        auto c = mar_scheduler(mptcp_mar_with(1, 3, afai(2, {}, 4), afai(3, {}, 3)));
+        CHECK(c.mode == SchedulerMode::priority_based);
+        CHECK(c.access[g3].priority == AccessPriority::low);
+        CHECK(c.access[n3].priority == AccessPriority::high);
+        c = mar_scheduler(mptcp_mar_with(1, 3, afai(2, {}, {}), afai(3, {}, {})));
+        CHECK(c.access[g3].priority == AccessPriority::high);
+        CHECK(c.access[n3].priority == AccessPriority::low);
+    }
+    SECTION("Redundant: Primary and Secondary") {
+        const auto c = mar_scheduler(mptcp_mar_with(1, 4, afai(2, {}, 6), afai(3, {}, {})));
+        CHECK(c.mode == SchedulerMode::redundant);
+        CHECK(c.access[g3].priority == AccessPriority::secondary);
+        CHECK(c.access[n3].priority == AccessPriority::primary);
+    }
+    SECTION("an unknown steering mode falls back to Smallest Delay") {
+        const auto c = mar_scheduler(mptcp_mar_with(1, 9, afai(2, {}, {}), afai(3, {}, {})));
+        CHECK(c.mode == SchedulerMode::smallest_delay);
+    }
+}
+
+TEST_CASE("mar scheduler: compile picks the MPTCP MAR of the first DL PDR", "[session][mar]") {
+    SessionSpec s = basic();
+    CHECK_FALSE(compile(s).rules->scheduler.has_value());  // no MAR: the proxy's default
+    Far n3iwf;                                             // the non-3GPP access's DL FAR
+    n3iwf.id = 3;
+    n3iwf.action.forward = true;
+    n3iwf.destination = Interface::access;
+    n3iwf.outer_header = OuterHeaderCreation{0x3003, 0xC6120003};
+    s.fars.push_back(n3iwf);
+    Mar ll = mptcp_mar_with(5, 0, afai(2, {}, 0), afai(3, {}, 1));
+    ll.steering_functionality = 0;  // ATSSS-LL: never the proxy's
+    s.mars = {ll, mptcp_mar_with(7, 2, afai(2, 80, {}), afai(3, 20, {})),
+              mptcp_mar_with(6, 3, afai(2, {}, 3), afai(3, {}, 4))};
+    SECTION("no PDR names a MAR: the lowest MPTCP MAR ID") {
+        auto c = compile(s);
+        REQUIRE(c.rules);
+        REQUIRE(c.rules->scheduler);
+        CHECK(c.rules->scheduler_mar == 6);
+        CHECK(c.rules->scheduler->mode == SchedulerMode::priority_based);
+        CHECK(c.rules->mptcp);
+    }
+    SECTION("the highest-precedence DL PDR with an MPTCP MAR") {
+        Pdr dl2 = s.pdrs[1];
+        dl2.id = 3;
+        dl2.precedence = s.pdrs[1].precedence + 10;
+        dl2.mar_id = 6;
+        s.pdrs[1].mar_id = 7;
+        s.pdrs.push_back(dl2);
+        auto c = compile(s);
+        REQUIRE(c.rules);
+        CHECK(c.rules->scheduler_mar == 7);
+        REQUIRE(c.rules->scheduler);
+        CHECK(*c.rules->scheduler == mar_scheduler(s.mars[1]));
+        CHECK(c.rules->scheduler->access[g3].weight == 80);
+        // The DL PDR of MAR 7 loses precedence: MAR 6's PDR comes first.
+        s.pdrs[1].precedence += 100;
+        CHECK(compile(s).rules->scheduler_mar == 6);
+    }
+    SECTION("only an ATSSS-LL MAR: no scheduler, no MPTCP") {
+        s.mars = {ll};
+        auto c = compile(s);
+        REQUIRE(c.rules);
+        CHECK_FALSE(c.rules->scheduler);
+        CHECK_FALSE(c.rules->mptcp);
+    }
+}
+
 TEST_CASE("table: a created session is found by TEID and by UE address", "[session]") {
     Rcu rcu;
     auto t = table(rcu);

@@ -2,8 +2,11 @@
 // sans-I/O: two hosts back to back, frames carried by the test with injected time.
 #include <rte_ether.h>
 #include <rte_ip.h>
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_tcp.h>
+#include <rte_udp.h>
 
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -13,6 +16,7 @@
 
 #include "dataplane/app.h"
 #include "dataplane/mbuf_meta.h"
+#include "dataplane/session_table.h"
 #include "dataplane/sha256.h"
 #include "dataplane/tcp_host.h"
 #include "tests/unit/eal_fixture.h"
@@ -279,8 +283,17 @@ struct ProxyLab {
     std::unique_ptr<TcpHost> braid, server;
     uint64_t now = 1'000'000;
 
-    explicit ProxyLab() {
+    // `sessions`: the proxy follows its connections' sessions there (session steering); braid
+    // then also has an N3 port (index 1, 198.18.0.2) for GTP-U.
+    explicit ProxyLab(const SessionTable* sessions = nullptr) {
         TcpHostConfig c;
+        c.sessions = sessions;
+        if (sessions != nullptr) {
+            PortRuntime n3 = n6_port(0xc6120002, 1);
+            n3.name = "n3";
+            n3.role = config::PortRole::n3;
+            ports_a.push_back(n3);
+        }
         c.pool = data;
         c.engine.clone_pool = clones;
         c.engine.default_mss = 1400;
@@ -303,7 +316,8 @@ struct ProxyLab {
 
     // The UE's segment as the T-PDU pdr_ul hands over (IPv4 at the data pointer).
     void ue_send(uint8_t flags, uint32_t seq, uint32_t ack, const std::string& payload,
-                 bool mptcp_enabled = true) {
+                 bool mptcp_enabled = true,
+                 const std::optional<mptcp::convert::UeContext>& ctx = std::nullopt) {
         tcp::wire::Header h;
         h.src_port = kUePort;
         h.dst_port = kProxyPort;
@@ -339,7 +353,7 @@ struct ProxyLab {
         ue.in_session = true;
         ue.mptcp_enabled = mptcp_enabled;
         ue.ue_v4 = mptcp::convert::Address::v4(kUeAddr);
-        const auto r = braid->input_uplink(m, ue, now);
+        const auto r = braid->input_uplink(m, ctx.value_or(ue), now);
         if (r != pipelines::DropReason::count) {
             rte_pktmbuf_free(m);
             FAIL("uplink dropped");
@@ -480,6 +494,116 @@ TEST_CASE("TcpHost proxy: a session without MPTCP gets Not Authorized, nothing o
     CHECK(fin);
     CHECK(l.braid->proxy()->converter().counters()[mptcp::convert::Refusal::mptcp_not_enabled] ==
           1);
+}
+
+namespace {
+
+struct Rcu {
+    rte_rcu_qsbr* v = nullptr;
+    Rcu() {
+        test::eal_once();
+        size_t sz = rte_rcu_qsbr_get_memsize(1);
+        v = static_cast<rte_rcu_qsbr*>(rte_zmalloc("th_rcu", sz, RTE_CACHE_LINE_SIZE));
+        REQUIRE(v != nullptr);
+        REQUIRE(rte_rcu_qsbr_init(v, 1) == 0);
+        REQUIRE(rte_rcu_qsbr_thread_register(v, 0) == 0);
+    }
+    ~Rcu() { rte_free(v); }
+};
+
+}  // namespace
+
+TEST_CASE("TcpHost proxy: a deleted session's connection is reset through its last tunnel") {
+    Rcu rcu;
+    std::string err;
+    auto table = SessionTable::create("th_sessions", 16, rcu.v, &err);
+    REQUIRE(table != nullptr);
+    constexpr uint32_t kGnb = 0xc6120063;  // 198.18.0.99
+    SessionSpec spec = simple_session(0x77, 0x100, kUeAddr, kGnb, 0x8001);
+    spec.mptcp = true;
+    REQUIRE_FALSE(table->create_session(spec));
+    {
+        ProxyLab l(table.get());
+        namespace flag = tcp::wire::flag;
+        const std::string syn_data = connect_tlv(0xc6130002, 7);
+        const auto ctx = ue_context(*table->by_ue_ipv4(kUeAddr));
+        CHECK(ctx.seid == 0x77);
+        l.ue_send(flag::syn, 5000, 0, syn_data, true, ctx);
+        l.carry_n6();
+        auto sa = l.downlink();
+        REQUIRE(sa.size() == 1);
+        const uint32_t ue_nxt = 5001 + static_cast<uint32_t>(syn_data.size());
+        l.ue_send(flag::ack, ue_nxt, sa[0].h.seq.raw() + 1, "", true, ctx);
+        l.ue_send(flag::ack | flag::psh, ue_nxt, sa[0].h.seq.raw() + 5, "bye", true, ctx);
+        l.carry_n6();
+        l.downlink();  // the Convert reply and the echo
+        REQUIRE(l.braid->proxy()->describe_all().size() == 1);
+        CHECK(l.braid->proxy()->describe_all()[0].seid == 0x77);
+
+        // The session lives on: the checks change nothing.
+        l.now += 5'000;
+        l.braid->poll(l.now);
+        CHECK((*l.braid->proxy())[mptcp::convert::ProxyCounter::session_deleted] == 0);
+        CHECK(l.braid->frames().empty());
+
+        REQUIRE(table->delete_session(0x77));
+        l.now += 5'000;
+        l.braid->poll(l.now);
+        CHECK((*l.braid->proxy())[mptcp::convert::ProxyCounter::session_deleted] == 1);
+        CHECK(l.braid->counter(TcpHostCounter::farewell_frames) == 1);
+        CHECK(l.downlink().empty());  // nothing left for pdr_dl, which has no session now
+        // The UE's RST: a G-PDU to the gNB with the session's downlink TEID, out of N3.
+        rte_mbuf* g = nullptr;
+        std::vector<rte_mbuf*> n6;
+        for (rte_mbuf* m : l.braid->frames()) {
+            if (meta(m).port_index == 1) {
+                g = m;
+            } else {
+                n6.push_back(m);
+            }
+        }
+        l.braid->frames() = n6;
+        REQUIRE(g != nullptr);
+        std::vector<uint8_t> b(rte_pktmbuf_pkt_len(g));
+        const void* p = rte_pktmbuf_read(g, 0, static_cast<uint32_t>(b.size()), b.data());
+        if (p != b.data()) {
+            std::memcpy(b.data(), p, b.size());
+        }
+        rte_pktmbuf_free(g);
+        const auto* outer = reinterpret_cast<const rte_ipv4_hdr*>(b.data());
+        CHECK(rte_be_to_cpu_32(outer->src_addr) == 0xc6120002);
+        CHECK(rte_be_to_cpu_32(outer->dst_addr) == kGnb);
+        CHECK(outer->next_proto_id == IPPROTO_UDP);
+        CHECK(rte_ipv4_cksum(outer) == 0);
+        const auto* udp = reinterpret_cast<const rte_udp_hdr*>(outer + 1);
+        CHECK(rte_be_to_cpu_16(udp->dst_port) == 2152);
+        const uint8_t* gtp = reinterpret_cast<const uint8_t*>(udp + 1);
+        CHECK(gtp[1] == 0xff);  // G-PDU
+        CHECK((uint32_t{gtp[4]} << 24 | uint32_t{gtp[5]} << 16 | uint32_t{gtp[6]} << 8 | gtp[7]) ==
+              0x8001u);
+        const auto* inner = reinterpret_cast<const rte_ipv4_hdr*>(gtp + 8);
+        CHECK(rte_be_to_cpu_32(inner->src_addr) == kProxyAddr);
+        CHECK(rte_be_to_cpu_32(inner->dst_addr) == kUeAddr);
+        auto seg = tcp::wire::parse_segment(std::span<const uint8_t>(
+            reinterpret_cast<const uint8_t*>(inner + 1),
+            b.data() + b.size() - reinterpret_cast<const uint8_t*>(inner + 1)));
+        REQUIRE(seg.segment);
+        CHECK((seg.segment->header.flags & flag::rst) != 0);
+        // The server got "bye" and then a FIN (the echo service closes after it).
+        bool fin = false;
+        for (rte_mbuf* m : l.braid->frames()) {
+            const auto* ip = rte_pktmbuf_mtod(m, const rte_ipv4_hdr*);
+            const auto* th = reinterpret_cast<const rte_tcp_hdr*>(ip + 1);
+            fin |= (th->tcp_flags & RTE_TCP_FIN_FLAG) != 0;
+        }
+        CHECK(fin);
+        l.carry_n6();
+        l.now += 5'000;
+        l.braid->poll(l.now);
+        l.carry_n6();
+        CHECK(l.braid->proxy()->describe_all().empty());
+    }
+    table->reclaim(true);
 }
 
 }  // namespace braid::dataplane

@@ -57,7 +57,7 @@ std::string str(const std::vector<uint8_t>& v) {
 }
 
 struct Lab {
-    explicit Lab(bool mptcp_enabled = true, uint32_t buffers = 0)
+    explicit Lab(bool mptcp_enabled = true, uint32_t buffers = 0, uint32_t checks_per_tick = 64)
         : eng(
               config(buffers),
               [this](OutSegment&& s) {
@@ -73,10 +73,25 @@ struct Lab {
                   c.in_session = a == kUe;
                   c.mptcp_enabled = mptcp_enabled;
                   c.ue_v4 = cv::Address::v4(0xc6130007u);
-                  return c;
+                  return with_session(c);
               },
-              proxy_config()) {
+              proxy_config(checks_per_tick)) {
         REQUIRE(proxy.start());
+        proxy.set_session_lookup([this, mptcp_enabled](const IpAddr& a) {
+            cv::UeContext c;
+            c.in_session = a == kUe && session_alive;
+            c.mptcp_enabled = mptcp_enabled;
+            c.ue_v4 = cv::Address::v4(0xc6130007u);
+            return c.in_session ? with_session(c) : c;
+        });
+    }
+    // The PFCP session the lookups report (seid 0: none, as in the tests before issue 7's
+    // steering): its snapshot generation and MAR scheduler.
+    cv::UeContext with_session(cv::UeContext c) const {
+        c.seid = seid;
+        c.generation = generation;
+        c.scheduler = scheduler;
+        return c;
     }
     static EngineConfig config(uint32_t buffers) {
         EngineConfig c;
@@ -104,8 +119,9 @@ struct Lab {
         p.own = {cv::Address::v4(0xc6120001u)};
         return p;
     }
-    static cv::ProxyConfig proxy_config() {
+    static cv::ProxyConfig proxy_config(uint32_t checks_per_tick) {
         cv::ProxyConfig c;
+        c.session_checks_per_tick = checks_per_tick;
         c.address = kProxy;
         c.port = kProxyPort;
         c.pool = tcp_env().data;
@@ -222,6 +238,11 @@ struct Lab {
         REQUIRE(proxy.describe_all()[0].state == cv::ProxyState::relaying);
         out.clear();
     }
+
+    uint64_t seid = 0;
+    uint64_t generation = 1;
+    std::optional<mptcp::SchedulerConfig> scheduler;
+    bool session_alive = true;
 
     mptcp::LocalTokenTable tokens;
     std::deque<Seg> out;
@@ -672,6 +693,282 @@ TEST_CASE("proxy: bytes still unread when N6 reaches TIME-WAIT are relayed, then
     }
     CHECK(got == body);
     CHECK(fin);
+}
+
+// ---- session steering (issue 7: MAR → scheduler, modification, deletion) ---------------------
+
+namespace {
+
+constexpr uint64_t kUeKey = 0x1122334455667788ULL;
+
+// An MPTCP UE through the proxy to relaying (as in the test above); returns braid's key.
+struct MptcpOpen {
+    uint64_t braid_key = 0;
+    uint32_t ue_nxt = 0;
+    uint32_t braid_nxt = 0;  // the UE-side subflow sequence after the Convert reply
+    uint32_t n6_nxt = 0;     // braid's next N6 sequence number
+};
+MptcpOpen open_mptcp(Lab& l) {
+    mw::MpCapable cap;
+    cap.flags = mw::capable_flag::hmac_sha256;
+    l.syn_data = str(connect_msg(kServer, kServerPort));
+    l.ue(tflag::syn, kUeIsn, 0, l.syn_data, 65535, {cap});
+    Seg syn = l.one_to(kServer);
+    l.server(tflag::syn | tflag::ack, kServerIsn, syn.h.seq.raw() + 1);
+    l.sent_to(kServer);
+    Seg sa = l.one_to(kUe);
+    REQUIRE(sa.opt.mptcp_out_len > 0);
+    auto parsed =
+        mw::parse(std::span<const uint8_t>(sa.opt.mptcp_out.data(), sa.opt.mptcp_out_len));
+    REQUIRE(parsed.option);
+    auto* scap = std::get_if<mw::MpCapable>(&*parsed.option);
+    REQUIRE(scap);
+    REQUIRE(scap->sender_key);
+    MptcpOpen o;
+    o.braid_key = *scap->sender_key;
+    o.ue_nxt = kUeIsn + 1 + static_cast<uint32_t>(l.syn_data.size());
+    mw::MpCapable third;
+    third.flags = mw::capable_flag::hmac_sha256;
+    third.sender_key = kUeKey;
+    third.receiver_key = o.braid_key;
+    l.ue(tflag::ack, o.ue_nxt, sa.h.seq.raw() + 1, {}, 65535, {third});
+    Seg r = l.one_to(kUe);
+    REQUIRE(r.data.size() == 4);  // the Convert reply
+    o.braid_nxt = sa.h.seq.raw() + 5;
+    o.n6_nxt = syn.h.seq.raw() + 1;
+    REQUIRE(l.proxy.describe_all().size() == 1);
+    REQUIRE(l.proxy.describe_all()[0].state == cv::ProxyState::relaying);
+    return o;
+}
+
+// The UE's RST carries MP_FASTCLOSE with the UE's key (RFC 8684 §3.5).
+bool fastclosed(const std::vector<Seg>& to_ue) {
+    for (const Seg& s : to_ue) {
+        if ((s.h.flags & tflag::rst) == 0 || s.opt.mptcp_out_len == 0) {
+            continue;
+        }
+        auto o = mw::parse(std::span<const uint8_t>(s.opt.mptcp_out.data(), s.opt.mptcp_out_len));
+        if (o.option) {
+            if (auto* f = std::get_if<mw::MpFastclose>(&*o.option)) {
+                return f->receiver_key == kUeKey;
+            }
+        }
+    }
+    return false;
+}
+
+mptcp::SchedulerConfig lb(uint8_t w3gpp) {
+    mptcp::SchedulerConfig c;
+    c.mode = mptcp::SchedulerMode::load_balancing;
+    c.access[0].weight = w3gpp;
+    c.access[1].weight = static_cast<uint8_t>(100 - w3gpp);
+    return c;
+}
+
+}  // namespace
+
+TEST_CASE("proxy steering: the MAR's scheduler at creation, a modified MAR on the live connection",
+          "[proxy][steering]") {
+    Lab l;
+    l.seid = 0x42;
+    mptcp::SchedulerConfig as;
+    as.mode = mptcp::SchedulerMode::active_standby;
+    as.rtt_threshold_ms = 80;
+    l.scheduler = as;
+    open_mptcp(l);
+    const cv::ProxyConnInfo info = l.proxy.describe_all()[0];
+    CHECK(info.seid == 0x42);
+    CHECK(info.generation == 1);
+    REQUIRE(info.scheduler.has_value());
+    CHECK(*info.scheduler == as);
+    REQUIRE(l.ep.describe(info.ue));
+    CHECK(l.ep.describe(info.ue)->scheduler == mptcp::SchedulerMode::active_standby);
+
+    // Nothing changed: the check costs a lookup, applies nothing.
+    l.proxy.check_sessions(l.now);
+    CHECK(l.proxy[cv::ProxyCounter::scheduler_updates] == 0);
+
+    // Session Modification: Update MAR to Load Balancing 70/30 (a new snapshot generation).
+    l.generation = 2;
+    l.scheduler = lb(70);
+    l.proxy.check_sessions(l.now);
+    CHECK(l.proxy[cv::ProxyCounter::scheduler_updates] == 1);
+    CHECK(l.ep.describe(info.ue)->scheduler == mptcp::SchedulerMode::load_balancing);
+    CHECK(l.proxy.describe_all()[0].generation == 2);
+    CHECK(*l.proxy.describe_all()[0].scheduler == lb(70));
+
+    // A modification of something else (new generation, same MAR): no scheduler change.
+    l.generation = 3;
+    l.proxy.check_sessions(l.now);
+    CHECK(l.proxy[cv::ProxyCounter::scheduler_updates] == 1);
+    CHECK(l.proxy.describe_all()[0].generation == 3);
+
+    // Remove MAR: back to the endpoint's default.
+    l.generation = 4;
+    l.scheduler.reset();
+    l.proxy.check_sessions(l.now);
+    CHECK(l.proxy[cv::ProxyCounter::scheduler_updates] == 2);
+    CHECK(l.ep.describe(info.ue)->scheduler == l.ep.default_scheduler().mode);
+    CHECK_FALSE(l.proxy.describe_all()[0].scheduler.has_value());
+    CHECK(l.proxy[cv::ProxyCounter::session_deleted] == 0);
+}
+
+TEST_CASE("proxy steering: the checks are bounded per call and cover every connection",
+          "[proxy][steering]") {
+    Lab l(true, 0, 1);  // one connection looked at per check_sessions()
+    l.seid = 7;
+    const std::string convert = str(connect_msg(kServer, kServerPort));
+    for (uint16_t port : {uint16_t(kUePort), uint16_t(kUePort + 1)}) {
+        l.input(FourTuple{kProxy, kUe, kProxyPort, port}, tflag::syn, kUeIsn, 0, convert);
+    }
+    REQUIRE(l.sent_to(kServer).size() == 2);  // two N6 SYNs pending
+    REQUIRE(l.proxy.size() == 2);
+    l.session_alive = false;
+    l.proxy.check_sessions(l.now);
+    l.drain();
+    CHECK(l.proxy[cv::ProxyCounter::session_deleted] == 1);
+    CHECK(l.proxy.size() == 1);
+    l.proxy.check_sessions(l.now);
+    l.drain();
+    CHECK(l.proxy[cv::ProxyCounter::session_deleted] == 2);
+    CHECK(l.proxy.size() == 0);
+}
+
+TEST_CASE("proxy steering: session deletion fast-closes the UE, FINs the server after the bytes",
+          "[proxy][steering]") {
+    Lab l;
+    l.seid = 0x42;
+    l.scheduler = lb(50);
+    const MptcpOpen o = open_mptcp(l);
+    // The UE sends "ping" (DSS mapping): relayed to the server.
+    mptcp::crypto::Sha256 sha;
+    const uint64_t ue_dsn = mptcp::crypto::key_material(sha, kUeKey).idsn + 1;
+    const uint64_t braid_dsn = mptcp::crypto::key_material(sha, o.braid_key).idsn + 1;
+    mw::Dss d;
+    d.data_ack = braid_dsn + 4;
+    d.mapping = mw::DssMapping{};
+    d.mapping->dsn = ue_dsn;
+    d.mapping->ssn = 1;
+    d.mapping->data_len = 4;
+    l.ue(tflag::ack | tflag::psh, o.ue_nxt, o.braid_nxt, "ping", 65535, {d});
+    std::string up;
+    for (const Seg& s : l.sent_to(kServer)) {
+        up += s.data;
+    }
+    REQUIRE(up == "ping");
+    l.out.clear();
+    // Per access (no access_of in this lab: unknown): "ping" in, the Convert reply out.
+    CHECK(l.ep.access_bytes(mptcp::Access::unknown, true) == 4);
+    CHECK(l.ep.access_bytes(mptcp::Access::unknown, false) == 4);
+    CHECK(l.ep.access_bytes(mptcp::Access::tgpp, true) == 0);
+
+    SECTION("deleted: MP_FASTCLOSE to the UE, FIN (no RST) to the server, then gone") {
+        l.session_alive = false;
+        l.proxy.check_sessions(l.now);
+        l.drain();
+        CHECK(l.proxy[cv::ProxyCounter::session_deleted] == 1);
+        CHECK(fastclosed(l.sent_to(kUe)));
+        uint32_t fin_seq = 0;
+        for (const Seg& s : l.sent_to(kServer)) {
+            CHECK((s.h.flags & tflag::rst) == 0);
+            if (s.h.flags & tflag::fin) {
+                fin_seq = s.h.seq.raw();
+            }
+        }
+        REQUIRE(fin_seq == o.n6_nxt + 4);  // after the relayed bytes
+        REQUIRE(l.proxy.size() == 1);
+        CHECK(l.proxy.describe_all()[0].session_deleted);
+        CHECK(l.proxy.describe_all()[0].state == cv::ProxyState::closing);
+        // The server's late bytes have nowhere to go: read and dropped; its FIN ends it.
+        l.server(tflag::ack | tflag::psh, kServerIsn + 1, fin_seq + 1, "late");
+        l.server(tflag::ack | tflag::fin, kServerIsn + 5, fin_seq + 1);
+        CHECK(l.sent_to(kUe).empty());
+        CHECK(l.proxy.size() == 0);
+        CHECK(l.proxy[cv::ProxyCounter::session_linger_resets] == 0);
+        CHECK(l.proxy[cv::ProxyCounter::n6_resets] == 0);
+    }
+    SECTION("the address now belongs to another session: the same as a deletion") {
+        l.seid = 0x43;
+        l.proxy.check_sessions(l.now);
+        l.drain();
+        CHECK(l.proxy[cv::ProxyCounter::session_deleted] == 1);
+        CHECK(fastclosed(l.sent_to(kUe)));
+    }
+    SECTION("a server that never closes is reset after the linger") {
+        l.session_alive = false;
+        l.proxy.check_sessions(l.now);
+        l.drain();
+        l.out.clear();
+        l.advance(l.proxy.config().session_close_linger_us + 1000);
+        bool rst = false;
+        for (const Seg& s : l.sent_to(kServer)) {
+            rst |= (s.h.flags & tflag::rst) != 0;
+        }
+        CHECK(rst);
+        CHECK(l.proxy[cv::ProxyCounter::session_linger_resets] == 1);
+        CHECK(l.proxy.size() == 0);
+    }
+}
+
+TEST_CASE("proxy steering: deletion while the N6 SYN is pending resets the UE, drops the SYN",
+          "[proxy][steering]") {
+    Lab l;
+    l.seid = 9;
+    Seg syn = l.open();
+    l.out.clear();
+    l.session_alive = false;
+    l.proxy.check_sessions(l.now);
+    l.drain();
+    CHECK(l.proxy[cv::ProxyCounter::session_deleted] == 1);
+    bool rst_ue = false;
+    for (const Seg& s : l.sent_to(kUe)) {
+        rst_ue |= (s.h.flags & tflag::rst) != 0;
+    }
+    CHECK(rst_ue);
+    // The N6 connection in SYN-SENT is dropped without a segment (RFC 9293 §3.10.5)...
+    CHECK(l.sent_to(kServer).empty());
+    CHECK(l.proxy.size() == 0);
+    // ... and a late SYN/ACK from the server finds nothing: the engine answers it with a RST.
+    l.server(tflag::syn | tflag::ack, kServerIsn, syn.h.seq.raw() + 1);
+    bool rst_n6 = false;
+    for (const Seg& s : l.sent_to(kServer)) {
+        rst_n6 |= (s.h.flags & tflag::rst) != 0;
+    }
+    CHECK(rst_n6);
+    CHECK(l.proxy.size() == 0);
+    CHECK(l.sent_to(kUe).empty());
+}
+
+TEST_CASE("proxy steering: connections without a session are never checked", "[proxy][steering]") {
+    Lab l;  // seid 0: the lookups report no session identity
+    l.establish();
+    l.session_alive = false;
+    l.proxy.check_sessions(l.now);
+    CHECK(l.proxy[cv::ProxyCounter::session_deleted] == 0);
+    CHECK(l.proxy.size() == 1);
+}
+
+TEST_CASE("proxy: setup latency histogram (UE SYN to UE SYN/ACK)", "[proxy]") {
+    cv::SetupHistogram h;
+    CHECK(h.quantile_bound_us(0.5) == 0);
+    Lab l;
+    Seg syn = l.open();
+    l.now += 3'000;  // the N6 round trip
+    l.server(tflag::syn | tflag::ack, kServerIsn, syn.h.seq.raw() + 1);
+    const cv::SetupHistogram& s = l.proxy.setup_histogram();
+    CHECK(s.total() == 1);
+    CHECK(s.sum_us == 3'000);
+    CHECK(s.counts[4] == 1);  // (2500, 5000]
+    CHECK(s.quantile_bound_us(0.5) == 5'000);
+    for (int i = 0; i < 98; ++i) {
+        h.add(100);
+    }
+    h.add(40'000);
+    h.add(9'000'000);
+    CHECK(h.total() == 100);
+    CHECK(h.quantile_bound_us(0.5) == 250);
+    CHECK(h.quantile_bound_us(0.99) == 50'000);
+    CHECK(h.quantile_bound_us(1.0) == UINT64_MAX);
 }
 
 }  // namespace braid::test

@@ -922,6 +922,27 @@ TEST_CASE("pfcp server: node configuration from the pfcp config section", "[pfcp
     CHECK(node_config(cfg, 0, &err)->node_id.kind == NodeId::Kind::ipv6);
 }
 
+TEST_CASE("pfcp server: MPTCP is claimed iff the MPTCP proxy runs, ATSSS-LL never", "[pfcp-node]") {
+    braid::config::Pfcp cfg;
+    cfg.listen = {"198.18.0.1", 8805};
+    std::string err;
+    auto n = node_config(cfg, 1700000000, &err);
+    REQUIRE(n.has_value());
+    CHECK_FALSE(n->features.has(UpFeature::mptcp));
+    cfg.mptcp_proxy.enabled = true;
+    n = node_config(cfg, 1700000000, &err);
+    REQUIRE(n.has_value());
+    CHECK(n->features.has(UpFeature::mptcp));
+    CHECK(n->features.has(UpFeature::ftup));
+    CHECK_FALSE(n->features.has(UpFeature::atsss_ll));
+    // On the wire: FTUP octet 5 bit 5, MPTCP octet 8 bit 8 (spec §1.9; Wireshark byte3 & 0x80).
+    Bytes buf;
+    Writer w(buf);
+    n->features.encode(w);
+    REQUIRE(w.ok());
+    CHECK(buf == Bytes{0x00, 0x2b, 0x00, 0x04, 0x10, 0x00, 0x00, 0x80});
+}
+
 TEST_CASE("pfcp server: a heartbeat over UDP on 127.0.0.1 is answered", "[pfcp-node]") {
     braid::control::EventLoop loop;
     braid::config::Pfcp cfg;

@@ -1908,6 +1908,16 @@ TEST_CASE("MAR: an MA PDU session's rule is stored and drives the PDR's FAR",
     auto created = r.all<CreatedPdr>();
     REQUIRE(created.size() == 2);
     CHECK(created[0].local_f_teid->teid != created[1].local_f_teid->teid);
+    // The compiled snapshot carries the MPTCP proxy's scheduler for the session (issue 7).
+    {
+        auto c = dp::compile(s);
+        REQUIRE(c.rules);
+        REQUIRE(c.rules->scheduler);
+        CHECK(c.rules->scheduler_mar == 1);
+        CHECK(c.rules->scheduler->mode == braid::mptcp::SchedulerMode::load_balancing);
+        CHECK(c.rules->scheduler->access[0].weight == 60);
+        CHECK(c.rules->scheduler->access[1].weight == 40);
+    }
 
     SECTION("Update MAR: new weights move the PDR to the other access's FAR") {
         UpdateMar u;
@@ -1922,6 +1932,23 @@ TEST_CASE("MAR: an MA PDU session's rule is stored and drives the PDR's FAR",
         CHECK(s2.mars[0].tgpp->far_id == 2);  // kept
         CHECK(s2.mars[0].tgpp->urr_ids == std::vector<uint32_t>{1});
         CHECK(pdr(s2, 2).far_id == 3);
+        // ... and the proxy's scheduler of the new snapshot.
+        auto c = dp::compile(s2);
+        REQUIRE(c.rules);
+        REQUIRE(c.rules->scheduler);
+        CHECK(c.rules->scheduler->access[0].weight == 30);
+        CHECK(c.rules->scheduler->access[1].weight == 70);
+    }
+    SECTION("Update MAR: a new steering mode changes the proxy's scheduler") {
+        UpdateMar u;
+        u.mar_id.value = 1;
+        u.steering_mode = SteeringMode{SteeringModeValue::smallest_delay};
+        Reply m2 = h.modify(first_up_seid, [&](Writer& w) { u.encode(w); });
+        REQUIRE(m2.cause() == Cause::request_accepted);
+        auto c = dp::compile(h.spec(first_up_seid));
+        REQUIRE(c.rules);
+        REQUIRE(c.rules->scheduler);
+        CHECK(c.rules->scheduler->mode == braid::mptcp::SchedulerMode::smallest_delay);
     }
     SECTION("Update MAR whose weights no longer sum to 100: 73 + MAR, session untouched") {
         UpdateMar u;
