@@ -73,8 +73,8 @@ void Connection::negotiate(const wire::Options& peer, bool peer_is_syn_ack) {
     } else {
         snd_wscale = rcv_wscale = 0;
     }
-    sack_ok = cfg.sack && peer.sack_permitted;
-    ts_ok = cfg.timestamps && peer.timestamps.has_value();
+    sack_ok = cfg.sack && offer_sack && peer.sack_permitted;
+    ts_ok = cfg.timestamps && offer_ts && peer.timestamps.has_value();
     if (ts_ok) {
         ts_recent = peer.timestamps->tsval;
     }
@@ -436,6 +436,18 @@ void Connection::input_syn_sent(const wire::Header& h, const wire::Options& o, r
     rcv_nxt = h.seq + 1;
     rcv_adv = rcv_nxt;
     negotiate(o, true);
+    if (active && active->keep_syn_ack) {
+        active->have_syn_ack = true;
+        active->syn_ack = wire::Options{};
+        active->syn_ack.mss = o.mss;
+        active->syn_ack.window_scale = o.window_scale;
+        active->syn_ack.sack_permitted = o.sack_permitted;
+        active->syn_ack.timestamps = o.timestamps;
+        active->syn_ack.fast_open = o.fast_open;
+        const size_t n = std::min(o.fast_open_cookie.size(), active->syn_ack_cookie.size());
+        std::copy_n(o.fast_open_cookie.begin(), n, active->syn_ack_cookie.begin());
+        active->syn_ack.fast_open_cookie = {active->syn_ack_cookie.data(), n};
+    }
     snd_wl1 = h.seq;
     if (ts_ok) {
         ts_recent = o.timestamps->tsval;
@@ -842,11 +854,15 @@ wire::Options Connection::syn_options(uint64_t now_us) const {
     if (cfg.window_scale && (!is_syn_ack || ws_ok)) {
         o.window_scale = our_wscale;
     }
-    if (cfg.sack && (!is_syn_ack || sack_ok)) {
+    if (cfg.sack && (is_syn_ack ? sack_ok : offer_sack)) {
         o.sack_permitted = true;
     }
-    if (cfg.timestamps && (!is_syn_ack || ts_ok)) {
+    if (cfg.timestamps && (is_syn_ack ? ts_ok : offer_ts)) {
         o.timestamps = wire::Timestamps{tsval(now_us), is_syn_ack ? ts_recent : 0};
+    }
+    if (!is_syn_ack && active && active->tfo) {
+        o.fast_open = true;
+        o.fast_open_cookie = {active->tfo_cookie.data(), active->tfo_cookie_len};
     }
     return o;
 }

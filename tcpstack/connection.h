@@ -3,8 +3,10 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -82,6 +84,21 @@ public:
     rte_mbuf* syn_data = nullptr;
     uint32_t syn_data_len = 0;
     uint32_t syn_options_len = 0;
+
+    // Active open (Engine::connect): what ConnectOptions asked of the SYN beyond the engine's
+    // defaults, and the peer's SYN/ACK options when asked to keep them. Allocated only then.
+    struct ActiveOpen {
+        bool tfo = false;
+        std::array<uint8_t, 16> tfo_cookie{};
+        uint8_t tfo_cookie_len = 0;
+        bool keep_syn_ack = false;
+        bool have_syn_ack = false;
+        wire::Options syn_ack;  // spans not kept: the cookie below
+        std::array<uint8_t, 16> syn_ack_cookie{};
+    };
+    std::unique_ptr<ActiveOpen> active;
+    bool offer_sack = true;  // ConnectOptions::sack / timestamps (passive opens: true)
+    bool offer_ts = true;
 
     // An ICMP error quoting this connection (Engine::icmp_error; tcpstack/icmp.h).
     IcmpVerdict icmp(const IcmpError& e);

@@ -516,6 +516,15 @@ std::optional<ConnId> Engine::connect(const ConnectOptions& o, uint64_t now_us) 
     }
     Connection* c =
         create(o.tuple, th, o.rcv_buf != 0 ? o.rcv_buf : cfg_.default_rcv_buf, mss, now_us);
+    c->offer_sack = o.sack;
+    c->offer_ts = o.timestamps;
+    if (o.tfo || o.keep_syn_ack_options) {
+        c->active = std::make_unique<Connection::ActiveOpen>();
+        c->active->tfo = o.tfo;
+        c->active->tfo_cookie = o.tfo_cookie;
+        c->active->tfo_cookie_len = std::min<uint8_t>(o.tfo_cookie_len, 16);
+        c->active->keep_syn_ack = o.keep_syn_ack_options;
+    }
     c->open_active(now_us);
     schedule(c);
     return c->id;
@@ -678,6 +687,14 @@ bool Engine::owns(const FourTuple& t) const {
 std::optional<IcmpNote> Engine::last_icmp(ConnId id) const {
     const Connection* c = find(id);
     return c != nullptr ? c->last_icmp : std::nullopt;
+}
+
+size_t Engine::syn_ack_options(ConnId id, std::span<uint8_t, wire::max_options_len> out) const {
+    const Connection* c = find(id);
+    if (c == nullptr || !c->active || !c->active->have_syn_ack) {
+        return 0;
+    }
+    return wire::emit_options(c->active->syn_ack, out).value_or(0);
 }
 
 std::optional<State> Engine::state(ConnId id) const {

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -202,6 +203,20 @@ struct ConnectOptions {
     FourTuple tuple;  // chosen local address and port
     uint16_t mss_clamp = 0;
     uint32_t rcv_buf = 0;
+    // What the SYN offers besides MSS and window scale: SACK-permitted and timestamps when the
+    // engine is configured for them and these allow (the RFC 8803 converter leaves out what
+    // would make its SYN bigger than the client's, §9.3).
+    bool sack = true;
+    bool timestamps = true;
+    // A TCP Fast Open option (RFC 7413 §4.1.1) in the SYN, for the RFC 8803 converter (§7.6):
+    // without a cookie it asks the server for one; a cookie (4..16 octets) is sent as given.
+    // No data rides in the SYN.
+    bool tfo = false;
+    std::array<uint8_t, 16> tfo_cookie{};
+    uint8_t tfo_cookie_len = 0;
+    // Keep the peer's SYN/ACK options for syn_ack_options() (the converter's Extended TCP
+    // Header, RFC 8803 §6.2.6).
+    bool keep_syn_ack_options = false;
 };
 
 // `show tcp connection <id>`.
@@ -286,6 +301,10 @@ public:
 
     std::optional<State> state(ConnId c) const;
     std::optional<IcmpNote> last_icmp(ConnId c) const;  // the last ICMP error it received
+    // The SYN/ACK options of a connection opened with keep_syn_ack_options, re-encoded in the
+    // canonical order (MSS, SACK-permitted + timestamps, NOP window scale, TFO cookie; Linux
+    // sends them so). Returns the length, 0 if none were kept.
+    size_t syn_ack_options(ConnId c, std::span<uint8_t, wire::max_options_len> out) const;
     // A live connection has this tuple (the datapath's test for segments owned by braid's TCP,
     // e.g. N6 replies to a UE address the proxy connected from).
     bool owns(const FourTuple& t) const;

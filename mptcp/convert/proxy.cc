@@ -350,6 +350,14 @@ void Proxy::on_syn_data(tcp::ConnId u, uint64_t now_us) {
     co.tuple = tcp::FourTuple{to_ip(d.n6.src), to_ip(d.n6.dst), d.n6.src_port, d.n6.dst_port};
     co.mss_clamp = cfg_.n6_mss_clamp;
     co.rcv_buf = cfg_.n6_rcv_buf;
+    // RFC 8803 §7: what the converter chose (the client's Extended Connect options within local
+    // policy, trimmed so that this SYN is no bigger than the client's, §9.3).
+    co.sack = d.n6.options.sack_permitted;
+    co.timestamps = d.n6.options.timestamps;
+    co.tfo = d.n6.options.tfo;
+    co.tfo_cookie_len = static_cast<uint8_t>(std::min<size_t>(d.n6.options.tfo_cookie.size, 16));
+    std::copy_n(d.n6.options.tfo_cookie.data.begin(), co.tfo_cookie_len, co.tfo_cookie.begin());
+    co.keep_syn_ack_options = d.n6.extended;
     ref.n6_tuple = co.tuple;
     auto n = eng_.connect(co, now_us);
     if (!n) {
@@ -408,6 +416,8 @@ void Proxy::on_n6_event(Conn& c, const tcp::Event& e, uint64_t now_us) {
             }
             N6Outcome o;
             o.kind = N6Outcome::Kind::syn_ack;
+            std::array<uint8_t, tcp::wire::max_options_len> syn_ack{};
+            o.syn_ack_options = {syn_ack.data(), eng_.syn_ack_options(c.n6, syn_ack)};
             Decision d = conv_.on_n6_outcome(ue_state(c.ue_tuple.remote), c.open, o);
             count(ProxyCounter::established);
             if (!c.early_up.empty()) {

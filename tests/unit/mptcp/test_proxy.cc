@@ -971,4 +971,39 @@ TEST_CASE("proxy: setup latency histogram (UE SYN to UE SYN/ACK)", "[proxy]") {
     CHECK(h.quantile_bound_us(1.0) == UINT64_MAX);
 }
 
+TEST_CASE(
+    "proxy: Extended Connect asking for a TFO cookie → a cookie request on N6, the "
+    "server's SYN/ACK options in the reply (RFC 8803 6.2.6, 7.6)",
+    "[proxy]") {
+    Lab l;
+    cv::wire::Connect c;
+    c.port = kServerPort;
+    c.address =
+        cv::Address::v4(uint32_t{kServer.bytes[0]} << 24 | uint32_t{kServer.bytes[1]} << 16 |
+                        uint32_t{kServer.bytes[2]} << 8 | kServer.bytes[3]);
+    const uint8_t tfo_request[] = {34, 2};
+    REQUIRE(c.options.assign(tfo_request));
+    std::array<uint8_t, cv::wire::max_message_len> buf{};
+    cv::wire::Builder b(buf);
+    auto n = b.connect(c).finish();
+    REQUIRE(n);
+    l.syn_data.assign(buf.begin(), buf.begin() + static_cast<ptrdiff_t>(*n));
+    l.ue(tflag::syn, kUeIsn, 0, l.syn_data);
+    Seg syn = l.one_to(kServer);
+    REQUIRE(syn.h.flags == tflag::syn);
+    CHECK(syn.opt.fast_open);
+    CHECK(syn.opt.fast_open_cookie.empty());
+    // The server answers with MSS 1400, SACK-permitted, window scale 0 (Lab::input).
+    l.server(tflag::syn | tflag::ack, kServerIsn, syn.h.seq.raw() + 1);
+    l.sent_to(kServer);
+    Seg sa = l.one_to(kUe);
+    const std::string stream = ue_stream(l, sa);
+    REQUIRE(stream.size() >= 12);
+    // Header + TLV header + 12 option bytes (MSS, NOP NOP SACK-permitted, NOP WS): 5 words.
+    CHECK(stream.substr(0, 4) == std::string("\x01\x05\x22\x63", 4));
+    CHECK(static_cast<uint8_t>(stream[4]) == 0x14);  // Extended TCP Header
+    // Linux's order, as tcpstack emits it: MSS 1400, NOP NOP SACK-permitted, NOP WS 0.
+    CHECK(stream.substr(8) == std::string("\x02\x04\x05\x78\x01\x01\x04\x02\x01\x03\x03\x00", 12));
+}
+
 }  // namespace braid::test

@@ -1150,3 +1150,70 @@ TEST_CASE("RFC 9293 3.7.1: without an MSS option the send MSS is 1220 over IPv6"
     REQUIRE(c);
     CHECK(h.eng.describe(*c)->snd_mss == 1220);
 }
+
+TEST_CASE("RFC 8803 7: an active open offers only the SACK and timestamps it is allowed") {
+    Harness h;
+    FourTuple t{kLocal, kRemote, 50000, 443};
+    REQUIRE(h.eng.connect({.tuple = t, .sack = false, .timestamps = false}, h.now));
+    Out syn = h.expect();
+    CHECK_FALSE(syn.opt.sack_permitted);
+    CHECK_FALSE(syn.opt.timestamps);
+    CHECK(syn.opt.mss == 1460);
+    CHECK(syn.opt.window_scale == 7);
+    CHECK_FALSE(syn.opt.fast_open);
+    // A SYN/ACK that offers them anyway does not turn them on.
+    auto id = h.eng.describe_all().front().id;
+    h.inject({flag::syn | flag::ack, 7000, syn.h.seq.raw() + 1, 65535,
+              syn_options({.ts = true, .sack = true}, 555), "", t});
+    auto info = h.eng.describe(id);
+    REQUIRE(info);
+    CHECK_FALSE(info->sack_ok);
+    CHECK_FALSE(info->ts_ok);
+}
+
+TEST_CASE("RFC 7413 4.1.1: a TFO cookie request, or a given cookie, rides in the SYN") {
+    Harness h;
+    ConnectOptions co{.tuple = FourTuple{kLocal, kRemote, 50000, 443}, .tfo = true};
+    REQUIRE(h.eng.connect(co, h.now));
+    Out req = h.expect();
+    CHECK(req.opt.fast_open);
+    CHECK(req.opt.fast_open_cookie.empty());
+    CHECK(req.data.empty());  // no data in the SYN
+    co.tuple.local_port = 50001;
+    co.tfo_cookie = {0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7};
+    co.tfo_cookie_len = 8;
+    REQUIRE(h.eng.connect(co, h.now));
+    Out with = h.expect();
+    REQUIRE(with.opt.fast_open);
+    CHECK(
+        std::vector<uint8_t>(with.opt.fast_open_cookie.begin(), with.opt.fast_open_cookie.end()) ==
+        std::vector<uint8_t>{0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7});
+}
+
+TEST_CASE("RFC 8803 6.2.6: the server's SYN/ACK options are kept for the Extended TCP Header") {
+    Harness h;
+    FourTuple t{kLocal, kRemote, 50000, 443};
+    auto id = h.eng.connect({.tuple = t, .keep_syn_ack_options = true}, h.now);
+    REQUIRE(id);
+    Out syn = h.expect();
+    std::array<uint8_t, wire::max_options_len> buf{};
+    CHECK(h.eng.syn_ack_options(*id, buf) == 0);  // nothing yet
+    // The spec digest's vector (§1.12): MSS 1460, SACK-permitted, TS 1/2, NOP, WS 7.
+    wire::Options o;
+    o.mss = 1460;
+    o.sack_permitted = true;
+    o.timestamps = wire::Timestamps{1, 2};
+    o.window_scale = 7;
+    h.inject({flag::syn | flag::ack, 7000, syn.h.seq.raw() + 1, 65535, o, "", t});
+    REQUIRE(h.eng.state(*id) == State::established);
+    const size_t n = h.eng.syn_ack_options(*id, buf);
+    const std::vector<uint8_t> want = {0x02, 0x04, 0x05, 0xb4, 0x04, 0x02, 0x08, 0x0a, 0x00, 0x00,
+                                       0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x01, 0x03, 0x03, 0x07};
+    CHECK(std::vector<uint8_t>(buf.begin(), buf.begin() + static_cast<ptrdiff_t>(n)) == want);
+    // Not kept unless asked.
+    FourTuple t2{kLocal, kRemote, 50001, 443};
+    auto id2 = h.eng.connect({.tuple = t2}, h.now);
+    Out syn2 = h.expect();
+    h.inject({flag::syn | flag::ack, 8000, syn2.h.seq.raw() + 1, 65535, o, "", t2});
+    CHECK(h.eng.syn_ack_options(*id2, buf) == 0);
+}
