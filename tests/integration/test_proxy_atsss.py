@@ -260,3 +260,42 @@ def test_ma_pdu_session_two_accesses_through_the_proxy(ue_lab, braid_factory):
             srv.kill()
         smf.close()
     b.stop()
+
+
+def test_static_session_link_addresses(ue_lab, braid_factory):
+    """A static session's `link_addresses` (docs/CONFIG.md): the UE's subflow from its 3GPP
+    link-specific address is proxied, N6 sees the session's UE address; one downlink FAR."""
+    lab = ue_lab
+    link_3gpp, link_n3gpp = "198.19.210.9", "198.19.220.9"
+    b = braid_factory({
+        "sessions": {"static": [{
+            "seid": 41, "uplink_teid": 0x7041, "ue_ipv4": UE, "gnb_ipv4": GNB_IP,
+            "gnb_teid": 0x8041, "mptcp": True,
+            "link_addresses": {"tgpp": [link_3gpp], "non_tgpp": [link_n3gpp]}}]},
+        "pfcp": {"mptcp_proxy": {
+            "enabled": True, "address_v4": PROXY, "port": PROXY_PORT,
+            "link_specific_pools": {"tgpp": [{"prefix": TGPP_POOL}],
+                                    "non_tgpp": [{"prefix": NON_TGPP_POOL}]}}},
+    })
+    shown = b.cli_ok("show", "session", "41")
+    assert f"link-specific 3gpp {link_3gpp}" in shown, shown
+    assert f"link-specific non-3gpp {link_n3gpp}" in shown, shown
+    srv = subprocess.Popen(["ip", "netns", "exec", lab.dn, PYTHON, "-c", SERVER, DN_IP,
+                            str(SIZE), str(SERVER_PORT)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)
+        with Gnb(lab, link_3gpp, ul_teid=0x7041, dl_teid=0x8041, upf_n3_ip=N3_IP,
+                 routes=["198.18.50.0/24"]):
+            cp = lab.ns(lab.gnb, PYTHON, "-c", CLIENT, connect_msg(DN_IP, SERVER_PORT).hex(),
+                        str(SIZE), link_3gpp, PROXY, str(PROXY_PORT), timeout=60)
+        srv_out, srv_err = srv.communicate(timeout=30)
+    finally:
+        if srv.poll() is None:
+            srv.kill()
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    out = json.loads(cp.stdout.strip().splitlines()[-1])
+    assert out["digest"] == out["up_sha"], out
+    assert out["len"] == 4 + 64 + SIZE, out
+    assert srv_out.strip() == UE, srv_out + srv_err
+    b.stop()
