@@ -282,7 +282,8 @@ struct ProxyLab {
     uint32_t ue_src = kUeAddr;      // the UE's subflow source (a link-specific address or not)
     uint32_t session_ue = kUeAddr;  // the session's UE address (UeContext)
 
-    explicit ProxyLab(std::function<mptcp::Access(const tcp::IpAddr&)> link_access = {}) {
+    explicit ProxyLab(std::function<mptcp::Access(const tcp::IpAddr&)> link_access = {},
+                      uint32_t per_ue_max_connections = 64) {
         TcpHostConfig c;
         c.pool = data;
         c.engine.clone_pool = clones;
@@ -296,6 +297,8 @@ struct ProxyLab {
         pc.proxy.port = kProxyPort;
         pc.n6_port_index = 0;
         pc.link_access = std::move(link_access);
+        pc.policy.per_ue_max_connections = per_ue_max_connections;
+        pc.policy.per_ue_max_pending_syns = per_ue_max_connections;
         c.proxy = pc;
         c.engine.secret[0] = 3;
         braid = std::make_unique<TcpHost>(c, ports_a);
@@ -501,6 +504,25 @@ TEST_CASE(
     t.remote = ip4(link_3gpp);
     t.local_port = 7;  // not the proxy: a service's prefixes decide (none here)
     CHECK(l.braid->access_of(t) == mptcp::Access::unknown);
+}
+
+TEST_CASE("TcpHost proxy: per-UE limits count the session's UE, whichever link address", "[link]") {
+    constexpr uint32_t link_3gpp = 0xc612d201;   // 198.18.210.1
+    constexpr uint32_t link_n3gpp = 0xc612dc01;  // 198.18.220.1
+    ProxyLab l({}, 1);                           // one proxied connection per UE
+    namespace flag = tcp::wire::flag;
+    const std::string syn_data = connect_tlv(0xc6130002, 7);
+    l.ue_src = link_3gpp;
+    l.ue_send(flag::syn, 5000, 0, syn_data);
+    CHECK(l.braid->proxy()->operator[](mptcp::convert::ProxyCounter::n6_connects) == 1);
+    // The same UE from its other access's address: over its limit (Resource Exceeded), no N6.
+    l.ue_src = link_n3gpp;
+    l.ue_send(flag::syn, 9000, 0, syn_data);
+    CHECK(l.braid->proxy()->operator[](mptcp::convert::ProxyCounter::n6_connects) == 1);
+    const auto& refusals = l.braid->proxy()->converter().counters();
+    CHECK(refusals[mptcp::convert::Refusal::ue_connection_limit] +
+              refusals[mptcp::convert::Refusal::ue_pending_syn_limit] ==
+          1);
 }
 
 TEST_CASE("TcpHost proxy: a session without MPTCP gets Not Authorized, nothing on N6") {
