@@ -456,6 +456,10 @@ std::vector<std::string> read_filters(Reader& r, const YAML::Node& v, const std:
     return out;
 }
 
+std::vector<IpPrefix> read_link_addresses(Reader& r, const YAML::Node& node,
+                                          const std::string& path);
+std::optional<std::string> check_link_addresses(const StaticSession& s);
+
 StaticSession read_static_session(Reader& r, const YAML::Node& node, const std::string& path) {
     StaticSession s;
     auto seen = r.map(
@@ -495,6 +499,20 @@ StaticSession read_static_session(Reader& r, const YAML::Node& node, const std::
             {"gnb_teid", [&](const YAML::Node& v,
                              const std::string& p) { r.uint(v, p, s.gnb_teid, 1, UINT32_MAX); }},
             {"mptcp", [&](const YAML::Node& v, const std::string& p) { r.boolean(v, p, s.mptcp); }},
+            {"link_addresses",
+             [&](const YAML::Node& v, const std::string& p) {
+                 r.map(v, p,
+                       {
+                           {"tgpp",
+                            [&](const YAML::Node& e, const std::string& ep) {
+                                s.tgpp_link_addresses = read_link_addresses(r, e, ep);
+                            }},
+                           {"non_tgpp",
+                            [&](const YAML::Node& e, const std::string& ep) {
+                                s.non_tgpp_link_addresses = read_link_addresses(r, e, ep);
+                            }},
+                       });
+             }},
             {"qfi",
              [&](const YAML::Node& v, const std::string& p) {
                  uint8_t q = 0;
@@ -515,9 +533,8 @@ StaticSession read_static_session(Reader& r, const YAML::Node& node, const std::
                  s.uplink_filters = read_filters(r, v, p);
              }},
             {"downlink_filters",
-             [&](const YAML::Node& v, const std::string& p) {
-                 s.downlink_filters = read_filters(r, v, p);
-             }},
+             [&](const YAML::Node& v,
+                 const std::string& p) { s.downlink_filters = read_filters(r, v, p); }},
             {"volume_threshold_bytes",
              [&](const YAML::Node& v,
                  const std::string& p) { r.uint(v, p, s.volume_threshold_bytes, 0, UINT64_MAX); }},
@@ -537,12 +554,80 @@ StaticSession read_static_session(Reader& r, const YAML::Node& node, const std::
         if (seen.count("ue_ipv4") == 0 && seen.count("ue_ipv6") == 0) {
             r.error(path, r.line(node, path), "a static session needs ue_ipv4 or ue_ipv6");
         }
+        if (seen.count("link_addresses") != 0) {
+            if (auto why = check_link_addresses(s)) {
+                r.error(path + ".link_addresses", r.line(node, path), *why);
+            }
+        }
     }
     return s;
 }
 
 std::optional<IpPrefix> read_ip_prefix(Reader& r, const YAML::Node& v, const std::string& p,
                                        unsigned v4_min, unsigned v6_min);
+
+// `sessions.static[].link_addresses.{tgpp,non_tgpp}`: a list of IPv4 addresses and IPv6 /64s.
+std::vector<IpPrefix> read_link_addresses(Reader& r, const YAML::Node& node,
+                                          const std::string& path) {
+    std::vector<IpPrefix> out;
+    r.sequence(node, path, [&](const YAML::Node& e, const std::string& ep) {
+        const auto t = e.IsScalar() ? std::optional<std::string>(e.Scalar()) : std::nullopt;
+        if (t && t->find(':') == std::string::npos) {
+            if (auto a = read_ipv4(r, e, ep)) {
+                IpPrefix x;
+                for (size_t i = 0; i < 4; ++i) {
+                    x.addr[i] = static_cast<uint8_t>(*a >> (24 - 8 * i));
+                }
+                x.len = 32;
+                out.push_back(x);
+            }
+        } else if (auto pre = read_ip_prefix(r, e, ep, 32, 64)) {
+            if (pre->len != 64) {
+                r.error(ep, r.line(e, ep), "a link-specific IPv6 address is a /64 prefix");
+            } else {
+                out.push_back(*pre);
+            }
+        }
+    });
+    return out;
+}
+
+// What a static session's link-specific addresses must be (the dataplane checks the same when
+// compiling; said here with the YAML's words).
+std::optional<std::string> check_link_addresses(const StaticSession& s) {
+    if (!s.mptcp) {
+        return "link-specific addresses need 'mptcp: true' (they are for the MPTCP proxy)";
+    }
+    std::vector<IpPrefix> all;
+    for (const auto* list : {&s.tgpp_link_addresses, &s.non_tgpp_link_addresses}) {
+        const char* access = list == &s.tgpp_link_addresses ? "tgpp" : "non_tgpp";
+        for (int family : {4, 6}) {
+            if (std::count_if(list->begin(), list->end(),
+                              [&](const IpPrefix& p) { return p.family == family; }) > 1) {
+                return std::string("more than one IPv") + std::to_string(family) +
+                       " link-specific address for " + access;
+            }
+        }
+        for (const IpPrefix& p : *list) {
+            if (std::find(all.begin(), all.end(), p) != all.end()) {
+                return std::string("a link-specific address is listed twice");
+            }
+            all.push_back(p);
+            if (p.family == 4 && s.ue_ipv4) {
+                const uint32_t a = uint32_t{p.addr[0]} << 24 | uint32_t{p.addr[1]} << 16 |
+                                   uint32_t{p.addr[2]} << 8 | p.addr[3];
+                if (a == *s.ue_ipv4) {
+                    return std::string("a link-specific address is the UE's address (ue_ipv4)");
+                }
+            }
+            if (p.family == 6 && s.ue_ipv6 &&
+                std::equal(p.addr.begin(), p.addr.begin() + 8, s.ue_ipv6->addr.begin())) {
+                return std::string("a link-specific /64 is the UE's prefix (ue_ipv6)");
+            }
+        }
+    }
+    return std::nullopt;
+}
 
 // `tcp.services[].scheduler`: {mode, tgpp, non_tgpp, preferred, tgpp_weight, rtt_threshold_ms}.
 void read_tcp_scheduler(Reader& r, const YAML::Node& node, const std::string& path,
@@ -2232,6 +2317,21 @@ std::string render(const Config& c) {
             emit_uint(out, "mbr_dl_kbps", st.mbr_dl_kbps);
             if (st.mptcp) {
                 out << YAML::Key << "mptcp" << YAML::Value << true;
+            }
+            if (!st.tgpp_link_addresses.empty() || !st.non_tgpp_link_addresses.empty()) {
+                out << YAML::Key << "link_addresses" << YAML::Value << YAML::BeginMap;
+                for (auto [key, list] : {std::pair{"tgpp", &st.tgpp_link_addresses},
+                                         std::pair{"non_tgpp", &st.non_tgpp_link_addresses}}) {
+                    out << YAML::Key << key << YAML::Value << YAML::BeginSeq;
+                    for (const IpPrefix& pre : *list) {
+                        // IPv4 as a plain address, IPv6 as its /64 (what the reader takes).
+                        const std::string t = prefix_text(pre);
+                        out << YAML::DoubleQuoted
+                            << (pre.family == 4 ? t.substr(0, t.find('/')) : t);
+                    }
+                    out << YAML::EndSeq;
+                }
+                out << YAML::EndMap;
             }
             for (const auto& [key, list] : {std::pair{"uplink_filters", &st.uplink_filters},
                                             std::pair{"downlink_filters", &st.downlink_filters}}) {

@@ -247,7 +247,12 @@ struct StaticSession {
     std::vector<std::string> uplink_filters;    // SDF filters (IPFilterRule) of the uplink PDR
     std::vector<std::string> downlink_filters;  // ... of the downlink PDRs
     bool mptcp = false;                         // the UE may use the MPTCP proxy (pfcp.mptcp_proxy)
-    uint64_t volume_threshold_bytes = 0;        // URR 1 triggers (0: off)
+    // The UE's link-specific multipath addresses (issue 7, TS 23.501 §5.32.6.2.1), YAML
+    // `link_addresses: {tgpp: [..], non_tgpp: [..]}`: an IPv4 address (len 32) or an IPv6 /64,
+    // at most one per family and access; only with `mptcp`.
+    std::vector<IpPrefix> tgpp_link_addresses;
+    std::vector<IpPrefix> non_tgpp_link_addresses;
+    uint64_t volume_threshold_bytes = 0;  // URR 1 triggers (0: off)
     uint32_t time_threshold_s = 0;
     uint32_t period_s = 0;
 

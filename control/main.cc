@@ -221,6 +221,22 @@ int main(int argc, char** argv) {
                 sc.teid_first = pfcp_session_teid_first;
                 sc.first_seid = pfcp_session_first_seid;
                 sc.ue_ip_pools = cfg.pfcp.ue_ip_pools;
+                // The MPTCP proxy (issue 7): MPTCP Parameters for TCI, with link-specific
+                // addresses from these pools that the datapath then matches.
+                if (cfg.pfcp.mptcp_proxy.enabled) {
+                    const config::Pfcp::MptcpProxy& mp = cfg.pfcp.mptcp_proxy;
+                    sc.mptcp_proxy.enabled = true;
+                    if (mp.address_v4) {
+                        const uint32_t a = *mp.address_v4;
+                        sc.mptcp_proxy.ipv4 = pfcp::Ipv4Address{
+                            static_cast<uint8_t>(a >> 24), static_cast<uint8_t>(a >> 16),
+                            static_cast<uint8_t>(a >> 8), static_cast<uint8_t>(a)};
+                    }
+                    sc.mptcp_proxy.ipv6 = mp.address_v6;
+                    sc.mptcp_proxy.port = mp.port;
+                    sc.mptcp_proxy.tgpp_pools = mp.tgpp_pools;
+                    sc.mptcp_proxy.non_tgpp_pools = mp.non_tgpp_pools;
+                }
                 if (auto why = pfcp::check(sc)) {
                     std::fprintf(stderr, "braid: pfcp: %s\n", why->c_str());
                     rc = exit_usage;

@@ -434,6 +434,15 @@ void show_session(dataplane::App& app, const dataplane::SessionRules& r, Output&
                    std::string(dataplane::to_string(p.source)).c_str(), match.c_str(),
                    p.remove_outer_header ? " (remove outer header)" : "", r.fars[p.far_index].id);
     }
+    // Link-specific multipath addresses (issue 7) and the FAR their downlink leaves by.
+    for (const auto& l : r.link) {
+        const auto access = dataplane::to_string(l.access);
+        std::string text = prefix_text(l.prefix);
+        if (l.prefix.family == 4) {
+            text = text.substr(0, text.find('/'));  // an address, not a prefix
+        }
+        out.printf("  link-specific %.*s %s\n", int(access.size()), access.data(), text.c_str());
+    }
     for (const auto& f : r.fars) {
         std::string action = f.action.forward     ? "forward"
                              : f.action.drop      ? "drop"

@@ -30,6 +30,12 @@ dataplane::SessionSpec session_spec(const config::StaticSession& s) {
     SessionSpec spec;
     spec.seid = s.seid;
     spec.mptcp = s.mptcp;
+    for (auto [list, access] : {std::pair{&s.tgpp_link_addresses, LinkAccess::tgpp},
+                                std::pair{&s.non_tgpp_link_addresses, LinkAccess::non_tgpp}}) {
+        for (const config::IpPrefix& p : *list) {
+            spec.link_addresses.push_back({access, sdf::Prefix{p.family, p.addr, p.len}});
+        }
+    }
     Pdr ul;
     ul.id = 1;
     ul.precedence = 200;

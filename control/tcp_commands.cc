@@ -596,12 +596,14 @@ void show_proxy_connection(dataplane::App& app, const Args& args, Output& out) {
                    endpoint_text(conn->ue_tuple.local, conn->ue_tuple.local_port).c_str());
         for (const auto& sf : subs) {
             const auto ss = mptcp::to_string(sf.state);
-            out.printf("    subflow %u %s -> %s %.*s%s srtt %u us cwnd %u in %" PRIu64
+            // The access: from the session's link-specific addresses (issue 7).
+            const auto acc = mptcp::to_string(sf.access);
+            out.printf("    subflow %u %s -> %s %.*s%s access %.*s srtt %u us cwnd %u in %" PRIu64
                        " out %" PRIu64 "\n",
                        sf.id, endpoint_text(sf.tuple.remote, sf.tuple.remote_port).c_str(),
                        endpoint_text(sf.tuple.local, sf.tuple.local_port).c_str(), int(ss.size()),
-                       ss.data(), sf.backup ? " backup" : "", sf.srtt_us, sf.cwnd, sf.bytes_in,
-                       sf.bytes_out);
+                       ss.data(), sf.backup ? " backup" : "", int(acc.size()), acc.data(),
+                       sf.srtt_us, sf.cwnd, sf.bytes_in, sf.bytes_out);
         }
         if (subs.empty() && ue_tcp) {
             const auto ts = tcp::to_string(ue_tcp->state);

@@ -354,6 +354,17 @@ ProxyHostConfig App::proxy_host_config() const {
         mtu = std::min(mtu, p.mtu);
     }
     pc.proxy.ue_mss_clamp = static_cast<uint16_t>(mtu - 40 - 48 - (mp.address_v4 ? 0 : 20));
+    // Subflows are classified by the session's link-specific addresses (issue 7). Called on
+    // the worker inside the T-PDU's processing: the lock-free lookup, like pdr_ul's.
+    const SessionTable* table = sessions_.get();
+    pc.link_access = [table](const tcp::IpAddr& a) {
+        LinkAccess access{};
+        if (table == nullptr ||
+            table->by_link_address(a.family, a.bytes.data(), access) == nullptr) {
+            return mptcp::Access::unknown;
+        }
+        return access == LinkAccess::tgpp ? mptcp::Access::tgpp : mptcp::Access::non_tgpp;
+    };
     return pc;
 }
 

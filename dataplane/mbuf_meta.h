@@ -23,8 +23,15 @@ struct MbufMeta {
     uint16_t inner_offset;   // gtpu_input: offset of the T-PDU from the start of the frame
     uint32_t teid;           // gtpu_input: the G-PDU's TEID
     uint8_t qfi;             // gtpu_input: QFI of the UL PDU Session Container, or no_qfi
-    uint8_t uplink;          // 1 for packets from N3, 0 from N6
-    uint16_t pdr_index;      // pdr_ul / pdr_dl: index into SessionRules::pdrs
+    uint8_t uplink : 1;      // 1 for packets from N3, 0 from N6
+    // pdr_dl: a downlink packet to a link-specific multipath address (issue 7): 1 + its
+    // dataplane::LinkAccess, whose FAR it leaves by (CompiledPdr::link_far_index); 0: none.
+    uint8_t link_access : 2;
+    // The MPTCP proxy built this downlink segment (tcp_local / proxy_input → pdr_dl); cleared by
+    // eth_classify for every received frame. Only the proxy may send to link-specific addresses.
+    uint8_t from_proxy : 1;
+    uint8_t spare_bits : 4;
+    uint16_t pdr_index;  // pdr_ul / pdr_dl: index into SessionRules::pdrs
     union {
         const void* rules;    // pdr_ul / pdr_dl: the SessionRules matched (within one walk)
         uint64_t generation;  // across a hand-off ring: SessionRules::generation of `rules`

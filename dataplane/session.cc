@@ -31,8 +31,16 @@ std::string_view to_string(SpecError::Kind k) {
             return "two_ue_addresses";
         case SpecError::Kind::too_many_rules:
             return "too_many_rules";
+        case SpecError::Kind::bad_link_address:
+            return "bad_link_address";
+        case SpecError::Kind::link_address_in_use:
+            return "link_address_in_use";
     }
     return "?";
+}
+
+std::string_view to_string(LinkAccess a) {
+    return a == LinkAccess::tgpp ? "3gpp" : "non-3gpp";
 }
 
 std::string_view to_string(Interface i) {
@@ -66,6 +74,52 @@ std::map<uint32_t, uint16_t> index_by_id(const std::vector<Rule>& rules,
         }
     }
     return idx;
+}
+
+// Link-specific addresses (issue 7): IPv4 /32 or IPv6 /64 (the address's /64 is kept), at most
+// one per access and family, distinct, and only for a session that may use the MPTCP proxy.
+std::optional<SpecError> check_link_addresses(const SessionSpec& spec, SessionRules& rules) {
+    auto bad = [](std::string why) {
+        return SpecError{SpecError::Kind::bad_link_address, "session", std::move(why)};
+    };
+    if (spec.link_addresses.empty()) {
+        return std::nullopt;
+    }
+    if (!rules.mptcp) {
+        return bad(
+            "link-specific addresses need an MPTCP session (mptcp, or a MAR with the "
+            "MPTCP steering functionality)");
+    }
+    if (spec.link_addresses.size() > 2 * link_access_count) {
+        return bad("more than one link-specific address per access and family");
+    }
+    for (const LinkAddress& l : spec.link_addresses) {
+        LinkAddress n = l;
+        if (l.prefix.family == 4) {
+            if (l.prefix.len != 32) {
+                return bad("a link-specific IPv4 address is a /32");
+            }
+        } else if (l.prefix.family == 6) {
+            if (l.prefix.len < 64) {
+                return bad("a link-specific IPv6 address is a /64 prefix or longer");
+            }
+            std::fill(n.prefix.addr.begin() + 8, n.prefix.addr.end(), 0);
+            n.prefix.len = 64;
+        } else {
+            return bad("a link-specific address is IPv4 or IPv6");
+        }
+        for (const LinkAddress& o : rules.link) {
+            if (o.prefix.family == n.prefix.family && o.access == n.access) {
+                return bad("two link-specific addresses of one family for the " +
+                           std::string(to_string(n.access)) + " access");
+            }
+            if (o.prefix == n.prefix) {
+                return bad("one link-specific address for both accesses");
+            }
+        }
+        rules.link.push_back(n);
+    }
+    return std::nullopt;
 }
 
 }  // namespace
@@ -179,6 +233,9 @@ CompileResult compile(const SessionSpec& spec, const SessionRules* previous, uns
         }
         rules->urrs.push_back(std::move(c));
     }
+    if (auto err = check_link_addresses(spec, *rules)) {
+        return {nullptr, std::move(err)};
+    }
     for (const Pdr& p : spec.pdrs) {
         const std::string rule = "pdr " + std::to_string(p.id);
         if (!p.local_teid && !p.ue_ipv4 && !p.ue_ipv6) {
@@ -206,6 +263,25 @@ CompileResult compile(const SessionSpec& spec, const SessionRules* previous, uns
             c.qer_indices.push_back(it->second);
             const CompiledQer& qer = rules->qers[it->second];
             c.metered = c.metered || (p.source == Interface::access ? qer.limit_ul : qer.limit_dl);
+        }
+        c.link_far_index.fill(far->second);
+        if (p.mar_id) {
+            // The MAR's FAR of each access (resolve_mars / the static loader checked that
+            // they exist; one that does not leaves the PDR's own FAR).
+            for (const Mar& mar : spec.mars) {
+                if (mar.id != *p.mar_id) {
+                    continue;
+                }
+                for (auto [access, a] : {std::pair{LinkAccess::tgpp, &mar.tgpp},
+                                         std::pair{LinkAccess::non_tgpp, &mar.non_tgpp}}) {
+                    if (!*a) {
+                        continue;
+                    }
+                    if (auto f = far_idx.find((*a)->far_id); f != far_idx.end()) {
+                        c.link_far_index[static_cast<size_t>(access)] = f->second;
+                    }
+                }
+            }
         }
         for (uint32_t u : p.urr_ids) {
             auto it = urr_idx.find(u);
@@ -275,7 +351,40 @@ CompileResult compile(const SessionSpec& spec, const SessionRules* previous, uns
     if (!rules->downlink6) {
         return fail(SpecError::Kind::bad_filter, "session", "downlink SDF filters: " + err);
     }
+    // Link-specific addresses may not be the session's UE address (known only now).
+    for (const LinkAddress& l : rules->link) {
+        const sdf::Prefix& ue = l.prefix.family == 4 ? rules->ue.v4 : rules->ue.v6;
+        if (ue.family != 0 &&
+            std::memcmp(ue.addr.data(), l.prefix.addr.data(), l.prefix.family == 4 ? 4 : 8) == 0) {
+            return fail(SpecError::Kind::bad_link_address, "session",
+                        "a link-specific address is the session's UE address");
+        }
+    }
     return {std::move(rules), std::nullopt};
+}
+
+std::optional<LinkAccess> SessionRules::link_access(uint8_t family, const uint8_t* addr) const {
+    for (const LinkAddress& l : link) {
+        if (l.prefix.family == family &&
+            std::memcmp(l.prefix.addr.data(), addr, family == 4 ? 4 : 8) == 0) {
+            return l.access;
+        }
+    }
+    return std::nullopt;
+}
+
+sdf::PacketKey SessionRules::as_ue(const sdf::PacketKey& key) const {
+    sdf::PacketKey k = key;
+    const sdf::Prefix& ue_addr = key.family == 4 ? ue.v4 : ue.v6;
+    if (ue_addr.family == key.family) {
+        if (key.family == 4) {
+            std::memcpy(k.ue.data(), ue_addr.addr.data(), 4);
+        } else {
+            // The UE's /64 and the subflow's interface identifier: an address of the UE.
+            std::memcpy(k.ue.data(), ue_addr.addr.data(), 8);
+        }
+    }
+    return k;
 }
 
 const MarAccess* Mar::primary() const {

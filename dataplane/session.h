@@ -128,6 +128,24 @@ struct Mar {
     const MarAccess* primary() const;
 };
 
+// --- link-specific multipath addresses (issue 7; branch linkaddr) ----------------------------
+// TS 23.501 §5.32.6.2.1: the UE of an MA PDU session with the MPTCP functionality gets one
+// link-specific multipath address per access (per family), which it uses only for the MPTCP
+// subflows of that access toward the proxy; the session's UE IP address stays what N6 sees
+// (address-preserving mode). braid allocates them (MPTCP Parameters in ATSSS Control
+// Parameters) or a static session lists them.
+enum class LinkAccess : uint8_t { tgpp = 0, non_tgpp = 1 };
+inline constexpr size_t link_access_count = 2;
+std::string_view to_string(LinkAccess a);
+
+struct LinkAddress {
+    LinkAccess access = LinkAccess::tgpp;
+    // An IPv4 /32, or an IPv6 /64 (the UE forms its address in it, like its PDU session's
+    // prefix): what the downlink lookup and the uplink check compare.
+    sdf::Prefix prefix;
+    bool operator==(const LinkAddress&) const = default;
+};
+
 struct SessionSpec {
     uint64_t seid = 0;  // braid's (UP) SEID
     std::vector<Pdr> pdrs;
@@ -140,6 +158,9 @@ struct SessionSpec {
     // parameters, or a static session says so. A MAR whose steering functionality is MPTCP
     // implies it too (see compile()).
     bool mptcp = false;
+    // The UE's link-specific multipath addresses (issue 7): at most one per access and family,
+    // only with `mptcp`.
+    std::vector<LinkAddress> link_addresses;
 };
 
 // Why a spec was refused; `rule` names the offending rule ("pdr 3", "far 7").
@@ -155,6 +176,8 @@ struct SpecError {
         ue_ip_in_use,      // the UE IP address belongs to another session
         two_ue_addresses,  // PDRs of one session name different UE addresses of one family
         too_many_rules,
+        bad_link_address,     // a link-specific address that is malformed, doubled or not MPTCP
+        link_address_in_use,  // the link-specific address belongs to another session
     };
     Kind kind;
     std::string rule;
@@ -323,6 +346,10 @@ struct CompiledPdr {
     // A QER of this PDR polices an MBR in the PDR's direction (UL for source access, DL
     // otherwise): its packets are metered on the session's owner worker only (DESIGN.md §5).
     bool metered = false;
+    // Link-specific addresses (issue 7): the FAR a downlink packet to the link-specific address
+    // of each access leaves by (LinkAccess order): the PDR's MAR FAR of that access, else the
+    // PDR's own FAR (a session with one access).
+    std::array<uint16_t, link_access_count> link_far_index{};
 };
 
 struct CompiledQer {
@@ -360,6 +387,16 @@ struct SessionRules {
     // (mptcp::convert::Proxy::check_sessions). Unset: no MPTCP MAR, the proxy's default.
     std::optional<mptcp::SchedulerConfig> scheduler;
     uint16_t scheduler_mar = 0;  // the MAR ID it was compiled from (0: none)
+
+    // --- link-specific multipath addresses (issue 7; branch linkaddr) -------------------------
+    std::vector<LinkAddress> link;  // SessionSpec::link_addresses
+    // The access whose link-specific address `addr` (16 octets, network order; IPv4 in the
+    // first 4) is, if it is one of this session's. No allocation; a few comparisons.
+    std::optional<LinkAccess> link_access(uint8_t family, const uint8_t* addr) const;
+    // `key` with its UE-side address replaced by the session's UE address of the same family
+    // (when there is one): a subflow from a link-specific address stands for the UE in PDR
+    // matching, so that filters naming the UE's address ("assigned") match its traffic.
+    sdf::PacketKey as_ue(const sdf::PacketKey& key) const;
 
     // The highest-precedence PDR matching an uplink G-PDU to `teid` whose inner packet has
     // `key` (nullptr: no inner key, e.g. a non-IP payload) and QFI `qfi`.

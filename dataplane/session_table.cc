@@ -1,5 +1,6 @@
 #include "dataplane/session_table.h"
 
+#include <rte_byteorder.h>
 #include <rte_errno.h>
 #include <rte_hash.h>
 #include <rte_jhash.h>
@@ -37,7 +38,11 @@ std::unique_ptr<SessionTable> SessionTable::create(const std::string& name, uint
     t->by_teid_ = make_hash(name + "_teid", entries, sizeof(uint32_t));
     t->by_ue_ip_ = make_hash(name + "_ueip", entries, sizeof(uint32_t));
     t->by_ue_ip6_ = make_hash(name + "_ueip6", entries, sizeof(uint64_t));
-    if (t->by_teid_ == nullptr || t->by_ue_ip_ == nullptr || t->by_ue_ip6_ == nullptr) {
+    // Link-specific addresses: one per access and family for the sessions that use the proxy.
+    t->by_link_ip_ = make_hash(name + "_lnk", entries, sizeof(uint32_t));
+    t->by_link_ip6_ = make_hash(name + "_lnk6", entries, sizeof(uint64_t));
+    if (t->by_teid_ == nullptr || t->by_ue_ip_ == nullptr || t->by_ue_ip6_ == nullptr ||
+        t->by_link_ip_ == nullptr || t->by_link_ip6_ == nullptr) {
         *err = "cannot create the session tables: " + std::string(rte_strerror(rte_errno));
         return nullptr;
     }
@@ -53,6 +58,8 @@ SessionTable::~SessionTable() {
     rte_hash_free(by_teid_);
     rte_hash_free(by_ue_ip_);
     rte_hash_free(by_ue_ip6_);
+    rte_hash_free(by_link_ip_);
+    rte_hash_free(by_link_ip6_);
 }
 
 const SessionRules* SessionTable::lookup(const rte_hash* h, const void* key) {
@@ -73,6 +80,36 @@ const SessionRules* SessionTable::by_ue_ipv6(const uint8_t* addr) const {
     uint64_t prefix;
     std::memcpy(&prefix, addr, sizeof(prefix));
     return lookup(by_ue_ip6_, &prefix);
+}
+
+const SessionRules* SessionTable::by_link_ipv4(uint32_t ip) const {
+    return lookup(by_link_ip_, &ip);
+}
+const SessionRules* SessionTable::by_link_ipv6(const uint8_t* addr) const {
+    uint64_t prefix;
+    std::memcpy(&prefix, addr, sizeof(prefix));
+    return lookup(by_link_ip6_, &prefix);
+}
+
+const SessionRules* SessionTable::by_link_address(uint8_t family, const uint8_t* addr,
+                                                  LinkAccess& access) const {
+    const SessionRules* rules = nullptr;
+    if (family == 4) {
+        uint32_t be;
+        std::memcpy(&be, addr, 4);
+        rules = by_link_ipv4(rte_be_to_cpu_32(be));
+    } else if (family == 6) {
+        rules = by_link_ipv6(addr);
+    }
+    if (rules == nullptr) {
+        return nullptr;
+    }
+    const auto a = rules->link_access(family, addr);
+    if (!a) {
+        return nullptr;  // a snapshot published in between without it
+    }
+    access = *a;
+    return rules;
 }
 
 const SessionSpec* SessionTable::spec(uint64_t seid) const {
@@ -109,6 +146,17 @@ std::optional<SpecError> SessionTable::check_keys(const SessionSpec& spec, const
             keys.ue_ip6s.insert(prefix);
         }
     }
+    for (const LinkAddress& l : spec.link_addresses) {
+        if (l.prefix.family == 4) {
+            uint32_t be;
+            std::memcpy(&be, l.prefix.addr.data(), 4);
+            keys.link_ips.insert(rte_be_to_cpu_32(be));
+        } else {
+            uint64_t prefix;
+            std::memcpy(&prefix, l.prefix.addr.data(), sizeof(prefix));
+            keys.link_ip6s.insert(prefix);
+        }
+    }
     auto taken = [&](rte_hash* h, const void* key) {
         void* data = nullptr;
         return rte_hash_lookup_data(h, key, &data) >= 0 &&
@@ -130,6 +178,36 @@ std::optional<SpecError> SessionTable::check_keys(const SessionSpec& spec, const
         if (taken(by_ue_ip6_, &prefix)) {
             return SpecError{SpecError::Kind::ue_ip_in_use, "ue-ipv6",
                              "the UE IPv6 /64 prefix belongs to another session"};
+        }
+    }
+    // A downlink packet's address must name one session one way: a link-specific address is
+    // nobody's UE address and no other session's link-specific address (and the reverse).
+    auto any = [](rte_hash* h, const void* key) {
+        void* data = nullptr;
+        return rte_hash_lookup_data(h, key, &data) >= 0;
+    };
+    for (uint32_t ip : keys.link_ips) {
+        if (taken(by_link_ip_, &ip) || any(by_ue_ip_, &ip)) {
+            return SpecError{SpecError::Kind::link_address_in_use, "link " + std::to_string(ip),
+                             "the link-specific address is another session's or a UE address"};
+        }
+    }
+    for (uint64_t prefix : keys.link_ip6s) {
+        if (taken(by_link_ip6_, &prefix) || any(by_ue_ip6_, &prefix)) {
+            return SpecError{SpecError::Kind::link_address_in_use, "link ipv6",
+                             "the link-specific /64 is another session's or a UE prefix"};
+        }
+    }
+    for (uint32_t ip : keys.ue_ips) {
+        if (any(by_link_ip_, &ip)) {
+            return SpecError{SpecError::Kind::ue_ip_in_use, "ue-ip " + std::to_string(ip),
+                             "the UE IP address is a link-specific address"};
+        }
+    }
+    for (uint64_t prefix : keys.ue_ip6s) {
+        if (any(by_link_ip6_, &prefix)) {
+            return SpecError{SpecError::Kind::ue_ip_in_use, "ue-ipv6",
+                             "the UE IPv6 /64 prefix is a link-specific prefix"};
         }
     }
     return std::nullopt;
@@ -157,30 +235,38 @@ bool add_keys(rte_hash* h, const std::set<K>& have, const std::set<K>& want, voi
 
 }  // namespace
 
+bool SessionTable::add_all_keys(const Entry& e, const Keys& keys) {
+    void* h = e.handle.get();
+    return add_keys(by_teid_, e.keys.teids, keys.teids, h) &&
+           add_keys(by_ue_ip_, e.keys.ue_ips, keys.ue_ips, h) &&
+           add_keys(by_ue_ip6_, e.keys.ue_ip6s, keys.ue_ip6s, h) &&
+           add_keys(by_link_ip_, e.keys.link_ips, keys.link_ips, h) &&
+           add_keys(by_link_ip6_, e.keys.link_ip6s, keys.link_ip6s, h);
+}
+
+// Retire the keys of `have` that `keep` lacks.
+void SessionTable::retire_missing(const Keys& have, const Keys& keep) {
+    auto retire = [this](rte_hash* h, const auto& from, const auto& kept) {
+        for (const auto& k : from) {
+            if (!kept.count(k)) {
+                retire_key(h, &k);
+            }
+        }
+    };
+    retire(by_teid_, have.teids, keep.teids);
+    retire(by_ue_ip_, have.ue_ips, keep.ue_ips);
+    retire(by_ue_ip6_, have.ue_ip6s, keep.ue_ip6s);
+    retire(by_link_ip_, have.link_ips, keep.link_ips);
+    retire(by_link_ip6_, have.link_ip6s, keep.link_ip6s);
+}
+
 bool SessionTable::update_keys(Entry& e, const Keys& keys) {
     // Add the new keys first (a reader may briefly find the session under both old and new
     // keys, never under neither), then retire the ones that went away.
-    void* h = e.handle.get();
-    if (!add_keys(by_teid_, e.keys.teids, keys.teids, h) ||
-        !add_keys(by_ue_ip_, e.keys.ue_ips, keys.ue_ips, h) ||
-        !add_keys(by_ue_ip6_, e.keys.ue_ip6s, keys.ue_ip6s, h)) {
+    if (!add_all_keys(e, keys)) {
         return false;
     }
-    for (uint32_t t : e.keys.teids) {
-        if (!keys.teids.count(t)) {
-            retire_key(by_teid_, &t);
-        }
-    }
-    for (uint32_t ip : e.keys.ue_ips) {
-        if (!keys.ue_ips.count(ip)) {
-            retire_key(by_ue_ip_, &ip);
-        }
-    }
-    for (uint64_t prefix : e.keys.ue_ip6s) {
-        if (!keys.ue_ip6s.count(prefix)) {
-            retire_key(by_ue_ip6_, &prefix);
-        }
-    }
+    retire_missing(e.keys, keys);
     e.keys = keys;
     return true;
 }
@@ -246,25 +332,9 @@ std::optional<SpecError> SessionTable::modify_session(const SessionSpec& spec) {
         return err;
     }
     // Add the new keys before publishing, so that a failure leaves the session as it was.
-    if (!add_keys(by_teid_, e.keys.teids, keys.teids, e.handle.get()) ||
-        !add_keys(by_ue_ip_, e.keys.ue_ips, keys.ue_ips, e.handle.get()) ||
-        !add_keys(by_ue_ip6_, e.keys.ue_ip6s, keys.ue_ip6s, e.handle.get())) {
+    if (!add_all_keys(e, keys)) {
         // Undo what was added: the keys in `keys` the entry did not have.
-        for (uint32_t t : keys.teids) {
-            if (!e.keys.teids.count(t)) {
-                retire_key(by_teid_, &t);
-            }
-        }
-        for (uint32_t ip : keys.ue_ips) {
-            if (!e.keys.ue_ips.count(ip)) {
-                retire_key(by_ue_ip_, &ip);
-            }
-        }
-        for (uint64_t p : keys.ue_ip6s) {
-            if (!e.keys.ue_ip6s.count(p)) {
-                retire_key(by_ue_ip6_, &p);
-            }
-        }
+        retire_missing(keys, e.keys);
         return SpecError{SpecError::Kind::too_many_rules, "session",
                          "the TEID or UE IP table is full"};
     }

@@ -1,8 +1,9 @@
 // Sessions shared lock-free between the control core (the only writer) and the workers
-// (DESIGN.md §4): rte_hash with lock-free readers keyed by UL TEID and by UE IPv4 address, each
-// entry pointing at the session's stable `SessionHandle`, which holds the current immutable
-// `SessionRules` snapshot. A change compiles a new snapshot and publishes it with one atomic
-// pointer store; what a change replaced or removed is freed after an rte_rcu_qsbr grace period.
+// (DESIGN.md §4): rte_hash with lock-free readers keyed by UL TEID, by UE address (IPv4, IPv6
+// /64) and by link-specific multipath address (issue 7), each entry pointing at the session's
+// stable `SessionHandle`, which holds the current immutable `SessionRules` snapshot. A change
+// compiles a new snapshot and publishes it with one atomic pointer store; what a change replaced or
+// removed is freed after an rte_rcu_qsbr grace period.
 #pragma once
 
 #include <algorithm>
@@ -118,6 +119,14 @@ public:
     const SessionRules* by_ue_ipv4(uint32_t ue_ipv4) const;
     // By the /64 prefix of an IPv6 address (16 octets, network order).
     const SessionRules* by_ue_ipv6(const uint8_t* addr) const;
+    // By a link-specific multipath address (issue 7; SessionRules::link_access says which
+    // access): an IPv4 address (host order), or the /64 of an IPv6 address (16 octets).
+    const SessionRules* by_link_ipv4(uint32_t addr) const;
+    const SessionRules* by_link_ipv6(const uint8_t* addr) const;
+    // Both steps: the session whose link-specific address `addr` is (16 octets, network
+    // order; IPv4 in the first 4) and, in `access`, which access that address is. nullptr: none.
+    const SessionRules* by_link_address(uint8_t family, const uint8_t* addr,
+                                        LinkAccess& access) const;
 
 private:
     SessionTable() = default;
@@ -125,7 +134,9 @@ private:
     struct Keys {
         std::set<uint32_t> teids;
         std::set<uint32_t> ue_ips;
-        std::set<uint64_t> ue_ip6s;  // /64 prefixes as loaded from memory
+        std::set<uint64_t> ue_ip6s;    // /64 prefixes as loaded from memory
+        std::set<uint32_t> link_ips;   // link-specific addresses (issue 7), host order
+        std::set<uint64_t> link_ip6s;  // ... IPv6 /64s as loaded from memory
     };
     struct Entry {
         std::unique_ptr<SessionHandle> handle;
@@ -148,6 +159,8 @@ private:
 
     std::optional<SpecError> check_keys(const SessionSpec& spec, const Entry* self, Keys& keys);
     bool update_keys(Entry& e, const Keys& keys);
+    bool add_all_keys(const Entry& e, const Keys& keys);
+    void retire_missing(const Keys& have, const Keys& keep);
     void retire_key(rte_hash* h, const void* key);
     void walk_remove(Entry& e);
     void walk_move(size_t to, size_t from);
@@ -156,6 +169,8 @@ private:
     rte_hash* by_teid_ = nullptr;
     rte_hash* by_ue_ip_ = nullptr;
     rte_hash* by_ue_ip6_ = nullptr;
+    rte_hash* by_link_ip_ = nullptr;
+    rte_hash* by_link_ip6_ = nullptr;
     rte_rcu_qsbr* rcu_ = nullptr;
     uint32_t max_sessions_ = 0;
     uint64_t generation_ = 0;

@@ -844,6 +844,9 @@ bool AccessPrefix::contains(const tcp::IpAddr& a) const {
 }
 
 mptcp::Access TcpHost::access_of(const tcp::FourTuple& t) const {
+    if (proxy_ && t.local == cfg_.proxy->proxy.address && t.local_port == cfg_.proxy->proxy.port) {
+        return cfg_.proxy->link_access ? cfg_.proxy->link_access(t.remote) : mptcp::Access::unknown;
+    }
     auto l = listener_of_port_.find(t.local_port);
     if (l == listener_of_port_.end()) {
         return mptcp::Access::unknown;

@@ -16,6 +16,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -136,6 +137,10 @@ struct ProxyHostConfig {
     mptcp::convert::Policy policy;
     mptcp::convert::ProxyConfig proxy;  // pool: TcpHostConfig::pool when unset
     uint16_t n6_port_index = 0;
+    // The access of a UE's link-specific multipath address (issue 7; App: the session table's
+    // lock-free lookup, SessionTable::by_link_address): how each proxied subflow is classified
+    // for the scheduler. Unset, or an address that is none: Access::unknown.
+    std::function<mptcp::Access(const tcp::IpAddr&)> link_access;
 };
 
 struct TcpHostConfig {
@@ -211,6 +216,10 @@ public:
 
     tcp::Engine& engine() { return *engine_; }
     const tcp::Engine& engine() const { return *engine_; }
+    // The access of a subflow (the MPTCP Endpoint's EndpointConfig::access_of): to the proxy,
+    // from the UE's link-specific address (ProxyHostConfig::link_access); to an MPTCP
+    // service, from its AccessPrefix list.
+    mptcp::Access access_of(const tcp::FourTuple& t) const;
     const mptcp::Endpoint& mptcp() const { return *mptcp_; }
     // Statistics for exporters: MPTCP counters and connections by state.
     const mptcp::Counters& mptcp_counters() const { return mptcp_->counters(); }
@@ -238,7 +247,6 @@ private:
     void finish(App& a, tcp::CloseReason reason, uint64_t now_us);
     void block(App& a);  // pumped again on the next tick
     const PortRuntime* port_for(const tcp::IpAddr& local) const;
-    mptcp::Access access_of(const tcp::FourTuple& t) const;
     void count(TcpHostCounter c) { host_counters_[static_cast<size_t>(c)].add(); }
     // Session steering's lookup for the proxy: the session of a UE address (and its tunnel).
     mptcp::convert::UeContext session_of(const tcp::IpAddr& ue);

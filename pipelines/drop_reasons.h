@@ -61,7 +61,9 @@ namespace braid::pipelines {
     X(tcp_bad_header,      "TCP to braid: header shorter than 20 bytes or bad data offset")    \
     X(tcp_bad_checksum,    "TCP to braid: checksum wrong")                                     \
     X(tcp_bad_options,     "TCP to braid: malformed options (RFC 9293 §3.2)")                  \
-    X(fault_injected,      "dropped on purpose by the fault-injection stage (set fault)")
+    X(fault_injected,      "dropped on purpose by the fault-injection stage (set fault)")    \
+    X(link_addr_not_proxy, "T-PDU from a link-specific multipath address that is not TCP to the MPTCP proxy") \
+    X(link_addr_from_n6,   "N6 packet to a link-specific multipath address (only the MPTCP proxy sends there)")
 // clang-format on
 
 enum class DropReason : uint16_t {

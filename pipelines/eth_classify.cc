@@ -68,6 +68,7 @@ rte_edge_t classify(const dataplane::PortRuntime& port, rte_mbuf* m, DropReason&
         return next_drop;
     }
     dataplane::meta(m).l3_offset = eth_len;
+    dataplane::meta(m).from_proxy = 0;  // only tcp_local / proxy_input set it
     const uint32_t l3_len = len - eth_len;
     switch (rte_be_to_cpu_16(eth->ether_type)) {
         case RTE_ETHER_TYPE_ARP:

@@ -64,9 +64,7 @@ size_t outer_len(const std::optional<gtpu::DlPduSessionInfo>& pdu) {
 // `pdu`: the DL PDU Session Container to write (pdu_info(m), computed once by the caller).
 DropReason encapsulate(dataplane::WorkerContext& wc, rte_mbuf* m,
                        const std::optional<gtpu::DlPduSessionInfo>& pdu) {
-    const dataplane::SessionRules& rules = rules_of(m);
-    const dataplane::CompiledPdr& pdr = pdr_of(m);
-    const dataplane::Far& far = rules.fars[pdr.far_index];
+    const dataplane::Far& far = far_of(m);  // a link-specific address: its access's FAR
     const dataplane::PortRuntime* port = egress_port(config::PortRole::n3);
     if (port == nullptr || !port->has_ipv4) {
         return DropReason::no_egress_port;

@@ -73,6 +73,13 @@ DropReason rematch(rte_mbuf* m) {
     } else if (is_ip) {
         rules = sessions.by_ue_ipv6(key.ue.data());
     }
+    if (rules == nullptr && is_ip && !uplink && md.link_access != 0) {
+        dataplane::LinkAccess access{};
+        rules = by_link_address(key, access);  // the proxy's segment to a link-specific address
+        if (rules != nullptr && md.link_access != 1 + static_cast<uint8_t>(access)) {
+            rules = nullptr;
+        }
+    }
     if (rules == nullptr || rules->seid != md.seid) {
         return DropReason::handoff_session_gone;
     }
@@ -82,7 +89,8 @@ DropReason rematch(rte_mbuf* m) {
             md.qfi == dataplane::no_qfi ? std::nullopt : std::optional<uint8_t>(md.qfi);
         const dataplane::CompiledPdr* pdr =
             uplink ? rules->match_uplink(md.teid, qfi, is_ip ? &key : nullptr)
-                   : (is_ip ? rules->match_downlink(key) : nullptr);
+                   : (is_ip ? rules->match_downlink(md.link_access != 0 ? rules->as_ue(key) : key)
+                            : nullptr);
         if (pdr == nullptr) {
             return DropReason::pdr_no_match;
         }

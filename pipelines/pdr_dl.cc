@@ -4,7 +4,9 @@
 // (SDF filters). The Ethernet header is removed (gtpu_encap builds the new one) and the packet
 // continues to qer_meter (through handoff when the session's owner worker polices its MBR,
 // DESIGN.md §5). Buffered packets the control core releases come back here through
-// ctrl_tx, already without their Ethernet header (`meta.l3_offset == 0`).
+// ctrl_tx, already without their Ethernet header (`meta.l3_offset == 0`). The MPTCP proxy's
+// segments to a UE's link-specific multipath address (issue 7) find the session by that
+// address and leave by the FAR of its access (MbufMeta::link_access, far_of()).
 #include <rte_ip.h>
 
 #include <cstring>
@@ -53,6 +55,7 @@ rte_edge_t classify(const dataplane::WorkerContext& wc, rte_mbuf* m, DropReason&
         md.l3_offset = 0;
     }
     md.uplink = 0;
+    md.link_access = 0;
     const uint8_t* ip = rte_pktmbuf_mtod(m, const uint8_t*);
     const size_t len = rte_pktmbuf_data_len(m);
     sdf::PacketKey key;
@@ -71,11 +74,26 @@ rte_edge_t classify(const dataplane::WorkerContext& wc, rte_mbuf* m, DropReason&
     } else {
         rules = app().sessions().by_ue_ipv6(key.ue.data());
     }
-    if (rules == nullptr) {
-        reason = DropReason::no_session_for_ue;
-        return next_drop;
+    const dataplane::CompiledPdr* pdr = nullptr;
+    if (rules != nullptr) {
+        pdr = rules->match_downlink(key);
+    } else {
+        // A link-specific multipath address (issue 7): only the MPTCP proxy's segments to a
+        // subflow go there, matched as the UE's traffic and sent by the FAR of the address's
+        // access (the MAR's 3GPP or non-3GPP FAR: GTP-U to the gNB or to the N3IWF).
+        dataplane::LinkAccess access{};
+        rules = by_link_address(key, access);
+        if (rules == nullptr) {
+            reason = DropReason::no_session_for_ue;
+            return next_drop;
+        }
+        if (md.from_proxy == 0) {
+            reason = DropReason::link_addr_from_n6;
+            return next_drop;
+        }
+        pdr = rules->match_downlink(rules->as_ue(key));
+        md.link_access = static_cast<uint8_t>(1 + static_cast<uint8_t>(access)) & 3;
     }
-    const dataplane::CompiledPdr* pdr = rules->match_downlink(key);
     if (pdr == nullptr) {
         reason = DropReason::pdr_no_match;
         return next_drop;

@@ -3,7 +3,8 @@
 // in precedence order (Local F-TEID, QFI, SDF filters). The match goes into the metadata, the
 // outer headers are removed when the PDR says so (Outer Header Removal GTP-U/UDP/IPv4) and the
 // packet continues to qer_meter — through handoff when an MBR of the session is policed on
-// another worker (DESIGN.md §5). An unknown TEID goes to gtpu_error_ind.
+// another worker (DESIGN.md §5). An unknown TEID goes to gtpu_error_ind. TCP to the MPTCP
+// proxy goes to proxy_input; a T-PDU from a link-specific multipath address must be that.
 #include "dataplane/tcp_host.h"
 #include "pipelines/node.h"
 #include "pipelines/upf.h"
@@ -36,7 +37,24 @@ rte_edge_t classify(const dataplane::WorkerContext& wc, rte_mbuf* m, DropReason&
         inner_len > 0 && sdf::extract_key(inner, inner_len, sdf::Direction::uplink, key);
     const std::optional<uint8_t> qfi =
         md.qfi == dataplane::no_qfi ? std::nullopt : std::optional<uint8_t>(md.qfi);
-    const dataplane::CompiledPdr* pdr = rules->match_uplink(md.teid, qfi, is_ip ? &key : nullptr);
+    md.link_access = 0;
+    // A subflow from one of the session's link-specific multipath addresses (issue 7, TS 23.501
+    // §5.32.6.2.1): the UE uses them for MPTCP toward the proxy only; anything else from them
+    // is dropped. For PDR matching the address stands for the UE's (as_ue): filters on the UE
+    // address match, and a PDR whose PDI names the UE IP matches by TEID as always.
+    const bool link =
+        is_ip && !rules->link.empty() && rules->link_access(key.family, key.ue.data()).has_value();
+    if (link && (wc.tcp == nullptr || !wc.tcp->for_proxy(key))) {
+        reason = DropReason::link_addr_not_proxy;
+        return next_drop;
+    }
+    sdf::PacketKey ue_key;
+    const sdf::PacketKey* match_key = is_ip ? &key : nullptr;
+    if (link) {
+        ue_key = rules->as_ue(key);
+        match_key = &ue_key;
+    }
+    const dataplane::CompiledPdr* pdr = rules->match_uplink(md.teid, qfi, match_key);
     if (pdr == nullptr) {
         reason = DropReason::pdr_no_match;
         return next_drop;

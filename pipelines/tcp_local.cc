@@ -81,6 +81,8 @@ uint16_t send_downlink(rte_graph* graph, rte_node* node, dataplane::WorkerContex
                        rte_edge_t pdr_dl_edge) {
     auto& frames = wc.tcp->downlink_frames();
     for (rte_mbuf* m : frames) {
+        // pdr_dl lets only these reach a link-specific address (issue 7).
+        dataplane::meta(m).from_proxy = 1;
         rte_node_enqueue_x1(graph, node, pdr_dl_edge, m);
     }
     const auto n = static_cast<uint16_t>(frames.size());

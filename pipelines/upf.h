@@ -25,8 +25,19 @@ inline const dataplane::SessionRules& rules_of(rte_mbuf* m) {
 inline const dataplane::CompiledPdr& pdr_of(rte_mbuf* m) {
     return rules_of(m).pdrs[dataplane::meta(m).pdr_index];
 }
+// The matched PDR's FAR; for a downlink packet to a link-specific address (issue 7), the FAR
+// of that address's access.
 inline const dataplane::Far& far_of(rte_mbuf* m) {
-    return rules_of(m).fars[pdr_of(m).far_index];
+    const dataplane::CompiledPdr& pdr = pdr_of(m);
+    const uint8_t link = dataplane::meta(m).link_access;
+    return rules_of(m).fars[link == 0 ? pdr.far_index : pdr.link_far_index[(link - 1) & 1]];
+}
+
+// The session whose link-specific multipath address (issue 7) is `key`'s UE-side address, and
+// which access that address is; nullptr when it is none.
+inline const dataplane::SessionRules* by_link_address(const sdf::PacketKey& key,
+                                                      dataplane::LinkAccess& access) {
+    return dataplane::current_app->sessions().by_link_address(key.family, key.ue.data(), access);
 }
 
 // The length the QER and URR account for: the UE's IP packet (the mbuf starts at it after

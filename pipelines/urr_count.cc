@@ -22,7 +22,7 @@ uint16_t urr_count_process(rte_graph* graph, rte_node* node, void** objs, uint16
         auto* m = static_cast<rte_mbuf*>(objs[i]);
         const dataplane::SessionRules& rules = rules_of(m);
         const dataplane::CompiledPdr& pdr = pdr_of(m);
-        if (!rules.fars[pdr.far_index].action.drop) {
+        if (!far_of(m).action.drop) {
             count_usage(rules, pdr, m, worker, now);
         }
     }

@@ -1297,11 +1297,20 @@ struct SessionProcedures::Impl {
         p.non_tgpp_link_pools_.release(seid);
     }
 
-    // Provide ATSSS Control Information (§5.20.2, spec §1.13), after the session was installed:
-    // what braid cannot provide is left out of ATSSS Control Parameters (221 is conditional on
-    // allocation) and counted. A new request replaces the old one; the addresses stay the same.
-    std::optional<AtsssControlParameters> provide_atsss(const ProvideAtsssControlInformation& in,
-                                                        SessionProcedures::Session& s) {
+    // Provide ATSSS Control Information (§5.20.2, spec §1.13) in two steps around the session
+    // action: plan_atsss() picks the link-specific addresses (nothing committed) so that they
+    // go into the spec the datapath publishes (issue 7: the proxy matches them); after the
+    // action succeeded, commit_atsss() keeps them and answers. What braid cannot provide is left
+    // out of ATSSS Control Parameters (221 is conditional on allocation) and counted. A new
+    // request replaces the old one; the addresses stay the same.
+    struct AtsssPlan {
+        bool mptcp_requested = false;
+        std::optional<MptcpParameters> params;  // MPTCP provided: what the response carries
+        std::vector<std::pair<UeIpPools*, UeIpPools::Candidate>> picked;  // commit on success
+    };
+    AtsssPlan plan_atsss(const ProvideAtsssControlInformation& in,
+                         const std::optional<MptcpParameters>& current) {
+        AtsssPlan plan;
         if (in.atsss_ll && in.atsss_ll->has(0x01)) {
             count(SessionEvent::atsss_ll_not_provided);
         }
@@ -1309,46 +1318,87 @@ struct SessionProcedures::Impl {
             count(SessionEvent::atsss_pmf_not_provided);
         }
         if (!in.mptcp || !in.mptcp->has(0x01)) {
-            return std::nullopt;
+            return plan;
         }
+        plan.mptcp_requested = true;
         const MptcpProxyConfig& mp = p.cfg_.mptcp_proxy;
         if (!mp.enabled) {
             count(SessionEvent::atsss_mptcp_not_provided);
-            return std::nullopt;
+            return plan;
         }
-        if (!s.mptcp) {
-            MptcpParameters params;
-            params.address.port = mp.port;
-            params.address.ipv4 = mp.ipv4;
-            params.address.ipv6 = mp.ipv6;
-            std::vector<std::pair<UeIpPools*, UeIpPools::Candidate>> picked;
-            for (UeIpPools* pools : {&p.tgpp_link_pools_, &p.non_tgpp_link_pools_}) {
-                const bool tgpp = pools == &p.tgpp_link_pools_;
-                for (uint8_t family : {uint8_t{4}, uint8_t{6}}) {
-                    if (!pools->serves(family)) {
-                        continue;
-                    }
-                    auto r = pools->allocate(family, "", {});
-                    auto* c = std::get_if<UeIpPools::Candidate>(&r);
-                    if (c == nullptr) {
-                        count(SessionEvent::atsss_mptcp_not_provided);
-                        return std::nullopt;  // nothing committed
-                    }
-                    picked.emplace_back(pools, *c);
-                    if (family == 4) {
-                        Ipv4Address a;
-                        std::copy_n(c->address.begin(), 4, a.begin());
-                        (tgpp ? params.link.tgpp_ipv4 : params.link.non_tgpp_ipv4) = a;
-                    } else {
-                        (tgpp ? params.link.tgpp_ipv6 : params.link.non_tgpp_ipv6) = c->address;
-                    }
+        if (current) {
+            plan.params = current;
+            return plan;
+        }
+        MptcpParameters params;
+        params.address.port = mp.port;
+        params.address.ipv4 = mp.ipv4;
+        params.address.ipv6 = mp.ipv6;
+        for (UeIpPools* pools : {&p.tgpp_link_pools_, &p.non_tgpp_link_pools_}) {
+            const bool tgpp = pools == &p.tgpp_link_pools_;
+            for (uint8_t family : {uint8_t{4}, uint8_t{6}}) {
+                if (!pools->serves(family)) {
+                    continue;
+                }
+                auto r = pools->allocate(family, "", {});
+                auto* c = std::get_if<UeIpPools::Candidate>(&r);
+                if (c == nullptr) {
+                    count(SessionEvent::atsss_mptcp_not_provided);
+                    plan.picked.clear();
+                    return plan;  // nothing committed
+                }
+                plan.picked.emplace_back(pools, *c);
+                if (family == 4) {
+                    Ipv4Address a;
+                    std::copy_n(c->address.begin(), 4, a.begin());
+                    (tgpp ? params.link.tgpp_ipv4 : params.link.non_tgpp_ipv4) = a;
+                } else {
+                    (tgpp ? params.link.tgpp_ipv6 : params.link.non_tgpp_ipv6) = c->address;
                 }
             }
-            for (auto& [pools, c] : picked) {
-                pools->commit(s.seid, c);
-            }
-            s.mptcp = params;
         }
+        plan.params = params;
+        return plan;
+    }
+
+    // The planned MPTCP Parameters into the spec: the session may use the proxy from its
+    // link-specific addresses (issue 7).
+    static void apply_atsss(const AtsssPlan& plan, dp::SessionSpec& spec) {
+        if (!plan.params) {
+            return;
+        }
+        spec.mptcp = true;
+        spec.link_addresses.clear();
+        const LinkSpecificMultipathIpAddress& l = plan.params->link;
+        auto v4 = [&](const std::optional<Ipv4Address>& a, dp::LinkAccess access) {
+            if (a) {
+                dp::sdf::Prefix pre{4, {}, 32};
+                std::copy(a->begin(), a->end(), pre.addr.begin());
+                spec.link_addresses.push_back({access, pre});
+            }
+        };
+        auto v6 = [&](const std::optional<Ipv6Address>& a, dp::LinkAccess access) {
+            if (a) {
+                dp::sdf::Prefix pre{6, *a, 64};
+                std::fill(pre.addr.begin() + 8, pre.addr.end(), 0);
+                spec.link_addresses.push_back({access, pre});
+            }
+        };
+        v4(l.tgpp_ipv4, dp::LinkAccess::tgpp);
+        v6(l.tgpp_ipv6, dp::LinkAccess::tgpp);
+        v4(l.non_tgpp_ipv4, dp::LinkAccess::non_tgpp);
+        v6(l.non_tgpp_ipv6, dp::LinkAccess::non_tgpp);
+    }
+
+    std::optional<AtsssControlParameters> commit_atsss(const AtsssPlan& plan,
+                                                       SessionProcedures::Session& s) {
+        if (!plan.params) {
+            return std::nullopt;
+        }
+        for (const auto& [pools, c] : plan.picked) {
+            pools->commit(s.seid, c);
+        }
+        s.mptcp = plan.params;
         count(SessionEvent::atsss_mptcp_provided);
         return AtsssControlParameters{s.mptcp};
     }
@@ -1676,6 +1726,11 @@ struct SessionProcedures::Impl {
         if (!allocated) {
             return fail(allocated.error());
         }
+        AtsssPlan atsss_plan;
+        if (*atsss) {
+            atsss_plan = plan_atsss(**atsss, std::nullopt);
+            apply_atsss(atsss_plan, e.spec);
+        }
         if (auto err = p.actions_.create(e.spec)) {
             return fail(from_spec_error(*err, e.restoration));
         }
@@ -1688,10 +1743,7 @@ struct SessionProcedures::Impl {
         s.cp_f_seid = *cp;
         s.peer = *peer.node_id;
         s.urrs = std::move(e.urrs);
-        std::optional<AtsssControlParameters> atsss_params;
-        if (*atsss) {
-            atsss_params = provide_atsss(**atsss, s);
-        }
+        const std::optional<AtsssControlParameters> atsss_params = commit_atsss(atsss_plan, s);
         p.sessions_[s.seid] = s;
         update_gauge();
         count(SessionEvent::established);
@@ -1914,6 +1966,11 @@ struct SessionProcedures::Impl {
         if (!allocated) {
             return fail(allocated.error());
         }
+        AtsssPlan atsss_plan;
+        if (*atsss) {
+            atsss_plan = plan_atsss(**atsss, s->mptcp);
+            apply_atsss(atsss_plan, e.spec);
+        }
         std::vector<dp::UsageReport> reports;
         if (auto err = p.actions_.modify(e.spec, mflags, &reports)) {
             return fail(from_spec_error(*err, false));
@@ -1931,10 +1988,7 @@ struct SessionProcedures::Impl {
         count(SessionEvent::teids_allocated, allocated->teids);
         count(SessionEvent::ue_addresses_allocated, allocated->ue_addresses);
         count(SessionEvent::usage_reports_sent, reports.size());
-        std::optional<AtsssControlParameters> atsss_params;
-        if (*atsss) {
-            atsss_params = provide_atsss(**atsss, *s);
-        }
+        const std::optional<AtsssControlParameters> atsss_params = commit_atsss(atsss_plan, *s);
         return build(rsp, seq, s->cp_f_seid.seid, [&](Writer& w) {
             CauseIe{Cause::request_accepted}.encode(w);
             for (const CreatedPdr& c : allocated->created) {

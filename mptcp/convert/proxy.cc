@@ -147,6 +147,7 @@ struct Proxy::Conn {
     tcp::ConnId n6 = 0;
     tcp::FourTuple ue_tuple;
     tcp::FourTuple n6_tuple;
+    tcp::IpAddr ue_key;  // whose per-UE limits it counts against (the session's UE address)
     bool mptcp = false;
     N6Open open;
     bool port_reserved = false;
@@ -285,7 +286,16 @@ void Proxy::on_syn_data(tcp::ConnId u, uint64_t now_us) {
     }
     const tcp::IpAddr ue_addr = ci->tuple.remote;
     UeContext ctx = lookup_ ? lookup_(ue_addr) : UeContext{};
-    UeState& us = ue_state(ue_addr);
+    // Per-UE limits count against the PDU session's UE address, whichever address the subflow
+    // comes from (a link-specific multipath address of an access, issue 7); outside a session,
+    // against the source.
+    const std::optional<Address>& same = ue_addr.family == 6 ? ctx.ue_v6 : ctx.ue_v4;
+    const std::optional<Address>& other = ue_addr.family == 6 ? ctx.ue_v4 : ctx.ue_v6;
+    const tcp::IpAddr ue_key = !ctx.in_session ? ue_addr
+                               : same          ? to_ip(*same)
+                               : other         ? to_ip(*other)
+                                               : ue_addr;
+    UeState& us = ue_state(ue_key);
     UeSyn syn;
     syn.data = data;
     const uint32_t ip_len = ue_addr.family == 6 ? 40 : 20;
@@ -311,6 +321,7 @@ void Proxy::on_syn_data(tcp::ConnId u, uint64_t now_us) {
     c->id = next_id_++;
     c->ue = u;
     c->ue_tuple = ci->tuple;
+    c->ue_key = ue_key;
     c->mptcp = syn.mptcp;
     c->started_us = now_us;
     c->refusal = d.refusal;
@@ -386,7 +397,7 @@ void Proxy::answer_ue(Conn& c, const Decision& d, bool close_after, uint64_t now
 }
 
 void Proxy::n6_failed(Conn& c, const N6Outcome& o, uint64_t now_us) {
-    Decision d = conv_.on_n6_outcome(ue_state(c.ue_tuple.remote), c.open, o);
+    Decision d = conv_.on_n6_outcome(ue_state(c.ue_key), c.open, o);
     c.counted = false;  // on_n6_outcome released the UE's connection and pending SYN
     c.n6_gone = true;
     if (c.n6 != 0) {
@@ -418,7 +429,7 @@ void Proxy::on_n6_event(Conn& c, const tcp::Event& e, uint64_t now_us) {
             o.kind = N6Outcome::Kind::syn_ack;
             std::array<uint8_t, tcp::wire::max_options_len> syn_ack{};
             o.syn_ack_options = {syn_ack.data(), eng_.syn_ack_options(c.n6, syn_ack)};
-            Decision d = conv_.on_n6_outcome(ue_state(c.ue_tuple.remote), c.open, o);
+            Decision d = conv_.on_n6_outcome(ue_state(c.ue_key), c.open, o);
             count(ProxyCounter::established);
             if (!c.early_up.empty()) {
                 if (rte_mbuf* m = make_chain(cfg_.pool, c.early_up)) {
@@ -523,7 +534,7 @@ void Proxy::on_ue_event(Conn& c, const tcp::Event& e, uint64_t now_us) {
             if (c.state == ProxyState::connecting) {
                 // The UE gave up on its SYN (RST or our defer deadline) before N6 answered.
                 count(ProxyCounter::ue_gave_up);
-                UeState& us = ue_state(c.ue_tuple.remote);
+                UeState& us = ue_state(c.ue_key);
                 us.pending_syns -= us.pending_syns != 0 ? 1 : 0;
                 us.connections -= us.connections != 0 ? 1 : 0;
                 c.counted = false;
@@ -690,7 +701,7 @@ void Proxy::close_for_session(Conn& c, uint64_t now_us) {
     if (!c.ue_gone) {
         if (c.state == ProxyState::connecting) {
             // The pending SYN and the connection the converter counted for the UE.
-            UeState& us = ue_state(c.ue_tuple.remote);
+            UeState& us = ue_state(c.ue_key);
             us.pending_syns -= us.pending_syns != 0 ? 1 : 0;
             us.connections -= us.connections != 0 ? 1 : 0;
             c.counted = false;
@@ -801,7 +812,7 @@ void Proxy::maybe_finish(Conn& c) {
         return;
     }
     if (c.counted) {
-        conv_.on_closed(ue_state(c.ue_tuple.remote));
+        conv_.on_closed(ue_state(c.ue_key));
     }
     if (c.port_reserved) {
         ports_.release(c.open.src, c.open.dst, c.open.dst_port, c.open.src_port);
@@ -812,7 +823,7 @@ void Proxy::maybe_finish(Conn& c) {
     if (c.n6 != 0) {
         by_n6_.erase(c.n6);
     }
-    const tcp::IpAddr ue = c.ue_tuple.remote;
+    const tcp::IpAddr ue = c.ue_key;
     conns_.erase(c.id);
     auto it = ues_.find(ue);
     if (it != ues_.end() && it->second.connections == 0 && it->second.pending_syns == 0) {

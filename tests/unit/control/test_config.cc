@@ -1,5 +1,6 @@
 // Unit tests for control/config: strict YAML parsing, rendering and the embedded default.
 #include "control/config.h"
+#include "control/static_sessions.h"
 
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -1174,6 +1175,62 @@ TEST_CASE("static session errors name the entry and the field", "[config]") {
                 "sessions.static[0].gnb_teid_typo", 15, "unknown key");
     CHECK_ERROR(parse(with("sessions:\n  static:\n    - seid: 0\n" + base)),
                 "sessions.static[0].seid", 10, "out of range");
+}
+
+TEST_CASE("static sessions: link-specific addresses (issue 7)", "[config][link]") {
+    auto session = [](const std::string& fields) {
+        return with(
+            "sessions:\n  static:\n    - seid: 7\n      uplink_teid: 1\n"
+            "      ue_ipv4: 198.19.100.1\n      gnb_ipv4: 198.18.0.2\n"
+            "      gnb_teid: 2\n" +
+            fields);
+    };
+    const ParseResult r = parse(session(
+        "      mptcp: true\n      link_addresses: {tgpp: [198.19.210.1, \"2001:db8:30::/64\"], "
+        "non_tgpp: [198.19.220.1]}\n"));
+    REQUIRE_OK(r);
+    const auto& s = r.config->sessions.static_sessions.at(0);
+    REQUIRE(s.tgpp_link_addresses.size() == 2);
+    CHECK(s.tgpp_link_addresses[0].family == 4);
+    CHECK(s.tgpp_link_addresses[0].len == 32);
+    CHECK(s.tgpp_link_addresses[0].addr[2] == 210);
+    CHECK(s.tgpp_link_addresses[1].family == 6);
+    CHECK(s.tgpp_link_addresses[1].len == 64);
+    REQUIRE(s.non_tgpp_link_addresses.size() == 1);
+    CHECK(s.non_tgpp_link_addresses[0].addr[2] == 220);
+    const ParseResult again = parse(braid::config::render(*r.config), "<rendered>");
+    REQUIRE_OK(again);
+    CHECK(*again.config == *r.config);
+    // The session the loader builds carries them to the datapath, per access.
+    const braid::dataplane::SessionSpec spec = braid::control::session_spec(s);
+    REQUIRE(spec.link_addresses.size() == 3);
+    CHECK(spec.mptcp);
+    CHECK(spec.link_addresses[0].access == braid::dataplane::LinkAccess::tgpp);
+    CHECK(spec.link_addresses[2].access == braid::dataplane::LinkAccess::non_tgpp);
+    CHECK(braid::dataplane::compile(spec).rules);
+
+    const std::string key = "sessions.static[0].link_addresses";
+    CHECK_ERROR(parse(session("      link_addresses: {tgpp: [198.19.210.1]}\n")), key, 0,
+                "need 'mptcp: true'");
+    CHECK_ERROR(parse(session("      mptcp: true\n      link_addresses: {tgpp: [198.19.210.1, "
+                              "198.19.210.2]}\n")),
+                key, 0, "more than one IPv4 link-specific address for tgpp");
+    CHECK_ERROR(parse(session("      mptcp: true\n      link_addresses: {tgpp: [198.19.210.1], "
+                              "non_tgpp: [198.19.210.1]}\n")),
+                key, 0, "listed twice");
+    CHECK_ERROR(parse(session("      mptcp: true\n      link_addresses: {tgpp: [198.19.100.1]}\n")),
+                key, 0, "the UE's address");
+    CHECK_ERROR(parse(session("      mptcp: true\n      link_addresses: {tgpp: "
+                              "[\"2001:db8:30::/48\"]}\n")),
+                key + ".tgpp[0]", 0, "prefix length must be 64");
+    CHECK_ERROR(
+        parse(session("      mptcp: true\n      link_addresses: {tgpp: [\"2001:db8:30::/80\"]}\n")),
+        key + ".tgpp[0]", 0, "a /64 prefix");
+    CHECK_ERROR(
+        parse(session("      mptcp: true\n      link_addresses: {tgpp: [not-an-address]}\n")),
+        key + ".tgpp[0]", 0, "");
+    CHECK_ERROR(parse(session("      mptcp: true\n      link_addresses: {wifi: [198.19.210.1]}\n")),
+                key + ".wifi", 0, "unknown key");
 }
 
 TEST_CASE("fault_injection: off when absent, parsed per role and direction, strict", "[config]") {

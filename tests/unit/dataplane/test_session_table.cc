@@ -500,3 +500,246 @@ TEST_CASE("table: full table refuses with a clear error", "[session]") {
     REQUIRE(err);
     CHECK(err->message.find("full") != std::string::npos);
 }
+
+// --- link-specific multipath addresses (issue 7) ---------------------------------------------
+
+namespace {
+
+constexpr uint32_t link_3gpp = 0xC613D201;   // 198.19.210.1
+constexpr uint32_t link_n3gpp = 0xC613DC01;  // 198.19.220.1
+
+sdf::Prefix v4_prefix(uint32_t host_order) {
+    sdf::Prefix p{4, {}, 32};
+    const uint32_t be = htonl(host_order);
+    std::memcpy(p.addr.data(), &be, 4);
+    return p;
+}
+
+sdf::Prefix v6_prefix(uint8_t last_of_64, uint8_t host) {
+    sdf::Prefix p{6, {0x20, 0x01, 0x0d, 0xb8, 0, 0x30, 0, last_of_64}, 64};
+    p.addr[15] = host;  // an interface identifier: the /64 is what counts
+    return p;
+}
+
+// An MA PDU session: UL PDRs per access TEID, one DL PDR with a MAR whose FARs are the 3GPP
+// access (FAR 2, to the gNB) and the non-3GPP access (FAR 3, to the N3IWF); link-specific
+// addresses of both accesses.
+SessionSpec ma_session(uint64_t seid = 7) {
+    SessionSpec s = basic(seid);
+    s.mptcp = true;
+    Pdr ul2 = s.pdrs[0];
+    ul2.id = 3;
+    ul2.local_teid = 0x1002;
+    s.pdrs.push_back(ul2);
+    s.pdrs[1].mar_id = 1;
+    s.pdrs[1].far_from_mar = true;
+    Far n3iwf = s.fars[1];
+    n3iwf.id = 3;
+    n3iwf.outer_header = OuterHeaderCreation{0x3003, 0xC6120003};
+    s.fars.push_back(n3iwf);
+    Mar m;
+    m.id = 1;
+    m.steering_functionality = 1;  // MPTCP
+    m.steering_mode = 1;           // Smallest Delay
+    m.tgpp = MarAccess{2, {}, {}, {}};
+    m.non_tgpp = MarAccess{3, {}, {}, {}};
+    s.mars = {m};
+    s.link_addresses = {{LinkAccess::tgpp, v4_prefix(link_3gpp)},
+                        {LinkAccess::non_tgpp, v4_prefix(link_n3gpp)}};
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("link addresses: compiled with the FAR of each access", "[session][link]") {
+    const SessionSpec s = ma_session();
+    CompileResult c = compile(s);
+    INFO((c.error ? c.error->message : ""));
+    REQUIRE(c.rules);
+    const SessionRules& r = *c.rules;
+    REQUIRE(r.link.size() == 2);
+    const auto a3 = v4_prefix(link_3gpp), an = v4_prefix(link_n3gpp), ue = v4_prefix(ue_ip);
+    CHECK(r.link_access(4, a3.addr.data()) == LinkAccess::tgpp);
+    CHECK(r.link_access(4, an.addr.data()) == LinkAccess::non_tgpp);
+    CHECK_FALSE(r.link_access(4, ue.addr.data()));
+    CHECK_FALSE(r.link_access(6, a3.addr.data()));
+    // The DL PDR (id 2) leaves by FAR 2 or FAR 3 for the link addresses, by its own FAR
+    // (the MAR's primary, here 3GPP) for the UE address.
+    const auto dl = std::find_if(r.pdrs.begin(), r.pdrs.end(), [](auto& p) { return p.id == 2; });
+    REQUIRE(dl != r.pdrs.end());
+    CHECK(r.fars[dl->link_far_index[0]].id == 2);
+    CHECK(r.fars[dl->link_far_index[1]].id == 3);
+    // A PDR without a MAR: both link addresses use its own FAR.
+    const auto ul = std::find_if(r.pdrs.begin(), r.pdrs.end(), [](auto& p) { return p.id == 1; });
+    CHECK(r.fars[ul->link_far_index[0]].id == 1);
+    CHECK(r.fars[ul->link_far_index[1]].id == 1);
+}
+
+TEST_CASE("link addresses: a subflow from one matches as the UE", "[session][link]") {
+    SessionSpec s = ma_session();
+    // Filters that name the UE's address ("assigned") must match the subflows' traffic.
+    sdf::Filter f;
+    f.flow = std::get<sdf::FlowDescription>(
+        sdf::parse_flow_description("permit out 6 from any to assigned"));
+    s.pdrs[1].sdf_filters = {f};
+    CompileResult c = compile(s);
+    REQUIRE(c.rules);
+    sdf::PacketKey k = v4_key(link_n3gpp, 0xC6123201);
+    k.proto = 6;
+    CHECK(c.rules->match_downlink(k) == nullptr);  // the address as such: not the UE's
+    const sdf::PacketKey as = c.rules->as_ue(k);
+    uint32_t ue_be;
+    std::memcpy(&ue_be, as.ue.data(), 4);
+    CHECK(ntohl(ue_be) == ue_ip);
+    CHECK(as.remote == k.remote);
+    CHECK(as.ue_port == k.ue_port);
+    const CompiledPdr* pdr = c.rules->match_downlink(as);
+    REQUIRE(pdr != nullptr);
+    CHECK(pdr->id == 2);
+    // IPv6: the session's /64 and the subflow's interface identifier.
+    SessionSpec s6 = ma_session();
+    s6.pdrs[1].ue_ipv4.reset();
+    s6.pdrs[1].ue_ipv6 = v6_prefix(1, 0);
+    s6.link_addresses = {{LinkAccess::tgpp, v6_prefix(2, 9)}};
+    CompileResult c6 = compile(s6);
+    REQUIRE(c6.rules);
+    REQUIRE(c6.rules->link.size() == 1);
+    CHECK(c6.rules->link[0].prefix.addr[15] == 0);  // kept as its /64
+    sdf::PacketKey k6;
+    k6.family = 6;
+    k6.ue = v6_prefix(2, 0x42).addr;
+    CHECK(c6.rules->link_access(6, k6.ue.data()) == LinkAccess::tgpp);
+    const sdf::PacketKey as6 = c6.rules->as_ue(k6);
+    CHECK(as6.ue[7] == 1);      // the UE's /64
+    CHECK(as6.ue[15] == 0x42);  // the subflow's interface identifier
+}
+
+TEST_CASE("link addresses: what compile refuses", "[session][link]") {
+    auto kind = [](const SessionSpec& s) {
+        CompileResult c = compile(s);
+        REQUIRE(c.error);
+        INFO(c.error->message);
+        CHECK(c.error->kind == SpecError::Kind::bad_link_address);
+        return c.error->message;
+    };
+    SECTION("a session that may not use the proxy") {
+        SessionSpec s = ma_session();
+        s.mptcp = false;
+        s.mars[0].steering_functionality = 0;  // ATSSS-LL
+        CHECK(kind(s).find("MPTCP") != std::string::npos);
+    }
+    SECTION("two of one family for one access") {
+        SessionSpec s = ma_session();
+        s.link_addresses[1].access = LinkAccess::tgpp;
+        kind(s);
+    }
+    SECTION("one address for both accesses") {
+        SessionSpec s = ma_session();
+        s.link_addresses[1].prefix = s.link_addresses[0].prefix;
+        kind(s);
+    }
+    SECTION("not a /32 or a /64") {
+        SessionSpec s = ma_session();
+        s.link_addresses[0].prefix.len = 24;
+        kind(s);
+        s = ma_session();
+        s.link_addresses[0].prefix = v6_prefix(3, 0);
+        s.link_addresses[0].prefix.len = 48;
+        kind(s);
+        s = ma_session();
+        s.link_addresses[0].prefix.family = 0;
+        kind(s);
+    }
+    SECTION("the UE's own address") {
+        SessionSpec s = ma_session();
+        s.link_addresses[0].prefix = v4_prefix(ue_ip);
+        CHECK(kind(s).find("UE address") != std::string::npos);
+    }
+    SECTION("a MAR with the MPTCP steering functionality implies mptcp") {
+        SessionSpec s = ma_session();
+        s.mptcp = false;
+        CHECK(compile(s).rules);
+    }
+}
+
+TEST_CASE("link addresses: published, looked up and retired with the session", "[session][link]") {
+    Rcu rcu;
+    auto t = table(rcu);
+    REQUIRE_FALSE(t->create_session(ma_session(7)));
+    const auto a3 = v4_prefix(link_3gpp), an = v4_prefix(link_n3gpp);
+    LinkAccess access{};
+    const SessionRules* r = t->by_link_address(4, an.addr.data(), access);
+    REQUIRE(r != nullptr);
+    CHECK(r->seid == 7);
+    CHECK(access == LinkAccess::non_tgpp);
+    CHECK(t->by_link_address(4, a3.addr.data(), access) == r);
+    CHECK(access == LinkAccess::tgpp);
+    CHECK(t->by_link_ipv4(link_3gpp) == r);
+    // The UE address is not a link address, a link address is not a UE address.
+    CHECK(t->by_link_ipv4(ue_ip) == nullptr);
+    CHECK(t->by_ue_ipv4(link_3gpp) == nullptr);
+
+    SECTION("another session may not take them, nor use one as its UE address") {
+        SessionSpec other = ma_session(8);
+        other.pdrs[0].local_teid = 0x2001;
+        other.pdrs[2].local_teid = 0x2002;
+        other.pdrs[1].ue_ipv4 = 0xC6136402;
+        auto err = t->create_session(other);
+        REQUIRE(err);
+        CHECK(err->kind == SpecError::Kind::link_address_in_use);
+        SessionSpec plain = basic(9, 0x3001, link_n3gpp);
+        err = t->create_session(plain);
+        REQUIRE(err);
+        CHECK(err->kind == SpecError::Kind::ue_ip_in_use);
+        // ... nor a link address that is another session's UE address.
+        REQUIRE_FALSE(t->create_session(basic(10, 0x4001, 0xC6136409)));
+        other.link_addresses[0].prefix = v4_prefix(0xC6136409);
+        err = t->create_session(other);
+        REQUIRE(err);
+        CHECK(err->kind == SpecError::Kind::link_address_in_use);
+        CHECK(t->size() == 2);
+    }
+    SECTION("a modification that keeps them keeps the lookup; one that drops one retires it") {
+        SessionSpec s = *t->spec(7);
+        s.urrs[0].volume_threshold_bytes = 1000;
+        REQUIRE_FALSE(t->modify_session(s));
+        const SessionRules* r2 = t->by_link_address(4, an.addr.data(), access);
+        REQUIRE(r2 != nullptr);
+        CHECK(r2 != r);  // the new snapshot
+        CHECK(r2->generation > r->generation);
+        s.link_addresses.pop_back();
+        REQUIRE_FALSE(t->modify_session(s));
+        CHECK(t->by_link_address(4, an.addr.data(), access) == nullptr);
+        CHECK(t->by_link_address(4, a3.addr.data(), access) != nullptr);
+        t->reclaim(true);
+        // The retired address is free for another session now.
+        SessionSpec other = ma_session(8);
+        other.pdrs[0].local_teid = 0x2001;
+        other.pdrs[2].local_teid = 0x2002;
+        other.pdrs[1].ue_ipv4 = 0xC6136402;
+        other.link_addresses = {{LinkAccess::non_tgpp, v4_prefix(link_n3gpp)}};
+        CHECK_FALSE(t->create_session(other));
+    }
+    SECTION("deleted with the session") {
+        REQUIRE(t->delete_session(7));
+        CHECK(t->by_link_address(4, an.addr.data(), access) == nullptr);
+        CHECK(t->by_link_ipv4(link_3gpp) == nullptr);
+        t->reclaim(true);
+        REQUIRE_FALSE(t->create_session(ma_session(8)));
+        CHECK(t->by_link_ipv4(link_3gpp) != nullptr);
+    }
+    SECTION("IPv6: found by the /64") {
+        SessionSpec s6 = ma_session(11);
+        s6.pdrs[0].local_teid = 0x5001;
+        s6.pdrs[2].local_teid = 0x5002;
+        s6.pdrs[1].ue_ipv4 = 0xC6136403;
+        s6.link_addresses = {{LinkAccess::non_tgpp, v6_prefix(5, 0)}};
+        REQUIRE_FALSE(t->create_session(s6));
+        const auto any = v6_prefix(5, 0x77);
+        const SessionRules* r6 = t->by_link_address(6, any.addr.data(), access);
+        REQUIRE(r6 != nullptr);
+        CHECK(r6->seid == 11);
+        CHECK(access == LinkAccess::non_tgpp);
+        CHECK(t->by_link_address(6, v6_prefix(6, 0).addr.data(), access) == nullptr);
+    }
+}

@@ -283,9 +283,14 @@ struct ProxyLab {
     std::unique_ptr<TcpHost> braid, server;
     uint64_t now = 1'000'000;
 
+    uint32_t ue_src = kUeAddr;      // the UE's subflow source (a link-specific address or not)
+    uint32_t session_ue = kUeAddr;  // the session's UE address (UeContext)
+
     // `sessions`: the proxy follows its connections' sessions there (session steering); braid
     // then also has an N3 port (index 1, 198.18.0.2) for GTP-U.
-    explicit ProxyLab(const SessionTable* sessions = nullptr) {
+    explicit ProxyLab(std::function<mptcp::Access(const tcp::IpAddr&)> link_access = {},
+                      uint32_t per_ue_max_connections = 64,
+                      const SessionTable* sessions = nullptr) {
         TcpHostConfig c;
         c.sessions = sessions;
         if (sessions != nullptr) {
@@ -305,6 +310,9 @@ struct ProxyLab {
         pc.proxy.address = ip4(kProxyAddr);
         pc.proxy.port = kProxyPort;
         pc.n6_port_index = 0;
+        pc.link_access = std::move(link_access);
+        pc.policy.per_ue_max_connections = per_ue_max_connections;
+        pc.policy.per_ue_max_pending_syns = per_ue_max_connections;
         c.proxy = pc;
         c.engine.secret[0] = 3;
         braid = std::make_unique<TcpHost>(c, ports_a);
@@ -343,7 +351,7 @@ struct ProxyLab {
         ip->total_length = rte_cpu_to_be_16(total);
         ip->time_to_live = 64;
         ip->next_proto_id = IPPROTO_TCP;
-        ip->src_addr = rte_cpu_to_be_32(kUeAddr);
+        ip->src_addr = rte_cpu_to_be_32(ue_src);
         ip->dst_addr = rte_cpu_to_be_32(kProxyAddr);
         std::memcpy(p + 20, th, *hl);
         std::memcpy(p + 20 + *hl, payload.data(), payload.size());
@@ -352,7 +360,7 @@ struct ProxyLab {
         mptcp::convert::UeContext ue;
         ue.in_session = true;
         ue.mptcp_enabled = mptcp_enabled;
-        ue.ue_v4 = mptcp::convert::Address::v4(kUeAddr);
+        ue.ue_v4 = mptcp::convert::Address::v4(session_ue);
         const auto r = braid->input_uplink(m, ctx.value_or(ue), now);
         if (r != pipelines::DropReason::count) {
             rte_pktmbuf_free(m);
@@ -473,6 +481,65 @@ TEST_CASE("TcpHost proxy: a UE's Convert SYN through to an N6 echo server and ba
     CHECK(conns[0].n6_tuple.local == ip4(kUeAddr));
 }
 
+TEST_CASE(
+    "TcpHost proxy: a subflow from a link-specific address: N6 from the UE address, "
+    "access from the session") {
+    constexpr uint32_t link_3gpp = 0xc612d201;   // 198.18.210.1
+    constexpr uint32_t link_n3gpp = 0xc612dc01;  // 198.18.220.1
+    // What App gives the proxy: the session table's link-specific address lookup.
+    ProxyLab l([&](const tcp::IpAddr& a) {
+        return a == ip4(link_3gpp)    ? mptcp::Access::tgpp
+               : a == ip4(link_n3gpp) ? mptcp::Access::non_tgpp
+                                      : mptcp::Access::unknown;
+    });
+    l.ue_src = link_n3gpp;
+    namespace flag = tcp::wire::flag;
+    const std::string syn_data = connect_tlv(0xc6130002, 7);
+    l.ue_send(flag::syn, 5000, 0, syn_data);
+    l.carry_n6();
+    auto sa = l.downlink();
+    REQUIRE(sa.size() == 1);
+    CHECK(sa[0].dst == link_n3gpp);  // the UE side answers the subflow's address
+    auto conns = l.braid->proxy()->describe_all();
+    REQUIRE(conns.size() == 1);
+    // Address-preserving mode: N6 sees the PDU session's UE address, never the link address.
+    CHECK(conns[0].n6_tuple.local == ip4(kUeAddr));
+    CHECK(conns[0].ue_tuple.remote == ip4(link_n3gpp));
+
+    tcp::FourTuple t;
+    t.local = ip4(kProxyAddr);
+    t.local_port = kProxyPort;
+    t.remote_port = kUePort;
+    t.remote = ip4(link_3gpp);
+    CHECK(l.braid->access_of(t) == mptcp::Access::tgpp);
+    t.remote = ip4(link_n3gpp);
+    CHECK(l.braid->access_of(t) == mptcp::Access::non_tgpp);
+    t.remote = ip4(kUeAddr);  // the UE address itself is no link
+    CHECK(l.braid->access_of(t) == mptcp::Access::unknown);
+    t.remote = ip4(link_3gpp);
+    t.local_port = 7;  // not the proxy: a service's prefixes decide (none here)
+    CHECK(l.braid->access_of(t) == mptcp::Access::unknown);
+}
+
+TEST_CASE("TcpHost proxy: per-UE limits count the session's UE, whichever link address", "[link]") {
+    constexpr uint32_t link_3gpp = 0xc612d201;   // 198.18.210.1
+    constexpr uint32_t link_n3gpp = 0xc612dc01;  // 198.18.220.1
+    ProxyLab l({}, 1);                           // one proxied connection per UE
+    namespace flag = tcp::wire::flag;
+    const std::string syn_data = connect_tlv(0xc6130002, 7);
+    l.ue_src = link_3gpp;
+    l.ue_send(flag::syn, 5000, 0, syn_data);
+    CHECK(l.braid->proxy()->operator[](mptcp::convert::ProxyCounter::n6_connects) == 1);
+    // The same UE from its other access's address: over its limit (Resource Exceeded), no N6.
+    l.ue_src = link_n3gpp;
+    l.ue_send(flag::syn, 9000, 0, syn_data);
+    CHECK(l.braid->proxy()->operator[](mptcp::convert::ProxyCounter::n6_connects) == 1);
+    const auto& refusals = l.braid->proxy()->converter().counters();
+    CHECK(refusals[mptcp::convert::Refusal::ue_connection_limit] +
+              refusals[mptcp::convert::Refusal::ue_pending_syn_limit] ==
+          1);
+}
+
 TEST_CASE("TcpHost proxy: a session without MPTCP gets Not Authorized, nothing on N6") {
     ProxyLab l;
     namespace flag = tcp::wire::flag;
@@ -523,7 +590,7 @@ TEST_CASE("TcpHost proxy: a deleted session's connection is reset through its la
     spec.mptcp = true;
     REQUIRE_FALSE(table->create_session(spec));
     {
-        ProxyLab l(table.get());
+        ProxyLab l({}, 64, table.get());
         namespace flag = tcp::wire::flag;
         const std::string syn_data = connect_tlv(0xc6130002, 7);
         const auto ctx = ue_context(*table->by_ue_ipv4(kUeAddr));

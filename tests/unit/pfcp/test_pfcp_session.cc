@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -2178,6 +2179,46 @@ TEST_CASE("ATSSS: no MPTCP proxy enabled: 221 omitted and counted", "[pfcp-sessi
     CHECK_FALSE(h.procs.session(first_up_seid)->mptcp);
 }
 
+TEST_CASE("ATSSS: link-specific addresses are committed only when the session is installed",
+          "[pfcp-session][atsss]") {
+    SessionProceduresConfig c = test_config();
+    MptcpProxyConfig& mp = c.mptcp_proxy;
+    mp.enabled = true;
+    mp.ipv4 = Ipv4Address{198, 18, 7, 1};
+    mp.port = 5124;
+    mp.tgpp_pools = {v4_pool(0xc6130a00, 30)};      // 198.19.10.0/30
+    mp.non_tgpp_pools = {v4_pool(0xc6131400, 30)};  // 198.19.20.0/30
+    REQUIRE_FALSE(check(c));
+    Harness h(c);
+    Establishment e;
+    e.extra = provide_atsss(true);
+    // The datapath refuses the session (e.g. a link-specific address in use): nothing is kept.
+    h.actions.fail_next =
+        dp::SpecError{dp::SpecError::Kind::link_address_in_use, "link 1", "in use"};
+    Reply bad = h.send(e.bytes());
+    CHECK(bad.cause() != Cause::request_accepted);
+    CHECK_FALSE(bad.one<AtsssControlParameters>());
+    CHECK(h.procs.counters().event(SessionEvent::atsss_mptcp_provided) == 0);
+    // The /30s have two addresses each: two sessions still get them, so the refused one holds
+    // none.
+    std::set<Ipv4Address> tgpp, non_tgpp;
+    for (uint32_t i = 0; i < 2; ++i) {
+        Establishment ok = e;
+        ok.cp = cp_f_seid(cp_seid + 1 + i);
+        ok.pdrs[1].pdi.ue_ip_addresses = {ue_address(ue_ip + 1 + i, true)};
+        Reply r = h.send(ok.bytes());
+        REQUIRE(r.cause() == Cause::request_accepted);
+        auto a = r.one<AtsssControlParameters>();
+        REQUIRE(a);
+        REQUIRE(a->mptcp);
+        tgpp.insert(*a->mptcp->link.tgpp_ipv4);
+        non_tgpp.insert(*a->mptcp->link.non_tgpp_ipv4);
+    }
+    CHECK(tgpp == std::set<Ipv4Address>{wire(0xc6130a01), wire(0xc6130a02)});
+    CHECK(non_tgpp == std::set<Ipv4Address>{wire(0xc6131401), wire(0xc6131402)});
+    CHECK(h.procs.counters().event(SessionEvent::atsss_mptcp_provided) == 2);
+}
+
 TEST_CASE("ATSSS: MPTCP Parameters from the proxy config and link-specific pools",
           "[pfcp-session][atsss]") {
     SessionProceduresConfig c = test_config();
@@ -2209,12 +2250,36 @@ TEST_CASE("ATSSS: MPTCP Parameters from the proxy config and link-specific pools
     REQUIRE(h.procs.session(first_up_seid)->mptcp);
     CHECK(*h.procs.session(first_up_seid)->mptcp == m);
     CHECK(h.procs.counters().event(SessionEvent::atsss_mptcp_provided) == 1);
+    // The addresses reach the datapath with the session (issue 7): the spec the session action
+    // published has them, per access, IPv6 as its /64, and may use the proxy.
+    auto link_of = [&](uint64_t seid) {
+        const dp::SessionSpec* spec = h.actions.spec(seid);
+        REQUIRE(spec != nullptr);
+        CHECK(spec->mptcp);
+        return spec->link_addresses;
+    };
+    auto v4 = [](uint32_t host) {
+        dp::sdf::Prefix p{4, {}, 32};
+        const auto w = wire(host);
+        std::copy(w.begin(), w.end(), p.addr.begin());
+        return p;
+    };
+    const dp::sdf::Prefix tgpp6{
+        6, {0x20, 0x01, 0x0d, 0xb8, 0x00, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 64};
+    const std::vector<dp::LinkAddress> published = {{dp::LinkAccess::tgpp, v4(0xc6130a01)},
+                                                    {dp::LinkAccess::tgpp, tgpp6},
+                                                    {dp::LinkAccess::non_tgpp, v4(0xc6131401)}};
+    CHECK(link_of(first_up_seid) == published);
 
     // A modification asking again gets the same addresses (a new instance replaces the old).
     Reply mr = h.modify(first_up_seid, provide_atsss(true));
     REQUIRE(mr.cause() == Cause::request_accepted);
     REQUIRE(mr.one<AtsssControlParameters>());
     CHECK(*mr.one<AtsssControlParameters>()->mptcp == m);
+    CHECK(link_of(first_up_seid) == published);
+    // ... and one without ATSSS keeps them (the spec diff starts from the session's spec).
+    REQUIRE(h.modify(first_up_seid, [](Writer&) {}).cause() == Cause::request_accepted);
+    CHECK(link_of(first_up_seid) == published);
 
     // A second session gets the next addresses; a third finds the /30s exhausted: the session
     // is accepted without 221 (it is conditional on allocation), and nothing is held for it.

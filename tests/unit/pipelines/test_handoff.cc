@@ -462,6 +462,37 @@ TEST_CASE("hand-off: the owner finds the session again after the ring", "[handof
     }
 }
 
+// Link-specific multipath addresses (issue 7) in the real graph: a session with them, no
+// MPTCP proxy on this lab's workers. The UE's address works as always; from a link-specific
+// address only TCP to the proxy may come (none here), and N6 may not send to one.
+TEST_CASE("link-specific addresses: the graph drops what is not the proxy's, by name",
+          "[handoff][link]") {
+    TwoWorkerLab lab;
+    constexpr uint32_t link_3gpp = 0xC613D201;  // 198.19.210.1
+    Sess ma{9, 0x1009, 0xC6136409, 0x2009};
+    dataplane::SessionSpec spec = spec_of(ma, false);
+    spec.mptcp = true;
+    dataplane::sdf::Prefix p{4, {}, 32};
+    const uint32_t be = htonl(link_3gpp);
+    std::memcpy(p.addr.data(), &be, 4);
+    spec.link_addresses = {{dataplane::LinkAccess::tgpp, p}};
+    REQUIRE_FALSE(lab.app.create_session(spec));
+    const unsigned w = lab.rules(ma.seid).owner;
+    lab.inject(0, w, uplink(ma));  // from the UE address: forwarded to N6
+    Sess from_link = ma;
+    from_link.ue = link_3gpp;
+    lab.inject(0, w, uplink(from_link));  // UDP from the link address: not the proxy's
+    lab.walk(w);
+    CHECK(lab.app.drops(DropReason::link_addr_not_proxy) == 1);
+    CHECK(lab.sent(1, w) == 1);
+    lab.inject(1, 0, downlink(from_link));  // N6 to the link address: only the proxy sends there
+    lab.inject(1, 0, downlink(ma));
+    lab.walk(0);
+    CHECK(lab.app.drops(DropReason::link_addr_from_n6) == 1);
+    CHECK(lab.app.drops(DropReason::no_session_for_ue) == 0);
+    CHECK(lab.sent(0, 0) == 1);
+}
+
 // The fault-injection stage in the real graph (pipelines/fault_stage.cc), on worker 0 of this
 // lab: a seeded drop on n6 RX, then duplication on n3 TX, then off again.
 TEST_CASE("fault stage: seeded drop on n6 rx and duplicate on n3 tx in the graph", "[fault]") {
