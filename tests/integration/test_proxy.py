@@ -62,7 +62,7 @@ CLIENT = r"""
 import hashlib, json, socket, sys
 msg = bytes.fromhex(sys.argv[1]); size = int(sys.argv[2])
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)  # IPPROTO_MPTCP
-s.settimeout(20)
+s.settimeout(float(sys.argv[6]) if len(sys.argv) > 6 else 20)
 s.bind((sys.argv[3], 0))
 s.sendto(msg, socket.MSG_FASTOPEN, (sys.argv[4], int(sys.argv[5])))
 up = bytes((i * 7 + 3) & 0xff for i in range(size))
@@ -118,9 +118,9 @@ def stat(text: str, name: str) -> int:
     raise AssertionError(f"no {name} in\n{text}")
 
 
-def run_client(lab, msg: bytes, size: int):
+def run_client(lab, msg: bytes, size: int, timeout: float = 20):
     cp = lab.ns(lab.gnb, PYTHON, "-c", CLIENT, msg.hex(), str(size), UE, PROXY,
-                str(PROXY_PORT), timeout=60)
+                str(PROXY_PORT), str(timeout), timeout=60)
     assert cp.returncode == 0, cp.stdout + cp.stderr
     import json
     return json.loads(cp.stdout.strip().splitlines()[-1])
@@ -194,6 +194,42 @@ def test_proxy_refuses_a_session_without_mptcp(ue_lab, braid_factory):
     assert out["data"] == "01022263" + "1e012000", out  # Not Authorized (32)
     stats = b.cli_ok("show", "proxy", "stats")
     assert stat(stats, "mptcp_not_enabled") == 1, stats
+    b.stop()
+
+
+def test_proxy_convert_error_paths(ue_lab, braid_factory):
+    """RFC 8803 §6.2 error paths end to end (spec §1.6 order of checks), one UE connection
+    each: every refusal is an Error TLV with its code followed by FIN, never a RST; a SYN whose
+    data does not start with the Convert magic is not answered as a Convert message at all."""
+    lab = ue_lab
+    b = braid_factory(proxy_config(mptcp=True))
+    connect = connect_msg(DN_IP, 7070)  # 6 words: header + Connect TLV (5 words)
+    words = connect[1]
+    cases = [
+        # Version 2: Unsupported Version, value = the version braid speaks (1).
+        ("bad_version", bytes([2]) + connect[1:], 0x00),
+        # An unknown TLV type (0x63) after the Connect TLV: Unsupported Message.
+        ("unsupported_tlv", bytes([1, words + 1]) + connect[2:] + bytes([0x63, 1, 0, 0]), 0x02),
+        # The Connect TLV twice: Malformed Message.
+        ("malformed_message", bytes([1, 2 * words - 1]) + connect[2:] + connect[4:], 0x01),
+    ]
+    with Gnb(lab, UE, ul_teid=0x7001, dl_teid=0x8001, upf_n3_ip=N3_IP,
+             routes=["198.19.0.0/24", "198.18.50.0/24"]):
+        replies = {name: run_client(lab, msg, 0) for name, msg, _ in cases}
+        # Magic 0x2264: not Convert (spec §1.6 step 1), nothing is opened on N6.
+        wrong_magic = run_client(lab, connect[:3] + b"\x64" + connect[4:], 0, timeout=3)
+    stats = b.cli_ok("show", "proxy", "stats")
+    for name, _, code in cases:
+        out = replies[name]
+        assert out["data"][:2] == "01" and out["data"][4:8] == "2263", (name, out)
+        assert out["data"][8:10] == "1e", (name, out)  # Error TLV
+        assert int(out["data"][12:14], 16) == code, (name, out)
+        assert "recv_error" not in out, (name, out)  # FIN, not RST
+        assert stat(stats, name) == 1, stats
+    assert not wrong_magic["data"].startswith("01") or wrong_magic["data"][4:8] != "2263", \
+        wrong_magic
+    assert stat(stats, "not_convert") >= 1, stats
+    assert stat(stats, "n6_opens") == 0, stats
     b.stop()
 
 
