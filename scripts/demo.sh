@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # braid demo: builds everything (scripts/setup.sh), brings up the namespace lab `demo`, starts
 # braid with scripts/demo.yaml and shows ARP, ping, port stats, neighbors, drops, lcores and
-# metrics; then stops braid with SIGTERM and tears the lab down. Bounded in time; exits non-zero
-# if any step fails.
+# metrics; then scripts/demo_atsss.py sets up an MA PDU session with ATSSS over PFCP and a Linux
+# MPTCP UE on two GTP-U accesses moves data through braid's MPTCP proxy to a DN server; then it
+# stops braid with SIGTERM and tears the lab down. Bounded in time; exits non-zero if any step
+# fails.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -107,6 +109,9 @@ step "metrics ($METRICS_URL)"
 metrics=$(timeout 10 curl -sS --max-time 5 "$METRICS_URL")
 grep '^braid_' <<<"$metrics" | grep -E 'build_info|port_(rx|tx)_packets_total|worker_busy' | awk 'NR <= 12'
 grep -q '^braid_port_rx_packets_total' <<<"$metrics"
+
+step "ATSSS: an MA PDU session over PFCP, a Linux MPTCP UE on two accesses, through the proxy"
+timeout 120 /usr/bin/python3 "$ROOT/scripts/demo_atsss.py" --lab "$LAB" --cli "$CLI" --socket "$SOCK"
 
 step "stop braid (SIGTERM)"
 stop_braid

@@ -20,8 +20,6 @@ import hashlib
 import ipaddress
 import json
 import re
-import socket
-import struct
 import subprocess
 import time
 
@@ -29,10 +27,12 @@ import pytest
 from scapy.contrib.pfcp import PFCP
 from scapy.packet import Raw
 
+from atsss_smf import establishment, parse_establishment
 from conftest import DN_IP, GNB_IP, N3_IP, PYTHON
 from gnb import Gnb
 from test_pfcp_node import SMF_NODE_ID, Smf, free_udp_port, pfcp_config
-from test_proxy import CLIENT, SERVER, connect_msg, stat
+from test_proxy import stat
+from ue_tools import CLIENT, SERVER, connect_msg
 
 UE = "198.19.100.40"  # the PDU session's UE address (N6 sees it)
 PROXY = "198.18.50.1"
@@ -44,97 +44,6 @@ DL_TEID_3GPP = 0x0A000001  # the gNB's
 DL_TEID_N3GPP = 0x0A000002  # the "N3IWF"'s (gnb_emu plays both, one tunnel each)
 SIZE = 1 << 20
 SERVER_PORT = 7071
-
-
-def ie(ie_type: int, value: bytes) -> bytes:
-    return struct.pack("!HH", ie_type, len(value)) + value
-
-
-def u16(v):
-    return struct.pack("!H", v)
-
-
-def u32(v):
-    return struct.pack("!I", v)
-
-
-def ipv4(a: str) -> bytes:
-    return socket.inet_aton(a)
-
-
-def establishment() -> bytes:
-    """Session Establishment Request body of an MA PDU session with MPTCP (TS 29.244 §7.5.2,
-    spec §1.12-§1.13)."""
-    node_id = ie(60, bytes([2]) + b"".join(bytes([len(x)]) + x.encode()
-                                           for x in SMF_NODE_ID.split(".")))
-    f_seid = ie(57, bytes([0x02]) + struct.pack("!Q", CP_SEID) + ipv4("127.0.0.1"))
-
-    def ul_pdr(pdr_id, choose_id):
-        pdi = ie(2, ie(20, b"\x00")  # Source Interface: access
-                 + ie(21, bytes([0x0d, choose_id])))  # F-TEID CH, CHID, V4
-        return ie(1, ie(56, u16(pdr_id)) + ie(29, u32(200)) + pdi
-                  + ie(95, b"\x00")  # Outer Header Removal GTP-U/UDP/IPv4
-                  + ie(108, u32(1))  # FAR 1: to the core
-                  + ie(265, b"\x01"))  # Multipath Applicable Indication: MTAI
-
-    dl_pdi = ie(2, ie(20, b"\x01") + ie(93, bytes([0x06]) + ipv4(UE)))  # V4 SD
-    dl_pdr = ie(1, ie(56, u16(3)) + ie(29, u32(200)) + dl_pdi + ie(170, u16(1)))  # MAR 1
-
-    def far(far_id, dest, ohc=None):
-        fwd = ie(42, bytes([dest]))
-        if ohc:
-            fwd += ie(84, u16(0x0100) + u32(ohc[0]) + ipv4(ohc[1]))
-        return ie(3, ie(108, u32(far_id)) + ie(44, b"\x02") + ie(4, fwd))
-
-    mar = ie(165, ie(170, u16(1)) + ie(171, b"\x01")  # steering functionality MPTCP
-             + ie(172, b"\x01")  # Smallest Delay
-             + ie(166, ie(108, u32(2))) + ie(167, ie(108, u32(3))))
-    atsss = ie(220, ie(222, b"\x01"))  # MPTCP Control Information: TCI
-    return (node_id + f_seid + ul_pdr(1, 1) + ul_pdr(2, 2) + dl_pdr
-            + far(1, 1) + far(2, 0, (DL_TEID_3GPP, GNB_IP)) + far(3, 0, (DL_TEID_N3GPP, GNB_IP))
-            + mar + atsss)
-
-
-def walk(data: bytes):
-    """(type, value) of each IE in `data`."""
-    off = 0
-    while off + 4 <= len(data):
-        t, n = struct.unpack_from("!HH", data, off)
-        yield t, data[off + 4:off + 4 + n]
-        off += 4 + n
-
-
-def first(data: bytes, ie_type: int) -> bytes:
-    for t, v in walk(data):
-        if t == ie_type:
-            return v
-    raise AssertionError(f"IE {ie_type} not in {data.hex()}")
-
-
-def parse_response(raw: bytes) -> dict:
-    """Cause, UP SEID, the UL TEIDs per PDR ID, the proxy and the link-specific addresses."""
-    body = raw[16:]  # header with SEID
-    out = {"cause": first(body, 19)[0], "teids": {}}
-    out["seid"] = struct.unpack("!Q", first(body, 57)[1:9])[0]
-    for t, v in walk(body):
-        if t == 8:  # Created PDR
-            pdr_id = struct.unpack("!H", first(v, 56))[0]
-            fteid = first(v, 21)
-            out["teids"][pdr_id] = struct.unpack("!I", fteid[1:5])[0]
-    mptcp = first(first(body, 221), 225)
-    addr = first(mptcp, 228)
-    assert addr[0] & 0x01 and addr[1] == 1, addr.hex()  # V4, Transport Converter
-    out["proxy"] = (socket.inet_ntoa(addr[4:8]), struct.unpack("!H", addr[2:4])[0])
-    link = first(mptcp, 229)
-    flags, off = link[0], 1
-    for bit, key, n in ((0x01, "tgpp4", 4), (0x02, "tgpp6", 16), (0x04, "non_tgpp4", 4),
-                        (0x08, "non_tgpp6", 16)):
-        if flags & bit:
-            out[key] = link[off:off + n]
-            off += n
-    out["tgpp4"] = socket.inet_ntoa(out["tgpp4"])
-    out["non_tgpp4"] = socket.inet_ntoa(out["non_tgpp4"])
-    return out
 
 
 # test_proxy's UE, but it waits (HOLD_S) after sending before its half-close: the server
@@ -181,9 +90,10 @@ def test_ma_pdu_session_two_accesses_through_the_proxy(ue_lab, braid_factory):
     try:
         _, rsp = smf.setup()
         seq = smf.next_seq()
-        smf.send(PFCP(version=1, S=1, seid=0, seq=seq, message_type=50) / Raw(establishment()))
+        body = establishment(SMF_NODE_ID, CP_SEID, UE, GNB_IP, DL_TEID_3GPP, DL_TEID_N3GPP)
+        smf.send(PFCP(version=1, S=1, seid=0, seq=seq, message_type=50) / Raw(body))
         raw, _ = smf.expect_response(seq)
-        r = parse_response(raw)
+        r = parse_establishment(raw)
         assert r["cause"] == 1, raw.hex()
         assert r["proxy"] == (PROXY, PROXY_PORT)
         assert ipaddress.ip_address(r["tgpp4"]) in ipaddress.ip_network(TGPP_POOL)
