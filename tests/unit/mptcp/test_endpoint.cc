@@ -41,6 +41,9 @@ struct MpOut {
     std::optional<mw::MpJoinSynAck> join;
     std::optional<mw::MpFastclose> fastclose;
     std::optional<mw::MpTcpRst> tcprst;
+    std::optional<mw::AddAddr> add_addr;
+    std::optional<mw::RemoveAddr> remove_addr;
+    std::optional<mw::MpFail> mp_fail;
 };
 
 MpOut mp_of(const Out& o) {
@@ -67,6 +70,15 @@ MpOut mp_of(const Out& o) {
         if (auto* x = std::get_if<mw::MpTcpRst>(&*p.option)) {
             r.tcprst = *x;
         }
+        if (auto* x = std::get_if<mw::AddAddr>(&*p.option)) {
+            r.add_addr = *x;
+        }
+        if (auto* x = std::get_if<mw::RemoveAddr>(&*p.option)) {
+            r.remove_addr = *x;
+        }
+        if (auto* x = std::get_if<mw::MpFail>(&*p.option)) {
+            r.mp_fail = *x;
+        }
         b = b.subspan(len);
     }
     return r;
@@ -74,8 +86,10 @@ MpOut mp_of(const Out& o) {
 
 struct Harness {
     explicit Harness(bool checksums = false, uint32_t backlog = 128, uint32_t max_subflows = 4,
-                     mptcp::SchedulerConfig sched = {}, bool defer_syn_data = false)
-        : eng(
+                     mptcp::SchedulerConfig sched = {}, bool defer_syn_data = false,
+                     std::vector<mptcp::AdvertisedAddress> advertise = {})
+        : advertised(std::move(advertise)),
+          eng(
               config(),
               [this](OutSegment&& s) {
                   // The whole segment must fit: options within 40 bytes.
@@ -112,6 +126,12 @@ struct Harness {
             return t.remote == kRemote2 ? mptcp::Access::non_tgpp : mptcp::Access::tgpp;
         };
         c.max_subflows = max_subflows;
+        if (!advertised.empty()) {
+            c.advertise = [this](const FourTuple& t) {
+                CHECK(t == tuple);  // the initial subflow's
+                return advertised;
+            };
+        }
         c.data_pool = tcp_env().data;
         c.checksums = checksums;
         c.rcv_buf = 64 * 1024;
@@ -236,6 +256,7 @@ struct Harness {
     wire::Options synack_opt;
     FourTuple tuple{kLocal, kRemote, 80, 40000};
     ListenerId lid = 0;
+    std::vector<mptcp::AdvertisedAddress> advertised;
     Engine eng;
     mptcp::Endpoint ep;
 };
@@ -461,10 +482,91 @@ TEST_CASE("mptcp endpoint: DSS checksum on what braid sends", "[mptcp][endpoint]
     CHECK(c.verify(*m.dss->mapping->checksum));
 }
 
-TEST_CASE("mptcp endpoint: DSS checksum failure resets the connection", "[mptcp][endpoint]") {
+TEST_CASE("mptcp endpoint: DSS checksum failure on the only subflow: MP_FAIL, infinite mapping",
+          "[mptcp][endpoint][mp_fail]") {
     Harness t(true);
     ConnId id = t.connect();
-    uint64_t cdsn = keys(kClientKey).idsn + 1;
+    const uint64_t cdsn = keys(kClientKey).idsn + 1;
+    const uint64_t sdsn = keys(t.server_key).idsn + 1;
+    // braid has sent something (not yet Data-ACKed) when the failure happens.
+    REQUIRE(t.ep.send(id, make_payload("abc"), t.now) == 3);
+    t.out.clear();
+    mw::DssMapping m = mapping(cdsn, 1, 4);
+    mptcp::crypto::DssChecksum c(cdsn, 1, 4);
+    c.add(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("good"), 4));
+    m.checksum = c.value();
+    // A middlebox changed the payload: the checksum fails.
+    t.inject(tflag::ack | tflag::psh, kIrs + 1, t.iss + 1, {dss(std::nullopt, m)}, "gooD");
+    CHECK(t.counter(Counter::rx_checksum_failed) == 1);
+    CHECK(t.counter(Counter::fallback_mp_fail) == 1);
+    CHECK(t.counter(Counter::reset_checksum) == 0);
+    // §3.7: MP_FAIL with the failed mapping's DSN on an ACK, no RST; the connection lives as
+    // plain TCP and the bytes (as the middlebox left them) reach the application.
+    bool fail = false;
+    while (!t.out.empty()) {
+        Out a = t.expect();
+        CHECK_FALSE(a.h.has(tflag::rst));
+        if (auto f = mp_of(a).mp_fail) {
+            CHECK(f->dsn == cdsn);
+            CHECK(a.data.empty());
+            fail = true;
+        }
+    }
+    CHECK(fail);
+    CHECK(t.counter(Counter::mp_fail_sent) == 1);
+    CHECK(take_bytes(t.ep.recv(id, t.now)) == "gooD");
+    REQUIRE(t.ep.describe(id));
+    CHECK(t.ep.describe(id)->fallen_back);
+    CHECK(t.ep.state(id) == State::established);
+    // The peer answers with its MP_FAIL (counted, not answered again) and sends plain TCP.
+    t.inject(tflag::ack, kIrs + 5, t.iss + 4, {mw::MpFail{cdsn}});
+    CHECK(t.counter(Counter::mp_fail_received) == 1);
+    CHECK(t.counter(Counter::mp_fail_sent) == 1);
+    t.inject(tflag::ack | tflag::psh, kIrs + 5, t.iss + 4, {}, "plain");
+    CHECK(take_bytes(t.ep.recv(id, t.now)) == "plain");
+    // braid's next data carries the one infinite mapping, retroactive from the last Data-ACKed
+    // byte ("abc" was never Data-ACKed), the checksum field kept (negotiated) and zero.
+    t.out.clear();
+    REQUIRE(t.ep.send(id, make_payload("next"), t.now) == 4);
+    Out d = t.expect();
+    CHECK(d.data == "next");
+    REQUIRE(mp_of(d).dss);
+    REQUIRE(mp_of(d).dss->mapping);
+    CHECK(mp_of(d).dss->mapping->data_len == 0);
+    CHECK(mp_of(d).dss->mapping->dsn == sdsn);
+    CHECK(mp_of(d).dss->mapping->ssn == 1);
+    CHECK(mp_of(d).dss->mapping->checksum == 0);
+    CHECK(t.counter(Counter::infinite_mapping_sent) == 1);
+    // Then plain TCP: no MPTCP option at all.
+    t.inject(tflag::ack, kIrs + 10, t.iss + 8);
+    REQUIRE(t.ep.send(id, make_payload("more"), t.now) == 4);
+    Out d2 = t.expect();
+    CHECK(d2.data == "more");
+    CHECK(d2.opt.mptcp_out_len == 0);
+    // The peer's FIN is the DATA_FIN; braid's close is a FIN on the subflow.
+    t.inject(tflag::ack | tflag::fin, kIrs + 10, t.iss + 12);
+    CHECK(t.ep.peer_closed(id));
+    t.out.clear();
+    t.ep.close(id, t.now);
+    bool fin = false;
+    while (!t.out.empty()) {
+        Out f = t.expect();
+        fin = fin || f.h.has(tflag::fin);
+        CHECK(f.opt.mptcp_out_len == 0);
+    }
+    CHECK(fin);
+}
+
+TEST_CASE("mptcp endpoint: DSS checksum failure after a join resets the connection",
+          "[mptcp][endpoint][mp_fail]") {
+    Harness t(true);
+    ConnId id = t.connect();
+    const FourTuple t2{kLocal, kRemote2, 80, 40001};
+    Out sa = t.join_syn(t2, 50000, 0x11223344);
+    t.join_ack(t2, 50000, sa, 0x11223344);
+    REQUIRE(t.ep.subflows(id).size() == 2);
+    t.out.clear();
+    const uint64_t cdsn = keys(kClientKey).idsn + 1;
     mw::DssMapping m = mapping(cdsn, 1, 4);
     mptcp::crypto::DssChecksum c(cdsn, 1, 4);
     c.add(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("good"), 4));
@@ -472,12 +574,17 @@ TEST_CASE("mptcp endpoint: DSS checksum failure resets the connection", "[mptcp]
     t.inject(tflag::ack | tflag::psh, kIrs + 1, t.iss + 1, {dss(std::nullopt, m)}, "gooD");
     CHECK(t.counter(Counter::rx_checksum_failed) == 1);
     CHECK(t.counter(Counter::reset_checksum) == 1);
+    CHECK(t.counter(Counter::fallback_mp_fail) == 0);
     CHECK(t.ep.readable_bytes(id) == 0);
-    bool rst = false;
+    int rsts = 0;
     while (!t.out.empty()) {
-        rst = rst || t.expect().h.has(tflag::rst);
+        Out r = t.expect();
+        if (r.h.has(tflag::rst)) {
+            ++rsts;
+            CHECK(mp_of(r).fastclose);
+        }
     }
-    CHECK(rst);
+    CHECK(rsts == 2);
     CHECK_FALSE(t.eng.state(id));
     CHECK_FALSE(t.ep.is_mptcp(id));
 }
