@@ -279,11 +279,15 @@ void show_mptcp_connection(dataplane::App& app, const Args& args, Output& out) {
     for (unsigned w = 0; w < app.workers().size() && !found; ++w) {
         std::optional<mptcp::ConnSummary> conn;
         std::vector<mptcp::SubflowSummary> subs;
+        std::vector<mptcp::LocalAddressSummary> local_addrs;
+        std::vector<mptcp::PeerAddress> peer_addrs;
         if (!app.call_on_worker(w, [&](dataplane::WorkerContext& wc) {
                 const auto& ep = wc.tcp->mptcp();
                 if (auto id = ep.find_token(static_cast<uint32_t>(token))) {
                     conn = ep.describe(*id);
                     subs = ep.subflows(*id);
+                    local_addrs = ep.local_addresses(*id);
+                    peer_addrs = ep.peer_addresses(*id);
                 }
             })) {
             out.printf("error: worker %u did not answer\n", w);
@@ -301,6 +305,22 @@ void show_mptcp_connection(dataplane::App& app, const Args& args, Output& out) {
                    conn->bytes_out);
         const auto sched = mptcp::to_string(conn->scheduler);
         out.printf("  scheduler %.*s\n", int(sched.size()), sched.data());
+        if (conn->fallen_back) {
+            out.printf("  fallen back to TCP (MP_FAIL, infinite mapping)\n");
+        }
+        // ADD_ADDR both ways (RFC 8684 §3.4.1): braid's announcements and the peer's.
+        auto port_text = [](std::optional<uint16_t> p) {
+            return p ? " port " + std::to_string(*p) : std::string();
+        };
+        for (const auto& la : local_addrs) {
+            out.printf("  advertised id %u %s%s echoed %s sends %u\n", unsigned(la.addr.id),
+                       addr_text(la.addr.address).c_str(), port_text(la.addr.port).c_str(),
+                       la.echoed ? "yes" : "no", la.sends);
+        }
+        for (const auto& pa : peer_addrs) {
+            out.printf("  peer address id %u %s%s\n", unsigned(pa.id),
+                       addr_text(pa.address).c_str(), port_text(pa.port).c_str());
+        }
         out.printf("  %-5s %-8s %-44s %-11s %-6s %-6s %9s %9s %12s %12s %-8s\n", "index", "subflow",
                    "local -> remote", "state", "join", "backup", "srtt_us", "cwnd", "bytes_in",
                    "bytes_out", "access");

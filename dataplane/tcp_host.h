@@ -96,6 +96,8 @@ struct TcpServiceSpec {
     bool mptcp = false;  // MPTCP v1 listener (mptcp/endpoint.h); plain TCP clients fall back
     mptcp::SchedulerConfig scheduler;  // MPTCP: each accepted connection's scheduler
     std::vector<AccessPrefix> access;  // MPTCP: which client addresses are which access
+    // MPTCP: braid's other addresses announced (ADD_ADDR) on each accepted connection.
+    std::vector<mptcp::AdvertisedAddress> advertise;
 };
 
 struct TcpConnectSpec {
@@ -220,6 +222,7 @@ private:
     void block(App& a);  // pumped again on the next tick
     const PortRuntime* port_for(const tcp::IpAddr& local) const;
     mptcp::Access access_of(const tcp::FourTuple& t) const;
+    std::vector<mptcp::AdvertisedAddress> advertise_for(const tcp::FourTuple& t) const;
     void count(TcpHostCounter c) { host_counters_[static_cast<size_t>(c)].add(); }
 
     TcpHostConfig cfg_;
