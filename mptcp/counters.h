@@ -59,6 +59,7 @@ namespace braid::mptcp {
     X(add_addr_echo_sent,       "echoes (E=1) of the peer's ADD_ADDR sent")                     \
     X(add_addr_echo_unknown,    "ADD_ADDR echoes for an address braid did not announce (ignored)") \
     X(add_addr_table_full,      "peer ADD_ADDR not recorded: too many peer addresses (ignored)") \
+    X(signal_too_long,          "ADD_ADDR/echo/REMOVE_ADDR/MP_FAIL too long for a pure ACK's option space (dropped)") \
     X(remove_addr_sent,         "REMOVE_ADDR sent (an announced address withdrawn)")            \
     X(remove_addr_received,     "REMOVE_ADDR received")                                         \
     X(remove_addr_unknown_id,   "REMOVE_ADDR IDs not in use on the connection (ignored)")       \

@@ -1375,38 +1375,61 @@ void Endpoint::check_announcements(uint64_t now_us) {
 }
 
 void Endpoint::emit_signals(Conn& c, Subflow& s, tcp::wire::Options& o, uint64_t now_us) {
+    // Each signal goes on this pure ACK if it fits next to what is there already; one that
+    // would not fit even alone (IPv6 ADD_ADDR with a port next to timestamps) never will.
+    enum class Put { done, later, never };
+    const size_t empty_room = option_room(o) + o.mptcp_out_len;
     auto put = [&](const wire::Option& opt) {
         auto n = wire::option_len(opt);
-        if (!n || *n > option_room(o) ||
+        if (!n || *n > empty_room) {
+            counters_.add(Counter::signal_too_long);
+            return Put::never;
+        }
+        if (*n > option_room(o) ||
             *n > tcp::wire::max_options_len - static_cast<size_t>(o.mptcp_out_len)) {
-            return false;
+            return Put::later;
         }
         emit_option(opt, o);
-        return true;
+        return Put::done;
     };
-    if (c.mp_fail_out && put(wire::MpFail{*c.mp_fail_out})) {
-        c.mp_fail_out.reset();
-        c.mp_fail_sent = true;
-        counters_.add(Counter::mp_fail_sent);
-    }
-    if (c.infinite) {
-        return;
-    }
     bool more = false;
-    if (s.add_addr_out) {
-        if (put(*s.add_addr_out)) {
-            s.add_addr_out.reset();
-            counters_.add(Counter::add_addr_echo_sent);
+    if (c.mp_fail_out) {
+        Put r = put(wire::MpFail{*c.mp_fail_out});
+        if (r != Put::later) {
+            c.mp_fail_sent = r == Put::done;
+            counters_.add(Counter::mp_fail_sent, r == Put::done ? 1 : 0);
+            c.mp_fail_out.reset();
         } else {
             more = true;
+        }
+    }
+    if (c.infinite) {
+        if (more) {
+            s.need_ack = true;
+            queue(c);
+        }
+        return;
+    }
+    if (s.add_addr_out) {
+        Put r = put(*s.add_addr_out);
+        if (r == Put::done) {
+            counters_.add(Counter::add_addr_echo_sent);
+        }
+        if (r == Put::later) {
+            more = true;
+        } else {
+            s.add_addr_out.reset();
         }
     }
     if (s.remove_addr_out) {
-        if (put(*s.remove_addr_out)) {
-            s.remove_addr_out.reset();
+        Put r = put(*s.remove_addr_out);
+        if (r == Put::done) {
             counters_.add(Counter::remove_addr_sent);
-        } else {
+        }
+        if (r == Put::later) {
             more = true;
+        } else {
+            s.remove_addr_out.reset();
         }
     }
     if (signal_subflow(c) == &s) {
@@ -1420,11 +1443,16 @@ void Endpoint::emit_signals(Conn& c, Subflow& s, tcp::wire::Options& o, uint64_t
             a.port = la.addr.port;
             a.truncated_hmac = crypto::add_addr_hmac(sha_, c.local.key, c.remote.key, a.address_id,
                                                      a.address, a.port);
-            if (!put(a)) {
+            Put r = put(a);
+            if (r == Put::later) {
                 more = true;
                 break;
             }
             la.pending = false;
+            if (r == Put::never) {
+                la.given_up = true;
+                continue;
+            }
             ++la.sends;
             la.retry_us = now_us + la.backoff_us;
             counters_.add(Counter::add_addr_sent);

@@ -1606,4 +1606,35 @@ TEST_CASE_METHOD(Joined, "mptcp endpoint: REMOVE_ADDR from the peer resets the s
     CHECK(t.ep.state(id) == State::established);
 }
 
+TEST_CASE("mptcp endpoint: an ADD_ADDR that cannot fit a pure ACK is dropped, not retried",
+          "[mptcp][endpoint][add_addr]") {
+    Harness t;
+    ConnId id = t.connect();
+    t.out.clear();
+    mptcp::AdvertisedAddress v6;
+    v6.id = 2;
+    v6.address.family = 6;
+    v6.address.bytes = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9};
+    v6.port = 8080;  // 30 bytes: with the timestamps (12) above 40
+    REQUIRE(t.ep.advertise(id, v6, t.now));
+    size_t acks = t.out.size();
+    CHECK(add_addrs(t).empty());
+    CHECK(acks <= 1);  // no storm of ACKs trying again
+    CHECK(t.counter(Counter::signal_too_long) == 1);
+    for (int i = 0; i < 10; ++i) {
+        t.now += 1'000'000;
+        t.ep.poll(t.now);
+    }
+    CHECK(t.out.empty());
+    CHECK(t.counter(Counter::add_addr_sent) == 0);
+    // Without the port (28 bytes) it fits.
+    v6.id = 3;
+    v6.port.reset();
+    REQUIRE(t.ep.advertise(id, v6, t.now));
+    auto sent = add_addrs(t);
+    REQUIRE(sent.size() == 1);
+    CHECK(sent[0].address.v6);
+    CHECK(sent[0].address_id == 3);
+}
+
 }  // namespace braid::test
