@@ -341,6 +341,67 @@ void show_mptcp_connection(dataplane::App& app, const Args& args, Output& out) {
     }
 }
 
+std::optional<uint32_t> token_arg(const Args& args, Output& out) {
+    const std::string text(*args.get("token"));
+    char* end = nullptr;
+    const unsigned long token = std::strtoul(text.c_str(), &end, 16);
+    if (text.empty() || end == nullptr || *end != '\0' || token > 0xffffffffUL) {
+        out.printf("error: token must be 8 hex digits (as in show mptcp connections)\n");
+        return std::nullopt;
+    }
+    return static_cast<uint32_t>(token);
+}
+
+// `mptcp advertise <token> <id> <addr> [port]` / `mptcp withdraw <token> <id>`: ADD_ADDR /
+// REMOVE_ADDR on one live connection (RFC 8684 §3.4), on whichever worker owns it.
+void mptcp_signal(dataplane::App& app, const Args& args, Output& out, bool withdraw) {
+    auto token = token_arg(args, out);
+    if (!token) {
+        return;
+    }
+    const uint64_t id = *args.get_uint("id");
+    if (id == 0 || id > 255) {
+        out.printf("error: address ID must be 1..255 (0 is the initial subflow's)\n");
+        return;
+    }
+    mptcp::AdvertisedAddress a;
+    a.id = static_cast<uint8_t>(id);
+    if (!withdraw) {
+        auto addr = parse_ip(args.get("addr").value_or(""));
+        if (!addr) {
+            out.printf("error: not an IP address\n");
+            return;
+        }
+        a.address = *addr;
+        if (auto port = args.get_uint("port")) {
+            a.port = static_cast<uint16_t>(*port);
+        }
+    }
+    for (unsigned w = 0; w < app.workers().size(); ++w) {
+        bool ok = false;
+        app.call_on_worker(w, [&](dataplane::WorkerContext& wc) {
+            if (wc.tcp == nullptr || !wc.tcp->mptcp().find_token(*token)) {
+                return;
+            }
+            const uint64_t now = rte_rdtsc() / wc.tsc_per_us;
+            ok = withdraw ? wc.tcp->mptcp_withdraw(*token, a.id, now)
+                          : wc.tcp->mptcp_advertise(*token, a, now);
+            if (!ok) {
+                out.printf("error: refused (ID %u %s)\n", unsigned(a.id),
+                           withdraw ? "not announced" : "in use, or the connection fell back");
+                ok = true;  // answered
+            } else {
+                out.printf("connection %08x: %s address ID %u\n", *token,
+                           withdraw ? "withdrew" : "announcing", unsigned(a.id));
+            }
+        });
+        if (ok) {
+            return;
+        }
+    }
+    out.printf("error: no MPTCP connection with token %08x\n", *token);
+}
+
 void show_mptcp_stats(dataplane::App& app, Output& out) {
     for (size_t i = 0; i < mptcp::counter_count; ++i) {
         uint64_t n = 0;
@@ -632,6 +693,15 @@ void register_tcp_commands(cli::Registry& r, CommandContext& ctx) {
            "one MPTCP connection by braid's token (hex): subflows with addresses, state, RTT, "
            "cwnd, bytes, backup flag",
            [&app](const Args& a, Output& o) { show_mptcp_connection(app, a, o); }});
+    r.add({"mptcp advertise <token:str> <id:u16> <addr:str>",
+           "announce another braid address on a live MPTCP connection (ADD_ADDR until echoed)",
+           [&app](const Args& a, Output& o) { mptcp_signal(app, a, o, false); }});
+    r.add({"mptcp advertise <token:str> <id:u16> <addr:str> <port:u16>",
+           "announce another braid address and port on a live MPTCP connection",
+           [&app](const Args& a, Output& o) { mptcp_signal(app, a, o, false); }});
+    r.add({"mptcp withdraw <token:str> <id:u16>",
+           "withdraw an announced address (REMOVE_ADDR; braid's subflows on it reset)",
+           [&app](const Args& a, Output& o) { mptcp_signal(app, a, o, true); }});
     r.add({"show mptcp stats", "MPTCP counters: handshakes, fallbacks by reason, checksum failures",
            [&app](const Args&, Output& o) { show_mptcp_stats(app, o); }});
     r.add({"show proxy stats", "the MPTCP proxy: connections by state, converter counters, refusals by reason, Error TLVs by code",

@@ -796,6 +796,22 @@ bool TcpHost::close(tcp::ConnId c, uint64_t now_us) {
     return true;
 }
 
+bool TcpHost::mptcp_advertise(uint32_t token, const mptcp::AdvertisedAddress& a, uint64_t now_us) {
+    now_us_ = now_us;
+    auto c = mptcp_->find_token(token);
+    bool ok = c && mptcp_->advertise(*c, a, now_us);
+    run_events();
+    return ok;
+}
+
+bool TcpHost::mptcp_withdraw(uint32_t token, uint8_t address_id, uint64_t now_us) {
+    now_us_ = now_us;
+    auto c = mptcp_->find_token(token);
+    bool ok = c && mptcp_->withdraw(*c, address_id, now_us);
+    run_events();
+    return ok;
+}
+
 bool TcpHost::abort(tcp::ConnId c, uint64_t now_us) {
     now_us_ = now_us;
     if (!mptcp_->state(c)) {

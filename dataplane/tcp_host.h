@@ -189,6 +189,10 @@ public:
     // Open a connection running an application. The connection id, or an error text.
     std::variant<tcp::ConnId, std::string> connect(const TcpConnectSpec& s, uint64_t now_us);
     bool close(tcp::ConnId c, uint64_t now_us);
+    // MPTCP address signalling on a live connection named by braid's token (RFC 8684 §3.4.1,
+    // §3.4.2: ADD_ADDR until echoed; REMOVE_ADDR and braid's subflows on it reset).
+    bool mptcp_advertise(uint32_t token, const mptcp::AdvertisedAddress& a, uint64_t now_us);
+    bool mptcp_withdraw(uint32_t token, uint8_t address_id, uint64_t now_us);
     bool abort(tcp::ConnId c, uint64_t now_us);
     std::vector<TcpAppRecord> apps() const;  // live ones, then finished ones, oldest first
 

@@ -531,3 +531,40 @@ def test_linux_announces_an_address_braid_echoes_and_honours_its_removal(lab, br
     assert m.get("RmAddrTx", 0) >= 1, m
     assert stat(after, "remove_addr_received") > stat(before, "remove_addr_received")
     assert one, "the subflow from the removed address stayed"
+
+
+def test_braid_withdraws_its_address_linux_removes_the_subflow(lab, braid, alive):
+    """`mptcp withdraw <token> 1` mid-transfer: braid sends REMOVE_ADDR (Linux counts RmAddr)
+    and resets its subflow on that address; the echo completes on the first subflow."""
+    limits = lab.ns(lab.dn, "ip", "mptcp", "limits", "show").stdout.split()
+    lab.ns(lab.dn, "ip", "mptcp", "endpoint", "flush")
+    lab.ns(lab.dn, "ip", "mptcp", "limits", "set", "add_addr_accepted", "1", "subflows", "2",
+           check=True)
+    before = braid.cli_ok("show", "mptcp", "stats")
+    try:
+        proc = start_client(lab, 256 * MIB, 14, port=ADVERTISED)
+        token, seen = None, None
+        deadline = time.monotonic() + 10
+        while proc.poll() is None and time.monotonic() < deadline and token is None:
+            for t, subs in subflow_rows(braid).items():
+                if len(subs) >= 2:
+                    token, seen = t, subs
+            time.sleep(0.1)
+        assert token is not None, "Linux did not join the announced address"
+        out = braid.cli_ok("mptcp", "withdraw", token, "1")
+        assert "withdrew" in out, out
+        one = False
+        deadline = time.monotonic() + 5
+        while proc.poll() is None and time.monotonic() < deadline and not one:
+            one = len(subflow_rows(braid).get(token, [])) == 1
+            time.sleep(0.1)
+        r = finish_client(proc, 14)
+    finally:
+        if len(limits) >= 4:
+            lab.ns(lab.dn, "ip", "mptcp", "limits", "set", *limits[:4])
+    after = braid.cli_ok("show", "mptcp", "stats")
+    assert r["received"] == r["sent"] and r["received_sha"] == r["sent_sha"]
+    assert r["mptcp"].get("RmAddr", 0) >= 1, r["mptcp"]
+    assert stat(after, "remove_addr_sent") > stat(before, "remove_addr_sent")
+    assert stat(after, "remove_addr_subflow_reset") > stat(before, "remove_addr_subflow_reset")
+    assert one, "the subflow on the withdrawn address stayed"
