@@ -42,6 +42,7 @@ namespace braid::mptcp {
     X(join_not_established,     "MP_JOIN refused (RST): connection still in its handshake or closing") \
     X(join_limit,               "MP_JOIN refused (RST): connection at its subflow limit")       \
     X(join_cookie_pressure,     "MP_JOIN refused (RST): listener under SYN-cookie pressure")    \
+    X(join_fallen_back,         "MP_JOIN refused (RST): the connection fell back to TCP (infinite mapping)") \
     X(join_bad_hmac,            "MP_JOIN third ACK with a wrong or missing HMAC-A (RST)")       \
     X(subflow_stalled,          "subflows stalled (RTOs without progress): data reinjected on others") \
     X(subflow_failed,           "subflows gone (RST, timeout) while another subflow lived")     \

@@ -306,6 +306,8 @@ Endpoint::JoinCheck Endpoint::check_join(const tcp::wire::Options& o, bool cooki
         r.refused = Counter::join_unknown_token;
     } else if (c->state != ConnState::established || !c->rx || c->app_closed) {
         r.refused = Counter::join_not_established;
+    } else if (c->infinite) {
+        r.refused = Counter::join_fallen_back;  // §3.7: never back to MPTCP
     } else if (c->subflows.size() >= cfg_.max_subflows || c->next_index >= max_subflows) {
         r.refused = Counter::join_limit;
     } else if (cookie_pressure) {

@@ -524,6 +524,11 @@ TEST_CASE("mptcp endpoint: DSS checksum failure on the only subflow: MP_FAIL, in
     CHECK(t.counter(Counter::mp_fail_sent) == 1);
     t.inject(tflag::ack | tflag::psh, kIrs + 5, t.iss + 4, {}, "plain");
     CHECK(take_bytes(t.ep.recv(id, t.now)) == "plain");
+    // Never back to MPTCP: a join is refused.
+    t.out.clear();
+    Out jr = t.join_syn(FourTuple{kLocal, kRemote2, 80, 40001}, 50000, 0x11223344);
+    CHECK(jr.h.has(tflag::rst));
+    CHECK(t.counter(Counter::join_fallen_back) == 1);
     // braid's next data carries the one infinite mapping, retroactive from the last Data-ACKed
     // byte ("abc" was never Data-ACKed), the checksum field kept (negotiated) and zero.
     t.out.clear();
