@@ -675,6 +675,49 @@ void read_tcp_scheduler(Reader& r, const YAML::Node& node, const std::string& pa
           });
 }
 
+// `tcp.services[].advertise[]`: {id, address, port}.
+TcpService::Advertise read_tcp_advertise(Reader& r, const YAML::Node& node,
+                                         const std::string& path) {
+    TcpService::Advertise a;
+    const auto seen = r.map(
+        node, path,
+        {
+            {"id", [&](const YAML::Node& v, const std::string& p) { r.uint(v, p, a.id, 1, 255); }},
+            {"address",
+             [&](const YAML::Node& v, const std::string& p) {
+                 if (auto t = r.scalar(v, p, "an IPv4 or IPv6 address")) {
+                     if (auto v4 = parse_ipv4(*t)) {
+                         a.family = 4;
+                         for (int i = 0; i < 4; ++i) {
+                             a.addr[i] = static_cast<uint8_t>(*v4 >> (24 - 8 * i));
+                         }
+                     } else if (auto v6 = parse_ipv6(*t)) {
+                         a.family = 6;
+                         a.addr = *v6;
+                     } else {
+                         r.error(p, r.line(v, p), "not an IP address: '" + *t + "'");
+                     }
+                 }
+             }},
+            {"port",
+             [&](const YAML::Node& v, const std::string& p) {
+                 uint16_t port = 0;
+                 if (r.uint(v, p, port, 1, 65535)) {
+                     a.port = port;
+                 }
+             }},
+        });
+    if (node.IsMap()) {
+        for (const char* required : {"id", "address"}) {
+            if (seen.count(required) == 0) {
+                r.error(path, r.line(node, path),
+                        std::string("an advertised address needs '") + required + "'");
+            }
+        }
+    }
+    return a;
+}
+
 TcpService read_tcp_service(Reader& r, const YAML::Node& node, const std::string& path) {
     TcpService s;
     const auto seen = r.map(
@@ -699,6 +742,20 @@ TcpService read_tcp_service(Reader& r, const YAML::Node& node, const std::string
                  s.scheduler_set = true;
                  read_tcp_scheduler(r, v, p, s.scheduler);
              }},
+            {"advertise",
+             [&](const YAML::Node& v, const std::string& p) {
+                 r.sequence(v, p, [&](const YAML::Node& e, const std::string& ep) {
+                     TcpService::Advertise a = read_tcp_advertise(r, e, ep);
+                     for (const auto& other : s.advertise) {
+                         if (other.id == a.id && a.id != 0) {
+                             r.error(ep + ".id", r.line(e, ep),
+                                     "address ID " + std::to_string(a.id) +
+                                         " is used twice (RFC 8684 §3.4.1: one address per ID)");
+                         }
+                     }
+                     s.advertise.push_back(a);
+                 });
+             }},
         });
     if (node.IsMap()) {
         for (const char* required : {"port", "mode"}) {
@@ -713,6 +770,10 @@ TcpService read_tcp_service(Reader& r, const YAML::Node& node, const std::string
         if (s.scheduler_set && !s.mptcp) {
             r.error(path + ".scheduler", r.line(node, path),
                     "a scheduler needs 'mptcp: true' (plain TCP has one path)");
+        }
+        if (!s.advertise.empty() && !s.mptcp) {
+            r.error(path + ".advertise", r.line(node, path),
+                    "advertised addresses need 'mptcp: true' (ADD_ADDR is MPTCP signalling)");
         }
     }
     return s;
@@ -2288,6 +2349,21 @@ std::string render(const Config& c) {
                 emit_uint(out, "rtt_threshold_ms", *s.rtt_threshold_ms);
             }
             out << YAML::EndMap;
+        }
+        if (!svc.advertise.empty()) {
+            out << YAML::Key << "advertise" << YAML::Value << YAML::BeginSeq;
+            for (const TcpService::Advertise& a : svc.advertise) {
+                out << YAML::BeginMap;
+                emit_uint(out, "id", a.id);
+                IpPrefix host{a.family, a.addr, static_cast<uint8_t>(a.family == 6 ? 128 : 32)};
+                std::string text = prefix_text(host);
+                emit_string(out, "address", text.substr(0, text.find('/')));
+                if (a.port) {
+                    emit_uint(out, "port", *a.port);
+                }
+                out << YAML::EndMap;
+            }
+            out << YAML::EndSeq;
         }
         out << YAML::EndMap;
     }

@@ -211,6 +211,16 @@ struct TcpService {
         bool operator==(const Scheduler&) const = default;
     } scheduler;
     bool scheduler_set = false;  // the `scheduler` key was given (only with mptcp: true)
+    // MPTCP: other addresses of braid announced with ADD_ADDR on every connection (RFC 8684
+    // §3.4.1); the client may open subflows to them (braid never opens any itself).
+    struct Advertise {
+        uint8_t id = 0;                  // address ID, 1..255, unique in the service
+        uint8_t family = 4;              // 4 or 6
+        std::array<uint8_t, 16> addr{};  // network order; IPv4 in the first 4 octets
+        std::optional<uint16_t> port;    // unset: the service's port
+        bool operator==(const Advertise&) const = default;
+    };
+    std::vector<Advertise> advertise;
 
     bool operator==(const TcpService&) const = default;
 };

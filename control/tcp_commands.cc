@@ -279,11 +279,15 @@ void show_mptcp_connection(dataplane::App& app, const Args& args, Output& out) {
     for (unsigned w = 0; w < app.workers().size() && !found; ++w) {
         std::optional<mptcp::ConnSummary> conn;
         std::vector<mptcp::SubflowSummary> subs;
+        std::vector<mptcp::LocalAddressSummary> local_addrs;
+        std::vector<mptcp::PeerAddress> peer_addrs;
         if (!app.call_on_worker(w, [&](dataplane::WorkerContext& wc) {
                 const auto& ep = wc.tcp->mptcp();
                 if (auto id = ep.find_token(static_cast<uint32_t>(token))) {
                     conn = ep.describe(*id);
                     subs = ep.subflows(*id);
+                    local_addrs = ep.local_addresses(*id);
+                    peer_addrs = ep.peer_addresses(*id);
                 }
             })) {
             out.printf("error: worker %u did not answer\n", w);
@@ -301,6 +305,22 @@ void show_mptcp_connection(dataplane::App& app, const Args& args, Output& out) {
                    conn->bytes_out);
         const auto sched = mptcp::to_string(conn->scheduler);
         out.printf("  scheduler %.*s\n", int(sched.size()), sched.data());
+        if (conn->fallen_back) {
+            out.printf("  fallen back to TCP (MP_FAIL, infinite mapping)\n");
+        }
+        // ADD_ADDR both ways (RFC 8684 §3.4.1): braid's announcements and the peer's.
+        auto port_text = [](std::optional<uint16_t> p) {
+            return p ? " port " + std::to_string(*p) : std::string();
+        };
+        for (const auto& la : local_addrs) {
+            out.printf("  advertised id %u %s%s echoed %s sends %u\n", unsigned(la.addr.id),
+                       addr_text(la.addr.address).c_str(), port_text(la.addr.port).c_str(),
+                       la.echoed ? "yes" : "no", la.sends);
+        }
+        for (const auto& pa : peer_addrs) {
+            out.printf("  peer address id %u %s%s\n", unsigned(pa.id),
+                       addr_text(pa.address).c_str(), port_text(pa.port).c_str());
+        }
         out.printf("  %-5s %-8s %-44s %-11s %-6s %-6s %9s %9s %12s %12s %-8s\n", "index", "subflow",
                    "local -> remote", "state", "join", "backup", "srtt_us", "cwnd", "bytes_in",
                    "bytes_out", "access");
@@ -319,6 +339,67 @@ void show_mptcp_connection(dataplane::App& app, const Args& args, Output& out) {
     if (!found) {
         out.printf("error: no MPTCP connection with token %08lx\n", token);
     }
+}
+
+std::optional<uint32_t> token_arg(const Args& args, Output& out) {
+    const std::string text(*args.get("token"));
+    char* end = nullptr;
+    const unsigned long token = std::strtoul(text.c_str(), &end, 16);
+    if (text.empty() || end == nullptr || *end != '\0' || token > 0xffffffffUL) {
+        out.printf("error: token must be 8 hex digits (as in show mptcp connections)\n");
+        return std::nullopt;
+    }
+    return static_cast<uint32_t>(token);
+}
+
+// `mptcp advertise <token> <id> <addr> [port]` / `mptcp withdraw <token> <id>`: ADD_ADDR /
+// REMOVE_ADDR on one live connection (RFC 8684 §3.4), on whichever worker owns it.
+void mptcp_signal(dataplane::App& app, const Args& args, Output& out, bool withdraw) {
+    auto token = token_arg(args, out);
+    if (!token) {
+        return;
+    }
+    const uint64_t id = *args.get_uint("id");
+    if (id == 0 || id > 255) {
+        out.printf("error: address ID must be 1..255 (0 is the initial subflow's)\n");
+        return;
+    }
+    mptcp::AdvertisedAddress a;
+    a.id = static_cast<uint8_t>(id);
+    if (!withdraw) {
+        auto addr = parse_ip(args.get("addr").value_or(""));
+        if (!addr) {
+            out.printf("error: not an IP address\n");
+            return;
+        }
+        a.address = *addr;
+        if (auto port = args.get_uint("port")) {
+            a.port = static_cast<uint16_t>(*port);
+        }
+    }
+    for (unsigned w = 0; w < app.workers().size(); ++w) {
+        bool ok = false;
+        app.call_on_worker(w, [&](dataplane::WorkerContext& wc) {
+            if (wc.tcp == nullptr || !wc.tcp->mptcp().find_token(*token)) {
+                return;
+            }
+            const uint64_t now = rte_rdtsc() / wc.tsc_per_us;
+            ok = withdraw ? wc.tcp->mptcp_withdraw(*token, a.id, now)
+                          : wc.tcp->mptcp_advertise(*token, a, now);
+            if (!ok) {
+                out.printf("error: refused (ID %u %s)\n", unsigned(a.id),
+                           withdraw ? "not announced" : "in use, or the connection fell back");
+                ok = true;  // answered
+            } else {
+                out.printf("connection %08x: %s address ID %u\n", *token,
+                           withdraw ? "withdrew" : "announcing", unsigned(a.id));
+            }
+        });
+        if (ok) {
+            return;
+        }
+    }
+    out.printf("error: no MPTCP connection with token %08x\n", *token);
 }
 
 void show_mptcp_stats(dataplane::App& app, Output& out) {
@@ -663,6 +744,15 @@ void register_tcp_commands(cli::Registry& r, CommandContext& ctx) {
            "one MPTCP connection by braid's token (hex): subflows with addresses, state, RTT, "
            "cwnd, bytes, backup flag",
            [&app](const Args& a, Output& o) { show_mptcp_connection(app, a, o); }});
+    r.add({"mptcp advertise <token:str> <id:u16> <addr:str>",
+           "announce another braid address on a live MPTCP connection (ADD_ADDR until echoed)",
+           [&app](const Args& a, Output& o) { mptcp_signal(app, a, o, false); }});
+    r.add({"mptcp advertise <token:str> <id:u16> <addr:str> <port:u16>",
+           "announce another braid address and port on a live MPTCP connection",
+           [&app](const Args& a, Output& o) { mptcp_signal(app, a, o, false); }});
+    r.add({"mptcp withdraw <token:str> <id:u16>",
+           "withdraw an announced address (REMOVE_ADDR; braid's subflows on it reset)",
+           [&app](const Args& a, Output& o) { mptcp_signal(app, a, o, true); }});
     r.add({"show mptcp stats", "MPTCP counters: handshakes, fallbacks by reason, checksum failures",
            [&app](const Args&, Output& o) { show_mptcp_stats(app, o); }});
     r.add({"show proxy stats", "the MPTCP proxy: connections by state, converter counters, refusals by reason, Error TLVs by code",

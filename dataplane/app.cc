@@ -430,6 +430,14 @@ bool App::setup_tcp(std::string* err) {
             spec.bytes = svc.bytes;
             spec.mptcp = svc.mptcp;
             spec.scheduler = scheduler_config(svc.scheduler);
+            for (const config::TcpService::Advertise& adv : svc.advertise) {
+                mptcp::AdvertisedAddress a;
+                a.id = adv.id;
+                a.address.family = adv.family;
+                a.address.bytes = adv.addr;
+                a.port = adv.port;
+                spec.advertise.push_back(a);
+            }
             for (auto [list, access] :
                  {std::pair{&svc.scheduler.tgpp, mptcp::Access::tgpp},
                   std::pair{&svc.scheduler.non_tgpp, mptcp::Access::non_tgpp}}) {

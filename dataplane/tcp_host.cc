@@ -178,6 +178,7 @@ TcpHost::TcpHost(const TcpHostConfig& cfg, std::span<const PortRuntime> ports) :
     mc.secret[0] ^= 0x5a;  // not the ISN/cookie key itself
     mc.rng = [] { return rte_rand(); };
     mc.access_of = [this](const tcp::FourTuple& t) { return access_of(t); };
+    mc.advertise = [this](const tcp::FourTuple& t) { return advertise_for(t); };
     mptcp_ = std::make_unique<mptcp::Endpoint>(
         *engine_, mc, tokens_, [this](const tcp::Event& e) { events_.push_back(e); });
     if (cfg_.proxy) {
@@ -863,6 +864,25 @@ mptcp::Access TcpHost::access_of(const tcp::FourTuple& t) const {
     return mptcp::Access::unknown;
 }
 
+std::vector<mptcp::AdvertisedAddress> TcpHost::advertise_for(const tcp::FourTuple& t) const {
+    auto l = listener_of_port_.find(t.local_port);
+    if (l == listener_of_port_.end()) {
+        return {};
+    }
+    auto svc = by_listener_.find(l->second);
+    if (svc == by_listener_.end()) {
+        return {};
+    }
+    std::vector<mptcp::AdvertisedAddress> v;
+    for (const mptcp::AdvertisedAddress& a : svc->second.advertise) {
+        // The connection's own address and port are ID 0 already.
+        if (a.address != t.local || a.port.value_or(t.local_port) != t.local_port) {
+            v.push_back(a);
+        }
+    }
+    return v;
+}
+
 // --- control -----------------------------------------------------------------------------
 
 std::optional<std::string> TcpHost::add_service(const TcpServiceSpec& s) {
@@ -973,6 +993,22 @@ bool TcpHost::close(tcp::ConnId c, uint64_t now_us) {
     mptcp_->close(c, now_us);
     run_events();
     return true;
+}
+
+bool TcpHost::mptcp_advertise(uint32_t token, const mptcp::AdvertisedAddress& a, uint64_t now_us) {
+    now_us_ = now_us;
+    auto c = mptcp_->find_token(token);
+    bool ok = c && mptcp_->advertise(*c, a, now_us);
+    run_events();
+    return ok;
+}
+
+bool TcpHost::mptcp_withdraw(uint32_t token, uint8_t address_id, uint64_t now_us) {
+    now_us_ = now_us;
+    auto c = mptcp_->find_token(token);
+    bool ok = c && mptcp_->withdraw(*c, address_id, now_us);
+    run_events();
+    return ok;
 }
 
 bool TcpHost::abort(tcp::ConnId c, uint64_t now_us) {

@@ -103,6 +103,8 @@ struct TcpServiceSpec {
     bool mptcp = false;  // MPTCP v1 listener (mptcp/endpoint.h); plain TCP clients fall back
     mptcp::SchedulerConfig scheduler;  // MPTCP: each accepted connection's scheduler
     std::vector<AccessPrefix> access;  // MPTCP: which client addresses are which access
+    // MPTCP: braid's other addresses announced (ADD_ADDR) on each accepted connection.
+    std::vector<mptcp::AdvertisedAddress> advertise;
 };
 
 struct TcpConnectSpec {
@@ -211,6 +213,10 @@ public:
     // Open a connection running an application. The connection id, or an error text.
     std::variant<tcp::ConnId, std::string> connect(const TcpConnectSpec& s, uint64_t now_us);
     bool close(tcp::ConnId c, uint64_t now_us);
+    // MPTCP address signalling on a live connection named by braid's token (RFC 8684 §3.4.1,
+    // §3.4.2: ADD_ADDR until echoed; REMOVE_ADDR and braid's subflows on it reset).
+    bool mptcp_advertise(uint32_t token, const mptcp::AdvertisedAddress& a, uint64_t now_us);
+    bool mptcp_withdraw(uint32_t token, uint8_t address_id, uint64_t now_us);
     bool abort(tcp::ConnId c, uint64_t now_us);
     std::vector<TcpAppRecord> apps() const;  // live ones, then finished ones, oldest first
 
@@ -247,6 +253,7 @@ private:
     void finish(App& a, tcp::CloseReason reason, uint64_t now_us);
     void block(App& a);  // pumped again on the next tick
     const PortRuntime* port_for(const tcp::IpAddr& local) const;
+    std::vector<mptcp::AdvertisedAddress> advertise_for(const tcp::FourTuple& t) const;
     void count(TcpHostCounter c) { host_counters_[static_cast<size_t>(c)].add(); }
     // Session steering's lookup for the proxy: the session of a UE address (and its tunnel).
     mptcp::convert::UeContext session_of(const tcp::IpAddr& ue);

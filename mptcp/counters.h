@@ -42,6 +42,7 @@ namespace braid::mptcp {
     X(join_not_established,     "MP_JOIN refused (RST): connection still in its handshake or closing") \
     X(join_limit,               "MP_JOIN refused (RST): connection at its subflow limit")       \
     X(join_cookie_pressure,     "MP_JOIN refused (RST): listener under SYN-cookie pressure")    \
+    X(join_fallen_back,         "MP_JOIN refused (RST): the connection fell back to TCP (infinite mapping)") \
     X(join_bad_hmac,            "MP_JOIN third ACK with a wrong or missing HMAC-A (RST)")       \
     X(subflow_stalled,          "subflows stalled (RTOs without progress): data reinjected on others") \
     X(subflow_failed,           "subflows gone (RST, timeout) while another subflow lived")     \
@@ -51,9 +52,28 @@ namespace braid::mptcp {
     X(fastclose_bad_key,        "MP_FASTCLOSE with a key that is not braid's (ignored)")        \
     X(tcprst_sent,              "subflow RSTs carrying MP_TCPRST with a reason")               \
     X(tcprst_received,          "subflow RSTs received carrying MP_TCPRST")                    \
+    X(add_addr_sent,            "ADD_ADDR announcements sent (first and retransmissions)")     \
+    X(add_addr_echoed,          "braid's ADD_ADDR echoed by the peer (E=1)")                    \
+    X(add_addr_unechoed,        "braid's ADD_ADDR given up: no echo after the bounded tries")   \
+    X(add_addr_received,        "peer ADD_ADDR with a valid HMAC (recorded and echoed)")        \
+    X(add_addr_bad_hmac,        "peer ADD_ADDR whose truncated HMAC did not verify (ignored)")  \
+    X(add_addr_echo_sent,       "echoes (E=1) of the peer's ADD_ADDR sent")                     \
+    X(add_addr_echo_unknown,    "ADD_ADDR echoes for an address braid did not announce (ignored)") \
+    X(add_addr_table_full,      "peer ADD_ADDR not recorded: too many peer addresses (ignored)") \
+    X(signal_too_long,          "ADD_ADDR/echo/REMOVE_ADDR/MP_FAIL too long for a pure ACK's option space (dropped)") \
+    X(remove_addr_sent,         "REMOVE_ADDR sent (an announced address withdrawn)")            \
+    X(remove_addr_received,     "REMOVE_ADDR received")                                         \
+    X(remove_addr_unknown_id,   "REMOVE_ADDR IDs not in use on the connection (ignored)")       \
+    X(remove_addr_subflow_reset, "subflows reset because their address was removed")           \
+    X(remove_addr_last_subflow, "REMOVE_ADDR for the last subflow's address: kept (the sender closes it)") \
+    X(mp_fail_sent,             "MP_FAIL sent (a DSS checksum failure, or the answer to the peer's)") \
+    X(mp_fail_received,         "MP_FAIL received")                                             \
+    X(fallback_mp_fail,         "fallback: infinite mapping after MP_FAIL (checksum failure, one subflow)") \
+    X(infinite_mapping_sent,    "infinite mappings sent (fallback to plain TCP on the subflow)") \
+    X(reset_mp_fail,            "connections reset on MP_FAIL: several subflows or non-contiguous data") \
     X(option_parse_errors,      "MPTCP options that did not parse (ignored)")                   \
     X(data_before_keys,         "subflow bytes before the handshake completed (dropped)")       \
-    X(reset_checksum,           "connections reset after a DSS checksum failure (MP_FAIL not sent)") \
+    X(reset_checksum,           "connections reset after a DSS checksum failure (no infinite-mapping fallback possible)") \
     X(reset_protocol,           "connections reset: checksum missing/unexpected or unmapped data") \
     X(no_mbuf,                  "stream bytes not moved for want of an mbuf (retried)")
 // clang-format on

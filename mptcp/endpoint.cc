@@ -35,6 +35,9 @@ struct Parsed {
     std::optional<wire::MpPrio> prio;
     std::optional<wire::MpFastclose> fastclose;
     std::optional<wire::MpTcpRst> tcprst;
+    std::optional<wire::AddAddr> add_addr;
+    std::optional<wire::RemoveAddr> remove_addr;
+    std::optional<wire::MpFail> mp_fail;
     bool bad = false;
 };
 
@@ -60,6 +63,12 @@ Parsed parse_all(const tcp::wire::Options& o) {
             p.fastclose = *f;
         } else if (auto* t = std::get_if<wire::MpTcpRst>(&*r.option); t != nullptr) {
             p.tcprst = *t;
+        } else if (auto* aa = std::get_if<wire::AddAddr>(&*r.option); aa != nullptr) {
+            p.add_addr = *aa;
+        } else if (auto* ra = std::get_if<wire::RemoveAddr>(&*r.option); ra != nullptr) {
+            p.remove_addr = *ra;
+        } else if (auto* mf = std::get_if<wire::MpFail>(&*r.option); mf != nullptr) {
+            p.mp_fail = *mf;
         }
     }
     return p;
@@ -77,6 +86,41 @@ SynCheck check_syn(const Parsed& p) {
     }
     return SynCheck::usable;
 }
+
+wire::IpAddress to_wire(const tcp::IpAddr& a) {
+    wire::IpAddress w;
+    w.v6 = a.family == 6;
+    w.bytes = a.bytes;
+    if (!w.v6) {
+        std::fill(w.bytes.begin() + 4, w.bytes.end(), uint8_t{0});
+    }
+    return w;
+}
+
+tcp::IpAddr from_wire(const wire::IpAddress& w) {
+    tcp::IpAddr a;
+    a.family = w.v6 ? 6 : 4;
+    a.bytes = w.bytes;
+    return a;
+}
+
+// Option bytes still free on a segment braid sends: 40 minus what the engine put there (the
+// SACK blocks adapt to what is left; they go last).
+size_t option_room(const tcp::wire::Options& o) {
+    size_t n = o.mptcp_out_len;
+    n += o.mss ? 4 : 0;
+    n += o.timestamps ? 12 : (o.sack_permitted ? 4 : 0);
+    n += o.window_scale ? 4 : 0;
+    if (o.fast_open) {
+        n += 2 + o.fast_open_cookie.size();
+    }
+    return n >= tcp::wire::max_options_len ? 0 : tcp::wire::max_options_len - n;
+}
+
+// Peer addresses recorded per connection (ADD_ADDR); more are counted and ignored.
+constexpr size_t max_peer_addresses = 8;
+// Addresses braid announces per connection.
+constexpr size_t max_local_addresses = 8;
 
 uint32_t mbuf_room(rte_mempool* pool) {
     return static_cast<uint32_t>(rte_pktmbuf_data_room_size(pool)) - RTE_PKTMBUF_HEADROOM;
@@ -234,7 +278,7 @@ uint64_t Endpoint::cookie_key(const tcp::FourTuple& t, uint32_t isn) const {
 }
 
 void Endpoint::emit_option(const wire::Option& opt, tcp::wire::Options& o) {
-    size_t room = tcp::wire::max_options_len - o.mptcp_out_len;
+    size_t room = std::min<size_t>(tcp::wire::max_options_len - o.mptcp_out_len, option_room(o));
     auto n = wire::emit(opt, std::span<uint8_t>(o.mptcp_out.data() + o.mptcp_out_len, room));
     if (n) {
         o.mptcp_out_len = static_cast<uint8_t>(o.mptcp_out_len + *n);
@@ -262,6 +306,8 @@ Endpoint::JoinCheck Endpoint::check_join(const tcp::wire::Options& o, bool cooki
         r.refused = Counter::join_unknown_token;
     } else if (c->state != ConnState::established || !c->rx || c->app_closed) {
         r.refused = Counter::join_not_established;
+    } else if (c->infinite) {
+        r.refused = Counter::join_fallen_back;  // §3.7: never back to MPTCP
     } else if (c->subflows.size() >= cfg_.max_subflows || c->next_index >= max_subflows) {
         r.refused = Counter::join_limit;
     } else if (cookie_pressure) {
@@ -303,8 +349,14 @@ bool Endpoint::on_syn(tcp::ConnId c, const tcp::FourTuple& t, const tcp::wire::H
         sf->remote_address_id = j.syn->address_id;
         sf->remote_nonce = j.syn->nonce;
         sf->local_nonce = static_cast<uint32_t>(cfg_.rng());
-        // One address ID per local address: the initial subflow's is 0 (§3.2, implicit).
+        // One address ID per local address: the initial subflow's is 0 (§3.2, implicit), an
+        // announced one's its own (the peer joins it after our ADD_ADDR), any other 1.
         sf->local_address_id = t.local == conn.subflows.front()->tuple.local ? 0 : 1;
+        for (const auto& la : conn.local_addrs) {
+            if (la.addr.address == t.local && (!la.addr.port || *la.addr.port == t.local_port)) {
+                sf->local_address_id = la.addr.id;
+            }
+        }
         sf->irs = h.seq;
         sf->access = cfg_.access_of ? cfg_.access_of(t) : Access::unknown;
         subflow_conn_[c] = conn.id;
@@ -401,6 +453,7 @@ bool Endpoint::complete_handshake(Conn& c, const wire::MpCapable& cap, uint32_t 
     // held here) is what the peer may send, rounded up to its scale unit.
     c.rx.emplace(DataSeq(c.remote.idsn + 1), cfg_.rcv_buf * 2, c.checksums, counters_);
     c.tx.emplace(DataSeq(c.local.idsn + 1), cfg_.snd_buf, window, false, counters_);
+    c.rx->allow_fallback(!c.ever_joined);  // §3.7: one subflow so far
     c.state = ConnState::established;
     c.subflows.front()->state = SubflowState::established;
     counters_.add(Counter::established);
@@ -420,6 +473,12 @@ bool Endpoint::join_input(Conn& c, Subflow& s, const tcp::wire::Options& o) {
         return false;
     }
     s.state = SubflowState::established;
+    // §3.7: with a second subflow a checksum failure resets; the infinite mapping is gone for
+    // good (Linux: allow_infinite_fallback).
+    c.ever_joined = true;
+    if (c.rx) {
+        c.rx->allow_fallback(false);
+    }
     // §3.2: the ACK carrying HMAC-A MUST be acknowledged at once (the client may not send data
     // before that "4th ACK").
     s.need_ack = true;
@@ -433,7 +492,7 @@ bool Endpoint::join_input(Conn& c, Subflow& s, const tcp::wire::Options& o) {
 // Subflow input
 
 bool Endpoint::on_input(tcp::ConnId id, const tcp::wire::Header& h, const tcp::wire::Options& o,
-                        uint32_t len, uint64_t) {
+                        uint32_t len, uint64_t now_us) {
     // Named pointers, not a structured binding: the lambda below captures them (clang < 16).
     auto found = find_subflow(id);
     Conn* c = found.first;
@@ -467,11 +526,29 @@ bool Endpoint::on_input(tcp::ConnId id, const tcp::wire::Header& h, const tcp::w
         complete_handshake(*c, *p.cap, conn_window(eng_, id, h));
         queue(*c);
         c->need_pump = true;
+        start_announcements(*c, now_us);
     }
     if (p.fastclose) {
         // §3.5 option A: MP_FASTCLOSE on an ACK; braid resets every subflow, this one too.
         peer_fastclose(*c, *p.fastclose);
         return true;
+    }
+    if (p.mp_fail && c->rx) {
+        mp_fail_input(*c, *sf, *p.mp_fail);
+        if (c->need_abort) {
+            return true;
+        }
+    }
+    if (c->infinite) {
+        // §3.7: plain TCP on this subflow from now on; its FIN is the DATA_FIN
+        // (on_engine_event). No DSS, no address signalling (never back to MPTCP).
+        return true;
+    }
+    if (p.add_addr && c->rx) {
+        add_addr_input(*c, *sf, *p.add_addr);
+    }
+    if (p.remove_addr && c->rx) {
+        remove_addr_input(*c, *p.remove_addr);
     }
     if (p.prio && p.prio->backup != sf->backup) {
         // §3.3.8: the peer asks braid to (not) send on this subflow; it rides on the subflow
@@ -488,6 +565,10 @@ bool Endpoint::on_input(tcp::ConnId id, const tcp::wire::Header& h, const tcp::w
     auto handle = [&](const RxResult& r) {
         switch (r.error) {
             case RxError::checksum_failed:
+                if (r.fell_back) {
+                    fall_back(*c, *sf, r.failed_dsn.raw());
+                    break;
+                }
                 counters_.add(Counter::reset_checksum);
                 c->need_abort = c->fastclose = true;
                 queue(*c);
@@ -556,7 +637,9 @@ void Endpoint::on_data(tcp::ConnId id, tcp::Seq seq, rte_mbuf* payload, uint32_t
         std::span<const uint8_t> b(rte_pktmbuf_mtod(s, const uint8_t*), s->data_len);
         RxResult r = c->rx->on_data(sf->index, ssn, b);
         ssn += s->data_len;
-        if (r.error == RxError::checksum_failed) {
+        if (r.error == RxError::checksum_failed && r.fell_back) {
+            fall_back(*c, *sf, r.failed_dsn.raw());  // §3.7: MP_FAIL, infinite mapping
+        } else if (r.error == RxError::checksum_failed) {
             counters_.add(Counter::reset_checksum);
             c->need_abort = c->fastclose = true;
             queue(*c);
@@ -585,7 +668,7 @@ void Endpoint::on_data(tcp::ConnId id, tcp::Seq seq, rte_mbuf* payload, uint32_t
 // Subflow output
 
 void Endpoint::on_output(tcp::ConnId id, const tcp::wire::Header& h, tcp::wire::Options& o,
-                         const rte_mbuf* payload, uint32_t len, uint64_t) {
+                         const rte_mbuf* payload, uint32_t len, uint64_t now_us) {
     auto [c, sf] = find_subflow(id);
     if (c == nullptr || sf == nullptr) {
         return;
@@ -613,6 +696,46 @@ void Endpoint::on_output(tcp::ConnId id, const tcp::wire::Header& h, tcp::wire::
         return;
     }
     if (!c->rx || sf->state == SubflowState::joining) {
+        return;
+    }
+    if (len == 0) {
+        emit_signals(*c, *sf, o, now_us);  // first: the DATA_ACK is dropped if they fill it
+    }
+    if (c->infinite) {
+        // §3.7: one DSS with an infinite mapping on the first data after the fallback,
+        // retroactive from the first byte not Data-ACKed when that is still mapped here; then
+        // plain TCP (no DSS, no Data ACKs).
+        if (len == 0 || c->infinite_map_sent) {
+            return;
+        }
+        const uint32_t seg_ssn = h.seq.raw() - sf->iss.raw();
+        std::optional<wire::DssMapping> map;
+        for (const TxMap& m : sf->txmaps) {
+            if (c->infinite_dsn && *c->infinite_dsn - m.dsn < m.len) {
+                map = wire::DssMapping{*c->infinite_dsn,
+                                       true,
+                                       m.ssn + static_cast<uint32_t>(*c->infinite_dsn - m.dsn),
+                                       0,
+                                       {}};
+                break;
+            }
+        }
+        for (const TxMap& m : sf->txmaps) {
+            if (!map && seg_ssn - m.ssn < m.len) {
+                map = wire::DssMapping{m.dsn + (seg_ssn - m.ssn), true, seg_ssn, 0, {}};
+            }
+        }
+        if (!map) {
+            return;
+        }
+        if (c->checksums) {
+            map->checksum = 0;  // the field stays (its length was negotiated); not verified
+        }
+        wire::Dss inf;
+        inf.mapping = map;
+        emit_option(inf, o);
+        c->infinite_map_sent = true;
+        counters_.add(Counter::infinite_mapping_sent);
         return;
     }
     wire::Dss d;
@@ -708,6 +831,9 @@ void Endpoint::on_rst_input(tcp::ConnId id, const tcp::wire::Options& o) {
         return;
     }
     Parsed p = parse_all(o);
+    if (p.mp_fail) {
+        counters_.add(Counter::mp_fail_received);  // §3.7: RST + MP_FAIL ends this subflow
+    }
     if (p.tcprst) {
         counters_.add(Counter::tcprst_received);
         sf->peer_rst_reason = p.tcprst->reason;
@@ -873,7 +999,13 @@ void Endpoint::pump(Conn& c, uint64_t now_us) {
         }
         if (n == 0) {
             rte_pktmbuf_free(m);
-            eng_.ack_now(id, now_us);  // a bare ACK carries the DATA_FIN
+            if (c.infinite) {
+                // §3.7: the subflow's FIN is the DATA_FIN; poll() sends it.
+                c.tx->on_data_ack(c.tx->snd_nxt().raw(), true, cfg_.snd_buf);
+                queue(c);
+            } else {
+                eng_.ack_now(id, now_us);  // a bare ACK carries the DATA_FIN
+            }
             update_state(c);
             return;
         }
@@ -892,6 +1024,14 @@ void Endpoint::pump(Conn& c, uint64_t now_us) {
             rte_pktmbuf_free(m);  // the subflow stopped taking data (closing): nothing more
             c.tx->reinject(sf->index);
             return;
+        }
+        if (c.infinite) {
+            // §3.7: no Data ACKs come any more; the subflow (its send queue, its ACKs) owns
+            // the bytes now, so the connection-level copy goes at once.
+            c.tx->on_data_ack(c.tx->snd_nxt().raw(), true, cfg_.snd_buf);
+            if (c.tx->fin_acked()) {
+                queue(c);
+            }
         }
         // Ranges the peer DATA_ACKed are never sent again on this subflow.
         while (sf->txmaps.size() > 1 &&
@@ -928,7 +1068,17 @@ void Endpoint::on_engine_event(const tcp::Event& e) {
     out.conn = c->id;
     switch (e.kind) {
         case tcp::EventKind::readable:
-            return;  // the subflow's bytes are this layer's; readable comes from on_data
+            // The subflow's bytes are this layer's; readable comes from on_data. After the
+            // §3.7 fallback the subflow's FIN is the peer's DATA_FIN.
+            if (c->infinite && c->rx && !c->rx->fin_received() && eng_.peer_closed(e.conn)) {
+                c->rx->fin_after_fallback();
+                if (c->rx->fin_received() && !c->peer_fin_told) {
+                    c->peer_fin_told = true;
+                    readable_event(*c);
+                }
+                update_state(*c);
+            }
+            return;
         case tcp::EventKind::syn_data:
             events_(out);  // a deferred MP_CAPABLE SYN: the application answers it
             return;
@@ -1029,6 +1179,7 @@ void Endpoint::check_stalls(uint64_t now_us) {
 
 void Endpoint::poll(uint64_t now_us) {
     check_stalls(now_us);
+    check_announcements(now_us);
     for (auto it = fin_wait_.begin(); it != fin_wait_.end();) {
         Conn* c = find(*it);
         if (c == nullptr || !c->tx || c->tx->fin_acked()) {
@@ -1135,6 +1286,355 @@ void Endpoint::poll(uint64_t now_us) {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Address signalling (§3.4) and MP_FAIL (§3.7)
+
+Endpoint::Subflow* Endpoint::signal_subflow(Conn& c, std::optional<uint8_t> avoid_local_id) {
+    Subflow* any = nullptr;
+    for (auto& s : c.subflows) {
+        if (s->state != SubflowState::established || s->need_abort) {
+            continue;
+        }
+        if (!avoid_local_id || s->local_address_id != *avoid_local_id) {
+            return s.get();
+        }
+        if (any == nullptr) {
+            any = s.get();
+        }
+    }
+    return any;
+}
+
+bool Endpoint::add_local(Conn& c, const AdvertisedAddress& a) {
+    if (!c.rx || c.infinite || a.id == 0 || c.local_addrs.size() >= max_local_addresses) {
+        return false;
+    }
+    for (const auto& la : c.local_addrs) {
+        if (la.addr.id == a.id) {
+            // §3.4.1: an ID keeps its address (withdraw it first to reuse the ID).
+            return la.addr == a;
+        }
+    }
+    Conn::LocalAddr la;
+    la.addr = a;
+    la.pending = true;
+    la.backoff_us = cfg_.add_addr_retry_us;
+    c.local_addrs.push_back(la);
+    if (Subflow* sig = signal_subflow(c)) {
+        sig->need_ack = true;  // a pure ACK of its own carries it
+    }
+    if (std::find(announcing_.begin(), announcing_.end(), c.id) == announcing_.end()) {
+        announcing_.push_back(c.id);
+    }
+    queue(c);
+    return true;
+}
+
+void Endpoint::start_announcements(Conn& c, uint64_t) {
+    if (c.announced || !cfg_.advertise) {
+        return;
+    }
+    c.announced = true;
+    for (const AdvertisedAddress& a : cfg_.advertise(c.subflows.front()->tuple)) {
+        add_local(c, a);
+    }
+}
+
+void Endpoint::check_announcements(uint64_t now_us) {
+    for (auto it = announcing_.begin(); it != announcing_.end();) {
+        Conn* c = find(*it);
+        if (c == nullptr || c->infinite) {
+            it = announcing_.erase(it);
+            continue;
+        }
+        bool waiting = false;
+        for (auto& la : c->local_addrs) {
+            if (la.echoed || la.given_up) {
+                continue;
+            }
+            waiting = true;
+            if (la.pending || la.sends == 0 || now_us < la.retry_us) {
+                continue;
+            }
+            if (la.sends >= cfg_.add_addr_tries) {
+                la.given_up = true;  // soft state: the peer may still join it
+                counters_.add(Counter::add_addr_unechoed);
+                continue;
+            }
+            la.pending = true;
+            la.backoff_us *= 2;
+            if (Subflow* sig = signal_subflow(*c)) {
+                sig->need_ack = true;
+                queue(*c);
+            }
+        }
+        if (waiting) {
+            ++it;
+        } else {
+            it = announcing_.erase(it);
+        }
+    }
+}
+
+void Endpoint::emit_signals(Conn& c, Subflow& s, tcp::wire::Options& o, uint64_t now_us) {
+    // Each signal goes on this pure ACK if it fits next to what is there already; one that
+    // would not fit even alone (IPv6 ADD_ADDR with a port next to timestamps) never will.
+    enum class Put { done, later, never };
+    const size_t empty_room = option_room(o) + o.mptcp_out_len;
+    auto put = [&](const wire::Option& opt) {
+        auto n = wire::option_len(opt);
+        if (!n || *n > empty_room) {
+            counters_.add(Counter::signal_too_long);
+            return Put::never;
+        }
+        if (*n > option_room(o) ||
+            *n > tcp::wire::max_options_len - static_cast<size_t>(o.mptcp_out_len)) {
+            return Put::later;
+        }
+        emit_option(opt, o);
+        return Put::done;
+    };
+    bool more = false;
+    if (c.mp_fail_out) {
+        Put r = put(wire::MpFail{*c.mp_fail_out});
+        if (r != Put::later) {
+            c.mp_fail_sent = r == Put::done;
+            counters_.add(Counter::mp_fail_sent, r == Put::done ? 1 : 0);
+            c.mp_fail_out.reset();
+        } else {
+            more = true;
+        }
+    }
+    if (c.infinite) {
+        if (more) {
+            s.need_ack = true;
+            queue(c);
+        }
+        return;
+    }
+    if (s.add_addr_out) {
+        Put r = put(*s.add_addr_out);
+        if (r == Put::done) {
+            counters_.add(Counter::add_addr_echo_sent);
+        }
+        if (r == Put::later) {
+            more = true;
+        } else {
+            s.add_addr_out.reset();
+        }
+    }
+    if (s.remove_addr_out) {
+        Put r = put(*s.remove_addr_out);
+        if (r == Put::done) {
+            counters_.add(Counter::remove_addr_sent);
+        }
+        if (r == Put::later) {
+            more = true;
+        } else {
+            s.remove_addr_out.reset();
+        }
+    }
+    if (signal_subflow(c) == &s) {
+        for (auto& la : c.local_addrs) {
+            if (!la.pending) {
+                continue;
+            }
+            wire::AddAddr a;
+            a.address_id = la.addr.id;
+            a.address = to_wire(la.addr.address);
+            a.port = la.addr.port;
+            a.truncated_hmac = crypto::add_addr_hmac(sha_, c.local.key, c.remote.key, a.address_id,
+                                                     a.address, a.port);
+            Put r = put(a);
+            if (r == Put::later) {
+                more = true;
+                break;
+            }
+            la.pending = false;
+            if (r == Put::never) {
+                la.given_up = true;
+                continue;
+            }
+            ++la.sends;
+            la.retry_us = now_us + la.backoff_us;
+            counters_.add(Counter::add_addr_sent);
+        }
+    }
+    if (more) {
+        s.need_ack = true;  // the rest on another pure ACK
+        queue(c);
+    }
+}
+
+void Endpoint::add_addr_input(Conn& c, Subflow& s, const wire::AddAddr& a) {
+    if (a.echo) {
+        for (auto& la : c.local_addrs) {
+            if (la.addr.id == a.address_id && to_wire(la.addr.address) == a.address) {
+                if (!la.echoed) {
+                    la.echoed = true;
+                    counters_.add(Counter::add_addr_echoed);
+                }
+                return;
+            }
+        }
+        counters_.add(Counter::add_addr_echo_unknown);
+        return;
+    }
+    // §3.4.1: HMAC(Key-sender || Key-receiver, ID || address || port), rightmost 64 bits; the
+    // peer is the sender. Unverifiable: ignored (no echo either).
+    const uint64_t want =
+        crypto::add_addr_hmac(sha_, c.remote.key, c.local.key, a.address_id, a.address, a.port);
+    if (!a.truncated_hmac || *a.truncated_hmac != want) {
+        counters_.add(Counter::add_addr_bad_hmac);
+        return;
+    }
+    counters_.add(Counter::add_addr_received);
+    PeerAddress pa{a.address_id, from_wire(a.address), a.port};
+    auto it = std::find_if(c.peer_addrs.begin(), c.peer_addrs.end(),
+                           [&](const PeerAddress& x) { return x.id == a.address_id; });
+    if (it != c.peer_addrs.end()) {
+        *it = pa;  // a re-announcement (soft state; the port may change)
+    } else if (c.peer_addrs.size() < max_peer_addresses) {
+        c.peer_addrs.push_back(pa);
+    } else {
+        counters_.add(Counter::add_addr_table_full);
+    }
+    // Echoed on the subflow it came on, with E set and no HMAC: it stops the peer resending.
+    wire::AddAddr echo = a;
+    echo.echo = true;
+    echo.truncated_hmac.reset();
+    s.add_addr_out = echo;
+    s.need_ack = true;
+    queue(c);
+}
+
+void Endpoint::remove_addr_input(Conn& c, const wire::RemoveAddr& r) {
+    counters_.add(Counter::remove_addr_received);
+    for (uint8_t id : r.id_list()) {
+        bool known =
+            std::erase_if(c.peer_addrs, [id](const PeerAddress& x) { return x.id == id; }) > 0;
+        // §3.4.2: the subflows using it are reset (braid does not probe the path with a
+        // keepalive first), except the last live one: the connection lives on it and closing
+        // a working path is the sender's job.
+        for (auto& s : c.subflows) {
+            if (s->remote_address_id != id || s->need_abort) {
+                continue;
+            }
+            known = true;
+            size_t live = 0;
+            for (const auto& x : c.subflows) {
+                live += x->need_abort ? 0 : 1;
+            }
+            if (live <= 1) {
+                counters_.add(Counter::remove_addr_last_subflow);
+                continue;
+            }
+            s->need_abort = true;
+            s->rst_reason = wire::ResetReason::unspecified;
+            counters_.add(Counter::remove_addr_subflow_reset);
+            queue(c);
+        }
+        if (!known) {
+            counters_.add(Counter::remove_addr_unknown_id);  // §3.8: ignored
+        }
+    }
+}
+
+void Endpoint::mp_fail_input(Conn& c, Subflow& s, const wire::MpFail& f) {
+    counters_.add(Counter::mp_fail_received);
+    if (c.infinite) {
+        return;  // the answer to ours, or a repeat
+    }
+    // §3.7: braid's data failed the peer's checksum. One subflow ever and contiguous data:
+    // both directions fall back (MP_FAIL back, infinite mapping); else the connection resets.
+    if (!c.ever_joined && c.subflows.size() == 1 && c.rx->fall_back(s.index)) {
+        fall_back(c, s, f.dsn);
+        return;
+    }
+    counters_.add(Counter::reset_mp_fail);
+    c.need_abort = c.fastclose = true;
+    queue(c);
+}
+
+void Endpoint::fall_back(Conn& c, Subflow& s, std::optional<uint64_t> failed_dsn) {
+    if (c.infinite) {
+        return;
+    }
+    c.infinite = true;
+    counters_.add(Counter::fallback_mp_fail);
+    c.mp_fail_out = failed_dsn ? *failed_dsn : c.rx->data_ack().raw();
+    // Our infinite mapping starts where the peer's Data ACK stands (retroactive, §3.7).
+    c.infinite_dsn = c.tx->snd_una().raw();
+    // From now on the subflow alone carries the bytes it was given (freed by its ACKs).
+    c.tx->on_data_ack(c.tx->snd_nxt().raw(), true, cfg_.snd_buf);
+    for (auto& la : c.local_addrs) {
+        la.pending = false;
+    }
+    s.add_addr_out.reset();
+    s.remove_addr_out.reset();
+    s.need_ack = true;  // MP_FAIL on a pure ACK
+    c.need_pump = true;
+    queue(c);
+}
+
+bool Endpoint::advertise(tcp::ConnId id, const AdvertisedAddress& a, uint64_t now_us) {
+    Conn* c = find(id);
+    if (c == nullptr || !add_local(*c, a)) {
+        return false;
+    }
+    poll(now_us);
+    return true;
+}
+
+bool Endpoint::withdraw(tcp::ConnId id, uint8_t address_id, uint64_t now_us) {
+    Conn* c = find(id);
+    if (c == nullptr || !c->rx || c->infinite) {
+        return false;
+    }
+    auto it = std::find_if(c->local_addrs.begin(), c->local_addrs.end(),
+                           [address_id](const auto& la) { return la.addr.id == address_id; });
+    if (it == c->local_addrs.end()) {
+        return false;
+    }
+    c->local_addrs.erase(it);
+    Subflow* carrier = signal_subflow(*c, address_id);
+    if (carrier != nullptr) {
+        wire::RemoveAddr& r = carrier->remove_addr_out ? *carrier->remove_addr_out
+                                                       : carrier->remove_addr_out.emplace();
+        if (r.count < wire::max_remove_ids) {
+            r.ids[r.count++] = address_id;
+        }
+        carrier->need_ack = true;
+    }
+    // §3.4.2: both ends reset the subflows on that address (as a courtesy to middleboxes);
+    // the one carrying the REMOVE_ADDR stays if it is the last.
+    for (auto& s : c->subflows) {
+        if (s->local_address_id == address_id && s.get() != carrier && !s->need_abort) {
+            s->need_abort = true;
+            s->rst_reason = wire::ResetReason::unspecified;
+            counters_.add(Counter::remove_addr_subflow_reset);
+        }
+    }
+    queue(*c);
+    poll(now_us);
+    return true;
+}
+
+std::vector<LocalAddressSummary> Endpoint::local_addresses(tcp::ConnId id) const {
+    std::vector<LocalAddressSummary> v;
+    if (const Conn* c = find(id)) {
+        for (const auto& la : c->local_addrs) {
+            v.push_back({la.addr, la.echoed, la.sends});
+        }
+    }
+    return v;
+}
+
+std::vector<PeerAddress> Endpoint::peer_addresses(tcp::ConnId id) const {
+    const Conn* c = find(id);
+    return c == nullptr ? std::vector<PeerAddress>{} : c->peer_addrs;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1328,7 +1828,8 @@ std::optional<ConnSummary> Endpoint::describe(tcp::ConnId id) const {
                        c->checksums,
                        c->sched.mode,
                        c->bytes_in,
-                       c->bytes_out};
+                       c->bytes_out,
+                       c->infinite};
 }
 
 std::vector<SubflowSummary> Endpoint::subflows(tcp::ConnId id) const {

@@ -80,6 +80,31 @@ private:
     std::unordered_map<uint32_t, tcp::ConnId> map_;
 };
 
+// An address braid announces on a connection with ADD_ADDR (RFC 8684 §3.4.1): another local
+// address the peer may open subflows to. braid is the passive side: it announces, the peer
+// (the UE) decides whether to join; braid never opens subflows itself (§3.4.1 leaves that to
+// the receiver of the announcement).
+struct AdvertisedAddress {
+    uint8_t id = 1;  // address ID, unique per connection; 0 is the initial subflow's (implicit)
+    tcp::IpAddr address;
+    std::optional<uint16_t> port;  // unset: the port the connection's peer connected to
+    bool operator==(const AdvertisedAddress&) const = default;
+};
+
+// An address the peer announced (a valid ADD_ADDR; REMOVE_ADDR takes it away).
+struct PeerAddress {
+    uint8_t id = 0;
+    tcp::IpAddr address;
+    std::optional<uint16_t> port;
+};
+
+// braid's own announcement and whether the peer echoed it.
+struct LocalAddressSummary {
+    AdvertisedAddress addr;
+    bool echoed = false;
+    uint32_t sends = 0;  // ADD_ADDRs sent for it (first + retransmissions)
+};
+
 struct EndpointConfig {
     rte_mempool* data_pool = nullptr;  // mbufs for the stream handed to the application
     bool checksums = false;            // ask for DSS checksums (A in the SYN/ACK); Linux: off
@@ -92,6 +117,14 @@ struct EndpointConfig {
     // The access a subflow runs over, from its addresses (ATSSS: the UE's link-specific
     // addresses); unset: every subflow's access is unknown.
     std::function<Access(const tcp::FourTuple&)> access_of;
+    // Addresses announced (ADD_ADDR) on a connection once its handshake is done, from its
+    // initial subflow's tuple: per service (`tcp.services[].advertise`), or the proxy's address
+    // per access. Unset or empty: nothing announced.
+    std::function<std::vector<AdvertisedAddress>(const tcp::FourTuple&)> advertise;
+    // An ADD_ADDR not echoed is sent again after add_addr_retry_us (doubling), at most
+    // add_addr_tries times in all (§3.4.1: "a missing echo may trigger resend").
+    uint32_t add_addr_tries = 3;
+    uint64_t add_addr_retry_us = 1'000'000;
 };
 
 // clang-format off
@@ -149,6 +182,7 @@ struct ConnSummary {
     bool checksums;
     SchedulerMode scheduler;
     uint64_t bytes_in, bytes_out;  // data-level, application bytes
+    bool fallen_back;  // §3.7 infinite mapping after MP_FAIL: plain TCP on its one subflow
 };
 
 class Endpoint final : public tcp::ConnHook {
@@ -183,6 +217,17 @@ public:
     bool set_scheduler(tcp::ConnId c, const SchedulerConfig& s, uint64_t now_us);
     // What new connections get (EndpointConfig::scheduler).
     const SchedulerConfig& default_scheduler() const { return cfg_.scheduler; }
+
+    // §3.4.1: announce another local address on a live connection (ADD_ADDR with its HMAC, sent
+    // again until echoed). False: no such MPTCP connection past its handshake, the ID is 0 or
+    // taken by another address, or the connection fell back.
+    bool advertise(tcp::ConnId c, const AdvertisedAddress& a, uint64_t now_us);
+    // §3.4.2: withdraw an announced address: REMOVE_ADDR to the peer, and braid's subflows on
+    // that address are reset (except the last one: the connection lives on it). False: no such
+    // connection or no address with that ID announced.
+    bool withdraw(tcp::ConnId c, uint8_t address_id, uint64_t now_us);
+    std::vector<LocalAddressSummary> local_addresses(tcp::ConnId c) const;
+    std::vector<PeerAddress> peer_addresses(tcp::ConnId c) const;
 
     bool is_mptcp(tcp::ConnId c) const { return conns_.contains(c); }
     // The application's view of a connection's TCP state: an MPTCP connection is as alive as
@@ -251,6 +296,10 @@ private:
         // The reason its RST carries in MP_TCPRST when braid resets this subflow alone (§3.6).
         std::optional<wire::ResetReason> rst_reason;
         std::optional<uint8_t> peer_rst_reason;  // the MP_TCPRST reason of the peer's RST
+        // Signals for the next pure ACK on this subflow (ADD_ADDR and its echo, REMOVE_ADDR
+        // and MP_FAIL do not fit next to a data segment's DSS: §2.7 "a separate ACK").
+        std::optional<wire::AddAddr> add_addr_out;
+        std::optional<wire::RemoveAddr> remove_addr_out;
         Access access = Access::unknown;
         bool stalled = false;  // RTOs without progress: its data reinjected, new data avoids it
         uint64_t bytes_in = 0, bytes_out = 0;
@@ -278,6 +327,24 @@ private:
         BalanceBytes balance{};  // load balancing: new bytes per access while both were usable
         bool fastclose = false;  // braid aborts it: its subflows' RSTs carry MP_FASTCLOSE
         bool peer_fastclosed = false;  // the peer's MP_FASTCLOSE: the application sees a reset
+        struct LocalAddr {
+            AdvertisedAddress addr;
+            bool echoed = false;
+            bool given_up = false;  // add_addr_tries sent, no echo
+            bool pending = false;   // an ADD_ADDR waits for a pure ACK
+            uint32_t sends = 0;
+            uint64_t retry_us = 0, backoff_us = 0;
+        };
+        std::vector<LocalAddr> local_addrs;  // announced, not withdrawn
+        std::vector<PeerAddress> peer_addrs;
+        bool announced = false;  // cfg.advertise consulted (once, at the handshake)
+        // §3.7: a joined subflow ends the infinite-mapping fallback option for good.
+        bool ever_joined = false;
+        bool infinite = false;                 // fell back: plain TCP on the one subflow, no DSS
+        std::optional<uint64_t> mp_fail_out;   // MP_FAIL to send (the DSN), on a pure ACK
+        bool mp_fail_sent = false;             // ours went out (the peer's then is the echo)
+        bool infinite_map_sent = false;        // the one DSS with the infinite mapping
+        std::optional<uint64_t> infinite_dsn;  // its DSN: retroactive from the failed data
         uint64_t bytes_in = 0, bytes_out = 0;
 
         Subflow* subflow(tcp::ConnId sid);
@@ -315,6 +382,17 @@ private:
     bool complete_handshake(Conn& c, const wire::MpCapable& cap, uint32_t window);
     void emit_option(const wire::Option& opt, tcp::wire::Options& o);
     void readable_event(Conn& c);
+    // ADD_ADDR / REMOVE_ADDR / MP_FAIL (RFC 8684 §3.4, §3.7).
+    void start_announcements(Conn& c, uint64_t now_us);
+    Subflow* signal_subflow(Conn& c, std::optional<uint8_t> avoid_local_id = {});
+    void add_addr_input(Conn& c, Subflow& s, const wire::AddAddr& a);
+    void remove_addr_input(Conn& c, const wire::RemoveAddr& r);
+    void mp_fail_input(Conn& c, Subflow& s, const wire::MpFail& f);
+    void fall_back(Conn& c, Subflow& s, std::optional<uint64_t> failed_dsn);
+    void emit_signals(Conn& c, Subflow& s, tcp::wire::Options& o, uint64_t now_us);
+    bool add_local(Conn& c, const AdvertisedAddress& a);
+    void check_announcements(uint64_t now_us);
+    std::vector<tcp::ConnId> announcing_;
 
     tcp::Engine& eng_;
     EndpointConfig cfg_;

@@ -152,6 +152,9 @@ RxResult Receiver::on_mapping(SubflowId sf, const wire::DssMapping& w, bool data
     if (sf >= max_subflows) {
         return error(RxError::bad_subflow);
     }
+    if (fallen_back_) {
+        return {};  // §3.7: never back to MPTCP; the subflow's bytes map 1:1 already
+    }
     // §3.3: checksum presence must match what the handshake negotiated.
     if (checksums_ && !w.checksum) {
         return error(RxError::checksum_missing);
@@ -306,6 +309,13 @@ RxResult Receiver::on_data(SubflowId sf, uint32_t ssn, std::span<const uint8_t> 
             Mapping done = std::move(*m);
             s.mappings.erase(s.mappings.begin() + static_cast<ptrdiff_t>(m_index));
             finish_mapping(done, r);
+            if (r.error == RxError::checksum_failed && fallback_ok_ && !fallen_back_ &&
+                done.rel == nxt_) {
+                // §3.7, one subflow, the failed data contiguous: infinite mapping from the
+                // failed DSN; the rest of this segment goes through it below.
+                enter_infinite(s, done.ssn, done.rel, done.held, r);
+                continue;
+            }
             if (r.error != RxError::none) {
                 return r;
             }
@@ -323,6 +333,53 @@ RxResult Receiver::on_data(SubflowId sf, uint32_t ssn, std::span<const uint8_t> 
         }
     }
     return r;
+}
+
+void Receiver::enter_infinite(Subflow& s, uint32_t ssn, int64_t rel, std::span<const uint8_t> held,
+                              RxResult& r) {
+    fallen_back_ = true;
+    r.fell_back = true;
+    checksums_ = false;
+    // §3.8/§3.7: data past the failed point held out of order is discarded.
+    ooo_.clear();
+    ooo_bytes_ = 0;
+    s.mappings.clear();
+    Mapping m;
+    m.ssn = ssn;
+    m.rel = rel;
+    m.infinite = true;
+    m.consumed = static_cast<uint32_t>(held.size());
+    s.mappings.push_back(std::move(m));
+    s.unmapped_run = 0;
+    add(r, store(rel, held));
+}
+
+bool Receiver::fall_back(SubflowId sf) {
+    if (sf >= max_subflows || fallen_back_) {
+        return fallen_back_;
+    }
+    if (!ooo_.empty()) {
+        return false;  // data beyond a hole: not contiguous
+    }
+    Subflow& s = subflows_[sf];
+    RxResult r;
+    // The mapping being received (if any) becomes the start of the infinite one.
+    for (Mapping& m : s.mappings) {
+        if (m.consumed > 0 && m.rel <= nxt_) {
+            std::vector<uint8_t> held = std::move(m.held);
+            const uint32_t ssn = m.ssn;
+            const int64_t rel = m.rel;
+            if (!m.sum) {
+                held.clear();  // delivered already (no checksum: stored as it came)
+                enter_infinite(s, ssn + m.consumed, rel + m.consumed, held, r);
+            } else {
+                enter_infinite(s, ssn, rel, held, r);
+            }
+            return true;
+        }
+    }
+    enter_infinite(s, s.seen ? s.next_ssn : 1, nxt_, {}, r);
+    return true;
 }
 
 void Receiver::remove_subflow(SubflowId sf) {

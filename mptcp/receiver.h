@@ -60,6 +60,9 @@ struct RxResult {
     uint32_t unmapped = 0;       // subflow bytes without a mapping (dropped)
     RxError error = RxError::none;
     DataSeq failed_dsn;  // checksum_failed: start of the failed mapping, for MP_FAIL (§3.7)
+    // checksum_failed with the fallback allowed (allow_fallback()): the failed mapping's bytes
+    // and everything after it on the subflow were taken as an infinite mapping (§3.7).
+    bool fell_back = false;
 };
 
 class Receiver {
@@ -76,6 +79,22 @@ public:
     // The subflow is gone: its pending mappings and partly received mapped data are dropped
     // (the data arrives again on another subflow, §3.3.6).
     void remove_subflow(SubflowId sf);
+
+    // §3.7 fallback to an infinite mapping, allowed while the connection has one subflow and
+    // never had another (the owner clears it for good at the first join). Allowed, a checksum
+    // failure whose mapping starts at the in-order point does not stop the stream: the failed
+    // bytes and all later subflow bytes map 1:1 from the failed DSN, as the peer's infinite
+    // mapping will say (Linux delivers them too), and checksums and mappings end.
+    void allow_fallback(bool ok) { fallback_ok_ = ok; }
+    // Falls back on subflow `sf` without a local checksum failure (the peer sent MP_FAIL): from
+    // the first subflow byte not delivered, bytes map 1:1 onto the next expected DSN. A mapping
+    // partly received is delivered unverified. False: data is held out of order (non-contiguous,
+    // §3.7: reset instead).
+    bool fall_back(SubflowId sf);
+    bool fallen_back() const { return fallen_back_; }
+    // After the fallback the subflow's FIN is the DATA_FIN: the stream ends after what was
+    // delivered.
+    void fin_after_fallback() { note_fin(nxt_); }
 
     // Connection-level in-order bytes for the application.
     size_t readable() const { return ready_.size(); }
@@ -116,6 +135,10 @@ private:
 
     Stored store(int64_t rel, std::span<const uint8_t> bytes);
     void finish_mapping(Mapping& m, RxResult& r);
+    // The subflow's bytes from `ssn` on map 1:1 from `rel`; `held` (bytes from `ssn` already
+    // consumed) delivered first. Checksums and other mappings end.
+    void enter_infinite(Subflow& s, uint32_t ssn, int64_t rel, std::span<const uint8_t> held,
+                        RxResult& r);
     void note_fin(int64_t fin_rel);
     int64_t edge();
     // Offset of `d` from base_, saturated to nxt_ ± 2^40: a peer's 64-bit DSN may be anything,
@@ -132,6 +155,8 @@ private:
     int64_t edge_ = 0;  // right edge of the window, relative; never decreases
     std::optional<int64_t> fin_rel_;
     bool fin_reached_ = false;
+    bool fallback_ok_ = false;
+    bool fallen_back_ = false;
     std::deque<uint8_t> ready_;
     std::map<int64_t, std::vector<uint8_t>> ooo_;  // disjoint ranges above nxt_
     size_t ooo_bytes_ = 0;

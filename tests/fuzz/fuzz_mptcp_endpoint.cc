@@ -120,6 +120,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         ec.snd_buf = 8192;
         uint64_t rng = 99;
         ec.rng = [&rng] { return rng = rng * 6364136223846793005ULL + 1; };
+        ec.add_addr_retry_us = 1000;
+        if (size & 4) {
+            ec.advertise = [](const FourTuple&) {
+                braid::mptcp::AdvertisedAddress a;
+                a.address = IpAddr::v4(198, 18, 0, 9);
+                return std::vector<braid::mptcp::AdvertisedAddress>{a};
+            };
+        }
         braid::mptcp::Endpoint ep(eng, ec, tokens,
                                   [&events](const Event& e) { events.push_back(e); });
         epp = &ep;
@@ -179,10 +187,40 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                 sha, client_key, last_key, client_nonce, last_join_nonce);
                             a.hmac[0] ^= (kind & 32) ? 1 : 0;
                             opt = a;
-                        } else {
+                        } else if ((kind & 12) == 8) {
                             mw::MpPrio pr;
                             pr.backup = (kind & 16) != 0;
                             opt = pr;
+                        } else if ((kind & 48) == 0) {  // ADD_ADDR: valid HMAC, echo, or bad
+                            mw::AddAddr a;
+                            a.address_id = r.u8();
+                            a.address.v6 = (kind & 64) != 0;
+                            a.address.bytes[0] = 198;
+                            a.address.bytes[1] = 18;
+                            a.address.bytes[3] = r.u8();
+                            if (r.u8() & 1) {
+                                a.port = r.u16();
+                            }
+                            a.echo = (kind & 128) != 0;
+                            if (!a.echo) {
+                                a.truncated_hmac = braid::mptcp::crypto::add_addr_hmac(
+                                                       sha, client_key, last_key, a.address_id,
+                                                       a.address, a.port) ^
+                                                   r.u8();
+                            }
+                            opt = a;
+                        } else if ((kind & 48) == 16) {
+                            mw::RemoveAddr ra;
+                            ra.count = static_cast<uint8_t>(1 + r.u8() % 3);
+                            for (uint8_t i = 0; i < ra.count; ++i) {
+                                ra.ids[i] = r.u8() % 4;
+                            }
+                            opt = ra;
+                        } else {  // MP_FAIL near braid's IDSN
+                            mw::MpFail f;
+                            f.dsn = braid::mptcp::crypto::key_material(sha, last_key).idsn + 1 +
+                                    static_cast<int16_t>(r.u16());
+                            opt = f;
                         }
                         if (auto n = mw::emit(*opt, ob)) {
                             on = *n;
@@ -264,12 +302,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 case 7:
                     if (!ids.empty()) {
                         ConnId c = ids[r.u8() % ids.size()];
-                        switch (r.u8() % 3) {
+                        switch (r.u8() % 5) {
                             case 0:
                                 ep.shutdown_write(c, now);
                                 break;
                             case 1:
                                 ep.close(c, now);
+                                break;
+                            case 2: {
+                                braid::mptcp::AdvertisedAddress a;
+                                a.id = static_cast<uint8_t>(r.u8() % 4);
+                                a.address = IpAddr::v4(198, 18, 0, static_cast<uint8_t>(r.u8()));
+                                ep.advertise(c, a, now);
+                                break;
+                            }
+                            case 3:
+                                ep.withdraw(c, static_cast<uint8_t>(r.u8() % 4), now);
                                 break;
                             default:
                                 ep.abort(c, now);

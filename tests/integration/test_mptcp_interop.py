@@ -28,6 +28,8 @@ ECHO = 5011
 REDUNDANT = 5012  # echo whose connections use the redundant scheduler
 STANDBY = 5013    # echo with active-standby, the client's second address the active access
 BALANCED = 5014   # echo with load balancing, 70 % on the client's first (3GPP) address
+ADVERTISED = 5015  # echo that announces braid's address with JOIN_PORT (ADD_ADDR)
+JOIN_PORT = 5016   # MPTCP listener the announced subflows join (matched by token)
 MIB = 1 << 20
 IPPROTO_MPTCP = 262
 PEER2 = "198.19.0.3"  # the client's second address (same link as DN_IP)
@@ -48,6 +50,9 @@ def braid(braid_factory):
                 {"port": BALANCED, "mode": "echo", "mptcp": True,
                  "scheduler": {"mode": "load_balancing", "tgpp": [f"{DN_IP}/32"],
                                "non_tgpp": [f"{PEER2}/32"], "tgpp_weight": 70}},
+                {"port": ADVERTISED, "mode": "echo", "mptcp": True,
+                 "advertise": [{"id": 1, "address": N6_IP, "port": JOIN_PORT}]},
+                {"port": JOIN_PORT, "mode": "echo", "mptcp": True},
             ],
         },
     })
@@ -204,14 +209,15 @@ def test_show_mptcp_and_metrics(lab, braid, alive):
 # --------------------------------------------------------------------------- two subflows
 
 
-def add_second_address(lab):
+def add_second_address(lab, flags=("subflow",)):
     """A second client address and an in-kernel PM endpoint for it: Linux opens a second
     subflow from it to braid (MP_JOIN). Returns what remove_second_address() needs."""
     limits = lab.ns(lab.dn, "ip", "mptcp", "limits", "show").stdout.split()
     lab.ns(lab.dn, "ip", "addr", "add", f"{PEER2}/24", "dev", "eth0", check=True)
     lab.ns(lab.dn, "ip", "mptcp", "endpoint", "flush")
     lab.ns(lab.dn, "ip", "mptcp", "limits", "set", "subflows", "2", check=True)
-    lab.ns(lab.dn, "ip", "mptcp", "endpoint", "add", PEER2, "dev", "eth0", "subflow", check=True)
+    lab.ns(lab.dn, "ip", "mptcp", "endpoint", "add", PEER2, "dev", "eth0", "id", "5", *flags,
+           check=True)
     # braid learns the new address before the test: it drops a frame whose next hop is not
     # resolved yet, so a join's SYN/ACK would come a retransmission (1 s) late. The kernel
     # forgets braid's MAC so that its ARP request, sent from PEER2, teaches braid PEER2's MAC
@@ -464,3 +470,101 @@ def test_load_balancing_scheduler_splits_70_30(lab, braid, alive, second_address
     share = moved["3gpp"] / max(1, moved["3gpp"] + moved["non-3gpp"])
     # Between the two samples braid's bytes went 70/30 (issue 6: within ±10 %).
     assert 0.60 <= share <= 0.80, (share, moved, len(samples))
+
+
+# --------------------------------------------------------------------------- ADD_ADDR / REMOVE_ADDR
+
+
+def test_braid_announces_an_address_linux_joins_it(lab, braid, alive):
+    """braid's ADD_ADDR (its address with another MPTCP service's port, HMAC-SHA256): Linux
+    (in-kernel PM, add_addr_accepted 1) verifies and echoes it and opens a subflow to it; the
+    echo runs over both subflows."""
+    limits = lab.ns(lab.dn, "ip", "mptcp", "limits", "show").stdout.split()
+    lab.ns(lab.dn, "ip", "mptcp", "endpoint", "flush")
+    lab.ns(lab.dn, "ip", "mptcp", "limits", "set", "add_addr_accepted", "1", "subflows", "2",
+           check=True)
+    before = braid.cli_ok("show", "mptcp", "stats")
+    try:
+        proc = start_client(lab, 64 * MIB, 14, port=ADVERTISED)
+        seen, both = watch_two_subflows(braid, proc, limit_s=14)
+        r = finish_client(proc, 14)
+    finally:
+        if len(limits) >= 4:
+            lab.ns(lab.dn, "ip", "mptcp", "limits", "set", *limits[:4])
+    after = braid.cli_ok("show", "mptcp", "stats")
+    assert r["received"] == r["sent"] and r["received_sha"] == r["sent_sha"]
+    m = r["mptcp"]
+    assert m.get("AddAddr", 0) >= 1, m       # Linux took the ADD_ADDR (HMAC good)
+    assert m.get("MPJoinSynAckRx", 0) >= 1, m  # and joined the announced address
+    assert stat(after, "add_addr_sent") > stat(before, "add_addr_sent")
+    assert stat(after, "add_addr_echoed") > stat(before, "add_addr_echoed")
+    assert seen is not None and both, seen
+    assert any(x["local"] == f"{N6_IP}:{JOIN_PORT}" for x in seen), seen
+
+
+def test_linux_announces_an_address_braid_echoes_and_honours_its_removal(lab, braid, alive):
+    """Linux announces its second address (signal endpoint, also a subflow from it): braid
+    verifies the HMAC and echoes (Linux counts EchoAdd); deleting the endpoint mid-transfer
+    sends REMOVE_ADDR: braid's subflow from that address goes and the transfer completes."""
+    limits = add_second_address(lab, flags=("signal", "subflow"))
+    before = braid.cli_ok("show", "mptcp", "stats")
+    try:
+        proc = start_client(lab, 256 * MIB, 14)
+        seen, _ = watch_two_subflows(braid, proc, until_both_carried=False, limit_s=10)
+        assert seen is not None, "no second subflow"
+        lab.ns(lab.dn, "ip", "mptcp", "endpoint", "delete", "id", "5", check=True)
+        one = False
+        deadline = time.monotonic() + 5
+        while proc.poll() is None and time.monotonic() < deadline and not one:
+            rows = subflow_rows(braid).values()
+            one = any(len(subs) == 1 for subs in rows)
+            time.sleep(0.1)
+        r = finish_client(proc, 14)
+    finally:
+        remove_second_address(lab, limits)
+    after = braid.cli_ok("show", "mptcp", "stats")
+    assert r["received"] == r["sent"] and r["received_sha"] == r["sent_sha"]
+    m = r["mptcp"]
+    assert m.get("EchoAdd", 0) >= 1, m  # braid's echo of Linux's ADD_ADDR
+    assert stat(after, "add_addr_received") > stat(before, "add_addr_received")
+    assert stat(after, "add_addr_bad_hmac") == stat(before, "add_addr_bad_hmac")
+    assert m.get("RmAddrTx", 0) >= 1, m
+    assert stat(after, "remove_addr_received") > stat(before, "remove_addr_received")
+    assert one, "the subflow from the removed address stayed"
+
+
+def test_braid_withdraws_its_address_linux_removes_the_subflow(lab, braid, alive):
+    """`mptcp withdraw <token> 1` mid-transfer: braid sends REMOVE_ADDR (Linux counts RmAddr)
+    and resets its subflow on that address; the echo completes on the first subflow."""
+    limits = lab.ns(lab.dn, "ip", "mptcp", "limits", "show").stdout.split()
+    lab.ns(lab.dn, "ip", "mptcp", "endpoint", "flush")
+    lab.ns(lab.dn, "ip", "mptcp", "limits", "set", "add_addr_accepted", "1", "subflows", "2",
+           check=True)
+    before = braid.cli_ok("show", "mptcp", "stats")
+    try:
+        proc = start_client(lab, 256 * MIB, 14, port=ADVERTISED)
+        token, seen = None, None
+        deadline = time.monotonic() + 10
+        while proc.poll() is None and time.monotonic() < deadline and token is None:
+            for t, subs in subflow_rows(braid).items():
+                if len(subs) >= 2:
+                    token, seen = t, subs
+            time.sleep(0.1)
+        assert token is not None, "Linux did not join the announced address"
+        out = braid.cli_ok("mptcp", "withdraw", token, "1")
+        assert "withdrew" in out, out
+        one = False
+        deadline = time.monotonic() + 5
+        while proc.poll() is None and time.monotonic() < deadline and not one:
+            one = len(subflow_rows(braid).get(token, [])) == 1
+            time.sleep(0.1)
+        r = finish_client(proc, 14)
+    finally:
+        if len(limits) >= 4:
+            lab.ns(lab.dn, "ip", "mptcp", "limits", "set", *limits[:4])
+    after = braid.cli_ok("show", "mptcp", "stats")
+    assert r["received"] == r["sent"] and r["received_sha"] == r["sent_sha"]
+    assert r["mptcp"].get("RmAddr", 0) >= 1, r["mptcp"]
+    assert stat(after, "remove_addr_sent") > stat(before, "remove_addr_sent")
+    assert stat(after, "remove_addr_subflow_reset") > stat(before, "remove_addr_subflow_reset")
+    assert one, "the subflow on the withdrawn address stayed"

@@ -1345,3 +1345,51 @@ TEST_CASE("tcp.services[].scheduler parses, is checked and renders back", "[conf
     e = err("{port: 1, mode: echo, mptcp: true, scheduler: {tgpp: [198.19.0.0/33]}}");
     CHECK(e.key == "tcp.services[0].scheduler.tgpp[0]");
 }
+
+TEST_CASE("tcp.services[].advertise parses, is checked and renders back", "[config]") {
+    const ParseResult r =
+        parse(with("tcp:\n"
+                   "  services:\n"
+                   "    - port: 5011\n"
+                   "      mode: echo\n"
+                   "      mptcp: true\n"
+                   "      advertise:\n"
+                   "        - {id: 1, address: 198.18.0.9}\n"
+                   "        - {id: 7, address: 2001:db8:9::1, port: 8080}\n"));
+    REQUIRE_OK(r);
+    const auto& s = r.config->tcp.services[0];
+    REQUIRE(s.advertise.size() == 2);
+    CHECK(s.advertise[0].id == 1);
+    CHECK(s.advertise[0].family == 4);
+    CHECK(s.advertise[0].addr[0] == 198);
+    CHECK(s.advertise[0].addr[3] == 9);
+    CHECK_FALSE(s.advertise[0].port);
+    CHECK(s.advertise[1].id == 7);
+    CHECK(s.advertise[1].family == 6);
+    CHECK(s.advertise[1].addr[2] == 0x0d);
+    CHECK(s.advertise[1].addr[3] == 0xb8);
+    CHECK(s.advertise[1].port == 8080);
+    const ParseResult again = parse(braid::config::render(*r.config), "<rendered>");
+    REQUIRE_OK(again);
+    CHECK(*again.config == *r.config);
+
+    auto err = [](const std::string& svc) {
+        const ParseResult bad = parse(with("tcp:\n  services:\n    - " + svc + "\n"));
+        REQUIRE_FALSE(bad.errors.empty());
+        return bad.errors.front();
+    };
+    auto e = err("{port: 1, mode: echo, advertise: [{id: 1, address: 198.18.0.9}]}");
+    CHECK(e.key == "tcp.services[0].advertise");
+    CHECK_THAT(e.message, Catch::Contains("mptcp: true"));
+    e = err("{port: 1, mode: echo, mptcp: true, advertise: [{id: 0, address: 198.18.0.9}]}");
+    CHECK(e.key == "tcp.services[0].advertise[0].id");
+    e = err("{port: 1, mode: echo, mptcp: true, advertise: [{id: 1, address: nowhere}]}");
+    CHECK(e.key == "tcp.services[0].advertise[0].address");
+    e = err("{port: 1, mode: echo, mptcp: true, advertise: [{address: 198.18.0.9}]}");
+    CHECK(e.key == "tcp.services[0].advertise[0]");
+    e =
+        err("{port: 1, mode: echo, mptcp: true, advertise: [{id: 2, address: 198.18.0.9}, "
+            "{id: 2, address: 198.18.0.10}]}");
+    CHECK(e.key == "tcp.services[0].advertise[1].id");
+    CHECK_THAT(e.message, Catch::Contains("twice"));
+}

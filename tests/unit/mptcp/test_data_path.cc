@@ -259,6 +259,56 @@ TEST_CASE("Receiver: infinite mapping maps the rest of the subflow 1:1 (fallback
     CHECK(r.data_ack() == D0 + 13);
 }
 
+TEST_CASE("Receiver: a checksum failure falls back to an infinite mapping when allowed (§3.7)") {
+    Counters c;
+    Receiver r(D0, 1000, true, c);
+    SECTION("allowed, contiguous: the failed bytes and the rest of the segment are delivered") {
+        r.allow_fallback(true);
+        REQUIRE(r.on_mapping(0, map_csum(D0, 1, 4, "abcd"), false).error == RxError::none);
+        REQUIRE(r.on_mapping(0, map_csum(D0 + 4, 5, 4, "efgh"), false).error == RxError::none);
+        // A middlebox rewrote the first mapping's bytes; the segment goes on past it.
+        RxResult x = r.on_data(0, 1, B("abXdefgh+"));
+        CHECK(x.error == RxError::checksum_failed);
+        CHECK(x.fell_back);
+        CHECK(x.failed_dsn == D0);
+        CHECK(r.fallen_back());
+        CHECK(read_all(r) == "abXdefgh+");
+        // From now on: no checksums, mappings ignored, the subflow maps 1:1.
+        CHECK(r.on_mapping(0, map64(D0 + 100, 10, 5), false).error == RxError::none);
+        CHECK(r.on_data(0, 10, B("tail")).accepted == 4);
+        CHECK(read_all(r) == "tail");
+        CHECK(r.data_ack() == D0 + 13);
+        r.fin_after_fallback();
+        CHECK(r.fin_received());
+        CHECK(r.data_ack() == D0 + 14);
+    }
+    SECTION("not allowed (a join happened): the failure stops the data as before") {
+        r.allow_fallback(false);
+        r.on_mapping(0, map_csum(D0, 1, 4, "abcd"), false);
+        RxResult x = r.on_data(0, 1, B("abXd"));
+        CHECK(x.error == RxError::checksum_failed);
+        CHECK_FALSE(x.fell_back);
+        CHECK_FALSE(r.fallen_back());
+        CHECK(r.readable() == 0);
+    }
+    SECTION("fall_back() on the peer's MP_FAIL: from the next byte, a partial mapping delivered") {
+        r.on_mapping(0, map_csum(D0, 1, 8, "abcdefgh"), false);
+        r.on_data(0, 1, B("abc"));
+        CHECK(r.readable() == 0);  // held until verified
+        CHECK(r.fall_back(0));
+        CHECK(read_all(r) == "abc");
+        r.on_data(0, 4, B("defgh and more"));
+        CHECK(read_all(r) == "defgh and more");
+    }
+    SECTION("fall_back() refused with data held beyond a hole (non-contiguous)") {
+        Receiver p(D0, 1000, false, c);
+        p.on_mapping(0, map64(D0 + 10, 1, 4), false);
+        p.on_data(0, 1, B("late"));
+        CHECK_FALSE(p.fall_back(0));
+        CHECK_FALSE(p.fallen_back());
+    }
+}
+
 TEST_CASE("Sender: DSNs per subflow, window limit, DATA_ACK frees the queue") {
     Counters c;
     const DataSeq S0(0x5000);

@@ -41,6 +41,9 @@ struct MpOut {
     std::optional<mw::MpJoinSynAck> join;
     std::optional<mw::MpFastclose> fastclose;
     std::optional<mw::MpTcpRst> tcprst;
+    std::optional<mw::AddAddr> add_addr;
+    std::optional<mw::RemoveAddr> remove_addr;
+    std::optional<mw::MpFail> mp_fail;
 };
 
 MpOut mp_of(const Out& o) {
@@ -67,6 +70,15 @@ MpOut mp_of(const Out& o) {
         if (auto* x = std::get_if<mw::MpTcpRst>(&*p.option)) {
             r.tcprst = *x;
         }
+        if (auto* x = std::get_if<mw::AddAddr>(&*p.option)) {
+            r.add_addr = *x;
+        }
+        if (auto* x = std::get_if<mw::RemoveAddr>(&*p.option)) {
+            r.remove_addr = *x;
+        }
+        if (auto* x = std::get_if<mw::MpFail>(&*p.option)) {
+            r.mp_fail = *x;
+        }
         b = b.subspan(len);
     }
     return r;
@@ -74,8 +86,10 @@ MpOut mp_of(const Out& o) {
 
 struct Harness {
     explicit Harness(bool checksums = false, uint32_t backlog = 128, uint32_t max_subflows = 4,
-                     mptcp::SchedulerConfig sched = {}, bool defer_syn_data = false)
-        : eng(
+                     mptcp::SchedulerConfig sched = {}, bool defer_syn_data = false,
+                     std::vector<mptcp::AdvertisedAddress> advertise = {})
+        : advertised(std::move(advertise)),
+          eng(
               config(),
               [this](OutSegment&& s) {
                   // The whole segment must fit: options within 40 bytes.
@@ -112,6 +126,12 @@ struct Harness {
             return t.remote == kRemote2 ? mptcp::Access::non_tgpp : mptcp::Access::tgpp;
         };
         c.max_subflows = max_subflows;
+        if (!advertised.empty()) {
+            c.advertise = [this](const FourTuple& t) {
+                CHECK(t == tuple);  // the initial subflow's
+                return advertised;
+            };
+        }
         c.data_pool = tcp_env().data;
         c.checksums = checksums;
         c.rcv_buf = 64 * 1024;
@@ -236,6 +256,7 @@ struct Harness {
     wire::Options synack_opt;
     FourTuple tuple{kLocal, kRemote, 80, 40000};
     ListenerId lid = 0;
+    std::vector<mptcp::AdvertisedAddress> advertised;
     Engine eng;
     mptcp::Endpoint ep;
 };
@@ -461,10 +482,96 @@ TEST_CASE("mptcp endpoint: DSS checksum on what braid sends", "[mptcp][endpoint]
     CHECK(c.verify(*m.dss->mapping->checksum));
 }
 
-TEST_CASE("mptcp endpoint: DSS checksum failure resets the connection", "[mptcp][endpoint]") {
+TEST_CASE("mptcp endpoint: DSS checksum failure on the only subflow: MP_FAIL, infinite mapping",
+          "[mptcp][endpoint][mp_fail]") {
     Harness t(true);
     ConnId id = t.connect();
-    uint64_t cdsn = keys(kClientKey).idsn + 1;
+    const uint64_t cdsn = keys(kClientKey).idsn + 1;
+    const uint64_t sdsn = keys(t.server_key).idsn + 1;
+    // braid has sent something (not yet Data-ACKed) when the failure happens.
+    REQUIRE(t.ep.send(id, make_payload("abc"), t.now) == 3);
+    t.out.clear();
+    mw::DssMapping m = mapping(cdsn, 1, 4);
+    mptcp::crypto::DssChecksum c(cdsn, 1, 4);
+    c.add(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("good"), 4));
+    m.checksum = c.value();
+    // A middlebox changed the payload: the checksum fails.
+    t.inject(tflag::ack | tflag::psh, kIrs + 1, t.iss + 1, {dss(std::nullopt, m)}, "gooD");
+    CHECK(t.counter(Counter::rx_checksum_failed) == 1);
+    CHECK(t.counter(Counter::fallback_mp_fail) == 1);
+    CHECK(t.counter(Counter::reset_checksum) == 0);
+    // §3.7: MP_FAIL with the failed mapping's DSN on an ACK, no RST; the connection lives as
+    // plain TCP and the bytes (as the middlebox left them) reach the application.
+    bool fail = false;
+    while (!t.out.empty()) {
+        Out a = t.expect();
+        CHECK_FALSE(a.h.has(tflag::rst));
+        if (auto f = mp_of(a).mp_fail) {
+            CHECK(f->dsn == cdsn);
+            CHECK(a.data.empty());
+            fail = true;
+        }
+    }
+    CHECK(fail);
+    CHECK(t.counter(Counter::mp_fail_sent) == 1);
+    CHECK(take_bytes(t.ep.recv(id, t.now)) == "gooD");
+    REQUIRE(t.ep.describe(id));
+    CHECK(t.ep.describe(id)->fallen_back);
+    CHECK(t.ep.state(id) == State::established);
+    // The peer answers with its MP_FAIL (counted, not answered again) and sends plain TCP.
+    t.inject(tflag::ack, kIrs + 5, t.iss + 4, {mw::MpFail{cdsn}});
+    CHECK(t.counter(Counter::mp_fail_received) == 1);
+    CHECK(t.counter(Counter::mp_fail_sent) == 1);
+    t.inject(tflag::ack | tflag::psh, kIrs + 5, t.iss + 4, {}, "plain");
+    CHECK(take_bytes(t.ep.recv(id, t.now)) == "plain");
+    // Never back to MPTCP: a join is refused.
+    t.out.clear();
+    Out jr = t.join_syn(FourTuple{kLocal, kRemote2, 80, 40001}, 50000, 0x11223344);
+    CHECK(jr.h.has(tflag::rst));
+    CHECK(t.counter(Counter::join_fallen_back) == 1);
+    // braid's next data carries the one infinite mapping, retroactive from the last Data-ACKed
+    // byte ("abc" was never Data-ACKed), the checksum field kept (negotiated) and zero.
+    t.out.clear();
+    REQUIRE(t.ep.send(id, make_payload("next"), t.now) == 4);
+    Out d = t.expect();
+    CHECK(d.data == "next");
+    REQUIRE(mp_of(d).dss);
+    REQUIRE(mp_of(d).dss->mapping);
+    CHECK(mp_of(d).dss->mapping->data_len == 0);
+    CHECK(mp_of(d).dss->mapping->dsn == sdsn);
+    CHECK(mp_of(d).dss->mapping->ssn == 1);
+    CHECK(mp_of(d).dss->mapping->checksum == 0);
+    CHECK(t.counter(Counter::infinite_mapping_sent) == 1);
+    // Then plain TCP: no MPTCP option at all.
+    t.inject(tflag::ack, kIrs + 10, t.iss + 8);
+    REQUIRE(t.ep.send(id, make_payload("more"), t.now) == 4);
+    Out d2 = t.expect();
+    CHECK(d2.data == "more");
+    CHECK(d2.opt.mptcp_out_len == 0);
+    // The peer's FIN is the DATA_FIN; braid's close is a FIN on the subflow.
+    t.inject(tflag::ack | tflag::fin, kIrs + 10, t.iss + 12);
+    CHECK(t.ep.peer_closed(id));
+    t.out.clear();
+    t.ep.close(id, t.now);
+    bool fin = false;
+    while (!t.out.empty()) {
+        Out f = t.expect();
+        fin = fin || f.h.has(tflag::fin);
+        CHECK(f.opt.mptcp_out_len == 0);
+    }
+    CHECK(fin);
+}
+
+TEST_CASE("mptcp endpoint: DSS checksum failure after a join resets the connection",
+          "[mptcp][endpoint][mp_fail]") {
+    Harness t(true);
+    ConnId id = t.connect();
+    const FourTuple t2{kLocal, kRemote2, 80, 40001};
+    Out sa = t.join_syn(t2, 50000, 0x11223344);
+    t.join_ack(t2, 50000, sa, 0x11223344);
+    REQUIRE(t.ep.subflows(id).size() == 2);
+    t.out.clear();
+    const uint64_t cdsn = keys(kClientKey).idsn + 1;
     mw::DssMapping m = mapping(cdsn, 1, 4);
     mptcp::crypto::DssChecksum c(cdsn, 1, 4);
     c.add(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("good"), 4));
@@ -472,12 +579,17 @@ TEST_CASE("mptcp endpoint: DSS checksum failure resets the connection", "[mptcp]
     t.inject(tflag::ack | tflag::psh, kIrs + 1, t.iss + 1, {dss(std::nullopt, m)}, "gooD");
     CHECK(t.counter(Counter::rx_checksum_failed) == 1);
     CHECK(t.counter(Counter::reset_checksum) == 1);
+    CHECK(t.counter(Counter::fallback_mp_fail) == 0);
     CHECK(t.ep.readable_bytes(id) == 0);
-    bool rst = false;
+    int rsts = 0;
     while (!t.out.empty()) {
-        rst = rst || t.expect().h.has(tflag::rst);
+        Out r = t.expect();
+        if (r.h.has(tflag::rst)) {
+            ++rsts;
+            CHECK(mp_of(r).fastclose);
+        }
     }
-    CHECK(rst);
+    CHECK(rsts == 2);
     CHECK_FALSE(t.eng.state(id));
     CHECK_FALSE(t.ep.is_mptcp(id));
 }
@@ -1208,6 +1320,326 @@ TEST_CASE("mptcp endpoint: a deferred MP_CAPABLE SYN with data (RFC 8803 over RF
              " world");
     CHECK(take_bytes(t.ep.recv(id, t.now)) == "hello world");
     CHECK(t.ep.describe(id)->state == mptcp::ConnState::established);
+}
+
+// ---------------------------------------------------------------------------------------------
+// MP_FAIL from the peer; ADD_ADDR / REMOVE_ADDR (RFC 8684 §3.7, §3.4)
+
+TEST_CASE("mptcp endpoint: the peer's MP_FAIL: MP_FAIL back, infinite mapping, plain TCP",
+          "[mptcp][endpoint][mp_fail]") {
+    Harness t;
+    ConnId id = t.connect();
+    const uint64_t cdsn = keys(kClientKey).idsn + 1;
+    const uint64_t sdsn = keys(t.server_key).idsn + 1;
+    t.inject(tflag::ack | tflag::psh, kIrs + 1, t.iss + 1, {dss(sdsn, mapping(cdsn, 1, 2))}, "hi");
+    CHECK(take_bytes(t.ep.recv(id, t.now)) == "hi");
+    REQUIRE(t.ep.send(id, make_payload("abcd"), t.now) == 4);
+    t.out.clear();
+    // The client's checksum failed on braid's "abcd": MP_FAIL with its DSN on an ACK.
+    t.inject(tflag::ack, kIrs + 3, t.iss + 5, {mw::MpFail{sdsn}});
+    CHECK(t.counter(Counter::mp_fail_received) == 1);
+    CHECK(t.counter(Counter::fallback_mp_fail) == 1);
+    // braid answers with MP_FAIL (§3.7: the receiver of MP_FAIL sends it back).
+    bool fail = false;
+    while (!t.out.empty()) {
+        Out a = t.expect();
+        CHECK_FALSE(a.h.has(tflag::rst));
+        if (auto f = mp_of(a).mp_fail) {
+            CHECK(f->dsn == sdsn);
+            fail = true;
+        }
+    }
+    CHECK(fail);
+    CHECK(t.ep.describe(id)->fallen_back);
+    // braid's next data carries the infinite mapping from the failed (not Data-ACKed) DSN.
+    REQUIRE(t.ep.send(id, make_payload("efgh"), t.now) == 4);
+    Out d = t.expect();
+    CHECK(d.data == "efgh");
+    REQUIRE(mp_of(d).dss);
+    REQUIRE(mp_of(d).dss->mapping);
+    CHECK(mp_of(d).dss->mapping->data_len == 0);
+    CHECK(mp_of(d).dss->mapping->dsn == sdsn);
+    CHECK(mp_of(d).dss->mapping->ssn == 1);
+    CHECK_FALSE(mp_of(d).dss->mapping->checksum);
+    // The client's data without any DSS now reaches the application (its own infinite
+    // mapping, if it sends one, changes nothing).
+    t.inject(tflag::ack | tflag::psh, kIrs + 3, t.iss + 9,
+             {dss(std::nullopt, mapping(cdsn + 2, 3, 0))}, "plain");
+    t.inject(tflag::ack | tflag::psh, kIrs + 8, t.iss + 9, {}, " tcp");
+    CHECK(take_bytes(t.ep.recv(id, t.now)) == "plain tcp");
+    CHECK(t.counter(Counter::rx_unmapped_bytes) == 0);
+}
+
+TEST_CASE_METHOD(Joined, "mptcp endpoint: the peer's MP_FAIL with two subflows resets",
+                 "[mptcp][endpoint][mp_fail]") {
+    t.inject(tflag::ack, kIrs + 1, t.iss + 1, {mw::MpFail{keys(t.server_key).idsn + 1}});
+    CHECK(t.counter(Counter::mp_fail_received) == 1);
+    CHECK(t.counter(Counter::reset_mp_fail) == 1);
+    CHECK(t.counter(Counter::fallback_mp_fail) == 0);
+    int rsts = 0;
+    while (!t.out.empty()) {
+        Out r = t.expect();
+        if (r.h.has(tflag::rst)) {
+            ++rsts;
+            CHECK(mp_of(r).fastclose);
+        }
+    }
+    CHECK(rsts == 2);
+    CHECK_FALSE(t.ep.is_mptcp(id));
+    CHECK(has_event(t, id, EventKind::closed));  // braid's abort (reason: aborted)
+}
+
+namespace {
+const IpAddr kLocal2 = IpAddr::v4(198, 18, 0, 9);  // braid's second address
+
+mptcp::AdvertisedAddress second_address(std::optional<uint16_t> port = {}) {
+    mptcp::AdvertisedAddress a;
+    a.id = 1;
+    a.address = kLocal2;
+    a.port = port;
+    return a;
+}
+
+mw::IpAddress wire_v4(const IpAddr& a) {
+    mw::IpAddress w;
+    std::copy_n(a.bytes.begin(), 4, w.bytes.begin());
+    return w;
+}
+
+// The pure ACKs braid sent that carry an ADD_ADDR, taken from t.out.
+std::vector<mw::AddAddr> add_addrs(Harness& t) {
+    std::vector<mw::AddAddr> v;
+    while (!t.out.empty()) {
+        Out o = t.expect();
+        if (auto a = mp_of(o).add_addr) {
+            CHECK(o.data.empty());
+            CHECK(wire::options_len(o.opt) <= wire::max_options_len);
+            v.push_back(*a);
+        }
+    }
+    return v;
+}
+}  // namespace
+
+TEST_CASE("mptcp endpoint: braid announces a configured address with ADD_ADDR until echoed",
+          "[mptcp][endpoint][add_addr]") {
+    Harness t(false, 128, 4, {}, false, {second_address(8080)});
+    ConnId id = t.connect();
+    // After the third ACK: a pure ACK with ADD_ADDR (ID 1, the address, port, HMAC with
+    // braid as the sender: HMAC(Key-braid || Key-client, ID || address || port), rightmost 64).
+    auto sent = add_addrs(t);
+    REQUIRE(sent.size() == 1);
+    CHECK_FALSE(sent[0].echo);
+    CHECK(sent[0].address_id == 1);
+    CHECK(sent[0].address == wire_v4(kLocal2));
+    CHECK(sent[0].port == 8080);
+    CHECK(sent[0].truncated_hmac ==
+          mptcp::crypto::add_addr_hmac(t.sha, t.server_key, kClientKey, 1, wire_v4(kLocal2), 8080));
+    CHECK(t.counter(Counter::add_addr_sent) == 1);
+    // Not echoed: sent again after 1 s.
+    t.now += 500'000;
+    t.ep.poll(t.now);
+    CHECK(add_addrs(t).empty());
+    t.now += 600'000;
+    t.ep.poll(t.now);
+    CHECK(add_addrs(t).size() == 1);
+    CHECK(t.counter(Counter::add_addr_sent) == 2);
+    // The echo (E=1, no HMAC) stops it.
+    mw::AddAddr echo = sent[0];
+    echo.echo = true;
+    echo.truncated_hmac.reset();
+    t.inject(tflag::ack, kIrs + 1, t.iss + 1, {echo});
+    CHECK(t.counter(Counter::add_addr_echoed) == 1);
+    for (int i = 0; i < 10; ++i) {
+        t.now += 1'000'000;
+        t.ep.poll(t.now);
+    }
+    CHECK(add_addrs(t).empty());
+    CHECK(t.counter(Counter::add_addr_sent) == 2);
+    CHECK(t.counter(Counter::add_addr_unechoed) == 0);
+    auto la = t.ep.local_addresses(id);
+    REQUIRE(la.size() == 1);
+    CHECK(la[0].echoed);
+    CHECK(la[0].sends == 2);
+    CHECK(la[0].addr == second_address(8080));
+    // An echo for something braid never announced is ignored.
+    echo.address_id = 7;
+    t.inject(tflag::ack, kIrs + 1, t.iss + 1, {echo});
+    CHECK(t.counter(Counter::add_addr_echo_unknown) == 1);
+}
+
+TEST_CASE("mptcp endpoint: an ADD_ADDR never echoed is given up after the bounded tries",
+          "[mptcp][endpoint][add_addr]") {
+    Harness t;
+    ConnId id = t.connect();
+    t.out.clear();
+    REQUIRE(t.ep.advertise(id, second_address(), t.now));
+    auto sent = add_addrs(t);
+    REQUIRE(sent.size() == 1);
+    CHECK_FALSE(sent[0].port);
+    CHECK(sent[0].truncated_hmac == mptcp::crypto::add_addr_hmac(t.sha, t.server_key, kClientKey, 1,
+                                                                 wire_v4(kLocal2), std::nullopt));
+    // 1 s, then 2 s later: 3 tries in all, then given up (4 s after the last).
+    size_t n = 1;
+    for (int i = 0; i < 20; ++i) {
+        t.now += 500'000;
+        t.ep.poll(t.now);
+        n += add_addrs(t).size();
+    }
+    CHECK(n == 3);
+    CHECK(t.counter(Counter::add_addr_sent) == 3);
+    CHECK(t.counter(Counter::add_addr_unechoed) == 1);
+    // The ID keeps its address: another address under ID 1 is refused, ID 0 too.
+    mptcp::AdvertisedAddress other = second_address();
+    other.address = IpAddr::v4(198, 18, 0, 10);
+    CHECK_FALSE(t.ep.advertise(id, other, t.now));
+    other.id = 0;
+    CHECK_FALSE(t.ep.advertise(id, other, t.now));
+    CHECK_FALSE(t.ep.advertise(12345, second_address(), t.now));  // no such connection
+}
+
+TEST_CASE("mptcp endpoint: the peer joins braid's announced address with its address ID",
+          "[mptcp][endpoint][add_addr]") {
+    Harness t(false, 128, 4, {}, false, {second_address()});
+    ConnId id = t.connect();
+    t.out.clear();
+    const FourTuple t2{kLocal2, kRemote, 80, 40001};
+    Out sa = t.join_syn(t2, kIrs2, kNonceA);
+    REQUIRE(mp_of(sa).join);
+    CHECK(mp_of(sa).join->address_id == 1);
+    t.join_ack(t2, kIrs2, sa, kNonceA);
+    CHECK(t.counter(Counter::join_accepted) == 1);
+    REQUIRE(t.ep.subflows(id).size() == 2);
+    // Withdrawn: REMOVE_ADDR [1] on the first subflow, the subflow on that address reset.
+    t.out.clear();
+    REQUIRE(t.ep.withdraw(id, 1, t.now));
+    bool removed = false, reset = false;
+    while (!t.out.empty()) {
+        Out o = t.expect();
+        if (auto r = mp_of(o).remove_addr) {
+            CHECK(o.tuple == t.tuple);
+            REQUIRE(r->count == 1);
+            CHECK(r->ids[0] == 1);
+            removed = true;
+        }
+        if (o.h.has(tflag::rst)) {
+            CHECK(o.tuple == t2);
+            REQUIRE(mp_of(o).tcprst);
+            CHECK_FALSE(mp_of(o).fastclose);
+            reset = true;
+        }
+    }
+    CHECK(removed);
+    CHECK(reset);
+    CHECK(t.counter(Counter::remove_addr_sent) == 1);
+    CHECK(t.counter(Counter::remove_addr_subflow_reset) == 1);
+    CHECK(t.ep.subflows(id).size() == 1);
+    CHECK(t.ep.local_addresses(id).empty());
+    CHECK_FALSE(has_event(t, id, EventKind::reset));
+    CHECK_FALSE(t.ep.withdraw(id, 1, t.now));  // gone already
+}
+
+TEST_CASE("mptcp endpoint: the peer's ADD_ADDR is verified, recorded and echoed",
+          "[mptcp][endpoint][add_addr]") {
+    Harness t;
+    ConnId id = t.connect();
+    t.out.clear();
+    // The client announces its second address: HMAC with the client as the sender.
+    mw::AddAddr a;
+    a.address_id = 2;
+    a.address = wire_v4(kRemote2);
+    a.truncated_hmac =
+        mptcp::crypto::add_addr_hmac(t.sha, kClientKey, t.server_key, 2, a.address, std::nullopt);
+    t.inject(tflag::ack, kIrs + 1, t.iss + 1, {a});
+    CHECK(t.counter(Counter::add_addr_received) == 1);
+    auto echoes = add_addrs(t);
+    REQUIRE(echoes.size() == 1);
+    CHECK(echoes[0].echo);
+    CHECK(echoes[0].address_id == 2);
+    CHECK(echoes[0].address == a.address);
+    CHECK_FALSE(echoes[0].truncated_hmac);
+    CHECK(t.counter(Counter::add_addr_echo_sent) == 1);
+    auto pa = t.ep.peer_addresses(id);
+    REQUIRE(pa.size() == 1);
+    CHECK(pa[0].id == 2);
+    CHECK(pa[0].address == kRemote2);
+    CHECK_FALSE(pa[0].port);
+    // A wrong HMAC (e.g. the keys swapped, as early Linux did): ignored, no echo.
+    mw::AddAddr bad = a;
+    bad.address_id = 3;
+    bad.truncated_hmac =
+        mptcp::crypto::add_addr_hmac(t.sha, t.server_key, kClientKey, 3, a.address, std::nullopt);
+    t.inject(tflag::ack, kIrs + 1, t.iss + 1, {bad});
+    CHECK(t.counter(Counter::add_addr_bad_hmac) == 1);
+    CHECK(add_addrs(t).empty());
+    CHECK(t.ep.peer_addresses(id).size() == 1);
+    // REMOVE_ADDR takes it away (no subflow used it); an unknown ID is ignored.
+    mw::RemoveAddr r;
+    r.count = 2;
+    r.ids[0] = 2;
+    r.ids[1] = 9;
+    t.inject(tflag::ack, kIrs + 1, t.iss + 1, {r});
+    CHECK(t.counter(Counter::remove_addr_received) == 1);
+    CHECK(t.counter(Counter::remove_addr_unknown_id) == 1);
+    CHECK(t.ep.peer_addresses(id).empty());
+    CHECK(t.ep.describe(id)->state == mptcp::ConnState::established);
+}
+
+TEST_CASE_METHOD(Joined, "mptcp endpoint: REMOVE_ADDR from the peer resets the subflows on it",
+                 "[mptcp][endpoint][add_addr]") {
+    // The joined subflow came from address ID 1 (its MP_JOIN SYN said so).
+    REQUIRE(t.ep.subflows(id)[1].remote_address_id == 1);
+    mw::RemoveAddr r;
+    r.count = 1;
+    r.ids[0] = 1;
+    t.inject(tflag::ack, kIrs + 1, t.iss + 1, {r});
+    CHECK(t.counter(Counter::remove_addr_received) == 1);
+    CHECK(t.counter(Counter::remove_addr_subflow_reset) == 1);
+    Out rst = t.expect();
+    CHECK(rst.tuple == t2);
+    CHECK(rst.h.has(tflag::rst));
+    REQUIRE(mp_of(rst).tcprst);
+    CHECK(mp_of(rst).tcprst->reason == static_cast<uint8_t>(mw::ResetReason::unspecified));
+    REQUIRE(t.ep.subflows(id).size() == 1);
+    CHECK(t.ep.subflows(id)[0].tuple == t.tuple);
+    CHECK_FALSE(has_event(t, id, EventKind::reset));
+    // Removing the address of the last subflow keeps it: the connection lives on it.
+    r.ids[0] = 0;
+    t.inject(tflag::ack, kIrs + 1, t.iss + 1, {r});
+    CHECK(t.counter(Counter::remove_addr_last_subflow) == 1);
+    CHECK(t.ep.subflows(id).size() == 1);
+    CHECK(t.ep.state(id) == State::established);
+}
+
+TEST_CASE("mptcp endpoint: an ADD_ADDR that cannot fit a pure ACK is dropped, not retried",
+          "[mptcp][endpoint][add_addr]") {
+    Harness t;
+    ConnId id = t.connect();
+    t.out.clear();
+    mptcp::AdvertisedAddress v6;
+    v6.id = 2;
+    v6.address.family = 6;
+    v6.address.bytes = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9};
+    v6.port = 8080;  // 30 bytes: with the timestamps (12) above 40
+    REQUIRE(t.ep.advertise(id, v6, t.now));
+    size_t acks = t.out.size();
+    CHECK(add_addrs(t).empty());
+    CHECK(acks <= 1);  // no storm of ACKs trying again
+    CHECK(t.counter(Counter::signal_too_long) == 1);
+    for (int i = 0; i < 10; ++i) {
+        t.now += 1'000'000;
+        t.ep.poll(t.now);
+    }
+    CHECK(t.out.empty());
+    CHECK(t.counter(Counter::add_addr_sent) == 0);
+    // Without the port (28 bytes) it fits.
+    v6.id = 3;
+    v6.port.reset();
+    REQUIRE(t.ep.advertise(id, v6, t.now));
+    auto sent = add_addrs(t);
+    REQUIRE(sent.size() == 1);
+    CHECK(sent[0].address.v6);
+    CHECK(sent[0].address_id == 3);
 }
 
 }  // namespace braid::test
