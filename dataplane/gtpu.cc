@@ -642,6 +642,53 @@ size_t encode_gpdu_header(std::span<uint8_t> out, Teid teid, uint16_t payload_le
     return encode_gpdu(out, teid, payload_len, pdu, ul_content_len, write_ul_content);
 }
 
+size_t ipv4_gpdu_outer_len(const std::optional<DlPduSessionInfo>& pdu) {
+    return 20 + 8 + gpdu_header_len(pdu);
+}
+
+size_t encode_ipv4_gpdu_outer(std::span<uint8_t> out, uint32_t src_ipv4, uint32_t dst_ipv4,
+                              uint16_t ip_id, Teid teid, uint16_t payload_len,
+                              const std::optional<DlPduSessionInfo>& pdu) {
+    const size_t gtp_len = gpdu_header_len(pdu);
+    const size_t outer = 20 + 8 + gtp_len;
+    if (out.size() < outer || payload_len > UINT16_MAX - outer ||
+        encode_gpdu_header(out.subspan(28, gtp_len), teid, payload_len, pdu) != gtp_len) {
+        return 0;
+    }
+    auto put16 = [&](size_t at, uint32_t v) {
+        out[at] = static_cast<uint8_t>(v >> 8);
+        out[at + 1] = static_cast<uint8_t>(v);
+    };
+    auto put32 = [&](size_t at, uint32_t v) {
+        put16(at, v >> 16);
+        put16(at + 2, v & 0xffff);
+    };
+    uint8_t* ip = out.data();
+    ip[0] = 0x45;  // version 4, IHL 5
+    ip[1] = 0;     // DSCP/ECN
+    put16(2, static_cast<uint32_t>(outer + payload_len));
+    put16(4, ip_id);
+    put16(6, 0);  // flags, fragment offset
+    ip[8] = 64;   // TTL
+    ip[9] = 17;   // UDP
+    put16(10, 0);
+    put32(12, src_ipv4);
+    put32(16, dst_ipv4);
+    uint32_t sum = 0;
+    for (size_t i = 0; i < 20; i += 2) {
+        sum += static_cast<uint32_t>(ip[i] << 8 | ip[i + 1]);
+    }
+    while (sum >> 16) {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    put16(10, ~sum & 0xffff);
+    put16(20, udp_port);
+    put16(22, udp_port);
+    put16(24, static_cast<uint32_t>(8 + gtp_len + payload_len));
+    put16(26, 0);  // no UDP checksum (allowed over IPv4)
+    return outer;
+}
+
 size_t encode_echo_request(std::span<uint8_t> out, uint16_t seq) {
     constexpr size_t n = fixed_header_len + optional_fields_len;
     if (out.size() < n) {

@@ -393,6 +393,14 @@ size_t encode_gpdu_header(std::span<uint8_t> out, Teid teid, uint16_t payload_le
 size_t encode_gpdu_header(std::span<uint8_t> out, Teid teid, uint16_t payload_len,
                           const std::optional<UlPduSessionInfo>& pdu);
 
+// Outer IPv4 + UDP + G-PDU header of a downlink G-PDU (§4.4.2: UDP port 2152 both ways; UDP
+// checksum 0; TTL 64, DF clear, the IPv4 header checksum computed) for a T-PDU of `payload_len`
+// octets; addresses in host order. `out` must hold ipv4_gpdu_outer_len(pdu) octets.
+size_t ipv4_gpdu_outer_len(const std::optional<DlPduSessionInfo>& pdu);
+size_t encode_ipv4_gpdu_outer(std::span<uint8_t> out, uint32_t src_ipv4, uint32_t dst_ipv4,
+                              uint16_t ip_id, Teid teid, uint16_t payload_len,
+                              const std::optional<DlPduSessionInfo>& pdu);
+
 // Echo Request (§7.2.1): TEID 0, S = 1, no IEs.
 size_t encode_echo_request(std::span<uint8_t> out, uint16_t seq);
 // Echo Response (§7.2.2): TEID 0, S = 1, Recovery (14) = 0, same seq as the request.

@@ -443,33 +443,20 @@ bool TcpHost::farewell(rte_mbuf* m, const tcp::IpAddr& ue) {
         pdu->qfi = *it->second.qfi & 0x3f;
     }
     const uint32_t payload = rte_pktmbuf_pkt_len(m);
-    const size_t gtp_len = gtpu::gpdu_header_len(pdu);
-    const size_t outer = sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr) + gtp_len;
-    auto* ip =
-        reinterpret_cast<rte_ipv4_hdr*>(rte_pktmbuf_prepend(m, static_cast<uint16_t>(outer)));
-    if (ip == nullptr || payload > UINT16_MAX - outer) {
+    const size_t outer = gtpu::ipv4_gpdu_outer_len(pdu);
+    if (payload > UINT16_MAX - outer) {
         return false;
     }
-    auto* udp = reinterpret_cast<rte_udp_hdr*>(ip + 1);
-    auto* gtp = reinterpret_cast<uint8_t*>(udp + 1);
-    gtpu::encode_gpdu_header(std::span<uint8_t>(gtp, gtp_len), gtpu::Teid(it->second.teid),
-                             static_cast<uint16_t>(payload), pdu);
-    udp->src_port = rte_cpu_to_be_16(gtpu::udp_port);
-    udp->dst_port = rte_cpu_to_be_16(gtpu::udp_port);
-    udp->dgram_len =
-        rte_cpu_to_be_16(static_cast<uint16_t>(sizeof(rte_udp_hdr) + gtp_len + payload));
-    udp->dgram_cksum = 0;
-    ip->version_ihl = RTE_IPV4_VHL_DEF;
-    ip->type_of_service = 0;
-    ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(outer + payload));
-    ip->packet_id = rte_cpu_to_be_16(ip_id_++);
-    ip->fragment_offset = 0;
-    ip->time_to_live = 64;
-    ip->next_proto_id = IPPROTO_UDP;
-    ip->src_addr = rte_cpu_to_be_32(n3->ipv4);
-    ip->dst_addr = rte_cpu_to_be_32(it->second.peer_ipv4);
-    ip->hdr_checksum = 0;
-    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, static_cast<uint16_t>(outer)));
+    if (p == nullptr) {
+        return false;
+    }
+    if (gtpu::encode_ipv4_gpdu_outer(std::span<uint8_t>(p, outer), n3->ipv4, it->second.peer_ipv4,
+                                     ip_id_++, gtpu::Teid(it->second.teid),
+                                     static_cast<uint16_t>(payload), pdu) != outer) {
+        rte_pktmbuf_adj(m, static_cast<uint16_t>(outer));  // as it came, for the caller
+        return false;
+    }
     meta(m).port_index = n3->index;
     meta(m).l3_offset = 0;
     frames_.push_back(m);

@@ -58,7 +58,7 @@ std::optional<gtpu::DlPduSessionInfo> pdu_info(rte_mbuf* m) {
 
 // Outer IPv4 + UDP + GTP-U (with its extension headers) in front of the UE's packet.
 size_t outer_len(const std::optional<gtpu::DlPduSessionInfo>& pdu) {
-    return sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr) + gtpu::gpdu_header_len(pdu);
+    return gtpu::ipv4_gpdu_outer_len(pdu);
 }
 
 // `pdu`: the DL PDU Session Container to write (pdu_info(m), computed once by the caller).
@@ -70,39 +70,19 @@ DropReason encapsulate(dataplane::WorkerContext& wc, rte_mbuf* m,
         return DropReason::no_egress_port;
     }
     const uint32_t payload = rte_pktmbuf_pkt_len(m);
-    const size_t gtp_len = gtpu::gpdu_header_len(pdu);
     const size_t outer = outer_len(pdu);
     if (payload + outer > port->mtu || payload > UINT16_MAX - outer) {
         return DropReason::egress_mtu_exceeded;
     }
-    auto* ip =
-        reinterpret_cast<rte_ipv4_hdr*>(rte_pktmbuf_prepend(m, static_cast<uint16_t>(outer)));
-    if (ip == nullptr) {
+    auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, static_cast<uint16_t>(outer)));
+    if (p == nullptr) {
         return DropReason::egress_mtu_exceeded;  // no headroom: our pools always have it
     }
-    auto* udp = reinterpret_cast<rte_udp_hdr*>(ip + 1);
-    auto* gtp = reinterpret_cast<uint8_t*>(udp + 1);
-    if (gtpu::encode_gpdu_header(std::span<uint8_t>(gtp, gtp_len),
-                                 gtpu::Teid(far.outer_header->teid), static_cast<uint16_t>(payload),
-                                 pdu) != gtp_len) {
+    if (gtpu::encode_ipv4_gpdu_outer(
+            std::span<uint8_t>(p, outer), port->ipv4, far.outer_header->peer_ipv4, wc.ip_id++,
+            gtpu::Teid(far.outer_header->teid), static_cast<uint16_t>(payload), pdu) != outer) {
         return DropReason::egress_mtu_exceeded;
     }
-    udp->src_port = rte_cpu_to_be_16(gtpu::udp_port);
-    udp->dst_port = rte_cpu_to_be_16(gtpu::udp_port);
-    udp->dgram_len =
-        rte_cpu_to_be_16(static_cast<uint16_t>(sizeof(rte_udp_hdr) + gtp_len + payload));
-    udp->dgram_cksum = 0;
-    ip->version_ihl = RTE_IPV4_VHL_DEF;
-    ip->type_of_service = 0;
-    ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(outer + payload));
-    ip->packet_id = rte_cpu_to_be_16(wc.ip_id++);
-    ip->fragment_offset = 0;
-    ip->time_to_live = 64;
-    ip->next_proto_id = IPPROTO_UDP;
-    ip->src_addr = rte_cpu_to_be_32(port->ipv4);
-    ip->dst_addr = rte_cpu_to_be_32(far.outer_header->peer_ipv4);
-    ip->hdr_checksum = 0;
-    ip->hdr_checksum = rte_ipv4_cksum(ip);
     DropReason r = prepend_ethernet(wc, *port, m, far.outer_header->peer_ipv4, RTE_ETHER_TYPE_IPV4);
     if (r == DropReason::count) {
         wc.counters.gtpu_encapsulated.add();

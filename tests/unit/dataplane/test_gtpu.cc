@@ -343,6 +343,30 @@ TEST_CASE("spec §2.6: minimal DL container (QFI 5) is 4 octets: 01 00 05 00", "
     CHECK(to_hex({out.data(), n}) == to_hex({b.data(), 16}));
 }
 
+TEST_CASE(
+    "TS 29.281 §4.4.2: the outer IPv4/UDP of a downlink G-PDU (2152 both ways, no UDP "
+    "checksum)",
+    "[gtpu]") {
+    // scapy: IP(src="198.18.0.1", dst="198.18.0.2", id=7, ttl=64, flags=0)
+    //        / UDP(sport=2152, dport=2152, chksum=0) / <8 + 100 octets>
+    const std::optional<DlPduSessionInfo> none;
+    REQUIRE(ipv4_gpdu_outer_len(none) == 36);
+    std::array<uint8_t, 64> out{};
+    const size_t n =
+        encode_ipv4_gpdu_outer(out, 0xc6120001, 0xc6120002, 7, Teid{0x01020304}, 100, none);
+    REQUIRE(n == 36);
+    CHECK(to_hex({out.data(), 28}) ==
+          to_hex(hex("45000088000700004011ee36c6120001c61200020868086800740000")));
+    std::array<uint8_t, 16> gtp{};
+    REQUIRE(encode_gpdu_header(gtp, Teid{0x01020304}, 100, none) == 8);
+    CHECK(to_hex({out.data() + 28, 8}) == to_hex({gtp.data(), 8}));
+    // With a container, and refusals: too small a buffer, a payload past the 16-bit lengths.
+    CHECK(encode_ipv4_gpdu_outer(out, 1, 2, 0, Teid{1}, 100, std::optional{dl_info(5)}) == 44);
+    CHECK(encode_ipv4_gpdu_outer(std::span<uint8_t>(out.data(), 35), 1, 2, 0, Teid{1}, 100, none) ==
+          0);
+    CHECK(encode_ipv4_gpdu_outer(out, 1, 2, 0, Teid{1}, 65535 - 35, none) == 0);
+}
+
 TEST_CASE("TS 38.415 §5.5.2.1: DL QMP time stamp and SNP sequence number, padded to 4n", "[gtpu]") {
     // scapy: GTPPDUSessionContainer(type=0, QMP=1, SNP=1, QFI=7,
     //        dlSendTime=0x0102030405060708, dlQFISeqNum=0xabcdef) under
