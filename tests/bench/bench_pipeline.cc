@@ -862,7 +862,9 @@ bool self_test_upf(unsigned size, unsigned k, unsigned n) {
         reflect_n6(ul6.data());
         // Another session's frame with this sequence number is not what braid must send.
         if (n > 1) {
-            const uint32_t other = (sess + 1) % n;
+            // The next session with traffic (with an IPv4 UE: v4_stride apart).
+            uint32_t other = (sess + v4_stride) % n;
+            other -= other % v4_stride;
             if (r.match_n6(n6_frame(size, seq, true, other).data(), size) ||
                 r.match_n3(n3_frame(size, seq, id, true, other).data(), size + n3_extra, id)) {
                 std::fprintf(stderr, "self-test: the matcher ignores the session for seq %u\n", s);
