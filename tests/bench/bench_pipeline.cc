@@ -14,7 +14,11 @@
 // and a URR without triggers on both PDRs), the addresses of tests/unit/pipelines/test_nodes.cc
 // and tests/pipeline/golden.py. --sessions N installs N such sessions (session i: SEID 1 + i,
 // TEIDs + i, UE ue_addr(i)) and spreads the frame slots over them; --sdf-filters K puts K SDF
-// filters on each uplink PDR, the matching one last. Every frame alternates between the two
+// filters on each uplink PDR, the matching one last; --qer off leaves the QER out (and the PDU
+// Session Container with it, see set_container). Above 100000 sessions only one in
+// ceil(N / 100000) has an IPv4 UE and carries traffic, the others have IPv6 UEs from
+// 2001:db8::/32 and fill the tables (up to 1M). The reflector also measures each frame's
+// latency from braid's RX ring to its TX ring (p50/p99). Every frame alternates between the two
 // directions:
 //   uplink:   n3_rx → eth_classify → gtpu_input → pdr_ul → qer_meter → urr_count → far_forward
 //             → n6_tx  (a G-PDU with a UL PDU Session Container is decapsulated)
