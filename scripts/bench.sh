@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # braid: benchmark the packet path against dpdk-testpmd on the same kind of vdev and core.
 #
-#   scripts/bench.sh [--workload icmp|upf|both|tcp] [--size 64|512] [--duration S] [--warmup S]
-#                    [--rounds N] [--inflight K] [--sessions N] [--sdf-filters K]
-#                    [--builddir DIR] [--no-build]
+#   scripts/bench.sh [--workload icmp|upf|both|tcp] [--size 64|128|512|1400] [--duration S]
+#                    [--warmup S] [--rounds N] [--inflight K] [--sessions N] [--sdf-filters K]
+#                    [--qer on|off] [--builddir DIR] [--no-build]
 #
-# --sessions and --sdf-filters go to the upf runs only (bench_pipeline checks their ranges).
+# --sessions, --sdf-filters and --qer go to the upf runs only (bench_pipeline checks their
+# ranges; --sessions up to 1000000, the run's timeout grows with it for the install).
 # Builds bench_pipeline (meson compile -C DIR, default build/), then for each round runs, one
 # after the other:
 #   braid icmp  DIR/tests/bench/bench_pipeline --workload icmp: rx -> eth_classify -> icmp_local
@@ -35,6 +36,7 @@ ROUNDS=3
 INFLIGHT=1024
 SESSIONS=1
 SDF=0
+QER=on
 BUILD=1
 WORKLOAD=both
 BUILDDIR=build
@@ -49,6 +51,7 @@ while (($#)); do
     --inflight) INFLIGHT=$2; shift 2 ;;
     --sessions) SESSIONS=$2; shift 2 ;;
     --sdf-filters) SDF=$2; shift 2 ;;
+    --qer) QER=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument '$1'" >&2; exit 2 ;;
@@ -56,7 +59,10 @@ while (($#)); do
 done
 [[ "$WORKLOAD" == icmp || "$WORKLOAD" == upf || "$WORKLOAD" == both || "$WORKLOAD" == tcp ]] ||
     { echo "bench.sh: --workload must be icmp, upf, both or tcp" >&2; exit 2; }
-[[ "$SIZE" == 64 || "$SIZE" == 512 ]] || { echo "bench.sh: --size must be 64 or 512" >&2; exit 2; }
+[[ "$SIZE" == 64 || "$SIZE" == 128 || "$SIZE" == 512 || "$SIZE" == 1400 ]] ||
+    { echo "bench.sh: --size must be 64, 128, 512 or 1400" >&2; exit 2; }
+[[ "$QER" == on || "$QER" == off ]] || { echo "bench.sh: --qer must be on or off" >&2; exit 2; }
+[[ "$SESSIONS" =~ ^[0-9]+$ ]] || { echo "bench.sh: --sessions must be a number" >&2; exit 2; }
 [[ "$DURATION" =~ ^[0-9]+$ && "$DURATION" -ge 1 && "$DURATION" -le 600 ]] ||
     { echo "bench.sh: --duration must be 1..600 (whole seconds)" >&2; exit 2; }
 [[ "$WARMUP" =~ ^[0-9]+$ && "$WARMUP" -le 60 ]] || { echo "bench.sh: --warmup must be 0..60" >&2; exit 2; }
@@ -101,8 +107,13 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 run_braid() { # round mode workload
     local log="$LOGS/$STAMP-braid-$3-$2-$1.txt"
     local upf_args=()
-    [[ "$3" == upf ]] && upf_args=(--sessions "$SESSIONS" --sdf-filters "$SDF")
-    timeout -k 10 $((WARMUP + DURATION + 60)) "$BENCH" --workload "$3" --size "$SIZE" \
+    local install_s=0
+    if [[ "$3" == upf ]]; then
+        upf_args=(--sessions "$SESSIONS" --sdf-filters "$SDF" --qer "$QER")
+        # Installing takes ~40-50 us per session on the loaded VM (more with SDF filters).
+        install_s=$((SESSIONS * (1 + SDF) / 5000))
+    fi
+    timeout -k 10 $((WARMUP + DURATION + 60 + install_s)) "$BENCH" --workload "$3" --size "$SIZE" \
         --duration "$DURATION" --warmup "$WARMUP" --inflight "$INFLIGHT" --mode "$2" \
         "${upf_args[@]}" >"$log" 2>&1 || {
         echo "bench.sh: bench_pipeline --workload $3 --mode $2 failed (round $1), see $log" >&2
@@ -145,6 +156,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -a B_MPPS B_CPP B_CPPT B_WMPPS B_WCPP I_MPPS I_CPP I_RCPP T_MPPS T_CPP T_OWN
 declare -a U_MPPS U_CPP U_CPPT U_WMPPS U_UL U_DL U_ULC U_DLC U_RCPP UI_MPPS UI_CPP UI_RCPP UI_ULC UI_DLC
+declare -a U_P50 U_P99 UI_P50 UI_P99 UI_ULP50 UI_ULP99 UI_DLP50 UI_DLP99 U_RSS U_INST
 TSC_HZ=0
 ICMP=0 UPF=0
 [[ "$WORKLOAD" == icmp || "$WORKLOAD" == both ]] && ICMP=1
@@ -181,6 +193,10 @@ for ((r = 1; r <= ROUNDS; r++)); do
         U_ULC+=("$(kv "$ulog" ul_cycles_per_pkt)")
         U_DLC+=("$(kv "$ulog" dl_cycles_per_pkt)")
         U_RCPP+=("$(kv "$ulog" reflect_cycles_per_pkt)")
+        U_P50+=("$(kv "$ulog" latency_p50_us)")
+        U_P99+=("$(kv "$ulog" latency_p99_us)")
+        U_RSS+=("$(kv "$ulog" hwm_mib)")
+        U_INST+=("$(kv "$ulog" install_s)")
         echo "round $r/$ROUNDS: braid upf inline ($((WARMUP + DURATION)) s) ..." >&2
         uilog=$(run_braid "$r" inline upf) || exit 1
         [[ "$(kv "$uilog" ok)" == 1 ]] || { echo "bench.sh: braid upf inline run not clean: $uilog" >&2; exit 1; }
@@ -189,6 +205,12 @@ for ((r = 1; r <= ROUNDS; r++)); do
         UI_RCPP+=("$(kv "$uilog" reflect_cycles_per_pkt)")
         UI_ULC+=("$(kv "$uilog" ul_cycles_per_pkt)")
         UI_DLC+=("$(kv "$uilog" dl_cycles_per_pkt)")
+        UI_P50+=("$(kv "$uilog" latency_p50_us)")
+        UI_P99+=("$(kv "$uilog" latency_p99_us)")
+        UI_ULP50+=("$(kv "$uilog" latency_ul_p50_us)")
+        UI_ULP99+=("$(kv "$uilog" latency_ul_p99_us)")
+        UI_DLP50+=("$(kv "$uilog" latency_dl_p50_us)")
+        UI_DLP99+=("$(kv "$uilog" latency_dl_p99_us)")
     fi
     echo "round $r/$ROUNDS: testpmd ($((WARMUP + DURATION)) s) ..." >&2
     tlog=$(run_testpmd "$r") || exit 1
@@ -215,12 +237,21 @@ if ((UPF)); then
     uim=$(med "${UI_MPPS[@]}") uic=$(med "${UI_CPP[@]}") uirc=$(med "${UI_RCPP[@]}")
     uiulc=$(med "${UI_ULC[@]}") uidlc=$(med "${UI_DLC[@]}")
     uratio=$(ratio "$um" "$tm") uiratio=$(ratio "$uim" "$tm") uwratio=$(ratio "$uwm" "$tm")
+    up50=$(med "${U_P50[@]}") up99=$(med "${U_P99[@]}") urss=$(med "${U_RSS[@]}")
+    uinst=$(med "${U_INST[@]}")
+    uip50=$(med "${UI_P50[@]}") uip99=$(med "${UI_P99[@]}")
+    uiulp50=$(med "${UI_ULP50[@]}") uiulp99=$(med "${UI_ULP99[@]}")
+    uidlp50=$(med "${UI_DLP50[@]}") uidlp99=$(med "${UI_DLP99[@]}")
+    # The aim's figure: uplink alone on one core (TSC Hz / inline UL graph cycles) against
+    # testpmd's rate on the same core.
+    uicap=$(awk -v hz="$TSC_HZ" -v c="$uiulc" 'BEGIN { if (c > 0) printf "%.4f", hz / c / 1e6; else print 0 }')
+    uiulratio=$(ratio "$uicap" "$tm")
 fi
 
 {
     echo "braid bench $STAMP  (git $(git rev-parse --short HEAD 2>/dev/null || echo ?)$(git diff --quiet 2>/dev/null || echo '+dirty'))"
     echo "frames ${SIZE} B, ${DURATION} s measured after ${WARMUP} s warm-up, ${ROUNDS} round(s), braid in flight ${INFLIGHT}, TSC $(awk -v h="$TSC_HZ" 'BEGIN { printf "%.3f GHz", h / 1e9 }')"
-    ((UPF)) && echo "upf: N6 frames ${SIZE} B (inner IPv4/UDP packet $((SIZE - 14)) B), N3 frames $((SIZE + 44)) B (GTP-U + PDU Session Container); every braid pass (uplink decap or downlink encap) is a packet"
+    ((UPF)) && echo "upf: $SESSIONS session(s), $SDF SDF filter(s), QER $QER; N6 frames ${SIZE} B (inner IPv4/UDP packet $((SIZE - 14)) B), N3 frames $((SIZE + $([[ $QER == on ]] && echo 44 || echo 36))) B (GTP-U$([[ $QER == on ]] && echo ' + PDU Session Container')); every braid pass (uplink decap or downlink encap) is a packet"
     echo "load average before: $LOAD_BEFORE   after: $LOAD_AFTER   (2 CPUs; > 0.5 means other work shared the cores)"
     echo
     printf '%-14s %12s %12s %8s  %s\n' "" "Mpps/worker" "cycles/pkt" "ratio" "notes"
@@ -240,6 +271,9 @@ fi
     echo
     ((ICMP)) && echo "headline: braid/testpmd Mpps per worker = $ratio (cross), $iratio (inline)"
     ((UPF)) && echo "headline: braid-upf/testpmd Mpps per worker = $uratio (cross), $uiratio (inline)"
+    ((UPF)) && echo "uplink alone (TSC Hz / inline UL graph cycles): $uicap Mpps = $uiulratio of testpmd (aim: >= 0.5 at 1 session, >= 0.4 at 1M)"
+    ((UPF)) && echo "latency p50/p99 us (RX ring in -> TX ring out, $INFLIGHT in flight): cross $up50 / $up99; inline $uip50 / $uip99 (UL $uiulp50 / $uiulp99, DL $uidlp50 / $uidlp99)"
+    ((UPF)) && echo "session install $uinst s; peak RSS $urss MiB"
     echo
     if ((ICMP)); then
         echo "per round (braid cross Mpps / busy cyc / all cyc | inline Mpps / cyc / reflector cyc | testpmd Mpps / TSC-Hz-per-pps / own cyc):"

@@ -14,7 +14,11 @@
 // and a URR without triggers on both PDRs), the addresses of tests/unit/pipelines/test_nodes.cc
 // and tests/pipeline/golden.py. --sessions N installs N such sessions (session i: SEID 1 + i,
 // TEIDs + i, UE ue_addr(i)) and spreads the frame slots over them; --sdf-filters K puts K SDF
-// filters on each uplink PDR, the matching one last. Every frame alternates between the two
+// filters on each uplink PDR, the matching one last; --qer off leaves the QER out (and the PDU
+// Session Container with it, see set_container). Above 100000 sessions only one in
+// ceil(N / 100000) has an IPv4 UE and carries traffic, the others have IPv6 UEs from
+// 2001:db8::/32 and fill the tables (up to 1M). The reflector also measures each frame's
+// latency from braid's RX ring to its TX ring (p50/p99). Every frame alternates between the two
 // directions:
 //   uplink:   n3_rx → eth_classify → gtpu_input → pdr_ul → qer_meter → urr_count → far_forward
 //             → n6_tx  (a G-PDU with a UL PDU Session Container is decapsulated)
@@ -76,7 +80,12 @@ namespace {
 // --sessions: session i has SEID 1 + i, UL TEID 0x1001 + i, DL TEID 0x2002 + i and UE address
 // ue_addr(i). The UE addresses must stay in 198.18.0.0/15 and off braid's and the peers'
 // 198.18.0.x / 198.19.0.x, which bounds N (so the 1M-session point of the matrix needs IPv6 UEs).
-constexpr unsigned max_sessions = 100000;
+constexpr unsigned max_sessions = 1000000;
+// IPv4 UEs fit 100000 sessions in 198.18.0.0/15 (see ue_addr); beyond that, only every
+// `v4_stride`-th session gets an IPv4 UE (and carries traffic), the others an IPv6 /64 from
+// 2001:db8::/32 so that they still fill the TEID and session tables.
+constexpr unsigned max_v4_sessions = 100000;
+unsigned v4_stride = 1;  // set once in main() from --sessions
 
 struct Options {
     unsigned size = 64;        // frame length without FCS (testpmd --txpkts counts the same way)
@@ -88,25 +97,31 @@ struct Options {
     bool upf = false;          // --workload upf: the GTP-U user plane, both directions
     unsigned sessions = 1;     // --sessions N (upf): sessions installed; frames spread over them
     unsigned sdf_filters = 0;  // --sdf-filters K (upf): SDF filters on each uplink PDR
+    bool qer = true;           // --qer off (upf): no QER on either PDR
 };
 
 void usage(const char* argv0) {
     std::fprintf(
         stderr,
-        "usage: %s [--workload icmp|upf] [--size 64|512] [--duration SECONDS]\n"
-        "          [--warmup SECONDS] [--inflight K] [--burst N] [--mode cross|inline]\n"
+        "usage: %s [--workload icmp|upf] [--size 64|128|512|1400]\n"
+        "          [--duration SECONDS] [--warmup SECONDS] [--inflight K] [--burst N]\n"
+        "          [--mode cross|inline] [--sessions N] [--sdf-filters K] [--qer on|off]\n"
         "  --workload  icmp: ICMP echo answered on N3 (default)\n"
         "              upf: GTP-U uplink decapsulation and downlink encapsulation\n"
-        "  --size      frame length in bytes without FCS (64 or 512; default 64); with upf, the\n"
+        "  --size      frame length in bytes without FCS (64, 128, 512, 1400; default 64); with "
+        "upf, the\n"
         "              N6 frame (inner IPv4/UDP packet + 14), the N3 frame being 44 bytes longer\n"
         "  --duration  measured interval (default 10 s, at most 600)\n"
         "  --warmup    run before measuring (default 1 s)\n"
         "  --inflight  frames circulating (default 1024, 64..16384)\n"
         "  --burst     braid worker burst size (default 32)\n"
-        "  --sessions  upf: sessions installed (1..100000, default 1); frame slot s belongs to\n"
+        "  --sessions  upf: sessions installed (1..1000000, default 1); frame slot s belongs to\n"
         "              session s %% N when N <= K in flight, else to session s * N / K\n"
+        "              (above 100000, rounded down to a session with an IPv4 UE: one in\n"
+        "              ceil(N / 100000); the others have IPv6 UEs and carry no traffic)\n"
         "  --sdf-filters upf: SDF filters on each session's uplink PDR (0..64, default 0); the\n"
         "              K-1 first name other DN ports, the last matches the traffic\n"
+        "  --qer       upf: on (default): QER with QFI 9 on both PDRs; off: no QER\n"
         "  --mode      cross: braid's worker on lcore 1, reflector on lcore 0 (default)\n"
         "              inline: graph walk and reflector alternate on lcore 1\n",
         argv0);
@@ -147,6 +162,13 @@ bool parse_args(int argc, char** argv, Options& o) {
             }
             o.upf = std::string(v) == "upf";
             continue;
+        } else if (a == "--qer") {
+            if (std::string(v) != "on" && std::string(v) != "off") {
+                std::fprintf(stderr, "%s: --qer is on or off\n", argv[0]);
+                return false;
+            }
+            o.qer = std::string(v) == "on";
+            continue;
         } else if (a == "--sessions") {
             o.sessions = static_cast<unsigned>(std::strtoul(v, &end, 10));
         } else if (a == "--sdf-filters") {
@@ -170,8 +192,8 @@ bool parse_args(int argc, char** argv, Options& o) {
         std::fprintf(stderr, "--sdf-filters must be 0..64\n");
         return false;
     }
-    if (o.size != 64 && o.size != 512) {
-        std::fprintf(stderr, "--size must be 64 or 512\n");
+    if (o.size != 64 && o.size != 128 && o.size != 512 && o.size != 1400) {
+        std::fprintf(stderr, "--size must be 64, 128, 512 or 1400\n");
         return false;
     }
     if (!(o.duration_s > 0 && o.duration_s <= 600) || !(o.warmup_s >= 0 && o.warmup_s <= 60)) {
@@ -206,7 +228,11 @@ constexpr uint32_t ue_addr(uint32_t i) {
     constexpr uint32_t first_block = 0xC6140000 - ue_ip;
     return i < first_block ? ue_ip + i : 0xC6120101 + (i - first_block);
 }
-static_assert(ue_addr(max_sessions - 1) < 0xC6130000, "UE addresses run into 198.19.0.0/24");
+static_assert(ue_addr(max_v4_sessions - 1) < 0xC6130000, "UE addresses run into 198.19.0.0/24");
+// The IPv4 UE of session `sess` (a multiple of v4_stride: the sessions that carry traffic).
+uint32_t ue4_of(uint32_t sess) {
+    return ue_addr(sess / v4_stride);
+}
 constexpr uint16_t ue_port = 40000;  // inner UDP port of the UE
 constexpr uint16_t dn_port = 7;      // ... and of the DN host
 constexpr uint16_t icmp_ident = 0x4242;
@@ -217,10 +243,22 @@ constexpr size_t icmp_off = hdr_len - sizeof(rte_icmp_hdr);
 // UPF frame layout. N6: Ethernet (14) | inner IPv4 (20) | UDP (8) | payload. N3: Ethernet (14)
 // | outer IPv4 (20) | UDP (8) | GTP-U (8 + seq, N-PDU, next type: 4) | PDU Session Container
 // (4) | the same inner packet.
-constexpr size_t n3_inner = 58;             // offset of the inner IPv4 header in an N3 frame
-constexpr size_t n3_extra = n3_inner - 14;  // N3 frame length − N6 frame length
+// With --qer off braid sends its downlink G-PDUs without a PDU Session Container (it has no QFI
+// to put in one: gtpu_encap takes it from the PDR's QER), so the gNB's uplink G-PDUs carry none
+// either and both N3 directions use the 8-byte GTP-U header: 8 bytes less. Set once in main().
+bool with_container = true;
+constexpr size_t n3_inner_max = 58;
+size_t n3_inner = n3_inner_max;   // offset of the inner IPv4 header in an N3 frame
+size_t n3_extra = n3_inner - 14;  // N3 frame length − N6 frame length
 constexpr size_t upf_n6_hdr = 14 + 20 + 8;
-constexpr size_t upf_n3_hdr = n3_inner + 20 + 8;
+size_t upf_n3_hdr = n3_inner + 20 + 8;
+constexpr size_t upf_n3_hdr_max = n3_inner_max + 20 + 8;
+void set_container(bool on) {
+    with_container = on;
+    n3_inner = on ? n3_inner_max : n3_inner_max - 8;
+    n3_extra = n3_inner - 14;
+    upf_n3_hdr = n3_inner + 20 + 8;
+}
 
 uint16_t fold(uint32_t s) {
     while (s >> 16) {
@@ -258,8 +296,8 @@ void put32(uint8_t* p, uint32_t v) {
     put16(p + 2, static_cast<uint16_t>(v));
 }
 
-constexpr unsigned max_size = 512;
-constexpr unsigned max_frame = max_size + n3_extra;
+constexpr unsigned max_size = 1400;
+constexpr unsigned max_frame = max_size + n3_inner_max - 14;
 using Frame = std::array<uint8_t, max_frame>;  // the first `len` bytes are the frame, the rest 0
 
 // The echo request with sequence number `seq`, written independently of DPDK's helpers.
@@ -341,8 +379,8 @@ void write_inner(uint8_t* ip, size_t len, uint16_t seq, bool uplink, uint32_t se
     put16(ip + 4, seq);
     ip[8] = 64;
     ip[9] = 17;  // UDP
-    put32(ip + 12, uplink ? ue_addr(sess) : dn_ip);
-    put32(ip + 16, uplink ? dn_ip : ue_addr(sess));
+    put32(ip + 12, uplink ? ue4_of(sess) : dn_ip);
+    put32(ip + 16, uplink ? dn_ip : ue4_of(sess));
     put16(ip + 10, 0);
     put16(ip + 10, inet_cksum(ip, 20));
     uint8_t* udp = ip + 20;
@@ -404,15 +442,17 @@ Frame n3_frame(unsigned size, uint16_t seq, uint16_t outer_id, bool from_braid, 
     put16(udp + 2, 2152);
     put16(udp + 4, static_cast<uint16_t>(len - 34));
     uint8_t* gtp = udp + 8;
-    gtp[0] = 0x34;  // version 1, PT 1, E 1
-    gtp[1] = 0xff;  // G-PDU
-    put16(gtp + 2, static_cast<uint16_t>(8 + inner_len));
+    gtp[0] = with_container ? 0x34 : 0x30;  // version 1, PT 1, E 1 / 0
+    gtp[1] = 0xff;                          // G-PDU
+    put16(gtp + 2, static_cast<uint16_t>(n3_inner - 14 - 20 - 8 - 8 + inner_len));
     put32(gtp + 4, from_braid ? dl_teid + sess : ul_teid + sess);
-    gtp[11] = 0x85;                      // next extension header: PDU Session Container
-    gtp[12] = 1;                         // length in 4-octet units
-    gtp[13] = from_braid ? 0x00 : 0x10;  // PDU type 0 (DL) / 1 (UL)
-    gtp[14] = upf_qfi;                   // DL: PPP 0, RQI 0; UL: no delay, no new IE; QFI
-    gtp[15] = 0;                         // no next extension header
+    if (with_container) {
+        gtp[11] = 0x85;                      // next extension header: PDU Session Container
+        gtp[12] = 1;                         // length in 4-octet units
+        gtp[13] = from_braid ? 0x00 : 0x10;  // PDU type 0 (DL) / 1 (UL)
+        gtp[14] = upf_qfi;                   // DL: PPP 0, RQI 0; UL: no delay, no new IE; QFI
+        gtp[15] = 0;                         // no next extension header
+    }
     write_inner(f.data() + n3_inner, inner_len, seq, !from_braid, sess);
     return f;
 }
@@ -433,7 +473,9 @@ inline void reflect_n3(uint8_t* f, uint32_t teid) {
     swap_bytes(f, f + 6, 6);
     swap_bytes(f + 26, f + 30, 4);
     put32(f + 46, teid);
-    f[55] = 0x10;
+    if (with_container) {
+        f[55] = 0x10;
+    }
     swap_bytes(f + n3_inner + 12, f + n3_inner + 16, 4);
     swap_bytes(f + n3_inner + 20, f + n3_inner + 22, 2);
 }
@@ -442,7 +484,11 @@ inline void reflect_n3(uint8_t* f, uint32_t teid) {
 // sessions than frames in flight, the slots are spread evenly over the whole session range (so
 // the sessions that carry traffic are scattered through the tables, not the first k).
 uint32_t session_of(unsigned s, unsigned k, unsigned n) {
-    return n <= k ? s % n : static_cast<uint32_t>(uint64_t(s) * n / k);
+    if (n <= k) {
+        return s % n;
+    }
+    const auto i = static_cast<uint32_t>(uint64_t(s) * n / k);
+    return i - i % v4_stride;
 }
 
 struct Snapshot {
@@ -465,6 +511,45 @@ Snapshot snap(const dataplane::WorkerContext& wc) {
     return s;
 }
 
+// Latency histogram in TSC cycles, log-linear: exact below 64, then 64 buckets per power of two
+// (each at most 1/64 = 1.6 % wide). Quantiles report a bucket's lower bound.
+struct LatencyHistogram {
+    static constexpr unsigned sub = 64;
+    std::vector<uint64_t> buckets = std::vector<uint64_t>(sub + 58 * sub, 0);
+    uint64_t count = 0;
+
+    static unsigned index(uint64_t v) {
+        if (v < sub) {
+            return static_cast<unsigned>(v);
+        }
+        const unsigned e = 63 - static_cast<unsigned>(__builtin_clzll(v));  // >= 6
+        return sub + (e - 6) * sub + static_cast<unsigned>((v >> (e - 6)) & (sub - 1));
+    }
+    static uint64_t lower(unsigned i) {
+        if (i < sub) {
+            return i;
+        }
+        const unsigned e = (i - sub) / sub + 6;
+        return (uint64_t(sub) + (i - sub) % sub) << (e - 6);
+    }
+    void add(uint64_t v) {
+        ++buckets[index(v)];
+        ++count;
+    }
+    // The smallest bucket bound below which at least `q` of the samples lie (0 if none).
+    uint64_t quantile(double q) const {
+        const auto want = static_cast<uint64_t>(q * double(count));
+        uint64_t seen = 0;
+        for (unsigned i = 0; i < buckets.size(); ++i) {
+            seen += buckets[i];
+            if (seen > want) {
+                return lower(i);
+            }
+        }
+        return 0;
+    }
+};
+
 // What both reflectors count. Single writer (whichever lcore reflects), read by the main lcore.
 struct Reflector {
     virtual ~Reflector() = default;
@@ -477,6 +562,25 @@ struct Reflector {
     dataplane::Counter enqueue_failures;
     dataplane::Counter polls;
     dataplane::Counter empty_polls;
+    // Per-packet latency through braid: the TSC when a frame slot was put on braid's RX ring
+    // (once per poll, for the whole burst) and when the reflector took it off braid's TX ring,
+    // recorded while `record` is set (the measured interval). Includes the time the frame waits
+    // in the RX ring behind the others in flight: with K in flight it is about K / rate; run
+    // with a small --inflight to see the graph itself.
+    std::vector<uint64_t> sent_at;  // by slot (seq)
+    LatencyHistogram latency;
+    std::atomic<bool> record{false};
+
+    void sent(uint16_t seq, uint64_t now) { sent_at[seq] = now; }
+    LatencyHistogram ul_latency, dl_latency;  // upf: arrived on N6 TX / on N3 TX
+    void arrived(uint16_t seq, uint64_t now, LatencyHistogram* dir = nullptr) {
+        if (sent_at[seq] != 0 && record.load(std::memory_order_relaxed)) {
+            latency.add(now - sent_at[seq]);
+            if (dir != nullptr) {
+                dir->add(now - sent_at[seq]);
+            }
+        }
+    }
 
 protected:
     // Count a poll of `n` frames and put them on `ring`.
@@ -533,9 +637,13 @@ struct IcmpReflector final : Reflector {
     unsigned poll() override {
         rte_mbuf* pkts[64];
         unsigned n = rte_ring_sc_dequeue_burst(tx, reinterpret_cast<void**>(pkts), 64, nullptr);
+        const uint64_t now = n != 0 ? rte_rdtsc() : 0;
         for (unsigned i = 0; i < n; ++i) {
             rte_mbuf* m = pkts[i];
             if (matches(m)) [[likely]] {
+                const uint16_t seq = get16(rte_pktmbuf_mtod(m, const uint8_t*) + seq_off);
+                arrived(seq, now);
+                sent(seq, now);
                 reflect(rte_pktmbuf_mtod(m, uint8_t*));
             } else {
                 mismatches.add();
@@ -608,7 +716,7 @@ struct UpfReflector final : Reflector {
         if (seq >= k) {
             return false;
         }
-        uint8_t h[upf_n3_hdr];
+        uint8_t h[upf_n3_hdr_max];
         std::memcpy(h, n3_hdr.data(), upf_n3_hdr);
         put16(h + 14 + 4, outer_id);
         put16(h + 14 + 10, static_cast<uint16_t>(~fold(outer_sum0 + outer_id)));
@@ -639,10 +747,14 @@ struct UpfReflector final : Reflector {
     unsigned poll() override {
         rte_mbuf* pkts[64];
         unsigned n = rte_ring_sc_dequeue_burst(n6_tx, reinterpret_cast<void**>(pkts), 64, nullptr);
+        uint64_t now = n != 0 ? rte_rdtsc() : 0;
         for (unsigned i = 0; i < n; ++i) {
             rte_mbuf* m = pkts[i];
             auto* f = rte_pktmbuf_mtod(m, uint8_t*);
             if (single(m) && match_n6(f, rte_pktmbuf_data_len(m))) [[likely]] {
+                const uint16_t seq = get16(f + 14 + 4);
+                arrived(seq, now, &ul_latency);
+                sent(seq, now);
                 reflect_n6(f);
             } else {
                 replace(m, false);
@@ -651,11 +763,15 @@ struct UpfReflector final : Reflector {
         from_n6.add(n);
         put_back(n6_rx, pkts, n);
         unsigned n3 = rte_ring_sc_dequeue_burst(n3_tx, reinterpret_cast<void**>(pkts), 64, nullptr);
+        now = n3 != 0 ? rte_rdtsc() : 0;
         for (unsigned i = 0; i < n3; ++i) {
             rte_mbuf* m = pkts[i];
             auto* f = rte_pktmbuf_mtod(m, uint8_t*);
             if (single(m) && match_n3(f, rte_pktmbuf_data_len(m), next_outer_id++)) [[likely]] {
-                reflect_n3(f, slots[get16(f + n3_inner + 4)].ul_teid);
+                const uint16_t seq = get16(f + n3_inner + 4);
+                arrived(seq, now, &dl_latency);
+                sent(seq, now);
+                reflect_n3(f, slots[seq].ul_teid);
             } else {
                 replace(m, true);
             }
@@ -680,7 +796,7 @@ struct UpfReflector final : Reflector {
             const Frame f = n6_frame(size, 0, true, sess);
             std::memcpy(ip, f.data() + 14, 20);
             put16(ip + 10, 0);
-            slots[s] = {ue_addr(sess), ul_teid + sess, dl_teid + sess, sum16(ip, 20),
+            slots[s] = {ue4_of(sess), ul_teid + sess, dl_teid + sess, sum16(ip, 20),
                         get16(f.data() + 14 + 20 + 6)};
         }
         std::memcpy(ip, n3.data() + 14, 20);
@@ -750,7 +866,9 @@ bool self_test_upf(unsigned size, unsigned k, unsigned n) {
         reflect_n6(ul6.data());
         // Another session's frame with this sequence number is not what braid must send.
         if (n > 1) {
-            const uint32_t other = (sess + 1) % n;
+            // The next session with traffic (with an IPv4 UE: v4_stride apart).
+            uint32_t other = (sess + v4_stride) % n;
+            other -= other % v4_stride;
             if (r.match_n6(n6_frame(size, seq, true, other).data(), size) ||
                 r.match_n3(n3_frame(size, seq, id, true, other).data(), size + n3_extra, id)) {
                 std::fprintf(stderr, "self-test: the matcher ignores the session for seq %u\n", s);
@@ -846,7 +964,7 @@ config::Port port_config(const char* name, config::PortRole role, const std::str
 // session i through App::create_session, the action function the PFCP handler calls.
 // With `sdf` > 0, each uplink PDR gets `sdf` SDF filters: UDP from the DN host's ports
 // 1001, 1002, ... (never the traffic's 7) to the UE's port 40000, then the one that matches.
-bool install_sessions(dataplane::App& app, unsigned n, unsigned sdf, std::string* err) {
+bool install_sessions(dataplane::App& app, unsigned n, unsigned sdf, bool qer, std::string* err) {
     using namespace dataplane;
     std::vector<sdf::Filter> filters;
     for (unsigned j = 0; j < sdf; ++j) {
@@ -867,16 +985,36 @@ bool install_sessions(dataplane::App& app, unsigned n, unsigned sdf, std::string
     app.neighbors().learn(1, dn_ip, {2, 0, 0, 0, 6, 2}, true, 0);
     app.control_tick(1);
     for (uint32_t i = 0; i < n; ++i) {
-        SessionSpec s = simple_session(upf_seid + i, ul_teid + i, ue_addr(i), peer_ip, dl_teid + i);
+        const bool v4 = i % v4_stride == 0;
+        SessionSpec s =
+            simple_session(upf_seid + i, ul_teid + i, v4 ? ue4_of(i) : 0, peer_ip, dl_teid + i);
+        if (!v4) {  // 2001:db8:<i, 32 bits>::/64
+            sdf::Prefix p6;
+            p6.family = 6;
+            p6.len = 64;
+            p6.addr = {
+                0x20,      0x01, 0x0d, 0xb8, uint8_t(i >> 24), uint8_t(i >> 16), uint8_t(i >> 8),
+                uint8_t(i)};
+            for (Pdr& p : s.pdrs) {
+                if (p.ue_ipv4) {
+                    p.ue_ipv4.reset();
+                    p.ue_ipv6 = p6;
+                }
+            }
+        }
         Qer q;
         q.id = 1;
         q.qfi = upf_qfi;
         Urr u;
         u.id = 1;  // volume measured, no trigger: nothing is ever reported
-        s.qers = {q};
+        if (qer) {
+            s.qers = {q};
+        }
         s.urrs = {u};
         for (Pdr& p : s.pdrs) {
-            p.qer_ids = {1};
+            if (qer) {
+                p.qer_ids = {1};
+            }
             p.urr_ids = {1};
             if (p.source == Interface::access) {
                 p.sdf_filters = filters;
@@ -905,6 +1043,26 @@ bool enqueue_frame(rte_mempool* pool, rte_ring* ring, const Frame& f, unsigned l
     return true;
 }
 
+// VmRSS and VmHWM of this process in KiB (0 if /proc is not readable).
+std::pair<uint64_t, uint64_t> rss_kib() {
+    std::pair<uint64_t, uint64_t> r{0, 0};
+    FILE* f = std::fopen("/proc/self/status", "r");
+    if (f == nullptr) {
+        return r;
+    }
+    char line[256];
+    while (std::fgets(line, sizeof(line), f) != nullptr) {
+        unsigned long long v = 0;
+        if (std::sscanf(line, "VmRSS: %llu", &v) == 1) {
+            r.first = v;
+        } else if (std::sscanf(line, "VmHWM: %llu", &v) == 1) {
+            r.second = v;
+        }
+    }
+    std::fclose(f);
+    return r;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -913,6 +1071,8 @@ int main(int argc, char** argv) {
         usage(argv[0]);
         return 2;
     }
+    v4_stride = (opt.sessions + max_v4_sessions - 1) / max_v4_sessions;
+    set_container(opt.qer);
     if (!(opt.upf ? self_test_upf(opt.size, opt.inflight, opt.sessions)
                   : self_test_icmp(opt.size, opt.inflight))) {
         return 1;
@@ -941,6 +1101,7 @@ int main(int argc, char** argv) {
     IcmpReflector icmp;
     UpfReflector upf;
     Reflector& r = opt.upf ? static_cast<Reflector&>(upf) : icmp;
+    r.sent_at.assign(opt.inflight, 0);
     std::vector<rte_ring*> rings;  // every ring frames can sit in, for the final count
     config::Config cfg;
     std::string n3_dev, n6_dev;
@@ -971,7 +1132,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     const uint64_t install_t0 = rte_rdtsc();
-    if (opt.upf && !install_sessions(app, opt.sessions, opt.sdf_filters, &err)) {
+    if (opt.upf && !install_sessions(app, opt.sessions, opt.sdf_filters, opt.qer, &err)) {
         std::fprintf(stderr, "bench_pipeline: %s\n", err.c_str());
         app.shutdown();
         return 2;
@@ -1061,6 +1222,7 @@ int main(int argc, char** argv) {
     const uint64_t polls0 = r.polls.get(), empty0 = r.empty_polls.get();
     const uint64_t rcyc0 = opt.inline_mode ? inl.reflect_cycles.get() : cross_reflect_cycles.get();
     Snapshot a = snap(wc);
+    r.record.store(true, std::memory_order_relaxed);
     const uint64_t end = a.tsc + static_cast<uint64_t>(opt.duration_s * double(hz));
     // Windows of 1/100 of the interval (at least 10 ms): other load on the machine preempts the
     // worker or the reflector now and then, which inflates a mean; the median window does not
@@ -1088,7 +1250,9 @@ int main(int argc, char** argv) {
             next_window = now + window;
         }
     }
+    r.record.store(false, std::memory_order_relaxed);
     Snapshot b = snap(wc);
+    const auto rss_kb = rss_kib();  // sessions installed, traffic running
     const uint64_t refl1 = r.reflected.get();
     const uint64_t polls = r.polls.get() - polls0, empty_polls = r.empty_polls.get() - empty0;
     const uint64_t reflect_cycles =
@@ -1100,6 +1264,9 @@ int main(int argc, char** argv) {
         app.quit_.store(true, std::memory_order_release);
     }
     rte_eal_wait_lcore(worker_lcore);
+    // Totals since launch (warm-up included), for scripts/bench_callgrind.sh: its instruction
+    // counts cover the whole run, so they are divided by whole-run packet counts.
+    const Snapshot total = snap(wc);
 
     // Usage counting: the URR must have seen exactly the packets the worker (de)capsulated,
     // each counted with the length of the inner IPv4 packet.
@@ -1185,15 +1352,16 @@ int main(int argc, char** argv) {
     if (opt.upf) {
         std::printf(
             "braid bench_pipeline: UPF user plane, %u session(s) from SEID %" PRIu64
-            " (QER QFI %u, URR, %u SDF filters on the uplink PDR; installed in %.3f s), uplink "
+            " (QER QFI %u%s, URR, %u SDF filters on the uplink PDR; installed in %.3f s), uplink "
             "n3_rx -> eth_classify -> gtpu_input "
             "-> pdr_ul -> "
             "qer_meter -> urr_count -> far_forward -> n6_tx, downlink n6_rx -> eth_classify -> "
             "pdr_dl -> qer_meter -> urr_count -> far_forward -> gtpu_encap -> n3_tx;\n"
-            "  inner IPv4/UDP packet %u B: N6 frames %u B, N3 frames %u B (GTP-U with PDU Session "
+            "  inner IPv4/UDP packet %u B: N6 frames %u B, N3 frames %u B (GTP-U%s PDU Session "
             "Container); %u in flight, burst %u, mode %s\n",
-            opt.sessions, upf_seid, upf_qfi, opt.sdf_filters, install_s, opt.size - 14, opt.size,
-            opt.size + unsigned(n3_extra), opt.inflight, opt.burst,
+            opt.sessions, upf_seid, upf_qfi, opt.qer ? "" : " off: no QER", opt.sdf_filters,
+            install_s, opt.size - 14, opt.size, opt.size + unsigned(n3_extra),
+            opt.qer ? " with" : ", no", opt.inflight, opt.burst,
             opt.inline_mode ? "inline" : "cross");
     } else {
         std::printf(
@@ -1294,6 +1462,28 @@ int main(int argc, char** argv) {
     if (opt.upf) {
         std::printf("  usage: %s\n", usage_text.c_str());
     }
+    // Read after the worker stopped (inline mode writes the histograms on its lcore).
+    auto us = [&](uint64_t cycles) { return double(cycles) * 1e6 / double(hz); };
+    std::printf("  latency (RX ring in -> TX ring out, %" PRIu64
+                " samples): p50 %.2f us, p99 %.2f us (%" PRIu64 " / %" PRIu64 " cycles)\n",
+                r.latency.count, us(r.latency.quantile(0.5)), us(r.latency.quantile(0.99)),
+                r.latency.quantile(0.5), r.latency.quantile(0.99));
+    if (opt.upf) {
+        std::printf("    uplink p50 %.2f us, p99 %.2f us; downlink p50 %.2f us, p99 %.2f us\n",
+                    us(r.ul_latency.quantile(0.5)), us(r.ul_latency.quantile(0.99)),
+                    us(r.dl_latency.quantile(0.5)), us(r.dl_latency.quantile(0.99)));
+    }
+    std::printf("  memory: VmRSS %.1f MiB, VmHWM %.1f MiB\n", double(rss_kb.first) / 1024,
+                double(rss_kb.second) / 1024);
+    std::printf("result.latency_p50_us=%.3f\nresult.latency_p99_us=%.3f\n",
+                us(r.latency.quantile(0.5)), us(r.latency.quantile(0.99)));
+    std::printf(
+        "result.latency_ul_p50_us=%.3f\nresult.latency_ul_p99_us=%.3f\n"
+        "result.latency_dl_p50_us=%.3f\nresult.latency_dl_p99_us=%.3f\n",
+        us(r.ul_latency.quantile(0.5)), us(r.ul_latency.quantile(0.99)),
+        us(r.dl_latency.quantile(0.5)), us(r.dl_latency.quantile(0.99)));
+    std::printf("result.rss_mib=%.1f\nresult.hwm_mib=%.1f\n", double(rss_kb.first) / 1024,
+                double(rss_kb.second) / 1024);
 
     std::printf("result.workload=%s\n", opt.upf ? "upf" : "icmp");
     std::printf("result.mode=%s\n", opt.inline_mode ? "inline" : "cross");
@@ -1308,6 +1498,12 @@ int main(int argc, char** argv) {
                 opt.size, opt.inflight, secs, hz, pkts, mpps, cpp_busy, cpp_total, busy_pct,
                 r.mismatches.get(), drops_total, med_mpps, med_cpp, max_mpps, node_kv.c_str());
     std::printf("result.frames_back=%" PRIu64 "\n", frames_back);
+    std::printf("result.total.packets=%" PRIu64 "\nresult.total.decap=%" PRIu64
+                "\nresult.total.encap=%" PRIu64 "\n",
+                total.rx, total.decap, total.encap);
+    for (const auto& n : total.nodes) {
+        std::printf("result.total.node.%s.objs=%" PRIu64 "\n", n.name.c_str(), n.objs);
+    }
     if (opt.upf) {
         std::printf("result.n3_frame=%u\nresult.n6_frame=%u\n", opt.size + unsigned(n3_extra),
                     opt.size);
@@ -1317,6 +1513,7 @@ int main(int argc, char** argv) {
         std::printf("result.ul_cycles_per_pkt=%.2f\nresult.dl_cycles_per_pkt=%.2f\n", ul_cpp,
                     dl_cpp);
         std::printf("result.usage_ok=%d\n", usage_ok ? 1 : 0);
+        std::printf("result.qer=%d\nresult.install_s=%.3f\n", opt.qer ? 1 : 0, install_s);
         std::printf("result.sessions=%u\nresult.sessions_with_traffic=%u\nresult.sdf_filters=%u\n",
                     opt.sessions, std::min(opt.sessions, opt.inflight), opt.sdf_filters);
     }
