@@ -223,6 +223,22 @@ void show_neighbors(dataplane::App& app, const Args&, Output& out, uint64_t now_
     out.printf("%zu entries; requests sent %" PRIu64 ", learned %" PRIu64 ", failures %" PRIu64
                ", table full %" PRIu64 "\n",
                entries.size(), s.requests_sent, s.learned, s.resolution_failures, s.table_full);
+    // The workers' hold queues (RFC 1122 §2.3.2.2), read from their counters.
+    uint64_t holding = 0, held = 0, released = 0;
+    for (const auto* wc : app.workers()) {
+        holding += wc->counters.neighbor_holding.get();
+        held += wc->counters.neighbor_held.get();
+        released += wc->counters.neighbor_released.get();
+    }
+    using pipelines::DropReason;
+    const auto& cn = app.config().neighbors;
+    out.printf("held now %" PRIu64 " (at most %u per next hop, %u per worker); held %" PRIu64
+               ", released %" PRIu64 ", dropped: queue full %" PRIu64 ", resolution failed %" PRIu64
+               ", timeout %" PRIu64 "\n",
+               holding, cn.hold_per_neighbor, cn.hold_total, held, released,
+               app.drops(DropReason::neighbor_queue_full),
+               app.drops(DropReason::neighbor_resolution_failed),
+               app.drops(DropReason::neighbor_hold_timeout));
 }
 
 void show_drops(dataplane::App& app, const Args& args, Output& out) {
