@@ -208,16 +208,27 @@ void show_graph_dot(dataplane::App& app, const Args&, Output& out) {
 
 void show_neighbors(dataplane::App& app, const Args&, Output& out, uint64_t now_ms) {
     auto entries = app.neighbors().entries();
-    out.printf("%-8s %-16s %-18s %-11s %8s %9s\n", "port", "address", "mac", "state", "age_s",
-               "requests");
-    for (const auto& n : entries) {
+    // Packets the workers hold for each entry (their hold queues are theirs alone: asked
+    // between two graph walks).
+    std::vector<size_t> held_by_entry(entries.size(), 0);
+    for (unsigned w = 0; w < app.workers().size(); ++w) {
+        app.call_on_worker(w, [&entries, &held_by_entry](dataplane::WorkerContext& wc) {
+            for (size_t i = 0; wc.hold != nullptr && i < entries.size(); ++i) {
+                held_by_entry[i] += wc.hold->held_for(entries[i].key);
+            }
+        });
+    }
+    out.printf("%-8s %-16s %-18s %-11s %8s %9s %5s\n", "port", "address", "mac", "state", "age_s",
+               "requests", "held");
+    for (size_t i = 0; i < entries.size(); ++i) {
+        const auto& n = entries[i];
         out.printf(
-            "%-8s %-16s %-18s %-11s %8.1f %9" PRIu64 "%s\n",
+            "%-8s %-16s %-18s %-11s %8.1f %9" PRIu64 " %5zu%s\n",
             app.ports()[n.key.port_index].name.c_str(), ipv4_text(n.key.ipv4).c_str(),
             n.state == dataplane::NeighborState::incomplete ? "-" : mac_text(n.mac.data()).c_str(),
             std::string(dataplane::to_string(n.state)).c_str(),
             double(now_ms - std::min(now_ms, n.updated_ms)) / 1000.0, n.requests_sent,
-            n.pinned ? "  (next hop)" : "");
+            held_by_entry[i], n.pinned ? "  (next hop)" : "");
     }
     const auto& s = app.neighbors().stats();
     out.printf("%zu entries; requests sent %" PRIu64 ", learned %" PRIu64 ", failures %" PRIu64
