@@ -208,21 +208,48 @@ void show_graph_dot(dataplane::App& app, const Args&, Output& out) {
 
 void show_neighbors(dataplane::App& app, const Args&, Output& out, uint64_t now_ms) {
     auto entries = app.neighbors().entries();
-    out.printf("%-8s %-16s %-18s %-11s %8s %9s\n", "port", "address", "mac", "state", "age_s",
-               "requests");
-    for (const auto& n : entries) {
+    // Packets the workers hold for each entry (their hold queues are theirs alone: asked
+    // between two graph walks).
+    std::vector<size_t> held_by_entry(entries.size(), 0);
+    for (unsigned w = 0; w < app.workers().size(); ++w) {
+        app.call_on_worker(w, [&entries, &held_by_entry](dataplane::WorkerContext& wc) {
+            for (size_t i = 0; wc.hold != nullptr && i < entries.size(); ++i) {
+                held_by_entry[i] += wc.hold->held_for(entries[i].key);
+            }
+        });
+    }
+    out.printf("%-8s %-16s %-18s %-11s %8s %9s %5s\n", "port", "address", "mac", "state", "age_s",
+               "requests", "held");
+    for (size_t i = 0; i < entries.size(); ++i) {
+        const auto& n = entries[i];
         out.printf(
-            "%-8s %-16s %-18s %-11s %8.1f %9" PRIu64 "%s\n",
+            "%-8s %-16s %-18s %-11s %8.1f %9" PRIu64 " %5zu%s\n",
             app.ports()[n.key.port_index].name.c_str(), ipv4_text(n.key.ipv4).c_str(),
             n.state == dataplane::NeighborState::incomplete ? "-" : mac_text(n.mac.data()).c_str(),
             std::string(dataplane::to_string(n.state)).c_str(),
             double(now_ms - std::min(now_ms, n.updated_ms)) / 1000.0, n.requests_sent,
-            n.pinned ? "  (next hop)" : "");
+            held_by_entry[i], n.pinned ? "  (next hop)" : "");
     }
     const auto& s = app.neighbors().stats();
     out.printf("%zu entries; requests sent %" PRIu64 ", learned %" PRIu64 ", failures %" PRIu64
                ", table full %" PRIu64 "\n",
                entries.size(), s.requests_sent, s.learned, s.resolution_failures, s.table_full);
+    // The workers' hold queues (RFC 1122 §2.3.2.2), read from their counters.
+    uint64_t holding = 0, held = 0, released = 0;
+    for (const auto* wc : app.workers()) {
+        holding += wc->counters.neighbor_holding.get();
+        held += wc->counters.neighbor_held.get();
+        released += wc->counters.neighbor_released.get();
+    }
+    using pipelines::DropReason;
+    const auto& cn = app.config().neighbors;
+    out.printf("held now %" PRIu64 " (at most %u per next hop, %u per worker); held %" PRIu64
+               ", released %" PRIu64 ", dropped: queue full %" PRIu64 ", resolution failed %" PRIu64
+               ", timeout %" PRIu64 "\n",
+               holding, cn.hold_per_neighbor, cn.hold_total, held, released,
+               app.drops(DropReason::neighbor_queue_full),
+               app.drops(DropReason::neighbor_resolution_failed),
+               app.drops(DropReason::neighbor_hold_timeout));
 }
 
 void show_drops(dataplane::App& app, const Args& args, Output& out) {

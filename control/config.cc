@@ -1657,6 +1657,18 @@ void read_config(Reader& r, const YAML::Node& root, Config& c) {
                             [&](const YAML::Node& v, const std::string& p) {
                                 r.uint(v, p, c.neighbors.max_retries, 0, 100);
                             }},
+                           {"hold_per_neighbor",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.uint(v, p, c.neighbors.hold_per_neighbor, 0, 65536);
+                            }},
+                           {"hold_total",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.uint(v, p, c.neighbors.hold_total, 0, 65536);
+                            }},
+                           {"hold_timeout_ms",
+                            [&](const YAML::Node& v, const std::string& p) {
+                                r.uint(v, p, c.neighbors.hold_timeout_ms, 10, 60000);
+                            }},
                        });
              }},
             {"gtpu",
@@ -2111,6 +2123,9 @@ neighbors:
   reachable_s: 300
   retry_ms: 1000
   max_retries: 3
+  hold_per_neighbor: 16  # packets held per unresolved next hop, per worker (0: drop at once)
+  hold_total: 256        # packets held per worker over all next hops
+  hold_timeout_ms: 3000  # then a held packet is dropped
 
 gtpu:                    # path management: Echo Requests to the peers sessions tunnel to
   echo_interval_s: 60    # TS 29.281 7.2.1: not more often than every 60 s on a path
@@ -2300,6 +2315,9 @@ std::string render(const Config& c) {
     emit_uint(out, "reachable_s", c.neighbors.reachable_s);
     emit_uint(out, "retry_ms", c.neighbors.retry_ms);
     emit_uint(out, "max_retries", c.neighbors.max_retries);
+    emit_uint(out, "hold_per_neighbor", c.neighbors.hold_per_neighbor);
+    emit_uint(out, "hold_total", c.neighbors.hold_total);
+    emit_uint(out, "hold_timeout_ms", c.neighbors.hold_timeout_ms);
     out << YAML::EndMap;
 
     out << YAML::Key << "gtpu" << YAML::Value << YAML::BeginMap;

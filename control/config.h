@@ -178,6 +178,10 @@ struct Neighbors {
     uint32_t reachable_s = 300;   // entry lifetime before refresh
     uint32_t retry_ms = 1000;     // ARP request retry interval while incomplete
     uint32_t max_retries = 3;     // then the entry becomes FAILED
+    // Packets held per worker while their next hop resolves (RFC 1122 §2.3.2.2); 0 disables.
+    uint32_t hold_per_neighbor = 16;  // 0..65536
+    uint32_t hold_total = 256;        // 0..65536, per worker
+    uint32_t hold_timeout_ms = 3000;  // 10..60000: then a held packet is dropped
 
     bool operator==(const Neighbors&) const = default;
 };

@@ -157,6 +157,16 @@ void upf_families(const dataplane::App& app, std::vector<Family>& out) {
     counter("braid_gtpu_fragmented_total",
             "IPv4 packets fragmented to fit the N3 MTU once encapsulated",
             sum(&WC::fragmented_for_n3));
+    // RFC 1122 §2.3.2.2: packets held while their next hop resolves (drops by reason are in
+    // braid_drop_packets_total: neighbor_queue_full, neighbor_resolution_failed, ..._timeout).
+    counter("braid_neighbor_held_total", "Packets held for an unresolved next hop",
+            sum(&WC::neighbor_held));
+    counter("braid_neighbor_released_total", "Held packets sent once their next hop resolved",
+            sum(&WC::neighbor_released));
+    out.push_back({"braid_neighbor_holding",
+                   "Packets held for an unresolved next hop now",
+                   Type::gauge,
+                   {{{}, sum(&WC::neighbor_holding)}}});
     const auto& cs = app.control_stats();
     auto get = [](const std::atomic<uint64_t>& a) {
         return double(a.load(std::memory_order_relaxed));

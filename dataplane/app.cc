@@ -236,6 +236,11 @@ bool App::setup_workers(std::string* err) {
             *err = "cannot create the worker rings: " + errno_text();
             return false;
         }
+        NeighborHold::Limits hold;
+        hold.per_neighbor = cfg_.neighbors.hold_per_neighbor;
+        hold.total = cfg_.neighbors.hold_total;
+        hold.timeout_ms = cfg_.neighbors.hold_timeout_ms;
+        wc->hold = new NeighborHold(hold);  // its storage, once: holding never allocates
         for (const auto& p : ports_) {
             auto* buf = static_cast<rte_eth_dev_tx_buffer*>(
                 rte_zmalloc_socket("braid_txbuf", RTE_ETH_TX_BUFFER_SIZE(wc->burst), 0,
@@ -538,7 +543,10 @@ uint64_t App::shutdown() {
                 rte_eth_tx_buffer_flush(p.port_id, wc->txq, wc->tx_buffers[p.index]);
             }
         }
-        wc->fault.discard_all();  // packets the fault stage still held (delay line, reorder)
+        wc->fault.discard_all();    // packets the fault stage still held (delay line, reorder)
+        if (wc->hold != nullptr) {  // packets still waiting for a next hop
+            wc->hold->clear([](rte_mbuf* held) { rte_pktmbuf_free(held); });
+        }
     }
     fault_published_.reset();
     if (buffer_) {
@@ -592,6 +600,7 @@ uint64_t App::shutdown() {
         for (rte_ring* r : wc->handoff_out) {
             rte_ring_free(r);  // each ring once: by its producer
         }
+        delete wc->hold;
         wc->~WorkerContext();
         rte_free(wc);
     }

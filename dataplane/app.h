@@ -24,6 +24,7 @@
 #include "dataplane/gtpu_paths.h"
 #include "dataplane/mbuf_meta.h"
 #include "dataplane/neighbor.h"
+#include "dataplane/neighbor_hold.h"
 #include "dataplane/packet_buffer.h"
 #include "dataplane/session_table.h"
 #include "dataplane/usage.h"
@@ -96,6 +97,9 @@ struct WorkerCounters {
     Counter gtpu_decapsulated;  // T-PDUs forwarded to N6
     Counter icmp_too_big_sent;  // ICMP Frag. Needed / ICMPv6 Packet Too Big for N3 (gtpu_encap)
     Counter fragmented_for_n3;  // IPv4 packets fragmented to fit N3 once encapsulated
+    Counter neighbor_held;      // packets held for an unresolved next hop
+    Counter neighbor_released;  // held packets sent once their next hop resolved
+    Counter neighbor_holding;   // gauge: packets held now
     std::array<Counter, pipelines::drop_reason_count> drops;
     // Hand-off to the worker of that index (pipelines/handoff.cc): packets put on its ring, and
     // packets dropped because the ring was full.
@@ -188,6 +192,11 @@ struct alignas(cache_line) WorkerContext {
     uint16_t ip_id = 0;  // IPv4 Identification of the outer headers this worker builds
     ReplyLimiter error_ind_limiter;
     ReplyLimiter icmp_error_limiter;  // gtpu_encap: ICMP too-big replies
+    // Packets waiting for their next hop (pipelines/neighbor_release.cc), polled against the
+    // neighbor snapshot when its generation changes and every millisecond.
+    NeighborHold* hold = nullptr;
+    uint64_t hold_generation = 0;
+    uint64_t hold_next_poll_ms = 0;
     WorkerCounters counters;
     // The fault-injection stage (dataplane/fault.h, pipelines/fault_stage.cc). Last: its delay
     // lines are large and stay cold while no fault is set.

@@ -32,40 +32,55 @@ bool usable(NeighborState s) {
 
 }  // namespace
 
-NeighborSnapshot::NeighborSnapshot(const std::vector<Neighbor>& all) {
+NeighborSnapshot::NeighborSnapshot(const std::vector<Neighbor>& all, uint64_t generation)
+    : generation_(generation) {
     size_t n = 0;
     for (const auto& e : all) {
-        n += usable(e.state) ? 1 : 0;
+        n += usable(e.state) || e.state == NeighborState::failed ? 1 : 0;
     }
     // Load factor <= 0.5 keeps probe sequences short.
     size_t cap = std::bit_ceil(std::max<size_t>(8, n * 2));
     slots_.resize(cap);
     mask_ = cap - 1;
     for (const auto& e : all) {
-        if (!usable(e.state)) {
+        const bool is_failed = e.state == NeighborState::failed;
+        if (!usable(e.state) && !is_failed) {
             continue;
         }
         size_t i = slot_hash(e.key.port_index, e.key.ipv4) & mask_;
         while (slots_[i].used) {
             i = (i + 1) & mask_;
         }
-        slots_[i] = Slot{e.key.ipv4, e.key.port_index, true, e.mac};
-        ++count_;
+        slots_[i] = Slot{e.key.ipv4, e.key.port_index, true, is_failed, e.mac};
+        count_ += is_failed ? 0 : 1;
     }
 }
 
-std::optional<MacAddr> NeighborSnapshot::lookup(uint16_t port_index, uint32_t ipv4) const {
+const NeighborSnapshot::Slot* NeighborSnapshot::find(uint16_t port_index, uint32_t ipv4) const {
     for (size_t i = slot_hash(port_index, ipv4) & mask_, probes = 0; probes <= mask_;
          i = (i + 1) & mask_, ++probes) {
         const Slot& s = slots_[i];
         if (!s.used) {
-            return std::nullopt;
+            return nullptr;
         }
         if (s.ipv4 == ipv4 && s.port_index == port_index) {
-            return s.mac;
+            return &s;
         }
     }
-    return std::nullopt;
+    return nullptr;
+}
+
+std::optional<MacAddr> NeighborSnapshot::lookup(uint16_t port_index, uint32_t ipv4) const {
+    const Slot* s = find(port_index, ipv4);
+    if (s == nullptr || s->failed) {
+        return std::nullopt;
+    }
+    return s->mac;
+}
+
+bool NeighborSnapshot::failed(uint16_t port_index, uint32_t ipv4) const {
+    const Slot* s = find(port_index, ipv4);
+    return s != nullptr && s->failed;
 }
 
 std::optional<NeighborTable::Request> NeighborTable::want(uint16_t port_index, uint32_t ipv4,
@@ -145,7 +160,8 @@ std::vector<NeighborTable::Request> NeighborTable::tick(uint64_t now_ms) {
                         it = entries_.erase(it);
                         continue;
                     }
-                    dirty_ = dirty_ || n.state == NeighborState::stale;
+                    // Workers see failed entries too: what they hold for it is dropped.
+                    dirty_ = true;
                     n.state = NeighborState::failed;
                     n.updated_ms = now_ms;
                     n.next_action_ms = now_ms + limits_.failed_retry_ms;
@@ -159,6 +175,7 @@ std::vector<NeighborTable::Request> NeighborTable::tick(uint64_t now_ms) {
                 out.push_back({n.key.port_index, n.key.ipv4});
                 break;
             case NeighborState::failed:
+                dirty_ = true;  // leaves the snapshot: new packets are held again
                 if (!n.pinned) {
                     it = entries_.erase(it);
                     continue;
@@ -181,13 +198,13 @@ bool NeighborTable::remove(uint16_t port_index, uint32_t ipv4) {
     if (it == entries_.end()) {
         return false;
     }
-    dirty_ = dirty_ || usable(it->second.state);
+    dirty_ = dirty_ || usable(it->second.state) || it->second.state == NeighborState::failed;
     entries_.erase(it);
     return true;
 }
 
 std::unique_ptr<NeighborSnapshot> NeighborTable::snapshot() const {
-    return std::make_unique<NeighborSnapshot>(entries());
+    return std::make_unique<NeighborSnapshot>(entries(), ++generation_);
 }
 
 std::vector<Neighbor> NeighborTable::entries() const {

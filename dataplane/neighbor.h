@@ -45,24 +45,33 @@ struct Neighbor {
     uint64_t requests_sent = 0;
 };
 
-// Immutable, open-addressed, read by workers without locks.
+// Immutable, open-addressed, read by workers without locks. Holds the usable neighbors and the
+// failed ones (so that a worker drops what it held for those at once).
 class NeighborSnapshot {
 public:
-    explicit NeighborSnapshot(const std::vector<Neighbor>& usable);
+    explicit NeighborSnapshot(const std::vector<Neighbor>& entries, uint64_t generation = 0);
     // MAC for (port, ip) if the neighbor is reachable or stale.
     std::optional<MacAddr> lookup(uint16_t port_index, uint32_t ipv4_host) const;
+    // True if resolving (port, ip) failed (no answer after max_retries).
+    bool failed(uint16_t port_index, uint32_t ipv4_host) const;
     size_t size() const { return count_; }
+    // Increases with every snapshot the table builds: a worker compares it to the last one it saw.
+    uint64_t generation() const { return generation_; }
 
 private:
     struct Slot {
         uint32_t ipv4 = 0;
         uint16_t port_index = 0;
         bool used = false;
+        bool failed = false;
         MacAddr mac{};
     };
+    const Slot* find(uint16_t port_index, uint32_t ipv4) const;
+
     std::vector<Slot> slots_;
     size_t mask_ = 0;
     size_t count_ = 0;
+    uint64_t generation_ = 0;
 };
 
 class NeighborTable {
@@ -123,6 +132,7 @@ private:
     std::map<NeighborKey, Neighbor> entries_;
     Stats stats_;
     bool dirty_ = false;
+    mutable uint64_t generation_ = 0;
 };
 
 }  // namespace braid::dataplane

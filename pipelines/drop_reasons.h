@@ -40,7 +40,10 @@ namespace braid::pipelines {
     X(far_drop,            "FAR apply action DROP")                                            \
     X(far_unsupported,     "FAR forwarding braid does not do (e.g. GTP-U toward the core)")    \
     X(buffer_ring_full,    "FAR BUFF: the ring to the control core's buffer is full")          \
-    X(neighbor_unresolved, "next hop's MAC address not known yet (resolution requested)")      \
+    X(neighbor_unresolved, "next hop's MAC address not known and the packet could not be held")      \
+    X(neighbor_queue_full, "held for an unresolved next hop: evicted by a newer packet (per-neighbor or total bound)") \
+    X(neighbor_resolution_failed, "held for a next hop whose resolution failed, or sent to a failed one") \
+    X(neighbor_hold_timeout, "held for an unresolved next hop longer than neighbors.hold_timeout_ms") \
     X(encap_too_big_df,    "IPv4 with DF too big for N3 once encapsulated (ICMP sent unless rate-limited)") \
     X(encap_too_big_ipv6,  "IPv6 too big for N3 once encapsulated (ICMPv6 sent unless rate-limited)") \
     X(no_egress_port,      "no port of the role the FAR's destination interface needs")       \

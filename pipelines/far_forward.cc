@@ -13,6 +13,8 @@ namespace {
 
 enum Next : rte_edge_t { next_drop, next_n6_tx, next_gtpu_encap, next_buffer, next_count };
 constexpr const char* next_names[next_count] = {"drop", "n6_tx", "gtpu_encap", "buffer"};
+// Not an edge: prepend_ethernet kept the packet until its next hop resolves.
+constexpr rte_edge_t next_held = next_count;
 
 rte_edge_t forward_to_core(dataplane::WorkerContext& wc, rte_mbuf* m, DropReason& reason) {
     const dataplane::PortRuntime* port = egress_port(config::PortRole::n6);
@@ -27,10 +29,13 @@ rte_edge_t forward_to_core(dataplane::WorkerContext& wc, rte_mbuf* m, DropReason
     }
     reason = prepend_ethernet(wc, *port, m, dst,
                               version == 4 ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
-    if (reason != DropReason::count) {
+    if (reason != DropReason::count && reason != neighbor_held) {
         return next_drop;
     }
     wc.counters.gtpu_decapsulated.add();
+    if (reason == neighbor_held) {
+        return next_held;
+    }
     return next_n6_tx;
 }
 
@@ -60,7 +65,7 @@ uint16_t far_forward_process(rte_graph* graph, rte_node* node, void** objs, uint
         }
         if (next == next_drop) {
             enqueue_drop(graph, node, next_drop, m, reason);
-        } else {
+        } else if (next != next_held) {
             rte_node_enqueue_x1(graph, node, next, m);
         }
     }

@@ -13,6 +13,8 @@
 //   arp, icmp_local, gtpu_echo, gtpu_error_ind → { n3_tx, n6_tx, drop }
 //   eth_classify → tcp_local (TCP to braid's address) → { n3_tx, n6_tx, handoff, pdr_dl, drop }
 //   tcp_timers (engine timers, applications) → { n3_tx, n6_tx, pdr_dl, drop }
+//   far_forward, gtpu_encap, tcp_local, tcp_timers: a packet to an unresolved next hop waits in
+//   the worker's hold queue … neighbor_release → { n3_tx, n6_tx, drop }   (RFC 1122 §2.3.2.2)
 #include "pipelines/graph.h"
 
 #include <rte_errno.h>
@@ -30,7 +32,7 @@ extern const NodeDef n3_rx_node, n6_rx_node, ctrl_tx_node, eth_classify_node, ar
     icmp_local_node, gtpu_input_node, gtpu_echo_node, gtpu_error_ind_node, pdr_ul_node, pdr_dl_node,
     qer_meter_node, urr_count_node, far_forward_node, gtpu_encap_node, buffer_node, drop_node,
     n3_tx_node, n6_tx_node, handoff_node, handoff_rx_node, tcp_local_node, tcp_timers_node,
-    proxy_input_node;
+    proxy_input_node, nbr_release_node;
 
 namespace {
 
@@ -39,7 +41,7 @@ const NodeDef* const all_nodes[] = {
     &icmp_local_node, &gtpu_input_node, &gtpu_echo_node,  &gtpu_error_ind_node, &pdr_ul_node,
     &pdr_dl_node,     &qer_meter_node,  &urr_count_node,  &far_forward_node,    &gtpu_encap_node,
     &buffer_node,     &drop_node,       &n3_tx_node,      &n6_tx_node,          &handoff_node,
-    &handoff_rx_node, &tcp_local_node,  &tcp_timers_node, &proxy_input_node,
+    &handoff_rx_node, &tcp_local_node,  &tcp_timers_node, &proxy_input_node,    &nbr_release_node,
 };
 
 std::once_flag registered;

@@ -83,11 +83,9 @@ DropReason encapsulate(dataplane::WorkerContext& wc, rte_mbuf* m,
             gtpu::Teid(far.outer_header->teid), static_cast<uint16_t>(payload), pdu) != outer) {
         return DropReason::egress_mtu_exceeded;
     }
-    DropReason r = prepend_ethernet(wc, *port, m, far.outer_header->peer_ipv4, RTE_ETHER_TYPE_IPV4);
-    if (r == DropReason::count) {
-        wc.counters.gtpu_encapsulated.add();
-    }
-    return r;
+    // Counted as built even when the packet waits for the gNB's MAC (neighbor_held).
+    wc.counters.gtpu_encapsulated.add();
+    return prepend_ethernet(wc, *port, m, far.outer_header->peer_ipv4, RTE_ETHER_TYPE_IPV4);
 }
 
 // ICMP Fragmentation Needed (IPv4) or Packet Too Big (IPv6) to the source of `m` (which starts
@@ -193,12 +191,7 @@ void fragment_and_encapsulate(rte_graph* graph, rte_node* node, dataplane::Worke
         auto* fip = rte_pktmbuf_mtod(f, rte_ipv4_hdr*);
         fip->hdr_checksum = 0;
         fip->hdr_checksum = rte_ipv4_cksum(fip);
-        DropReason r = encapsulate(wc, f, pdu);
-        if (r == DropReason::count) {
-            rte_node_enqueue_x1(graph, node, next_n3_tx, f);
-        } else {
-            enqueue_drop(graph, node, next_drop, f, r);
-        }
+        send_or_drop(graph, node, f, encapsulate(wc, f, pdu), next_n3_tx, next_drop);
     }
 }
 
@@ -217,20 +210,10 @@ uint16_t gtpu_encap_process(rte_graph* graph, rte_node* node, void** objs, uint1
                 fragment_and_encapsulate(graph, node, wc, m, pdu, room);
                 continue;
             }
-            DropReason r = icmp_too_big(wc, m, room);
-            if (r == DropReason::count) {
-                rte_node_enqueue_x1(graph, node, next_n6_tx, m);
-            } else {
-                enqueue_drop(graph, node, next_drop, m, r);
-            }
+            send_or_drop(graph, node, m, icmp_too_big(wc, m, room), next_n6_tx, next_drop);
             continue;
         }
-        DropReason r = encapsulate(wc, m, pdu);
-        if (r == DropReason::count) {
-            rte_node_enqueue_x1(graph, node, next_n3_tx, m);
-        } else {
-            enqueue_drop(graph, node, next_drop, m, r);
-        }
+        send_or_drop(graph, node, m, encapsulate(wc, m, pdu), next_n3_tx, next_drop);
     }
     return nb;
 }

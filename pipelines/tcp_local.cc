@@ -64,11 +64,7 @@ uint16_t send_frames(rte_graph* graph, rte_node* node, dataplane::WorkerContext&
         }
         const DropReason r = prepend_ethernet(
             wc, port, m, dst, version == 4 ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
-        if (r != DropReason::count) {
-            enqueue_drop(graph, node, local_drop, m, r);
-        } else {
-            rte_node_enqueue_x1(graph, node, tx_edge_for(port, local_n3_tx), m);
-        }
+        send_or_drop(graph, node, m, r, tx_edge_for(port, local_n3_tx), local_drop);
     }
     const auto n = static_cast<uint16_t>(frames.size());
     frames.clear();

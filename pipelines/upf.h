@@ -3,6 +3,7 @@
 // interface and the Ethernet header toward a next hop.
 #pragma once
 
+#include <rte_cycles.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
@@ -14,6 +15,7 @@
 #include "dataplane/mbuf_meta.h"
 #include "dataplane/session.h"
 #include "pipelines/drop_reasons.h"
+#include "pipelines/node.h"
 
 namespace braid::pipelines {
 
@@ -165,26 +167,24 @@ inline void want_neighbor(dataplane::WorkerContext& wc, uint16_t port_index, uin
     }
 }
 
-// Prepend an Ethernet header from `port` to the next hop toward `dst_ipv4` (host order; 0 for
-// IPv6 packets, which go to the port's IPv4 gateway MAC — braid resolves IPv4 next hops only).
-// Returns the drop reason, or DropReason::count on success; sets the TX port in the metadata.
-inline DropReason prepend_ethernet(dataplane::WorkerContext& wc, const dataplane::PortRuntime& port,
-                                   rte_mbuf* m, uint32_t dst_ipv4, uint16_t ether_type) {
-    const dataplane::NeighborSnapshot* nb = dataplane::current_app->neighbor_snapshot();
-    uint32_t hop = dst_ipv4 != 0 ? next_hop_ipv4(port, dst_ipv4) : port.gateway_ipv4;
-    if (hop == 0) {
-        return DropReason::neighbor_unresolved;
-    }
-    auto mac = nb != nullptr ? nb->lookup(port.index, hop) : std::nullopt;
-    if (!mac) {
-        want_neighbor(wc, port.index, hop);
-        return DropReason::neighbor_unresolved;
-    }
+// What prepend_ethernet returns when it kept the packet in the worker's neighbor hold queue
+// (dataplane/neighbor_hold.h): the caller no longer owns it and must not touch it again. Not a
+// drop reason (beyond DropReason::count, which means "ready to send").
+inline constexpr DropReason neighbor_held = static_cast<DropReason>(drop_reason_count + 1);
+
+// Milliseconds of the worker's clock (the TSC), for the hold queue's timeouts.
+inline uint64_t worker_now_ms(const dataplane::WorkerContext& wc) {
+    return rte_rdtsc() / wc.tsc_per_us / 1000;
+}
+
+// The Ethernet header from `port` to `mac` in front of `m`; DropReason::count on success.
+inline DropReason write_ethernet(const dataplane::PortRuntime& port, rte_mbuf* m,
+                                 const dataplane::MacAddr& mac, uint16_t ether_type) {
     auto* eth = reinterpret_cast<rte_ether_hdr*>(rte_pktmbuf_prepend(m, sizeof(rte_ether_hdr)));
     if (eth == nullptr) {
         return DropReason::egress_mtu_exceeded;  // no headroom: cannot happen with our pools
     }
-    std::memcpy(eth->dst_addr.addr_bytes, mac->data(), RTE_ETHER_ADDR_LEN);
+    std::memcpy(eth->dst_addr.addr_bytes, mac.data(), RTE_ETHER_ADDR_LEN);
     eth->src_addr = port.mac;
     eth->ether_type = rte_cpu_to_be_16(ether_type);
     if (rte_pktmbuf_pkt_len(m) > uint32_t{port.mtu} + sizeof(rte_ether_hdr)) {
@@ -193,6 +193,62 @@ inline DropReason prepend_ethernet(dataplane::WorkerContext& wc, const dataplane
     m->ol_flags &= ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK);
     dataplane::meta(m).port_index = port.index;
     return DropReason::count;
+}
+
+// RFC 1122 §2.3.2.2: a packet to a next hop being resolved waits in the worker's hold queue (its
+// first packet asks the control core to resolve the next hop, as every miss did before). A
+// packet to a next hop whose resolution failed is dropped at once.
+inline DropReason hold_for_neighbor(dataplane::WorkerContext& wc,
+                                    const dataplane::PortRuntime& port, rte_mbuf* m, uint32_t hop,
+                                    const dataplane::NeighborSnapshot* nb) {
+    if (nb != nullptr && nb->failed(port.index, hop)) {
+        return DropReason::neighbor_resolution_failed;
+    }
+    if (wc.hold == nullptr || !wc.hold->enabled()) {
+        want_neighbor(wc, port.index, hop);
+        return DropReason::neighbor_unresolved;
+    }
+    dataplane::meta(m).port_index = port.index;
+    const auto r = wc.hold->hold({port.index, hop}, m, worker_now_ms(wc));
+    if (r.dropped != nullptr) {
+        wc.counters.drops[static_cast<size_t>(DropReason::neighbor_queue_full)].add();
+        rte_pktmbuf_free(r.dropped);
+    }
+    if (r.new_neighbor) {
+        want_neighbor(wc, port.index, hop);
+    }
+    wc.counters.neighbor_held.add();
+    wc.counters.neighbor_holding.set(wc.hold->size());
+    return neighbor_held;
+}
+
+// Prepend an Ethernet header from `port` to the next hop toward `dst_ipv4` (host order; 0 for
+// IPv6 packets, which go to the port's IPv4 gateway MAC — braid resolves IPv4 next hops only).
+// Returns the drop reason, DropReason::count on success (the TX port set in the metadata), or
+// neighbor_held when the packet waits for its next hop (the caller must forget it).
+inline DropReason prepend_ethernet(dataplane::WorkerContext& wc, const dataplane::PortRuntime& port,
+                                   rte_mbuf* m, uint32_t dst_ipv4, uint16_t ether_type) {
+    const dataplane::NeighborSnapshot* nb = dataplane::current_app->neighbor_snapshot();
+    uint32_t hop = dst_ipv4 != 0 ? next_hop_ipv4(port, dst_ipv4) : port.gateway_ipv4;
+    if (hop == 0) {
+        return DropReason::neighbor_unresolved;
+    }
+    auto mac = nb != nullptr ? nb->lookup(port.index, hop) : std::nullopt;
+    if (!mac) [[unlikely]] {
+        return hold_for_neighbor(wc, port, m, hop, nb);
+    }
+    return write_ethernet(port, m, *mac, ether_type);
+}
+
+// After prepend_ethernet (or a function returning its result): `m` to `tx_edge` when ready,
+// to `drop_edge` with the reason, or nowhere when the hold queue took it.
+inline void send_or_drop(rte_graph* graph, rte_node* node, rte_mbuf* m, DropReason r,
+                         rte_edge_t tx_edge, rte_edge_t drop_edge) {
+    if (r == DropReason::count) {
+        rte_node_enqueue_x1(graph, node, tx_edge, m);
+    } else if (r != neighbor_held) {
+        enqueue_drop(graph, node, drop_edge, m, r);
+    }
 }
 
 }  // namespace braid::pipelines

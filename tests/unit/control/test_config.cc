@@ -182,6 +182,9 @@ neighbors:
   reachable_s: 60
   retry_ms: 250
   max_retries: 5
+  hold_per_neighbor: 8
+  hold_total: 100
+  hold_timeout_ms: 2000
 log:
   level: debug
 )";
@@ -320,6 +323,9 @@ TEST_CASE("every section and field parses into the typed model", "[config]") {
     CHECK(c.neighbors.reachable_s == 60);
     CHECK(c.neighbors.retry_ms == 250);
     CHECK(c.neighbors.max_retries == 5);
+    CHECK(c.neighbors.hold_per_neighbor == 8);
+    CHECK(c.neighbors.hold_total == 100);
+    CHECK(c.neighbors.hold_timeout_ms == 2000);
     CHECK(c.log.level == "debug");
 }
 
@@ -533,6 +539,9 @@ TEST_CASE("numbers outside their range are rejected at both ends", "[config]") {
         {"neighbors.reachable_s", 1, 86400},
         {"neighbors.retry_ms", 10, 60000},
         {"neighbors.max_retries", 0, 100},
+        {"neighbors.hold_per_neighbor", 0, 65536},
+        {"neighbors.hold_total", 0, 65536},
+        {"neighbors.hold_timeout_ms", 10, 60000},
     };
     for (const Range& range : ranges) {
         INFO(range.path);
