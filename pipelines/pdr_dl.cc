@@ -6,7 +6,10 @@
 // DESIGN.md §5). Buffered packets the control core releases come back here through
 // ctrl_tx, already without their Ethernet header (`meta.l3_offset == 0`). The MPTCP proxy's
 // segments to a UE's link-specific multipath address (issue 7) find the session by that
-// address and leave by the FAR of its access (MbufMeta::link_access, far_of()).
+// address and leave by the FAR of its access (MbufMeta::link_access, far_of()). With several
+// workers, a segment of the proxy's N6 connection held by another worker (the flow-owner table,
+// registered by that worker's TcpHost at connect), or an ICMP error quoting one, goes to that
+// worker's tcp_local through handoff (Resume::tcp_local) instead of the UE.
 #include <rte_ip.h>
 
 #include <cstring>
