@@ -41,6 +41,7 @@ constexpr size_t reclaim_chunk = 32;
 constexpr size_t reclaim_backlog_per_session = 4;  // retired entries per possible session ...
 constexpr size_t reclaim_backlog_share = 32;       // ... beyond which 1/32 more per tick
 constexpr uint32_t flow_owner_capacity = 65536;    // flows the workers may own at once
+constexpr uint32_t token_owner_capacity = 65536;   // MPTCP connections on all workers
 
 // `tcp.services[].scheduler` as the scheduler's config (the config checked the names). The
 // preferred access is the Active (active-standby), High (priority-based) and Primary
@@ -134,6 +135,10 @@ bool App::setup(const config::Config& cfg, std::string* err) {
     sessions_->set_workers(static_cast<unsigned>(cfg.workers.lcores.size()));
     flows_ = FlowOwnerTable::create("flows", flow_owner_capacity, rcu_, err);
     if (flows_ == nullptr) {
+        return false;
+    }
+    tokens_ = TokenOwnerTable::create("mptcp_tokens", token_owner_capacity, rcu_, err);
+    if (tokens_ == nullptr) {
         return false;
     }
     usage_ = std::make_unique<UsageMonitor>(static_cast<unsigned>(cfg.workers.lcores.size()));
@@ -401,6 +406,7 @@ bool App::setup_tcp(std::string* err) {
         TcpHostConfig hc;
         hc.pool = data;
         hc.flows = flows_.get();
+        hc.tokens = workers_.size() > 1 ? tokens_.get() : nullptr;
         hc.worker = wc->index;
         hc.n_workers = static_cast<unsigned>(workers_.size());
         tcp::EngineConfig& ec = hc.engine;
@@ -609,6 +615,7 @@ uint64_t App::shutdown() {
     reclaim(true);
     sessions_.reset();  // workers are stopped: nothing can still read a snapshot
     flows_.reset();     // before the RCU variable its defer queue checks
+    tokens_.reset();
     delete neighbor_snapshot_.exchange(nullptr);
     rte_free(rcu_);
     rcu_ = nullptr;

@@ -27,6 +27,7 @@
 #include "dataplane/neighbor_hold.h"
 #include "dataplane/packet_buffer.h"
 #include "dataplane/session_table.h"
+#include "dataplane/token_owner.h"
 #include "dataplane/usage.h"
 #include "pipelines/drop_reasons.h"
 
@@ -307,6 +308,8 @@ public:
     // Which worker owns which transport flow (DESIGN.md §5); workers add and read lock-free.
     FlowOwnerTable& flows() { return *flows_; }
     const FlowOwnerTable& flows() const { return *flows_; }
+    TokenOwnerTable& mptcp_tokens() { return *tokens_; }
+    const TokenOwnerTable& mptcp_tokens() const { return *tokens_; }
 
     // Control core only (the action functions); workers use its lock-free lookups.
     SessionTable& sessions() { return *sessions_; }
@@ -368,6 +371,7 @@ private:
     std::unique_ptr<NeighborTable> neighbors_;
     std::unique_ptr<SessionTable> sessions_;
     std::unique_ptr<FlowOwnerTable> flows_;
+    std::unique_ptr<TokenOwnerTable> tokens_;  // MPTCP tokens across workers (token_owner.h)
     std::unique_ptr<UsageMonitor> usage_;
     std::unique_ptr<PacketBuffer> buffer_;
     std::unique_ptr<GtpuPaths> gtpu_paths_;

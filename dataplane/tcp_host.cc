@@ -15,6 +15,7 @@
 #include "dataplane/mbuf_meta.h"
 #include "dataplane/sdf.h"
 #include "dataplane/session_table.h"
+#include "dataplane/token_owner.h"
 #include "tcpstack/icmp.h"
 
 namespace braid::dataplane {
@@ -110,7 +111,13 @@ tcp::IpAddr addr_v6(const void* bytes) {
     return a;
 }
 
-// The flow-owner key of the packets a connection receives (remote → local).
+tcp::IpAddr port_v4(const PortRuntime& p) {
+    const uint32_t be = rte_cpu_to_be_32(p.ipv4);
+    return addr_v4(&be);
+}
+
+}  // namespace
+
 FlowKey flow_key_in(const tcp::FourTuple& t) {
     if (t.local.family == 4) {
         uint32_t src = 0;
@@ -123,13 +130,6 @@ FlowKey flow_key_in(const tcp::FourTuple& t) {
     return FlowKey::v6(t.remote.bytes.data(), t.local.bytes.data(), t.remote_port, t.local_port,
                        IPPROTO_TCP);
 }
-
-tcp::IpAddr port_v4(const PortRuntime& p) {
-    const uint32_t be = rte_cpu_to_be_32(p.ipv4);
-    return addr_v4(&be);
-}
-
-}  // namespace
 
 std::string_view to_string(TcpAppMode m) {
     return static_cast<size_t>(m) < std::size(mode_names) ? mode_names[static_cast<size_t>(m)]
@@ -179,12 +179,33 @@ TcpHost::TcpHost(const TcpHostConfig& cfg, std::span<const PortRuntime> ports) :
     mc.rng = [] { return rte_rand(); };
     mc.access_of = [this](const tcp::FourTuple& t) { return access_of(t); };
     mc.advertise = [this](const tcp::FourTuple& t) { return advertise_for(t); };
+    if (cfg_.tokens != nullptr) {
+        tokens_ =
+            std::make_unique<SharedTokenTable>(*cfg_.tokens, static_cast<uint16_t>(cfg_.worker));
+    } else {
+        tokens_ = std::make_unique<mptcp::LocalTokenTable>();
+    }
     mptcp_ = std::make_unique<mptcp::Endpoint>(
-        *engine_, mc, tokens_, [this](const tcp::Event& e) { events_.push_back(e); });
+        *engine_, mc, *tokens_, [this](const tcp::Event& e) { events_.push_back(e); });
     if (cfg_.proxy) {
         mptcp::convert::ProxyConfig pc = cfg_.proxy->proxy;
         if (pc.pool == nullptr) {
             pc.pool = cfg_.pool;
+        }
+        if (registers_flows()) {
+            // The N6 connection's replies (server → the UE's address) reach any worker by RSS:
+            // pdr_dl hands them here through the flow-owner table.
+            pc.n6_claim = [this](const tcp::FourTuple& t) {
+                return cfg_.flows->insert(flow_key_in(t), static_cast<uint16_t>(cfg_.worker)) ==
+                       FlowOwnerTable::Insert::inserted;
+            };
+            pc.n6_opened = [this](const tcp::FourTuple& t, std::optional<tcp::ConnId> c) {
+                if (c) {
+                    registered_[*c] = flow_key_in(t);
+                } else {
+                    cfg_.flows->erase(flow_key_in(t));
+                }
+            };
         }
         converter_ = std::make_unique<mptcp::convert::Converter>(cfg_.proxy->policy);
         // The converter asks for the context of the UE whose SYN is being handled: that of the
@@ -207,6 +228,14 @@ TcpHost::~TcpHost() {
         rte_pktmbuf_free(a->pending);
     }
     apps_.clear();
+    for (const auto& [id, key] : registered_) {
+        cfg_.flows->erase(key);  // this worker's flows end with it
+    }
+    registered_.clear();
+    for (const tcp::FourTuple& t : adopted_) {
+        cfg_.flows->erase(flow_key_in(t));
+    }
+    adopted_.clear();
     proxy_.reset();
     engine_.reset();  // frees every queued mbuf
     mptcp_.reset();
@@ -606,6 +635,16 @@ void TcpHost::poll(uint64_t now_us) {
         for (size_t i = 0; i < sf_state.size(); ++i) {
             mptcp_subflow_states_[i].set(sf_state[i]);
         }
+        // Subflows routed here by another worker whose connection is gone: their flows too.
+        std::erase_if(adopted_, [this](const tcp::FourTuple& t) {
+            if (engine_->owns(t)) {
+                return false;
+            }
+            if (cfg_.flows->owner(flow_key_in(t)) == static_cast<uint16_t>(cfg_.worker)) {
+                cfg_.flows->erase(flow_key_in(t));
+            }
+            return true;
+        });
         // Tunnels of UEs the proxy no longer checks (no connection left) are forgotten.
         std::erase_if(tunnels_, [now_us](const auto& kv) {
             return now_us - kv.second.seen_us > tunnel_keep_us;
@@ -617,6 +656,13 @@ void TcpHost::poll(uint64_t now_us) {
             }
         }
     }
+}
+
+void TcpHost::adopt_flow(const tcp::FourTuple& t) {
+    if (!registers_flows() || std::find(adopted_.begin(), adopted_.end(), t) != adopted_.end()) {
+        return;
+    }
+    adopted_.push_back(t);
 }
 
 void TcpHost::run_events() {
@@ -633,6 +679,13 @@ void TcpHost::run_events() {
 
 void TcpHost::on_event(const tcp::Event& e) {
     const uint64_t now_us = now_us_;
+    if ((e.kind == tcp::EventKind::closed || e.kind == tcp::EventKind::reset) &&
+        !registered_.empty()) {
+        if (auto it = registered_.find(e.conn); it != registered_.end()) {
+            cfg_.flows->erase(it->second);
+            registered_.erase(it);
+        }
+    }
     if (proxy_ && proxy_->on_event(e, now_us)) {
         return;
     }

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "dataplane/counter.h"
+#include "dataplane/flow_owner.h"
 #include "dataplane/sha256.h"
 #include "mptcp/convert/converter.h"
 #include "mptcp/convert/proxy.h"
@@ -43,8 +44,11 @@ struct PacketKey;
 }
 struct PortRuntime;
 struct SessionRules;
-class FlowOwnerTable;
 class SessionTable;
+class TokenOwnerTable;
+
+// The flow-owner key of the segments a connection receives (remote → local).
+FlowKey flow_key_in(const tcp::FourTuple& t);
 
 // What the proxy's converter and its session steering know of a session's UE (proxy_input
 // builds it for each uplink T-PDU; the proxy's session checks for live connections).
@@ -123,7 +127,8 @@ struct TcpConnectSpec {
     X(app_no_mbuf,       "source applications that found the mempool empty (retried)")    \
     X(app_connections,   "application connections opened (accepted or connected)")       \
     X(app_finished,      "application connections finished")                             \
-    X(farewell_frames,   "proxy segments to UEs whose session was deleted, sent through the last known tunnel")
+    X(farewell_frames,   "proxy segments to UEs whose session was deleted, sent through the last known tunnel") \
+    X(join_handovers,    "MP_JOIN SYNs handed to the worker holding their token (several workers)")
 // clang-format on
 
 enum class TcpHostCounter : uint8_t {
@@ -149,6 +154,9 @@ struct TcpHostConfig {
     tcp::EngineConfig engine;         // clone_pool required
     rte_mempool* pool = nullptr;      // header mbufs and source payload
     FlowOwnerTable* flows = nullptr;  // with several workers: active opens registered here
+    // With several workers: MPTCP tokens unique across them (SharedTokenTable), so that a
+    // worker receiving an MP_JOIN finds which one holds the connection. nullptr: a local table.
+    TokenOwnerTable* tokens = nullptr;
     unsigned worker = 0;
     unsigned n_workers = 1;
     size_t history = 256;                  // finished application records kept
@@ -200,6 +208,14 @@ public:
     uint64_t proxy_connections_in(mptcp::convert::ProxyState s) const {
         return proxy_states_[static_cast<size_t>(s)].get();
     }
+    // With several workers: a subflow another worker routed here (proxy_input: an MP_JOIN SYN
+    // for one of this worker's tokens, its flow registered to this worker so that its later
+    // segments follow). Its flow is erased from the flow-owner table once the engine has no
+    // connection with the tuple any more (checked every states period).
+    void adopt_flow(const tcp::FourTuple& t);
+    size_t adopted_flows() const { return adopted_.size(); }
+    // The worker that handed an MP_JOIN SYN over counts it here (single writer: this worker).
+    void count_join_handover() { count(TcpHostCounter::join_handovers); }
     // Timers and applications. Call every loop; it does work at most every `tick_us`.
     void poll(uint64_t now_us);
     // Frames built since the last take (IP packets, see above). The caller owns them.
@@ -262,10 +278,15 @@ private:
     TcpHostConfig cfg_;
     std::vector<const PortRuntime*> ports_;
     std::unique_ptr<tcp::Engine> engine_;
-    mptcp::LocalTokenTable tokens_;           // before mptcp_: the endpoint uses it
-    std::unique_ptr<mptcp::Endpoint> mptcp_;  // MPTCP listeners' connections (the app API)
+    std::unique_ptr<mptcp::TokenTable> tokens_;  // before mptcp_: the endpoint uses it
+    std::unique_ptr<mptcp::Endpoint> mptcp_;     // MPTCP listeners' connections (the app API)
     std::vector<rte_mbuf*> frames_;
     std::vector<rte_mbuf*> dl_frames_;  // the proxy's segments to UEs
+    // Flows of the proxy's connections this worker registered in cfg_.flows (several workers),
+    // erased when the connection closes or resets.
+    std::unordered_map<tcp::ConnId, FlowKey> registered_;
+    std::vector<tcp::FourTuple> adopted_;  // adopt_flow(): local = the proxy's address
+    bool registers_flows() const { return cfg_.flows != nullptr && cfg_.n_workers > 1; }
     std::unique_ptr<mptcp::convert::Converter> converter_;
     std::unique_ptr<mptcp::convert::Proxy> proxy_;
     mptcp::convert::UeContext uplink_ue_;  // of the input_uplink() call in progress

@@ -6,8 +6,10 @@
 //   gtpu_input → { pdr_ul (G-PDU), gtpu_echo (Echo, SEHN), gtpu_error_ind, drop }
 //   pdr_ul → { qer_meter, handoff, gtpu_error_ind (unknown TEID), proxy_input, drop }
 //   pdr_dl → { qer_meter, handoff, tcp_local (the proxy's N6 connections), drop }
-//   proxy_input (TCP to the MPTCP proxy) → { n6_tx (N6 side), pdr_dl (to the UE), drop }
-//   handoff → (the owner worker's ring) … handoff_rx → { qer_meter, drop }   (DESIGN.md §5)
+//            (handoff also: another worker's proxy N6 connection, Resume::tcp_local)
+//   proxy_input (TCP to the MPTCP proxy) → { n6_tx (N6 side), pdr_dl (to the UE), handoff, drop }
+//   handoff → (the owner worker's ring) … handoff_rx → { qer_meter, tcp_local, proxy_input,
+//             drop }   (DESIGN.md §5)
 //   qer_meter → urr_count → far_forward → { n6_tx, gtpu_encap → n3_tx, buffer, drop }
 //   ctrl_tx → { n3_tx, n6_tx, pdr_dl (released buffered packets) }
 //   arp, icmp_local, gtpu_echo, gtpu_error_ind → { n3_tx, n6_tx, drop }

@@ -3,7 +3,9 @@
 // `handoff` puts each packet on the SPSC ring from this worker to the owner named in
 // MbufMeta::handoff_to (one ring per ordered worker pair, App::setup_workers); a full ring is a
 // counted drop. `handoff_rx`, a source node on every worker, takes what the peers handed over
-// and continues at the stage MbufMeta::resume names.
+// and continues at the stage MbufMeta::resume names: qer_meter (the session's MBR), tcp_local
+// (a segment of braid's own connection, no session) or proxy_input (a UE's segment for a proxy
+// connection of the owner; its session found again by TEID like qer_meter's uplink).
 //
 // A snapshot pointer must not cross a ring: the sender reports quiescence after its walk and the
 // snapshot may be freed before the owner dequeues. So the sender replaces `rules` by the
@@ -87,8 +89,14 @@ DropReason rematch(rte_mbuf* m) {
         // Modified in between: PDR indices of the old snapshot mean nothing in the new one.
         const std::optional<uint8_t> qfi =
             md.qfi == dataplane::no_qfi ? std::nullopt : std::optional<uint8_t>(md.qfi);
+        // A proxy subflow from a link-specific address matches as the UE's (pdr_ul, as_ue).
+        sdf::PacketKey ul_key = key;
+        if (uplink && is_ip && !rules->link.empty() &&
+            rules->link_access(key.family, key.ue.data()).has_value()) {
+            ul_key = rules->as_ue(key);
+        }
         const dataplane::CompiledPdr* pdr =
-            uplink ? rules->match_uplink(md.teid, qfi, is_ip ? &key : nullptr)
+            uplink ? rules->match_uplink(md.teid, qfi, is_ip ? &ul_key : nullptr)
                    : (is_ip ? rules->match_downlink(md.link_access != 0 ? rules->as_ue(key) : key)
                             : nullptr);
         if (pdr == nullptr) {
@@ -100,10 +108,11 @@ DropReason rematch(rte_mbuf* m) {
     return DropReason::count;
 }
 
-enum RxNext : rte_edge_t { rx_drop, rx_qer_meter, rx_tcp_local, rx_count };
-constexpr const char* rx_next[rx_count] = {"drop", "qer_meter", "tcp_local"};
+enum RxNext : rte_edge_t { rx_drop, rx_qer_meter, rx_tcp_local, rx_proxy_input, rx_count };
+constexpr const char* rx_next[rx_count] = {"drop", "qer_meter", "tcp_local", "proxy_input"};
 static_assert(rx_qer_meter == rx_drop + 1 + static_cast<rte_edge_t>(Resume::qer_meter));
 static_assert(rx_tcp_local == rx_drop + 1 + static_cast<rte_edge_t>(Resume::tcp_local));
+static_assert(rx_proxy_input == rx_drop + 1 + static_cast<rte_edge_t>(Resume::proxy_input));
 static_assert(rx_count == 1 + static_cast<rte_edge_t>(Resume::count));
 
 uint16_t handoff_rx_process(rte_graph* graph, rte_node* node, void** /*objs*/, uint16_t /*nb*/) {

@@ -6,15 +6,20 @@
 // DESIGN.md §5). Buffered packets the control core releases come back here through
 // ctrl_tx, already without their Ethernet header (`meta.l3_offset == 0`). The MPTCP proxy's
 // segments to a UE's link-specific multipath address (issue 7) find the session by that
-// address and leave by the FAR of its access (MbufMeta::link_access, far_of()).
+// address and leave by the FAR of its access (MbufMeta::link_access, far_of()). With several
+// workers, a segment of the proxy's N6 connection held by another worker (the flow-owner table,
+// registered by that worker's TcpHost at connect), or an ICMP error quoting one, goes to that
+// worker's tcp_local through handoff (Resume::tcp_local) instead of the UE.
 #include <rte_ip.h>
 
 #include <cstring>
 
+#include "dataplane/flow_owner.h"
 #include "dataplane/tcp_host.h"
 
 #include "pipelines/node.h"
 #include "pipelines/upf.h"
+#include "tcpstack/icmp.h"
 
 namespace braid::pipelines {
 
@@ -48,6 +53,39 @@ bool icmp_for_proxy(const dataplane::WorkerContext& wc, const sdf::PacketKey& ke
            wc.tcp->owns_icmp_error(ip, len);
 }
 
+// With several workers: a TCP segment (or an ICMP error quoting one) of a proxy connection
+// another worker opened, i.e. registered in the flow-owner table (TcpHost, n6_claim): RSS
+// spreads the server's replies over the workers, only the owner's engine knows the connection.
+std::optional<uint16_t> proxy_owner(const dataplane::WorkerContext& wc, const sdf::PacketKey& key,
+                                    const uint8_t* ip, size_t len) {
+    if (wc.n_workers < 2 || wc.tcp == nullptr || wc.tcp->proxy() == nullptr) {
+        return std::nullopt;
+    }
+    dataplane::FlowKey fk;
+    if (key.proto == IPPROTO_TCP && key.has_ports) {
+        tcp::FourTuple t;  // as the proxy's N6 connection sees it: local = the UE's address
+        t.local.family = t.remote.family = key.family;
+        t.local.bytes = key.ue;
+        t.remote.bytes = key.remote;
+        t.local_port = key.ue_port;
+        t.remote_port = key.remote_port;
+        fk = dataplane::flow_key_in(t);
+    } else if (key.proto == IPPROTO_ICMP || key.proto == IPPROTO_ICMPV6) {
+        const auto e = tcp::parse_icmp_error({ip, len}, nullptr);
+        if (!e) {
+            return std::nullopt;
+        }
+        fk = dataplane::flow_key_in(e->tuple);
+    } else {
+        return std::nullopt;
+    }
+    const auto owner = app().flows().owner(fk);
+    if (owner && *owner != wc.index && *owner < wc.n_workers) {
+        return owner;
+    }
+    return std::nullopt;
+}
+
 rte_edge_t classify(const dataplane::WorkerContext& wc, rte_mbuf* m, DropReason& reason) {
     auto& md = dataplane::meta(m);
     if (md.l3_offset != 0) {
@@ -65,6 +103,12 @@ rte_edge_t classify(const dataplane::WorkerContext& wc, rte_mbuf* m, DropReason&
     }
     if (owned_by_proxy(wc, key) || icmp_for_proxy(wc, key, ip, len)) {
         return next_tcp_local;  // the mbuf starts at the IP header (l3_offset 0)
+    }
+    if (auto owner = proxy_owner(wc, key, ip, len)) {
+        // tcp_local on the owner takes it as above (l3_offset 0, no session needed).
+        md.handoff_to = static_cast<uint8_t>(*owner & 0x1f);
+        md.resume = static_cast<uint8_t>(Resume::tcp_local);
+        return next_handoff;
     }
     const dataplane::SessionRules* rules = nullptr;
     if (key.family == 4) {

@@ -70,8 +70,9 @@ rte_edge_t classify(const dataplane::WorkerContext& wc, rte_mbuf* m, DropReason&
         rte_pktmbuf_adj(m, md.inner_offset);  // the mbuf now starts at the UE's IP packet
         md.inner_offset = 0;
         // TCP to the MPTCP proxy's address (RFC 8803 converter, issue 7): this worker's proxy
-        // terminates it, whatever the session (one without MPTCP gets Not Authorized). Not
-        // handed off: the proxy's connections live on the worker their first SYN reached.
+        // terminates it, whatever the session (one without MPTCP gets Not Authorized). A
+        // connection lives on the worker its first SYN reached; proxy_input hands another
+        // worker's subflows (MP_JOIN from the UE's other access) over to it.
         if (wc.tcp != nullptr && wc.tcp->for_proxy(key)) {
             return next_proxy_input;
         }

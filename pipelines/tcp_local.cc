@@ -11,13 +11,17 @@
 #include <rte_ip.h>
 #include <rte_tcp.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "dataplane/flow_owner.h"
+#include "dataplane/sdf.h"
 #include "dataplane/tcp_host.h"
+#include "dataplane/token_owner.h"
 #include "pipelines/node.h"
 #include "pipelines/upf.h"
 #include "tcpstack/icmp.h"
+#include "tcpstack/wire/tcp.h"
 
 namespace braid::pipelines {
 
@@ -42,6 +46,9 @@ enum TimersNext : rte_edge_t {
     timers_count
 };
 constexpr const char* timers_next[timers_count] = {"drop", "n3_tx", "n6_tx", "pdr_dl"};
+// proxy_input: the same, plus handoff (a segment of another worker's proxy connection).
+enum ProxyNext : rte_edge_t { proxy_handoff = timers_count, proxy_count };
+constexpr const char* proxy_next[proxy_count] = {"drop", "n3_tx", "n6_tx", "pdr_dl", "handoff"};
 static_assert(static_cast<int>(local_n3_tx) == static_cast<int>(timers_n3_tx) &&
               static_cast<int>(local_n6_tx) == static_cast<int>(timers_n6_tx) &&
               static_cast<int>(local_drop) == static_cast<int>(timers_drop));
@@ -116,11 +123,18 @@ std::optional<dataplane::FlowKey> quoted_flow(rte_mbuf* m) {
                                   t.local_port, IPPROTO_TCP);
 }
 
+// The flow-owner table for adding (app() is the read-only view; adding a flow is a worker's
+// lock-free write, FlowOwnerTable's multi-writer add).
+dataplane::FlowOwnerTable& flows_for_insert() {
+    return dataplane::current_app->flows();
+}
+
 // With several workers: the worker that opened the connection, when it is another one.
 std::optional<uint16_t> other_owner(const dataplane::WorkerContext& wc, rte_mbuf* m) {
     const uint16_t l3 = dataplane::meta(m).l3_offset;
     const uint8_t version = *rte_pktmbuf_mtod_offset(m, const uint8_t*, l3) >> 4;
     dataplane::FlowKey key;
+    uint8_t flags = 0;  // TCP flags of a segment (not of an ICMP error)
     if (is_icmp(m)) {
         auto q = quoted_flow(m);
         if (!q) {
@@ -134,6 +148,7 @@ std::optional<uint16_t> other_owner(const dataplane::WorkerContext& wc, rte_mbuf
             return std::nullopt;  // tcp_local's checks name the problem
         }
         const auto* th = rte_pktmbuf_mtod_offset(m, const rte_tcp_hdr*, l3 + ihl);
+        flags = th->tcp_flags;
         key = dataplane::FlowKey::v4(rte_be_to_cpu_32(ip->src_addr), rte_be_to_cpu_32(ip->dst_addr),
                                      rte_be_to_cpu_16(th->src_port), rte_be_to_cpu_16(th->dst_port),
                                      IPPROTO_TCP);
@@ -143,6 +158,7 @@ std::optional<uint16_t> other_owner(const dataplane::WorkerContext& wc, rte_mbuf
             return std::nullopt;
         }
         const auto* th = rte_pktmbuf_mtod_offset(m, const rte_tcp_hdr*, l3 + sizeof(rte_ipv6_hdr));
+        flags = th->tcp_flags;
         key = dataplane::FlowKey::v6(ip6->src_addr, ip6->dst_addr, rte_be_to_cpu_16(th->src_port),
                                      rte_be_to_cpu_16(th->dst_port), IPPROTO_TCP);
     }
@@ -150,7 +166,78 @@ std::optional<uint16_t> other_owner(const dataplane::WorkerContext& wc, rte_mbuf
     if (owner && *owner != wc.index && *owner < wc.n_workers) {
         return owner;
     }
+    if (owner && (flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG) {
+        // A SYN (not a SYN/ACK of our active open) in a flow registered to this worker: an
+        // MP_JOIN another worker handed here; this worker erases the flow when it ends.
+        tcp::FourTuple t;
+        t.local.family = t.remote.family = key.family;
+        std::copy(key.dst.begin(), key.dst.end(), t.local.bytes.begin());
+        std::copy(key.src.begin(), key.src.end(), t.remote.bytes.begin());
+        t.local_port = key.dst_port;
+        t.remote_port = key.src_port;
+        wc.tcp->adopt_flow(t);
+    }
+    if (!owner && !is_icmp(m)) {
+        // An MP_JOIN SYN for an MPTCP service connection another worker holds (the client's
+        // other address hashes elsewhere): to the token's worker, its later segments after it.
+        const std::span<const uint8_t> ip(rte_pktmbuf_mtod_offset(m, const uint8_t*, l3),
+                                          size_t{rte_pktmbuf_data_len(m)} - l3);
+        if (auto token = dataplane::join_syn_token(ip)) {
+            auto holder = app().mptcp_tokens().owner(*token);
+            if (holder && *holder != wc.index && *holder < wc.n_workers &&
+                flows_for_insert().insert(key, *holder) !=
+                    dataplane::FlowOwnerTable::Insert::full) {
+                wc.tcp->count_join_handover();
+                return holder;
+            }
+        }
+    }
     return std::nullopt;
+}
+
+// proxy_input with several workers: the worker a UE's segment must go to, when another one.
+// A subflow's flow registered to another worker (an MP_JOIN this worker handed over before),
+// or an MP_JOIN SYN whose token another worker holds: its flow is registered to that worker
+// first (the SYN/ACK's ACK and the data then follow) and the SYN goes there.
+std::optional<uint16_t> proxy_owner(const dataplane::WorkerContext& wc, rte_mbuf* m) {
+    const std::span<const uint8_t> ip(rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m));
+    sdf::PacketKey pk;
+    if (!sdf::extract_key(ip.data(), ip.size(), sdf::Direction::uplink, pk) ||
+        pk.proto != IPPROTO_TCP || !pk.has_ports) {
+        return std::nullopt;  // input_uplink names the problem
+    }
+    tcp::FourTuple t;  // as the proxy's UE-side subflow sees it
+    t.local.family = t.remote.family = pk.family;
+    t.local.bytes = pk.remote;
+    t.remote.bytes = pk.ue;
+    t.local_port = pk.remote_port;
+    t.remote_port = pk.ue_port;
+    const dataplane::FlowKey key = dataplane::flow_key_in(t);
+    auto owner = app().flows().owner(key);
+    if (owner) {
+        if (*owner == wc.index) {
+            // The SYN another worker handed here: this worker erases the flow when the subflow
+            // ends (the subflow's SYNs: the TCP flags octet, IPv6 without extension headers).
+            const size_t l4 = pk.family == 4 ? (ip[0] & 0x0f) * 4u : 40;
+            const bool plain = pk.family == 4 || ip[6] == IPPROTO_TCP;
+            if (plain && l4 + 14 <= ip.size() && (ip[l4 + 13] & tcp::wire::flag::syn) != 0) {
+                wc.tcp->adopt_flow(t);
+            }
+            return std::nullopt;
+        }
+        return *owner < wc.n_workers ? owner : std::nullopt;
+    }
+    auto token = dataplane::join_syn_token(ip);
+    if (!token) {
+        return std::nullopt;
+    }
+    auto holder = app().mptcp_tokens().owner(*token);
+    if (!holder || *holder == wc.index || *holder >= wc.n_workers ||
+        flows_for_insert().insert(key, *holder) == dataplane::FlowOwnerTable::Insert::full) {
+        return std::nullopt;  // unknown token: this worker's endpoint refuses the join
+    }
+    wc.tcp->count_join_handover();
+    return holder;
 }
 
 uint16_t tcp_local_process(rte_graph* graph, rte_node* node, void** objs, uint16_t nb) {
@@ -185,6 +272,16 @@ uint16_t proxy_input_process(rte_graph* graph, rte_node* node, void** objs, uint
     const uint64_t now_tsc = rte_rdtsc();
     for (uint16_t i = 0; i < nb; ++i) {
         auto* m = static_cast<rte_mbuf*>(objs[i]);
+        if (wc.n_workers > 1 && wc.tcp->proxy() != nullptr) {
+            // Before accounting: the owner charges the session (qer_check, URRs) once.
+            if (auto owner = proxy_owner(wc, m)) {
+                auto& md = dataplane::meta(m);
+                md.handoff_to = static_cast<uint8_t>(*owner & 0x1f);
+                md.resume = static_cast<uint8_t>(Resume::proxy_input);
+                rte_node_enqueue_x1(graph, node, proxy_handoff, m);
+                continue;
+            }
+        }
         const auto* rules = static_cast<const dataplane::SessionRules*>(dataplane::meta(m).rules);
         mptcp::convert::UeContext ue;
         if (rules != nullptr) {
@@ -228,6 +325,6 @@ extern const NodeDef tcp_local_node = {"tcp_local", tcp_local_process, 0,
 extern const NodeDef tcp_timers_node = {"tcp_timers", tcp_timers_process, RTE_NODE_SOURCE_F,
                                         timers_next,  timers_count,       nullptr};
 extern const NodeDef proxy_input_node = {"proxy_input", proxy_input_process, 0,
-                                         timers_next,   timers_count,        nullptr};
+                                         proxy_next,    proxy_count,         nullptr};
 
 }  // namespace braid::pipelines

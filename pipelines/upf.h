@@ -117,7 +117,7 @@ inline DropReason qer_check(const dataplane::SessionRules& rules, const dataplan
 
 // Where a packet handed to another worker continues there (MbufMeta::resume; handoff_rx's
 // edges after `drop`, in this order).
-enum class Resume : uint8_t { qer_meter, tcp_local, count };
+enum class Resume : uint8_t { qer_meter, tcp_local, proxy_input, count };
 static_assert(static_cast<unsigned>(Resume::count) <= 8, "MbufMeta::resume has three bits");
 
 // DESIGN.md §5: a session's MBRs are policed by one srTCM, on the worker that owns the session,

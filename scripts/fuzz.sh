@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 seconds=${FUZZ_SECONDS:-30}
 build=${FUZZ_BUILD_DIR:-build-fuzz}
-all_targets=(config cli convert gtpu icmp mptcp_data mptcp_endpoint mptcp_options nd packets pfcp pfcp_session sdf tcp_engine tcp_host tcp_options)
+all_targets=(config cli convert gtpu icmp join_token mptcp_data mptcp_endpoint mptcp_options nd packets pfcp pfcp_session sdf tcp_engine tcp_host tcp_options)
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then
     targets=("${all_targets[@]}")

@@ -370,7 +370,13 @@ void Proxy::on_syn_data(tcp::ConnId u, uint64_t now_us) {
     std::copy_n(d.n6.options.tfo_cookie.data.begin(), co.tfo_cookie_len, co.tfo_cookie.begin());
     co.keep_syn_ack_options = d.n6.extended;
     ref.n6_tuple = co.tuple;
-    auto n = eng_.connect(co, now_us);
+    std::optional<tcp::ConnId> n;
+    if (!cfg_.n6_claim || cfg_.n6_claim(co.tuple)) {
+        n = eng_.connect(co, now_us);
+        if (cfg_.n6_opened) {
+            cfg_.n6_opened(co.tuple, n);
+        }
+    }
     if (!n) {
         count(ProxyCounter::n6_connect_failed);
         n6_failed(ref, N6Outcome{.kind = N6Outcome::Kind::timeout}, now_us);

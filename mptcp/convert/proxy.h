@@ -68,6 +68,12 @@ struct ProxyConfig {
     // is reset, and how many connections check_sessions() looks at per call.
     uint64_t session_close_linger_us = 5'000'000;
     uint32_t session_checks_per_tick = 64;
+    // With several workers (dataplane/tcp_host.h): the N6 connection's replies reach any
+    // worker, so its tuple is registered as this worker's before the SYN leaves. n6_claim false
+    // (another worker's flow, or the table full): the connect fails like a refused one.
+    // n6_opened tells the outcome (the connection, or nullopt: release the claim). Unset: none.
+    std::function<bool(const tcp::FourTuple&)> n6_claim;
+    std::function<void(const tcp::FourTuple&, std::optional<tcp::ConnId>)> n6_opened;
 };
 
 // The owner's session lookup: the context of the UE whose address is `ue` (the UE-side

@@ -19,6 +19,7 @@
 #include "dataplane/session_table.h"
 #include "dataplane/sha256.h"
 #include "dataplane/tcp_host.h"
+#include "dataplane/token_owner.h"
 #include "tests/unit/eal_fixture.h"
 
 namespace braid::dataplane {
@@ -289,8 +290,8 @@ struct ProxyLab {
     // `sessions`: the proxy follows its connections' sessions there (session steering); braid
     // then also has an N3 port (index 1, 198.18.0.2) for GTP-U.
     explicit ProxyLab(std::function<mptcp::Access(const tcp::IpAddr&)> link_access = {},
-                      uint32_t per_ue_max_connections = 64,
-                      const SessionTable* sessions = nullptr) {
+                      uint32_t per_ue_max_connections = 64, const SessionTable* sessions = nullptr,
+                      const std::function<void(TcpHostConfig&)>& tweak = {}) {
         TcpHostConfig c;
         c.sessions = sessions;
         if (sessions != nullptr) {
@@ -315,6 +316,9 @@ struct ProxyLab {
         pc.policy.per_ue_max_pending_syns = per_ue_max_connections;
         c.proxy = pc;
         c.engine.secret[0] = 3;
+        if (tweak) {
+            tweak(c);  // the server stays a plain single-worker host
+        }
         braid = std::make_unique<TcpHost>(c, ports_a);
     }
     ~ProxyLab() {
@@ -671,6 +675,72 @@ TEST_CASE("TcpHost proxy: a deleted session's connection is reset through its la
         CHECK(l.braid->proxy()->describe_all().empty());
     }
     table->reclaim(true);
+}
+
+TEST_CASE(
+    "TcpHost proxy, several workers: the N6 connection's flow is registered to its worker "
+    "while it lives",
+    "[mworker]") {
+    Rcu rcu;
+    std::string err;
+    auto flows = FlowOwnerTable::create("th_mw_flows", 1024, rcu.v, &err);
+    REQUIRE(flows != nullptr);
+    auto tokens = TokenOwnerTable::create("th_mw_tokens", 1024, rcu.v, &err);
+    REQUIRE(tokens != nullptr);
+    namespace flag = tcp::wire::flag;
+    const std::string syn_data = connect_tlv(0xc6130002, 7);
+    uint16_t n6_port = 0;
+    {
+        ProxyLab l({}, 64, nullptr, [&](TcpHostConfig& c) {
+            c.flows = flows.get();
+            c.tokens = tokens.get();
+            c.worker = 1;
+            c.n_workers = 2;
+        });
+        l.ue_send(flag::syn, 5000, 0, syn_data);
+        REQUIRE(l.braid->frames().size() == 1);  // the N6 SYN
+        auto conns = l.braid->proxy()->describe_all();
+        REQUIRE(conns.size() == 1);
+        // Keyed as the server's replies arrive (source = the server): pdr_dl on worker 0 finds
+        // worker 1 here and hands the reply over.
+        const FlowKey reply = flow_key_in(conns[0].n6_tuple);
+        CHECK(reply.to_string() ==
+              "tcp 198.19.0.2:7 -> 198.18.100.7:" + std::to_string(conns[0].n6_tuple.local_port));
+        CHECK(flows->owner(reply) == std::optional<uint16_t>(1));
+        CHECK(flows->size() == 1);
+        n6_port = conns[0].n6_tuple.local_port;
+        l.carry_n6();
+        auto sa = l.downlink();
+        REQUIRE(sa.size() == 1);
+        const uint32_t ue_nxt = 5001 + static_cast<uint32_t>(syn_data.size());
+        l.ue_send(flag::ack, ue_nxt, sa[0].h.seq.raw() + 1, "");
+        l.downlink();
+        CHECK(flows->owner(reply) == std::optional<uint16_t>(1));
+        // The UE resets: the proxy resets the N6 side and the flow is no longer this worker's.
+        l.ue_send(flag::rst, ue_nxt, 0, "");
+        CHECK((*l.braid->proxy())[mptcp::convert::ProxyCounter::ue_resets] == 1);
+        CHECK_FALSE(flows->owner(reply));
+        CHECK(flows->size() == 0);
+        l.carry_n6();
+    }
+    {
+        // Another worker already holds the tuple the proxy would use: the connect fails like
+        // a refused one (the UE gets an error), nothing registered in its name.
+        ProxyLab l({}, 64, nullptr, [&](TcpHostConfig& c) {
+            c.flows = flows.get();
+            c.worker = 1;
+            c.n_workers = 2;
+        });
+        // A fresh proxy picks the same N6 source port for the same UE SYN.
+        REQUIRE(flows->insert(FlowKey::v4(0xc6130002, kUeAddr, 7, n6_port, 6), 0) ==
+                FlowOwnerTable::Insert::inserted);
+        l.ue_send(flag::syn, 5000, 0, syn_data);
+        CHECK((*l.braid->proxy())[mptcp::convert::ProxyCounter::n6_connect_failed] == 1);
+        CHECK(l.braid->frames().empty());  // no N6 SYN
+        for (const auto& [key, owner] : flows->entries(1000)) {
+            CHECK(owner == 0);
+        }
+    }
 }
 
 }  // namespace braid::dataplane

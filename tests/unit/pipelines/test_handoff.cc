@@ -23,6 +23,9 @@
 #include "control/event_loop.h"
 #include "control/metrics.h"
 #include "dataplane/app.h"
+#include "dataplane/flow_owner.h"
+#include "dataplane/tcp_host.h"
+#include "dataplane/token_owner.h"
 #include "pipelines/graph.h"
 #include "tests/unit/eal_fixture.h"
 
@@ -147,9 +150,64 @@ config::Port ring_port(const std::string& name, config::PortRole role, const std
     return p;
 }
 
+constexpr uint32_t proxy_ip = 0xC612FE01;  // 198.18.254.1: the MPTCP proxy (proxy labs)
+constexpr uint16_t proxy_port = 5000;
+
+// IPv4 + TCP, `options` (a multiple of 4 octets) after the fixed header, no payload; valid IP
+// and TCP checksums.
+std::vector<uint8_t> ipv4_tcp(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
+                              uint8_t flags, const std::vector<uint8_t>& options = {}) {
+    std::vector<uint8_t> p(20 + 20 + options.size(), 0);
+    p[0] = 0x45;
+    put16(p, 2, uint16_t(p.size()));
+    p[8] = 64;
+    p[9] = 6;
+    put32(p, 12, src);
+    put32(p, 16, dst);
+    put16(p, 10, rte_be_to_cpu_16(rte_ipv4_cksum(reinterpret_cast<rte_ipv4_hdr*>(p.data()))));
+    put16(p, 20, sport);
+    put16(p, 22, dport);
+    put32(p, 24, 1000);  // seq
+    put32(p, 28, (flags & 0x10) != 0 ? 2000 : 0);
+    p[32] = uint8_t((20 + options.size()) / 4 << 4);
+    p[33] = flags;
+    put16(p, 34, 65535);
+    std::copy(options.begin(), options.end(), p.begin() + 40);
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(p.data());
+    const uint16_t ck = rte_ipv4_udptcp_cksum(ip, p.data() + 20);
+    std::memcpy(p.data() + 36, &ck, 2);  // already in network order
+    return p;
+}
+
+// MP_JOIN on a SYN (RFC 8684 §3.2): kind 30, length 12, subtype 1, address id, token, nonce.
+std::vector<uint8_t> mp_join_syn(uint32_t token) {
+    std::vector<uint8_t> o = {30, 12, 0x10, 2, 0, 0, 0, 0, 0x11, 0x22, 0x33, 0x44};
+    put32(o, 4, token);
+    return o;
+}
+
+// A G-PDU of session `s` carrying `inner`.
+std::vector<uint8_t> gpdu(const Sess& s, const std::vector<uint8_t>& inner) {
+    std::vector<uint8_t> gtp(8, 0);
+    gtp[0] = 0x30;
+    gtp[1] = 0xff;
+    put16(gtp, 2, uint16_t(inner.size()));
+    put32(gtp, 4, s.ul_teid);
+    gtp.insert(gtp.end(), inner.begin(), inner.end());
+    std::vector<uint8_t> outer = ipv4_udp(gnb_ip, n3_ip, 2152, 2152, 0);
+    outer.insert(outer.end(), gtp.begin(), gtp.end());
+    put16(outer, 2, uint16_t(outer.size()));
+    put16(outer, 24, uint16_t(outer.size() - 20));
+    put16(outer, 10, 0);
+    put16(outer, 10,
+          rte_be_to_cpu_16(rte_ipv4_cksum(reinterpret_cast<rte_ipv4_hdr*>(outer.data()))));
+    return ether(n3_mac, gnb_mac, outer);
+}
+
 class TwoWorkerLab {
 public:
-    TwoWorkerLab() {
+    // `proxy`: every worker runs the MPTCP proxy on proxy_ip:proxy_port.
+    explicit TwoWorkerLab(bool proxy = false) {
         test::eal_once();
         static int generation = 0;
         const std::string g = std::to_string(generation++);
@@ -181,6 +239,11 @@ public:
         cfg.mempool.mbufs_per_port = 2047;
         cfg.tcp.mbufs_per_worker = 1023;
         cfg.mempool.cache_size = 32;
+        if (proxy) {
+            cfg.pfcp.mptcp_proxy.enabled = true;
+            cfg.pfcp.mptcp_proxy.address_v4 = proxy_ip;
+            cfg.pfcp.mptcp_proxy.port = proxy_port;
+        }
         std::string err;
         const bool ok = app.setup(cfg, &err);
         INFO(err);
@@ -490,6 +553,85 @@ TEST_CASE("link-specific addresses: the graph drops what is not the proxy's, by 
     lab.walk(0);
     CHECK(lab.app.drops(DropReason::link_addr_from_n6) == 1);
     CHECK(lab.app.drops(DropReason::no_session_for_ue) == 0);
+    CHECK(lab.sent(0, 0) == 1);
+}
+
+// The MPTCP proxy with two workers (issues 6, 7): what reaches the wrong worker by RSS goes to
+// the one holding the connection. The holder's state is only what the shared tables say here
+// (its engine has no such connection), which is enough to see the packet cross and land.
+TEST_CASE("proxy, several workers: an N6 reply for another worker's connection is handed to it",
+          "[handoff][mworker]") {
+    TwoWorkerLab lab(true);
+    REQUIRE(lab.app.workers()[0]->tcp->proxy() != nullptr);
+    // Worker 1's N6 connection from the UE's address (TcpHost registers it at connect).
+    const auto key = dataplane::FlowKey::v4(dn_ip, plain.ue, 80, 40000, 6);
+    REQUIRE(lab.app.flows().insert(key, 1) == dataplane::FlowOwnerTable::Insert::inserted);
+    const auto reply = ether(n6_mac, dn_mac, ipv4_tcp(dn_ip, plain.ue, 80, 40000, 0x10));
+    lab.inject(1, 0, reply);
+    lab.walk(0);
+    CHECK(lab.handed(0, 1) == 1);
+    CHECK(lab.sent(0, 0) == 0);  // not forwarded to the UE
+    CHECK(lab.usage(plain.seid, 0).packets_dl.get() == 0);
+    const uint64_t in_before =
+        lab.app.workers()[1]->tcp->counters()[static_cast<size_t>(tcp::Counter::segments_in)];
+    lab.walk(1);
+    // Worker 1's engine got it (tcp_local; nothing matches here, so it is answered or dropped
+    // by the engine, never forwarded).
+    CHECK(lab.app.workers()[1]->tcp->counters()[static_cast<size_t>(tcp::Counter::segments_in)] ==
+          in_before + 1);
+    CHECK(lab.usage(plain.seid, 1).packets_dl.get() == 0);
+    // Without the registration: an ordinary downlink packet for the UE.
+    REQUIRE(lab.app.flows().erase(key));
+    lab.inject(1, 0, reply);
+    lab.walk(0);
+    CHECK(lab.handed(0, 1) == 1);
+    CHECK(lab.sent(0, 0) == 1);
+    // Worker 1's engine answered the stray ACK with a RST from the UE's address, out of N6
+    // (what an N6 segment of the proxy looks like).
+    CHECK(lab.sent(1, 1) == 1);
+}
+
+TEST_CASE(
+    "proxy, several workers: an MP_JOIN SYN for another worker's token goes there, its "
+    "subflow after it",
+    "[handoff][mworker]") {
+    TwoWorkerLab lab(true);
+    constexpr uint32_t token = 0xabcdef01;
+    REQUIRE(lab.app.mptcp_tokens().insert(token, 1));  // worker 1's connection
+    REQUIRE(lab.rules(plain.seid).owner == 0);         // no MBR: worker 0 would keep it
+    const auto syn =
+        gpdu(plain, ipv4_tcp(plain.ue, proxy_ip, 41000, proxy_port, 0x02, mp_join_syn(token)));
+    lab.inject(0, 0, syn);
+    lab.walk(0);
+    CHECK(lab.handed(0, 1) == 1);
+    CHECK(lab.app.workers()[0]->tcp->counter(dataplane::TcpHostCounter::join_handovers) == 1);
+    const auto key = dataplane::FlowKey::v4(plain.ue, proxy_ip, 41000, proxy_port, 6);
+    CHECK(lab.app.flows().owner(key) == std::optional<uint16_t>(1));
+    // Accounting is the holder's: nothing charged on worker 0.
+    CHECK(lab.usage(plain.seid, 0).packets_ul.get() == 0);
+    lab.walk(1);
+    // On worker 1: the session found again by TEID, charged there, the SYN to its endpoint
+    // (which knows no connection with the token in this lab: refused by name).
+    CHECK(lab.usage(plain.seid, 1).packets_ul.get() == 1);
+    CHECK(lab.app.workers()[1]->tcp->mptcp_counters()[mptcp::Counter::join_unknown_token] == 1);
+    CHECK(lab.app.workers()[1]->tcp->adopted_flows() == 1);
+    // The subflow's next segment follows the flow entry, not the token.
+    lab.inject(0, 0, gpdu(plain, ipv4_tcp(plain.ue, proxy_ip, 41000, proxy_port, 0x10)));
+    lab.walk(0);
+    CHECK(lab.handed(0, 1) == 2);
+    CHECK(lab.app.workers()[0]->tcp->counter(dataplane::TcpHostCounter::join_handovers) == 1);
+    // A JOIN for a token nobody holds stays here (refused by this worker's endpoint).
+    lab.inject(0, 0,
+               gpdu(plain, ipv4_tcp(plain.ue, proxy_ip, 41001, proxy_port, 0x02,
+                                    mp_join_syn(0x0badf00d))));
+    lab.walk(0);
+    CHECK(lab.handed(0, 1) == 2);
+    CHECK(lab.app.workers()[0]->tcp->mptcp_counters()[mptcp::Counter::join_unknown_token] == 1);
+    lab.walk(1);  // the handed-over ACK (nothing left on the ring)
+    CHECK(lab.usage(plain.seid, 1).packets_ul.get() == 2);
+    // The refusals' RSTs went to the UE through GTP-U: from worker 1 (the JOIN it got and the
+    // ACK after it) and from worker 0 (the unknown token).
+    CHECK(lab.sent(0, 1) == 2);
     CHECK(lab.sent(0, 0) == 1);
 }
 
