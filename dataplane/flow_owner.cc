@@ -55,29 +55,36 @@ std::string FlowKey::to_string() const {
     return out + " " + endpoint(s, src_port) + " -> " + endpoint(d, dst_port);
 }
 
-std::unique_ptr<FlowOwnerTable> FlowOwnerTable::create(const std::string& name, uint32_t capacity,
-                                                       rte_rcu_qsbr* rcu, std::string* err) {
-    std::unique_ptr<FlowOwnerTable> t(new FlowOwnerTable());
+rte_hash* create_shared_hash(const std::string& name, uint32_t capacity, uint32_t key_len,
+                             rte_rcu_qsbr* rcu, const std::string& what, std::string* err) {
     rte_hash_parameters prm{};
     prm.name = name.c_str();
     prm.entries = capacity;
-    prm.key_len = sizeof(FlowKey);
+    prm.key_len = key_len;
     prm.hash_func = rte_hash_crc;
     prm.socket_id = SOCKET_ID_ANY;
-    // Lock-free readers; workers add flows concurrently (the writers serialise among
-    // themselves, never against readers).
     prm.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_MULTI_WRITER_ADD;
-    t->hash_ = rte_hash_create(&prm);
-    if (t->hash_ == nullptr) {
-        *err = "cannot create the flow-owner table " + name + ": " + rte_strerror(rte_errno);
+    rte_hash* h = rte_hash_create(&prm);
+    if (h == nullptr) {
+        *err = "cannot create the " + what + " " + name + ": " + rte_strerror(rte_errno);
         return nullptr;
     }
-    // Erased key slots go through a defer queue and are reused after a grace period.
     rte_hash_rcu_config rc{};
     rc.v = rcu;
     rc.mode = RTE_HASH_QSBR_MODE_DQ;
-    if (rte_hash_rcu_qsbr_add(t->hash_, &rc) != 0) {
-        *err = "cannot attach RCU to the flow-owner table: " + std::string(rte_strerror(rte_errno));
+    if (rte_hash_rcu_qsbr_add(h, &rc) != 0) {
+        *err = "cannot attach RCU to the " + what + ": " + std::string(rte_strerror(rte_errno));
+        rte_hash_free(h);
+        return nullptr;
+    }
+    return h;
+}
+
+std::unique_ptr<FlowOwnerTable> FlowOwnerTable::create(const std::string& name, uint32_t capacity,
+                                                       rte_rcu_qsbr* rcu, std::string* err) {
+    std::unique_ptr<FlowOwnerTable> t(new FlowOwnerTable());
+    t->hash_ = create_shared_hash(name, capacity, sizeof(FlowKey), rcu, "flow-owner table", err);
+    if (t->hash_ == nullptr) {
         return nullptr;
     }
     t->capacity_ = capacity;

@@ -23,7 +23,9 @@ namespace braid::dataplane {
 
 // A 5-tuple, IPv4 or IPv6, as seen from one side: addresses in network order, ports in host
 // order. Build it with v4() / v6() so that unused octets are zero (the hash compares all 40).
-struct FlowKey {
+// 8-byte aligned wherever it is stored (e.g. after a 4-byte key in a map node): rte_hash_crc
+// reads keys 8 octets at a time.
+struct alignas(8) FlowKey {
     uint8_t family = 0;  // 4 or 6
     uint8_t proto = 0;   // IP protocol (6 TCP, 17 UDP, ...)
     uint16_t src_port = 0;
@@ -44,6 +46,13 @@ struct FlowKey {
     bool operator==(const FlowKey&) const = default;
 };
 static_assert(sizeof(FlowKey) == 40);
+
+// An rte_hash the workers share (the flow-owner and MPTCP token tables): lock-free readers,
+// workers adding concurrently (the writers serialise among themselves, never against readers),
+// erased key slots reused only after an rte_rcu_qsbr grace period (the hash's defer queue).
+// nullptr on failure, with *err naming `what`.
+rte_hash* create_shared_hash(const std::string& name, uint32_t capacity, uint32_t key_len,
+                             rte_rcu_qsbr* rcu, const std::string& what, std::string* err);
 
 class FlowOwnerTable {
 public:

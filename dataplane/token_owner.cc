@@ -1,11 +1,10 @@
 #include "dataplane/token_owner.h"
 
-#include <rte_errno.h>
 #include <rte_hash.h>
-#include <rte_hash_crc.h>
 
 #include <netinet/in.h>
 
+#include "dataplane/flow_owner.h"
 #include "mptcp/wire/options.h"
 #include "tcpstack/wire/tcp.h"
 
@@ -14,24 +13,8 @@ namespace braid::dataplane {
 std::unique_ptr<TokenOwnerTable> TokenOwnerTable::create(const std::string& name, uint32_t capacity,
                                                          rte_rcu_qsbr* rcu, std::string* err) {
     std::unique_ptr<TokenOwnerTable> t(new TokenOwnerTable());
-    rte_hash_parameters prm{};
-    prm.name = name.c_str();
-    prm.entries = capacity;
-    prm.key_len = sizeof(uint32_t);
-    prm.hash_func = rte_hash_crc;
-    prm.socket_id = SOCKET_ID_ANY;
-    prm.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_MULTI_WRITER_ADD;
-    t->hash_ = rte_hash_create(&prm);
+    t->hash_ = create_shared_hash(name, capacity, sizeof(uint32_t), rcu, "MPTCP token table", err);
     if (t->hash_ == nullptr) {
-        *err = "cannot create the MPTCP token table " + name + ": " + rte_strerror(rte_errno);
-        return nullptr;
-    }
-    rte_hash_rcu_config rc{};
-    rc.v = rcu;
-    rc.mode = RTE_HASH_QSBR_MODE_DQ;
-    if (rte_hash_rcu_qsbr_add(t->hash_, &rc) != 0) {
-        *err =
-            "cannot attach RCU to the MPTCP token table: " + std::string(rte_strerror(rte_errno));
         return nullptr;
     }
     return t;
