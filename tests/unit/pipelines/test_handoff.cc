@@ -26,7 +26,11 @@
 #include "dataplane/flow_owner.h"
 #include "dataplane/tcp_host.h"
 #include "dataplane/token_owner.h"
+#include "mptcp/convert/wire.h"
+#include "mptcp/crypto.h"
+#include "mptcp/wire/options.h"
 #include "pipelines/graph.h"
+#include "tcpstack/wire/tcp.h"
 #include "tests/unit/eal_fixture.h"
 
 using namespace braid;
@@ -294,6 +298,22 @@ public:
         for (const auto& p : app.ports()) {
             rte_eth_tx_buffer_flush(p.port_id, wc.txq, wc.tx_buffers[p.index]);
         }
+    }
+
+    // The frames themselves, sent on TX queue `queue` (= worker) of `port` since the last call.
+    std::vector<std::vector<uint8_t>> take(int port, int queue) {
+        std::vector<std::vector<uint8_t>> r;
+        rte_mbuf* m;
+        while (rte_ring_dequeue(tx_[port][queue], reinterpret_cast<void**>(&m)) == 0) {
+            std::vector<uint8_t> b(rte_pktmbuf_pkt_len(m));
+            const void* d = rte_pktmbuf_read(m, 0, static_cast<uint32_t>(b.size()), b.data());
+            if (d != b.data()) {
+                std::memcpy(b.data(), d, b.size());
+            }
+            rte_pktmbuf_free(m);
+            r.push_back(std::move(b));
+        }
+        return r;
     }
 
     // Frames sent on TX queue `queue` (= worker) of `port` since the last call.
@@ -633,6 +653,268 @@ TEST_CASE(
     // ACK after it) and from worker 0 (the unknown token).
     CHECK(lab.sent(0, 1) == 2);
     CHECK(lab.sent(0, 0) == 1);
+}
+
+namespace {
+
+namespace mw = mptcp::wire;
+namespace tflag = tcp::wire::flag;
+
+// IPv4 + TCP as a Linux MPTCP client would send it: sequence numbers, MSS (SYNs), MPTCP options
+// and payload; valid checksums.
+std::vector<uint8_t> tcp4(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, uint8_t flags,
+                          uint32_t seq, uint32_t ack, const std::vector<mw::Option>& mp = {},
+                          const std::string& payload = {}) {
+    tcp::wire::Options o;
+    std::array<std::array<uint8_t, 40>, 2> store{};
+    REQUIRE(mp.size() <= store.size());
+    for (size_t i = 0; i < mp.size(); ++i) {
+        auto n = mw::emit(mp[i], store[i]);
+        REQUIRE(n);
+        o.mptcp[o.mptcp_count++] = std::span<const uint8_t>(store[i].data(), *n);
+    }
+    if ((flags & tflag::syn) != 0) {
+        o.mss = 1360;
+    }
+    tcp::wire::Header h;
+    h.src_port = sport;
+    h.dst_port = dport;
+    h.seq = tcp::Seq(seq);
+    h.ack = tcp::Seq(ack);
+    h.flags = flags;
+    h.window = 65535;
+    std::array<uint8_t, 60> th{};
+    auto hl = tcp::wire::emit_header(h, o, th);
+    REQUIRE(hl);
+    std::vector<uint8_t> p(20 + *hl + payload.size(), 0);
+    p[0] = 0x45;
+    put16(p, 2, uint16_t(p.size()));
+    p[8] = 64;
+    p[9] = 6;
+    put32(p, 12, src);
+    put32(p, 16, dst);
+    put16(p, 10, rte_be_to_cpu_16(rte_ipv4_cksum(reinterpret_cast<rte_ipv4_hdr*>(p.data()))));
+    std::copy(th.begin(), th.begin() + static_cast<ptrdiff_t>(*hl), p.begin() + 20);
+    std::copy(payload.begin(), payload.end(), p.begin() + 20 + static_cast<ptrdiff_t>(*hl));
+    const uint16_t ck =
+        rte_ipv4_udptcp_cksum(reinterpret_cast<rte_ipv4_hdr*>(p.data()), p.data() + 20);
+    std::memcpy(p.data() + 36, &ck, 2);  // already in network order
+    return p;
+}
+
+// A TCP segment braid sent, parsed.
+struct Sent {
+    uint32_t src = 0, dst = 0;
+    tcp::wire::Header h;
+    std::vector<uint8_t> options;
+    std::string data;
+
+    // The MPTCP option of type T among the segment's options, if any.
+    template <typename T>
+    std::optional<T> mptcp() const {
+        auto parsed = tcp::wire::parse_options(options);
+        REQUIRE_FALSE(parsed.error);
+        for (uint8_t i = 0; i < parsed.options.mptcp_count; ++i) {
+            auto p = mw::parse(parsed.options.mptcp[i]);
+            if (p.option) {
+                if (const auto* t = std::get_if<T>(&*p.option)) {
+                    return *t;
+                }
+            }
+        }
+        return std::nullopt;
+    }
+};
+
+// `ip`: an IPv4 packet carrying TCP.
+Sent parse_tcp4(std::span<const uint8_t> ip) {
+    REQUIRE(ip.size() >= 40);
+    REQUIRE(ip[0] == 0x45);
+    REQUIRE(ip[9] == 6);
+    Sent s;
+    s.src = uint32_t{ip[12]} << 24 | uint32_t{ip[13]} << 16 | uint32_t{ip[14]} << 8 | ip[15];
+    s.dst = uint32_t{ip[16]} << 24 | uint32_t{ip[17]} << 16 | uint32_t{ip[18]} << 8 | ip[19];
+    const size_t total = size_t{ip[2]} << 8 | ip[3];
+    REQUIRE(total <= ip.size());
+    auto seg = tcp::wire::parse_segment(ip.subspan(20, total - 20));
+    REQUIRE(seg.segment);
+    s.h = seg.segment->header;
+    s.options.assign(seg.segment->options.begin(), seg.segment->options.end());
+    s.data.assign(seg.segment->payload.begin(), seg.segment->payload.end());
+    return s;
+}
+
+// An N6 frame: Ethernet then IPv4.
+Sent n6_segment(const std::vector<uint8_t>& frame) {
+    return parse_tcp4(std::span<const uint8_t>(frame).subspan(14));
+}
+
+// An N3 frame: Ethernet, IPv4, UDP, GTP-U (optional fields, extension headers), the T-PDU.
+Sent n3_segment(const std::vector<uint8_t>& frame) {
+    std::span<const uint8_t> f(frame);
+    REQUIRE(f.size() >= 14 + 20 + 8 + 8);
+    size_t at = 14 + size_t{f[14] & 0x0fu} * 4 + 8;  // the GTP-U header
+    const uint8_t gflags = f[at];
+    size_t inner = at + 8;
+    if ((gflags & 0x07) != 0) {
+        inner = at + 12;
+        uint8_t next = (gflags & 0x04) != 0 ? f[at + 11] : 0;
+        while (next != 0) {
+            REQUIRE(inner < f.size());
+            const size_t len = size_t{f[inner]} * 4;
+            REQUIRE(len > 0);
+            REQUIRE(inner + len <= f.size());
+            next = f[inner + len - 1];
+            inner += len;
+        }
+    }
+    return parse_tcp4(f.subspan(inner));
+}
+
+std::string convert_connect(uint32_t dst, uint16_t port) {
+    mptcp::convert::wire::Connect c;
+    c.port = port;
+    c.address = mptcp::convert::Address::v4(dst);
+    std::array<uint8_t, mptcp::convert::wire::max_message_len> buf{};
+    mptcp::convert::wire::Builder b(buf);
+    auto n = b.connect(c).finish();
+    REQUIRE(n);
+    return std::string(buf.begin(), buf.begin() + static_cast<ptrdiff_t>(*n));
+}
+
+}  // namespace
+
+// The whole join across workers (issues 6, 7): a UE's MPTCP connection through the proxy lives
+// on worker 0; its second subflow's segments reach worker 1 (another RSS queue, as the other
+// access's tunnel would) and are handed over: the JOIN SYN by token, its third ACK and data by
+// the flow entry the hand-over made. Worker 0 checks the HMACs, joins the subflow and relays its
+// data to N6; worker 1 answers nothing and charges nothing.
+TEST_CASE(
+    "proxy, several workers: a second subflow arriving on another worker joins and carries "
+    "data to N6",
+    "[handoff][mworker]") {
+    TwoWorkerLab lab(true);
+    constexpr Sess ma{3, 0x1003, 0xC6136403, 0x2003};
+    dataplane::SessionSpec spec = spec_of(ma, false);
+    spec.mptcp = true;  // the session may use the proxy (its PFCP MAR / ATSSS rules)
+    REQUIRE_FALSE(lab.app.create_session(spec));
+    REQUIRE(lab.rules(ma.seid).owner == 0);
+    mptcp::crypto::Sha256 sha;
+    constexpr uint64_t ue_key = 0x1122334455667788ULL;
+    constexpr uint32_t ue_isn = 1000, join_isn = 50000, nonce_a = 0x0a0b0c0d;
+    constexpr uint16_t port1 = 41000, port2 = 41001;
+    const std::string convert = convert_connect(dn_ip, 80);
+    auto& w0 = *lab.app.workers()[0]->tcp;
+    auto& w1 = *lab.app.workers()[1]->tcp;
+
+    // First subflow on worker 0: MP_CAPABLE SYN with the Convert message → the N6 SYN.
+    mw::MpCapable cap;
+    cap.flags = mw::capable_flag::hmac_sha256;
+    lab.inject(
+        0, 0,
+        gpdu(ma, tcp4(ma.ue, proxy_ip, port1, proxy_port, tflag::syn, ue_isn, 0, {cap}, convert)));
+    lab.walk(0);
+    auto n6 = lab.take(1, 0);
+    REQUIRE(n6.size() == 1);
+    const Sent n6_syn = n6_segment(n6[0]);
+    CHECK(n6_syn.src == ma.ue);  // address-preserving
+    CHECK(n6_syn.dst == dn_ip);
+    CHECK(n6_syn.h.flags == tflag::syn);
+    lab.inject(1, 0,
+               ether(n6_mac, dn_mac,
+                     tcp4(dn_ip, ma.ue, 80, n6_syn.h.src_port, tflag::syn | tflag::ack, 7000,
+                          n6_syn.h.seq.raw() + 1)));
+    lab.walk(0);
+    lab.take(1, 0);  // the N6 handshake's ACK
+    auto down = lab.take(0, 0);
+    REQUIRE(down.size() == 1);
+    const Sent sa = n3_segment(down[0]);
+    REQUIRE(sa.h.flags == (tflag::syn | tflag::ack));
+    CHECK(sa.h.ack.raw() == ue_isn + 1 + convert.size());
+    const auto sa_cap = sa.mptcp<mw::MpCapable>();
+    REQUIRE(sa_cap);
+    REQUIRE(sa_cap->sender_key);
+    const uint64_t braid_key = *sa_cap->sender_key;
+    const uint32_t ue_nxt = ue_isn + 1 + static_cast<uint32_t>(convert.size());
+    mw::MpCapable third;
+    third.flags = mw::capable_flag::hmac_sha256;
+    third.sender_key = ue_key;
+    third.receiver_key = braid_key;
+    lab.inject(0, 0,
+               gpdu(ma, tcp4(ma.ue, proxy_ip, port1, proxy_port, tflag::ack, ue_nxt,
+                             sa.h.seq.raw() + 1, {third})));
+    lab.walk(0);
+    size_t reply_len = 0;  // the Convert reply, the first bytes of the downlink stream
+    for (const auto& f : lab.take(0, 0)) {
+        reply_len += n3_segment(f).data.size();
+    }
+    CHECK(reply_len >= 4);
+    REQUIRE(lab.app.mptcp_tokens().owner(mptcp::crypto::key_material(sha, braid_key).token) ==
+            std::optional<uint16_t>(0));
+
+    // The second subflow's JOIN SYN reaches worker 1: handed to worker 0 by its token.
+    mw::MpJoinSyn j;
+    j.address_id = 2;
+    j.token = mptcp::crypto::key_material(sha, braid_key).token;
+    j.nonce = nonce_a;
+    lab.inject(0, 1,
+               gpdu(ma, tcp4(ma.ue, proxy_ip, port2, proxy_port, tflag::syn, join_isn, 0, {j})));
+    lab.walk(1);
+    CHECK(lab.handed(1, 0) == 1);
+    CHECK(w1.counter(dataplane::TcpHostCounter::join_handovers) == 1);
+    lab.walk(0);
+    down = lab.take(0, 0);
+    REQUIRE(down.size() == 1);
+    const Sent jsa = n3_segment(down[0]);
+    REQUIRE(jsa.h.flags == (tflag::syn | tflag::ack));
+    CHECK(jsa.h.dst_port == port2);
+    const auto js = jsa.mptcp<mw::MpJoinSynAck>();
+    REQUIRE(js);
+    CHECK(js->truncated_hmac ==
+          mptcp::crypto::join_synack_hmac(sha, braid_key, ue_key, js->nonce, nonce_a));
+
+    // Its third ACK (HMAC-A) also reaches worker 1 and follows the flow entry to worker 0.
+    mw::MpJoinAck ja;
+    ja.hmac = mptcp::crypto::join_ack_hmac(sha, ue_key, braid_key, nonce_a, js->nonce);
+    lab.inject(0, 1,
+               gpdu(ma, tcp4(ma.ue, proxy_ip, port2, proxy_port, tflag::ack, join_isn + 1,
+                             jsa.h.seq.raw() + 1, {ja})));
+    lab.walk(1);
+    CHECK(lab.handed(1, 0) == 2);
+    lab.walk(0);
+    CHECK(w0.mptcp_counters()[mptcp::Counter::join_accepted] == 1);
+    CHECK(w0.mptcp_counters()[mptcp::Counter::join_bad_hmac] == 0);
+    CHECK(w1.mptcp_counters()[mptcp::Counter::join_unknown_token] == 0);
+    lab.take(0, 0);  // the join's fourth ACK
+
+    // Data on the joined subflow (DSN = the UE's IDSN + 1, SSN 1) through worker 1 reaches the
+    // server from worker 0, from the session's UE address.
+    mw::Dss d;
+    d.data_ack = mptcp::crypto::key_material(sha, braid_key).idsn + 1 + reply_len;
+    d.mapping = mw::DssMapping{};
+    d.mapping->dsn = mptcp::crypto::key_material(sha, ue_key).idsn + 1;
+    d.mapping->ssn = 1;
+    d.mapping->data_len = 4;
+    lab.inject(0, 1,
+               gpdu(ma, tcp4(ma.ue, proxy_ip, port2, proxy_port, tflag::ack | tflag::psh,
+                             join_isn + 1, jsa.h.seq.raw() + 1, {d}, "ping")));
+    lab.walk(1);
+    CHECK(lab.handed(1, 0) == 3);
+    lab.walk(0);
+    std::string up;
+    for (const auto& f : lab.take(1, 0)) {
+        const Sent s = n6_segment(f);
+        CHECK(s.src == ma.ue);
+        CHECK(s.dst == dn_ip);
+        up += s.data;
+    }
+    CHECK(up == "ping");
+    // Worker 1 sent nothing itself and charged nothing: the owner accounts every T-PDU.
+    CHECK(lab.take(0, 1).empty());
+    CHECK(lab.take(1, 1).empty());
+    CHECK(lab.usage(ma.seid, 1).packets_ul.get() == 0);
+    CHECK(lab.usage(ma.seid, 0).packets_ul.get() == 5);
+    CHECK(w1.counter(dataplane::TcpHostCounter::join_handovers) == 1);
 }
 
 // The fault-injection stage in the real graph (pipelines/fault_stage.cc), on worker 0 of this
