@@ -386,6 +386,7 @@ void Proxy::on_syn_data(tcp::ConnId u, uint64_t now_us) {
     ref.n6 = *n;
     by_n6_[*n] = ref.id;
     ref.deadline_us = now_us + cfg_.n6_connect_timeout_us;
+    timers_.push({ref.deadline_us, ref.id});
 }
 
 void Proxy::answer_ue(Conn& c, const Decision& d, bool close_after, uint64_t now_us) {
@@ -738,6 +739,7 @@ void Proxy::close_for_session(Conn& c, uint64_t now_us) {
             }
         } else {
             c.linger_us = now_us + cfg_.session_close_linger_us;
+            timers_.push({c.linger_us, c.id});
             drain_deleted(c, now_us);
         }
     }
@@ -851,56 +853,41 @@ void Proxy::on_timer(uint64_t now_us) {
             }
         }
     }
-    std::vector<uint32_t> due;
-    std::vector<uint32_t> lingering;
-    for (auto& [id, c] : conns_) {
-        if (c->state == ProxyState::connecting && c->deadline_us != 0 && now_us >= c->deadline_us) {
-            due.push_back(id);
-        }
-        if (c->session_gone && !c->n6_gone && c->linger_us != 0 && now_us >= c->linger_us) {
-            lingering.push_back(id);
-        }
-    }
-    for (uint32_t id : lingering) {
+    while (!timers_.empty() && timers_.top().at_us <= now_us) {
+        const uint32_t id = timers_.top().id;
+        timers_.pop();
         auto it = conns_.find(id);
         if (it == conns_.end()) {
-            continue;
+            continue;  // closed since
         }
         Conn& c = *it->second;
-        count(ProxyCounter::session_linger_resets);
         const tcp::ConnId n6 = c.n6;
-        release_n6(c);
-        ep_.abort(n6, now_us);  // its reset event no longer finds the connection
-        ep_.poll(now_us);
-        maybe_finish(c);
-    }
-    for (uint32_t id : due) {
-        auto it = conns_.find(id);
-        if (it == conns_.end()) {
-            continue;
+        if (c.session_gone && !c.n6_gone && c.linger_us != 0 && now_us >= c.linger_us) {
+            // The session was deleted and N6 did not close in time.
+            count(ProxyCounter::session_linger_resets);
+            release_n6(c);
+            ep_.abort(n6, now_us);  // its reset event no longer finds the connection
+            ep_.poll(now_us);
+            maybe_finish(c);
+        } else if (c.state == ProxyState::connecting && c.deadline_us != 0 &&
+                   now_us >= c.deadline_us) {
+            // No SYN/ACK from the destination in time.
+            count(ProxyCounter::n6_timeouts);
+            c.deadline_us = 0;
+            N6Outcome o;
+            o.kind = N6Outcome::Kind::timeout;
+            o.last_soft_icmp = soft_unreachable(eng_.last_icmp(n6));
+            n6_failed(c, o, now_us);
+            eng_.abort(n6, now_us);  // its closed event no longer finds the connection
+            ep_.poll(now_us);
         }
-        Conn& c = *it->second;
-        count(ProxyCounter::n6_timeouts);
-        const tcp::ConnId n6 = c.n6;
-        c.deadline_us = 0;
-        N6Outcome o;
-        o.kind = N6Outcome::Kind::timeout;
-        o.last_soft_icmp = soft_unreachable(eng_.last_icmp(n6));
-        n6_failed(c, o, now_us);
-        eng_.abort(n6, now_us);  // its closed event no longer finds the connection
-        ep_.poll(now_us);
     }
 }
 
 uint64_t Proxy::next_timer() const {
     uint64_t d = blocked_.empty() ? UINT64_MAX : 0;  // retry at the owner's next tick
-    for (const auto& [id, c] : conns_) {
-        if (c->state == ProxyState::connecting && c->deadline_us != 0) {
-            d = std::min(d, c->deadline_us);
-        }
-        if (c->session_gone && !c->n6_gone && c->linger_us != 0) {
-            d = std::min(d, c->linger_us);
-        }
+    if (!timers_.empty()) {
+        d = std::min(d, timers_.top().at_us);  // possibly stale: on_timer drops it then
     }
     return d;
 }

@@ -40,6 +40,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <queue>
 #include <string_view>
 #include <tuple>
 #include <unordered_map>
@@ -245,6 +246,15 @@ private:
     // Connections a relay direction stopped on (no send space, or no mbuf for a split): pumped
     // again on the next on_timer() as well as on their writable events.
     std::vector<uint32_t> blocked_;
+    // Connect deadlines and session lingers, earliest first, so that a tick looks at the due
+    // ones only. An entry whose connection has moved on (connected, closed) is dropped when it
+    // comes due; each connection adds at most two.
+    struct Timer {
+        uint64_t at_us = 0;
+        uint32_t id = 0;
+        bool operator>(const Timer& o) const { return at_us > o.at_us; }
+    };
+    std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
     std::array<uint64_t, proxy_counter_count> counters_{};
     SetupHistogram setup_;
     std::vector<uint32_t> check_queue_;  // check_sessions(): the rest of the current pass
