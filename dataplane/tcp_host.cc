@@ -394,11 +394,6 @@ DropReason TcpHost::input_icmp(rte_mbuf* m, uint64_t now_us) {
     return DropReason::count;
 }
 
-bool TcpHost::owns_icmp_error(const uint8_t* ip, size_t len) const {
-    const auto e = tcp::parse_icmp_error({ip, len}, nullptr);
-    return e && engine_->owns(e->tuple);
-}
-
 bool TcpHost::for_proxy(const sdf::PacketKey& key) const {
     if (!proxy_ || key.proto != IPPROTO_TCP || !key.has_ports) {
         return false;

@@ -185,10 +185,6 @@ public:
     // of braid's TCP connections: the engine acts on it (tcp::Engine::icmp_error; e.g. the
     // proxy's N6 SYN answered by Destination Unreachable). Its bytes are checked first.
     pipelines::DropReason input_icmp(rte_mbuf* m, uint64_t now_us);
-    // The IP packet `ip` (len octets) is an ICMP error quoting a connection of this host's
-    // engine: the downlink path hands those to tcp_local instead of the UE (the proxy's N6
-    // connections use the UE's address).
-    bool owns_icmp_error(const uint8_t* ip, size_t len) const;
     // An uplink T-PDU for the proxy: the UE's inner IP packet (IPv4/IPv6 TCP to the proxy
     // address, the mbuf starting at the IP header) and what its session says about the UE.
     // Same ownership rules as input(). Segments the proxy sends to UEs are collected in

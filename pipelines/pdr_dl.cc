@@ -13,6 +13,7 @@
 #include <rte_ip.h>
 
 #include <cstring>
+#include <optional>
 
 #include "dataplane/flow_owner.h"
 #include "dataplane/tcp_host.h"
@@ -28,58 +29,41 @@ namespace {
 enum Next : rte_edge_t { next_drop, next_qer_meter, next_handoff, next_tcp_local, next_count };
 constexpr const char* next_names[next_count] = {"drop", "qer_meter", "handoff", "tcp_local"};
 
-// A TCP segment to a UE address that one of braid's own connections owns: the MPTCP proxy's
-// N6 side, opened from the UE's address (RFC 8803 §4.4.1). Not forwarded to the UE.
-bool owned_by_proxy(const dataplane::WorkerContext& wc, const sdf::PacketKey& key) {
-    if (wc.tcp == nullptr || wc.tcp->proxy() == nullptr || key.proto != IPPROTO_TCP ||
-        !key.has_ports) {
-        return false;
-    }
-    tcp::FourTuple t;
-    t.local.family = t.remote.family = key.family;
-    t.local.bytes = key.ue;
-    t.remote.bytes = key.remote;
-    t.local_port = key.ue_port;
-    t.remote_port = key.remote_port;
-    return wc.tcp->owns(t);
-}
-
-// An ICMP error about one of those N6 connections (sent to the UE's address, quoting the
-// proxy's segment): the proxy's too (TcpHost::input_icmp; RFC 8803 Destination Unreachable).
-bool icmp_for_proxy(const dataplane::WorkerContext& wc, const sdf::PacketKey& key,
-                    const uint8_t* ip, size_t len) {
-    return wc.tcp != nullptr && wc.tcp->proxy() != nullptr &&
-           (key.proto == IPPROTO_ICMP || key.proto == IPPROTO_ICMPV6) &&
-           wc.tcp->owns_icmp_error(ip, len);
-}
-
-// With several workers: a TCP segment (or an ICMP error quoting one) of a proxy connection
-// another worker opened, i.e. registered in the flow-owner table (TcpHost, n6_claim): RSS
-// spreads the server's replies over the workers, only the owner's engine knows the connection.
-std::optional<uint16_t> proxy_owner(const dataplane::WorkerContext& wc, const sdf::PacketKey& key,
-                                    const uint8_t* ip, size_t len) {
-    if (wc.n_workers < 2 || wc.tcp == nullptr || wc.tcp->proxy() == nullptr) {
+// A TCP segment to a UE address, or an ICMP error quoting one, as braid's own connections see
+// it (local = the UE's address): the MPTCP proxy's N6 side is opened from the UE's address (RFC
+// 8803 §4.4.1), and an ICMP error about it is the proxy's too (TcpHost::input_icmp; RFC 8803
+// Destination Unreachable). Parsed once here for the checks below.
+std::optional<tcp::FourTuple> proxy_tuple(const dataplane::WorkerContext& wc,
+                                          const sdf::PacketKey& key, const uint8_t* ip,
+                                          size_t len) {
+    if (wc.tcp == nullptr || wc.tcp->proxy() == nullptr) {
         return std::nullopt;
     }
-    dataplane::FlowKey fk;
     if (key.proto == IPPROTO_TCP && key.has_ports) {
-        tcp::FourTuple t;  // as the proxy's N6 connection sees it: local = the UE's address
+        tcp::FourTuple t;
         t.local.family = t.remote.family = key.family;
         t.local.bytes = key.ue;
         t.remote.bytes = key.remote;
         t.local_port = key.ue_port;
         t.remote_port = key.remote_port;
-        fk = dataplane::flow_key_in(t);
-    } else if (key.proto == IPPROTO_ICMP || key.proto == IPPROTO_ICMPV6) {
-        const auto e = tcp::parse_icmp_error({ip, len}, nullptr);
-        if (!e) {
-            return std::nullopt;
+        return t;
+    }
+    if (key.proto == IPPROTO_ICMP || key.proto == IPPROTO_ICMPV6) {
+        if (const auto e = tcp::parse_icmp_error({ip, len}, nullptr)) {
+            return e->tuple;
         }
-        fk = dataplane::flow_key_in(e->tuple);
-    } else {
+    }
+    return std::nullopt;
+}
+
+// With several workers: the proxy connection another worker opened, i.e. registered in the
+// flow-owner table (TcpHost, n6_claim): RSS spreads the server's replies over the workers, only
+// the owner's engine knows the connection.
+std::optional<uint16_t> proxy_owner(const dataplane::WorkerContext& wc, const tcp::FourTuple& t) {
+    if (wc.n_workers < 2) {
         return std::nullopt;
     }
-    const auto owner = app().flows().owner(fk);
+    const auto owner = app().flows().owner(dataplane::flow_key_in(t));
     if (owner && *owner != wc.index && *owner < wc.n_workers) {
         return owner;
     }
@@ -101,14 +85,16 @@ rte_edge_t classify(const dataplane::WorkerContext& wc, rte_mbuf* m, DropReason&
         reason = DropReason::inner_malformed;
         return next_drop;
     }
-    if (owned_by_proxy(wc, key) || icmp_for_proxy(wc, key, ip, len)) {
-        return next_tcp_local;  // the mbuf starts at the IP header (l3_offset 0)
-    }
-    if (auto owner = proxy_owner(wc, key, ip, len)) {
-        // tcp_local on the owner takes it as above (l3_offset 0, no session needed).
-        md.handoff_to = static_cast<uint8_t>(*owner & 0x1f);
-        md.resume = static_cast<uint8_t>(Resume::tcp_local);
-        return next_handoff;
+    if (const auto t = proxy_tuple(wc, key, ip, len)) {
+        if (wc.tcp->owns(*t)) {
+            return next_tcp_local;  // the mbuf starts at the IP header (l3_offset 0)
+        }
+        if (auto owner = proxy_owner(wc, *t)) {
+            // tcp_local on the owner takes it as above (l3_offset 0, no session needed).
+            md.handoff_to = static_cast<uint8_t>(*owner & 0x1f);
+            md.resume = static_cast<uint8_t>(Resume::tcp_local);
+            return next_handoff;
+        }
     }
     const dataplane::SessionRules* rules = nullptr;
     if (key.family == 4) {
