@@ -20,6 +20,7 @@
 #include "dataplane/sha256.h"
 #include "dataplane/tcp_host.h"
 #include "dataplane/token_owner.h"
+#include "tests/unit/convert_message.h"
 #include "tests/unit/eal_fixture.h"
 
 namespace braid::dataplane {
@@ -437,23 +438,12 @@ struct ProxyLab {
     }
 };
 
-std::string connect_tlv(uint32_t dst, uint16_t port) {
-    mptcp::convert::wire::Connect c;
-    c.port = port;
-    c.address = mptcp::convert::Address::v4(dst);
-    std::array<uint8_t, mptcp::convert::wire::max_message_len> buf{};
-    mptcp::convert::wire::Builder b(buf);
-    auto n = b.connect(c).finish();
-    REQUIRE(n);
-    return std::string(buf.begin(), buf.begin() + static_cast<ptrdiff_t>(*n));
-}
-
 }  // namespace
 
 TEST_CASE("TcpHost proxy: a UE's Convert SYN through to an N6 echo server and back") {
     ProxyLab l;
     namespace flag = tcp::wire::flag;
-    const std::string syn_data = connect_tlv(0xc6130002, 7);
+    const std::string syn_data = test::convert_connect_v4(0xc6130002, 7);
     l.ue_send(flag::syn, 5000, 0, syn_data);
     CHECK(l.downlink().empty());             // 0-RTT: held until the server answers
     REQUIRE(l.braid->frames().size() == 1);  // the N6 SYN
@@ -498,7 +488,7 @@ TEST_CASE(
     });
     l.ue_src = link_n3gpp;
     namespace flag = tcp::wire::flag;
-    const std::string syn_data = connect_tlv(0xc6130002, 7);
+    const std::string syn_data = test::convert_connect_v4(0xc6130002, 7);
     l.ue_send(flag::syn, 5000, 0, syn_data);
     l.carry_n6();
     auto sa = l.downlink();
@@ -530,7 +520,7 @@ TEST_CASE("TcpHost proxy: per-UE limits count the session's UE, whichever link a
     constexpr uint32_t link_n3gpp = 0xc612dc01;  // 198.18.220.1
     ProxyLab l({}, 1);                           // one proxied connection per UE
     namespace flag = tcp::wire::flag;
-    const std::string syn_data = connect_tlv(0xc6130002, 7);
+    const std::string syn_data = test::convert_connect_v4(0xc6130002, 7);
     l.ue_src = link_3gpp;
     l.ue_send(flag::syn, 5000, 0, syn_data);
     CHECK(l.braid->proxy()->operator[](mptcp::convert::ProxyCounter::n6_connects) == 1);
@@ -547,7 +537,7 @@ TEST_CASE("TcpHost proxy: per-UE limits count the session's UE, whichever link a
 TEST_CASE("TcpHost proxy: a session without MPTCP gets Not Authorized, nothing on N6") {
     ProxyLab l;
     namespace flag = tcp::wire::flag;
-    const std::string syn_data = connect_tlv(0xc6130002, 7);
+    const std::string syn_data = test::convert_connect_v4(0xc6130002, 7);
     l.ue_send(flag::syn, 5000, 0, syn_data, false);
     CHECK(l.braid->frames().empty());
     auto sa = l.downlink();
@@ -596,7 +586,7 @@ TEST_CASE("TcpHost proxy: a deleted session's connection is reset through its la
     {
         ProxyLab l({}, 64, table.get());
         namespace flag = tcp::wire::flag;
-        const std::string syn_data = connect_tlv(0xc6130002, 7);
+        const std::string syn_data = test::convert_connect_v4(0xc6130002, 7);
         const auto ctx = ue_context(*table->by_ue_ipv4(kUeAddr));
         CHECK(ctx.seid == 0x77);
         l.ue_send(flag::syn, 5000, 0, syn_data, true, ctx);
@@ -688,7 +678,7 @@ TEST_CASE(
     auto tokens = TokenOwnerTable::create("th_mw_tokens", 1024, rcu.v, &err);
     REQUIRE(tokens != nullptr);
     namespace flag = tcp::wire::flag;
-    const std::string syn_data = connect_tlv(0xc6130002, 7);
+    const std::string syn_data = test::convert_connect_v4(0xc6130002, 7);
     uint16_t n6_port = 0;
     {
         ProxyLab l({}, 64, nullptr, [&](TcpHostConfig& c) {

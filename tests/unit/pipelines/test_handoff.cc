@@ -26,11 +26,11 @@
 #include "dataplane/flow_owner.h"
 #include "dataplane/tcp_host.h"
 #include "dataplane/token_owner.h"
-#include "mptcp/convert/wire.h"
 #include "mptcp/crypto.h"
 #include "mptcp/wire/options.h"
 #include "pipelines/graph.h"
 #include "tcpstack/wire/tcp.h"
+#include "tests/unit/convert_message.h"
 #include "tests/unit/eal_fixture.h"
 
 using namespace braid;
@@ -63,16 +63,22 @@ void put32(std::vector<uint8_t>& v, size_t at, uint32_t x) {
 }
 
 // IPv4 + UDP with `payload` zero octets; a valid header checksum, UDP checksum 0.
-std::vector<uint8_t> ipv4_udp(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
-                              size_t payload) {
-    std::vector<uint8_t> p(20 + 8 + payload, 0);
+// An IPv4 header (valid checksum) followed by `l4_len` zero octets of protocol `proto`.
+std::vector<uint8_t> ipv4(uint32_t src, uint32_t dst, uint8_t proto, size_t l4_len) {
+    std::vector<uint8_t> p(20 + l4_len, 0);
     p[0] = 0x45;
     put16(p, 2, uint16_t(p.size()));
     p[8] = 64;
-    p[9] = 17;
+    p[9] = proto;
     put32(p, 12, src);
     put32(p, 16, dst);
     put16(p, 10, rte_be_to_cpu_16(rte_ipv4_cksum(reinterpret_cast<rte_ipv4_hdr*>(p.data()))));
+    return p;
+}
+
+std::vector<uint8_t> ipv4_udp(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
+                              size_t payload) {
+    std::vector<uint8_t> p = ipv4(src, dst, 17, 8 + payload);
     put16(p, 20, sport);
     put16(p, 22, dport);
     put16(p, 24, uint16_t(8 + payload));
@@ -161,14 +167,7 @@ constexpr uint16_t proxy_port = 5000;
 // and TCP checksums.
 std::vector<uint8_t> ipv4_tcp(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
                               uint8_t flags, const std::vector<uint8_t>& options = {}) {
-    std::vector<uint8_t> p(20 + 20 + options.size(), 0);
-    p[0] = 0x45;
-    put16(p, 2, uint16_t(p.size()));
-    p[8] = 64;
-    p[9] = 6;
-    put32(p, 12, src);
-    put32(p, 16, dst);
-    put16(p, 10, rte_be_to_cpu_16(rte_ipv4_cksum(reinterpret_cast<rte_ipv4_hdr*>(p.data()))));
+    std::vector<uint8_t> p = ipv4(src, dst, 6, 20 + options.size());
     put16(p, 20, sport);
     put16(p, 22, dport);
     put32(p, 24, 1000);  // seq
@@ -686,14 +685,7 @@ std::vector<uint8_t> tcp4(uint32_t src, uint32_t dst, uint16_t sport, uint16_t d
     std::array<uint8_t, 60> th{};
     auto hl = tcp::wire::emit_header(h, o, th);
     REQUIRE(hl);
-    std::vector<uint8_t> p(20 + *hl + payload.size(), 0);
-    p[0] = 0x45;
-    put16(p, 2, uint16_t(p.size()));
-    p[8] = 64;
-    p[9] = 6;
-    put32(p, 12, src);
-    put32(p, 16, dst);
-    put16(p, 10, rte_be_to_cpu_16(rte_ipv4_cksum(reinterpret_cast<rte_ipv4_hdr*>(p.data()))));
+    std::vector<uint8_t> p = ipv4(src, dst, 6, *hl + payload.size());
     std::copy(th.begin(), th.begin() + static_cast<ptrdiff_t>(*hl), p.begin() + 20);
     std::copy(payload.begin(), payload.end(), p.begin() + 20 + static_cast<ptrdiff_t>(*hl));
     const uint16_t ck =
@@ -771,17 +763,6 @@ Sent n3_segment(const std::vector<uint8_t>& frame) {
     return parse_tcp4(f.subspan(inner));
 }
 
-std::string convert_connect(uint32_t dst, uint16_t port) {
-    mptcp::convert::wire::Connect c;
-    c.port = port;
-    c.address = mptcp::convert::Address::v4(dst);
-    std::array<uint8_t, mptcp::convert::wire::max_message_len> buf{};
-    mptcp::convert::wire::Builder b(buf);
-    auto n = b.connect(c).finish();
-    REQUIRE(n);
-    return std::string(buf.begin(), buf.begin() + static_cast<ptrdiff_t>(*n));
-}
-
 }  // namespace
 
 // The whole join across workers (issues 6, 7): a UE's MPTCP connection through the proxy lives
@@ -803,7 +784,7 @@ TEST_CASE(
     constexpr uint64_t ue_key = 0x1122334455667788ULL;
     constexpr uint32_t ue_isn = 1000, join_isn = 50000, nonce_a = 0x0a0b0c0d;
     constexpr uint16_t port1 = 41000, port2 = 41001;
-    const std::string convert = convert_connect(dn_ip, 80);
+    const std::string convert = test::convert_connect_v4(dn_ip, 80);
     auto& w0 = *lab.app.workers()[0]->tcp;
     auto& w1 = *lab.app.workers()[1]->tcp;
 
