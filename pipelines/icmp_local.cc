@@ -159,6 +159,21 @@ DropReason answer_solicitation(const dataplane::PortRuntime& port, rte_mbuf* m, 
     return DropReason::icmp_unhandled;
 }
 
+// RFC 4861 §7.2.5: an advertisement without the Override flag does not replace a link-layer
+// address braid already uses for the target (only one with O set, or one for an entry still
+// being resolved, does).
+bool keeps_cached_address(uint16_t port_index, const dataplane::nd::Message& msg) {
+    if (msg.override_flag || !msg.lladdr || dataplane::current_app == nullptr) {
+        return false;
+    }
+    const dataplane::NeighborSnapshot* snap = dataplane::current_app->neighbor_snapshot();
+    if (snap == nullptr) {
+        return false;
+    }
+    const auto mac = snap->lookup(dataplane::NeighborKey::of_ipv6(port_index, msg.target));
+    return mac && *mac != *msg.lladdr;
+}
+
 DropReason handle_nd(const dataplane::PortRuntime& port, rte_mbuf* m, dataplane::WorkerContext* wc,
                      bool& send) {
     namespace nd = dataplane::nd;
@@ -200,7 +215,7 @@ DropReason handle_nd(const dataplane::PortRuntime& port, rte_mbuf* m, dataplane:
     if (wc != nullptr) {
         wc->counters.nd_advertisements_received.add();
     }
-    if (msg.lladdr && !target_ours) {
+    if (msg.lladdr && !target_ours && !keeps_cached_address(port.index, msg)) {
         report_nd(wc, port.index, msg.target.data(), *msg.lladdr, false);
     }
     return DropReason::nd_advert_consumed;

@@ -484,6 +484,60 @@ TEST_CASE(
     lab.discard_sent();
 }
 
+namespace {
+
+// A Neighbor Advertisement from the DN host (2001:db8:6::2) to braid's N6 address for the DN
+// host's address, with the target link-layer address `mac` and the Override flag `override_flag`.
+std::vector<uint8_t> dn_advertisement(const dataplane::MacAddr& mac, bool override_flag) {
+    const dataplane::nd::Ipv6Addr n6{0x20, 0x01, 0x0d, 0xb8, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    std::vector<uint8_t> f = {2, 0, 0, 0, 6, 1};  // to braid's N6 MAC
+    f.insert(f.end(), mac.begin(), mac.end());
+    f.insert(f.end(), {0x86, 0xdd, 0x60, 0, 0, 0, 0, 32, 58, 255});
+    f.insert(f.end(), dn_ipv6.begin(), dn_ipv6.end());
+    f.insert(f.end(), n6.begin(), n6.end());
+    const size_t icmp = f.size();
+    f.insert(f.end(), {136, 0, 0, 0, static_cast<uint8_t>(override_flag ? 0x60 : 0x40), 0, 0, 0});
+    f.insert(f.end(), dn_ipv6.begin(), dn_ipv6.end());
+    f.insert(f.end(), {2, 1});
+    f.insert(f.end(), mac.begin(), mac.end());
+    const uint16_t c = dataplane::nd::icmp6_checksum(dn_ipv6, n6, f.data() + icmp, 32);
+    f[icmp + 2] = static_cast<uint8_t>(c >> 8);
+    f[icmp + 3] = static_cast<uint8_t>(c & 0xff);
+    return f;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "neighbor discovery: an advertisement replaces a known link-layer address only with "
+    "the Override flag (RFC 4861 §7.2.5)",
+    "[pipeline][nd]") {
+    RingLab lab(false);
+    const auto key = dataplane::NeighborKey::of_ipv6(1, dn_ipv6);
+    const dataplane::MacAddr first{2, 0, 0, 0, 6, 2}, second{2, 0, 0, 0, 6, 7};
+    lab.app_.neighbors().learn(key, first, true, 0);
+    lab.app_.control_tick(1);
+    REQUIRE(lab.app_.neighbor_snapshot()->lookup(key) == first);
+    lab.inject("n6", dn_advertisement(second, false));
+    REQUIRE(lab.wait_drops(pipelines::DropReason::nd_advert_consumed, 1));
+    for (int i = 0; i < 20; ++i) {
+        lab.app_.control_tick(10 + uint64_t(i));
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    CHECK(lab.app_.neighbor_snapshot()->lookup(key) == first);  // O clear: kept
+    lab.inject("n6", dn_advertisement(second, true));
+    REQUIRE(lab.wait_drops(pipelines::DropReason::nd_advert_consumed, 2));
+    std::optional<dataplane::MacAddr> mac;
+    for (int i = 0; i < 100 && mac != second; ++i) {
+        lab.app_.control_tick(100 + uint64_t(i));
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        mac = lab.app_.neighbor_snapshot()->lookup(key);
+    }
+    CHECK(mac == second);  // O set: replaced
+    CHECK(lab.app_.workers()[0]->counters.nd_advertisements_received.get() == 2);
+    lab.discard_sent();
+}
+
 TEST_CASE(
     "next_hop_ipv6: on-link and link-local destinations are their own next hop, others "
     "go to the configured IPv6 gateway",
