@@ -218,22 +218,24 @@ void show_neighbors(dataplane::App& app, const Args&, Output& out, uint64_t now_
             }
         });
     }
-    out.printf("%-8s %-16s %-18s %-11s %8s %9s %5s\n", "port", "address", "mac", "state", "age_s",
-               "requests", "held");
+    out.printf("%-8s %-4s %-26s %-18s %-11s %8s %9s %5s\n", "port", "af", "address", "mac", "state",
+               "age_s", "requests", "held");
     for (size_t i = 0; i < entries.size(); ++i) {
         const auto& n = entries[i];
         out.printf(
-            "%-8s %-16s %-18s %-11s %8.1f %9" PRIu64 " %5zu%s\n",
-            app.ports()[n.key.port_index].name.c_str(), ipv4_text(n.key.ipv4).c_str(),
+            "%-8s %-4s %-26s %-18s %-11s %8.1f %9" PRIu64 " %5zu%s\n",
+            app.ports()[n.key.port_index].name.c_str(), n.key.v6 ? "ipv6" : "ipv4",
+            dataplane::address_text(n.key).c_str(),
             n.state == dataplane::NeighborState::incomplete ? "-" : mac_text(n.mac.data()).c_str(),
             std::string(dataplane::to_string(n.state)).c_str(),
             double(now_ms - std::min(now_ms, n.updated_ms)) / 1000.0, n.requests_sent,
             held_by_entry[i], n.pinned ? "  (next hop)" : "");
     }
     const auto& s = app.neighbors().stats();
-    out.printf("%zu entries; requests sent %" PRIu64 ", learned %" PRIu64 ", failures %" PRIu64
-               ", table full %" PRIu64 "\n",
-               entries.size(), s.requests_sent, s.learned, s.resolution_failures, s.table_full);
+    out.printf("%zu entries; requests sent %" PRIu64 " (ARP %" PRIu64 ", NS %" PRIu64
+               "), learned %" PRIu64 ", failures %" PRIu64 ", table full %" PRIu64 "\n",
+               entries.size(), s.requests_sent, s.requests_sent - s.solicitations_sent,
+               s.solicitations_sent, s.learned, s.resolution_failures, s.table_full);
     // The workers' hold queues (RFC 1122 §2.3.2.2), read from their counters.
     uint64_t holding = 0, held = 0, released = 0;
     for (const auto* wc : app.workers()) {
@@ -241,6 +243,15 @@ void show_neighbors(dataplane::App& app, const Args&, Output& out, uint64_t now_
         held += wc->counters.neighbor_held.get();
         released += wc->counters.neighbor_released.get();
     }
+    uint64_t ns_in = 0, na_in = 0, na_out = 0;
+    for (const auto* wc : app.workers()) {
+        ns_in += wc->counters.nd_solicitations_received.get();
+        na_in += wc->counters.nd_advertisements_received.get();
+        na_out += wc->counters.nd_advertisements_sent.get();
+    }
+    out.printf("neighbor discovery: NS received %" PRIu64 ", NA received %" PRIu64
+               ", NA sent %" PRIu64 " (drops by reason: show drops, nd_*)\n",
+               ns_in, na_in, na_out);
     using pipelines::DropReason;
     const auto& cn = app.config().neighbors;
     out.printf("held now %" PRIu64 " (at most %u per next hop, %u per worker); held %" PRIu64
@@ -496,7 +507,7 @@ void register_commands(cli::Registry& r, CommandContext& ctx) {
            [&app](const Args& a, Output& o) { show_graph(app, a, o); }});
     r.add({"show graph dot", "the packet graph in Graphviz dot",
            [&app](const Args& a, Output& o) { show_graph_dot(app, a, o); }});
-    r.add({"show neighbors", "the neighbor (ARP) table",
+    r.add({"show neighbors", "the neighbor table (ARP and IPv6 ND)",
            [&app](const Args& a, Output& o) { show_neighbors(app, a, o, now_ms()); }});
     r.add({"show drops", "dropped packets by reason (non-zero reasons)",
            [&app](const Args& a, Output& o) { show_drops(app, a, o); }});

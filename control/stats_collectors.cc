@@ -167,6 +167,17 @@ void upf_families(const dataplane::App& app, std::vector<Family>& out) {
                    "Packets held for an unresolved next hop now",
                    Type::gauge,
                    {{{}, sum(&WC::neighbor_holding)}}});
+    // IPv6 Neighbor Discovery (RFC 4861) on the workers; bad ND input is in
+    // braid_drop_packets_total with the nd_* reasons.
+    out.push_back(
+        {"braid_nd_messages_total",
+         "Neighbor Discovery messages handled by the workers, by type and direction",
+         Type::counter,
+         {{{{"type", "solicitation"}, {"direction", "received"}},
+           sum(&WC::nd_solicitations_received)},
+          {{{"type", "advertisement"}, {"direction", "received"}},
+           sum(&WC::nd_advertisements_received)},
+          {{{"type", "advertisement"}, {"direction", "sent"}}, sum(&WC::nd_advertisements_sent)}}});
     const auto& cs = app.control_stats();
     auto get = [](const std::atomic<uint64_t>& a) {
         return double(a.load(std::memory_order_relaxed));
@@ -247,6 +258,10 @@ void add_dataplane_collectors(metrics::Exporter& exporter, CommandContext& ctx) 
                        "ARP requests sent by the control core",
                        Type::counter,
                        {{{}, double(cs.arp_requests_sent.load(std::memory_order_relaxed))}}});
+        out.push_back({"braid_nd_solicitations_sent_total",
+                       "IPv6 Neighbor Solicitations sent by the control core (RFC 4861 §7.2.2)",
+                       Type::counter,
+                       {{{}, double(cs.nd_solicitations_sent.load(std::memory_order_relaxed))}}});
         out.push_back({"braid_control_tx_failures_total",
                        "Control packets that could not be sent",
                        Type::counter,

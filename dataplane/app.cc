@@ -20,6 +20,7 @@
 
 #include "control/log.h"
 #include "dataplane/mbuf_meta.h"
+#include "dataplane/nd.h"
 #include "dataplane/port.h"
 #include "dataplane/tcp_host.h"
 #include "pipelines/graph.h"
@@ -198,6 +199,10 @@ bool App::setup_port(const config::Port& pc, uint16_t index, std::string* err) {
     if (pc.gateway_ipv4) {
         p.has_gateway_ipv4 = true;
         p.gateway_ipv4 = *pc.gateway_ipv4;
+    }
+    if (pc.gateway_ipv6) {
+        p.has_gateway_ipv6 = true;
+        p.gateway_ipv6 = *pc.gateway_ipv6;
     }
     p.rx_queues = pc.rx_queues;
     p.tx_queues = static_cast<uint16_t>(cfg_.workers.lcores.size());
@@ -640,12 +645,18 @@ void App::control_tick(uint64_t now_ms) {
     for (const auto& p : ports_) {
         if (p.has_gateway_ipv4) {
             if (auto req = neighbors_->want(p.index, p.gateway_ipv4, now_ms, true)) {
-                send_arp_request(req->port_index, req->target_ipv4);
+                send_neighbor_request(*req);
+            }
+        }
+        if (p.has_gateway_ipv6) {
+            if (auto req =
+                    neighbors_->want(NeighborKey::of_ipv6(p.index, p.gateway_ipv6), now_ms, true)) {
+                send_neighbor_request(*req);
             }
         }
     }
     for (const auto& req : neighbors_->tick(now_ms)) {
-        send_arp_request(req.port_index, req.target_ipv4);
+        send_neighbor_request(req);
     }
     if (neighbors_->take_dirty()) {
         publish_neighbors();
@@ -680,6 +691,19 @@ void App::reclaim_sessions() {
     }
 }
 
+namespace {
+
+NeighborKey event_key(const W2MEvent& e) {
+    if (e.v6 == 0) {
+        return NeighborKey::of_ipv4(e.port_index, e.ipv4);
+    }
+    Ipv6Addr a;
+    std::memcpy(a.data(), e.ipv6, 16);
+    return NeighborKey::of_ipv6(e.port_index, a);
+}
+
+}  // namespace
+
 void App::drain_worker_events(uint64_t now_ms) {
     W2MEvent ev[64];
     for (auto* wc : workers_) {
@@ -692,13 +716,12 @@ void App::drain_worker_events(uint64_t now_ms) {
                     case W2MEvent::Type::arp_seen: {
                         MacAddr mac;
                         std::memcpy(mac.data(), e.mac, 6);
-                        neighbors_->learn(e.port_index, e.ipv4, mac, e.addressed_to_us != 0,
-                                          now_ms);
+                        neighbors_->learn(event_key(e), mac, e.addressed_to_us != 0, now_ms);
                         break;
                     }
                     case W2MEvent::Type::neighbor_wanted:
-                        if (auto req = neighbors_->want(e.port_index, e.ipv4, now_ms)) {
-                            send_arp_request(req->port_index, req->target_ipv4);
+                        if (auto req = neighbors_->want(event_key(e), now_ms)) {
+                            send_neighbor_request(*req);
                         }
                         break;
                     case W2MEvent::Type::error_ind_received:
@@ -726,6 +749,7 @@ void App::publish_control_stats() {
         control_stats_.neighbors_by_state[s].store(by_state[s], std::memory_order_relaxed);
     }
     control_stats_.arp_requests_sent.store(control_tx_packets_, std::memory_order_relaxed);
+    control_stats_.nd_solicitations_sent.store(nd_solicitations_sent_, std::memory_order_relaxed);
     control_stats_.control_tx_failures.store(control_tx_failures_, std::memory_order_relaxed);
     auto put = [](std::atomic<uint64_t>& a, uint64_t v) { a.store(v, std::memory_order_relaxed); };
     const SessionCounters& c = session_counters_;
@@ -807,6 +831,36 @@ bool App::send_arp_request(uint16_t port_index, uint32_t target_ipv4) {
     std::memset(arp->arp_data.arp_tha.addr_bytes, 0, RTE_ETHER_ADDR_LEN);
     arp->arp_data.arp_tip = rte_cpu_to_be_32(target_ipv4);
     meta(m).port_index = port_index;
+    return send_from_control(m);
+}
+
+bool App::send_neighbor_request(const NeighborTable::Request& req) {
+    return req.v6 ? send_neighbor_solicitation(req.port_index, req.target_ipv6)
+                  : send_arp_request(req.port_index, req.target_ipv4);
+}
+
+bool App::send_neighbor_solicitation(uint16_t port_index, const std::array<uint8_t, 16>& target) {
+    const PortRuntime& p = ports_.at(port_index);
+    // RFC 4861 §7.2.2: the source is an address of the interface; the link-local one for a
+    // link-local target or when the port has no global address.
+    const bool link_local_target = target[0] == 0xfe && (target[1] & 0xc0) == 0x80;
+    const Ipv6Addr& src = p.has_ipv6 && !link_local_target ? p.ipv6 : p.ipv6_link_local;
+    rte_mbuf* m = rte_pktmbuf_alloc(p.pool);
+    if (m == nullptr) {
+        ++control_tx_failures_;
+        return false;
+    }
+    auto* frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, nd::solicitation_frame_len));
+    MacAddr mac;
+    std::memcpy(mac.data(), p.mac.addr_bytes, 6);
+    if (frame == nullptr ||
+        nd::build_solicitation({frame, nd::solicitation_frame_len}, mac, src, target) == 0) {
+        rte_pktmbuf_free(m);
+        ++control_tx_failures_;
+        return false;
+    }
+    meta(m).port_index = port_index;
+    ++nd_solicitations_sent_;
     return send_from_control(m);
 }
 

@@ -74,6 +74,8 @@ struct PortRuntime {
     std::array<uint8_t, 16> ipv6_link_local{};  // fe80::/64 with the EUI-64 of `mac`
     bool has_gateway_ipv4 = false;
     uint32_t gateway_ipv4 = 0;  // host order
+    bool has_gateway_ipv6 = false;
+    std::array<uint8_t, 16> gateway_ipv6{};  // next hop for off-link IPv6 destinations
     RssInfo rss;
 };
 
@@ -101,6 +103,9 @@ struct WorkerCounters {
     Counter neighbor_held;      // packets held for an unresolved next hop
     Counter neighbor_released;  // held packets sent once their next hop resolved
     Counter neighbor_holding;   // gauge: packets held now
+    Counter nd_solicitations_received;   // valid Neighbor Solicitations (RFC 4861 §4.3)
+    Counter nd_advertisements_received;  // valid Neighbor Advertisements (RFC 4861 §4.4)
+    Counter nd_advertisements_sent;      // answers to solicitations for braid's addresses
     std::array<Counter, pipelines::drop_reason_count> drops;
     // Hand-off to the worker of that index (pipelines/handoff.cc): packets put on its ring, and
     // packets dropped because the ring was full.
@@ -136,8 +141,8 @@ struct ReplyLimiter {
 // Worker → main (control core) events, through one SPSC ring per worker.
 struct W2MEvent {
     enum class Type : uint16_t {
-        arp_seen,            // ipv4 + mac seen in ARP on port_index
-        neighbor_wanted,     // a packet needed the MAC of ipv4 on port_index
+        arp_seen,            // ipv4 (or ipv6 when v6) + mac seen in ARP or ND on port_index
+        neighbor_wanted,     // a packet needed the MAC of ipv4 (or ipv6) on port_index
         error_ind_received,  // Error Indication from ipv4 for TEID `value`
         echo_response,       // GTP-U Echo Response from ipv4 with sequence number `value`
     };
@@ -147,9 +152,10 @@ struct W2MEvent {
     uint32_t value;
     uint8_t mac[6];
     uint8_t addressed_to_us;
-    uint8_t pad;
+    uint8_t v6;  // arp_seen, neighbor_wanted: the address is `ipv6`, not `ipv4`
+    uint8_t ipv6[16];
 };
-static_assert(sizeof(W2MEvent) == 20);
+static_assert(sizeof(W2MEvent) == 36);
 
 static_assert(max_workers <= max_handoff_workers, "MbufMeta::handoff_to names a worker");
 
@@ -208,6 +214,7 @@ struct alignas(cache_line) WorkerContext {
 struct ControlStats {
     std::array<std::atomic<uint64_t>, 4> neighbors_by_state{};  // by NeighborState
     std::atomic<uint64_t> arp_requests_sent{0};
+    std::atomic<uint64_t> nd_solicitations_sent{0};  // IPv6 Neighbor Solicitations
     std::atomic<uint64_t> control_tx_failures{0};
     // Sessions and the user plane's control-core side (SessionCounters, PacketBuffer).
     std::atomic<uint64_t> sessions{0};
@@ -327,6 +334,10 @@ public:
     // Send an ARP request from the control core's TX queue. Returns false if the packet could
     // not be built or sent (counted in control_tx_failures()).
     bool send_arp_request(uint16_t port_index, uint32_t target_ipv4);
+    // A multicast Neighbor Solicitation for `target` (RFC 4861 §7.2.2).
+    bool send_neighbor_solicitation(uint16_t port_index, const std::array<uint8_t, 16>& target);
+    // An ARP request or a Neighbor Solicitation, by the request's family.
+    bool send_neighbor_request(const NeighborTable::Request& req);
     uint64_t control_tx_failures() const { return control_tx_failures_; }
     uint64_t control_tx_packets() const { return control_tx_packets_; }
     const ControlStats& control_stats() const { return control_stats_; }
@@ -396,6 +407,7 @@ private:
     ControlStats control_stats_;
     uint64_t control_tx_failures_ = 0;
     uint64_t control_tx_packets_ = 0;
+    uint64_t nd_solicitations_sent_ = 0;
     bool launched_ = false;
     bool ports_started_ = false;
     FaultPlan fault_plan_;                              // what `show fault` shows

@@ -1,5 +1,7 @@
 #include "dataplane/neighbor.h"
 
+#include <arpa/inet.h>
+
 #include <bit>
 
 namespace braid::dataplane {
@@ -20,8 +22,16 @@ std::string_view to_string(NeighborState s) {
 
 namespace {
 
-size_t slot_hash(uint16_t port_index, uint32_t ipv4) {
-    uint64_t k = (uint64_t{port_index} << 32) | ipv4;
+size_t slot_hash(const NeighborKey& key) {
+    uint64_t k = (uint64_t{key.port_index} << 32) | key.ipv4;
+    if (key.v6) {
+        // The interface identifier (low 64 bits) is what varies between neighbors on a link.
+        uint64_t iid = 0;
+        for (size_t i = 8; i < 16; ++i) {
+            iid = iid << 8 | key.ipv6[i];
+        }
+        k ^= iid ^ (uint64_t{1} << 48);
+    }
     k *= 0x9E3779B97F4A7C15ull;  // Fibonacci hashing: spreads consecutive addresses
     return static_cast<size_t>(k >> 20);
 }
@@ -31,6 +41,17 @@ bool usable(NeighborState s) {
 }
 
 }  // namespace
+
+std::string address_text(const NeighborKey& key) {
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (key.v6) {
+        inet_ntop(AF_INET6, key.ipv6.data(), buf, sizeof(buf));
+    } else {
+        const uint32_t be = htonl(key.ipv4);
+        inet_ntop(AF_INET, &be, buf, sizeof(buf));
+    }
+    return buf;
+}
 
 NeighborSnapshot::NeighborSnapshot(const std::vector<Neighbor>& all, uint64_t generation)
     : generation_(generation) {
@@ -47,45 +68,50 @@ NeighborSnapshot::NeighborSnapshot(const std::vector<Neighbor>& all, uint64_t ge
         if (!usable(e.state) && !is_failed) {
             continue;
         }
-        size_t i = slot_hash(e.key.port_index, e.key.ipv4) & mask_;
+        size_t i = slot_hash(e.key) & mask_;
         while (slots_[i].used) {
             i = (i + 1) & mask_;
         }
-        slots_[i] = Slot{e.key.ipv4, e.key.port_index, true, is_failed, e.mac};
+        slots_[i] = Slot{e.key, true, is_failed, e.mac};
         count_ += is_failed ? 0 : 1;
     }
 }
 
-const NeighborSnapshot::Slot* NeighborSnapshot::find(uint16_t port_index, uint32_t ipv4) const {
-    for (size_t i = slot_hash(port_index, ipv4) & mask_, probes = 0; probes <= mask_;
+const NeighborSnapshot::Slot* NeighborSnapshot::find(const NeighborKey& key) const {
+    for (size_t i = slot_hash(key) & mask_, probes = 0; probes <= mask_;
          i = (i + 1) & mask_, ++probes) {
         const Slot& s = slots_[i];
         if (!s.used) {
             return nullptr;
         }
-        if (s.ipv4 == ipv4 && s.port_index == port_index) {
+        if (s.key == key) {
             return &s;
         }
     }
     return nullptr;
 }
 
-std::optional<MacAddr> NeighborSnapshot::lookup(uint16_t port_index, uint32_t ipv4) const {
-    const Slot* s = find(port_index, ipv4);
+std::optional<MacAddr> NeighborSnapshot::lookup(const NeighborKey& key) const {
+    const Slot* s = find(key);
     if (s == nullptr || s->failed) {
         return std::nullopt;
     }
     return s->mac;
 }
 
-bool NeighborSnapshot::failed(uint16_t port_index, uint32_t ipv4) const {
-    const Slot* s = find(port_index, ipv4);
+bool NeighborSnapshot::failed(const NeighborKey& key) const {
+    const Slot* s = find(key);
     return s != nullptr && s->failed;
 }
 
-std::optional<NeighborTable::Request> NeighborTable::want(uint16_t port_index, uint32_t ipv4,
-                                                          uint64_t now_ms, bool pinned) {
-    NeighborKey key{port_index, ipv4};
+NeighborTable::Request NeighborTable::request_for(const NeighborKey& key) {
+    ++stats_.requests_sent;
+    stats_.solicitations_sent += key.v6 ? 1 : 0;
+    return Request{key.port_index, key.ipv4, key.v6, key.ipv6};
+}
+
+std::optional<NeighborTable::Request> NeighborTable::want(const NeighborKey& key, uint64_t now_ms,
+                                                          bool pinned) {
     if (auto it = entries_.find(key); it != entries_.end()) {
         it->second.pinned = it->second.pinned || pinned;
         return std::nullopt;
@@ -103,13 +129,11 @@ std::optional<NeighborTable::Request> NeighborTable::want(uint16_t port_index, u
     n.updated_ms = now_ms;
     n.next_action_ms = now_ms + limits_.retry_ms;
     entries_.emplace(key, n);
-    ++stats_.requests_sent;
-    return Request{port_index, ipv4};
+    return request_for(key);
 }
 
-void NeighborTable::learn(uint16_t port_index, uint32_t ipv4, const MacAddr& mac,
-                          bool addressed_to_us, uint64_t now_ms) {
-    NeighborKey key{port_index, ipv4};
+void NeighborTable::learn(const NeighborKey& key, const MacAddr& mac, bool addressed_to_us,
+                          uint64_t now_ms) {
     auto it = entries_.find(key);
     if (it == entries_.end()) {
         if (!addressed_to_us) {
@@ -170,9 +194,8 @@ std::vector<NeighborTable::Request> NeighborTable::tick(uint64_t now_ms) {
                 }
                 ++n.retries;
                 ++n.requests_sent;
-                ++stats_.requests_sent;
                 n.next_action_ms = now_ms + limits_.retry_ms;
-                out.push_back({n.key.port_index, n.key.ipv4});
+                out.push_back(request_for(n.key));
                 break;
             case NeighborState::failed:
                 dirty_ = true;  // leaves the snapshot: new packets are held again
@@ -183,9 +206,8 @@ std::vector<NeighborTable::Request> NeighborTable::tick(uint64_t now_ms) {
                 n.state = NeighborState::incomplete;
                 n.retries = 1;
                 ++n.requests_sent;
-                ++stats_.requests_sent;
                 n.next_action_ms = now_ms + limits_.retry_ms;
-                out.push_back({n.key.port_index, n.key.ipv4});
+                out.push_back(request_for(n.key));
                 break;
         }
         ++it;
@@ -193,8 +215,8 @@ std::vector<NeighborTable::Request> NeighborTable::tick(uint64_t now_ms) {
     return out;
 }
 
-bool NeighborTable::remove(uint16_t port_index, uint32_t ipv4) {
-    auto it = entries_.find({port_index, ipv4});
+bool NeighborTable::remove(const NeighborKey& key) {
+    auto it = entries_.find(key);
     if (it == entries_.end()) {
         return false;
     }

@@ -58,6 +58,15 @@ namespace braid::pipelines {
     X(icmp_error_no_connection, "ICMP error quoting TCP no connection of braid's has")         \
     X(icmp_error_out_of_window, "ICMP error quoting a sequence number outside the connection's send window (RFC 5927)") \
     X(nd_not_for_us,       "neighbor solicitation for an address that is not braid's")         \
+    X(nd_bad_checksum,     "Neighbor Solicitation/Advertisement: ICMPv6 checksum wrong")       \
+    X(nd_bad_hop_limit,    "Neighbor Discovery with hop limit not 255: it crossed a router (RFC 4861 §7.1)") \
+    X(nd_bad_code,         "Neighbor Discovery with ICMPv6 code not 0 (RFC 4861 §7.1)")        \
+    X(nd_truncated,        "Neighbor Solicitation/Advertisement shorter than 24 octets")        \
+    X(nd_multicast_target, "Neighbor Solicitation/Advertisement for a multicast target (RFC 4861 §7.1)") \
+    X(nd_bad_option,       "Neighbor Discovery option of length 0 or running past the message") \
+    X(nd_bad_source,       "Neighbor Solicitation from :: with a source link-layer address option (RFC 4861 §7.1.1)") \
+    X(nd_solicited_to_multicast, "solicited Neighbor Advertisement sent to a multicast address (RFC 4861 §7.1.2)") \
+    X(nd_advert_consumed,  "Neighbor Advertisement consumed by the neighbor table")            \
     X(tx_queue_full,       "TX queue full after retries")                                      \
     X(handoff_ring_full,   "the hand-off ring to the session's owner worker is full")          \
     X(handoff_session_gone, "session deleted or re-keyed while the packet was handed off")    \

@@ -38,10 +38,10 @@ uint16_t neighbor_release_process(rte_graph* graph, rte_node* node, void** /*obj
             if (snap == nullptr) {
                 return r;
             }
-            if (auto mac = snap->lookup(k.port_index, k.ipv4)) {
+            if (auto mac = snap->lookup(k)) {
                 r.state = dataplane::NeighborHold::Resolution::State::resolved;
                 r.mac = *mac;
-            } else if (snap->failed(k.port_index, k.ipv4)) {
+            } else if (snap->failed(k)) {
                 r.state = dataplane::NeighborHold::Resolution::State::failed;
             }
             return r;

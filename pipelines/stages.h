@@ -41,7 +41,8 @@ StageResult arp_packet(const dataplane::PortRuntime& port, rte_mbuf* m,
                        dataplane::WorkerContext* wc);
 
 // ICMP echo and IPv6 neighbor solicitation for our addresses (after eth_classify).
-StageResult icmp_local_packet(const dataplane::PortRuntime& port, rte_mbuf* m);
+StageResult icmp_local_packet(const dataplane::PortRuntime& port, rte_mbuf* m,
+                              dataplane::WorkerContext* wc = nullptr);
 
 // GTP-U on UDP 2152 to braid's N3 address (after eth_classify validated IPv4 and UDP): which
 // stage handles the message (G-PDU metadata filled in for pdr_ul).

@@ -9,6 +9,7 @@
 #include <rte_mbuf.h>
 #include <rte_meter.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "dataplane/app.h"
@@ -156,12 +157,35 @@ inline uint32_t next_hop_ipv4(const dataplane::PortRuntime& port, uint32_t dst) 
     return (dst & mask) == (port.ipv4 & mask) ? dst : port.gateway_ipv4;
 }
 
+// The IPv6 next hop toward `dst`: the destination itself when it is on-link (link-local, in the
+// port's prefix, or the port has no IPv6 gateway), the gateway otherwise (RFC 4861 §5.2, with
+// the configured gateway as the only default router: braid does not process Router
+// Advertisements).
+inline dataplane::NeighborKey next_hop_ipv6(const dataplane::PortRuntime& port,
+                                            const uint8_t* dst) {
+    dataplane::Ipv6Addr hop;
+    std::memcpy(hop.data(), dst, 16);
+    const bool link_local = dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80;
+    if (!port.has_gateway_ipv6 || link_local) {
+        return dataplane::NeighborKey::of_ipv6(port.index, hop);
+    }
+    bool on_link = port.has_ipv6;
+    for (unsigned bit = 0; on_link && bit < port.ipv6_len; bit += 8) {
+        const unsigned n = std::min(8u, port.ipv6_len - bit);
+        const auto mask = static_cast<uint8_t>(0xff << (8 - n));
+        on_link = ((dst[bit / 8] ^ port.ipv6[bit / 8]) & mask) == 0;
+    }
+    return dataplane::NeighborKey::of_ipv6(port.index, on_link ? hop : port.gateway_ipv6);
+}
+
 // Tell the control core that a next hop needs resolving (it deduplicates).
-inline void want_neighbor(dataplane::WorkerContext& wc, uint16_t port_index, uint32_t ipv4) {
+inline void want_neighbor(dataplane::WorkerContext& wc, const dataplane::NeighborKey& key) {
     dataplane::W2MEvent ev{};
     ev.type = dataplane::W2MEvent::Type::neighbor_wanted;
-    ev.port_index = port_index;
-    ev.ipv4 = ipv4;
+    ev.port_index = key.port_index;
+    ev.ipv4 = key.ipv4;
+    ev.v6 = key.v6 ? 1 : 0;
+    std::memcpy(ev.ipv6, key.ipv6.data(), 16);
     if (rte_ring_sp_enqueue_elem(wc.w2m, &ev, sizeof(ev)) != 0) {
         wc.counters.w2m_full.add();
     }
@@ -199,41 +223,52 @@ inline DropReason write_ethernet(const dataplane::PortRuntime& port, rte_mbuf* m
 // first packet asks the control core to resolve the next hop, as every miss did before). A
 // packet to a next hop whose resolution failed is dropped at once.
 inline DropReason hold_for_neighbor(dataplane::WorkerContext& wc,
-                                    const dataplane::PortRuntime& port, rte_mbuf* m, uint32_t hop,
+                                    const dataplane::PortRuntime& port, rte_mbuf* m,
+                                    const dataplane::NeighborKey& hop,
                                     const dataplane::NeighborSnapshot* nb) {
-    if (nb != nullptr && nb->failed(port.index, hop)) {
+    if (nb != nullptr && nb->failed(hop)) {
         return DropReason::neighbor_resolution_failed;
     }
     if (wc.hold == nullptr || !wc.hold->enabled()) {
-        want_neighbor(wc, port.index, hop);
+        want_neighbor(wc, hop);
         return DropReason::neighbor_unresolved;
     }
     dataplane::meta(m).port_index = port.index;
-    const auto r = wc.hold->hold({port.index, hop}, m, worker_now_ms(wc));
+    const auto r = wc.hold->hold(hop, m, worker_now_ms(wc));
     if (r.dropped != nullptr) {
         wc.counters.drops[static_cast<size_t>(DropReason::neighbor_queue_full)].add();
         rte_pktmbuf_free(r.dropped);
     }
     if (r.new_neighbor) {
-        want_neighbor(wc, port.index, hop);
+        want_neighbor(wc, hop);
     }
     wc.counters.neighbor_held.add();
     wc.counters.neighbor_holding.set(wc.hold->size());
     return neighbor_held;
 }
 
-// Prepend an Ethernet header from `port` to the next hop toward `dst_ipv4` (host order; 0 for
-// IPv6 packets, which go to the port's IPv4 gateway MAC — braid resolves IPv4 next hops only).
+// Prepend an Ethernet header from `port` to the next hop toward `dst_ipv4` (host order) for an
+// IPv4 packet; for an IPv6 packet (`ether_type` IPv6, `m` starting at its IPv6 header) toward its
+// destination address, resolved with Neighbor Discovery (`dst_ipv4` unused).
 // Returns the drop reason, DropReason::count on success (the TX port set in the metadata), or
 // neighbor_held when the packet waits for its next hop (the caller must forget it).
 inline DropReason prepend_ethernet(dataplane::WorkerContext& wc, const dataplane::PortRuntime& port,
                                    rte_mbuf* m, uint32_t dst_ipv4, uint16_t ether_type) {
     const dataplane::NeighborSnapshot* nb = dataplane::current_app->neighbor_snapshot();
-    uint32_t hop = dst_ipv4 != 0 ? next_hop_ipv4(port, dst_ipv4) : port.gateway_ipv4;
-    if (hop == 0) {
-        return DropReason::neighbor_unresolved;
+    dataplane::NeighborKey hop;
+    if (ether_type == RTE_ETHER_TYPE_IPV6) {
+        if (rte_pktmbuf_data_len(m) < sizeof(rte_ipv6_hdr)) {
+            return DropReason::inner_malformed;
+        }
+        hop = next_hop_ipv6(port, rte_pktmbuf_mtod(m, const rte_ipv6_hdr*)->dst_addr);
+    } else {
+        hop = dataplane::NeighborKey::of_ipv4(
+            port.index, dst_ipv4 != 0 ? next_hop_ipv4(port, dst_ipv4) : port.gateway_ipv4);
+        if (hop.ipv4 == 0) {
+            return DropReason::neighbor_unresolved;
+        }
     }
-    auto mac = nb != nullptr ? nb->lookup(port.index, hop) : std::nullopt;
+    auto mac = nb != nullptr ? nb->lookup(hop) : std::nullopt;
     if (!mac) [[unlikely]] {
         return hold_for_neighbor(wc, port, m, hop, nb);
     }

@@ -12,7 +12,7 @@ from scapy.contrib.gtp import GTP_U_Header, GTPEchoRequest, GTPEchoResponse, IE_
     GTPPDUSessionContainer, GTPErrorIndication, \
     GTP_UDPPort_ExtensionHeader, IE_TEIDI, IE_GSNAddress
 from scapy.all import ARP, ICMP, IP, Ether, IPv6, ICMPv6EchoRequest, ICMPv6EchoReply, \
-    ICMPv6ND_NS, ICMPv6ND_NA, ICMPv6NDOptSrcLLAddr, ICMPv6NDOptDstLLAddr, UDP, TCP, Dot1Q, raw
+    ICMPv6ND_NS, ICMPv6ND_NA, ICMPv6NDOptSrcLLAddr, ICMPv6NDOptDstLLAddr, ICMPv6Unknown, UDP, TCP, Dot1Q, raw
 
 # braid's side (the fixture configures exactly these)
 N3_MAC, N3_IP, N3_IP6 = "02:00:00:00:03:01", "198.18.0.1", "2001:db8:3::1"
@@ -20,7 +20,7 @@ N6_MAC, N6_IP, N6_IP6 = "02:00:00:00:06:01", "198.19.0.1", "2001:db8:6::1"
 N3_LL = "fe80::ff:fe00:301"  # modified EUI-64 of N3_MAC
 # peers
 GNB_MAC, GNB_IP, GNB_IP6 = "02:00:00:00:03:02", "198.18.0.2", "2001:db8:3::2"
-DN_MAC, DN_IP = "02:00:00:00:06:02", "198.19.0.2"
+DN_MAC, DN_IP, DN_IP6 = "02:00:00:00:06:02", "198.19.0.2", "2001:db8:6::2"
 BCAST = "ff:ff:ff:ff:ff:ff"
 # The sessions the fixture installs (tests/unit/pipelines/test_nodes.cc, RingLab::add_sessions)
 # and the neighbors it has learned (gNB on N3, DN on N6):
@@ -28,6 +28,7 @@ BCAST = "ff:ff:ff:ff:ff:ff"
 #           gNB, TEID 0x2002, QER 1 with QFI 9 on every PDR
 #   SEID 2: UL TEID 0x3001, UE 198.19.100.2, QER gates closed both ways
 #   SEID 3: UL TEID 0x4001, UE 198.19.100.3, DL FAR drop
+# (neighbors: also DN_IP6 -> DN_MAC on N6)
 UE1, UE1_6, UE2, UE3 = "198.19.100.1", "2001:db8:100:1::1", "198.19.100.2", "198.19.100.3"
 
 cases = []
@@ -170,6 +171,12 @@ ul_tcp = IP(src=UE1, dst=DN_IP, id=2) / TCP(sport=40001, dport=80, flags="S")
 tx("uplink_tcp_syn_is_decapsulated", "n3", gpdu(0x1001, ul_tcp, qfi=9), "n6",
    Ether(src=N6_MAC, dst=DN_MAC) / ul_tcp)
 
+# IPv6 T-PDU to an on-link DN host on N6 (2001:db8:6::/64): its own next hop, resolved with
+# Neighbor Discovery (the fixture has learned DN_IP6 -> DN_MAC).
+ul_inner6 = IPv6(src=UE1_6, dst=DN_IP6, hlim=63) / UDP(sport=40000, dport=7) / b"uplink6"
+tx("uplink_ipv6_gpdu_is_decapsulated_to_n6", "n3", gpdu(0x1001, ul_inner6, qfi=9), "n6",
+   Ether(src=N6_MAC, dst=DN_MAC) / ul_inner6)
+
 # Downlink: outer IPv4 ID counts the worker's encapsulations from 0, UDP checksum 0.
 encap_id = 0
 
@@ -240,7 +247,49 @@ na_ll = IPv6(src=N3_LL, dst="fe80::2", hlim=255) / ICMPv6ND_NA(tgt=N3_LL, R=0, S
 tx("nd_solicitation_for_link_local_is_advertised", "n3", Ether(src=GNB_MAC, dst="33:33:ff:00:03:01") / ns_ll,
    "n3", Ether(src=N3_MAC, dst=GNB_MAC) / na_ll)
 drop("nd_solicitation_wrong_hop_limit", "n3", Ether(src=GNB_MAC, dst="33:33:ff:00:00:01") /
-     IPv6(src=GNB_IP6, dst="ff02::1:ff00:1", hlim=64) / ICMPv6ND_NS(tgt=N3_IP6), "icmp_malformed")
+     IPv6(src=GNB_IP6, dst="ff02::1:ff00:1", hlim=64) / ICMPv6ND_NS(tgt=N3_IP6), "nd_bad_hop_limit")
+# Duplicate Address Detection probe (source ::, RFC 4862 §5.4.2): braid defends its address with
+# an advertisement to all-nodes, S clear (RFC 4861 §7.2.4).
+dad = IPv6(src="::", dst="ff02::1:ff00:1", hlim=255) / ICMPv6ND_NS(tgt=N3_IP6)
+dad_na = IPv6(src=N3_IP6, dst="ff02::1", hlim=255) / ICMPv6ND_NA(tgt=N3_IP6, R=0, S=0, O=1) / \
+    ICMPv6NDOptDstLLAddr(lladdr=N3_MAC)
+tx("nd_dad_solicitation_is_advertised_to_all_nodes", "n3", Ether(src=GNB_MAC, dst="33:33:ff:00:00:01") / dad,
+   "n3", Ether(src=N3_MAC, dst="33:33:00:00:00:01") / dad_na)
+SN = Ether(src=GNB_MAC, dst="33:33:ff:00:00:01")
+drop("nd_solicitation_bad_code", "n3", SN / IPv6(src=GNB_IP6, dst="ff02::1:ff00:1", hlim=255) /
+     ICMPv6ND_NS(code=1, tgt=N3_IP6), "nd_bad_code")
+drop("nd_solicitation_multicast_target", "n3", SN / IPv6(src=GNB_IP6, dst="ff02::1:ff00:1", hlim=255) /
+     ICMPv6ND_NS(tgt="ff02::1:ff00:1"), "nd_multicast_target")
+drop("nd_solicitation_option_length_zero", "n3", SN / IPv6(src=GNB_IP6, dst="ff02::1:ff00:1", hlim=255) /
+     ICMPv6ND_NS(tgt=N3_IP6) / raw(bytes([1, 0]) + bytes.fromhex(GNB_MAC.replace(":", ""))), "nd_bad_option")
+drop("nd_solicitation_option_past_the_message", "n3", SN / IPv6(src=GNB_IP6, dst="ff02::1:ff00:1", hlim=255) /
+     ICMPv6ND_NS(tgt=N3_IP6) / raw(bytes([1, 2]) + bytes.fromhex(GNB_MAC.replace(":", ""))), "nd_bad_option")
+drop("nd_dad_solicitation_with_source_lladdr", "n3", SN / IPv6(src="::", dst="ff02::1:ff00:1", hlim=255) /
+     ICMPv6ND_NS(tgt=N3_IP6) / ICMPv6NDOptSrcLLAddr(lladdr=GNB_MAC), "nd_bad_source")
+drop("nd_solicitation_truncated", "n3", SN / IPv6(src=GNB_IP6, dst="ff02::1:ff00:1", hlim=255) /
+     ICMPv6Unknown(type=135, msgbody=b"\0" * 12), "nd_truncated")
+v = bytearray(raw(SN / ns))
+v[-1] ^= 0x01
+drop("nd_solicitation_bad_checksum", "n3", bytes(v), "nd_bad_checksum")
+drop("nd_solicitation_for_a_foreign_target", "n3", SN / IPv6(src=GNB_IP6, dst="ff02::1:ff00:1", hlim=255) /
+     ICMPv6ND_NS(tgt="2001:db8:3::77") / ICMPv6NDOptSrcLLAddr(lladdr=GNB_MAC), "nd_not_for_us")
+drop("nd_advertisement_is_consumed", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
+     IPv6(src=GNB_IP6, dst=N3_IP6, hlim=255) / ICMPv6ND_NA(tgt=GNB_IP6, R=0, S=1, O=1) /
+     ICMPv6NDOptDstLLAddr(lladdr=GNB_MAC), "nd_advert_consumed")
+# The DN host's answer to braid's solicitation for it (tests/unit/pipelines: the held IPv6
+# uplink leaves once it arrives).
+drop("nd_advertisement_from_dn_host_is_consumed", "n6", Ether(src=DN_MAC, dst=N6_MAC) /
+     IPv6(src=DN_IP6, dst=N6_IP6, hlim=255) / ICMPv6ND_NA(tgt=DN_IP6, R=0, S=1, O=1) /
+     ICMPv6NDOptDstLLAddr(lladdr=DN_MAC), "nd_advert_consumed")
+# A solicitation for braid's N6 address from the DN host: answered, and the host learned from
+# its source link-layer address option (RFC 4861 §7.2.3).
+tx("nd_solicitation_for_n6_is_advertised", "n6", Ether(src=DN_MAC, dst="33:33:ff:00:00:01") /
+   IPv6(src=DN_IP6, dst="ff02::1:ff00:1", hlim=255) / ICMPv6ND_NS(tgt=N6_IP6) / ICMPv6NDOptSrcLLAddr(lladdr=DN_MAC),
+   "n6", Ether(src=N6_MAC, dst=DN_MAC) / IPv6(src=N6_IP6, dst=DN_IP6, hlim=255) /
+   ICMPv6ND_NA(tgt=N6_IP6, R=0, S=1, O=1) / ICMPv6NDOptDstLLAddr(lladdr=N6_MAC))
+drop("nd_solicited_advertisement_to_multicast", "n3", Ether(src=GNB_MAC, dst="33:33:00:00:00:01") /
+     IPv6(src=GNB_IP6, dst="ff02::1", hlim=255) / ICMPv6ND_NA(tgt=GNB_IP6, R=0, S=1, O=1) /
+     ICMPv6NDOptDstLLAddr(lladdr=GNB_MAC), "nd_solicited_to_multicast")
 drop("ipv6_foreign_destination", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /
      IPv6(src=GNB_IP6, dst="2001:db8:3::99") / ICMPv6EchoRequest(), "ipv6_not_for_us")
 drop("ipv6_tcp_to_us_without_handler", "n3", Ether(src=GNB_MAC, dst=N3_MAC) /

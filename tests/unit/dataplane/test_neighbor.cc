@@ -132,3 +132,80 @@ TEST_CASE("snapshot: lookups hit every usable entry and miss others", "[neighbor
     CHECK_FALSE(t.remove(0, 0x0A000000));
     CHECK_FALSE(t.snapshot()->lookup(0, 0x0A000000));
 }
+
+namespace {
+
+// 2001:db8:6::2 and 2001:db8:6::3
+constexpr Ipv6Addr dn6{0x20, 0x01, 0x0d, 0xb8, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+constexpr Ipv6Addr gw6{0x20, 0x01, 0x0d, 0xb8, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3};
+
+}  // namespace
+
+TEST_CASE("family: an IPv6 next hop is its own entry, resolved with a solicitation request",
+          "[neighbor][nd]") {
+    NeighborTable t(limits());
+    const NeighborKey k6 = NeighborKey::of_ipv6(1, dn6);
+    auto req = t.want(k6, 0, true);
+    REQUIRE(req);
+    CHECK(req->v6);
+    CHECK(req->target_ipv6 == dn6);
+    CHECK(req->key() == k6);
+    CHECK(t.stats().solicitations_sent == 1);
+    // The IPv4 address 0.0.0.2 on the same port is another neighbor, with its own request.
+    auto req4 = t.want(1, 2, 0);
+    REQUIRE(req4);
+    CHECK_FALSE(req4->v6);
+    CHECK(t.stats().requests_sent == 2);
+    CHECK(t.stats().solicitations_sent == 1);
+    t.learn(k6, mac_a, false, 100);  // an advertisement for the entry we have
+    t.learn(1, 2, mac_b, true, 100);
+    auto snap = t.snapshot();
+    CHECK(*snap->lookup(k6) == mac_a);
+    CHECK(*snap->lookup(1, 2) == mac_b);
+    CHECK_FALSE(snap->lookup(NeighborKey::of_ipv6(0, dn6)));  // per port
+    CHECK_FALSE(snap->lookup(NeighborKey::of_ipv6(1, gw6)));
+    CHECK(address_text(k6) == "2001:db8:6::2");
+    CHECK(address_text(NeighborKey::of_ipv4(0, gw)) == "198.18.0.2");
+}
+
+TEST_CASE("IPv6: MAX_MULTICAST_SOLICIT solicitations RETRANS_TIMER apart, then failed",
+          "[neighbor][nd]") {
+    NeighborTable t(limits());  // max_retries 3, retry_ms 1000: RFC 4861 §10's defaults
+    const NeighborKey k6 = NeighborKey::of_ipv6(1, gw6);
+    REQUIRE(t.want(k6, 0, false));
+    auto r1 = t.tick(1000);
+    REQUIRE(r1.size() == 1);
+    CHECK(r1[0].v6);
+    CHECK(r1[0].target_ipv6 == gw6);
+    CHECK(t.tick(2000).size() == 1);
+    (void)t.take_dirty();
+    CHECK(t.tick(3000).empty());  // three sent, none answered
+    CHECK(t.take_dirty());        // workers must see it: they drop what they hold
+    CHECK(t.snapshot()->failed(k6));
+    CHECK_FALSE(t.snapshot()->failed(NeighborKey::of_ipv4(1, 0)));
+    CHECK(t.stats().solicitations_sent == 3);
+    CHECK(t.stats().resolution_failures == 1);
+    // Unpinned: forgotten after failed_retry_ms, so that a new packet starts a new round.
+    t.tick(8000);
+    CHECK(t.entries().empty());
+}
+
+TEST_CASE(
+    "IPv6 learn: an advertisement without an entry is discarded (RFC 4861 §7.2.5), a "
+    "solicitation for us with a source link-layer address creates one (§7.2.3)",
+    "[neighbor][nd]") {
+    NeighborTable t(limits());
+    const NeighborKey k6 = NeighborKey::of_ipv6(0, dn6);
+    t.learn(k6, mac_a, false, 0);
+    CHECK(t.entries().empty());
+    CHECK(t.stats().ignored_unsolicited == 1);
+    t.learn(k6, mac_a, true, 0);
+    REQUIRE(t.entries().size() == 1);
+    CHECK(t.entries()[0].key.v6);
+    CHECK(*t.snapshot()->lookup(k6) == mac_a);
+    // A later advertisement with another link-layer address updates it.
+    t.learn(k6, mac_b, false, 10);
+    CHECK(*t.snapshot()->lookup(k6) == mac_b);
+    CHECK(t.remove(k6));
+    CHECK(t.entries().empty());
+}

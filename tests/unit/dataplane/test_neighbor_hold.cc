@@ -265,3 +265,30 @@ TEST_CASE("hold: never more than the bounds under a long churn", "[hold]") {
     h.clear([&](rte_mbuf*) { ++out; });
     CHECK(in == out);  // every packet accounted for exactly once
 }
+
+TEST_CASE("hold: IPv6 next hops are held, released in order and dropped on failure like IPv4",
+          "[hold][nd]") {
+    const NeighborKey v6a =
+        NeighborKey::of_ipv6(1, {0x20, 0x01, 0x0d, 0xb8, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2});
+    const NeighborKey v6b =
+        NeighborKey::of_ipv6(1, {0x20, 0x01, 0x0d, 0xb8, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3});
+    const NeighborKey v4 = NeighborKey::of_ipv4(1, 0);  // not confused with an IPv6 key
+    NeighborHold h(limits(8, 16));
+    CHECK(h.hold(v6a, pkt(1), 0).new_neighbor);
+    CHECK(h.hold(v4, pkt(2), 0).new_neighbor);
+    CHECK(h.hold(v6b, pkt(3), 0).new_neighbor);
+    CHECK_FALSE(h.hold(v6a, pkt(4), 1).new_neighbor);
+    CHECK(h.held_for(v6a) == 2);
+    auto p = poll(h, 2, {{v6a, St::resolved}, {v6b, St::failed}});
+    REQUIRE(p.sent.size() == 2);
+    CHECK(p.sent[0] == std::pair<uintptr_t, NeighborKey>{1, v6a});
+    CHECK(p.sent[1] == std::pair<uintptr_t, NeighborKey>{4, v6a});
+    REQUIRE(p.dropped.size() == 1);
+    CHECK(p.dropped[0] ==
+          std::pair<uintptr_t, DropReason>{3, DropReason::neighbor_resolution_failed});
+    CHECK(h.held_for(v4) == 1);  // still pending
+    p = poll(h, 1000, {});
+    REQUIRE(p.dropped.size() == 1);
+    CHECK(p.dropped[0].second == DropReason::neighbor_hold_timeout);
+    CHECK(h.empty());
+}
