@@ -16,9 +16,13 @@ the transfer completes on the first subflow.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
+import tempfile
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 from conftest import DN_IP, N6_IP, PYTHON
@@ -145,12 +149,31 @@ def tshark_fields(pcap, fields, display_filter="mptcp"):
     return [line.split("|") for line in cp.stdout.splitlines() if line.strip()]
 
 
+# An 8 MiB echo transfer slower than this keeps its capture and braid's counters (below);
+# BRAID_SLOW_ECHO_S=0 keeps every run's.
+SLOW_ECHO_S = float(os.environ.get("BRAID_SLOW_ECHO_S", "30"))
+
+
+def keep_slow_run(braid, pcap, name):
+    """Copies a slow transfer's capture out of the module's workdir (removed at teardown) with
+    braid's TCP and MPTCP counters next to it; returns the capture's new path."""
+    stem = Path(tempfile.gettempdir()) / f"braid-slow-{name}-{time.strftime('%Y%m%dT%H%M%S')}"
+    shutil.copy(pcap, stem.with_suffix(".pcap"))
+    stem.with_suffix(".txt").write_text(braid.cli_ok("show", "tcp", "stats")
+                                        + braid.cli_ok("show", "mptcp", "stats"))
+    return stem.with_suffix(".pcap")
+
+
 # Four tshark passes over the 8 MiB echo's capture, one with MPTCP mapping analysis: slow on a
-# loaded 2-core machine (the whole test took over 180 s in a CI rehearsal).
+# loaded 2-core machine (the whole test took over 180 s in a CI rehearsal). The transfer's own
+# time and the tshark passes' go to the JUnit XML (suite properties): issue 6's open finding
+# (about 1 run in 5 took ~100 s instead of 5-20 s) was timed as a whole test, which cannot
+# tell a slow transfer from slow tshark passes.
 @pytest.mark.timeout(480)
-def test_linux_mptcp_echo_8mib(lab, braid, alive):
+def test_linux_mptcp_echo_8mib(lab, braid, alive, record_testsuite_property):
     with lab.capture(lab.dn, "mptcp-echo.pcap", bpf=f"tcp port {ECHO}") as cap:
         r = run_client(lab, 8 * MIB, IPPROTO_MPTCP)
+    record_testsuite_property("mptcp_echo_8mib_transfer_s", round(r["seconds"], 2))
     assert not r["reader_alive"], "braid did not close after echoing everything"
     assert r["received"] == r["sent"]
     assert r["received_sha"] == r["sent_sha"]
@@ -167,6 +190,10 @@ def test_linux_mptcp_echo_8mib(lab, braid, alive):
 
     # braid's options on the wire, as Wireshark's dissector reads them.
     pcap = cap.stop()
+    if r["seconds"] > SLOW_ECHO_S:
+        record_testsuite_property("mptcp_echo_8mib_slow_capture",
+                                  str(keep_slow_run(braid, pcap, "mptcp-echo")))
+    tshark_start = time.monotonic()
     synack = tshark_fields(pcap, ["tcp.options.mptcp.version", "tcp.options.mptcp.sendkey",
                                   "tcp.options.mptcp.sha256.flag"],
                            f"ip.src=={N6_IP} && tcp.flags.syn==1 && tcp.flags.ack==1 && mptcp")
@@ -190,6 +217,8 @@ def test_linux_mptcp_echo_8mib(lab, braid, alive):
     fins = tshark_fields(pcap, ["tcp.options.mptcp.datafin.flag"],
                          f"ip.src=={N6_IP} && tcp.options.mptcp.datafin.flag==1")
     assert fins, "braid sent no DATA_FIN"
+    record_testsuite_property("mptcp_echo_8mib_tshark_s",
+                              round(time.monotonic() - tshark_start, 1))
 
 
 def test_plain_tcp_client_falls_back(lab, braid, alive):
