@@ -12,6 +12,11 @@ as TCP Fast Open data; `ip mptcp endpoint add <non-3GPP link address> subflow` m
 join a second subflow from the non-3GPP address, in the non-3GPP tunnel. braid relays 1 MiB each
 way to the DN server, which sees the PDU session's UE address (address-preserving mode), never a
 link-specific one. Bounded: every wait has a timeout.
+
+Then, on the same set-up (MaSession, Transfer): each steering mode of the MAR observed on the
+wire as gnb_emu's downlink bytes per access, a steering change by Update MAR mid-download, an
+access cut mid-transfer (gnb_emu stops forwarding one tunnel), 100 MiB each way (1 GiB with
+BRAID_LONG=1) and 1,000 concurrent proxied connections.
 """
 
 from __future__ import annotations
@@ -305,8 +310,9 @@ def until_value(pred, timeout=10.0, step=0.1):
 class Transfer:
     """BULK_SERVER in the DN, BULK_CLIENT (gated) in the UE's namespace, through the proxy."""
 
-    def __init__(self, lab, r, up, down, timeout=60.0, port=SERVER_PORT):
+    def __init__(self, lab, r, up, down, timeout=60.0, port=SERVER_PORT, braid=None):
         self.lab, self.r, self.up, self.down, self.timeout = lab, r, up, down, timeout
+        self.braid = braid  # for the diagnostics of a failure
         self.srv = subprocess.Popen(["ip", "netns", "exec", lab.dn, PYTHON, "-c", BULK_SERVER,
                                      DN_IP, str(port), str(down), str(timeout)],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -327,17 +333,32 @@ class Transfer:
         self.cli.stdin.write("go\n")
         self.cli.stdin.flush()
 
+    def diagnostics(self) -> str:
+        if self.braid is None:
+            return ""
+        return "\n".join(self.braid.cli(*w)[1] for w in (
+            ("show", "proxy", "stats"), ("show", "proxy", "connections"),
+            ("show", "mptcp", "stats"), ("show", "drops")))
+
     def results(self):
         """(client JSON, server JSON); waits at most the transfer's timeout (and a margin)."""
+        out = {}
         try:
-            c_out, c_err = self.cli.communicate(timeout=self.timeout + 30)
-            s_out, s_err = self.srv.communicate(timeout=30)
+            for name, p, timeout in (("client", self.cli, self.timeout + 30),
+                                     ("server", self.srv, 30)):
+                try:
+                    out[name] = p.communicate(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    out[name] = p.communicate()
+                    out[name] = ("timed out", *out[name])
         finally:
             self.kill()
-        assert self.cli.returncode == 0, c_out + c_err
-        assert self.srv.returncode == 0, s_out + s_err
-        return (json.loads(c_out.strip().splitlines()[-1]),
-                json.loads(s_out.strip().splitlines()[-1]))
+        ok = (self.cli.returncode == 0 and self.srv.returncode == 0
+              and len(out["client"]) == 2 and len(out["server"]) == 2)
+        assert ok, f"UE: {out['client']}\nDN: {out['server']}\n{self.diagnostics()}"
+        return (json.loads(out["client"][0].strip().splitlines()[-1]),
+                json.loads(out["server"][0].strip().splitlines()[-1]))
 
     def kill(self):
         for p in (self.cli, self.srv):
@@ -402,7 +423,7 @@ def test_proxy_steering_mode_on_the_wire(ue_lab, braid_factory, case):
             lab.ns(lab.gnb, "ip", "mptcp", "endpoint", "add", ma.r["non_tgpp4"], "dev", g.tun,
                    "subflow", check=True)
             before_red = mptcp_stat(ma.b, "tx_redundant_bytes")
-            t = Transfer(lab, ma.r, 0, STEERING_SIZE)
+            t = Transfer(lab, ma.r, 0, STEERING_SIZE, braid=ma.b)
             subs = both_subflows_up(ma.b)
             shown = ma.b.cli("show", "proxy", "connection", "1")[1]
             s0 = g.stats()
@@ -427,7 +448,12 @@ def test_proxy_steering_mode_on_the_wire(ue_lab, braid_factory, case):
         # The Standby access carries (almost) nothing while the Active one works.
         assert share_3gpp < 0.02, diag
     elif case == "smallest-delay":
-        # The faster access is preferred; the slower one takes at most the overflow.
+        # braid measured the delay gnb_emu adds to the 3GPP access (its handshake: the
+        # non-3GPP subflow's srtt before any data is the join's, which a loaded machine may
+        # stretch as much, so the two are not compared) ...
+        srtt = {x["access"]: x["srtt_us"] for x in subs}
+        assert srtt["3gpp"] >= 10_000, diag
+        # ... and prefers the faster access; the slower one takes at most the overflow.
         assert share_3gpp < 0.35, diag
     elif case == "load-balancing":
         assert 0.60 <= share_3gpp <= 0.80, diag  # 70/30 within ±10 %
@@ -438,7 +464,7 @@ def test_proxy_steering_mode_on_the_wire(ue_lab, braid_factory, case):
         # Both accesses carry the stream: the Primary (3GPP) all of it, the Secondary the
         # copies of what was not yet DATA_ACKed when its turn came.
         assert copies > 0, diag
-        assert moved["3gpp"] >= STEERING_SIZE and moved["non-3gpp"] >= STEERING_SIZE // 4, diag
+        assert moved["3gpp"] >= STEERING_SIZE and moved["non-3gpp"] >= STEERING_SIZE // 2, diag
     else:
         assert copies == 0, diag  # only the redundant scheduler copies bytes
     ma.b.stop()
@@ -457,7 +483,7 @@ def test_proxy_steering_switch_mid_connection(ue_lab, braid_factory):
         with ma.gnb(lab) as g:
             lab.ns(lab.gnb, "ip", "mptcp", "endpoint", "add", ma.r["non_tgpp4"], "dev", g.tun,
                    "subflow", check=True)
-            t = Transfer(lab, ma.r, 0, size)
+            t = Transfer(lab, ma.r, 0, size, braid=ma.b)
             subs = both_subflows_up(ma.b)
             s0 = g.stats()
             t.go()
@@ -505,7 +531,7 @@ def test_proxy_access_cut_mid_transfer(ue_lab, braid_factory):
             lab.ns(lab.gnb, "ip", "mptcp", "endpoint", "add", ma.r["non_tgpp4"], "dev", g.tun,
                    "subflow", check=True)
             before = {k: mptcp_stat(ma.b, k) for k in ("subflow_stalled", "subflow_failed")}
-            t = Transfer(lab, ma.r, 4 * MIB, size, timeout=90)
+            t = Transfer(lab, ma.r, 4 * MIB, size, timeout=90, braid=ma.b)
             subs = both_subflows_up(ma.b)
             s0 = g.stats()
             t.go()
@@ -561,7 +587,7 @@ def test_proxy_long_transfer_both_ways(ue_lab, braid_factory):
             lab.ns(lab.gnb, "ip", "mptcp", "endpoint", "add", ma.r["non_tgpp4"], "dev", g.tun,
                    "subflow", check=True)
             timeout = 1500.0 if LONG_SIZE > 100 * MIB else 180.0
-            t = Transfer(lab, ma.r, LONG_SIZE, LONG_SIZE, timeout=timeout)
+            t = Transfer(lab, ma.r, LONG_SIZE, LONG_SIZE, timeout=timeout, braid=ma.b)
             subs = both_subflows_up(ma.b)
             t0 = time.monotonic()
             t.go()
