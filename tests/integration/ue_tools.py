@@ -186,7 +186,9 @@ print(json.dumps(out), flush=True)
 
 # Many connections at once (test_proxy_atsss.py): argv[5] threads, each an MPTCP socket from
 # argv[1] with the Convert message argv[4] as SYN data to the proxy argv[2]:argv[3]; each reads
-# the 4-byte Convert reply, then all wait until every one is connected (a barrier), print
+# the 4-byte Convert reply (at most argv[8] connects pending at once: braid's proxy listener
+# has a half-open backlog of 128, past which SYNs with data are refused), then all wait until
+# every one is connected (a barrier), print
 # "connected N" and wait for a line on stdin; then each sends its own payload (argv[6] bytes
 # naming the connection), half-closes and expects the SHA-256 of the payload (64 hex bytes)
 # and the payload back before EOF. Prints JSON: how many succeeded, failures by reason.
@@ -194,6 +196,7 @@ MANY_CLIENT = r"""
 import collections, hashlib, json, socket, sys, threading, time
 src, proxy, port, msg = sys.argv[1], sys.argv[2], int(sys.argv[3]), bytes.fromhex(sys.argv[4])
 n, size, timeout = int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7])
+pending = threading.BoundedSemaphore(int(sys.argv[8]) if len(sys.argv) > 8 else n)
 threading.stack_size(256 << 10)
 barrier = threading.Barrier(n + 1, timeout=timeout)
 go = threading.Event()
@@ -205,14 +208,15 @@ def one(i):
     step = "connect"
     try:
         s.bind((src, 0))
-        s.sendto(msg, socket.MSG_FASTOPEN, (proxy, port))
-        step = "reply"
-        reply = b""
-        while len(reply) < 4:
-            b = s.recv(4 - len(reply))
-            if not b:
-                raise EOFError("eof")
-            reply += b
+        with pending:
+            s.sendto(msg, socket.MSG_FASTOPEN, (proxy, port))
+            step = "reply"
+            reply = b""
+            while len(reply) < 4:
+                b = s.recv(4 - len(reply))
+                if not b:
+                    raise EOFError("eof")
+                reply += b
         if reply != bytes.fromhex("01012263"):
             raise ValueError("reply " + reply.hex())
         step = "barrier"
