@@ -692,8 +692,12 @@ def test_proxy_thousand_concurrent_connections(ue_lab, braid_factory):
             gstats = g.stats()
         closed = until_value(lambda: (lambda t: t if sum(
             section(t, "proxied connections by state (refreshed every 200 ms):").values()) == 0
-            else None)(ma.b.cli_ok("show", "proxy", "stats")), timeout=30, step=0.5)
+            else None)(ma.b.cli_ok("show", "proxy", "stats")), timeout=60, step=0.5)
         after = ma.b.cli_ok("show", "proxy", "stats")
+        # Whatever has not closed, both views (a few lines when all but some closed).
+        left = ma.b.cli("show", "proxy", "connections")[1][-3000:] + "\n".join(
+            line for line in ma.b.cli("show", "tcp", "connections")[1].splitlines()
+            if "TIME-WAIT" not in line)[-3000:]
         tcp_stats = "\n".join(line for line in (ma.b.cli_ok("show", "tcp", "stats")
                                                 + ma.b.cli_ok("show", "mptcp", "stats")
                                                 + ma.b.cli_ok("show", "drops")).splitlines()
@@ -702,7 +706,7 @@ def test_proxy_thousand_concurrent_connections(ue_lab, braid_factory):
         ma.close()
     diag = (f"{line!r}\n{c_out[-2000:]}{c_err[-2000:]}\n{s_out}{s_err[-2000:]}\nduring:\n{during}"
             f"\nafter:\n{after}\ngnb ul {gstats['ul_packets']} dl {gstats['dl_packets']}\n"
-            f"non-zero tcp, mptcp, drops:\n{tcp_stats}")
+            f"non-zero tcp, mptcp, drops:\n{tcp_stats}\nnot closed:\n{left}")
     assert line.startswith(f"connected {MANY} "), diag
     assert c_out.strip() and s_out.strip(), diag
     client = json.loads(c_out.strip().splitlines()[-1])
