@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <functional>
 #include <string>
@@ -236,11 +237,18 @@ void register_changes(cli::Registry& r, dataplane::App& app) {
            }});
     // The MPTCP MAR of a session (issue 7), as an SMF's Create/Update/Remove MAR would set it:
     // MAR 1, steering functionality MPTCP, on every downlink PDR; the 3GPP access forwards
-    // through the downlink FAR. The proxy applies it to the session's live connections.
+    // through the downlink FAR. An existing MAR 1 keeps its accesses (an MA PDU session's
+    // non-3GPP FAR: without it the non-3GPP subflows would lose their downlink), only the mode,
+    // weights and threshold change, as an Update MAR would. The proxy applies it to the
+    // session's live connections.
     auto set_mar = [&app](const Args& a, Output& o) {
         session_change(app, a, o, [&a](SessionSpec& s, Flags&) -> std::string {
             const std::string mode(a.get("mode").value_or(""));
             auto is_mar1 = [](const dataplane::Mar& m) { return m.id == 1; };
+            std::optional<dataplane::Mar> old;
+            if (auto it = std::find_if(s.mars.begin(), s.mars.end(), is_mar1); it != s.mars.end()) {
+                old = *it;
+            }
             std::erase_if(s.mars, is_mar1);
             for (auto& p : s.pdrs) {
                 if (p.mar_id == uint16_t{1}) {
@@ -263,13 +271,30 @@ void register_changes(cli::Registry& r, dataplane::App& app) {
             m.id = 1;
             m.steering_functionality = 1;  // MPTCP
             m.steering_mode = static_cast<uint8_t>(*sm);
+            // The accesses' FARs and URRs stay; weights and priorities are the new mode's
+            // (mar_scheduler's defaults per mode, the weight below).
+            auto keep = [](const dataplane::MarAccess& from) {
+                dataplane::MarAccess to;
+                to.far_id = from.far_id;
+                to.urr_ids = from.urr_ids;
+                return to;
+            };
             dataplane::MarAccess tgpp;
             tgpp.far_id = far->id;
+            if (old && old->tgpp) {
+                tgpp = keep(*old->tgpp);
+            }
+            if (old && old->non_tgpp) {
+                m.non_tgpp = keep(*old->non_tgpp);
+            }
             if (auto w = a.get_uint("weight")) {
                 if (*w > 100) {
                     return "weight is a percentage (0..100)";
                 }
                 tgpp.weight = static_cast<uint8_t>(*w);
+                if (m.non_tgpp) {
+                    m.non_tgpp->weight = static_cast<uint8_t>(100 - *w);
+                }
             }
             m.tgpp = tgpp;
             if (auto t = a.get_uint("rtt_ms")) {

@@ -676,7 +676,9 @@ void show_proxy_connection(dataplane::App& app, const Args& args, Output& out) {
                    endpoint_text(conn->ue_tuple.remote, conn->ue_tuple.remote_port).c_str(),
                    endpoint_text(conn->ue_tuple.local, conn->ue_tuple.local_port).c_str());
         for (const auto& sf : subs) {
-            const auto ss = mptcp::to_string(sf.state);
+            // STALLED as in `show mptcp connection`: RTOs without progress (an access cut),
+            // its data reinjected on the other subflows.
+            const auto ss = sf.stalled ? std::string_view("STALLED") : mptcp::to_string(sf.state);
             // The access: from the session's link-specific addresses (issue 7).
             const auto acc = mptcp::to_string(sf.access);
             out.printf("    subflow %u %s -> %s %.*s%s access %.*s srtt %u us cwnd %u in %" PRIu64

@@ -18,7 +18,10 @@ import struct
 import time
 
 STEERING_MODES = {"active-standby": 0, "smallest-delay": 1, "load-balancing": 2,
-                  "priority-based": 3}
+                  "priority-based": 3, "redundant": 4}
+# Priority IE (174) values, TS 29.244 §8.2.164.
+PRIORITIES = {"active": 0, "standby": 1, "no-standby": 2, "high": 3, "low": 4, "primary": 5,
+              "secondary": 6}
 
 
 def ie(ie_type: int, value: bytes) -> bytes:
@@ -42,13 +45,26 @@ def fqdn_node_id(name: str) -> bytes:
     return ie(60, bytes([2]) + b"".join(bytes([len(x)]) + x.encode() for x in name.split(".")))
 
 
+def access_steering(weight: int | None = None, priority: str | None = None) -> bytes:
+    """The Weight (173) and Priority (174) IEs of an access forwarding action information."""
+    out = b""
+    if weight is not None:
+        out += ie(173, bytes([weight]))
+    if priority is not None:
+        out += ie(174, bytes([PRIORITIES[priority]]))
+    return out
+
+
 def establishment(smf_node_id: str, cp_seid: int, ue: str, gnb_ip: str, dl_teid_3gpp: int,
-                  dl_teid_non_3gpp: int, steering_mode: str = "smallest-delay") -> bytes:
+                  dl_teid_non_3gpp: int, steering_mode: str = "smallest-delay",
+                  tgpp: dict | None = None, non_tgpp: dict | None = None) -> bytes:
     """Session Establishment Request body of an MA PDU session with MPTCP: two UL PDRs (3GPP and
     non-3GPP access, F-TEID CHOOSE with CHOOSE IDs 1 and 2, FAR 1 to the core), a DL PDR whose
     MAR 1 (steering functionality MPTCP, `steering_mode`) names FAR 2 (3GPP: GTP-U to `gnb_ip`
     with `dl_teid_3gpp`) and FAR 3 (non-3GPP: the same peer plays the N3IWF with
-    `dl_teid_non_3gpp`), and Provide ATSSS Control Information with the MPTCP TCI."""
+    `dl_teid_non_3gpp`), and Provide ATSSS Control Information with the MPTCP TCI. `tgpp` /
+    `non_tgpp`: that access's steering parameters, access_steering() keywords (weight,
+    priority)."""
     f_seid = ie(57, bytes([0x02]) + struct.pack("!Q", cp_seid) + ipv4("127.0.0.1"))
 
     def ul_pdr(pdr_id, choose_id):
@@ -70,11 +86,30 @@ def establishment(smf_node_id: str, cp_seid: int, ue: str, gnb_ip: str, dl_teid_
 
     mar = ie(165, ie(170, u16(1)) + ie(171, b"\x01")  # steering functionality MPTCP
              + ie(172, bytes([STEERING_MODES[steering_mode]]))
-             + ie(166, ie(108, u32(2))) + ie(167, ie(108, u32(3))))
+             + ie(166, ie(108, u32(2)) + access_steering(**(tgpp or {})))
+             + ie(167, ie(108, u32(3)) + access_steering(**(non_tgpp or {}))))
     atsss = ie(220, ie(222, b"\x01"))  # MPTCP Control Information: TCI
     return (fqdn_node_id(smf_node_id) + f_seid + ul_pdr(1, 1) + ul_pdr(2, 2) + dl_pdr
             + far(1, 1) + far(2, 0, (dl_teid_3gpp, gnb_ip))
             + far(3, 0, (dl_teid_non_3gpp, gnb_ip)) + mar + atsss)
+
+
+def update_mar(steering_mode: str, tgpp: dict | None = None,
+               non_tgpp: dict | None = None) -> bytes:
+    """Session Modification Request body (message 52; the header carries the UP SEID): Update
+    MAR (169) of MAR 1 with a new steering mode and, per access, Update 3GPP / non-3GPP Access
+    Forwarding Action Information (175 / 176) with access_steering() keywords."""
+    body = ie(170, u16(1)) + ie(172, bytes([STEERING_MODES[steering_mode]]))
+    if tgpp:
+        body += ie(175, access_steering(**tgpp))
+    if non_tgpp:
+        body += ie(176, access_steering(**non_tgpp))
+    return ie(169, body)
+
+
+def cause_of(raw: bytes) -> int:
+    """The Cause (19) of a PFCP response with a SEID header."""
+    return first(raw[16:], 19)[0]
 
 
 def walk(data: bytes):

@@ -262,6 +262,10 @@ def deep_update(base: dict, over: dict) -> dict:
     return base
 
 
+class _FanoutCollision(Exception):
+    pass
+
+
 class Braid:
     def __init__(self, lab: Lab, workdir: Path, overrides: dict | None = None,
                  extra_args=()):
@@ -285,7 +289,22 @@ class Braid:
     def pid(self):
         return self.proc.pid
 
-    def start(self):
+    def start(self, attempts=3):
+        # DPDK's af_packet PMD joins a PACKET_FANOUT group whose id is (pid ^ ifindex) & 0xffff;
+        # the ids are global to the network namespace, so another braid on this machine (other
+        # test runs) holding the same id on another device makes the join fail (EINVAL). A new
+        # process has a new pid: start again.
+        for attempt in range(attempts):
+            try:
+                return self._start_once()
+            except _FanoutCollision as e:
+                self._cleanup_runtime()
+                if attempt == attempts - 1:
+                    pytest.fail(f"braid exited during start-up {attempts} times: PACKET_FANOUT "
+                                f"group id collisions\n--- log\n{e}")
+        return self
+
+    def _start_once(self):
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [str(BRAID), "--config", str(self.config_path), *self.extra_args],
@@ -296,6 +315,8 @@ class Braid:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 self._close_log()
+                if "could not set PACKET_FANOUT" in self.log():
+                    raise _FanoutCollision(self.log())
                 pytest.fail(f"braid exited with {self.proc.returncode} during start-up\n"
                             f"--- config\n{self.config_path.read_text()}--- log\n{self.log()}")
             if os.path.exists(self.socket):

@@ -174,6 +174,14 @@ class Gnb:
         raise GnbError(f"gnb_emu did not write its statistics within {timeout}s of SIGUSR1\n"
                        f"--- log\n{self.log()}")
 
+    def toggle_cut(self) -> dict:
+        """SIGUSR2: the tunnels given `cuttable=1` stop (or resume) forwarding either way.
+        Returns the statistics written after the toggle (the signals are handled in order)."""
+        if not self.running():
+            raise GnbError(f"gnb_emu is not running\n--- log\n{self.log()}")
+        os.kill(self.proc.pid, signal.SIGUSR2)
+        return self.stats()
+
     def wait_for(self, predicate, timeout=5.0, interval=0.1) -> dict:
         """Poll stats() until predicate(stats) is true; returns the last stats (check it)."""
         deadline = time.monotonic() + timeout

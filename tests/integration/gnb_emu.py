@@ -29,8 +29,11 @@ What it does
     up), on SIGUSR1 (the "sigusr1" field counts them, so a reader can wait for its own dump) and
     at exit (SIGTERM, SIGINT or --max-seconds; "exit_reason" says which). Exit status 0.
 
-More than one tunnel per process: --tunnel ue4=A,ue6=B,ul=TEID,dl=TEID,qfi=N (repeatable; any
-of ue4/ue6 may be omitted but not both). Uplink packets are mapped to a tunnel by their source
+More than one tunnel per process: --tunnel ue4=A,ue6=B,ul=TEID,dl=TEID,qfi=N,delay_ms=D
+(repeatable; any of ue4/ue6 may be omitted but not both; delay_ms holds that tunnel's uplink
+G-PDUs back for D ms before they leave, a longer access path: its RTT grows by D; cuttable=1:
+SIGUSR2 toggles a cut of that tunnel, which then forwards nothing either way, counted per
+tunnel as ul_cut / dl_cut: an access lost mid-transfer). Uplink packets are mapped to a tunnel by their source
 address, downlink G-PDUs by TEID. The single-tunnel options (--ue-ipv4 ...) define tunnel 0.
 
 The event loop blocks in select() on the tun, the UDP socket and a signal wake-up pipe; nothing
@@ -40,6 +43,7 @@ polls. The tun device (and with it its addresses and routes) disappears when the
 from __future__ import annotations
 
 import argparse
+import collections
 import errno
 import fcntl
 import ipaddress
@@ -189,8 +193,16 @@ def parse_ies(body: bytes) -> dict:
 
 
 class Tunnel:
-    def __init__(self, index, ue4, ue6, ul_teid, dl_teid, qfi):
+    def __init__(self, index, ue4, ue6, ul_teid, dl_teid, qfi, delay_ms=0.0, cuttable=False):
         self.index = index
+        self.delay_s = delay_ms / 1000.0  # uplink G-PDUs leave this much later (a longer path)
+        # Delayed uplink G-PDUs (due, header, packet): one constant delay, so in time order.
+        self.delayed: collections.deque = collections.deque()
+        # SIGUSR2 toggles `cut` of the cuttable tunnels: a cut access forwards nothing either
+        # way (the packets are counted as ul_cut / dl_cut and dropped).
+        self.cuttable = cuttable
+        self.cut = False
+        self.ul_cut = self.dl_cut = 0
         self.ue4 = ue4
         self.ue6 = ue6
         self.ul_teid = ul_teid
@@ -204,7 +216,8 @@ class Tunnel:
                 "ul_teid": self.ul_teid, "dl_teid": self.dl_teid, "qfi": self.qfi,
                 "ul_packets": self.ul_packets, "ul_bytes": self.ul_bytes,
                 "dl_packets": self.dl_packets, "dl_bytes": self.dl_bytes,
-                "dl_qfi": dict(self.dl_qfi)}
+                "dl_qfi": dict(self.dl_qfi), "delay_ms": self.delay_s * 1000.0,
+                "cut": self.cut, "ul_cut": self.ul_cut, "dl_cut": self.dl_cut}
 
 
 def sh(*cmd):
@@ -271,14 +284,16 @@ def parse_tunnel_spec(index, spec):
             raise SystemExit(f"gnb_emu: --tunnel item '{item}' is not key=value")
         k, v = item.split("=", 1)
         fields[k.strip()] = v.strip()
-    unknown = set(fields) - {"ue4", "ue6", "ul", "dl", "qfi"}
+    unknown = set(fields) - {"ue4", "ue6", "ul", "dl", "qfi", "delay_ms", "cuttable"}
     if unknown or "ul" not in fields or "dl" not in fields or not ({"ue4", "ue6"} & set(fields)):
-        raise SystemExit(f"gnb_emu: bad --tunnel '{spec}': need ul=, dl= and ue4= and/or ue6=")
+        raise SystemExit(f"gnb_emu: bad --tunnel '{spec}': need ul=, dl= and ue4= and/or ue6= "
+                         "(optional: qfi=, delay_ms=, cuttable=)")
     return Tunnel(index,
                   ipaddress.IPv4Address(fields["ue4"]) if "ue4" in fields else None,
                   ipaddress.IPv6Address(fields["ue6"]) if "ue6" in fields else None,
                   parse_int(fields["ul"]), parse_int(fields["dl"]),
-                  parse_int(fields.get("qfi", "9")))
+                  parse_int(fields.get("qfi", "9")), float(fields.get("delay_ms", "0")),
+                  fields.get("cuttable", "0") not in ("0", "false", "False", ""))
 
 
 def parse_args(argv):
@@ -322,6 +337,8 @@ def parse_args(argv):
                 raise SystemExit(f"gnb_emu: {what} TEID {teid:#x} out of range")
         if not 0 <= t.qfi <= 63:
             raise SystemExit(f"gnb_emu: QFI {t.qfi} out of range 0..63")
+        if not 0 <= t.delay_s <= 10:
+            raise SystemExit(f"gnb_emu: delay_ms {t.delay_s * 1000:g} out of range 0..10000")
     if len({t.dl_teid for t in tunnels}) != len(tunnels):
         raise SystemExit("gnb_emu: DL TEIDs must be distinct")
     upf = ipaddress.ip_address(args.upf)
@@ -369,6 +386,7 @@ class Emulator:
         self.messages: list = []
         self.messages_dropped = 0
         self.unknown_teids: dict[str, int] = {}
+        self.delaying = [t for t in tunnels if t.delay_s > 0]
 
     # -- statistics
 
@@ -431,16 +449,39 @@ class Emulator:
             if t is None:
                 self.c["ul_dropped_no_tunnel"] += 1
                 continue
-            hdr = gpdu_header(t.ul_teid, len(pkt), t.qfi if self.ext else None, self.pdu_type)
-            try:
-                sock.sendto(hdr + pkt, self.upf_addr)
-            except OSError:
-                self.c["ul_send_errors"] += 1
+            if t.cut:
+                t.ul_cut += 1
                 continue
-            self.c["ul_packets"] += 1
-            self.c["ul_bytes"] += len(pkt)
-            t.ul_packets += 1
-            t.ul_bytes += len(pkt)
+            hdr = gpdu_header(t.ul_teid, len(pkt), t.qfi if self.ext else None, self.pdu_type)
+            if t.delay_s > 0:  # one constant delay per tunnel: the queue stays in time order
+                t.delayed.append((time.monotonic() + t.delay_s, hdr, pkt))
+                continue
+            self.send_ul(sock, t, hdr, pkt)
+
+    def send_ul(self, sock, t, hdr, pkt):
+        try:
+            sock.sendto(hdr + pkt, self.upf_addr)
+        except OSError:
+            self.c["ul_send_errors"] += 1
+            return
+        self.c["ul_packets"] += 1
+        self.c["ul_bytes"] += len(pkt)
+        t.ul_packets += 1
+        t.ul_bytes += len(pkt)
+
+    def flush_delayed(self, sock) -> float | None:
+        """Sends the delayed uplink G-PDUs that are due; returns when the next one is."""
+        now = time.monotonic()
+        next_due = None
+        for t in self.delaying:
+            while t.delayed:
+                due, hdr, pkt = t.delayed[0]
+                if due > now:
+                    next_due = due if next_due is None else min(next_due, due)
+                    break
+                t.delayed.popleft()
+                self.send_ul(sock, t, hdr, pkt)
+        return next_due
 
     # -- downlink
 
@@ -498,6 +539,9 @@ class Emulator:
                 if self.c["dl_unknown_teid"] <= 20:  # the first few, for the test's eyes
                     self.record(msg, data, peer, count=False)
                 continue
+            if t.cut:
+                t.dl_cut += 1
+                continue
             if msg["qfi"] is None:
                 self.c["dl_no_container"] += 1
             else:
@@ -526,7 +570,7 @@ class Emulator:
         args = self.args
         # Signals first: a SIGTERM or SIGUSR1 during set-up must not kill the process.
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        flags = {"stop": None, "dump": 0}
+        flags = {"stop": None, "dump": 0, "cut": 0}
 
         def on_stop(signum, _frame):
             flags["stop"] = signal.Signals(signum).name.lower()
@@ -534,9 +578,13 @@ class Emulator:
         def on_dump(_signum, _frame):
             flags["dump"] += 1
 
+        def on_cut(_signum, _frame):
+            flags["cut"] += 1
+
         signal.signal(signal.SIGTERM, on_stop)
         signal.signal(signal.SIGINT, on_stop)
         signal.signal(signal.SIGUSR1, on_dump)
+        signal.signal(signal.SIGUSR2, on_cut)
         signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
 
         sock = socket.socket(self.family, socket.SOCK_DGRAM)
@@ -556,6 +604,10 @@ class Emulator:
               f"{self.upf_addr[1]} tunnels {len(self.tunnels)}", flush=True)
         try:
             while True:
+                while flags["cut"]:  # before a dump: a SIGUSR2, SIGUSR1 pair reads the new state
+                    flags["cut"] -= 1
+                    for t in self.tunnels:
+                        t.cut = t.cuttable and not t.cut
                 if flags["dump"]:
                     self.sigusr1 += flags["dump"]
                     flags["dump"] = 0
@@ -563,11 +615,14 @@ class Emulator:
                 if flags["stop"]:
                     self.exit_reason = flags["stop"]
                     break
+                next_due = self.flush_delayed(sock)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     self.exit_reason = "max_seconds"
                     break
-                readable, _, _ = select.select([tun_fd, sock, wake_r], [], [], remaining)
+                wait = remaining if next_due is None else max(0.0, min(remaining,
+                                                                       next_due - time.monotonic()))
+                readable, _, _ = select.select([tun_fd, sock, wake_r], [], [], wait)
                 if wake_r in readable:
                     try:
                         while os.read(wake_r, 512):
