@@ -428,6 +428,7 @@ bool App::setup_tcp(std::string* err) {
         ec.max_per_source = tc.max_per_source;
         ec.default_rcv_buf = tc.rcv_buf_kb * 1024;
         ec.default_snd_buf = tc.snd_buf_kb * 1024;
+        ec.default_backlog = tc.syn_backlog;  // every listener: services and the proxy
         // Our MSS: what the smallest port MTU leaves after IPv4 and TCP headers.
         uint16_t mtu = UINT16_MAX;
         for (const auto& p : ports_) {

@@ -288,19 +288,20 @@ void Engine::input_listen(Listener& l, const FourTuple& t, const wire::Header& h
     if (l.opts.mss_clamp != 0) {
         mss = std::min(mss, l.opts.mss_clamp);
     }
-    if (l.opts.hook != nullptr && l.opts.hook->refuse_syn(t, h, o, l.half_open >= l.opts.backlog)) {
+    if (l.opts.hook != nullptr &&
+        l.opts.hook->refuse_syn(t, h, o, l.half_open >= *l.opts.backlog)) {
         rte_pktmbuf_free(payload);
         send_rst_for(t, h, len, Counter::rst_sent_hook_refused);
         return;
     }
-    if (l.opts.defer_syn_data && len > 0 && l.half_open >= l.opts.backlog) {
+    if (l.opts.defer_syn_data && len > 0 && l.half_open >= *l.opts.backlog) {
         // A deferred SYN needs state, and a cookie SYN/ACK could not acknowledge its data
         // (RFC 8803 clients then stop using the converter): drop it, the peer retries.
         count(Counter::syn_data_refused_pressure);
         rte_pktmbuf_free(payload);
         return;
     }
-    if (l.half_open >= l.opts.backlog) {
+    if (l.half_open >= *l.opts.backlog) {
         // RFC 4987 §3.6: no state; the SYN/ACK's ISN carries what the ACK needs. Window scale
         // and SACK survive only inside the timestamp (else they are not offered).
         rte_pktmbuf_free(payload);
@@ -484,6 +485,9 @@ std::optional<ListenerId> Engine::listen(const ListenOptions& o) {
     auto l = std::make_unique<Listener>();
     l->id = static_cast<ListenerId>(listeners_.size() + 1);
     l->opts = o;
+    if (!l->opts.backlog) {
+        l->opts.backlog = cfg_.default_backlog;
+    }
     ListenerId id = l->id;
     listeners_.push_back(std::move(l));
     return id;

@@ -161,6 +161,7 @@ struct EngineConfig {
     uint32_t max_retransmits = 15;  // R2 for data, counted in back-offs
     uint32_t default_rcv_buf = 256 * 1024;
     uint32_t default_snd_buf = 256 * 1024;
+    uint32_t default_backlog = 128;    // half-open connections per listener before SYN cookies
     uint16_t default_mss = 1460;       // our MSS (what we advertise) unless a listener clamps it
     uint32_t max_connections = 65536;  // per worker (this engine), every state counted
     uint32_t max_per_source = 4096;    // per remote address
@@ -192,8 +193,9 @@ struct ListenOptions {
     // such SYNs are dropped and counted (no state, so nothing to defer). SYNs without data are
     // answered as usual.
     bool defer_syn_data = false;
-    uint32_t backlog = 128;  // half-open connections before SYN cookies
-    uint32_t rcv_buf = 0;    // 0: default_rcv_buf
+    // Half-open connections before SYN cookies; unset: EngineConfig::default_backlog.
+    std::optional<uint32_t> backlog;
+    uint32_t rcv_buf = 0;  // 0: default_rcv_buf
     // A layer above TCP (MPTCP) that connections from this listener may be attached to
     // (tcpstack/hook.h); nullptr: plain TCP. Not owned; outlives the listener.
     ConnHook* hook = nullptr;

@@ -781,6 +781,19 @@ TEST_CASE(
     CHECK(l.counter(Counter::syn_cookies_failed) == 1);
 }
 
+TEST_CASE("RFC 4987: a listener without a backlog of its own takes the engine's default") {
+    EngineConfig cfg = test_config();
+    cfg.default_backlog = 1;  // tcp.syn_backlog in braid's config
+    Listening l(ListenOptions{}, cfg);
+    l.inject({flag::syn, kIrs, 0, 65535, syn_options({})});
+    l.expect();
+    CHECK(l.counter(Counter::syn_cookies_sent) == 0);
+    l.inject({flag::syn, 5000, 0, 65535, syn_options({}), "", tuple(40001)});
+    CHECK(l.expect().h.flags == (flag::syn | flag::ack));
+    CHECK(l.counter(Counter::syn_cookies_sent) == 1);  // the second half-open one
+    CHECK(l.eng.connection_count() == 1);
+}
+
 TEST_CASE("RFC 8803 / RFC 7413: listener that asks keeps SYN data, delivered after ESTABLISHED") {
     Listening l(ListenOptions{.accept_syn_data = true});
     l.inject({flag::syn, kIrs, 0, 65535, syn_options({}), "convert-tlv"});
