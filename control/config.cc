@@ -629,7 +629,8 @@ std::optional<std::string> check_link_addresses(const StaticSession& s) {
     return std::nullopt;
 }
 
-// `tcp.services[].scheduler`: {mode, tgpp, non_tgpp, preferred, tgpp_weight, rtt_threshold_ms}.
+// `tcp.services[].scheduler`: {mode, tgpp, non_tgpp, preferred, tgpp_weight, rtt_threshold_ms,
+// plr_threshold}.
 void read_tcp_scheduler(Reader& r, const YAML::Node& node, const std::string& path,
                         TcpService::Scheduler& s) {
     auto prefixes = [&](const YAML::Node& v, const std::string& p, std::vector<IpPrefix>& out) {
@@ -670,6 +671,13 @@ void read_tcp_scheduler(Reader& r, const YAML::Node& node, const std::string& pa
                    uint32_t ms = 0;
                    if (r.uint(v, p, ms, 1, 60000)) {
                        s.rtt_threshold_ms = ms;
+                   }
+               }},
+              {"plr_threshold",
+               [&](const YAML::Node& v, const std::string& p) {
+                   uint32_t pct = 0;
+                   if (r.uint(v, p, pct, 0, 100)) {
+                       s.plr_threshold = pct;
                    }
                }},
           });
@@ -2365,6 +2373,9 @@ std::string render(const Config& c) {
             emit_uint(out, "tgpp_weight", s.tgpp_weight);
             if (s.rtt_threshold_ms) {
                 emit_uint(out, "rtt_threshold_ms", *s.rtt_threshold_ms);
+            }
+            if (s.plr_threshold) {
+                emit_uint(out, "plr_threshold", *s.plr_threshold);
             }
             out << YAML::EndMap;
         }

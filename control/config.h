@@ -212,6 +212,7 @@ struct TcpService {
         std::string preferred = "3gpp";       // active / high / primary access: 3gpp | non-3gpp
         uint32_t tgpp_weight = 50;            // load_balancing: percent on 3GPP (0..100)
         std::optional<uint32_t> rtt_threshold_ms;  // 1..60000
+        std::optional<uint32_t> plr_threshold;     // percent 0..100 (packet loss rate)
         bool operator==(const Scheduler&) const = default;
     } scheduler;
     bool scheduler_set = false;  // the `scheduler` key was given (only with mptcp: true)

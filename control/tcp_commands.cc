@@ -663,6 +663,9 @@ void show_proxy_connection(dataplane::App& app, const Args& args, Output& out) {
                 if (sc.rtt_threshold_ms) {
                     out.printf(" rtt_threshold %u ms", *sc.rtt_threshold_ms);
                 }
+                if (sc.plr_threshold_percent) {
+                    out.printf(" plr_threshold %u %%", unsigned(*sc.plr_threshold_percent));
+                }
                 out.printf("\n");
             } else {
                 out.printf("  scheduler default\n");

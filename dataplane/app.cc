@@ -70,6 +70,9 @@ mptcp::SchedulerConfig scheduler_config(const config::TcpService::Scheduler& s) 
     c.access[0].weight = static_cast<uint8_t>(s.tgpp_weight);
     c.access[1].weight = static_cast<uint8_t>(100 - s.tgpp_weight);
     c.rtt_threshold_ms = s.rtt_threshold_ms;
+    if (s.plr_threshold) {
+        c.plr_threshold_percent = static_cast<uint8_t>(*s.plr_threshold);
+    }
     return c;
 }
 

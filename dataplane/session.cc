@@ -509,6 +509,7 @@ mptcp::SchedulerConfig mar_scheduler(const Mar& mar) {
     if (mar.rtt_threshold_ms) {
         c.rtt_threshold_ms = *mar.rtt_threshold_ms;
     }
+    c.plr_threshold_percent = mar.plr_threshold;
     return c;
 }
 

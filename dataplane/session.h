@@ -433,8 +433,8 @@ const Mar* mptcp_mar(const SessionSpec& spec);
 // access without one gets 0, as TS 29.244 §8.2.165 says, 50/50 when neither has one);
 // Priority 0..6 → AccessPriority (an access without one takes the complement of the other's:
 // Active↔Standby, High↔Low, Primary↔Secondary; neither: 3GPP Active/High/Primary); the RTT
-// of Thresholds → rtt_threshold_ms. The PLR threshold is not used: the scheduler does not
-// measure packet loss per subflow (docs/FEATURES.md).
+// of Thresholds → rtt_threshold_ms, its PLR → plr_threshold_percent (the endpoint estimates
+// each subflow's loss rate: mptcp::LossEstimate).
 mptcp::SchedulerConfig mar_scheduler(const Mar& mar);
 
 // srTCM parameters policing at `kbps` (kbit/s, as in the MBR IE): committed and excess burst

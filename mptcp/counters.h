@@ -22,6 +22,8 @@ namespace braid::mptcp {
     X(tx_bytes,                 "data-level bytes sent for the first time")                       \
     X(tx_redundant_bytes,       "data-level bytes sent again as copies on another subflow (redundant scheduler)") \
     X(sched_failover,           "scheduler decisions that used the Standby access (active-standby)") \
+    X(sched_failover_rtt,       "active-standby decisions that left the Active access for its RTT threshold") \
+    X(sched_failover_plr,       "active-standby decisions that left the Active access for its PLR threshold") \
     X(sched_overflow,           "scheduler decisions that let the Low access take new data (priority-based)") \
     X(tx_reinjected_bytes,      "data-level bytes sent again on another subflow")                 \
     X(tx_data_fin,              "DATA_FINs sent (first transmission)")                            \
@@ -69,6 +71,7 @@ namespace braid::mptcp {
     X(mp_fail_sent,             "MP_FAIL sent (a DSS checksum failure, or the answer to the peer's)") \
     X(mp_fail_received,         "MP_FAIL received")                                             \
     X(fallback_mp_fail,         "fallback: infinite mapping after MP_FAIL (checksum failure, one subflow)") \
+    X(fallback_no_dss,          "fallback: data or an ACK of data without a DSS on the only subflow (options stripped, infinite mapping)") \
     X(infinite_mapping_sent,    "infinite mappings sent (fallback to plain TCP on the subflow)") \
     X(reset_mp_fail,            "connections reset on MP_FAIL: several subflows or non-contiguous data") \
     X(option_parse_errors,      "MPTCP options that did not parse (ignored)")                   \

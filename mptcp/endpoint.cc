@@ -561,6 +561,11 @@ bool Endpoint::on_input(tcp::ConnId id, const tcp::wire::Header& h, const tcp::w
     if (!c->rx) {
         return true;
     }
+    if (p.dss || (p.cap && p.cap->data_len)) {
+        c->dss_seen = true;
+    } else if (o.mptcp_count == 0 && options_stripped(*c, *sf, h, len)) {
+        return true;
+    }
     const SubflowId idx = sf->index;
     auto handle = [&](const RxResult& r) {
         switch (r.error) {
@@ -910,6 +915,7 @@ Endpoint::Candidates Endpoint::candidates(Conn& c) {
                 // Congestion-window room: less queued on the subflow than its window holds.
                 v.room = info->snd_buffered < info->cwnd;
                 v.srtt_us = info->srtt_us;
+                v.loss_ppm = s.loss.ppm();
             }
         }
         views.push_back(v);
@@ -918,6 +924,11 @@ Endpoint::Candidates Endpoint::candidates(Conn& c) {
         schedule(c.sched, std::span<const SubflowView>(views.begin(), views.size()), c.balance);
     if (d.failover) {
         counters_.add(Counter::sched_failover);
+        if (d.failover_reason == ThresholdReason::rtt) {
+            counters_.add(Counter::sched_failover_rtt);
+        } else if (d.failover_reason == ThresholdReason::plr) {
+            counters_.add(Counter::sched_failover_plr);
+        }
     }
     if (d.overflow) {
         counters_.add(Counter::sched_overflow);
@@ -1150,7 +1161,7 @@ void Endpoint::check_stalls(uint64_t now_us) {
             if (!info) {
                 continue;
             }
-            if (c->state == ConnState::closed && info->backoff >= stall_backoffs) {
+            if (c->state == ConnState::closed && info->backoff >= dead_path_backoffs) {
                 // Both DATA_FINs are through: nothing is left for it to carry, and its FIN
                 // would wait out R2 (minutes) on a dead path while the application's close
                 // waits for the last subflow. RST it.
@@ -1162,6 +1173,7 @@ void Endpoint::check_stalls(uint64_t now_us) {
             if (s->state != SubflowState::established) {
                 continue;
             }
+            s->loss.sample(info->data_segments, info->retransmits);
             if (!s->stalled && info->backoff >= stall_backoffs) {
                 s->stalled = true;
                 counters_.add(Counter::subflow_stalled);
@@ -1558,13 +1570,35 @@ void Endpoint::mp_fail_input(Conn& c, Subflow& s, const wire::MpFail& f) {
     queue(c);
 }
 
-void Endpoint::fall_back(Conn& c, Subflow& s, std::optional<uint64_t> failed_dsn) {
+bool Endpoint::options_stripped(Conn& c, Subflow& s, const tcp::wire::Header& h, uint32_t len) {
+    // §3.7: "if a subflow receives data without a DSS ... or an ACK for data without a Data
+    // ACK" before any DSS, on the first subflow with no other ever: a middlebox passes options
+    // on SYNs only. The RFC's MUST: fall back (an infinite mapping on braid's next data, then
+    // plain TCP), as Linux does. Later, or with joined subflows, unmapped data is counted and a
+    // window's worth of it resets (the Receiver). Only segments without any MPTCP option count
+    // (the caller checks: the third ACK carries MP_CAPABLE; an ADD_ADDR may push a DSS off a
+    // pure ACK); a bare ACK of only braid's SYN says nothing.
+    const bool acks_data = h.has(tflag::ack) && h.ack.raw() - s.iss.raw() > 1;
+    if (c.dss_seen || c.ever_joined || s.join || c.subflows.size() != 1 ||
+        (len == 0 && !acks_data)) {
+        return false;
+    }
+    if (!c.rx->fall_back(s.index)) {
+        return false;  // unreachable without any mapping: nothing is held out of order
+    }
+    fall_back(c, s, std::nullopt, Counter::fallback_no_dss);
+    return true;
+}
+
+void Endpoint::fall_back(Conn& c, Subflow& s, std::optional<uint64_t> failed_dsn, Counter reason) {
     if (c.infinite) {
         return;
     }
     c.infinite = true;
-    counters_.add(Counter::fallback_mp_fail);
-    c.mp_fail_out = failed_dsn ? *failed_dsn : c.rx->data_ack().raw();
+    counters_.add(reason);
+    if (reason == Counter::fallback_mp_fail) {
+        c.mp_fail_out = failed_dsn ? *failed_dsn : c.rx->data_ack().raw();
+    }
     // Our infinite mapping starts where the peer's Data ACK stands (retroactive, §3.7).
     c.infinite_dsn = c.tx->snd_una().raw();
     // From now on the subflow alone carries the bytes it was given (freed by its ACKs).
@@ -1574,7 +1608,7 @@ void Endpoint::fall_back(Conn& c, Subflow& s, std::optional<uint64_t> failed_dsn
     }
     s.add_addr_out.reset();
     s.remove_addr_out.reset();
-    s.need_ack = true;  // MP_FAIL on a pure ACK
+    s.need_ack = c.mp_fail_out.has_value();  // MP_FAIL on a pure ACK
     c.need_pump = true;
     queue(c);
 }
@@ -1849,6 +1883,7 @@ std::vector<SubflowSummary> Endpoint::subflows(tcp::ConnId id) const {
         x.stalled = s->stalled;
         x.remote_address_id = s->remote_address_id;
         x.access = s->access;
+        x.loss_ppm = s->loss.ppm();
         if (auto info = eng_.describe(s->id)) {
             x.srtt_us = info->srtt_us;
             x.cwnd = info->cwnd;

@@ -171,6 +171,7 @@ struct SubflowSummary {
     uint8_t remote_address_id;
     Access access;
     uint32_t srtt_us, cwnd;
+    uint32_t loss_ppm;             // estimated packet loss rate (LossEstimate), ppm
     uint64_t bytes_in, bytes_out;  // payload bytes received / queued for sending on it
 };
 
@@ -182,7 +183,7 @@ struct ConnSummary {
     bool checksums;
     SchedulerMode scheduler;
     uint64_t bytes_in, bytes_out;  // data-level, application bytes
-    bool fallen_back;  // §3.7 infinite mapping after MP_FAIL: plain TCP on its one subflow
+    bool fallen_back;              // §3.7 infinite mapping (MP_FAIL, options stripped): plain TCP
 };
 
 class Endpoint final : public tcp::ConnHook {
@@ -302,6 +303,7 @@ private:
         std::optional<wire::RemoveAddr> remove_addr_out;
         Access access = Access::unknown;
         bool stalled = false;  // RTOs without progress: its data reinjected, new data avoids it
+        LossEstimate loss;     // sampled by check_stalls(), for the PLR threshold
         uint64_t bytes_in = 0, bytes_out = 0;
     };
     struct Conn {
@@ -340,7 +342,8 @@ private:
         bool announced = false;  // cfg.advertise consulted (once, at the handshake)
         // §3.7: a joined subflow ends the infinite-mapping fallback option for good.
         bool ever_joined = false;
-        bool infinite = false;                 // fell back: plain TCP on the one subflow, no DSS
+        bool dss_seen = false;  // a DSS (or MP_CAPABLE with data) arrived since the handshake
+        bool infinite = false;  // fell back: plain TCP on the one subflow, no DSS
         std::optional<uint64_t> mp_fail_out;   // MP_FAIL to send (the DSN), on a pure ACK
         bool mp_fail_sent = false;             // ours went out (the peer's then is the echo)
         bool infinite_map_sent = false;        // the one DSS with the infinite mapping
@@ -388,7 +391,15 @@ private:
     void add_addr_input(Conn& c, Subflow& s, const wire::AddAddr& a);
     void remove_addr_input(Conn& c, const wire::RemoveAddr& r);
     void mp_fail_input(Conn& c, Subflow& s, const wire::MpFail& f);
-    void fall_back(Conn& c, Subflow& s, std::optional<uint64_t> failed_dsn);
+    // §3.7 fallback to plain TCP on the one subflow: `reason` fallback_mp_fail (a checksum
+    // failure or the peer's MP_FAIL: MP_FAIL with `failed_dsn` goes out) or fallback_no_dss
+    // (options stripped on data: no MP_FAIL, only the infinite mapping).
+    void fall_back(Conn& c, Subflow& s, std::optional<uint64_t> failed_dsn,
+                   Counter reason = Counter::fallback_mp_fail);
+    // §3.7: data, or an ACK of braid's data, without a DSS on the only subflow before any DSS
+    // arrived: a middlebox strips the options from data segments. True: the connection fell
+    // back to plain TCP.
+    bool options_stripped(Conn& c, Subflow& s, const tcp::wire::Header& h, uint32_t len);
     void emit_signals(Conn& c, Subflow& s, tcp::wire::Options& o, uint64_t now_us);
     bool add_local(Conn& c, const AdvertisedAddress& a);
     void check_announcements(uint64_t now_us);
@@ -414,8 +425,15 @@ inline constexpr uint64_t fin_retry_initial_us = 1'000'000;
 inline constexpr uint64_t fin_retry_max_us = 30'000'000;
 // A subflow whose RTO fired this many times in a row without progress counts as stalled while
 // another subflow works: its un-DATA_ACKed data goes out on the others (§3.3.6), new data
-// avoids it until an ACK moves it again. Checked every stall_check_us.
-inline constexpr uint32_t stall_backoffs = 2;
-inline constexpr uint64_t stall_check_us = 100'000;
+// avoids it until an ACK moves it again. Checked every stall_check_us. One: the first RTO
+// already fails over (issue 6: active-standby "failover within 1 s of a link cut"; with the
+// daemon's 200 ms rto_min the first expiry comes ~0.2-0.3 s after the cut, the second one
+// only ~0.6-0.7 s later, too close to the bound under load). A spurious RTO costs a copy of
+// the subflow's unacknowledged bytes on another subflow (the peer delivers the first one) and
+// the subflow is used again at its next ACK.
+inline constexpr uint32_t stall_backoffs = 1;
+inline constexpr uint64_t stall_check_us = 50'000;
+// After both DATA_FINs a subflow is reset as on a dead path after this many RTOs in a row.
+inline constexpr uint32_t dead_path_backoffs = 2;
 
 }  // namespace braid::mptcp

@@ -39,6 +39,39 @@ std::string_view to_string(Access a) {
     return "unknown";
 }
 
+void LossEstimate::sample(uint32_t segments_total, uint32_t retransmits_total) {
+    if (!primed_) {
+        primed_ = true;
+        last_segments_ = segments_total;
+        last_retransmits_ = retransmits_total;
+        return;
+    }
+    // Unsigned differences: the totals may wrap. SYN retransmissions count in the engine's
+    // retransmits but not in its data segments: never more lost than sent.
+    const uint64_t sent = segments_total - last_segments_;
+    const uint64_t lost = std::min<uint64_t>(retransmits_total - last_retransmits_, sent);
+    last_segments_ = segments_total;
+    last_retransmits_ = retransmits_total;
+    // x - ceil(x / 8): the sums decay to 0 (a floor would leave a remainder for ever).
+    segments_ = segments_ - ((segments_ + 7) >> 3) + (sent << 5);  // + (sent * 256) / 8
+    retransmits_ = retransmits_ - ((retransmits_ + 7) >> 3) + (lost << 5);
+}
+
+uint32_t LossEstimate::ppm() const {
+    const uint64_t base = std::max<uint64_t>(segments_, uint64_t{loss_min_segments} << 8);
+    return static_cast<uint32_t>(std::min<uint64_t>(retransmits_ * 1'000'000 / base, 1'000'000));
+}
+
+ThresholdReason past_threshold(const SchedulerConfig& cfg, const SubflowView& s) {
+    if (cfg.rtt_threshold_ms && s.srtt_us > uint64_t{*cfg.rtt_threshold_ms} * 1000) {
+        return ThresholdReason::rtt;
+    }
+    if (cfg.plr_threshold_percent && s.loss_ppm > uint32_t{*cfg.plr_threshold_percent} * 10'000) {
+        return ThresholdReason::plr;
+    }
+    return ThresholdReason::none;
+}
+
 namespace {
 
 using Views = FixedList<const SubflowView*, max_scheduled_subflows>;
@@ -46,7 +79,7 @@ using Views = FixedList<const SubflowView*, max_scheduled_subflows>;
 // Subflows with room first, then by smoothed RTT (0 = not measured yet: as good as any).
 void by_delay(Views& v, const SchedulerConfig& cfg) {
     auto past = [&cfg](const SubflowView* s) {
-        return cfg.rtt_threshold_ms && s->srtt_us > *cfg.rtt_threshold_ms * 1000;
+        return past_threshold(cfg, *s) != ThresholdReason::none;
     };
     std::stable_sort(v.begin(), v.end(), [&past](const SubflowView* a, const SubflowView* b) {
         if (past(a) != past(b)) {
@@ -61,7 +94,7 @@ void by_delay(Views& v, const SchedulerConfig& cfg) {
 
 bool any_within_threshold(const Views& v, const SchedulerConfig& cfg) {
     return std::any_of(v.begin(), v.end(), [&cfg](const SubflowView* s) {
-        return !cfg.rtt_threshold_ms || s->srtt_us <= *cfg.rtt_threshold_ms * 1000;
+        return past_threshold(cfg, *s) == ThresholdReason::none;
     });
 }
 
@@ -123,8 +156,8 @@ Decision schedule(const SchedulerConfig& cfg, std::span<const SubflowView> subfl
             Views none;
             Views& a = act_present ? of(act) : none;
             Views& s = stb ? of(*stb) : none;
-            // Failover: the active access has no usable subflow, or it is past the RTT
-            // threshold while the standby one is within it.
+            // Failover: the active access has no usable subflow, or it is past the RTT or PLR
+            // threshold while the standby one is within them.
             bool fail = a.empty() || (!any_within_threshold(a, cfg) && !s.empty() &&
                                       any_within_threshold(s, cfg));
             if (!fail) {
@@ -132,6 +165,9 @@ Decision schedule(const SchedulerConfig& cfg, std::span<const SubflowView> subfl
             } else if (!s.empty()) {
                 append(d, s);
                 d.failover = true;
+                if (!a.empty()) {
+                    d.failover_reason = past_threshold(cfg, *a.front());
+                }
             }
             break;
         }

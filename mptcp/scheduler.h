@@ -4,7 +4,8 @@
 // Weight, Priority, Thresholds), applied to subflows by the access each one runs over:
 //
 //   active_standby  everything on the Active access; the Standby one only while the active one
-//                   has no usable subflow or is past the RTT threshold; No Standby: never.
+//                   has no usable subflow or is past the RTT or PLR threshold; No Standby:
+//                   never.
 //   smallest_delay  the usable subflow with the smallest smoothed RTT that has congestion-window
 //                   room (then the others, by RTT): braid's default.
 //   load_balancing  bytes split by the accesses' weights (percent): the next bytes go to the
@@ -105,6 +106,9 @@ struct SchedulerConfig {
         AccessPolicy{true, 50, AccessPriority::standby},
     };
     std::optional<uint32_t> rtt_threshold_ms;  // Thresholds IE (288), RTT
+    // Thresholds IE (288), PLR: percent 0..100; a subflow whose estimated loss rate is above it
+    // is past the threshold like one above the RTT threshold (SubflowView::loss_ppm).
+    std::optional<uint8_t> plr_threshold_percent;
     bool operator==(const SchedulerConfig&) const = default;
 };
 
@@ -116,7 +120,14 @@ struct SubflowView {
     bool backup = false;  // the peer's B flag / MP_PRIO
     bool room = false;    // congestion-window room (less queued than cwnd)
     uint32_t srtt_us = 0;
+    // Estimated packet loss rate, parts per million (the endpoint's retransmitted / sent
+    // segments, see LossEstimate): compared with SchedulerConfig::plr_threshold_percent.
+    uint32_t loss_ppm = 0;
 };
+
+// Why a subflow is past the thresholds (RTT checked first), or none.
+enum class ThresholdReason : uint8_t { none, rtt, plr };
+ThresholdReason past_threshold(const SchedulerConfig& cfg, const SubflowView& s);
 
 // What load balancing splits: new bytes sent per access (tgpp, non_tgpp) while both accesses
 // had a usable subflow (the endpoint adds a chunk's bytes when the decision was `balanced`), so
@@ -132,9 +143,34 @@ struct Pick {
 struct Decision {
     FixedList<Pick, max_scheduled_subflows> order;  // try in this order; empty: nothing may send
     bool failover = false;                          // active_standby used the Standby access
+    // active_standby left a usable Active access for being past a threshold: the reason of its
+    // best subflow (none: the Active access had no usable subflow).
+    ThresholdReason failover_reason = ThresholdReason::none;
     bool overflow = false;   // priority_based let the Low access take new data
     bool redundant = false;  // redundant: the order includes a copy subflow
     bool balanced = false;   // load_balancing chose between two accesses (count the bytes)
+};
+
+// A subflow's packet loss rate for the PLR threshold (TS 29.244 Thresholds IE): retransmitted
+// over sent data segments, each an exponentially weighted sum of the per-sample counts the
+// endpoint takes every stall_check_us (weight 1/8: the last ~8 samples, ~0.4 s, dominate).
+// Sums of segments rather than an average of per-sample ratios, so that a busy interval counts
+// more than one with a segment or two. Below loss_min_segments per sample (weighted) the ratio
+// is taken over that many: a subflow that sends (almost) nothing has its estimate decay to 0,
+// so one left for the standby because of its losses is tried again after ~1-2 s (nothing
+// else would measure it) — and left again if it still loses.
+inline constexpr uint32_t loss_min_segments = 4;
+
+class LossEstimate {
+public:
+    // The engine's running totals for the subflow (ConnInfo::data_segments, retransmits).
+    void sample(uint32_t segments_total, uint32_t retransmits_total);
+    uint32_t ppm() const;
+
+private:
+    bool primed_ = false;
+    uint32_t last_segments_ = 0, last_retransmits_ = 0;
+    uint64_t segments_ = 0, retransmits_ = 0;  // weighted sums, scaled by 256
 };
 
 Decision schedule(const SchedulerConfig& cfg, std::span<const SubflowView> subflows,

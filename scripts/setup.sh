@@ -16,6 +16,7 @@ PACKAGES=(
     libyaml-cpp-dev prometheus-cpp-dev libipsec-mb-dev catch2
     python3 python3-scapy python3-pytest python3-pytest-timeout python3-yaml
     tshark tcpdump iproute2 iputils-ping arping ethtool curl procps
+    nftables
 )
 
 log() { printf '[setup] %s\n' "$*"; }

@@ -1052,6 +1052,7 @@ bool Connection::emit_data(Seq seq, uint32_t len, bool fin, uint64_t now_us) {
         flags |= wire::flag::psh;
     }
     emit(flags, seq, m, len, now_us);
+    ++data_segments;
     eng.count(Counter::bytes_out, len);
     if (rto_at == 0) {
         arm_rto(now_us);
@@ -1627,6 +1628,7 @@ ConnInfo Connection::info() const {
     i.rcv_buffered = rcv_buffered;
     i.rcv_buf_limit = rcv_buf_limit;
     i.retransmits = retransmits;
+    i.data_segments = data_segments;
     i.backoff = backoff;
     i.in_recovery = in_recovery;
     i.sack_ok = sack_ok;

@@ -228,6 +228,7 @@ private:
     uint64_t rtt_start_us = 0;
     uint32_t backoff = 0;
     uint32_t retransmits = 0;
+    uint32_t data_segments = 0;  // segments with data or FIN sent, retransmissions included
     bool syn_retransmitted = false;
 
     // Timers (0 = off).

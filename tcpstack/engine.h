@@ -231,7 +231,8 @@ struct ConnInfo {
     uint32_t snd_una, snd_nxt, rcv_nxt;
     uint32_t snd_buffered, rcv_buffered, rcv_buf_limit;
     uint32_t retransmits;
-    uint32_t backoff;  // RTO expiries since the last ACK that advanced (stall detection)
+    uint32_t data_segments;  // with data or FIN, retransmissions included (loss rate: MPTCP PLR)
+    uint32_t backoff;        // RTO expiries since the last ACK that advanced (stall detection)
     bool in_recovery, sack_ok, ts_ok;
     uint8_t snd_wscale, rcv_wscale;
 };

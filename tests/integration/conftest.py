@@ -52,6 +52,12 @@ _braid_ids = itertools.count()
 # --------------------------------------------------------------------------- helpers
 
 
+def long_run() -> bool:
+    """`scripts/test.sh --long` (env BRAID_LONG=1): tests run their full-size variants (issue 6:
+    1 GB MPTCP transfers) instead of the CI sizes."""
+    return os.environ.get("BRAID_LONG") == "1"
+
+
 def run(cmd, timeout=10, check=False, input=None, env=None):
     """Run a command with a timeout; returns CompletedProcess (text, stdout/stderr captured)."""
     try:

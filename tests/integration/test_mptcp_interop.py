@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import DN_IP, N6_IP, PYTHON
+from conftest import DN_IP, N6_IP, PYTHON, long_run
 from test_tcp_interop import wait_app
 
 ECHO = 5011
@@ -34,6 +34,7 @@ STANDBY = 5013    # echo with active-standby, the client's second address the ac
 BALANCED = 5014   # echo with load balancing, 70 % on the client's first (3GPP) address
 ADVERTISED = 5015  # echo that announces braid's address with JOIN_PORT (ADD_ADDR)
 JOIN_PORT = 5016   # MPTCP listener the announced subflows join (matched by token)
+LOSSY = 5017       # echo with active-standby (non-3GPP active) and a 3 % PLR threshold
 MIB = 1 << 20
 IPPROTO_MPTCP = 262
 PEER2 = "198.19.0.3"  # the client's second address (same link as DN_IP)
@@ -57,6 +58,10 @@ def braid(braid_factory):
                 {"port": ADVERTISED, "mode": "echo", "mptcp": True,
                  "advertise": [{"id": 1, "address": N6_IP, "port": JOIN_PORT}]},
                 {"port": JOIN_PORT, "mode": "echo", "mptcp": True},
+                {"port": LOSSY, "mode": "echo", "mptcp": True,
+                 "scheduler": {"mode": "active_standby", "tgpp": [f"{DN_IP}/32"],
+                               "non_tgpp": [f"{PEER2}/32"], "preferred": "non-3gpp",
+                               "plr_threshold": 3}},
             ],
         },
     })
@@ -600,3 +605,244 @@ def test_braid_withdraws_its_address_linux_removes_the_subflow(lab, braid, alive
     assert stat(after, "remove_addr_sent") > stat(before, "remove_addr_sent")
     assert stat(after, "remove_addr_subflow_reset") > stat(before, "remove_addr_subflow_reset")
     assert one, "the subflow on the withdrawn address stayed"
+
+
+# --------------------------------------------------------------------------- failover time
+
+
+def connection_rows(braid, token):
+    """The subflow rows of one connection (subflow_rows' format), [] once it is gone."""
+    rc, t = braid.cli("show", "mptcp", "connection", token)
+    if rc != 0 or t.startswith("error:"):
+        return []
+    subs = []
+    for sl in t.splitlines():
+        g = sl.split()
+        if len(g) == 13 and g[0].isdigit() and g[3] == "->":
+            subs.append({"index": int(g[0]), "local": g[2], "remote": g[4], "state": g[5],
+                         "join": g[6], "backup": g[7], "bytes_in": int(g[10]),
+                         "bytes_out": int(g[11]), "access": g[12]})
+    return subs
+
+
+def test_active_standby_fails_over_within_1s_of_a_link_cut(lab, braid, alive, second_address):
+    """Issue 6: "failover within 1 s of a link cut". Active-standby with the client's second
+    address (non-3GPP) the active access; mid-transfer its path is cut both ways (nftables
+    drop rules in the client's namespace): from the cut to the first of braid's bytes on the
+    standby subflow (its bytes_out in `show mptcp connection`, sampled every ~50-100 ms) is
+    under 1 s, and the echo completes SHA-exact.
+
+    Not the `ip rule ... blackhole` of the path-cut test: on this kernel a rule added later
+    does not stop a subflow that is already sending (seen: the "cut" subflow went on carrying
+    ~20 MB/s); only new route lookups fail."""
+    if subprocess.run(["which", "nft"], capture_output=True, check=False).returncode != 0:
+        pytest.skip("nft (nftables) not installed: scripts/setup.sh installs it")
+    cut_rules = textwrap.dedent(f"""
+        table inet braid_cut {{
+            chain in {{
+                type filter hook input priority filter; policy accept;
+                ip daddr {PEER2} drop
+            }}
+            chain out {{
+                type filter hook output priority filter; policy accept;
+                ip saddr {PEER2} drop
+            }}
+        }}
+    """)
+    before = braid.cli_ok("show", "mptcp", "stats")
+    total = 128 * MIB
+    proc = start_client(lab, total, 150, port=STANDBY)
+    token, active_moving = None, False
+    deadline = time.monotonic() + 30
+    last_active = {}  # per connection: other tests' connections may linger (closing)
+    while proc.poll() is None and time.monotonic() < deadline and not active_moving:
+        for t, subs in subflow_rows(braid).items():
+            est = [x for x in subs if x["state"] == "ESTABLISHED"
+                   and x["local"] == f"{N6_IP}:{STANDBY}"]
+            if len(est) == 2 and not active_moving:
+                act = next(x for x in est if x["access"] == "non-3gpp")["bytes_out"]
+                # The transfer runs on the active access: its bytes move between samples.
+                active_moving = t in last_active and act > last_active[t] + MIB
+                last_active[t] = act
+                token = t
+        time.sleep(0.1)
+    assert token is not None and active_moving, (
+        "no transfer on the active subflow: " + braid.cli_ok("show", "mptcp", "stats"))
+    subs = connection_rows(braid, token)
+    standby0 = next(x for x in subs if x["access"] == "3gpp")["bytes_out"]
+    t_cut = time.monotonic()  # before the rules: the measured time can only be longer
+    cp = subprocess.run(["ip", "netns", "exec", lab.dn, "nft", "-f", "-"], input=cut_rules,
+                        capture_output=True, text=True, timeout=10, check=False)
+    assert cp.returncode == 0, cp.stderr
+    try:
+        t_failover, t_last_quiet, samples = watch_failover(braid, proc, token, standby0, t_cut)
+        r = finish_client(proc, 150)
+    finally:
+        lab.ns(lab.dn, "nft", "delete", "table", "inet", "braid_cut")
+    assert t_failover is not None, f"braid never sent on the standby after the cut: {samples}"
+    elapsed = t_failover - t_cut
+    print(f"failover: braid's bytes on the standby {elapsed:.3f} s after the cut "
+          f"(last quiet sample at {t_last_quiet - t_cut:.3f} s); echo {r['seconds']:.1f} s")
+    # The bytes went out between the last quiet sample and this one: this one bounds it.
+    assert elapsed < 1.0, (elapsed, t_last_quiet - t_cut, samples)
+    assert not r["reader_alive"], "the echo did not finish after the cut"
+    assert r["received"] == r["sent"] == total
+    assert r["received_sha"] == r["sent_sha"]
+    a = wait_app(braid, lambda a: a["mode"] == "echo" and a["state"] == "finished"
+                 and a["rx_sha"] == r["sent_sha"], timeout=60)
+    assert a["rx"] == total and a["tx"] == total
+    after = braid.cli_ok("show", "mptcp", "stats")
+    assert stat(after, "subflow_stalled") > stat(before, "subflow_stalled")
+    assert stat(after, "tx_reinjected_bytes") > stat(before, "tx_reinjected_bytes")
+
+
+def watch_failover(braid, proc, token, standby0, t_cut):
+    """Samples the connection after the cut until the standby (3GPP) subflow's bytes_out moves
+    past `standby0`: (when it moved or None, the last sample before that, the samples)."""
+    t_failover, t_last_quiet, samples = None, t_cut, []
+    while proc.poll() is None and time.monotonic() < t_cut + 5:
+        subs = connection_rows(braid, token)
+        now = time.monotonic()
+        if not subs:
+            break
+        sb = next((x for x in subs if x["access"] == "3gpp"), None)
+        samples.append((round(now - t_cut, 3), [(x["access"], x["bytes_out"]) for x in subs]))
+        if sb is not None and sb["bytes_out"] > standby0:
+            t_failover = now
+            break
+        t_last_quiet = now
+        time.sleep(0.05)
+    return t_failover, t_last_quiet, samples
+
+
+# --------------------------------------------------------------------------- options stripped
+
+
+def test_options_stripped_on_data_falls_back_to_tcp(lab, braid, alive):
+    """RFC 8684 §3.7: a middlebox (an nftables rule in the client's namespace) passes the
+    handshake's MPTCP options but strips them (TCP option kind 30 → NOPs) from the client's
+    data segments. braid sees the first data without a DSS on the only subflow and falls back
+    to plain TCP (`fallback_no_dss`, an infinite mapping on its first data); Linux falls back
+    on braid's ACKs without a DATA_ACK. The echo completes SHA-exact."""
+    if subprocess.run(["which", "nft"], capture_output=True, check=False).returncode != 0:
+        pytest.skip("nft (nftables) not installed: scripts/setup.sh installs it")
+    # Segments over 100 bytes of IP: data (the MSS-sized chunks the client sends), not the
+    # third ACK (72 bytes with MP_CAPABLE and timestamps) nor pure ACKs.
+    rules = textwrap.dedent(f"""
+        table inet braid_strip {{
+            chain out {{
+                type filter hook output priority mangle; policy accept;
+                ip daddr {N6_IP} tcp dport {ECHO} ip length > 100 reset tcp option mptcp
+            }}
+        }}
+    """)
+    cp = subprocess.run(["ip", "netns", "exec", lab.dn, "nft", "-f", "-"], input=rules,
+                        capture_output=True, text=True, timeout=10, check=False)
+    assert cp.returncode == 0, cp.stderr
+    before = braid.cli_ok("show", "mptcp", "stats")
+    try:
+        r = run_client(lab, 8 * MIB, IPPROTO_MPTCP, timeout=60)
+    finally:
+        lab.ns(lab.dn, "nft", "delete", "table", "inet", "braid_strip")
+    after = braid.cli_ok("show", "mptcp", "stats")
+    assert not r["reader_alive"], "the echo did not finish"
+    assert r["received"] == r["sent"] == 8 * MIB
+    assert r["received_sha"] == r["sent_sha"]
+    assert r["mptcp"].get("MPCapableSYNACKRX", 0) == 1, r["mptcp"]  # the handshake was MPTCP
+    assert stat(after, "fallback_no_dss") == stat(before, "fallback_no_dss") + 1, after
+    assert stat(after, "established") == stat(before, "established") + 1
+    assert stat(after, "fallback_third_ack") == stat(before, "fallback_third_ack")
+    assert stat(after, "reset_protocol") == stat(before, "reset_protocol")
+    a = wait_app(braid, lambda a: a["mode"] == "echo" and a["state"] == "finished"
+                 and a["rx_sha"] == r["sent_sha"], timeout=30)
+    assert a["rx"] == a["tx"] == 8 * MIB
+
+
+# --------------------------------------------------------------------------- long transfers
+
+
+@pytest.mark.timeout(1200)  # the BRAID_LONG size; 100 MiB takes well under a minute
+def test_long_transfer_both_ways_over_two_subflows(lab, braid, alive, second_address):
+    """Issue 6: 1 GiB both ways over two subflows, SHA-256 verified; CI runs 100 MiB, the full
+    size with `scripts/test.sh --long` (BRAID_LONG=1). braid echoes: every byte goes up and
+    comes back; both subflows carried data in each direction (braid's per-subflow bytes)."""
+    total = (1024 if long_run() else 100) * MIB
+    limit = 900 if long_run() else 120
+    older = set(subflow_rows(braid))  # other tests' connections that may linger
+    proc = start_client(lab, total, limit)
+    seen_in, seen_out, token = set(), set(), None
+    deadline = time.monotonic() + limit
+    while proc.poll() is None and time.monotonic() < deadline:
+        for t, subs in subflow_rows(braid).items():
+            if t not in older and (token is None or t == token):
+                token = t
+                seen_in |= {x["index"] for x in subs if x["bytes_in"] > 0}
+                seen_out |= {x["index"] for x in subs if x["bytes_out"] > 0}
+        time.sleep(0.5)
+    r = finish_client(proc, limit)
+    assert not r["reader_alive"], "the echo did not finish"
+    assert r["received"] == r["sent"] == total
+    assert r["received_sha"] == r["sent_sha"]
+    assert r["mptcp"].get("MPJoinSynAckRx", 0) >= 1, r["mptcp"]
+    assert token is not None, "braid never listed the connection"
+    assert len(seen_in) >= 2, f"the client's bytes came on subflows {seen_in} only"
+    assert len(seen_out) >= 2, f"braid's bytes went on subflows {seen_out} only"
+    a = wait_app(braid, lambda a: a["mode"] == "echo" and a["state"] == "finished"
+                 and a["rx_sha"] == r["sent_sha"], timeout=60)
+    assert a["rx"] == a["tx"] == total
+
+
+# --------------------------------------------------------------------------- PLR threshold
+
+
+def test_active_standby_leaves_a_lossy_active_access(lab, braid, alive, second_address):
+    """The PLR threshold (TS 29.244 Thresholds): an nftables rule in the client's namespace
+    drops 8 % of braid's segments to the client's second address (the active, non-3GPP
+    access; netem is not in the test kernels). braid's loss estimate for that subflow passes
+    the service's 3 % threshold and active-standby moves new data to the standby access
+    (`sched_failover_plr`); the echo completes SHA-exact. (With 15 % dropped the echo stalled
+    for over 150 s in 2 of 4 runs: an open finding.)"""
+    if subprocess.run(["which", "nft"], capture_output=True, check=False).returncode != 0:
+        pytest.skip("nft (nftables) not installed: scripts/setup.sh installs it")
+    rules = textwrap.dedent(f"""
+        table inet braid_loss {{
+            chain in {{
+                type filter hook input priority filter; policy accept;
+                ip daddr {PEER2} tcp sport {LOSSY} numgen random mod 100 < 8 drop
+            }}
+        }}
+    """)
+    before = braid.cli_ok("show", "mptcp", "stats")
+    total = 128 * MIB
+    cp = subprocess.run(["ip", "netns", "exec", lab.dn, "nft", "-f", "-"], input=rules,
+                        capture_output=True, text=True, timeout=10, check=False)
+    assert cp.returncode == 0, cp.stderr
+    try:
+        proc = start_client(lab, total, 150, port=LOSSY)
+        # The last bytes_out seen per subflow of the connection (whatever their state: a
+        # subflow may end before the transfer does).
+        last = {}
+        deadline = time.monotonic() + 150
+        while proc.poll() is None and time.monotonic() < deadline:
+            for t, rows in subflow_rows(braid).items():
+                for x in rows:
+                    if x["local"] == f"{N6_IP}:{LOSSY}":  # not other tests' lingering ones
+                        last[(t, x["index"])] = x
+            time.sleep(0.2)
+        r = finish_client(proc, 150)
+    finally:
+        lab.ns(lab.dn, "nft", "delete", "table", "inet", "braid_loss")
+    subs = list(last.values())
+    print("lossy active access:", [(x["access"], x["state"], x["bytes_out"]) for x in subs])
+    after = braid.cli_ok("show", "mptcp", "stats")
+    assert r["received"] == r["sent"] == total
+    assert r["received_sha"] == r["sent_sha"]
+    assert len(subs) >= 2, f"no second subflow: {subs}"
+    assert stat(after, "sched_failover_plr") > stat(before, "sched_failover_plr"), after
+    by_access = {}
+    for x in subs:
+        by_access.setdefault(x["access"], {"bytes_out": 0})["bytes_out"] += x["bytes_out"]
+    # The standby access (3GPP, the first subflow) carried more than the lossy active one
+    # (without the threshold the active access carries > 4x the standby's bytes:
+    # test_active_standby_scheduler_keeps_to_the_active_access).
+    assert by_access["3gpp"]["bytes_out"] > by_access["non-3gpp"]["bytes_out"], subs

@@ -1322,7 +1322,8 @@ TEST_CASE("tcp.services[].scheduler parses, is checked and renders back", "[conf
                    "        non_tgpp: [198.19.0.3/32, 2001:db8:6::/64]\n"
                    "        preferred: non-3gpp\n"
                    "        tgpp_weight: 70\n"
-                   "        rtt_threshold_ms: 150\n"));
+                   "        rtt_threshold_ms: 150\n"
+                   "        plr_threshold: 3\n"));
     REQUIRE_OK(r);
     const auto& s = r.config->tcp.services[0];
     CHECK(s.scheduler_set);
@@ -1332,6 +1333,7 @@ TEST_CASE("tcp.services[].scheduler parses, is checked and renders back", "[conf
     CHECK(s.scheduler.preferred == "non-3gpp");
     CHECK(s.scheduler.tgpp_weight == 70);
     CHECK(s.scheduler.rtt_threshold_ms == 150u);
+    CHECK(s.scheduler.plr_threshold == 3u);
     const ParseResult again = parse(braid::config::render(*r.config), "<rendered>");
     REQUIRE_OK(again);
     CHECK(*again.config == *r.config);
@@ -1349,6 +1351,8 @@ TEST_CASE("tcp.services[].scheduler parses, is checked and renders back", "[conf
     CHECK_THAT(e.message, Catch::Contains("mptcp: true"));
     e = err("{port: 1, mode: echo, mptcp: true, scheduler: {tgpp_weight: 101}}");
     CHECK(e.key == "tcp.services[0].scheduler.tgpp_weight");
+    e = err("{port: 1, mode: echo, mptcp: true, scheduler: {plr_threshold: 101}}");
+    CHECK(e.key == "tcp.services[0].scheduler.plr_threshold");
     e = err("{port: 1, mode: echo, mptcp: true, scheduler: {preferred: wifi}}");
     CHECK(e.key == "tcp.services[0].scheduler.preferred");
     e = err("{port: 1, mode: echo, mptcp: true, scheduler: {tgpp: [198.19.0.0/33]}}");

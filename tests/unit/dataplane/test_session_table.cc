@@ -159,7 +159,7 @@ TEST_CASE("mar scheduler: each steering mode and its per-access parameters", "[s
     SECTION("Active-Standby, non-3GPP active, RTT threshold") {
         Mar m = mptcp_mar_with(1, 0, afai(2, {}, 1), afai(3, {}, 0));
         m.rtt_threshold_ms = 120;
-        m.plr_threshold = 5;  // not used by the scheduler (docs/FEATURES.md)
+        m.plr_threshold = 5;
         const auto c = mar_scheduler(m);
         CHECK(c.mode == SchedulerMode::active_standby);
         CHECK(c.access[g3].present);
@@ -167,12 +167,15 @@ TEST_CASE("mar scheduler: each steering mode and its per-access parameters", "[s
         CHECK(c.access[n3].priority == AccessPriority::active);
         REQUIRE(c.rtt_threshold_ms);
         CHECK(*c.rtt_threshold_ms == 120);
+        REQUIRE(c.plr_threshold_percent);
+        CHECK(*c.plr_threshold_percent == 5);
     }
     SECTION("Active-Standby, only the active access has a Priority: the other is Standby") {
         const auto c = mar_scheduler(mptcp_mar_with(1, 0, afai(2, {}, {}), afai(3, {}, 0)));
         CHECK(c.access[n3].priority == AccessPriority::active);
         CHECK(c.access[g3].priority == AccessPriority::standby);
         CHECK_FALSE(c.rtt_threshold_ms);
+        CHECK_FALSE(c.plr_threshold_percent);
     }
     SECTION("Active-Standby, No Standby: the standby access is never used") {
         const auto c = mar_scheduler(mptcp_mar_with(1, 0, afai(2, {}, 0), afai(3, {}, 2)));

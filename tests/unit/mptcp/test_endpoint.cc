@@ -562,6 +562,93 @@ TEST_CASE("mptcp endpoint: DSS checksum failure on the only subflow: MP_FAIL, in
     CHECK(fin);
 }
 
+TEST_CASE("mptcp endpoint: options stripped on the first data: fallback to TCP, infinite mapping",
+          "[mptcp][endpoint][fallback]") {
+    Harness t;
+    ConnId id = t.connect();
+    const uint64_t sdsn = keys(t.server_key).idsn + 1;
+    t.out.clear();
+    // A middlebox passed the handshake's options but strips them from data: the client's first
+    // data arrives with no DSS (nor MP_CAPABLE with data).
+    t.inject(tflag::ack | tflag::psh, kIrs + 1, t.iss + 1, {}, "hello");
+    CHECK(t.counter(Counter::fallback_no_dss) == 1);
+    CHECK(t.counter(Counter::fallback_mp_fail) == 0);
+    CHECK(t.counter(Counter::rx_unmapped_bytes) == 0);
+    REQUIRE(t.ep.describe(id));
+    CHECK(t.ep.describe(id)->fallen_back);
+    // The bytes map 1:1 onto the stream (§3.7): the application reads them.
+    CHECK(take_bytes(t.ep.recv(id, t.now)) == "hello");
+    // No MP_FAIL (no checksum failed), no RST; whatever braid ACKs with carries no DATA_ACK.
+    t.now += 50'000;
+    t.eng.on_timer(t.now);
+    t.ep.poll(t.now);
+    while (!t.out.empty()) {
+        Out a = t.expect();
+        CHECK_FALSE(a.h.has(tflag::rst));
+        CHECK_FALSE(mp_of(a).mp_fail);
+        CHECK_FALSE(mp_of(a).dss);
+    }
+    CHECK(t.counter(Counter::mp_fail_sent) == 0);
+    // braid's first data carries the one infinite mapping (from its first DSN), then none.
+    REQUIRE(t.ep.send(id, make_payload("world"), t.now) == 5);
+    Out d = t.expect();
+    CHECK(d.data == "world");
+    REQUIRE(mp_of(d).dss);
+    REQUIRE(mp_of(d).dss->mapping);
+    CHECK(mp_of(d).dss->mapping->data_len == 0);
+    CHECK(mp_of(d).dss->mapping->dsn == sdsn);
+    CHECK(mp_of(d).dss->mapping->ssn == 1);
+    CHECK(t.counter(Counter::infinite_mapping_sent) == 1);
+    t.inject(tflag::ack | tflag::psh, kIrs + 6, t.iss + 6, {}, " again");
+    CHECK(take_bytes(t.ep.recv(id, t.now)) == " again");
+    REQUIRE(t.ep.send(id, make_payload("!"), t.now) == 1);
+    Out d2 = t.expect();
+    CHECK(d2.data == "!");
+    CHECK(d2.opt.mptcp_out_len == 0);
+    // Never back to MPTCP: a join is refused.
+    t.out.clear();
+    Out jr = t.join_syn(FourTuple{kLocal, kRemote2, 80, 40001}, 50000, 0x11223344);
+    CHECK(jr.h.has(tflag::rst));
+    CHECK(t.counter(Counter::join_fallen_back) == 1);
+}
+
+TEST_CASE("mptcp endpoint: an ACK of braid's data without a DATA_ACK falls back",
+          "[mptcp][endpoint][fallback]") {
+    Harness t;
+    ConnId id = t.connect();
+    // braid speaks first (a server-first protocol); the client's ACK for it lost its DSS.
+    REQUIRE(t.ep.send(id, make_payload("banner"), t.now) == 6);
+    Out d = t.expect();
+    REQUIRE(mp_of(d).dss);
+    // A bare ACK of only the SYN/ACK (no data acknowledged) says nothing.
+    t.inject(tflag::ack, kIrs + 1, t.iss + 1);
+    CHECK(t.counter(Counter::fallback_no_dss) == 0);
+    CHECK_FALSE(t.ep.describe(id)->fallen_back);
+    t.inject(tflag::ack, kIrs + 1, t.iss + 7);
+    CHECK(t.counter(Counter::fallback_no_dss) == 1);
+    CHECK(t.ep.describe(id)->fallen_back);
+    // The client's bytes (plain TCP now) reach the application.
+    t.inject(tflag::ack | tflag::psh, kIrs + 1, t.iss + 7, {}, "hi");
+    CHECK(take_bytes(t.ep.recv(id, t.now)) == "hi");
+}
+
+TEST_CASE("mptcp endpoint: data without a DSS after DSS was seen does not fall back",
+          "[mptcp][endpoint][fallback]") {
+    Harness t;
+    ConnId id = t.connect();
+    const uint64_t cdsn = keys(kClientKey).idsn + 1;
+    const uint64_t sdsn = keys(t.server_key).idsn + 1;
+    t.inject(tflag::ack | tflag::psh, kIrs + 1, t.iss + 1, {dss(sdsn, mapping(cdsn, 1, 3))}, "abc");
+    CHECK(take_bytes(t.ep.recv(id, t.now)) == "abc");
+    // Options stripped later on: the RFC's fallback is for the first data only; these bytes
+    // are unmapped (dropped, counted; a window's worth resets the subflow).
+    t.inject(tflag::ack | tflag::psh, kIrs + 4, t.iss + 1, {}, "def");
+    CHECK(t.counter(Counter::fallback_no_dss) == 0);
+    CHECK(t.counter(Counter::rx_unmapped_bytes) == 3);
+    CHECK_FALSE(t.ep.describe(id)->fallen_back);
+    CHECK(t.ep.readable_bytes(id) == 0);
+}
+
 TEST_CASE("mptcp endpoint: DSS checksum failure after a join resets the connection",
           "[mptcp][endpoint][mp_fail]") {
     Harness t(true);
@@ -974,6 +1061,14 @@ TEST_CASE_METHOD(Joined, "mptcp endpoint: data over two subflows is reassembled"
     CHECK(sfs[1].bytes_in == 11);
 }
 
+TEST_CASE_METHOD(Joined, "mptcp endpoint: data without a DSS with two subflows does not fall back",
+                 "[mptcp][endpoint][fallback]") {
+    t.inject(tflag::ack | tflag::psh, kIrs + 1, t.iss + 1, {}, "abc");
+    CHECK(t.counter(Counter::fallback_no_dss) == 0);
+    CHECK(t.counter(Counter::rx_unmapped_bytes) == 3);
+    CHECK_FALSE(t.ep.describe(id)->fallen_back);
+}
+
 TEST_CASE_METHOD(JoinedBackup,
                  "mptcp endpoint: new data avoids a backup subflow; MP_PRIO changes that",
                  "[mptcp][endpoint][join]") {
@@ -1085,12 +1180,11 @@ TEST_CASE_METHOD(JoinedBackup, "mptcp endpoint: a stalled subflow's data goes ou
     REQUIRE(t.ep.send(id, make_payload("stuck"), t.now) == 5);
     Out d = t.expect();
     REQUIRE(d.tuple == t.tuple);
-    // The first subflow's path is cut: its RTO fires, twice, nothing comes back.
-    for (int i = 0; i < 2; ++i) {
-        t.now = t.eng.next_timer();
-        t.eng.on_timer(t.now);
-        t.ep.poll(t.now);
-    }
+    // The first subflow's path is cut: its RTO fires once (enough: stall_backoffs), nothing
+    // comes back.
+    t.now = t.eng.next_timer();
+    t.eng.on_timer(t.now);
+    t.ep.poll(t.now);
     t.now += mptcp::stall_check_us;
     t.ep.poll(t.now);
     CHECK(t.counter(Counter::subflow_stalled) == 1);
@@ -1108,6 +1202,78 @@ TEST_CASE_METHOD(JoinedBackup, "mptcp endpoint: a stalled subflow's data goes ou
     CHECK(reinjected);
     CHECK(t.ep.subflows(id).size() == 2);
     CHECK_FALSE(has_event(t, id, EventKind::reset));
+}
+
+TEST_CASE("mptcp endpoint: active-standby fails over at the active subflow's first RTO",
+          "[mptcp][endpoint][scheduler][failover]") {
+    mptcp::SchedulerConfig sched;
+    sched.mode = mptcp::SchedulerMode::active_standby;  // 3GPP (the first subflow) active
+    Joined f(sched);
+    Harness& t = f.t;
+    const uint64_t sdsn = keys(t.server_key).idsn + 1;
+    // The active subflow carries data; the client acknowledges it (an RTT sample: RTO ~ 1 s,
+    // the harness engine's rto_min).
+    REQUIRE(t.ep.send(f.id, make_payload("first"), t.now) == 5);
+    Out d = t.expect();
+    REQUIRE(d.tuple == t.tuple);
+    t.now += 5'000;
+    t.inject(tflag::ack, kIrs + 1, t.iss + 6, {dss(sdsn + 5)});
+    t.out.clear();
+    // The cut: what goes out now on the active subflow is never acknowledged.
+    const uint64_t cut = t.now;
+    REQUIRE(t.ep.send(f.id, make_payload("lost-on-active"), t.now) == 14);
+    REQUIRE(t.expect().tuple == t.tuple);
+    REQUIRE(t.out.empty());
+    const uint32_t rto = t.eng.describe(f.id)->rto_us;
+    // Time passes in 10 ms steps as the daemon's loop would: the first RTO expiry (one
+    // back-off, no more) makes the subflow stalled and its bytes go out on the standby at once.
+    std::optional<uint64_t> on_standby;
+    while (!on_standby && t.now < cut + 3'000'000) {
+        t.now += 10'000;
+        if (t.eng.next_timer() != 0 && t.eng.next_timer() <= t.now) {
+            t.eng.on_timer(t.now);
+        }
+        t.ep.poll(t.now);
+        while (!t.out.empty()) {
+            Out o = t.expect();
+            if (o.tuple == f.t2 && o.data == "lost-on-active") {
+                REQUIRE(mp_of(o).dss);
+                REQUIRE(mp_of(o).dss->mapping);
+                CHECK(mp_of(o).dss->mapping->dsn == sdsn + 5);  // the same DSNs
+                on_standby = t.now;
+            }
+        }
+    }
+    REQUIRE(on_standby);
+    CHECK(t.eng.describe(f.id)->backoff == 1);
+    // Within the RTO and one stall check of the cut: with the daemon's rto_min (200 ms) that
+    // is well under a second (issue 6).
+    CHECK(*on_standby - cut <= rto + mptcp::stall_check_us + 10'000);
+    CHECK(t.counter(Counter::subflow_stalled) == 1);
+    CHECK(t.counter(Counter::tx_reinjected_bytes) == 14);
+    CHECK(t.counter(Counter::sched_failover) >= 1);
+    CHECK(t.counter(Counter::sched_failover_rtt) == 0);
+    // The client acknowledges the copy on the standby; new data follows there while the
+    // active one stays silent.
+    t.inject_to(f.t2, tflag::ack, kIrs2 + 1, f.iss2 + 15, {dss(sdsn + 19)});
+    t.out.clear();
+    REQUIRE(t.ep.send(f.id, make_payload("next"), t.now) == 4);
+    Out n = t.expect();
+    CHECK(n.tuple == f.t2);
+    CHECK(n.data == "next");
+    // The active path comes back (an ACK moves it): new data returns to it.
+    t.inject(tflag::ack, kIrs + 1, t.iss + 20, {dss(sdsn + 23)});
+    t.now += mptcp::stall_check_us;
+    t.ep.poll(t.now);
+    CHECK_FALSE(t.ep.subflows(f.id)[0].stalled);
+    t.out.clear();
+    REQUIRE(t.ep.send(f.id, make_payload("back"), t.now) == 4);
+    bool back = false;
+    while (!t.out.empty()) {
+        Out o = t.expect();
+        back = back || (o.tuple == t.tuple && o.data == "back");
+    }
+    CHECK(back);
 }
 
 TEST_CASE("mptcp endpoint: after both DATA_FINs a subflow on a dead path is reset",

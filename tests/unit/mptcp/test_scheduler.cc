@@ -89,8 +89,44 @@ TEST_CASE("scheduler: active-standby sends on the active access only, fails over
         d = schedule(cfg, v);
         CHECK(slots(d) == std::vector<uint32_t>{0});
         CHECK(d.failover);
+        CHECK(d.failover_reason == mptcp::ThresholdReason::rtt);
         v[0].srtt_us = 60'000;  // both past it: stay on the active one
         CHECK(slots(schedule(cfg, v)) == std::vector<uint32_t>{1});
+    }
+    SECTION("the PLR threshold moves traffic to a standby within it, and back") {
+        v[1].usable = true;
+        cfg.plr_threshold_percent = 2;
+        v[1].loss_ppm = 20'000;  // exactly 2 %: not above it
+        d = schedule(cfg, v);
+        CHECK(slots(d) == std::vector<uint32_t>{1});
+        CHECK_FALSE(d.failover);
+        v[1].loss_ppm = 50'000;  // 5 % lost on the active access
+        d = schedule(cfg, v);
+        CHECK(slots(d) == std::vector<uint32_t>{0});
+        CHECK(d.failover);
+        CHECK(d.failover_reason == mptcp::ThresholdReason::plr);
+        v[0].loss_ppm = 80'000;  // the standby loses more: both past it, stay on the active
+        d = schedule(cfg, v);
+        CHECK(slots(d) == std::vector<uint32_t>{1});
+        CHECK_FALSE(d.failover);
+        v[0].loss_ppm = 0;
+        v[1].loss_ppm = 10'000;  // the active access recovered (1 %): back to it
+        d = schedule(cfg, v);
+        CHECK(slots(d) == std::vector<uint32_t>{1});
+        CHECK_FALSE(d.failover);
+        CHECK(d.failover_reason == mptcp::ThresholdReason::none);
+        // RTT is named first when both thresholds are passed.
+        cfg.rtt_threshold_ms = 50;
+        v[1].loss_ppm = 50'000;
+        CHECK(schedule(cfg, v).failover_reason == mptcp::ThresholdReason::rtt);
+    }
+    SECTION("smallest delay ranks a lossy subflow last") {
+        cfg = mode(SchedulerMode::smallest_delay);
+        cfg.plr_threshold_percent = 1;
+        v[1].usable = true;
+        v[1].srtt_us = 500;
+        v[1].loss_ppm = 30'000;
+        CHECK(slots(schedule(cfg, v)) == std::vector<uint32_t>{0, 1});
     }
     SECTION("No Standby: the other access is never used") {
         cfg.access[1].priority = AccessPriority::no_standby;
@@ -180,6 +216,53 @@ TEST_CASE("scheduler: redundant sends on the primary and copies on the secondary
         CHECK(d.order[0].copies_only);
         CHECK(d.order[1].slot == 1);
     }
+}
+
+TEST_CASE("scheduler: the loss estimate is retransmitted over sent segments, decaying",
+          "[mptcp][scheduler][plr]") {
+    mptcp::LossEstimate e;
+    CHECK(e.ppm() == 0);
+    // Totals near the wrap: differences are what counts.
+    uint32_t sent = 0xffff'ff00u, rtx = 0xffff'fff0u;
+    e.sample(sent, rtx);  // primes: no rate from the first totals
+    CHECK(e.ppm() == 0);
+    // 100 segments per sample, 5 of them retransmissions: converges on 5 %.
+    for (int i = 0; i < 60; ++i) {
+        sent += 100;
+        rtx += 5;
+        e.sample(sent, rtx);
+    }
+    CHECK(e.ppm() > 48'000);
+    CHECK(e.ppm() < 52'000);
+    // Loss stops: the estimate falls below 1 % within ~13 samples of 100 clean segments.
+    for (int i = 0; i < 14; ++i) {
+        sent += 100;
+        e.sample(sent, rtx);
+    }
+    CHECK(e.ppm() < 10'000);
+    // Lossy again, then idle: the weighted sums decay and below loss_min_segments per sample
+    // the estimate goes to 0 (an idle subflow is tried again).
+    for (int i = 0; i < 60; ++i) {
+        sent += 100;
+        rtx += 10;
+        e.sample(sent, rtx);
+    }
+    CHECK(e.ppm() > 90'000);
+    int samples = 0;
+    while (e.ppm() >= 10'000 && samples < 1000) {
+        e.sample(sent, rtx);
+        ++samples;
+    }
+    CHECK(samples > 8);   // not at once: a short pause keeps the estimate
+    CHECK(samples < 60);  // ~3 s at 50 ms per sample at most
+    // More retransmissions than segments (SYN retransmissions are not data segments): capped.
+    mptcp::LossEstimate f;
+    f.sample(0, 0);
+    for (int i = 0; i < 40; ++i) {
+        f.sample(10u * (i + 1), 30u * (i + 1));
+    }
+    CHECK(f.ppm() <= 1'000'000);
+    CHECK(f.ppm() > 990'000);
 }
 
 TEST_CASE("scheduler: subflows of an unknown access come after the known ones",
