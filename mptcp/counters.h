@@ -47,6 +47,8 @@ namespace braid::mptcp {
     X(join_fallen_back,         "MP_JOIN refused (RST): the connection fell back to TCP (infinite mapping)") \
     X(join_bad_hmac,            "MP_JOIN third ACK with a wrong or missing HMAC-A (RST)")       \
     X(subflow_stalled,          "subflows stalled (RTOs without progress): data reinjected on others") \
+    X(window_probes,            "connection-level zero-window probes sent (window closed, nothing in flight)") \
+    X(data_retransmits,         "un-DATA_ACKed data the subflows had acknowledged sent again (nothing in flight)") \
     X(subflow_failed,           "subflows gone (RST, timeout) while another subflow lived")     \
     X(mp_prio,                  "MP_PRIO received (a subflow's backup flag set or cleared)")    \
     X(fastclose_sent,           "connections aborted by braid with MP_FASTCLOSE on every subflow's RST") \

@@ -990,7 +990,11 @@ void Endpoint::pump(Conn& c, uint64_t now_us) {
                     eng_.want_writable(cand.sf->id);
                 }
             }
+            arm_window_probe(c, now_us);
             return;
+        }
+        if (!ch->reinjected) {
+            c.probe_at_us = 0;  // new data moves: a later stall starts from the RTO again
         }
         if (c.sched.mode == SchedulerMode::redundant && !ch->reinjected) {
             c.tx->duplicate(sf->index, *ch);  // the copy subflows take it on the next rounds
@@ -1150,6 +1154,7 @@ void Endpoint::check_stalls(uint64_t now_us) {
     }
     next_stall_check_us_ = now_us + stall_check_us;
     for (auto& [cid, c] : conns_) {
+        arm_window_probe(*c, now_us);  // nothing in flight, nothing moving: see there
         if (c->subflows.size() < 2 || !c->tx) {
             continue;
         }
@@ -1189,8 +1194,120 @@ void Endpoint::check_stalls(uint64_t now_us) {
     }
 }
 
+bool Endpoint::window_blocked(const Conn& c) const {
+    return c.tx && !c.subflows_closed && !c.infinite && c.tx->unsent() > 0 &&
+           c.tx->window_edge() <= c.tx->snd_nxt();
+}
+
+bool Endpoint::data_unacked(const Conn& c) const {
+    // Data bytes, not the DATA_FIN alone (poll() sends that again on its own timer).
+    return c.tx && !c.subflows_closed && !c.infinite &&
+           c.tx->snd_una() < (c.fin_dsn ? *c.fin_dsn : c.tx->snd_nxt());
+}
+
+bool Endpoint::subflows_idle(const Conn& c) const {
+    for (const auto& s : c.subflows) {
+        if (s->state != SubflowState::established) {
+            continue;
+        }
+        auto info = eng_.describe(s->id);
+        if (info && info->snd_buffered > 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void Endpoint::arm_window_probe(Conn& c, uint64_t now_us) {
+    if (c.probe_at_us != 0 || !(window_blocked(c) || data_unacked(c)) || !subflows_idle(c)) {
+        return;
+    }
+    // The first after the RTO of a subflow that can carry it (the engine's persist timer starts
+    // at the subflow's RTO too).
+    uint64_t rto = 0;
+    for (const auto& s : c.subflows) {
+        if (s->state != SubflowState::established) {
+            continue;
+        }
+        if (auto info = eng_.describe(s->id)) {
+            rto = rto == 0 ? info->rto_us : std::min<uint64_t>(rto, info->rto_us);
+        }
+    }
+    if (rto == 0) {
+        return;  // no subflow to send on; a new one's ACKs carry the window
+    }
+    c.probe_backoff_us = std::min(rto, window_probe_max_us);
+    c.probe_at_us = now_us + c.probe_backoff_us;
+    if (std::find(probing_.begin(), probing_.end(), c.id) == probing_.end()) {
+        probing_.push_back(c.id);
+    }
+}
+
+void Endpoint::check_window_probes(uint64_t now_us) {
+    for (auto it = probing_.begin(); it != probing_.end();) {
+        Conn* c = find(*it);
+        if (c == nullptr || c->probe_at_us == 0) {
+            it = probing_.erase(it);
+            continue;
+        }
+        if (now_us < c->probe_at_us) {
+            ++it;
+            continue;
+        }
+        const bool unacked = data_unacked(*c);
+        if (!unacked && !window_blocked(*c)) {
+            // The window opened, the data is acknowledged: send what fits.
+            c->probe_at_us = 0;
+            c->need_pump = true;
+            queue(*c);
+            it = probing_.erase(it);
+            continue;
+        }
+        if (!subflows_idle(*c)) {
+            // Data in flight on a subflow: its ACKs (its RTO retransmissions) carry the DATA_ACK
+            // and the window. Look again later (the backoff stays).
+            c->probe_at_us = now_us + c->probe_backoff_us;
+            ++it;
+            continue;
+        }
+        bool acted = false;
+        if (unacked) {
+            // The subflows acknowledged data the peer never DATA_ACKed: it dropped it, or the
+            // DATA_ACK that would free it was lost and nothing else will come (§3.3.6). Send it
+            // again on whichever subflow the scheduler picks, the one that carried it too
+            // (Linux's connection-level retransmission does the same); the peer's ACK of it
+            // carries the DATA_ACK and the window.
+            c->tx->retransmit_unacked();
+            counters_.add(Counter::data_retransmits);
+            c->need_pump = true;
+            queue(*c);
+            acted = true;
+        } else {
+            // Window closed, nothing in flight: an old-sequence ACK on a subflow that is not
+            // stalled (else any); the peer answers it with DATA_ACK + window.
+            const Subflow* target = nullptr;
+            for (const auto& s : c->subflows) {
+                if (s->state == SubflowState::established && !s->need_abort &&
+                    (target == nullptr || (target->stalled && !s->stalled))) {
+                    target = s.get();
+                }
+            }
+            if (target != nullptr && eng_.probe(target->id, now_us)) {
+                counters_.add(Counter::window_probes);
+                acted = true;
+            }
+        }
+        if (acted) {
+            c->probe_backoff_us = std::min(c->probe_backoff_us * 2, window_probe_max_us);
+        }
+        c->probe_at_us = now_us + c->probe_backoff_us;
+        ++it;
+    }
+}
+
 void Endpoint::poll(uint64_t now_us) {
     check_stalls(now_us);
+    check_window_probes(now_us);
     check_announcements(now_us);
     for (auto it = fin_wait_.begin(); it != fin_wait_.end();) {
         Conn* c = find(*it);

@@ -324,6 +324,9 @@ private:
         bool wants_writable = false;     // want_writable(): `writable` once send_space() > 0
         uint64_t fin_retry_us = 0;       // when our un-DATA_ACKed DATA_FIN goes out again
         uint64_t fin_backoff_us = 0;
+        // Connection-level zero-window probing (see check_window_probes): 0 = not armed.
+        uint64_t probe_at_us = 0;
+        uint64_t probe_backoff_us = 0;
         bool need_pump = false, need_abort = false, need_window = false;
         SchedulerConfig sched;
         BalanceBytes balance{};  // load balancing: new bytes per access while both were usable
@@ -418,11 +421,27 @@ private:
     std::vector<tcp::ConnId> fin_wait_;
     uint64_t next_stall_check_us_ = 0;
     void check_stalls(uint64_t now_us);  // our DATA_FIN sent, not DATA_ACKed: retried by poll()
+    // Nothing in flight on any subflow, so no subflow timer runs and the peer has nothing to
+    // answer, while the connection is stuck: the peer's connection-level window (§3.3.4) is
+    // closed with data waiting (its window update may be lost), or the subflows acknowledged
+    // data the peer never DATA_ACKed (§3.3.6; with one subflow check_stalls cannot help).
+    // poll() then probes (the subflow's old-sequence ACK: the peer answers with DATA_ACK +
+    // window) or sends the un-DATA_ACKed data again, from the subflow's RTO, doubling up to
+    // window_probe_max_us like the engine's persist timer.
+    bool window_blocked(const Conn& c) const;
+    bool data_unacked(const Conn& c) const;
+    bool subflows_idle(const Conn& c) const;
+    void arm_window_probe(Conn& c, uint64_t now_us);
+    void check_window_probes(uint64_t now_us);
+    std::vector<tcp::ConnId> probing_;
 };
 
 // First re-send of a DATA_FIN the peer has not DATA_ACKed (doubling, at most fin_retry_max_us).
 inline constexpr uint64_t fin_retry_initial_us = 1'000'000;
 inline constexpr uint64_t fin_retry_max_us = 30'000'000;
+// Connection-level window probes: the first after the probing subflow's RTO, doubling up to
+// this (the engine's persist timer's cap, rto_max).
+inline constexpr uint64_t window_probe_max_us = 60'000'000;
 // A subflow whose RTO fired this many times in a row without progress counts as stalled while
 // another subflow works: its un-DATA_ACKed data goes out on the others (§3.3.6), new data
 // avoids it until an ACK moves it again. Checked every stall_check_us. One: the first RTO

@@ -160,6 +160,16 @@ void Sender::reinject(SubflowId sf) {
     }
 }
 
+void Sender::retransmit_unacked() {
+    int64_t una = una_ + (fin_acked_ ? 1 : 0);
+    if (nxt_ <= una) {
+        return;
+    }
+    // One range over all of it: what was waiting for reinjection is inside it.
+    reinject_.clear();
+    reinject_.push_back(Range{una, static_cast<uint32_t>(nxt_ - una), 0});
+}
+
 AckStatus Sender::on_data_ack(uint64_t raw, bool ack64, uint32_t window) {
     DataSeq una_seq = base_ + static_cast<uint64_t>(una_ + (fin_acked_ ? 1 : 0));
     DataSeq ack = ack64 ? DataSeq(raw) : extend32(static_cast<uint32_t>(raw), una_seq);

@@ -60,6 +60,10 @@ public:
     // Subflow `sf` stalled or failed: everything it carried that is not Data-ACKed becomes
     // available to the other subflows (§3.3.6).
     void reinject(SubflowId sf);
+    // Everything sent and not Data-ACKed becomes available again to every subflow, those that
+    // carried it included (§3.3.6: the subflows acknowledged it, the peer never Data-ACKed it:
+    // it may have dropped it; with one subflow that is the only way to send it again).
+    void retransmit_unacked();
 
     // A DATA_ACK (32-bit forms are extended against the current one) with the connection-level
     // window in bytes (already scaled), relative to it (§3.3.4).

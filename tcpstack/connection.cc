@@ -1500,6 +1500,14 @@ void Connection::ack_now(uint64_t now_us) {
     send_ack(now_us);
 }
 
+bool Connection::probe(uint64_t now_us) {
+    if ((state != State::established && state != State::close_wait) || dead) {
+        return false;
+    }
+    emit(wire::flag::ack, snd_una - 1, nullptr, 0, now_us);
+    return true;
+}
+
 void Connection::window_update(uint32_t old_wnd, uint64_t now_us) {
     // Window update when the advertised window had shrunk below half of what it can be and
     // reading opened a worthwhile amount (§3.8.6.2.2); otherwise the next ACK carries it.

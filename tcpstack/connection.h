@@ -105,6 +105,9 @@ public:
     std::optional<IcmpNote> last_icmp;
 
     void ack_now(uint64_t now_us);
+    // An ACK with an old sequence number (SND.UNA - 1): the peer must answer it with an ACK
+    // carrying its current window (RFC 9293 §3.10.7.4). False: not in a state to send one.
+    bool probe(uint64_t now_us);
     void window_update(uint32_t old_wnd, uint64_t now_us);
     uint32_t adv_window() const { return seq_span(rcv_nxt, rcv_adv); }
 

@@ -659,6 +659,15 @@ void Engine::window_update(ConnId id, uint64_t now_us) {
     }
 }
 
+bool Engine::probe(ConnId id, uint64_t now_us) {
+    Connection* c = find(id);
+    if (c == nullptr || !c->probe(now_us)) {
+        return false;
+    }
+    schedule(c);
+    return true;
+}
+
 bool Engine::hooked(ConnId id) const {
     Connection* c = find(id);
     return c != nullptr && c->hook != nullptr;

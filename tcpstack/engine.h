@@ -300,6 +300,10 @@ public:
     // opened a worthwhile amount of window.
     void ack_now(ConnId c, uint64_t now_us);
     void window_update(ConnId c, uint64_t now_us);
+    // A window probe on demand: the old-sequence ACK of the persist timer (the peer answers it
+    // with an ACK), for a hook whose own window (e.g. MPTCP's connection-level one) is closed
+    // while the connection has nothing queued. False: no such connection or not established.
+    bool probe(ConnId c, uint64_t now_us);
     bool hooked(ConnId c) const;
 
     std::optional<State> state(ConnId c) const;

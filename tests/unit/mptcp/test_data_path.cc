@@ -391,6 +391,35 @@ TEST_CASE("Sender: data of a stalled subflow is re-sent on another with its DSNs
     CHECK(c[Counter::tx_reinjected_bytes] == 5);
 }
 
+TEST_CASE("Sender: retransmit_unacked offers what is not Data-ACKed to every subflow again") {
+    Counters c;
+    const DataSeq S0(2000);
+    Sender s(S0, 100, 100, false, c);
+    s.write(B("abcdefgh"));
+    auto a = s.next(0, 1, 8);
+    REQUIRE(a);
+    s.on_data_ack(2003, true, 100);  // the first 3 bytes arrived at the data level
+    CHECK_FALSE(s.next(0, 9, 100));  // nothing new
+    s.retransmit_unacked();
+    // The subflow that carried it takes it again (one subflow: nothing else could).
+    auto r1 = s.next(0, 9, 2);
+    REQUIRE(r1);
+    CHECK(r1->reinjected);
+    CHECK(r1->mapping.dsn == 2003);
+    CHECK(r1->mapping.ssn == 9);
+    CHECK(std::string(r1->bytes.begin(), r1->bytes.end()) == "de");
+    auto r2 = s.next(0, 11, 100);
+    REQUIRE(r2);
+    CHECK(r2->mapping.dsn == 2005);
+    CHECK(std::string(r2->bytes.begin(), r2->bytes.end()) == "fgh");
+    CHECK_FALSE(s.next(0, 14, 100));
+    CHECK(c[Counter::tx_reinjected_bytes] == 5);
+    // Everything Data-ACKed: nothing to offer.
+    s.on_data_ack(2008, true, 100);
+    s.retransmit_unacked();
+    CHECK_FALSE(s.next(1, 1, 100));
+}
+
 TEST_CASE("Sender: DATA_FIN with the last bytes, alone, and acknowledged") {
     Counters c;
     const DataSeq S0(80);

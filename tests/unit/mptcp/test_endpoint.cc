@@ -1808,4 +1808,153 @@ TEST_CASE("mptcp endpoint: an ADD_ADDR that cannot fit a pure ACK is dropped, no
     CHECK(sent[0].address_id == 3);
 }
 
+TEST_CASE("mptcp endpoint: a closed connection-level window is probed until it opens",
+          "[mptcp][endpoint][probe]") {
+    Harness t;
+    t.window = 16;  // 16 << 7 = 2048 bytes past the DATA_ACK
+    ConnId id = t.connect();
+    const uint64_t sdsn = keys(t.server_key).idsn + 1;
+    t.inject(tflag::ack, kIrs + 1, t.iss + 1, {dss(sdsn)});
+    t.out.clear();
+    t.eng.set_nagle(id, false);
+    REQUIRE(t.ep.send(id, make_payload(std::string(6000, 'p')), t.now) == 6000);
+    uint32_t sent = 0;
+    while (!t.out.empty()) {
+        sent += static_cast<uint32_t>(t.expect().data.size());
+    }
+    REQUIRE(sent == 2048);
+    // The peer takes everything at subflow level and closes its connection-level window: braid
+    // has 3952 bytes waiting and nothing in flight, so no subflow persist timer runs.
+    t.window = 0;
+    t.inject(tflag::ack, kIrs + 1, t.iss + 1 + 2048, {dss(sdsn + 2048)});
+    t.out.clear();
+    const uint64_t rto = t.eng.describe(id)->rto_us;
+    REQUIRE(rto > 0);
+    // The peer's window update is lost. Time passes: braid must probe, with backoff.
+    std::vector<uint64_t> probes;
+    const uint64_t start = t.now;
+    while (t.now < start + 200'000'000) {
+        t.now += 100'000;
+        t.eng.on_timer(t.now);
+        t.ep.poll(t.now);
+        while (!t.out.empty()) {
+            Out p = t.expect();
+            // An ACK the peer must answer: sequence SND.UNA - 1, no data, the DATA_ACK on it.
+            CHECK(p.h.flags == tflag::ack);
+            CHECK(p.h.seq.raw() == t.iss + 2048);
+            CHECK(p.data.empty());
+            MpOut m = mp_of(p);
+            REQUIRE(m.dss);
+            CHECK(m.dss->data_ack);
+            CHECK_FALSE(m.dss->mapping);
+            probes.push_back(t.now);
+            // The first three are answered, the window still closed (the peer's ACK carries
+            // DATA_ACK + zero window); the later ones are lost.
+            if (probes.size() <= 3) {
+                t.inject(tflag::ack, kIrs + 1, t.iss + 1 + 2048, {dss(sdsn + 2048)});
+            }
+        }
+    }
+    REQUIRE(probes.size() >= 8);
+    CHECK(probes[0] - start == rto);
+    for (size_t i = 1; i < probes.size(); ++i) {
+        uint64_t want = std::min<uint64_t>(rto << i, mptcp::window_probe_max_us);
+        CHECK(probes[i] - probes[i - 1] == want);
+    }
+    CHECK(probes.back() - probes[probes.size() - 2] == 60'000'000);  // capped
+    CHECK(t.counter(Counter::window_probes) == probes.size());
+    CHECK(t.ep.subflows(id)[0].bytes_out == 2048);  // nothing more was queued
+
+    // The next probe is answered with the window open: braid resumes at once.
+    const size_t before = probes.size();
+    t.window = 16;
+    std::string resumed;
+    uint64_t first_dsn = 0;
+    for (int i = 0; i < 700 && resumed.empty(); ++i) {
+        t.now += 100'000;
+        t.eng.on_timer(t.now);
+        t.ep.poll(t.now);
+        if (!t.out.empty()) {
+            Out p = t.expect();
+            REQUIRE(p.data.empty());  // the probe
+            t.inject(tflag::ack, kIrs + 1, t.iss + 1 + 2048, {dss(sdsn + 2048)});
+            while (!t.out.empty()) {
+                Out d = t.expect();
+                MpOut m = mp_of(d);
+                if (!d.data.empty() && m.dss && m.dss->mapping && resumed.empty()) {
+                    first_dsn = m.dss->mapping->dsn;
+                }
+                resumed += d.data;
+            }
+        }
+    }
+    CHECK(resumed.size() == 2048);
+    CHECK(first_dsn == sdsn + 2048);
+    CHECK(t.ep.subflows(id)[0].bytes_out == 4096);
+    CHECK(t.counter(Counter::window_probes) == before + 1);
+    // Data in flight again: no more connection-level probes (the subflow's RTO covers it).
+    for (int i = 0; i < 100; ++i) {
+        t.now += 100'000;
+        t.eng.on_timer(t.now);
+        t.ep.poll(t.now);
+    }
+    CHECK(t.counter(Counter::window_probes) == before + 1);
+}
+
+TEST_CASE("mptcp endpoint: data the only subflow acknowledged but never DATA_ACKed is sent again",
+          "[mptcp][endpoint][probe]") {
+    Harness t;
+    ConnId id = t.connect();
+    const uint64_t sdsn = keys(t.server_key).idsn + 1;
+    t.inject(tflag::ack, kIrs + 1, t.iss + 1, {dss(sdsn)});
+    t.out.clear();
+    REQUIRE(t.ep.send(id, make_payload("hello"), t.now) == 5);
+    REQUIRE(t.expect().data == "hello");
+    // The peer's TCP acknowledges the bytes, its MPTCP layer drops them: no DATA_ACK for them.
+    t.inject(tflag::ack, kIrs + 1, t.iss + 6, {dss(sdsn)});
+    REQUIRE(t.out.empty());
+    const uint64_t rto = t.eng.describe(id)->rto_us;
+    const uint64_t start = t.now;
+    std::vector<uint64_t> resends;
+    uint32_t ssn = 6;
+    while (t.now < start + 20'000'000 && resends.size() < 3) {
+        t.now += 10'000;
+        t.eng.on_timer(t.now);
+        t.ep.poll(t.now);
+        while (!t.out.empty()) {
+            Out d = t.expect();
+            // The same DSNs on new subflow sequence space.
+            REQUIRE(d.data == "hello");
+            MpOut m = mp_of(d);
+            REQUIRE(m.dss);
+            REQUIRE(m.dss->mapping);
+            CHECK(m.dss->mapping->dsn == sdsn);
+            CHECK(m.dss->mapping->ssn == ssn);
+            CHECK(d.h.seq.raw() == t.iss + ssn);
+            ssn += 5;
+            resends.push_back(t.now);
+            if (resends.size() < 3) {
+                // Dropped again at the data level, acknowledged at the subflow level.
+                t.inject(tflag::ack, kIrs + 1, t.iss + ssn, {dss(sdsn)});
+            } else {
+                t.inject(tflag::ack, kIrs + 1, t.iss + ssn, {dss(sdsn + 5)});
+            }
+        }
+    }
+    REQUIRE(resends.size() == 3);
+    // From the subflow's RTO on (checked every stall_check_us), then doubling.
+    CHECK(resends[0] - start >= rto);
+    CHECK(resends[0] - start <= rto + mptcp::stall_check_us);
+    CHECK(resends[1] - resends[0] >= 2 * rto);
+    CHECK(resends[2] - resends[1] >= 4 * rto);
+    CHECK(t.counter(Counter::data_retransmits) == 3);
+    CHECK(t.counter(Counter::window_probes) == 0);
+    // DATA_ACKed: nothing more.
+    t.now += 100'000'000;
+    t.eng.on_timer(t.now);
+    t.ep.poll(t.now);
+    CHECK(t.out.empty());
+    CHECK(t.counter(Counter::data_retransmits) == 3);
+}
+
 }  // namespace braid::test

@@ -467,6 +467,25 @@ TEST_CASE("RFC 9293 3.8.6.1: zero window -> probes with back-off, data resumes w
     CHECK(d.data == "hello");
 }
 
+TEST_CASE("Engine::probe: the persist probe on demand (SND.UNA - 1, no data)") {
+    Est e;
+    e.app_send("hello");
+    e.expect();
+    e.peer_ack(e.snxt + 5, 0);
+    e.expect_none();  // nothing queued: the engine's own persist timer does not run
+    CHECK(e.eng.probe(e.id, e.now));
+    Out p = e.expect();
+    CHECK(p.data.empty());
+    CHECK(p.h.flags == flag::ack);
+    CHECK(p.h.seq.raw() == e.snxt + 4);  // SND.UNA - 1
+    e.expect_none();
+    CHECK_FALSE(e.eng.probe(e.id + 1000, e.now));  // no such connection
+    e.eng.abort(e.id, e.now);
+    e.out.clear();
+    CHECK_FALSE(e.eng.probe(e.id, e.now));
+    e.expect_none();
+}
+
 TEST_CASE("Backpressure: a smaller receive buffer closes the window, accepted data is kept") {
     Est e;
     e.eng.set_rcv_buf(e.id, 4000, e.now);
