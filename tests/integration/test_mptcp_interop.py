@@ -15,6 +15,7 @@ the transfer completes on the first subflow.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -625,6 +626,23 @@ def connection_rows(braid, token):
     return subs
 
 
+@contextlib.contextmanager
+def nft_table(lab, name: str, chains: str):
+    """An nftables table `name` with `chains` in the client's namespace while the block runs:
+    the test kernels have no netem, so cuts, loss and option stripping come from here
+    (scripts/setup.sh installs nftables)."""
+    if shutil.which("nft") is None:
+        pytest.fail("nft (nftables) is not installed: scripts/setup.sh installs it")
+    cp = subprocess.run(["ip", "netns", "exec", lab.dn, "nft", "-f", "-"],
+                        input=f"table inet {name} {{\n{chains}\n}}\n", capture_output=True,
+                        text=True, timeout=10, check=False)
+    assert cp.returncode == 0, cp.stderr
+    try:
+        yield
+    finally:
+        lab.ns(lab.dn, "nft", "delete", "table", "inet", name)
+
+
 def test_active_standby_fails_over_within_1s_of_a_link_cut(lab, braid, alive, second_address):
     """Issue 6: "failover within 1 s of a link cut". Active-standby with the client's second
     address (non-3GPP) the active access; mid-transfer its path is cut both ways (nftables
@@ -635,20 +653,15 @@ def test_active_standby_fails_over_within_1s_of_a_link_cut(lab, braid, alive, se
     Not the `ip rule ... blackhole` of the path-cut test: on this kernel a rule added later
     does not stop a subflow that is already sending (seen: the "cut" subflow went on carrying
     ~20 MB/s); only new route lookups fail."""
-    if subprocess.run(["which", "nft"], capture_output=True, check=False).returncode != 0:
-        pytest.skip("nft (nftables) not installed: scripts/setup.sh installs it")
-    cut_rules = textwrap.dedent(f"""
-        table inet braid_cut {{
-            chain in {{
-                type filter hook input priority filter; policy accept;
-                ip daddr {PEER2} drop
-            }}
-            chain out {{
-                type filter hook output priority filter; policy accept;
-                ip saddr {PEER2} drop
-            }}
+    cut_rules = f"""
+        chain in {{
+            type filter hook input priority filter; policy accept;
+            ip daddr {PEER2} drop
         }}
-    """)
+        chain out {{
+            type filter hook output priority filter; policy accept;
+            ip saddr {PEER2} drop
+        }}"""
     before = braid.cli_ok("show", "mptcp", "stats")
     total = 128 * MIB
     proc = start_client(lab, total, 150, port=STANDBY)
@@ -671,14 +684,9 @@ def test_active_standby_fails_over_within_1s_of_a_link_cut(lab, braid, alive, se
     subs = connection_rows(braid, token)
     standby0 = next(x for x in subs if x["access"] == "3gpp")["bytes_out"]
     t_cut = time.monotonic()  # before the rules: the measured time can only be longer
-    cp = subprocess.run(["ip", "netns", "exec", lab.dn, "nft", "-f", "-"], input=cut_rules,
-                        capture_output=True, text=True, timeout=10, check=False)
-    assert cp.returncode == 0, cp.stderr
-    try:
+    with nft_table(lab, "braid_cut", cut_rules):
         t_failover, t_last_quiet, samples = watch_failover(braid, proc, token, standby0, t_cut)
         r = finish_client(proc, 150)
-    finally:
-        lab.ns(lab.dn, "nft", "delete", "table", "inet", "braid_cut")
     assert t_failover is not None, f"braid never sent on the standby after the cut: {samples}"
     elapsed = t_failover - t_cut
     print(f"failover: braid's bytes on the standby {elapsed:.3f} s after the cut "
@@ -724,26 +732,16 @@ def test_options_stripped_on_data_falls_back_to_tcp(lab, braid, alive):
     data segments. braid sees the first data without a DSS on the only subflow and falls back
     to plain TCP (`fallback_no_dss`, an infinite mapping on its first data); Linux falls back
     on braid's ACKs without a DATA_ACK. The echo completes SHA-exact."""
-    if subprocess.run(["which", "nft"], capture_output=True, check=False).returncode != 0:
-        pytest.skip("nft (nftables) not installed: scripts/setup.sh installs it")
     # Segments over 100 bytes of IP: data (the MSS-sized chunks the client sends), not the
     # third ACK (72 bytes with MP_CAPABLE and timestamps) nor pure ACKs.
-    rules = textwrap.dedent(f"""
-        table inet braid_strip {{
+    rules = f"""
             chain out {{
                 type filter hook output priority mangle; policy accept;
                 ip daddr {N6_IP} tcp dport {ECHO} ip length > 100 reset tcp option mptcp
-            }}
-        }}
-    """)
-    cp = subprocess.run(["ip", "netns", "exec", lab.dn, "nft", "-f", "-"], input=rules,
-                        capture_output=True, text=True, timeout=10, check=False)
-    assert cp.returncode == 0, cp.stderr
+            }}"""
     before = braid.cli_ok("show", "mptcp", "stats")
-    try:
+    with nft_table(lab, "braid_strip", rules):
         r = run_client(lab, 8 * MIB, IPPROTO_MPTCP, timeout=60)
-    finally:
-        lab.ns(lab.dn, "nft", "delete", "table", "inet", "braid_strip")
     after = braid.cli_ok("show", "mptcp", "stats")
     assert not r["reader_alive"], "the echo did not finish"
     assert r["received"] == r["sent"] == 8 * MIB
@@ -802,22 +800,14 @@ def test_active_standby_leaves_a_lossy_active_access(lab, braid, alive, second_a
     the service's 3 % threshold and active-standby moves new data to the standby access
     (`sched_failover_plr`); the echo completes SHA-exact. (With 15 % dropped the echo stalled
     for over 150 s in 2 of 4 runs: an open finding.)"""
-    if subprocess.run(["which", "nft"], capture_output=True, check=False).returncode != 0:
-        pytest.skip("nft (nftables) not installed: scripts/setup.sh installs it")
-    rules = textwrap.dedent(f"""
-        table inet braid_loss {{
+    rules = f"""
             chain in {{
                 type filter hook input priority filter; policy accept;
                 ip daddr {PEER2} tcp sport {LOSSY} numgen random mod 100 < 8 drop
-            }}
-        }}
-    """)
+            }}"""
     before = braid.cli_ok("show", "mptcp", "stats")
     total = 128 * MIB
-    cp = subprocess.run(["ip", "netns", "exec", lab.dn, "nft", "-f", "-"], input=rules,
-                        capture_output=True, text=True, timeout=10, check=False)
-    assert cp.returncode == 0, cp.stderr
-    try:
+    with nft_table(lab, "braid_loss", rules):
         proc = start_client(lab, total, 150, port=LOSSY)
         # The last bytes_out seen per subflow of the connection (whatever their state: a
         # subflow may end before the transfer does).
@@ -830,8 +820,6 @@ def test_active_standby_leaves_a_lossy_active_access(lab, braid, alive, second_a
                         last[(t, x["index"])] = x
             time.sleep(0.2)
         r = finish_client(proc, 150)
-    finally:
-        lab.ns(lab.dn, "nft", "delete", "table", "inet", "braid_loss")
     subs = list(last.values())
     print("lossy active access:", [(x["access"], x["state"], x["bytes_out"]) for x in subs])
     after = braid.cli_ok("show", "mptcp", "stats")
