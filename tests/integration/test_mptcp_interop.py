@@ -9,7 +9,7 @@ checked with tshark's MPTCP dissector. A plain TCP client to the same service fa
 Two subflows: the client namespace gets a second address with an in-kernel PM `subflow`
 endpoint, so Linux joins a second subflow (MP_JOIN) to braid: the echo runs over both, braid's
 `show mptcp connection <token>` lists them; then the second address's path is cut mid-transfer
-(a blackhole rule for packets from it: the test kernels have no tc drop action or netfilter) and
+(nftables drop rules both ways in the client's namespace: the test kernels have no netem) and
 the transfer completes on the first subflow.
 """
 
@@ -266,7 +266,6 @@ def add_second_address(lab, flags=("subflow",)):
 
 
 def remove_second_address(lab, limits):
-    lab.ns(lab.dn, "ip", "rule", "del", "from", PEER2, "blackhole")
     lab.ns(lab.dn, "ip", "mptcp", "endpoint", "flush")
     if len(limits) >= 4:  # "add_addr_accepted N subflows M"
         lab.ns(lab.dn, "ip", "mptcp", "limits", "set", *limits[:4])
@@ -358,6 +357,35 @@ def test_linux_mptcp_two_subflows(lab, braid, alive, second_address):
     assert int(accepted.split()[1]) >= 1
 
 
+# nftables chains that cut the second address's path both ways (see nft_table).
+CUT_PEER2 = f"""
+    chain in {{
+        type filter hook input priority filter; policy accept;
+        ip daddr {PEER2} drop
+    }}
+    chain out {{
+        type filter hook output priority filter; policy accept;
+        ip saddr {PEER2} drop
+    }}"""
+
+
+@contextlib.contextmanager
+def nft_table(lab, name: str, chains: str):
+    """An nftables table `name` with `chains` in the client's namespace while the block runs:
+    the test kernels have no netem, so cuts, loss and option stripping come from here
+    (scripts/setup.sh installs nftables)."""
+    if shutil.which("nft") is None:
+        pytest.fail("nft (nftables) is not installed: scripts/setup.sh installs it")
+    cp = subprocess.run(["ip", "netns", "exec", lab.dn, "nft", "-f", "-"],
+                        input=f"table inet {name} {{\n{chains}\n}}\n", capture_output=True,
+                        text=True, timeout=10, check=False)
+    assert cp.returncode == 0, cp.stderr
+    try:
+        yield
+    finally:
+        lab.ns(lab.dn, "nft", "delete", "table", "inet", name)
+
+
 def test_linux_mptcp_subflow_path_cut(lab, braid, alive, second_address):
     total = 512 * MIB  # long enough to see both subflows carry data before the cut
     proc = start_client(lab, total, 150)
@@ -368,15 +396,21 @@ def test_linux_mptcp_subflow_path_cut(lab, braid, alive, second_address):
     assert seen is not None and len(seen) == 2, (
         "no second subflow to cut: " + braid.cli_ok("show", "mptcp", "stats")
         + braid.cli_ok("show", "tcp", "stats"))
-    # The second address's path goes dead mid-transfer: nothing from it leaves the namespace.
-    lab.ns(lab.dn, "ip", "rule", "add", "from", PEER2, "blackhole", check=True)
-    r = finish_client(proc, 150)
+    before = braid.cli_ok("show", "mptcp", "stats")
+    # The second address's path goes dead mid-transfer, both ways. (Not an `ip rule ...
+    # blackhole`: a rule added later does not stop a subflow that is already sending.)
+    with nft_table(lab, "braid_cut", CUT_PEER2):
+        r = finish_client(proc, 150)
     assert not r["reader_alive"], "the echo did not finish after the cut"
     assert r["received"] == r["sent"] == total
     assert r["received_sha"] == r["sent_sha"]
     a = wait_app(braid, lambda a: a["mode"] == "echo" and a["state"] == "finished"
                  and a["rx_sha"] == r["sent_sha"], timeout=60)
     assert a["rx"] == total and a["tx"] == total
+    # braid saw the cut subflow stall and sent its bytes again on the other one.
+    after = braid.cli_ok("show", "mptcp", "stats")
+    assert stat(after, "subflow_stalled") > stat(before, "subflow_stalled"), after
+    assert stat(after, "tx_reinjected_bytes") > stat(before, "tx_reinjected_bytes"), after
 
 
 # --------------------------------------------------------------------------- MP_FASTCLOSE
@@ -626,23 +660,6 @@ def connection_rows(braid, token):
     return subs
 
 
-@contextlib.contextmanager
-def nft_table(lab, name: str, chains: str):
-    """An nftables table `name` with `chains` in the client's namespace while the block runs:
-    the test kernels have no netem, so cuts, loss and option stripping come from here
-    (scripts/setup.sh installs nftables)."""
-    if shutil.which("nft") is None:
-        pytest.fail("nft (nftables) is not installed: scripts/setup.sh installs it")
-    cp = subprocess.run(["ip", "netns", "exec", lab.dn, "nft", "-f", "-"],
-                        input=f"table inet {name} {{\n{chains}\n}}\n", capture_output=True,
-                        text=True, timeout=10, check=False)
-    assert cp.returncode == 0, cp.stderr
-    try:
-        yield
-    finally:
-        lab.ns(lab.dn, "nft", "delete", "table", "inet", name)
-
-
 def test_active_standby_fails_over_within_1s_of_a_link_cut(lab, braid, alive, second_address):
     """Issue 6: "failover within 1 s of a link cut". Active-standby with the client's second
     address (non-3GPP) the active access; mid-transfer its path is cut both ways (nftables
@@ -650,18 +667,9 @@ def test_active_standby_fails_over_within_1s_of_a_link_cut(lab, braid, alive, se
     standby subflow (its bytes_out in `show mptcp connection`, sampled every ~50-100 ms) is
     under 1 s, and the echo completes SHA-exact.
 
-    Not the `ip rule ... blackhole` of the path-cut test: on this kernel a rule added later
-    does not stop a subflow that is already sending (seen: the "cut" subflow went on carrying
-    ~20 MB/s); only new route lookups fail."""
-    cut_rules = f"""
-        chain in {{
-            type filter hook input priority filter; policy accept;
-            ip daddr {PEER2} drop
-        }}
-        chain out {{
-            type filter hook output priority filter; policy accept;
-            ip saddr {PEER2} drop
-        }}"""
+    Not an `ip rule ... blackhole`: on this kernel a rule added later does not stop a subflow
+    that is already sending (seen: the "cut" subflow went on carrying ~20 MB/s); only new
+    route lookups fail."""
     before = braid.cli_ok("show", "mptcp", "stats")
     total = 128 * MIB
     proc = start_client(lab, total, 150, port=STANDBY)
@@ -684,7 +692,7 @@ def test_active_standby_fails_over_within_1s_of_a_link_cut(lab, braid, alive, se
     subs = connection_rows(braid, token)
     standby0 = next(x for x in subs if x["access"] == "3gpp")["bytes_out"]
     t_cut = time.monotonic()  # before the rules: the measured time can only be longer
-    with nft_table(lab, "braid_cut", cut_rules):
+    with nft_table(lab, "braid_cut", CUT_PEER2):
         t_failover, t_last_quiet, samples = watch_failover(braid, proc, token, standby0, t_cut)
         r = finish_client(proc, 150)
     assert t_failover is not None, f"braid never sent on the standby after the cut: {samples}"
