@@ -554,8 +554,14 @@ uint64_t App::shutdown() {
             }
         }
         for (const auto& p : ports_) {
-            if (wc->tx_buffers[p.index] != nullptr) {
-                rte_eth_tx_buffer_flush(p.port_id, wc->txq, wc->tx_buffers[p.index]);
+            // Frames still buffered for TX are dropped, not sent: the ports stop next, and a
+            // frame handed to a port now is out of braid's reach (a ring port never frees it,
+            // so the pool check below would count it).
+            if (rte_eth_dev_tx_buffer* b = wc->tx_buffers[p.index]; b != nullptr) {
+                for (uint16_t i = 0; i < b->length; ++i) {
+                    rte_pktmbuf_free(b->pkts[i]);
+                }
+                b->length = 0;
             }
         }
         wc->fault.discard_all();    // packets the fault stage still held (delay line, reorder)
