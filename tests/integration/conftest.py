@@ -451,6 +451,25 @@ def lab(workdir):
         lab.down()
 
 
+def stopping_each_test(braid_factory):
+    """For a module whose tests each start their own braid: a function-scoped `braid_factory`
+    that stops every braid the test started when the test ends, passed or failed
+    (`yield from stopping_each_test(braid_factory)`). The module's factory stops them only at
+    the module's end, and a braid left running shares the lab's ports with the next test's
+    braid: both answer every packet, and one failed test fails all the later ones."""
+    started = []
+
+    def factory(*args, **kwargs):
+        b = braid_factory(*args, **kwargs)
+        started.append(b)
+        return b
+
+    yield factory
+    for b in started:
+        if b.proc is not None and b.returncode is None:
+            b.stop()
+
+
 @pytest.fixture(scope="module")
 def braid_factory(lab, workdir):
     """Start braid instances on the module's lab; all are stopped (and must exit 0) at the end."""

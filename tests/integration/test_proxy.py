@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from conftest import DN_IP, GNB_IP, N3_IP, PYTHON
+from conftest import DN_IP, GNB_IP, N3_IP, PYTHON, stopping_each_test
 from gnb import Gnb
 from ue_tools import CLIENT, SERVER, connect_msg
 
@@ -63,6 +63,11 @@ def run_client(lab, msg: bytes, size: int, timeout: float = 20):
     assert cp.returncode == 0, cp.stdout + cp.stderr
     import json
     return json.loads(cp.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def braid_factory(braid_factory):  # noqa: F811 (the module's, stopped per test)
+    yield from stopping_each_test(braid_factory)
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ from scapy.contrib.pfcp import PFCP
 from scapy.packet import Raw
 
 from atsss_smf import cause_of, establishment, parse_establishment, update_mar
-from conftest import DN_IP, GNB_IP, N3_IP, PYTHON
+from conftest import DN_IP, GNB_IP, N3_IP, PYTHON, stopping_each_test
 from gnb import Gnb
 from test_pfcp_node import SMF_NODE_ID, Smf, free_udp_port, pfcp_config
 from test_proxy import stat
@@ -65,6 +65,11 @@ assert HOLDING_CLIENT != CLIENT
 
 def subflow_lines(conn: str) -> list[str]:
     return [line for line in conn.splitlines() if line.strip().startswith("subflow ")]
+
+
+@pytest.fixture
+def braid_factory(braid_factory):  # noqa: F811 (the module's, stopped per test)
+    yield from stopping_each_test(braid_factory)
 
 
 @pytest.fixture
@@ -463,8 +468,9 @@ def test_proxy_steering_mode_on_the_wire(ue_lab, braid_factory, case):
     if case == "redundant":
         # Both accesses carry the stream: the Primary (3GPP) all of it, the Secondary the
         # copies of what was not yet DATA_ACKed when its turn came.
+        # (How much is copied depends on how fast DATA_ACKs come back: 6-92 % seen.)
         assert copies > 0, diag
-        assert moved["3gpp"] >= STEERING_SIZE and moved["non-3gpp"] >= STEERING_SIZE // 2, diag
+        assert moved["3gpp"] >= STEERING_SIZE and moved["non-3gpp"] >= copies, diag
     else:
         assert copies == 0, diag  # only the redundant scheduler copies bytes
     ma.b.stop()
