@@ -301,19 +301,7 @@ def subflow_rows(braid):
         f = line.split()
         if len(f) < 3:
             continue
-        rc, t = braid.cli("show", "mptcp", "connection", f[2])
-        if rc != 0 or t.startswith("error:"):
-            continue  # gone meanwhile
-        subs = []
-        for sl in t.splitlines():
-            g = sl.split()
-            # index subflow local -> remote state join backup srtt_us cwnd bytes_in bytes_out
-            # access
-            if len(g) == 13 and g[0].isdigit() and g[3] == "->":
-                subs.append({"index": int(g[0]), "local": g[2], "remote": g[4], "state": g[5],
-                             "join": g[6], "backup": g[7], "bytes_in": int(g[10]),
-                             "bytes_out": int(g[11]), "access": g[12]})
-        rows[f[2]] = subs
+        rows[f[2]] = connection_rows(braid, f[2])  # [] if gone meanwhile
     return rows
 
 
@@ -653,6 +641,7 @@ def connection_rows(braid, token):
     subs = []
     for sl in t.splitlines():
         g = sl.split()
+        # index subflow local -> remote state join backup srtt_us cwnd bytes_in bytes_out access
         if len(g) == 13 and g[0].isdigit() and g[3] == "->":
             subs.append({"index": int(g[0]), "local": g[2], "remote": g[4], "state": g[5],
                          "join": g[6], "backup": g[7], "bytes_in": int(g[10]),
