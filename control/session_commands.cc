@@ -585,6 +585,10 @@ void show_rule(dataplane::App& app, const Args& args, Output& out) {
             if (p.qfi) {
                 out.printf("  QFI %u\n", *p.qfi);
             }
+            if (p.access) {
+                out.printf("  access %s (source interface type)\n",
+                           std::string(dataplane::to_string(*p.access)).c_str());
+            }
             if (!p.network_instance.empty()) {
                 out.printf("  network instance %s\n", p.network_instance.c_str());
             }

@@ -265,6 +265,7 @@ CompileResult compile(const SessionSpec& spec, const SessionRules* previous, uns
             c.metered = c.metered || (p.source == Interface::access ? qer.limit_ul : qer.limit_dl);
         }
         c.link_far_index.fill(far->second);
+        c.access = p.access;
         if (p.mar_id) {
             // The MAR's FAR of each access (resolve_mars / the static loader checked that
             // they exist; one that does not leaves the PDR's own FAR).

@@ -43,6 +43,11 @@ struct OuterHeaderCreation {
     bool operator==(const OuterHeaderCreation&) const = default;
 };
 
+// The two accesses of an MA PDU session (TS 23.501 §5.32): 3GPP and non-3GPP.
+enum class LinkAccess : uint8_t { tgpp = 0, non_tgpp = 1 };
+inline constexpr size_t link_access_count = 2;
+std::string_view to_string(LinkAccess a);
+
 struct Pdr {
     uint16_t id = 0;
     uint32_t precedence = 0;  // lower value = matched first
@@ -62,6 +67,10 @@ struct Pdr {
     std::optional<uint16_t> mar_id;
     bool far_from_mar = false;
     uint8_t multipath_applicable = 0;  // Multipath Applicable Indication: 0x01 MTAI, 0x02 MQAI
+    // The access an uplink PDR's tunnel belongs to (PDI Source Interface Type: N3 3GPP Access,
+    // N3 (un)trusted non-3GPP access); unknown when the CP does not say. A T-PDU from a
+    // link-specific address of the other access is dropped (link_addr_wrong_access).
+    std::optional<LinkAccess> access;
 };
 
 struct Far {
@@ -134,10 +143,6 @@ struct Mar {
 // subflows of that access toward the proxy; the session's UE IP address stays what N6 sees
 // (address-preserving mode). braid allocates them (MPTCP Parameters in ATSSS Control
 // Parameters) or a static session lists them.
-enum class LinkAccess : uint8_t { tgpp = 0, non_tgpp = 1 };
-inline constexpr size_t link_access_count = 2;
-std::string_view to_string(LinkAccess a);
-
 struct LinkAddress {
     LinkAccess access = LinkAccess::tgpp;
     // An IPv4 /32, or an IPv6 /64 (the UE forms its address in it, like its PDU session's
@@ -350,6 +355,7 @@ struct CompiledPdr {
     // of each access leaves by (LinkAccess order): the PDR's MAR FAR of that access, else the
     // PDR's own FAR (a session with one access).
     std::array<uint16_t, link_access_count> link_far_index{};
+    std::optional<LinkAccess> access;  // Pdr::access
 };
 
 struct CompiledQer {

@@ -75,6 +75,7 @@ namespace braid::pipelines {
     X(tcp_bad_options,     "TCP to braid: malformed options (RFC 9293 §3.2)")                  \
     X(fault_injected,      "dropped on purpose by the fault-injection stage (set fault)")    \
     X(link_addr_not_proxy, "T-PDU from a link-specific multipath address that is not TCP to the MPTCP proxy") \
+    X(link_addr_wrong_access, "T-PDU from the link-specific address of the other access (its PDR names its access)") \
     X(link_addr_from_n6,   "N6 packet to a link-specific multipath address (only the MPTCP proxy sends there)")
 // clang-format on
 

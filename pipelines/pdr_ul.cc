@@ -4,7 +4,8 @@
 // outer headers are removed when the PDR says so (Outer Header Removal GTP-U/UDP/IPv4) and the
 // packet continues to qer_meter — through handoff when an MBR of the session is policed on
 // another worker (DESIGN.md §5). An unknown TEID goes to gtpu_error_ind. TCP to the MPTCP
-// proxy goes to proxy_input; a T-PDU from a link-specific multipath address must be that.
+// proxy goes to proxy_input; a T-PDU from a link-specific multipath address must be that, and
+// arrive in the tunnel of its own access.
 #include "dataplane/tcp_host.h"
 #include "pipelines/node.h"
 #include "pipelines/upf.h"
@@ -42,8 +43,10 @@ rte_edge_t classify(const dataplane::WorkerContext& wc, rte_mbuf* m, DropReason&
     // §5.32.6.2.1): the UE uses them for MPTCP toward the proxy only; anything else from them
     // is dropped. For PDR matching the address stands for the UE's (as_ue): filters on the UE
     // address match, and a PDR whose PDI names the UE IP matches by TEID as always.
-    const bool link =
-        is_ip && !rules->link.empty() && rules->link_access(key.family, key.ue.data()).has_value();
+    const std::optional<dataplane::LinkAccess> link_access =
+        is_ip && !rules->link.empty() ? rules->link_access(key.family, key.ue.data())
+                                      : std::nullopt;
+    const bool link = link_access.has_value();
     if (link && (wc.tcp == nullptr || !wc.tcp->for_proxy(key))) {
         reason = DropReason::link_addr_not_proxy;
         return next_drop;
@@ -57,6 +60,12 @@ rte_edge_t classify(const dataplane::WorkerContext& wc, rte_mbuf* m, DropReason&
     const dataplane::CompiledPdr* pdr = rules->match_uplink(md.teid, qfi, match_key);
     if (pdr == nullptr) {
         reason = DropReason::pdr_no_match;
+        return next_drop;
+    }
+    // Each link-specific address belongs to one access: it must arrive in that access's tunnel
+    // when the PDR says which access its tunnel is (Source Interface Type).
+    if (link && pdr->access && *pdr->access != *link_access) {
+        reason = DropReason::link_addr_wrong_access;
         return next_drop;
     }
     md.rules = rules;

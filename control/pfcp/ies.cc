@@ -706,6 +706,21 @@ void Qfi::encode(Writer& w) const {
     w.add(type, std::span(&b, 1));
 }
 
+Result<TgppInterfaceType, IeError> TgppInterfaceType::parse(std::span<const uint8_t> v) {
+    if (v.empty()) {
+        return bad_length<TgppInterfaceType>();
+    }
+    return TgppInterfaceType{static_cast<uint8_t>(v[0] & 0x3f)};
+}
+
+void TgppInterfaceType::encode(Writer& w) const {
+    if (value > 0x3f) {
+        w.fail(WriteError::Code::unencodable_value, type);
+    }
+    const uint8_t b = value & 0x3f;
+    w.add(type, std::span(&b, 1));
+}
+
 Result<GateStatus, IeError> GateStatus::parse(std::span<const uint8_t> v) {
     if (v.empty()) {
         return bad_length<GateStatus>();

@@ -433,6 +433,20 @@ struct OuterHeaderRemoval {
 
 // ---- QER members ------------------------------------------------------------------------------
 
+// 3GPP Interface Type (160, §8.2.118): the interface a PDI's packets arrive on (Source
+// Interface Type) or a FAR's leave by (Destination Interface Type). Octet 5, low six bits; the
+// values braid acts on are the N3 accesses of an MA PDU session (ATSSS, TS 23.501 §5.32).
+struct TgppInterfaceType {
+    static constexpr IeType type = IeType::tgpp_interface_type;
+    static constexpr uint8_t n3_3gpp_access = 11, n3_trusted_non_3gpp_access = 12,
+                             n3_untrusted_non_3gpp_access = 13;
+    uint8_t value = 0;  // 0-63
+
+    static Result<TgppInterfaceType, IeError> parse(std::span<const uint8_t> v);
+    void encode(Writer& w) const;
+    bool operator==(const TgppInterfaceType&) const = default;
+};
+
 struct Qfi {
     static constexpr IeType type = IeType::qfi;
     uint8_t value = 0;  // 0-63

@@ -173,6 +173,7 @@ Result<Pdi, Rejection> Pdi::decode(const IeView& ie) {
     BRAID_PFCP_TRY(out.ue_ip_addresses, decode_list<UeIpAddress>(m));
     BRAID_PFCP_TRY(out.sdf_filters, decode_list<SdfFilter>(m));
     BRAID_PFCP_TRY(out.qfis, decode_list<Qfi>(m));
+    BRAID_PFCP_TRY(out.source_interface_type, decode_optional<TgppInterfaceType>(m));
     if (m.count(IeType::application_id) > 1) {
         return Unexpected{Rejection{Cause::mandatory_ie_incorrect, IeType::application_id}};
     }
@@ -196,6 +197,7 @@ void Pdi::encode(Writer& w) const {
         w.end_ie();
     }
     put(w, qfis);
+    put(w, source_interface_type);
     w.end_grouped();
 }
 

@@ -241,10 +241,11 @@ struct Pdi {
     SourceInterface source_interface;   // M
     std::optional<FTeid> local_f_teid;  // O
     std::optional<NetworkInstance> network_instance;
-    std::vector<UeIpAddress> ue_ip_addresses;   // O, list (IP6PL)
-    std::vector<SdfFilter> sdf_filters;         // O, list
-    std::optional<std::string> application_id;  // O, octets
-    std::vector<Qfi> qfis;                      // O, list
+    std::vector<UeIpAddress> ue_ip_addresses;                // O, list (IP6PL)
+    std::vector<SdfFilter> sdf_filters;                      // O, list
+    std::optional<std::string> application_id;               // O, octets
+    std::vector<Qfi> qfis;                                   // O, list
+    std::optional<TgppInterfaceType> source_interface_type;  // C: the access of an MA session
 
     static Result<Pdi, Rejection> decode(const IeView& ie);
     void encode(Writer& w) const;

@@ -347,6 +347,20 @@ std::optional<Failure> apply_pdi(const Pdi& pdi, dp::Pdr& pdr, Edit& e, bool upd
                           rule_text(RuleType::pdr, id) + ": application detection not supported");
     }
     pdr.source = *src;
+    pdr.access.reset();
+    if (pdi.source_interface_type) {
+        switch (pdi.source_interface_type->value) {
+            case TgppInterfaceType::n3_3gpp_access:
+                pdr.access = dp::LinkAccess::tgpp;
+                break;
+            case TgppInterfaceType::n3_trusted_non_3gpp_access:
+            case TgppInterfaceType::n3_untrusted_non_3gpp_access:
+                pdr.access = dp::LinkAccess::non_tgpp;
+                break;
+            default:
+                break;  // an interface that is not an access of an MA PDU session: no check
+        }
+    }
     pdr.local_teid.reset();
     pdr.ue_ipv4.reset();
     pdr.ue_ipv6.reset();

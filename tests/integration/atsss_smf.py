@@ -55,11 +55,17 @@ def access_steering(weight: int | None = None, priority: str | None = None) -> b
     return out
 
 
+# 3GPP Interface Type (IE 160, TS 29.244 §8.2.118) of each UL PDR's tunnel.
+N3_3GPP_ACCESS = 11
+N3_UNTRUSTED_NON_3GPP_ACCESS = 13
+
+
 def establishment(smf_node_id: str, cp_seid: int, ue: str, gnb_ip: str, dl_teid_3gpp: int,
                   dl_teid_non_3gpp: int, steering_mode: str = "smallest-delay",
                   tgpp: dict | None = None, non_tgpp: dict | None = None) -> bytes:
     """Session Establishment Request body of an MA PDU session with MPTCP: two UL PDRs (3GPP and
-    non-3GPP access, F-TEID CHOOSE with CHOOSE IDs 1 and 2, FAR 1 to the core), a DL PDR whose
+    non-3GPP access, F-TEID CHOOSE with CHOOSE IDs 1 and 2, Source Interface Type N3 3GPP Access
+    and N3 Untrusted Non-3GPP Access, FAR 1 to the core), a DL PDR whose
     MAR 1 (steering functionality MPTCP, `steering_mode`) names FAR 2 (3GPP: GTP-U to `gnb_ip`
     with `dl_teid_3gpp`) and FAR 3 (non-3GPP: the same peer plays the N3IWF with
     `dl_teid_non_3gpp`), and Provide ATSSS Control Information with the MPTCP TCI. `tgpp` /
@@ -67,9 +73,10 @@ def establishment(smf_node_id: str, cp_seid: int, ue: str, gnb_ip: str, dl_teid_
     priority)."""
     f_seid = ie(57, bytes([0x02]) + struct.pack("!Q", cp_seid) + ipv4("127.0.0.1"))
 
-    def ul_pdr(pdr_id, choose_id):
+    def ul_pdr(pdr_id, choose_id, interface_type):
         pdi = ie(2, ie(20, b"\x00")  # Source Interface: access
-                 + ie(21, bytes([0x0d, choose_id])))  # F-TEID CH, CHID, V4
+                 + ie(21, bytes([0x0d, choose_id]))  # F-TEID CH, CHID, V4
+                 + ie(160, bytes([interface_type])))  # Source Interface Type
         return ie(1, ie(56, u16(pdr_id)) + ie(29, u32(200)) + pdi
                   + ie(95, b"\x00")  # Outer Header Removal GTP-U/UDP/IPv4
                   + ie(108, u32(1))  # FAR 1: to the core
@@ -89,7 +96,7 @@ def establishment(smf_node_id: str, cp_seid: int, ue: str, gnb_ip: str, dl_teid_
              + ie(166, ie(108, u32(2)) + access_steering(**(tgpp or {})))
              + ie(167, ie(108, u32(3)) + access_steering(**(non_tgpp or {}))))
     atsss = ie(220, ie(222, b"\x01"))  # MPTCP Control Information: TCI
-    return (fqdn_node_id(smf_node_id) + f_seid + ul_pdr(1, 1) + ul_pdr(2, 2) + dl_pdr
+    return (fqdn_node_id(smf_node_id) + f_seid + ul_pdr(1, 1, N3_3GPP_ACCESS) + ul_pdr(2, 2, N3_UNTRUSTED_NON_3GPP_ACCESS) + dl_pdr
             + far(1, 1) + far(2, 0, (dl_teid_3gpp, gnb_ip))
             + far(3, 0, (dl_teid_non_3gpp, gnb_ip)) + mar + atsss)
 

@@ -45,6 +45,16 @@ from ue_tools import (BULK_CLIENT, BULK_SERVER, CLIENT, MANY_CLIENT, MANY_SERVER
 UE = "198.19.100.40"  # the PDU session's UE address (N6 sees it)
 PROXY = "198.18.50.1"
 PROXY_PORT = 5124
+# argv: source, proxy, proxy port, UL TEID, braid's N3 address. One G-PDU carrying a TCP SYN.
+WRONG_TUNNEL_SYN = r"""
+import logging, socket, struct, sys
+logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+from scapy.layers.inet import IP, TCP
+src, dst, port, teid, n3 = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+inner = bytes(IP(src=src, dst=dst) / TCP(sport=40999, dport=port, flags="S", seq=1))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(struct.pack("!BBHI", 0x30, 0xFF, len(inner), teid) + inner, (n3, 2152))
+"""
 TGPP_POOL = "198.19.210.0/24"
 NON_TGPP_POOL = "198.19.220.0/24"
 CP_SEID = 0x0A75550000000001
@@ -151,6 +161,10 @@ def test_ma_pdu_session_two_accesses_through_the_proxy(ue_lab, braid_factory):
                    "import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
                    "s.bind((sys.argv[1], 0)); [s.sendto(b'x', (sys.argv[2], 9)) for _ in range(3)]",
                    r["non_tgpp4"], DN_IP, check=True)
+            # A SYN to the proxy from the 3GPP link-specific address in the non-3GPP access's
+            # tunnel (the SMF named each UL PDR's access): dropped, by name.
+            lab.ns(lab.gnb, PYTHON, "-c", WRONG_TUNNEL_SYN, r["tgpp4"], PROXY, str(PROXY_PORT),
+                   str(ul_n3gpp), N3_IP, check=True)
             stats = g.stats()
         srv_out, srv_err = srv.communicate(timeout=30)
         assert client.returncode == 0, client_out + client_err
@@ -176,6 +190,7 @@ def test_ma_pdu_session_two_accesses_through_the_proxy(ue_lab, braid_factory):
             assert t["ul_packets"] > 0 and t["dl_packets"] > 0, diag
         drops = b.cli_ok("show", "drops")
         assert re.search(r"link_addr_not_proxy\s+3\b", drops), drops
+        assert re.search(r"link_addr_wrong_access\s+1\b", drops), drops
         pstats = b.cli_ok("show", "proxy", "stats")
         assert stat(pstats, "established") == 1, pstats
     finally:

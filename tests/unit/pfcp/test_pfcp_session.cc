@@ -503,6 +503,7 @@ TEST_CASE("session IEs encode and decode back", "[pfcp-session]") {
     p.pdi.sdf_filters.push_back(SdfFilter{"permit out 17 from 198.18.9.0/24 to assigned",
                                           std::nullopt, std::nullopt, std::nullopt, 5});
     p.pdi.qfis.push_back(Qfi{5});
+    p.pdi.source_interface_type = TgppInterfaceType{TgppInterfaceType::n3_3gpp_access};
     p.urr_ids = {UrrId{1}, UrrId{2}};
     p.qer_ids = {QerId{4}};
     round_trip(p);
@@ -560,6 +561,8 @@ TEST_CASE("session IE golden bytes", "[pfcp-session]") {
     CHECK(enc(FailedRuleId{FailedRuleId::RuleType::far, 5}) == hex("0072 0005 01 00000005"));
     CHECK(enc(FailedRuleId{FailedRuleId::RuleType::pdr, 2}) == hex("0072 0003 00 0002"));
     CHECK(enc(ReportType{ReportTypeBits::usar | ReportTypeBits::erir}) == hex("0027 0001 06"));
+    CHECK(enc(TgppInterfaceType{TgppInterfaceType::n3_untrusted_non_3gpp_access}) ==
+          hex("00a0 0001 0d"));
     CHECK(enc(UsageReportTrigger{UsageReportTrigger::termr}) == hex("003f 0002 00 08"));
     CHECK(enc(UsageReportTrigger{UsageReportTrigger::emrre}) == hex("003f 0003 00 00 10"));
     CHECK(enc(VolumeMeasurement{30, std::nullopt, std::nullopt, 3, std::nullopt, std::nullopt}) ==
@@ -1863,6 +1866,36 @@ Establishment ma_session() {
     m.non_tgpp = NonTgppAccessForwarding{FarId{3}, Weight{40}, std::nullopt, {}};
     e.extra = [m](Writer& w) { m.encode(w); };
     return e;
+}
+
+// PDI Source Interface Type (3GPP Interface Type, §8.2.118) tells which access an MA PDU
+// session's uplink tunnel is: what the datapath checks the link-specific addresses against.
+TEST_CASE("MA PDU session: each uplink PDR's access from its Source Interface Type",
+          "[pfcp-session][mar]") {
+    Harness h;
+    Establishment e = ma_session();
+    e.pdrs[0].pdi.source_interface_type = TgppInterfaceType{TgppInterfaceType::n3_3gpp_access};
+    e.pdrs[1].pdi.source_interface_type =
+        TgppInterfaceType{TgppInterfaceType::n3_untrusted_non_3gpp_access};
+    Reply r = h.send(e.bytes(), smf, "establishment_response_interface_type");
+    REQUIRE(r.cause() == Cause::request_accepted);
+    const dp::SessionSpec& s = h.spec(first_up_seid);
+    CHECK(pdr(s, 1).access == dp::LinkAccess::tgpp);
+    CHECK(pdr(s, 4).access == dp::LinkAccess::non_tgpp);
+    CHECK_FALSE(pdr(s, 2).access.has_value());  // the DL PDR: no type
+    // Update PDR with a new PDI: a trusted non-3GPP access, then an interface that is no access
+    // of the session (N9: no check), each replacing the old.
+    for (auto [type, access] : {std::pair{TgppInterfaceType::n3_trusted_non_3gpp_access,
+                                          std::optional<dp::LinkAccess>(dp::LinkAccess::non_tgpp)},
+                                std::pair{uint8_t{15}, std::optional<dp::LinkAccess>()}}) {
+        UpdatePdr u;
+        u.pdr_id.value = 1;
+        u.pdi = ul_pdr(1, fteid(pdr(h.spec(first_up_seid), 1).local_teid.value())).pdi;
+        u.pdi->source_interface_type = TgppInterfaceType{type};
+        Reply m = h.modify(first_up_seid, [&](Writer& w) { u.encode(w); });
+        REQUIRE(m.cause() == Cause::request_accepted);
+        CHECK(pdr(h.spec(first_up_seid), 1).access == access);
+    }
 }
 
 CreateMar mar_with(uint8_t mode, std::optional<uint8_t> p3, std::optional<uint8_t> pn3,

@@ -575,6 +575,57 @@ TEST_CASE("link-specific addresses: the graph drops what is not the proxy's, by 
     CHECK(lab.sent(0, 0) == 1);
 }
 
+// A link-specific address belongs to one access (TS 23.501 §5.32.6.2.1): when the uplink PDR
+// says which access its tunnel is (PDI Source Interface Type), a subflow from the other
+// access's address in that tunnel is dropped by name, even TCP to the proxy.
+TEST_CASE("link-specific addresses: a subflow in the other access's tunnel is dropped by name",
+          "[handoff][link]") {
+    TwoWorkerLab lab(true);
+    constexpr uint32_t link_3gpp = 0xC613D201;      // 198.19.210.1
+    constexpr uint32_t link_non_3gpp = 0xC613D301;  // 198.19.211.1
+    Sess ma{9, 0x1009, 0xC6136409, 0x2009};
+    dataplane::SessionSpec spec = spec_of(ma, false);
+    spec.mptcp = true;
+    for (auto [addr, access] : {std::pair{link_3gpp, dataplane::LinkAccess::tgpp},
+                                std::pair{link_non_3gpp, dataplane::LinkAccess::non_tgpp}}) {
+        dataplane::sdf::Prefix p{4, {}, 32};
+        const uint32_t be = htonl(addr);
+        std::memcpy(p.addr.data(), &be, 4);
+        spec.link_addresses.push_back({access, p});
+    }
+    auto ul = std::find_if(spec.pdrs.begin(), spec.pdrs.end(),
+                           [](const dataplane::Pdr& p) { return p.local_teid.has_value(); });
+    REQUIRE(ul != spec.pdrs.end());
+    ul->access = dataplane::LinkAccess::non_tgpp;  // this TEID is the non-3GPP access's tunnel
+    REQUIRE_FALSE(lab.app.create_session(spec));
+    const auto syn_from = [&](uint32_t src, uint16_t port) {
+        return gpdu(ma, ipv4_tcp(src, proxy_ip, port, proxy_port, 0x02));
+    };
+    const uint64_t in_before =
+        lab.app.workers()[0]->tcp->counters()[static_cast<size_t>(tcp::Counter::segments_in)];
+    lab.inject(0, 0, syn_from(link_3gpp, 42000));  // the 3GPP address in the non-3GPP tunnel
+    lab.walk(0);
+    CHECK(lab.app.drops(DropReason::link_addr_wrong_access) == 1);
+    CHECK(lab.app.workers()[0]->tcp->counters()[static_cast<size_t>(tcp::Counter::segments_in)] ==
+          in_before);
+    lab.inject(0, 0, syn_from(link_non_3gpp, 42001));  // its own access: the proxy gets it
+    lab.walk(0);
+    CHECK(lab.app.drops(DropReason::link_addr_wrong_access) == 1);
+    CHECK(lab.app.workers()[0]->tcp->counters()[static_cast<size_t>(tcp::Counter::segments_in)] ==
+          in_before + 1);
+    // A PDR that does not name its access: no check (the CP did not say).
+    ul->access.reset();
+    std::vector<dataplane::UsageReport> reports;
+    REQUIRE_FALSE(lab.app.modify_session(spec, {}, &reports));
+    lab.inject(0, 0, syn_from(link_3gpp, 42002));
+    lab.walk(0);
+    CHECK(lab.app.drops(DropReason::link_addr_wrong_access) == 1);
+    CHECK(lab.app.workers()[0]->tcp->counters()[static_cast<size_t>(tcp::Counter::segments_in)] ==
+          in_before + 2);
+    // The proxy answered the two SYNs it got, through the tunnel; the dropped one, nothing.
+    CHECK(lab.sent(0, 0) == 2);
+}
+
 // The MPTCP proxy with two workers (issues 6, 7): what reaches the wrong worker by RSS goes to
 // the one holding the connection. The holder's state is only what the shared tables say here
 // (its engine has no such connection), which is enough to see the packet cross and land.
