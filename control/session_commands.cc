@@ -616,15 +616,23 @@ void show_rule(dataplane::App& app, const Args& args, Output& out) {
             if (f.id != id) {
                 continue;
             }
-            out.printf("far %u of session %" PRIu64 "\n  apply action:%s%s%s%s\n", f.id, seid,
+            out.printf("far %u of session %" PRIu64 "\n  apply action:%s%s%s%s%s\n", f.id, seid,
                        f.action.forward ? " FORW" : "", f.action.drop ? " DROP" : "",
-                       f.action.buffer ? " BUFF" : "", f.action.notify_cp ? " NOCP" : "");
+                       f.action.buffer ? " BUFF" : "", f.action.notify_cp ? " NOCP" : "",
+                       f.action.duplicate ? " DUPL" : "");
             out.printf("  destination interface %s\n",
                        std::string(dataplane::to_string(f.destination)).c_str());
             if (f.outer_header) {
                 out.printf("  outer header creation GTP-U/UDP/IPv4: TEID %u (0x%08x) peer %s\n",
                            f.outer_header->teid, f.outer_header->teid,
                            ipv4_text(f.outer_header->peer_ipv4).c_str());
+            }
+            for (const auto& d : f.duplicates) {
+                out.printf("  duplicate to %s: GTP-U/UDP/IPv4 TEID %u (0x%08x) peer %s\n",
+                           d.li_function ? "LI function"
+                                         : std::string(dataplane::to_string(d.destination)).c_str(),
+                           d.outer_header.teid, d.outer_header.teid,
+                           ipv4_text(d.outer_header.peer_ipv4).c_str());
             }
             if (f.bar_id) {
                 out.printf("  bar %u\n", *f.bar_id);

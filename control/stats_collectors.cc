@@ -151,6 +151,9 @@ void upf_families(const dataplane::App& app, std::vector<Family>& out) {
             sum(&WC::gtpu_encapsulated));
     counter("braid_gtpu_decapsulated_total", "T-PDUs forwarded to N6 (uplink)",
             sum(&WC::gtpu_decapsulated));
+    counter("braid_far_duplicated_total",
+            "copies sent for FARs with Apply Action DUPL (Duplicating Parameters)",
+            sum(&WC::far_duplicated));
     counter("braid_icmp_too_big_sent_total",
             "ICMP Fragmentation Needed / ICMPv6 Packet Too Big sent for packets too big for N3",
             sum(&WC::icmp_too_big_sent));

@@ -98,6 +98,7 @@ struct WorkerCounters {
     Counter end_markers_sent;   // (control core through this worker's ctrl_tx)
     Counter gtpu_encapsulated;  // G-PDUs built toward N3
     Counter gtpu_decapsulated;  // T-PDUs forwarded to N6
+    Counter far_duplicated;     // copies built for FARs with DUPL (Duplicating Parameters)
     Counter icmp_too_big_sent;  // ICMP Frag. Needed / ICMPv6 Packet Too Big for N3 (gtpu_encap)
     Counter fragmented_for_n3;  // IPv4 packets fragmented to fit N3 once encapsulated
     Counter neighbor_held;      // packets held for an unresolved next hop

@@ -73,12 +73,24 @@ struct Pdr {
     std::optional<LinkAccess> access;
 };
 
+// TS 29.244 §5.2.3 / §7.5.2.3-3 Duplicating Parameters: a copy of each packet of a FAR with
+// Apply Action DUPL goes to `outer_header` (GTP-U/UDP/IPv4, the only way braid sends copies),
+// out of the N6 port when `destination` is the core or SGi/N6-LAN, else out of the N3 port.
+struct Duplicate {
+    Interface destination = Interface::access;
+    bool li_function = false;  // Destination Interface LI Function (shown as such)
+    OuterHeaderCreation outer_header;
+    bool operator==(const Duplicate&) const = default;
+};
+inline constexpr size_t max_duplicates = 4;  // per FAR; more are refused by the PFCP handler
+
 struct Far {
     uint32_t id = 0;
     ApplyAction action;
     Interface destination = Interface::core;
     std::optional<OuterHeaderCreation> outer_header;
-    std::optional<uint32_t> bar_id;  // buffering parameters when the action is buffer
+    std::vector<Duplicate> duplicates;  // when action.duplicate
+    std::optional<uint32_t> bar_id;     // buffering parameters when the action is buffer
     std::string network_instance;
 };
 

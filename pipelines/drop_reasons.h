@@ -76,6 +76,8 @@ namespace braid::pipelines {
     X(fault_injected,      "dropped on purpose by the fault-injection stage (set fault)")    \
     X(link_addr_not_proxy, "T-PDU from a link-specific multipath address that is not TCP to the MPTCP proxy") \
     X(link_addr_wrong_access, "T-PDU from the link-specific address of the other access (its PDR names its access)") \
+    X(duplicate_too_big,   "DUPL: the copy does not fit the egress MTU once encapsulated (copies are not fragmented)") \
+    X(duplicate_no_mbuf,   "DUPL: no mbuf for the copy")                                       \
     X(link_addr_from_n6,   "N6 packet to a link-specific multipath address (only the MPTCP proxy sends there)")
 // clang-format on
 

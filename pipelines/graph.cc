@@ -10,7 +10,8 @@
 //   proxy_input (TCP to the MPTCP proxy) → { n6_tx (N6 side), pdr_dl (to the UE), handoff, drop }
 //   handoff → (the owner worker's ring) … handoff_rx → { qer_meter, tcp_local, proxy_input,
 //             drop }   (DESIGN.md §5)
-//   qer_meter → urr_count → far_forward → { n6_tx, gtpu_encap → n3_tx, buffer, drop }
+//   qer_meter → urr_count → far_forward → { n6_tx, gtpu_encap → n3_tx, buffer, drop;
+//                                           DUPL copies: n3_tx, n6_tx }
 //   ctrl_tx → { n3_tx, n6_tx, pdr_dl (released buffered packets) }
 //   arp, icmp_local, gtpu_echo, gtpu_error_ind → { n3_tx, n6_tx, drop }
 //   eth_classify → tcp_local (TCP to braid's address) → { n3_tx, n6_tx, handoff, pdr_dl, drop }

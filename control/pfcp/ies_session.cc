@@ -299,6 +299,39 @@ void UpdateForwardingParameters::encode(Writer& w) const {
     w.end_grouped();
 }
 
+Result<DuplicatingParameters, Rejection> DuplicatingParameters::decode(const IeView& ie) {
+    IeList m;
+    BRAID_PFCP_TRY(m, members_of(ie));
+    DuplicatingParameters out;
+    BRAID_PFCP_TRY(out.destination_interface, decode_mandatory<DestinationInterface>(m));
+    BRAID_PFCP_TRY(out.outer_header_creation, decode_optional<OuterHeaderCreation>(m));
+    return out;
+}
+
+void DuplicatingParameters::encode(Writer& w) const {
+    w.begin_grouped(type);
+    destination_interface.encode(w);
+    put(w, outer_header_creation);
+    w.end_grouped();
+}
+
+Result<UpdateDuplicatingParameters, Rejection> UpdateDuplicatingParameters::decode(
+    const IeView& ie) {
+    IeList m;
+    BRAID_PFCP_TRY(m, members_of(ie));
+    UpdateDuplicatingParameters out;
+    BRAID_PFCP_TRY(out.destination_interface, decode_optional<DestinationInterface>(m));
+    BRAID_PFCP_TRY(out.outer_header_creation, decode_optional<OuterHeaderCreation>(m));
+    return out;
+}
+
+void UpdateDuplicatingParameters::encode(Writer& w) const {
+    w.begin_grouped(type);
+    put(w, destination_interface);
+    put(w, outer_header_creation);
+    w.end_grouped();
+}
+
 Result<CreateFar, Rejection> CreateFar::decode(const IeView& ie) {
     IeList m;
     BRAID_PFCP_TRY(m, members_of(ie));
@@ -306,6 +339,7 @@ Result<CreateFar, Rejection> CreateFar::decode(const IeView& ie) {
     BRAID_PFCP_TRY(out.far_id, decode_mandatory<FarId>(m));
     BRAID_PFCP_TRY(out.apply_action, decode_mandatory<ApplyAction>(m));
     BRAID_PFCP_TRY(out.forwarding_parameters, decode_optional<ForwardingParameters>(m));
+    BRAID_PFCP_TRY(out.duplicating_parameters, decode_list<DuplicatingParameters>(m));
     BRAID_PFCP_TRY(out.bar_id, decode_optional<BarId>(m));
     return out;
 }
@@ -315,6 +349,7 @@ void CreateFar::encode(Writer& w) const {
     far_id.encode(w);
     apply_action.encode(w);
     put(w, forwarding_parameters);
+    put(w, duplicating_parameters);
     put(w, bar_id);
     w.end_grouped();
 }
@@ -336,6 +371,7 @@ Result<UpdateFar, Rejection> UpdateFar::decode(const IeView& ie) {
                                            fp->outer_header_creation, std::nullopt};
         }
     }
+    BRAID_PFCP_TRY(out.update_duplicating_parameters, decode_list<UpdateDuplicatingParameters>(m));
     BRAID_PFCP_TRY(out.bar_id, decode_optional<BarId>(m));
     return out;
 }
@@ -345,6 +381,7 @@ void UpdateFar::encode(Writer& w) const {
     far_id.encode(w);
     put(w, apply_action);
     put(w, update_forwarding_parameters);
+    put(w, update_duplicating_parameters);
     put(w, bar_id);
     w.end_grouped();
 }

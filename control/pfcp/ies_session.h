@@ -311,11 +311,36 @@ struct UpdateForwardingParameters {
     bool operator==(const UpdateForwardingParameters&) const = default;
 };
 
+// Duplicating Parameters (5, §7.5.2.3-3): where copies of a FAR's packets go when its Apply
+// Action has DUPL (one IE per destination). Transport Level Marking and Forwarding Policy are
+// skipped like any IE braid does not act on.
+struct DuplicatingParameters {
+    static constexpr IeType type = IeType::duplicating_parameters;
+    DestinationInterface destination_interface;  // M
+    std::optional<OuterHeaderCreation> outer_header_creation;
+
+    static Result<DuplicatingParameters, Rejection> decode(const IeView& ie);
+    void encode(Writer& w) const;
+    bool operator==(const DuplicatingParameters&) const = default;
+};
+
+// Update Duplicating Parameters (105, §7.5.4.3-3): every member conditional.
+struct UpdateDuplicatingParameters {
+    static constexpr IeType type = IeType::update_duplicating_parameters;
+    std::optional<DestinationInterface> destination_interface;
+    std::optional<OuterHeaderCreation> outer_header_creation;
+
+    static Result<UpdateDuplicatingParameters, Rejection> decode(const IeView& ie);
+    void encode(Writer& w) const;
+    bool operator==(const UpdateDuplicatingParameters&) const = default;
+};
+
 struct CreateFar {
     static constexpr IeType type = IeType::create_far;
     FarId far_id;                                               // M
     ApplyAction apply_action;                                   // M
     std::optional<ForwardingParameters> forwarding_parameters;  // C: FORW
+    std::vector<DuplicatingParameters> duplicating_parameters;  // C: DUPL, one per destination
     std::optional<BarId> bar_id;
 
     static Result<CreateFar, Rejection> decode(const IeView& ie);
@@ -330,6 +355,7 @@ struct UpdateFar {
     FarId far_id;  // M
     std::optional<ApplyAction> apply_action;
     std::optional<UpdateForwardingParameters> update_forwarding_parameters;
+    std::vector<UpdateDuplicatingParameters> update_duplicating_parameters;
     std::optional<BarId> bar_id;
 
     static Result<UpdateFar, Rejection> decode(const IeView& ie);

@@ -565,6 +565,58 @@ std::optional<Failure> apply_destination(DestinationInterface::Value v, dp::Far&
     return std::nullopt;
 }
 
+// One copy destination of a FAR (Duplicating Parameters): where it is reached ...
+std::optional<Failure> apply_duplicate_destination(DestinationInterface::Value dest,
+                                                   uint32_t far_id, dp::Duplicate& d) {
+    if (dest == DestinationInterface::Value::li_function) {
+        d.destination = dp::Interface::access;  // reached like the access side: the N3 port
+        d.li_function = true;
+    } else if (const auto i = destination_interface(dest)) {
+        d.destination = *i;
+        d.li_function = false;
+    } else {
+        return rule_failure(RuleType::far, far_id,
+                            "duplicating to a 5G VN internal destination not supported");
+    }
+    return std::nullopt;
+}
+
+// ... and its tunnel: braid sends copies through GTP-U/UDP/IPv4 only.
+std::optional<Failure> apply_duplicate_tunnel(const OuterHeaderCreation& ohc, uint32_t far_id,
+                                              dp::Duplicate& d) {
+    dp::Far scratch;
+    scratch.id = far_id;
+    if (auto err = apply_outer_header_creation(ohc, scratch)) {
+        return err;
+    }
+    d.outer_header = *scratch.outer_header;
+    return std::nullopt;
+}
+
+// A FAR that duplicates names where the copies go, each through a GTP-U tunnel (§7.5.2.3-3).
+std::optional<Failure> check_duplicates(const dp::Far& f) {
+    if (!f.action.duplicate) {
+        return std::nullopt;
+    }
+    if (f.duplicates.empty()) {
+        return ie_failure(Cause::conditional_ie_missing, IeType::duplicating_parameters,
+                          rule_text(RuleType::far, f.id) + ": DUPL without Duplicating Parameters");
+    }
+    if (f.duplicates.size() > dp::max_duplicates) {
+        return rule_failure(RuleType::far, f.id,
+                            "more than " + std::to_string(dp::max_duplicates) +
+                                " Duplicating Parameters in one FAR");
+    }
+    for (const dp::Duplicate& d : f.duplicates) {
+        if (d.outer_header.peer_ipv4 == 0) {
+            return rule_failure(RuleType::far, f.id,
+                                "Duplicating Parameters without Outer Header Creation: braid "
+                                "sends copies through GTP-U/UDP/IPv4 only");
+        }
+    }
+    return std::nullopt;
+}
+
 std::optional<Failure> add_far(const CreateFar& in, Edit& e) {
     const uint32_t id = in.far_id.value;
     if (find_rule(e.spec.fars, id) != nullptr) {
@@ -592,6 +644,21 @@ std::optional<Failure> add_far(const CreateFar& in, Edit& e) {
                 return err;
             }
         }
+    }
+    for (const DuplicatingParameters& dp_in : in.duplicating_parameters) {
+        dp::Duplicate d;
+        if (auto err = apply_duplicate_destination(dp_in.destination_interface.value, id, d)) {
+            return err;
+        }
+        if (dp_in.outer_header_creation) {
+            if (auto err = apply_duplicate_tunnel(*dp_in.outer_header_creation, id, d)) {
+                return err;
+            }
+        }
+        f.duplicates.push_back(d);
+    }
+    if (auto err = check_duplicates(f)) {
+        return err;
     }
     if (in.bar_id) {
         f.bar_id = in.bar_id->value;
@@ -629,6 +696,41 @@ std::optional<Failure> update_far(const UpdateFar& in, Edit& e, bool& send_end_m
         if (u.flags && u.flags->has(PfcpSmReqBits::sndem)) {
             send_end_marker = true;
         }
+    }
+    for (const UpdateDuplicatingParameters& u : in.update_duplicating_parameters) {
+        // The copy destination it updates: the one with its Destination Interface (a new one
+        // when the FAR has none with it); without a Destination Interface, the only one.
+        dp::Duplicate* d = nullptr;
+        if (u.destination_interface) {
+            dp::Duplicate probe;
+            if (auto err = apply_duplicate_destination(u.destination_interface->value, id, probe)) {
+                return err;
+            }
+            for (dp::Duplicate& x : f->duplicates) {
+                if (x.destination == probe.destination && x.li_function == probe.li_function) {
+                    d = &x;
+                }
+            }
+            if (d == nullptr) {
+                f->duplicates.push_back(probe);
+                d = &f->duplicates.back();
+            }
+        } else if (f->duplicates.size() == 1) {
+            d = &f->duplicates.front();
+        } else {
+            return ie_failure(Cause::conditional_ie_missing, IeType::destination_interface,
+                              rule_text(RuleType::far, id) +
+                                  ": Update Duplicating Parameters without a Destination "
+                                  "Interface, and not exactly one destination to update");
+        }
+        if (u.outer_header_creation) {
+            if (auto err = apply_duplicate_tunnel(*u.outer_header_creation, id, *d)) {
+                return err;
+            }
+        }
+    }
+    if (auto err = check_duplicates(*f)) {
+        return err;
     }
     if (in.bar_id) {
         f->bar_id = in.bar_id->value;

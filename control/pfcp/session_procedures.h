@@ -31,11 +31,12 @@
 //          Redundant steering (REDSM) and MPQUIC: Cause 76.
 //   §7.6   Cause 66/67/68/69 + Offending IE at every level, 65 with header SEID 0, 73 + Failed
 //          Rule ID, never a crash; counters by cause.
-// Not implemented (rejected or ignored as noted): Traffic Endpoints, SRR, Duplicating
-// Parameters, Redirect, Header Enrichment, predefined rules, Application ID (Cause 81), volume/
-// time quotas, event thresholds and the other reporting triggers (accepted, not acted on), GBR,
-// IPv6 N3 F-TEIDs (Cause 71), PSUCC partial acceptance, Session Set procedures, SMF sets (a
-// session belongs to the Node ID that established it).
+// Not implemented (rejected or ignored as noted): Traffic Endpoints, SRR, Transport Level
+// Marking and Forwarding Policy (in Forwarding or Duplicating Parameters), Redirect, Header
+// Enrichment, predefined rules, Application ID (Cause 81), volume/time quotas, event thresholds
+// and the other reporting triggers (accepted, not acted on), GBR, IPv6 N3 F-TEIDs (Cause 71), PSUCC
+// partial acceptance, Session Set procedures, SMF sets (a session belongs to the Node ID that
+// established it).
 //
 // Cause choices where the spec leaves room (spec/n4-gtpu-mams.md §1.5):
 //   SMF-chosen F-TEID (CH=0) whose TEID another session uses, or TEID 0: 71 Invalid F-TEID

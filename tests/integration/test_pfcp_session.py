@@ -4,12 +4,13 @@ the kernel's traffic flows UE ⇄ DN through braid; deletion returns the final u
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 import pytest
 import scapy.contrib.pfcp as p
 
-from conftest import DN_IP, GNB_IP, N3_IP
+from conftest import DN_IP, GNB_IP, N3_IP, PYTHON, run
 from gnb import Gnb
 from test_pfcp_node import Smf, free_udp_port, pfcp_config
 
@@ -92,6 +93,97 @@ def test_session_established_over_n4_carries_traffic(lab, upf):
         assert vol.uplink >= 3 * 84 and vol.downlink >= 3 * 84
         assert upf.cli("show", "session", str(up_seid))[0] != 0
     finally:
+        smf.close()
+
+
+# ---- FAR DUPL (TS 29.244 §5.2.3): copies to an LI collector's GTP-U tunnel ------------------------
+
+LI_IP = "198.18.0.9"  # a second address of the gNB namespace: the LI function's tunnel end
+LI_TEID = 0x00D0D0D0
+# argv: address, TEID, expected, seconds. Counts the G-PDUs with that TEID whose T-PDU is an
+# ICMP echo request for at most `seconds`, and 0.5 s more once it has `expected` (any extra copy
+# is counted too), then prints "<copies> <other datagrams>".
+LI_COLLECTOR = r"""
+import socket, struct, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 2152))
+s.settimeout(0.2)
+teid, expected = int(sys.argv[2]), int(sys.argv[3])
+end = time.monotonic() + float(sys.argv[4])
+copies = other = 0
+print("ready", flush=True)
+while time.monotonic() < end:
+    try:
+        d = s.recv(4096)
+    except socket.timeout:
+        continue
+    flags, mtype, length, t = struct.unpack("!BBHI", d[:8])
+    inner = d[8:]
+    if (flags == 0x30 and mtype == 0xFF and length == len(inner) and t == teid
+            and inner[0] >> 4 == 4 and inner[9] == 1 and inner[(inner[0] & 15) * 4] == 8):
+        copies += 1
+        if copies == expected:
+            end = min(end, time.monotonic() + 0.5)
+    else:
+        other += 1
+print(copies, other, flush=True)
+"""
+
+
+def test_far_duplicate_sends_a_copy_of_each_uplink_packet_to_the_li_tunnel(lab, upf):
+    """A UL FAR with Apply Action FORW|DUPL and Duplicating Parameters (Destination Interface
+    LI Function, GTP-U to LI_IP/LI_TEID): each ping reaches the DN as usual and a copy of it
+    reaches the LI collector in a G-PDU; tshark dissects the copies cleanly."""
+    req = establishment()
+    for ie in req.IE_list:
+        if isinstance(ie, p.IE_FSEID):
+            ie.seid = CP_SEID + 0x100
+        if isinstance(ie, p.IE_CreateFAR) and find(ie.IE_list, p.IE_FAR_Id)[0].id == 1:
+            ie.IE_list = [p.IE_FAR_Id(id=1), p.IE_ApplyAction(FORW=1, DUPL=1),
+                          p.IE_ForwardingParameters(IE_list=[p.IE_DestinationInterface(interface=1)]),
+                          p.IE_DuplicatingParameters(IE_list=[
+                              p.IE_DestinationInterface(interface=4),
+                              p.IE_OuterHeaderCreation(GTPUUDPIPV4=1, TEID=LI_TEID, ipv4=LI_IP)])]
+    lab.ns(lab.gnb, "ip", "addr", "add", f"{LI_IP}/24", "dev", "eth0", check=True)
+    smf = Smf(upf.pfcp_port)
+    collector = None
+    try:
+        smf.setup()
+        _, rsp = smf.request(req, seid=0)
+        assert find(rsp.IE_list, p.IE_Cause)[0].cause == 1, rsp.show(dump=True)
+        up_seid = find(rsp.IE_list, p.IE_FSEID)[0].seid
+        fteid = find(find(rsp.IE_list, p.IE_CreatedPDR)[0].IE_list, p.IE_FTEID)[0]
+        shown = upf.cli_ok("show", "far", str(up_seid), "1")
+        assert "DUPL" in shown and f"duplicate to LI function" in shown and LI_IP in shown, shown
+        before = upf.metrics().value("braid_far_duplicated_total")
+        collector = subprocess.Popen(["ip", "netns", "exec", lab.gnb, PYTHON, "-c", LI_COLLECTOR,
+                                      LI_IP, str(LI_TEID), "3", "10"], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        assert collector.stdout.readline().strip() == "ready"
+        with lab.capture(lab.gnb, "gnb-dupl.pcap", bpf=f"udp and dst host {LI_IP}") as cap:
+            with Gnb(lab, UE, ul_teid=fteid.TEID, dl_teid=DL_TEID, upf_n3_ip=N3_IP,
+                     routes=["198.19.0.0/24"], qfi=9, gnb_ip=GNB_IP):  # not LI_IP's port 2152
+                cp = lab.ping(lab.gnb, DN_IP, count=3, extra=("-I", UE))
+            time.sleep(0.3)
+        out, err = collector.communicate(timeout=30)
+        # Deleted before the SMF, which answers no heartbeats, loses its association.
+        _, rsp = smf.request(p.PFCPSessionDeletionRequest(), seid=up_seid)
+        assert find(rsp.IE_list, p.IE_Cause)[0].cause == 1
+        assert cp.returncode == 0, cp.stdout + upf.cli("show", "drops")[1]
+        assert out.split() == ["3", "0"], out + err
+        assert upf.metrics().value("braid_far_duplicated_total") - before == 3
+        path = cap.stop()
+        dissect = run(["tshark", "-n", "-r", path, "-o", "ip.check_checksum:TRUE", "-Y",
+                       f"gtp.teid == {LI_TEID} && icmp.type == 8 && ip.src == {UE} "
+                       f"&& !_ws.malformed && !(_ws.expert.severity >= warning)",
+                       "-T", "fields", "-e", "frame.number"], timeout=60)
+        assert dissect.returncode == 0, dissect.stderr
+        assert len(dissect.stdout.split()) == 3, dissect.stdout
+    finally:
+        if collector is not None and collector.poll() is None:
+            collector.kill()
+            collector.wait()
+        lab.ns(lab.gnb, "ip", "addr", "del", f"{LI_IP}/24", "dev", "eth0")
         smf.close()
 
 

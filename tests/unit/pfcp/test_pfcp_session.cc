@@ -400,6 +400,16 @@ const dp::Pdr& pdr(const dp::SessionSpec& s, uint16_t id) {
     FAIL("no PDR " << id);
     return s.pdrs.front();
 }
+
+const dp::Far& far(const dp::SessionSpec& s, uint32_t id) {
+    for (const auto& f : s.fars) {
+        if (f.id == id) {
+            return f;
+        }
+    }
+    FAIL("no FAR " << id);
+    return s.fars.front();
+}
 template <typename T>
 const T* rule(const std::vector<T>& rules, uint32_t id) {
     for (const auto& r : rules) {
@@ -513,12 +523,22 @@ TEST_CASE("session IEs encode and decode back", "[pfcp-session]") {
     up.pdi = p.pdi;
     round_trip(up);
     round_trip(dl_far());
+    CreateFar dupl = ul_far();
+    dupl.apply_action.flags |= ApplyAction::dupl;
+    dupl.duplicating_parameters = {
+        DuplicatingParameters{DestinationInterface{DestinationInterface::Value::li_function},
+                              gtpu(0x77, gnb2_n3)},
+        DuplicatingParameters{DestinationInterface{DestinationInterface::Value::core},
+                              std::nullopt}};
+    round_trip(dupl);
     UpdateFar uf;
     uf.far_id.value = 2;
     uf.apply_action = ApplyAction{ApplyAction::buff | ApplyAction::nocp};
     uf.update_forwarding_parameters = UpdateForwardingParameters{
         std::nullopt, NetworkInstance{"x"}, gtpu(5, gnb2_n3), PfcpSmReqFlags{PfcpSmReqBits::sndem}};
     uf.bar_id = BarId{3};
+    uf.update_duplicating_parameters = {UpdateDuplicatingParameters{
+        DestinationInterface{DestinationInterface::Value::li_function}, gtpu(0x78, gnb_n3)}};
     round_trip(uf);
     round_trip(qer(3));
     round_trip(UpdateQer{QerId{3}, GateStatus{GateStatus::Gate::closed, GateStatus::Gate::open},
@@ -563,6 +583,11 @@ TEST_CASE("session IE golden bytes", "[pfcp-session]") {
     CHECK(enc(ReportType{ReportTypeBits::usar | ReportTypeBits::erir}) == hex("0027 0001 06"));
     CHECK(enc(TgppInterfaceType{TgppInterfaceType::n3_untrusted_non_3gpp_access}) ==
           hex("00a0 0001 0d"));
+    // Duplicating Parameters (5) ⊃ Destination Interface LI Function + Outer Header Creation.
+    CHECK(enc(DuplicatingParameters{DestinationInterface{DestinationInterface::Value::li_function},
+                                    gtpu(0x77, gnb_n3)}) ==
+          hex("0005 0013 | 002a 0001 04 | 0054 000a 0100 00000077 "
+              "c6120002"));
     CHECK(enc(UsageReportTrigger{UsageReportTrigger::termr}) == hex("003f 0002 00 08"));
     CHECK(enc(UsageReportTrigger{UsageReportTrigger::emrre}) == hex("003f 0003 00 00 10"));
     CHECK(enc(VolumeMeasurement{30, std::nullopt, std::nullopt, 3, std::nullopt, std::nullopt}) ==
@@ -1154,6 +1179,26 @@ TEST_CASE("establishment rejections install nothing", "[pfcp-session]") {
         {"CHOOSE IPv6 only",
          [](Establishment& e) { e.pdrs[0].pdi.local_f_teid = choose(1, false, true); },
          Cause::invalid_f_teid_allocation_option, IeType::f_teid, std::nullopt},
+        {"DUPL without Duplicating Parameters",
+         [](Establishment& e) { e.fars[0].apply_action.flags |= ApplyAction::dupl; },
+         Cause::conditional_ie_missing, IeType::duplicating_parameters, std::nullopt},
+        {"Duplicating Parameters without an Outer Header Creation",
+         [](Establishment& e) {
+             e.fars[0].apply_action.flags |= ApplyAction::dupl;
+             e.fars[0].duplicating_parameters = {DuplicatingParameters{
+                 DestinationInterface{DestinationInterface::Value::li_function}, std::nullopt}};
+         },
+         Cause::rule_creation_modification_failure, std::nullopt, FailedRuleId{R::far, 1}},
+        {"more copy destinations than braid keeps",
+         [](Establishment& e) {
+             e.fars[0].apply_action.flags |= ApplyAction::dupl;
+             e.fars[0].duplicating_parameters.assign(
+                 dp::max_duplicates + 1,
+                 DuplicatingParameters{
+                     DestinationInterface{DestinationInterface::Value::li_function},
+                     gtpu(0x77, gnb2_n3)});
+         },
+         Cause::rule_creation_modification_failure, std::nullopt, FailedRuleId{R::far, 1}},
         {"two UE addresses in one session",
          [](Establishment& e) { e.pdrs.push_back(dl_pdr(3, ue_address(ue_ip + 5, true))); },
          Cause::rule_creation_modification_failure, std::nullopt, FailedRuleId{R::pdr, 3}},
@@ -1848,6 +1893,65 @@ TEST_CASE("configuration checks", "[pfcp-session]") {
 
 // An MA PDU session (spec §1.12): UL PDRs per access (CHOOSE with CHOOSE IDs 1 and 2), one DL PDR
 // whose MAR 1 splits between FAR 2 (3GPP, gNB) and FAR 3 (non-3GPP, N3IWF), Load Balancing 60/40.
+// TS 29.244 §5.2.3: Apply Action DUPL with Duplicating Parameters (§7.5.2.3-3), updated by
+// Update Duplicating Parameters (§7.5.4.3-3) per destination.
+TEST_CASE("FAR DUPL: the copy destinations are stored and updated per destination",
+          "[pfcp-session][dupl]") {
+    Harness h;
+    Establishment e;
+    e.fars[0].apply_action.flags |= ApplyAction::dupl;
+    e.fars[0].duplicating_parameters = {DuplicatingParameters{
+        DestinationInterface{DestinationInterface::Value::li_function}, gtpu(0x77, gnb2_n3)}};
+    REQUIRE(h.send(e.bytes(), smf, "establishment_response_dupl").cause() ==
+            Cause::request_accepted);
+    const auto far1 = [&h]() { return far(h.spec(first_up_seid), 1); };
+    CHECK(far1().action.duplicate);
+    CHECK(far1().action.forward);
+    REQUIRE(far1().duplicates.size() == 1);
+    CHECK(far1().duplicates[0].li_function);
+    CHECK(far1().duplicates[0].outer_header == dp::OuterHeaderCreation{0x77, gnb2_n3});
+
+    UpdateFar u;
+    u.far_id.value = 1;
+    SECTION("a new tunnel for the LI function's copies, then a second destination") {
+        u.update_duplicating_parameters = {UpdateDuplicatingParameters{
+            DestinationInterface{DestinationInterface::Value::li_function}, gtpu(0x78, gnb_n3)}};
+        REQUIRE(h.modify(first_up_seid, [&](Writer& w) { u.encode(w); }).cause() ==
+                Cause::request_accepted);
+        REQUIRE(far1().duplicates.size() == 1);
+        CHECK(far1().duplicates[0].outer_header == dp::OuterHeaderCreation{0x78, gnb_n3});
+        u.update_duplicating_parameters = {UpdateDuplicatingParameters{
+            DestinationInterface{DestinationInterface::Value::core}, gtpu(0x79, gnb_n3)}};
+        REQUIRE(h.modify(first_up_seid, [&](Writer& w) { u.encode(w); }).cause() ==
+                Cause::request_accepted);
+        REQUIRE(far1().duplicates.size() == 2);
+        CHECK(far1().duplicates[1].destination == dp::Interface::core);
+        CHECK(far1().duplicates[1].outer_header == dp::OuterHeaderCreation{0x79, gnb_n3});
+        // Without a Destination Interface, with two destinations: which one is ambiguous.
+        u.update_duplicating_parameters = {
+            UpdateDuplicatingParameters{std::nullopt, gtpu(0x7a, gnb_n3)}};
+        Reply r = h.modify(first_up_seid, [&](Writer& w) { u.encode(w); });
+        CHECK(r.cause() == Cause::conditional_ie_missing);
+        CHECK(r.offending() == IeType::destination_interface);
+        CHECK(far1().duplicates[1].outer_header == dp::OuterHeaderCreation{0x79, gnb_n3});
+    }
+    SECTION("a new destination without a tunnel: refused, the session as it was") {
+        u.update_duplicating_parameters = {UpdateDuplicatingParameters{
+            DestinationInterface{DestinationInterface::Value::core}, std::nullopt}};
+        Reply r = h.modify(first_up_seid, [&](Writer& w) { u.encode(w); });
+        CHECK(r.cause() == Cause::rule_creation_modification_failure);
+        CHECK(r.failed_rule() == FailedRuleId{FailedRuleId::RuleType::far, 1});
+        CHECK(far1().duplicates.size() == 1);
+    }
+    SECTION("Apply Action without DUPL: no more copies, the destinations kept") {
+        u.apply_action = ApplyAction{ApplyAction::forw};
+        REQUIRE(h.modify(first_up_seid, [&](Writer& w) { u.encode(w); }).cause() ==
+                Cause::request_accepted);
+        CHECK_FALSE(far1().action.duplicate);
+        CHECK(far1().duplicates.size() == 1);
+    }
+}
+
 Establishment ma_session() {
     Establishment e;
     e.pdrs = {ul_pdr(1, choose(1)), ul_pdr(4, choose(2)), dl_pdr(2, ue_address(ue_ip, true))};

@@ -62,6 +62,14 @@ void put32(std::vector<uint8_t>& v, size_t at, uint32_t x) {
     put16(v, at + 2, uint16_t(x));
 }
 
+uint16_t get16(const std::vector<uint8_t>& v, size_t at) {
+    return static_cast<uint16_t>(v.at(at) << 8 | v.at(at + 1));
+}
+
+uint32_t get32(const std::vector<uint8_t>& v, size_t at) {
+    return uint32_t{get16(v, at)} << 16 | get16(v, at + 2);
+}
+
 // IPv4 + UDP with `payload` zero octets; a valid header checksum, UDP checksum 0.
 // An IPv4 header (valid checksum) followed by `l4_len` zero octets of protocol `proto`.
 std::vector<uint8_t> ipv4(uint32_t src, uint32_t dst, uint8_t proto, size_t l4_len) {
@@ -624,6 +632,59 @@ TEST_CASE("link-specific addresses: a subflow in the other access's tunnel is dr
           in_before + 2);
     // The proxy answered the two SYNs it got, through the tunnel; the dropped one, nothing.
     CHECK(lab.sent(0, 0) == 2);
+}
+
+// TS 29.244 §5.2.3 DUPL in the real graph: every packet of the FAR is forwarded as usual and a
+// copy goes to each copy destination, in a G-PDU from braid's address on the egress port.
+TEST_CASE("FAR DUPL: a copy of each packet to every destination, in a G-PDU", "[handoff][dupl]") {
+    TwoWorkerLab lab;
+    Sess s{11, 0x100b, 0xC613640b, 0x200b};
+    dataplane::SessionSpec spec = spec_of(s, false);
+    auto to_core = std::find_if(spec.fars.begin(), spec.fars.end(),
+                                [](const dataplane::Far& f) { return f.id == 1; });
+    REQUIRE(to_core != spec.fars.end());
+    REQUIRE(to_core->destination == dataplane::Interface::core);
+    to_core->action.duplicate = true;
+    to_core->duplicates = {
+        dataplane::Duplicate{dataplane::Interface::access, true, {0x77, gnb_ip}},  // LI function
+        dataplane::Duplicate{dataplane::Interface::core, false, {0x78, dn_ip}}};
+    REQUIRE_FALSE(lab.app.create_session(spec));
+    const unsigned w = lab.rules(s.seid).owner;
+    const std::vector<uint8_t> frame = uplink(s);
+    const std::vector<uint8_t> inner(frame.begin() + 14 + 20 + 8 + 8, frame.end());
+    lab.inject(0, w, frame);
+    lab.walk(w);
+    // A G-PDU from braid's address on `port` to `peer` with `teid`, carrying `inner` as it was.
+    const auto check_copy = [&](const std::vector<uint8_t>& f, uint32_t src, uint32_t peer,
+                                uint32_t teid) {
+        REQUIRE(f.size() == 14 + 20 + 8 + 8 + inner.size());
+        CHECK(get32(f, 14 + 12) == src);
+        CHECK(get32(f, 14 + 16) == peer);
+        CHECK(get16(f, 14 + 20) == 2152);
+        CHECK(get16(f, 14 + 22) == 2152);
+        CHECK(f[14 + 28] == 0x30);  // version 1, PT 1, no optional fields
+        CHECK(f[14 + 29] == 0xff);  // G-PDU
+        CHECK(get32(f, 14 + 32) == teid);
+        CHECK(std::equal(inner.begin(), inner.end(), f.begin() + 14 + 20 + 8 + 8));
+    };
+    const auto n3 = lab.take(0, static_cast<int>(w));
+    REQUIRE(n3.size() == 1);
+    check_copy(n3[0], n3_ip, gnb_ip, 0x77);
+    const auto n6 = lab.take(1, static_cast<int>(w));
+    REQUIRE(n6.size() == 2);  // the packet itself and the core destination's copy
+    const bool copy_first =
+        get32(n6[0], 14 + 16) == dn_ip && n6[0][14 + 9] == 17 && get16(n6[0], 14 + 22) == 2152;
+    check_copy(n6[copy_first ? 0 : 1], n6_ip, dn_ip, 0x78);
+    const auto& original = n6[copy_first ? 1 : 0];
+    CHECK(std::vector<uint8_t>(original.begin() + 14, original.end()) == inner);
+    CHECK(lab.app.workers()[w]->counters.far_duplicated.get() == 2);
+    // The usage is the packet's, once.
+    CHECK(lab.usage(s.seid, w).packets_ul.get() == 1);
+    // The downlink FAR does not duplicate.
+    lab.inject(1, 0, downlink(s));
+    lab.walk(0);
+    CHECK(lab.sent(0, 0) == 1);
+    CHECK(lab.app.workers()[w]->counters.far_duplicated.get() == 2);
 }
 
 // The MPTCP proxy with two workers (issues 6, 7): what reaches the wrong worker by RSS goes to
