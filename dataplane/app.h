@@ -198,6 +198,16 @@ struct alignas(cache_line) WorkerContext {
     alignas(cache_line) uint64_t last_drain_tsc = 0;
     uint32_t rx_this_loop = 0;
     uint16_t ip_id = 0;  // IPv4 Identification of the outer headers this worker builds
+    // prepend_ethernet's last next hop per egress port (pipelines/upf.h): what the neighbor
+    // snapshot of `generation` answered for `key`. Snapshots are immutable, so while that one is
+    // current the entry is its answer, without the hash lookup.
+    struct NeighborCacheEntry {
+        bool valid = false;
+        uint64_t generation = 0;
+        NeighborKey key;
+        MacAddr mac{};
+    };
+    std::array<NeighborCacheEntry, max_ports> neighbor_cache{};
     ReplyLimiter error_ind_limiter;
     ReplyLimiter icmp_error_limiter;  // gtpu_encap: ICMP too-big replies
     // Packets waiting for their next hop (pipelines/neighbor_release.cc), polled against the

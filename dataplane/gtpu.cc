@@ -394,6 +394,31 @@ std::variant<PduSessionInfo, ParseError> parse_pdu_session_container(
     return *info;
 }
 
+std::optional<FastGpdu> parse_gpdu_fast(std::span<const uint8_t> b) {
+    constexpr uint8_t plain = 0x30;     // version 1, PT 1, no E/S/PN
+    constexpr uint8_t with_ext = 0x34;  // ... E only
+    if (b.size() < fixed_header_len || b[1] != static_cast<uint8_t>(MessageType::g_pdu) ||
+        fixed_header_len + load16(&b[2]) != b.size()) {
+        return std::nullopt;
+    }
+    FastGpdu g;
+    g.teid = load32(&b[4]);
+    if (b[0] == plain) {
+        g.payload_offset = fixed_header_len;
+        return g;
+    }
+    // Octets 9-12 (sequence number, N-PDU number unused), then the container: Length 1, PDU type
+    // UL with no QMP / delay / SNP flags, no N3/N9 delay or new IE flag, next type none.
+    constexpr size_t with_container = fixed_header_len + optional_fields_len + 4;
+    if (b[0] != with_ext || b.size() < with_container || b[11] != ext_type::pdu_session_container ||
+        b[12] != 1 || b[13] != pdu_type_ul << 4 || (b[14] & 0xc0) != 0 || b[15] != ext_type::none) {
+        return std::nullopt;
+    }
+    g.qfi = static_cast<uint8_t>(b[14] & 0x3f);
+    g.payload_offset = static_cast<uint16_t>(with_container);
+    return g;
+}
+
 ParseResult parse(std::span<const uint8_t> b) {
     // §5.1 octets 1-8.
     if (b.size() < fixed_header_len) {
@@ -655,37 +680,25 @@ size_t encode_ipv4_gpdu_outer(std::span<uint8_t> out, uint32_t src_ipv4, uint32_
         encode_gpdu_header(out.subspan(28, gtp_len), teid, payload_len, pdu) != gtp_len) {
         return 0;
     }
-    auto put16 = [&](size_t at, uint32_t v) {
-        out[at] = static_cast<uint8_t>(v >> 8);
-        out[at + 1] = static_cast<uint8_t>(v);
-    };
-    auto put32 = [&](size_t at, uint32_t v) {
-        put16(at, v >> 16);
-        put16(at + 2, v & 0xffff);
-    };
+    // The header checksum (RFC 1071) from the field values: no second pass over the octets.
+    const uint32_t total = static_cast<uint32_t>(outer + payload_len);
+    uint32_t sum = 0x4500 + total + ip_id + (64 << 8 | 17) + (src_ipv4 >> 16) +
+                   (src_ipv4 & 0xffff) + (dst_ipv4 >> 16) + (dst_ipv4 & 0xffff);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
     uint8_t* ip = out.data();
-    ip[0] = 0x45;  // version 4, IHL 5
-    ip[1] = 0;     // DSCP/ECN
-    put16(2, static_cast<uint32_t>(outer + payload_len));
-    put16(4, ip_id);
-    put16(6, 0);  // flags, fragment offset
-    ip[8] = 64;   // TTL
-    ip[9] = 17;   // UDP
-    put16(10, 0);
-    put32(12, src_ipv4);
-    put32(16, dst_ipv4);
-    uint32_t sum = 0;
-    for (size_t i = 0; i < 20; i += 2) {
-        sum += static_cast<uint32_t>(ip[i] << 8 | ip[i + 1]);
-    }
-    while (sum >> 16) {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    put16(10, ~sum & 0xffff);
-    put16(20, udp_port);
-    put16(22, udp_port);
-    put16(24, static_cast<uint32_t>(8 + gtp_len + payload_len));
-    put16(26, 0);  // no UDP checksum (allowed over IPv4)
+    store16(ip, 0x4500);  // version 4, IHL 5; DSCP/ECN 0
+    store16(ip + 2, static_cast<uint16_t>(total));
+    store16(ip + 4, ip_id);
+    store16(ip + 6, 0);             // flags, fragment offset
+    store16(ip + 8, 64 << 8 | 17);  // TTL 64, UDP
+    store16(ip + 10, static_cast<uint16_t>(~sum));
+    store32(ip + 12, src_ipv4);
+    store32(ip + 16, dst_ipv4);
+    store16(ip + 20, udp_port);
+    store16(ip + 22, udp_port);
+    store16(ip + 24, static_cast<uint16_t>(8 + gtp_len + payload_len));
+    store16(ip + 26, 0);  // no UDP checksum (allowed over IPv4)
     return outer;
 }
 

@@ -296,6 +296,19 @@ private:
 // `udp_payload` is exactly the UDP payload (UDP length − 8 octets).
 ParseResult parse(std::span<const uint8_t> udp_payload);
 
+// The uplink G-PDUs nearly every packet is, read without building a Packet: flags 0x30 (no
+// optional fields), or 0x34 (E only) with a single PDU Session Container of the UL type that
+// carries the QFI and nothing optional (TS 38.415 §5.5.2.2, Length 1). What it accepts, parse()
+// accepts with the same TEID, T-PDU offset and QFI; anything else is nullopt, and the caller
+// falls back to parse() (tests/unit/dataplane/test_gtpu.cc and fuzz_gtpu check the equivalence).
+struct FastGpdu {
+    uint32_t teid = 0;
+    uint16_t payload_offset = 0;  // from the start of the GTP-U header
+    std::optional<uint8_t> qfi;
+    bool operator==(const FastGpdu&) const = default;
+};
+std::optional<FastGpdu> parse_gpdu_fast(std::span<const uint8_t> udp_payload);
+
 // Parses a PDU Session Container content (the octets between Length and Next Type, padding
 // included). Exposed for tests and for callers that walk ext_headers() themselves.
 std::variant<PduSessionInfo, ParseError> parse_pdu_session_container(

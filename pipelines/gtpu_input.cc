@@ -1,9 +1,10 @@
 // gtpu_input: GTP-U (TS 29.281) arriving on N3 at braid's address, UDP port 2152 (eth_classify
-// checked the IPv4 and UDP headers). Parses the header and the extension header chain once and
-// dispatches: G-PDUs to pdr_ul (TEID, QFI and T-PDU offset in the metadata), path management
-// (Echo Request, and messages with an unknown comprehension-required extension header, which
-// get a Supported Extension Headers Notification) to gtpu_echo, Error Indications to
-// gtpu_error_ind; End Markers and the rest are counted drops.
+// checked the IPv4 and UDP headers). Parses the header and the extension header chain once (the
+// common uplink G-PDUs by gtpu::parse_gpdu_fast, everything else by gtpu::parse) and dispatches:
+// G-PDUs to pdr_ul (TEID, QFI and T-PDU offset in the metadata), path management (Echo Request, and
+// messages with an unknown comprehension-required extension header, which get a Supported Extension
+// Headers Notification) to gtpu_echo, Error Indications to gtpu_error_ind; End Markers and the rest
+// are counted drops.
 #include <rte_ether.h>
 #include <rte_ip.h>
 #include <rte_udp.h>
@@ -34,6 +35,15 @@ StageResult gtpu_input_packet(const dataplane::PortRuntime& /*port*/, rte_mbuf* 
     auto* udp = reinterpret_cast<rte_udp_hdr*>(ip + 1);
     const uint16_t gtp_len = rte_be_to_cpu_16(udp->dgram_len) - sizeof(rte_udp_hdr);
     std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(udp + 1), gtp_len);
+    if (const auto g = gtpu::parse_gpdu_fast(bytes)) {  // the common G-PDUs, without a Packet
+        auto& md = dataplane::meta(m);
+        md.inner_offset = static_cast<uint16_t>(bytes.data() + g->payload_offset -
+                                                rte_pktmbuf_mtod(m, const uint8_t*));
+        md.teid = g->teid;
+        md.qfi = g->qfi.value_or(dataplane::no_qfi);
+        md.uplink = 1;
+        return {Verdict::pdr_ul, DropReason::count};
+    }
     gtpu::ParseResult r = gtpu::parse(bytes);
     if (!r.ok()) {
         if (r.error() == gtpu::ParseError::unknown_required_ext_header) {

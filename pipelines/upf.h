@@ -268,10 +268,18 @@ inline DropReason prepend_ethernet(dataplane::WorkerContext& wc, const dataplane
             return DropReason::neighbor_unresolved;
         }
     }
-    auto mac = nb != nullptr ? nb->lookup(hop) : std::nullopt;
+    if (nb == nullptr) [[unlikely]] {
+        return hold_for_neighbor(wc, port, m, hop, nb);
+    }
+    auto& cached = wc.neighbor_cache[port.index];
+    if (cached.valid && cached.generation == nb->generation() && cached.key == hop) {
+        return write_ethernet(port, m, cached.mac, ether_type);
+    }
+    auto mac = nb->lookup(hop);
     if (!mac) [[unlikely]] {
         return hold_for_neighbor(wc, port, m, hop, nb);
     }
+    cached = {true, nb->generation(), hop, *mac};
     return write_ethernet(port, m, *mac, ether_type);
 }
 

@@ -12,7 +12,9 @@
 //   - for a G-PDU with no extension header or a single PDU Session Container, re-encoding the
 //     header (encode_gpdu_header) and re-parsing it gives the same TEID, the same container
 //     (hence QFI) and the same payload length;
-//   - the IE parsers never read outside the payload (ASan) and return a named result.
+//   - the IE parsers never read outside the payload (ASan) and return a named result;
+//   - what parse_gpdu_fast() accepts, parse() accepts as a G-PDU with the same TEID, T-PDU
+//     offset and QFI.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -82,6 +84,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::span<const uint8_t> in(data, size);
     const ParseResult r = parse(in);
     const Packet* p = r.packet();
+    if (const auto fast = parse_gpdu_fast(in)) {
+        check(p != nullptr && p->header.type == MessageType::g_pdu, "fast path took a non-G-PDU");
+        check(fast->teid == p->header.teid.value(), "fast path TEID");
+        check(fast->payload_offset == p->header.header_len, "fast path T-PDU offset");
+        check(fast->qfi ==
+                  (p->pdu_session ? std::optional<uint8_t>(qfi(*p->pdu_session)) : std::nullopt),
+              "fast path QFI");
+    }
     if (p == nullptr) {
         check(r.error() < ParseError::count, "unnamed parse error");
         check(!to_string(r.error()).empty(), "empty error name");

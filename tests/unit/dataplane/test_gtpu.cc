@@ -915,3 +915,78 @@ TEST_CASE("round trip: Error Indication, Echo and SEHN encoders parse back", "[g
         CHECK(parse_echo(p.payload).value()->recovery == uint8_t{0});
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The uplink fast path (parse_gpdu_fast): what it takes, parse() reads the same way
+
+namespace {
+
+// parse_gpdu_fast's answer, checked against parse()'s when it has one.
+std::optional<FastGpdu> fast_checked(const Bytes& b) {
+    const auto fast = parse_gpdu_fast(b);
+    if (fast) {
+        const auto r = parse(b);
+        REQUIRE(r.packet() != nullptr);
+        const Packet& p = *r.packet();
+        CHECK(p.header.type == MessageType::g_pdu);
+        CHECK(fast->teid == p.header.teid.value());
+        CHECK(fast->payload_offset == p.header.header_len);
+        CHECK(fast->qfi ==
+              (p.pdu_session ? std::optional<uint8_t>(qfi(*p.pdu_session)) : std::nullopt));
+    }
+    return fast;
+}
+
+}  // namespace
+
+TEST_CASE("G-PDU fast path: the two common uplink forms, as parse() reads them", "[gtpu]") {
+    const Bytes tpdu = hex(inner_ip);
+    // No optional fields.
+    CHECK(fast_checked(message(0x30, 0xff, 0x11223344, tpdu)) ==
+          FastGpdu{0x11223344, 8, std::nullopt});
+    // E only, one UL PDU Session Container with QFI 9 (Length 1, next type none).
+    const Bytes ul_container{0x01, 0x10, 0x09, 0x00};
+    Bytes with_qfi = gpdu_with_chain(0x85, ul_container);
+    CHECK(fast_checked(with_qfi) == FastGpdu{0x11223344, 16, uint8_t{9}});
+}
+
+TEST_CASE("G-PDU fast path: everything else is left to parse()", "[gtpu]") {
+    const Bytes tpdu = hex(inner_ip);
+    const std::vector<std::pair<const char*, Bytes>> others = {
+        {"S flag (sequence number)", message(0x32, 0xff, 1, Bytes{0, 7, 0, 0, 0x45, 0, 0, 4})},
+        {"PN flag", message(0x31, 0xff, 1, Bytes{0, 0, 7, 0, 0x45, 0, 0, 4})},
+        {"E and S", message(0x36, 0xff, 1, Bytes{0, 7, 0, 0x85, 1, 0x10, 9, 0, 0x45, 0, 0, 4})},
+        {"Echo Request", message(0x32, 0x01, 0, Bytes{0, 1, 0, 0})},
+        {"End Marker", message(0x30, 0xfe, 1, Bytes{})},
+        {"version 2", message(0x50, 0xff, 1, tpdu)},
+        {"Length one short",
+         [&] {
+             Bytes b = message(0x30, 0xff, 1, tpdu);
+             b[3] = static_cast<uint8_t>(b[3] - 1);
+             return b;
+         }()},
+        {"header only, E set", message(0x34, 0xff, 1, Bytes{0, 0, 0, 0x85})},
+        {"DL container", gpdu_with_chain(0x85, Bytes{0x01, 0x00, 0x09, 0x00})},
+        {"UL container with SNP", gpdu_with_chain(0x85, Bytes{0x02, 0x11, 0x09, 0, 0, 1, 0, 0})},
+        {"UL container with the new IE flag", gpdu_with_chain(0x85, Bytes{0x01, 0x10, 0x49, 0x00})},
+        {"container, then a UDP Port header",
+         gpdu_with_chain(0x85, Bytes{0x01, 0x10, 0x09, 0x40, 0x01, 0x08, 0x68, 0x00})},
+        {"UDP Port header alone", gpdu_with_chain(0x40, Bytes{0x01, 0x08, 0x68, 0x00})},
+        {"container of Length 2", gpdu_with_chain(0x85, Bytes{0x02, 0x10, 0x09, 0, 0, 0, 0, 0})},
+    };
+    for (const auto& [name, b] : others) {
+        INFO(name);
+        CHECK_FALSE(fast_checked(b).has_value());
+    }
+    // Every single-octet corruption of the two forms: taken only where parse() agrees.
+    for (Bytes base : {message(0x30, 0xff, 0x11223344, tpdu),
+                       gpdu_with_chain(0x85, Bytes{0x01, 0x10, 0x09, 0x00})}) {
+        for (size_t i = 0; i < 16 && i < base.size(); ++i) {
+            for (int v = 0; v < 256; ++v) {
+                Bytes b = base;
+                b[i] = static_cast<uint8_t>(v);
+                (void)fast_checked(b);
+            }
+        }
+    }
+}

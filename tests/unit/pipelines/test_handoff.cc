@@ -634,6 +634,31 @@ TEST_CASE("link-specific addresses: a subflow in the other access's tunnel is dr
     CHECK(lab.sent(0, 0) == 2);
 }
 
+// prepend_ethernet keeps each port's last next hop (WorkerContext::neighbor_cache): a new
+// neighbor snapshot with another MAC for it is used from the next packet on.
+TEST_CASE("next hop cache: a changed neighbor MAC is used at once", "[handoff][neighbor]") {
+    TwoWorkerLab lab;
+    const unsigned w = lab.rules(plain.seid).owner;
+    const auto dl_dst_mac = [&] {
+        lab.inject(1, static_cast<int>(w), downlink(plain));
+        lab.walk(w);
+        std::vector<std::vector<uint8_t>> gpdus;  // (the control core may send too: echo)
+        for (auto& f : lab.take(0, static_cast<int>(w))) {
+            if (f.size() > 14 + 28 + 8 && f[14 + 9] == 17 && get16(f, 14 + 22) == 2152 &&
+                f[14 + 29] == 0xff) {
+                gpdus.push_back(std::move(f));
+            }
+        }
+        REQUIRE(gpdus.size() == 1);
+        return std::vector<uint8_t>(gpdus[0].begin(), gpdus[0].begin() + 6);
+    };
+    CHECK(dl_dst_mac() == std::vector<uint8_t>{2, 0, 0, 0, 3, 2});
+    CHECK(dl_dst_mac() == std::vector<uint8_t>{2, 0, 0, 0, 3, 2});  // from the cache
+    lab.app.neighbors().learn(0, gnb_ip, {2, 0, 0, 0, 3, 9}, true, 5);
+    lab.app.control_tick(10);
+    CHECK(dl_dst_mac() == std::vector<uint8_t>{2, 0, 0, 0, 3, 9});
+}
+
 // TS 29.244 §5.2.3 DUPL in the real graph: every packet of the FAR is forwarded as usual and a
 // copy goes to each copy destination, in a G-PDU from braid's address on the egress port.
 TEST_CASE("FAR DUPL: a copy of each packet to every destination, in a G-PDU", "[handoff][dupl]") {
