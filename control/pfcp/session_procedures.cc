@@ -1294,6 +1294,12 @@ std::optional<Failure> validate(const Edit& e) {
                               rule_text(RuleType::far, f.id) +
                                   ": forwarding to Access needs Outer Header Creation");
         }
+        // A tunnel toward the core is N9 (braid as an intermediate UPF): not done. Refused, so
+        // that the packets are never sent untunnelled to N6 instead.
+        if (f.action.forward && f.destination != dp::Interface::access && f.outer_header) {
+            return rule_failure(RuleType::far, f.id,
+                                "Outer Header Creation toward the core (N9) not supported");
+        }
     }
     for (const auto& [id, p] : e.urrs) {
         if ((p.triggers & ReportingTriggers::volth) && !p.volume_threshold) {

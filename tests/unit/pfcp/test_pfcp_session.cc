@@ -1179,6 +1179,11 @@ TEST_CASE("establishment rejections install nothing", "[pfcp-session]") {
         {"CHOOSE IPv6 only",
          [](Establishment& e) { e.pdrs[0].pdi.local_f_teid = choose(1, false, true); },
          Cause::invalid_f_teid_allocation_option, IeType::f_teid, std::nullopt},
+        {"a GTP-U tunnel toward the core (N9)",
+         [](Establishment& e) {
+             e.fars[0].forwarding_parameters->outer_header_creation = gtpu(0x99, gnb2_n3);
+         },
+         Cause::rule_creation_modification_failure, std::nullopt, FailedRuleId{R::far, 1}},
         {"DUPL without Duplicating Parameters",
          [](Establishment& e) { e.fars[0].apply_action.flags |= ApplyAction::dupl; },
          Cause::conditional_ie_missing, IeType::duplicating_parameters, std::nullopt},
