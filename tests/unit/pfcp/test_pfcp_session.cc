@@ -391,24 +391,24 @@ struct Harness {
     }
 };
 
-const dp::Pdr& pdr(const dp::SessionSpec& s, uint16_t id) {
-    for (const auto& p : s.pdrs) {
-        if (p.id == id) {
-            return p;
+// The rule with `id` among `rules` (a PDR, a FAR...).
+template <typename Rule>
+const Rule& by_id(const std::vector<Rule>& rules, uint32_t id) {
+    for (const auto& r : rules) {
+        if (r.id == id) {
+            return r;
         }
     }
-    FAIL("no PDR " << id);
-    return s.pdrs.front();
+    FAIL("no rule " << id);
+    return rules.front();
+}
+
+const dp::Pdr& pdr(const dp::SessionSpec& s, uint16_t id) {
+    return by_id(s.pdrs, id);
 }
 
 const dp::Far& far(const dp::SessionSpec& s, uint32_t id) {
-    for (const auto& f : s.fars) {
-        if (f.id == id) {
-            return f;
-        }
-    }
-    FAIL("no FAR " << id);
-    return s.fars.front();
+    return by_id(s.fars, id);
 }
 template <typename T>
 const T* rule(const std::vector<T>& rules, uint32_t id) {
